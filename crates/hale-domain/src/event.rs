@@ -117,9 +117,10 @@ impl VersionStatus {
     }
 }
 
-/// Every kind of change Hale records.
+/// Every kind of change Hale records. Stored externally tagged (`{"submission_received": {…}}`):
+/// an internally tagged enum would buffer its content and lose the raw answer text.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum EventBody {
     TenantCreated {
         tenant_id: TenantId,

@@ -1,0 +1,31 @@
+//! What can go wrong in the store, in terms the core can act on. Database detail stays in the
+//! log; callers see a kind.
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A stream was not at the expected version, or a unique key is taken.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// The idempotency key was used before with a different request.
+    #[error("idempotency key reused with a different request")]
+    IdempotencyMismatch,
+    /// The database is closed or the writer has stopped.
+    #[error("store unavailable")]
+    Unavailable,
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    /// A stored row could not be read back (corruption or a bug).
+    #[error("stored data is malformed: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    pub(crate) fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(error)) if error.is_unique_violation())
+    }
+}

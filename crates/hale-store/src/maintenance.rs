@@ -1,0 +1,242 @@
+//! Whole-database work: verifying every tenant's hash chain, rebuilding the projections from
+//! the log, and the counts and snapshots that tests and operators compare.
+
+use futures::TryStreamExt;
+use hale_domain::chain::{ChainBreak, ChainVerifier};
+use hale_domain::event::{EventBody, RecordedEvent};
+use hale_domain::{TenantId, Timestamp};
+use sqlx::any::AnyRow;
+use sqlx::{Column, Connection, Row};
+
+use crate::error::StoreError;
+use crate::writer::decode_hash;
+use crate::{Backend, Store, projection};
+
+/// The verdict on one tenant's chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainReport {
+    pub tenant: TenantId,
+    pub verified: i64,
+    /// The first entry that fails, and why.
+    pub broken: Option<(i64, &'static str)>,
+}
+
+/// The verdict on every chain in the database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub chains: Vec<ChainReport>,
+}
+
+impl VerifyReport {
+    pub fn is_intact(&self) -> bool {
+        self.chains.iter().all(|chain| chain.broken.is_none())
+    }
+
+    pub fn entries(&self) -> i64 {
+        self.chains.iter().map(|chain| chain.verified).sum()
+    }
+}
+
+/// Row counts of the tables a request may write.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TableCounts {
+    pub events: i64,
+    pub tenants: i64,
+    pub subjects: i64,
+    pub apps: i64,
+    pub app_versions: i64,
+    pub submissions: i64,
+    pub observations: i64,
+    pub idempotency_keys: i64,
+}
+
+const EVENT_COLUMNS: &str = "tenant_id, seq, stream_kind, stream_id, stream_version, event_type, \
+     payload, actor, recorded_at, prev_hash, hash";
+
+fn event_row(row: &AnyRow) -> Result<RecordedEvent, StoreError> {
+    let tenant: String = row.try_get("tenant_id")?;
+    Ok(RecordedEvent {
+        tenant_id: tenant
+            .parse()
+            .map_err(|_| StoreError::Corrupt("an event's tenant is not a UUID".into()))?,
+        seq: row.try_get("seq")?,
+        stream_kind: row.try_get("stream_kind")?,
+        stream_id: row.try_get("stream_id")?,
+        stream_version: row.try_get("stream_version")?,
+        event_type: row.try_get("event_type")?,
+        payload: row.try_get("payload")?,
+        actor: row.try_get("actor")?,
+        recorded_at: Timestamp::from_micros(row.try_get("recorded_at")?),
+        prev_hash: decode_hash(&row.try_get::<String, _>("prev_hash")?)?,
+        hash: decode_hash(&row.try_get::<String, _>("hash")?)?,
+    })
+}
+
+impl Store {
+    /// Walks every tenant's chain from its first entry and reports the first break in each,
+    /// including a chain whose recorded head is not its last entry (a truncated tail).
+    pub async fn verify_chains(&self) -> Result<VerifyReport, StoreError> {
+        let heads: Vec<(String, i64, String)> =
+            sqlx::query_as("SELECT tenant_id, seq, hash FROM chain_heads ORDER BY tenant_id")
+                .fetch_all(self.reader())
+                .await?;
+        let mut chains = Vec::new();
+        for (tenant, head_seq, head_hash) in heads {
+            let tenant_id: TenantId = tenant
+                .parse()
+                .map_err(|_| StoreError::Corrupt("a chain head's tenant is not a UUID".into()))?;
+            let mut verifier = ChainVerifier::default();
+            let mut broken = None;
+            let mut last_hash = None;
+            let sql =
+                format!("SELECT {EVENT_COLUMNS} FROM events WHERE tenant_id = $1 ORDER BY seq");
+            let mut rows = sqlx::query(&sql).bind(&tenant).fetch(self.reader());
+            while let Some(row) = rows.try_next().await? {
+                let event = event_row(&row)?;
+                if let Err(failure) = verifier.check(&event) {
+                    broken = Some((failure.seq(), failure.reason()));
+                    break;
+                }
+                last_hash = Some(hex::encode(event.hash));
+            }
+            if broken.is_none()
+                && (verifier.verified() != head_seq || last_hash.as_deref() != Some(&head_hash))
+            {
+                let missing = ChainBreak::Gap {
+                    expected: head_seq,
+                    found: verifier.verified(),
+                };
+                broken = Some((verifier.verified() + 1, missing.reason()));
+            }
+            chains.push(ChainReport {
+                tenant: tenant_id,
+                verified: verifier.verified(),
+                broken,
+            });
+        }
+        Ok(ChainReport::sort(chains))
+    }
+
+    /// Empties every projection and replays the whole log into it, in one transaction.
+    /// Returns the number of events replayed.
+    pub async fn rebuild_projections(&self) -> Result<i64, StoreError> {
+        let mut connection = self.write_pool().acquire().await?;
+        let mut transaction = connection.begin().await?;
+        if self.backend() == Backend::Postgres {
+            // Writers wait until the rebuild commits, so no event slips between replay and commit.
+            sqlx::query("LOCK TABLE events IN SHARE MODE")
+                .execute(&mut *transaction)
+                .await?;
+        }
+        for table in projection::TABLES {
+            sqlx::query(&format!("DELETE FROM {table}"))
+                .execute(&mut *transaction)
+                .await?;
+        }
+        let mut replayed = 0;
+        let mut position = (String::new(), 0i64);
+        loop {
+            let sql = format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE (tenant_id, seq) > ($1, $2) \
+                 ORDER BY tenant_id, seq LIMIT 1000"
+            );
+            let rows = sqlx::query(&sql)
+                .bind(&position.0)
+                .bind(position.1)
+                .fetch_all(&mut *transaction)
+                .await?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                let event = event_row(row)?;
+                let body = EventBody::from_payload(&event.payload).map_err(|_| {
+                    StoreError::Corrupt(format!(
+                        "event {} of tenant {} has an unreadable payload",
+                        event.seq, event.tenant_id
+                    ))
+                })?;
+                projection::apply(&mut transaction, &event, &body).await?;
+                position = (event.tenant_id.to_string(), event.seq);
+                replayed += 1;
+            }
+        }
+        transaction.commit().await?;
+        Ok(replayed)
+    }
+
+    pub async fn table_counts(&self) -> Result<TableCounts, StoreError> {
+        let mut counts = [0i64; 8];
+        let tables = [
+            "events",
+            "tenants",
+            "subjects",
+            "apps",
+            "app_versions",
+            "submissions",
+            "observations",
+            "idempotency_keys",
+        ];
+        for (count, table) in counts.iter_mut().zip(tables) {
+            let (value,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(self.reader())
+                .await?;
+            *count = value;
+        }
+        let [
+            events,
+            tenants,
+            subjects,
+            apps,
+            app_versions,
+            submissions,
+            observations,
+            idempotency_keys,
+        ] = counts;
+        Ok(TableCounts {
+            events,
+            tenants,
+            subjects,
+            apps,
+            app_versions,
+            submissions,
+            observations,
+            idempotency_keys,
+        })
+    }
+
+    /// Every projection row, as text, in a stable order: two snapshots are equal exactly when
+    /// the read models hold the same data.
+    pub async fn projection_snapshot(&self) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+        let mut snapshot = Vec::new();
+        for table in projection::TABLES {
+            let rows = sqlx::query(&format!("SELECT * FROM {table}"))
+                .fetch_all(self.reader())
+                .await?;
+            let mut lines: Vec<String> = rows.iter().map(row_text).collect::<Result<_, _>>()?;
+            lines.sort();
+            snapshot.push((table.to_owned(), lines));
+        }
+        Ok(snapshot)
+    }
+}
+
+fn row_text(row: &AnyRow) -> Result<String, StoreError> {
+    let mut cells = Vec::new();
+    for column in row.columns() {
+        let name = column.name();
+        let cell = match row.try_get::<Option<i64>, _>(name) {
+            Ok(number) => format!("{name}={number:?}"),
+            Err(_) => format!("{name}={:?}", row.try_get::<Option<String>, _>(name)?),
+        };
+        cells.push(cell);
+    }
+    Ok(cells.join("|"))
+}
+
+impl ChainReport {
+    fn sort(mut chains: Vec<ChainReport>) -> VerifyReport {
+        chains.sort_by_key(|chain| chain.tenant);
+        VerifyReport { chains }
+    }
+}

@@ -1,0 +1,559 @@
+//! Reads over the projections. Filters use only non-PHI indexed columns (tenant, subject id,
+//! app version, LOINC code, time); PHI comes back in payload columns, untouched.
+
+use hale_domain::event::{Identifier, VersionStatus};
+use hale_domain::{AppId, PrincipalId, SubjectId, SubmissionId, TenantId, Timestamp};
+use serde::Deserialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::Store;
+use crate::error::StoreError;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantRow {
+    pub id: TenantId,
+    pub slug: String,
+    pub name: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrincipalRow {
+    pub principal_id: PrincipalId,
+    pub tenant_id: Option<TenantId>,
+    pub roles: Vec<String>,
+    pub subject_id: Option<SubjectId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubjectRow {
+    pub id: SubjectId,
+    pub created_at: Timestamp,
+    pub identifiers: Vec<Identifier>,
+    pub display_name: Option<String>,
+    pub birth_date: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppRow {
+    pub id: AppId,
+    pub name: String,
+    pub created_by: String,
+    pub created_at: Timestamp,
+    pub current_version: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppVersionRow {
+    pub app_id: AppId,
+    pub version: i64,
+    pub status: VersionStatus,
+    pub definition: String,
+    pub compiled: String,
+    pub author: String,
+    pub created_at: Timestamp,
+    pub status_by: Option<String>,
+    pub status_at: Option<Timestamp>,
+    pub status_comment: Option<String>,
+    pub report: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubmissionRow {
+    pub id: SubmissionId,
+    pub subject_id: SubjectId,
+    pub app_id: AppId,
+    pub app_version: i64,
+    pub authored_at: Timestamp,
+    pub recorded_at: Timestamp,
+    pub actor: String,
+    /// The answers, exactly as submitted (JSON text).
+    pub answers: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObservationRow {
+    pub submission_id: SubmissionId,
+    pub position: i64,
+    pub subject_id: SubjectId,
+    pub code: String,
+    pub effective_at: Timestamp,
+    pub field: String,
+    pub value: f64,
+    pub unit: String,
+}
+
+/// Half-open time window `[since, until)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+}
+
+/// One page of a newest-first listing; `next` is the keyset position after the last item.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<(i64, String, i64)>,
+}
+
+/// A bound parameter of a query assembled at run time.
+enum Bind {
+    Text(String),
+    Integer(i64),
+}
+
+/// Builds `WHERE … ORDER BY … LIMIT` for newest-first keyset listings, so that absent filters
+/// leave no `IS NULL OR` in the statement for the planner to trip over.
+struct Listing {
+    conditions: Vec<String>,
+    binds: Vec<Bind>,
+}
+
+impl Listing {
+    fn new() -> Self {
+        Self {
+            conditions: Vec::new(),
+            binds: Vec::new(),
+        }
+    }
+
+    fn condition(&mut self, sql: &str, bind: Bind) -> &mut Self {
+        self.binds.push(bind);
+        let placeholder = format!("${}", self.binds.len());
+        self.conditions.push(sql.replace('?', &placeholder));
+        self
+    }
+
+    fn time_range(&mut self, column: &str, range: TimeRange) -> &mut Self {
+        if let Some(since) = range.since {
+            self.condition(&format!("{column} >= ?"), Bind::Integer(since.as_micros()));
+        }
+        if let Some(until) = range.until {
+            self.condition(&format!("{column} < ?"), Bind::Integer(until.as_micros()));
+        }
+        self
+    }
+
+    fn sql(&self, select: &str, order: &str, limit: i64) -> String {
+        format!(
+            "{select} WHERE {} ORDER BY {order} LIMIT {}",
+            self.conditions.join(" AND "),
+            limit + 1
+        )
+    }
+
+    async fn fetch(&self, store: &Store, sql: &str) -> Result<Vec<AnyRow>, StoreError> {
+        let mut query = sqlx::query(sql);
+        for bind in &self.binds {
+            query = match bind {
+                Bind::Text(text) => query.bind(text.clone()),
+                Bind::Integer(number) => query.bind(*number),
+            };
+        }
+        Ok(query.fetch_all(store.reader()).await?)
+    }
+}
+
+fn parse_id<T: std::str::FromStr>(text: &str) -> Result<T, StoreError> {
+    text.parse()
+        .map_err(|_| StoreError::Corrupt("a stored id is not a UUID".into()))
+}
+
+fn tenant_row(row: &AnyRow) -> Result<TenantRow, StoreError> {
+    Ok(TenantRow {
+        id: parse_id(&row.try_get::<String, _>("id")?)?,
+        slug: row.try_get("slug")?,
+        name: row.try_get("name")?,
+        created_at: Timestamp::from_micros(row.try_get("created_at")?),
+    })
+}
+
+#[derive(Deserialize)]
+struct SubjectPayload {
+    identifiers: Vec<Identifier>,
+    display_name: Option<String>,
+    birth_date: Option<String>,
+}
+
+fn subject_row(row: &AnyRow) -> Result<SubjectRow, StoreError> {
+    let payload: SubjectPayload = serde_json::from_str(&row.try_get::<String, _>("payload")?)
+        .map_err(|_| StoreError::Corrupt("a subject payload is not valid".into()))?;
+    Ok(SubjectRow {
+        id: parse_id(&row.try_get::<String, _>("id")?)?,
+        created_at: Timestamp::from_micros(row.try_get("created_at")?),
+        identifiers: payload.identifiers,
+        display_name: payload.display_name,
+        birth_date: payload.birth_date,
+    })
+}
+
+fn app_row(row: &AnyRow) -> Result<AppRow, StoreError> {
+    Ok(AppRow {
+        id: parse_id(&row.try_get::<String, _>("id")?)?,
+        name: row.try_get("name")?,
+        created_by: row.try_get("created_by")?,
+        created_at: Timestamp::from_micros(row.try_get("created_at")?),
+        current_version: row.try_get("current_version")?,
+    })
+}
+
+fn app_version_row(row: &AnyRow) -> Result<AppVersionRow, StoreError> {
+    let status: String = row.try_get("status")?;
+    Ok(AppVersionRow {
+        app_id: parse_id(&row.try_get::<String, _>("app_id")?)?,
+        version: row.try_get("version")?,
+        status: VersionStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt("unknown version status".into()))?,
+        definition: row.try_get("definition")?,
+        compiled: row.try_get("compiled")?,
+        author: row.try_get("author")?,
+        created_at: Timestamp::from_micros(row.try_get("created_at")?),
+        status_by: row.try_get("status_by")?,
+        status_at: row
+            .try_get::<Option<i64>, _>("status_at")?
+            .map(Timestamp::from_micros),
+        status_comment: row.try_get("status_comment")?,
+        report: row.try_get("report")?,
+    })
+}
+
+fn submission_row(row: &AnyRow) -> Result<SubmissionRow, StoreError> {
+    Ok(SubmissionRow {
+        id: parse_id(&row.try_get::<String, _>("id")?)?,
+        subject_id: parse_id(&row.try_get::<String, _>("subject_id")?)?,
+        app_id: parse_id(&row.try_get::<String, _>("app_id")?)?,
+        app_version: row.try_get("app_version")?,
+        authored_at: Timestamp::from_micros(row.try_get("authored_at")?),
+        recorded_at: Timestamp::from_micros(row.try_get("recorded_at")?),
+        actor: row.try_get("actor")?,
+        answers: row.try_get("payload")?,
+    })
+}
+
+#[derive(Deserialize)]
+struct ObservationPayload {
+    field: String,
+    value: f64,
+    unit: String,
+}
+
+fn observation_row(row: &AnyRow) -> Result<ObservationRow, StoreError> {
+    let payload: ObservationPayload =
+        serde_json::from_str(&row.try_get::<String, _>("payload")?)
+            .map_err(|_| StoreError::Corrupt("an observation payload is not valid".into()))?;
+    Ok(ObservationRow {
+        submission_id: parse_id(&row.try_get::<String, _>("submission_id")?)?,
+        position: row.try_get("position")?,
+        subject_id: parse_id(&row.try_get::<String, _>("subject_id")?)?,
+        code: row.try_get("code")?,
+        effective_at: Timestamp::from_micros(row.try_get("effective_at")?),
+        field: payload.field,
+        value: payload.value,
+        unit: payload.unit,
+    })
+}
+
+const APP_VERSION_COLUMNS: &str = "app_id, version, status, definition, compiled, author, \
+     created_at, status_by, status_at, status_comment, report";
+
+impl Store {
+    pub async fn tenant(&self, id: TenantId) -> Result<Option<TenantRow>, StoreError> {
+        sqlx::query("SELECT id, slug, name, created_at FROM tenants WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(self.reader())
+            .await?
+            .as_ref()
+            .map(tenant_row)
+            .transpose()
+    }
+
+    pub async fn tenant_by_slug(&self, slug: &str) -> Result<Option<TenantRow>, StoreError> {
+        sqlx::query("SELECT id, slug, name, created_at FROM tenants WHERE slug = $1")
+            .bind(slug)
+            .fetch_optional(self.reader())
+            .await?
+            .as_ref()
+            .map(tenant_row)
+            .transpose()
+    }
+
+    pub async fn tenants(&self) -> Result<Vec<TenantRow>, StoreError> {
+        sqlx::query("SELECT id, slug, name, created_at FROM tenants ORDER BY slug")
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(tenant_row)
+            .collect()
+    }
+
+    pub async fn principal_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<PrincipalRow>, StoreError> {
+        let row: Option<(String, Option<String>, String, Option<String>)> = sqlx::query_as(
+            "SELECT principal_id, tenant_id, roles, subject_id FROM access_tokens \
+             WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(self.reader())
+        .await?;
+        row.map(|(principal, tenant, roles, subject)| {
+            Ok(PrincipalRow {
+                principal_id: parse_id(&principal)?,
+                tenant_id: tenant.as_deref().map(parse_id).transpose()?,
+                roles: roles.split_whitespace().map(str::to_owned).collect(),
+                subject_id: subject.as_deref().map(parse_id).transpose()?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Whether any access token exists at all (first start issues the admin token).
+    pub async fn has_access_tokens(&self) -> Result<bool, StoreError> {
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM access_tokens")
+            .fetch_one(self.reader())
+            .await?;
+        Ok(count > 0)
+    }
+
+    pub async fn subject(
+        &self,
+        tenant: TenantId,
+        id: SubjectId,
+    ) -> Result<Option<SubjectRow>, StoreError> {
+        sqlx::query("SELECT id, created_at, payload FROM subjects WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .fetch_optional(self.reader())
+            .await?
+            .as_ref()
+            .map(subject_row)
+            .transpose()
+    }
+
+    pub async fn subject_by_identifier_key(
+        &self,
+        tenant: TenantId,
+        key: &str,
+    ) -> Result<Option<SubjectId>, StoreError> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT subject_id FROM subject_identifiers \
+             WHERE tenant_id = $1 AND identifier_key = $2",
+        )
+        .bind(tenant.to_string())
+        .bind(key)
+        .fetch_optional(self.reader())
+        .await?;
+        row.map(|(id,)| parse_id(&id)).transpose()
+    }
+
+    pub async fn subjects(
+        &self,
+        tenant: TenantId,
+        after: Option<(i64, String, i64)>,
+        limit: i64,
+    ) -> Result<Page<SubjectRow>, StoreError> {
+        let mut listing = Listing::new();
+        listing.condition("tenant_id = ?", Bind::Text(tenant.to_string()));
+        if let Some((time, id, _)) = after {
+            listing.binds.push(Bind::Integer(time));
+            listing.binds.push(Bind::Text(id));
+            let n = listing.binds.len();
+            listing
+                .conditions
+                .push(format!("(created_at, id) < (${}, ${n})", n - 1));
+        }
+        let sql = listing.sql(
+            "SELECT id, created_at, payload FROM subjects",
+            "created_at DESC, id DESC",
+            limit,
+        );
+        let rows = listing.fetch(self, &sql).await?;
+        paginate(rows, limit, subject_row, |s| {
+            (s.created_at.as_micros(), s.id.to_string(), 0)
+        })
+    }
+
+    pub async fn app(&self, tenant: TenantId, id: AppId) -> Result<Option<AppRow>, StoreError> {
+        sqlx::query(
+            "SELECT id, name, created_by, created_at, current_version FROM apps \
+             WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(self.reader())
+        .await?
+        .as_ref()
+        .map(app_row)
+        .transpose()
+    }
+
+    pub async fn apps(&self, tenant: TenantId) -> Result<Vec<AppRow>, StoreError> {
+        sqlx::query(
+            "SELECT id, name, created_by, created_at, current_version FROM apps \
+             WHERE tenant_id = $1 ORDER BY name, id",
+        )
+        .bind(tenant.to_string())
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(app_row)
+        .collect()
+    }
+
+    pub async fn app_version(
+        &self,
+        tenant: TenantId,
+        app: AppId,
+        version: i64,
+    ) -> Result<Option<AppVersionRow>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {APP_VERSION_COLUMNS} FROM app_versions \
+             WHERE tenant_id = $1 AND app_id = $2 AND version = $3"
+        ))
+        .bind(tenant.to_string())
+        .bind(app.to_string())
+        .bind(version)
+        .fetch_optional(self.reader())
+        .await?
+        .as_ref()
+        .map(app_version_row)
+        .transpose()
+    }
+
+    pub async fn app_versions(
+        &self,
+        tenant: TenantId,
+        app: AppId,
+    ) -> Result<Vec<AppVersionRow>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {APP_VERSION_COLUMNS} FROM app_versions \
+             WHERE tenant_id = $1 AND app_id = $2 ORDER BY version"
+        ))
+        .bind(tenant.to_string())
+        .bind(app.to_string())
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(app_version_row)
+        .collect()
+    }
+
+    pub async fn submission(
+        &self,
+        tenant: TenantId,
+        id: SubmissionId,
+    ) -> Result<Option<SubmissionRow>, StoreError> {
+        sqlx::query(
+            "SELECT id, subject_id, app_id, app_version, authored_at, recorded_at, actor, payload \
+             FROM submissions WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(self.reader())
+        .await?
+        .as_ref()
+        .map(submission_row)
+        .transpose()
+    }
+
+    pub async fn submissions_for_subject(
+        &self,
+        tenant: TenantId,
+        subject: SubjectId,
+        range: TimeRange,
+        after: Option<(i64, String, i64)>,
+        limit: i64,
+    ) -> Result<Page<SubmissionRow>, StoreError> {
+        let mut listing = Listing::new();
+        listing
+            .condition("tenant_id = ?", Bind::Text(tenant.to_string()))
+            .condition("subject_id = ?", Bind::Text(subject.to_string()))
+            .time_range("authored_at", range);
+        if let Some((time, id, _)) = after {
+            listing.binds.push(Bind::Integer(time));
+            listing.binds.push(Bind::Text(id));
+            let n = listing.binds.len();
+            listing
+                .conditions
+                .push(format!("(authored_at, id) < (${}, ${n})", n - 1));
+        }
+        let sql = listing.sql(
+            "SELECT id, subject_id, app_id, app_version, authored_at, recorded_at, actor, payload \
+             FROM submissions",
+            "authored_at DESC, id DESC",
+            limit,
+        );
+        let rows = listing.fetch(self, &sql).await?;
+        paginate(rows, limit, submission_row, |s| {
+            (s.authored_at.as_micros(), s.id.to_string(), 0)
+        })
+    }
+
+    pub async fn observations_for_subject(
+        &self,
+        tenant: TenantId,
+        subject: SubjectId,
+        code: Option<&str>,
+        range: TimeRange,
+        after: Option<(i64, String, i64)>,
+        limit: i64,
+    ) -> Result<Page<ObservationRow>, StoreError> {
+        let mut listing = Listing::new();
+        listing
+            .condition("tenant_id = ?", Bind::Text(tenant.to_string()))
+            .condition("subject_id = ?", Bind::Text(subject.to_string()));
+        if let Some(code) = code {
+            listing.condition("code = ?", Bind::Text(code.to_owned()));
+        }
+        listing.time_range("effective_at", range);
+        if let Some((time, id, position)) = after {
+            listing.binds.push(Bind::Integer(time));
+            listing.binds.push(Bind::Text(id));
+            listing.binds.push(Bind::Integer(position));
+            let n = listing.binds.len();
+            listing.conditions.push(format!(
+                "(effective_at, submission_id, position) < (${}, ${}, ${n})",
+                n - 2,
+                n - 1
+            ));
+        }
+        let sql = listing.sql(
+            "SELECT submission_id, position, subject_id, code, effective_at, payload \
+             FROM observations",
+            "effective_at DESC, submission_id DESC, position DESC",
+            limit,
+        );
+        let rows = listing.fetch(self, &sql).await?;
+        paginate(rows, limit, observation_row, |o| {
+            (
+                o.effective_at.as_micros(),
+                o.submission_id.to_string(),
+                o.position,
+            )
+        })
+    }
+}
+
+/// Turns `limit + 1` fetched rows into a page and the keyset of its last item.
+fn paginate<T>(
+    rows: Vec<AnyRow>,
+    limit: i64,
+    parse: fn(&AnyRow) -> Result<T, StoreError>,
+    key: fn(&T) -> (i64, String, i64),
+) -> Result<Page<T>, StoreError> {
+    let has_more = rows.len() as i64 > limit;
+    let items = rows
+        .iter()
+        .take(limit.max(0) as usize)
+        .map(parse)
+        .collect::<Result<Vec<_>, _>>()?;
+    let next = if has_more {
+        items.last().map(key)
+    } else {
+        None
+    };
+    Ok(Page { items, next })
+}

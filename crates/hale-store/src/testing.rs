@@ -1,0 +1,79 @@
+//! Fresh, migrated databases for tests, on SQLite and on PostgreSQL, so that every suite runs
+//! unchanged on both engines. PostgreSQL comes from `HALE_TEST_DATABASE_URL`; when CI is set and
+//! it is not, the suite fails rather than silently testing one engine.
+
+#![allow(clippy::expect_used)]
+
+use uuid::Uuid;
+
+use crate::{Backend, Store, StoreOptions};
+
+/// A migrated store and whatever keeps its database alive.
+pub struct TestDatabase {
+    pub store: Store,
+    pub url: String,
+    _directory: Option<tempfile::TempDir>,
+}
+
+/// The engines this run tests: SQLite always, PostgreSQL when configured.
+pub fn engines() -> Vec<Backend> {
+    match std::env::var("HALE_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => vec![Backend::Sqlite, Backend::Postgres],
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("HALE_TEST_DATABASE_URL must name a PostgreSQL server when CI is set")
+        }
+        _ => vec![Backend::Sqlite],
+    }
+}
+
+/// A URL for a new, empty database on `backend` (a temporary file, or a new PostgreSQL
+/// database named `hale_t_…` that the test script drops afterwards).
+pub async fn fresh_url(backend: Backend) -> (String, Option<tempfile::TempDir>) {
+    match backend {
+        Backend::Sqlite => {
+            let directory = tempfile::tempdir().expect("temporary directory");
+            let url = format!(
+                "sqlite://{}?mode=rwc",
+                directory.path().join("hale.db").display()
+            );
+            (url, Some(directory))
+        }
+        Backend::Postgres => {
+            let server = std::env::var("HALE_TEST_DATABASE_URL").expect("HALE_TEST_DATABASE_URL");
+            let name = format!("hale_t_{}", Uuid::new_v4().simple());
+            sqlx::any::install_default_drivers();
+            let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&server)
+                .await
+                .expect("connect to HALE_TEST_DATABASE_URL");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .await
+                .expect("create test database");
+            let base = server
+                .rsplit_once('/')
+                .map(|(base, _)| base)
+                .expect("database URL with a path");
+            (format!("{base}/{name}"), None)
+        }
+    }
+}
+
+/// A fresh, migrated store on `backend`.
+pub async fn fresh(backend: Backend) -> TestDatabase {
+    let (url, directory) = fresh_url(backend).await;
+    let store = Store::open(&url, StoreOptions::default())
+        .await
+        .expect("open test store");
+    store.migrate().await.expect("migrate test store");
+    TestDatabase {
+        store,
+        url,
+        _directory: directory,
+    }
+}
+
+/// Having a destructor makes closures capture a `TestDatabase` whole: with precise capture, a
+/// test that touches only `db.store` would otherwise drop the temporary directory under it.
+impl Drop for TestDatabase {
+    fn drop(&mut self) {}
+}
