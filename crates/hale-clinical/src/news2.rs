@@ -196,7 +196,8 @@ fn band_score(bands: Bands, chart_value: i64) -> u8 {
         .map_or(0, |(_, score)| *score)
 }
 
-/// Rejects values no monitor could produce before they are silently scored as extreme.
+/// Rejects values no monitor could produce before they are silently scored as extreme. This is
+/// not a plausibility check: that belongs to the vital-signs catalogue, before values get here.
 fn checked(parameter: News2Parameter, value: f64, maximum: f64) -> Result<f64, News2Error> {
     if value.is_finite() && (0.0..=maximum).contains(&value) {
         Ok(value)
@@ -217,9 +218,9 @@ fn score(
     Ok(band_score(bands, to_chart_units(value, decimals)))
 }
 
-/// Computes NEWS2 for one complete set of observations.
-pub fn news2(input: &News2Input) -> Result<News2Score, News2Error> {
-    let missing: Vec<News2Parameter> = [
+/// The parameters not observed, in chart order.
+fn missing_parameters(input: &News2Input) -> Vec<News2Parameter> {
+    [
         (
             News2Parameter::RespirationRate,
             input.respiration_rate.is_none(),
@@ -239,7 +240,11 @@ pub fn news2(input: &News2Input) -> Result<News2Score, News2Error> {
     ]
     .into_iter()
     .filter_map(|(parameter, is_missing)| is_missing.then_some(parameter))
-    .collect();
+    .collect()
+}
+
+/// Computes NEWS2 for one complete set of observations.
+pub fn news2(input: &News2Input) -> Result<News2Score, News2Error> {
     let (
         Some(respiration_rate),
         Some(spo2),
@@ -258,11 +263,9 @@ pub fn news2(input: &News2Input) -> Result<News2Score, News2Error> {
         input.temperature_celsius,
     )
     else {
-        return Err(News2Error::Missing(missing));
+        return Err(News2Error::Missing(missing_parameters(input)));
     };
 
-    // The upper limits only exclude values that cannot be observations at all; plausibility
-    // of real readings is the vital-signs catalogue's job, not the score's.
     let spo2_bands = match (input.spo2_scale, supplemental_oxygen) {
         (Spo2Scale::Scale1, _) => SPO2_SCALE_1_BANDS,
         (Spo2Scale::Scale2, false) => SPO2_SCALE_2_AIR_BANDS,

@@ -83,6 +83,18 @@ impl VitalSign {
     pub fn is_named_by(&self, code: &str) -> bool {
         self.loinc == code || self.aliases.contains(&code)
     }
+
+    /// Converts a reading of this vital sign to its canonical unit; see [`to_canonical`].
+    pub fn to_canonical(&self, value: f64, unit: &str) -> Result<(f64, &'static str), UnitError> {
+        if !self.accepted_units.contains(&unit) {
+            return Err(UnitError::UnitNotAccepted {
+                code: self.loinc,
+                unit: unit.to_owned(),
+            });
+        }
+        let converted = convert_with_analyte(value, unit, self.canonical_unit, self.analyte)?;
+        Ok((converted, self.canonical_unit))
+    }
 }
 
 const fn range(low: f64, high: f64) -> PlausibleRange {
@@ -249,14 +261,7 @@ pub fn to_canonical(code: &str, value: f64, unit: &str) -> Result<(f64, &'static
     let vital = vital(code).ok_or_else(|| UnitError::UnknownVital {
         code: code.to_owned(),
     })?;
-    if !vital.accepted_units.contains(&unit) {
-        return Err(UnitError::UnitNotAccepted {
-            code: vital.loinc,
-            unit: unit.to_owned(),
-        });
-    }
-    let converted = convert_with_analyte(value, unit, vital.canonical_unit, vital.analyte)?;
-    Ok((converted, vital.canonical_unit))
+    vital.to_canonical(value, unit)
 }
 
 /// A reading in canonical form, ready to store.
@@ -294,10 +299,10 @@ pub enum VitalError {
 
 /// Converts a reading to canonical form and refuses it if it is implausible.
 pub fn normalise(code: &str, value: f64, unit: &str) -> Result<Measurement, VitalError> {
-    let (converted, canonical_unit) = to_canonical(code, value, unit)?;
     let vital = vital(code).ok_or_else(|| UnitError::UnknownVital {
         code: code.to_owned(),
     })?;
+    let (converted, canonical_unit) = vital.to_canonical(value, unit)?;
     if !vital.plausible.contains(converted) {
         return Err(VitalError::Implausible {
             loinc: vital.loinc,
