@@ -54,7 +54,7 @@ pub struct News2Input {
     pub spo2_scale: Spo2Scale,
     /// Whether the patient is on supplemental oxygen (`false` means on air).
     pub supplemental_oxygen: Option<bool>,
-    /// Systolic blood pressure in mm[Hg].
+    /// Systolic blood pressure in `mm[Hg]`.
     pub systolic_bp: Option<f64>,
     /// Pulse in beats per minute.
     pub pulse: Option<f64>,
@@ -181,7 +181,7 @@ const SPO2_SCALE_2_OXYGEN_BANDS: Bands = &[
     (96, 2),
     (i64::MAX, 3),
 ];
-/// Systolic blood pressure, mm[Hg]: ≤90 → 3, 91–100 → 2, 101–110 → 1, 111–219 → 0, ≥220 → 3.
+/// Systolic blood pressure, `mm[Hg]`: ≤90 → 3, 91–100 → 2, 101–110 → 1, 111–219 → 0, ≥220 → 3.
 const SYSTOLIC_BANDS: Bands = &[(90, 3), (100, 2), (110, 1), (219, 0), (i64::MAX, 3)];
 /// Pulse, /min: ≤40 → 3, 41–50 → 1, 51–90 → 0, 91–110 → 1, 111–130 → 2, ≥131 → 3.
 const PULSE_BANDS: Bands = &[(40, 3), (50, 1), (90, 0), (110, 1), (130, 2), (i64::MAX, 3)];
