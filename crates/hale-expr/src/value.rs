@@ -189,11 +189,12 @@ impl Value {
         }
     }
 
-    /// Equality that treats NaN as equal to itself, for tests and caches.
+    /// Equality that treats NaN as equal to itself (and, like JSON, 0 as equal to -0), for
+    /// tests and caches.
     pub fn same_as(&self, other: &Self) -> bool {
         match (self, other) {
             (Self::Number(left), Self::Number(right)) => {
-                (left.is_nan() && right.is_nan()) || left.to_bits() == right.to_bits()
+                (left.is_nan() && right.is_nan()) || left == right
             }
             _ => self == other,
         }
