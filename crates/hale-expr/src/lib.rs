@@ -60,6 +60,11 @@
 //! | DateTime | `{"datetime":"2026-01-31T08:00:00.000Z"}` (RFC 3339, offset required) |
 //! | Multi | `{"multi":["a","b"]}` (on the submission wire: `"a b"`, see [`Value::multi_from_wire`]) |
 //!
+//! The shared test vectors in `tests/vectors.json` use this encoding: a list of
+//! `{"expr": source, "env": {field: value}, "current": value, "now": RFC 3339 text,
+//! "expected": value}`, where numbers compare exactly and NaN equals NaN. The browser
+//! evaluator must pass the same file.
+//!
 //! # Semantics (XPath 1.0, loosely, as ODK does it)
 //!
 //! * **To boolean** ([`Value::truthy`]): unanswered, `false`, 0, NaN, `""` and an empty

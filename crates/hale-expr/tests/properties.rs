@@ -227,6 +227,28 @@ proptest! {
     }
 
     #[test]
+    fn near_valid_sources_parse_or_fail_cleanly(
+        expr in arbitrary_expr(),
+        cut in any::<prop::sample::Index>(),
+        removed in 0_usize..3,
+        inserted in prop::sample::select(FRAGMENTS.as_slice()),
+        env in arbitrary_env(),
+    ) {
+        let mut characters: Vec<char> = expr.to_string().chars().collect();
+        let at = cut.index(characters.len() + 1);
+        let end = (at + removed).min(characters.len());
+        characters.splice(at..end, inserted.chars());
+        let source: String = characters.into_iter().collect();
+        match parse(&source) {
+            Ok(mutated) => {
+                let _ = evaluate(&mutated, &env);
+                prop_assert_eq!(parse(&mutated.to_string()).unwrap(), mutated);
+            }
+            Err(error) => prop_assert!(error.position <= source.chars().count()),
+        }
+    }
+
+    #[test]
     fn printing_round_trips_and_evaluation_is_total(
         expr in arbitrary_expr(),
         env in arbitrary_env(),
