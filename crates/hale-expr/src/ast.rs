@@ -1,0 +1,304 @@
+//! The parsed expression tree: the compiled form that is stored as JSON and shipped to the
+//! browser. Its serde shape is part of Hale's stable contract (see the crate docs).
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+/// A parsed expression. Serialised with an `"op"` tag; see the crate docs for the JSON shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Expr {
+    /// A non-negative finite decimal literal (a minus sign parses as [`Expr::Negate`]).
+    Number {
+        value: f64,
+    },
+    String {
+        value: String,
+    },
+    /// `${name}`.
+    Field {
+        name: String,
+    },
+    /// `.`, the value of the field the expression belongs to.
+    Current,
+    Negate {
+        operand: Box<Expr>,
+    },
+    Binary {
+        operator: BinaryOperator,
+        left: Box<Expr>,
+        right: Box<Expr>,
+    },
+    Call {
+        function: Function,
+        arguments: Vec<Expr>,
+    },
+}
+
+/// Binary operators, serialised as their XLSForm spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum BinaryOperator {
+    #[serde(rename = "or")]
+    Or,
+    #[serde(rename = "and")]
+    And,
+    #[serde(rename = "=")]
+    Equal,
+    #[serde(rename = "!=")]
+    NotEqual,
+    #[serde(rename = "<")]
+    Less,
+    #[serde(rename = "<=")]
+    LessOrEqual,
+    #[serde(rename = ">")]
+    Greater,
+    #[serde(rename = ">=")]
+    GreaterOrEqual,
+    #[serde(rename = "+")]
+    Add,
+    #[serde(rename = "-")]
+    Subtract,
+    #[serde(rename = "*")]
+    Multiply,
+    #[serde(rename = "div")]
+    Divide,
+    #[serde(rename = "mod")]
+    Modulo,
+}
+
+impl BinaryOperator {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Self::Or => "or",
+            Self::And => "and",
+            Self::Equal => "=",
+            Self::NotEqual => "!=",
+            Self::Less => "<",
+            Self::LessOrEqual => "<=",
+            Self::Greater => ">",
+            Self::GreaterOrEqual => ">=",
+            Self::Add => "+",
+            Self::Subtract => "-",
+            Self::Multiply => "*",
+            Self::Divide => "div",
+            Self::Modulo => "mod",
+        }
+    }
+
+    /// XPath binding strength: a higher number binds tighter. Unary minus is 7.
+    pub fn precedence(self) -> u8 {
+        match self {
+            Self::Or => 1,
+            Self::And => 2,
+            Self::Equal | Self::NotEqual => 3,
+            Self::Less | Self::LessOrEqual | Self::Greater | Self::GreaterOrEqual => 4,
+            Self::Add | Self::Subtract => 5,
+            Self::Multiply | Self::Divide | Self::Modulo => 6,
+        }
+    }
+}
+
+/// The supported functions, serialised as their XLSForm names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Function {
+    #[serde(rename = "true")]
+    True,
+    #[serde(rename = "false")]
+    False,
+    #[serde(rename = "not")]
+    Not,
+    #[serde(rename = "if")]
+    If,
+    #[serde(rename = "selected")]
+    Selected,
+    #[serde(rename = "count-selected")]
+    CountSelected,
+    #[serde(rename = "today")]
+    Today,
+    #[serde(rename = "now")]
+    Now,
+    #[serde(rename = "regex")]
+    Regex,
+    #[serde(rename = "string-length")]
+    StringLength,
+    #[serde(rename = "round")]
+    Round,
+    #[serde(rename = "int")]
+    Int,
+    #[serde(rename = "coalesce")]
+    Coalesce,
+    #[serde(rename = "concat")]
+    Concat,
+    #[serde(rename = "number")]
+    Number,
+    #[serde(rename = "string")]
+    String,
+    #[serde(rename = "boolean")]
+    Boolean,
+    #[serde(rename = "date")]
+    Date,
+}
+
+impl Function {
+    pub const ALL: [Self; 18] = [
+        Self::True,
+        Self::False,
+        Self::Not,
+        Self::If,
+        Self::Selected,
+        Self::CountSelected,
+        Self::Today,
+        Self::Now,
+        Self::Regex,
+        Self::StringLength,
+        Self::Round,
+        Self::Int,
+        Self::Coalesce,
+        Self::Concat,
+        Self::Number,
+        Self::String,
+        Self::Boolean,
+        Self::Date,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::True => "true",
+            Self::False => "false",
+            Self::Not => "not",
+            Self::If => "if",
+            Self::Selected => "selected",
+            Self::CountSelected => "count-selected",
+            Self::Today => "today",
+            Self::Now => "now",
+            Self::Regex => "regex",
+            Self::StringLength => "string-length",
+            Self::Round => "round",
+            Self::Int => "int",
+            Self::Coalesce => "coalesce",
+            Self::Concat => "concat",
+            Self::Number => "number",
+            Self::String => "string",
+            Self::Boolean => "boolean",
+            Self::Date => "date",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|function| function.name() == name)
+    }
+
+    /// The fewest and most arguments accepted; `None` means no upper bound.
+    pub fn arity(self) -> (usize, Option<usize>) {
+        match self {
+            Self::True | Self::False | Self::Today | Self::Now => (0, Some(0)),
+            Self::Not
+            | Self::CountSelected
+            | Self::StringLength
+            | Self::Int
+            | Self::Number
+            | Self::String
+            | Self::Boolean
+            | Self::Date => (1, Some(1)),
+            Self::Round => (1, Some(2)),
+            Self::Selected | Self::Regex | Self::Coalesce => (2, Some(2)),
+            Self::If => (3, Some(3)),
+            Self::Concat => (0, None),
+        }
+    }
+}
+
+impl Expr {
+    /// Field names referenced through `${...}`, for dependency graphs and cycle detection.
+    pub fn references(&self) -> BTreeSet<String> {
+        let mut names = BTreeSet::new();
+        self.visit(&mut |node| {
+            if let Self::Field { name } = node {
+                names.insert(name.clone());
+            }
+        });
+        names
+    }
+
+    /// Whether `.` appears, i.e. the expression reads the value of its own field.
+    pub fn uses_current(&self) -> bool {
+        let mut found = false;
+        self.visit(&mut |node| found |= matches!(node, Self::Current));
+        found
+    }
+
+    /// Nodes on the longest path from the root to a leaf; a lone literal has depth 1.
+    pub fn depth(&self) -> usize {
+        match self {
+            Self::Number { .. } | Self::String { .. } | Self::Field { .. } | Self::Current => 1,
+            Self::Negate { operand } => 1 + operand.depth(),
+            Self::Binary { left, right, .. } => 1 + left.depth().max(right.depth()),
+            Self::Call { arguments, .. } => {
+                1 + arguments.iter().map(Self::depth).max().unwrap_or(0)
+            }
+        }
+    }
+
+    fn visit(&self, action: &mut dyn FnMut(&Self)) {
+        action(self);
+        match self {
+            Self::Number { .. } | Self::String { .. } | Self::Field { .. } | Self::Current => {}
+            Self::Negate { operand } => operand.visit(action),
+            Self::Binary { left, right, .. } => {
+                left.visit(action);
+                right.visit(action);
+            }
+            Self::Call { arguments, .. } => {
+                for argument in arguments {
+                    argument.visit(action);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_names_round_trip() {
+        for function in Function::ALL {
+            assert_eq!(Function::from_name(function.name()), Some(function));
+            let json = serde_json::to_string(&function).unwrap();
+            assert_eq!(json, format!("\"{}\"", function.name()));
+        }
+        assert_eq!(Function::from_name("sum"), None);
+    }
+
+    #[test]
+    fn json_shape_is_tagged_by_op() {
+        let expr = Expr::Binary {
+            operator: BinaryOperator::Add,
+            left: Box::new(Expr::Field {
+                name: String::from("age"),
+            }),
+            right: Box::new(Expr::Call {
+                function: Function::CountSelected,
+                arguments: vec![Expr::Current],
+            }),
+        };
+        let json = serde_json::to_value(&expr).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "op": "binary",
+                "operator": "+",
+                "left": { "op": "field", "name": "age" },
+                "right": { "op": "call", "function": "count-selected", "arguments": [{ "op": "current" }] }
+            })
+        );
+        let back: Expr = serde_json::from_value(json).unwrap();
+        assert_eq!(back, expr);
+        assert!(expr.uses_current());
+        assert_eq!(expr.depth(), 3);
+    }
+}

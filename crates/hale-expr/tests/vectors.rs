@@ -1,0 +1,89 @@
+//! Runs the shared test vectors in `tests/vectors.json`, which the browser evaluator runs too.
+//!
+//! Each case is `{"expr", "env", "current", "now", "expected"}`: `env` maps field names to
+//! values and `current` is the value of `.`, both in the plain JSON value encoding from the
+//! crate docs; `now` is an RFC 3339 date-time; `expected` is the value `evaluate` must return.
+//! Numbers compare exactly, with NaN equal to NaN.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+
+use hale_expr::{DateTimeValue, MapEnv, Value, evaluate, parse};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    expr: String,
+    env: BTreeMap<String, Value>,
+    current: Value,
+    now: DateTimeValue,
+    expected: Value,
+}
+
+fn cases() -> Vec<Case> {
+    let text = include_str!("vectors.json");
+    serde_json::from_str(text).expect("vectors.json is a list of cases")
+}
+
+#[test]
+fn shared_vectors_evaluate_as_expected() {
+    let cases = cases();
+    assert!(cases.len() >= 60, "only {} vectors", cases.len());
+    let mut failures = Vec::new();
+    for case in &cases {
+        let expr = match parse(&case.expr) {
+            Ok(expr) => expr,
+            Err(error) => {
+                failures.push(format!("{}: parse error {error}", case.expr));
+                continue;
+            }
+        };
+        let env = MapEnv {
+            values: case.env.clone(),
+            current: case.current.clone(),
+            now: case.now,
+        };
+        let actual = evaluate(&expr, &env);
+        if !actual.same_as(&case.expected) {
+            failures.push(format!(
+                "{}: expected {}, got {}",
+                case.expr,
+                case.expected.to_json(),
+                actual.to_json()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn shared_vectors_cover_every_function() {
+    let cases = cases();
+    for function in hale_expr::Function::ALL {
+        let called = format!("{}(", function.name());
+        assert!(
+            cases.iter().any(|case| case.expr.contains(&called)),
+            "no vector calls {}",
+            function.name()
+        );
+    }
+}
+
+#[test]
+fn shared_vectors_survive_printing() {
+    for case in cases() {
+        let expr = parse(&case.expr).unwrap();
+        let printed = expr.to_string();
+        assert_eq!(
+            parse(&printed).unwrap(),
+            expr,
+            "{} printed as {printed}",
+            case.expr
+        );
+        let json = serde_json::to_string(&expr).unwrap();
+        let back: hale_expr::Expr = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, expr, "{json}");
+    }
+}
