@@ -1,1 +1,210 @@
-//! Placeholder.
+//! Hale's use cases. Every command and query takes a [`RequestContext`] (who, for which
+//! purpose, which request) and nothing about the transport: REST today, GraphQL and FHIR later
+//! are thin mappings over the same calls.
+//!
+//! The core is the only path to PHI. It decides authorization (tenant isolation first, then
+//! role, then ownership for patients), answers "missing" and "not yours" alike, and writes an
+//! audit record for every call on both outcomes through one wrapper, [`Core::audited`].
+
+mod apps;
+mod auth;
+mod error;
+mod subjects;
+mod submissions;
+mod tenants;
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+
+use hale_domain::{Clock, Principal, RequestContext, Role, SubjectId, TenantId, Timestamp};
+use hale_forms::CompiledForm;
+use hale_store::Store;
+
+pub use apps::{AppSummary, DraftVersion, VersionStep};
+pub use auth::{IssueToken, IssuedToken, Secret, token_hash};
+pub use error::CoreError;
+pub use subjects::RegisterSubject;
+pub use submissions::{Listing, SubmitAnswers, Submitted};
+
+pub use hale_store::{
+    AppRow, AppVersionRow, ObservationRow, Page, SubjectRow, SubmissionRow, TenantRow, TimeRange,
+};
+
+/// Generates identifiers and secrets; injected so tests can make them predictable.
+pub trait Randomness: Send + Sync + 'static {
+    fn uuid(&self) -> uuid::Uuid;
+    fn secret_bytes(&self) -> [u8; 32];
+}
+
+/// Operating-system randomness; UUIDv7 ids so that new rows land at the end of indexes.
+pub struct SystemRandomness;
+
+impl Randomness for SystemRandomness {
+    fn uuid(&self) -> uuid::Uuid {
+        uuid::Uuid::now_v7()
+    }
+    fn secret_bytes(&self) -> [u8; 32] {
+        rand::random()
+    }
+}
+
+/// The system clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let micros = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_micros() as i64)
+            .unwrap_or(0);
+        Timestamp::from_micros(micros)
+    }
+}
+
+/// What an audited call touched: ids only, never PHI.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Target<'a> {
+    pub tenant: Option<TenantId>,
+    pub kind: &'static str,
+    pub id: Option<&'a str>,
+}
+
+/// Entries kept in each in-memory cache before it is cleared; bounds memory whatever the load.
+const CACHE_LIMIT: usize = 50_000;
+
+/// The use cases, over one store. Cheap to clone.
+#[derive(Clone)]
+pub struct Core {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    randomness: Arc<dyn Randomness>,
+    /// Published versions never change, so their compiled forms are cached for good.
+    forms: RwLock<HashMap<(TenantId, hale_domain::AppId, i64), Arc<CompiledForm>>>,
+    /// Subjects known to exist (subjects are never deleted before erasure lands).
+    subjects: RwLock<HashSet<(TenantId, SubjectId)>>,
+    /// Token hash → principal; tokens are not revocable yet, so entries stay valid.
+    principals: RwLock<HashMap<String, Principal>>,
+}
+
+impl Core {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, randomness: Arc<dyn Randomness>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                randomness,
+                forms: RwLock::default(),
+                subjects: RwLock::default(),
+                principals: RwLock::default(),
+            }),
+        }
+    }
+
+    /// A core on the system clock and operating-system randomness.
+    pub fn with_system(store: Store) -> Self {
+        Self::new(store, Arc::new(SystemClock), Arc::new(SystemRandomness))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub(crate) fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    pub(crate) fn new_uuid(&self) -> uuid::Uuid {
+        self.inner.randomness.uuid()
+    }
+
+    /// Runs one use case and records its outcome, success or failure, in the audit trail.
+    /// Every public command and query goes through here.
+    pub(crate) async fn audited<T>(
+        &self,
+        context: &RequestContext,
+        action: &'static str,
+        target: Target<'_>,
+        work: impl Future<Output = Result<T, CoreError>>,
+    ) -> Result<T, CoreError> {
+        let result = work.await;
+        let outcome = match &result {
+            Ok(_) => "success",
+            Err(error) => error.code(),
+        };
+        tracing::info!(
+            target: "hale::audit",
+            request_id = %context.request_id,
+            actor = %context.principal.id,
+            channel = context.channel,
+            purpose = context.purpose.as_str(),
+            action,
+            tenant = ?target.tenant.map(|tenant| tenant.to_string()),
+            resource = target.kind,
+            resource_id = target.id.unwrap_or(""),
+            outcome,
+        );
+        result
+    }
+
+    /// Finds the tenant a request names (by id or slug) and checks the caller belongs to it.
+    /// A tenant the caller may not see is reported as missing.
+    pub async fn resolve_tenant(
+        &self,
+        context: &RequestContext,
+        reference: &str,
+    ) -> Result<TenantId, CoreError> {
+        let tenant = match reference.parse::<TenantId>() {
+            Ok(id) => self.store().tenant(id).await?.map(|row| row.id),
+            Err(_) => self.store().tenant_by_slug(reference).await?.map(|row| row.id),
+        };
+        match tenant {
+            Some(id) if context.principal.belongs_to(id) && id != TenantId::PLATFORM => Ok(id),
+            _ => Err(CoreError::NotFound),
+        }
+    }
+}
+
+/// Refuses a caller holding none of `roles`.
+pub(crate) fn require(principal: &Principal, roles: &[Role]) -> Result<(), CoreError> {
+    if principal.has_role(Role::PlatformAdmin) || principal.has_any_role(roles) {
+        Ok(())
+    } else {
+        Err(CoreError::Forbidden)
+    }
+}
+
+/// A patient reaches only their own subject; anyone else with the role reaches all of the
+/// tenant's. A subject that is not the patient's own is reported as missing.
+pub(crate) fn require_subject_access(
+    principal: &Principal,
+    subject: SubjectId,
+) -> Result<(), CoreError> {
+    let staff = [
+        Role::PlatformAdmin,
+        Role::TenantAdmin,
+        Role::Clinician,
+        Role::Integration,
+    ];
+    if principal.has_any_role(&staff) {
+        return Ok(());
+    }
+    if principal.has_role(Role::Patient) && principal.subject == Some(subject) {
+        return Ok(());
+    }
+    Err(CoreError::NotFound)
+}
+
+/// Remembers a value in a bounded cache.
+pub(crate) fn remember<K: std::hash::Hash + Eq, V>(cache: &RwLock<HashMap<K, V>>, key: K, value: V) {
+    if let Ok(mut map) = cache.write() {
+        if map.len() >= CACHE_LIMIT {
+            map.clear();
+        }
+        map.insert(key, value);
+    }
+}

@@ -29,6 +29,7 @@ impl CompiledForm {
     pub fn validate(
         &self,
         answers: &Map<String, Value>,
+        _now: hale_domain::Timestamp,
     ) -> Result<ValidSubmission, Vec<FieldError>> {
         let mut errors = Vec::new();
         let known: HashSet<&str> = self.fields.iter().map(|f| f.name.as_str()).collect();
@@ -214,6 +215,12 @@ fn check_bounds(field: &Field, number: f64) -> Result<f64, FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl CompiledForm {
+        fn validate_now(&self, answers: &Map<String, Value>) -> Result<ValidSubmission, Vec<FieldError>> {
+            self.validate(answers, hale_domain::Timestamp::from_micros(0))
+        }
+    }
     use crate::definition::AppDefinition;
 
     fn vitals() -> CompiledForm {
@@ -241,7 +248,7 @@ mod tests {
     #[test]
     fn a_valid_submission_derives_coded_observations() {
         let valid = vitals()
-            .validate(&answers(
+            .validate_now(&answers(
                 r#"{"heart_rate":72,"temperature":36.6,"symptoms":["cough"],"feeling":"good","note":"n","on":"2026-01-02","at":"2026-01-02T08:00:00Z","ok":true}"#,
             ))
             .unwrap();
@@ -298,7 +305,7 @@ mod tests {
             ),
         ];
         for (json, field, code) in cases {
-            let errors = vitals().validate(&answers(json)).unwrap_err();
+            let errors = vitals().validate_now(&answers(json)).unwrap_err();
             assert_eq!(errors.len(), 1, "{json}: {errors:?}");
             assert_eq!(
                 (errors[0].field.as_str(), errors[0].code),
@@ -311,7 +318,7 @@ mod tests {
     #[test]
     fn all_errors_are_returned_together() {
         let errors = vitals()
-            .validate(&answers(r#"{"temperature":99,"ok":1}"#))
+            .validate_now(&answers(r#"{"temperature":99,"ok":1}"#))
             .unwrap_err();
         let codes: Vec<_> = errors.iter().map(|e| e.code).collect();
         assert_eq!(codes, ["required", "above_maximum", "not_a_boolean"]);
@@ -321,7 +328,7 @@ mod tests {
         #[test]
         fn no_message_ever_repeats_a_text_answer(marker in "[A-Za-z]{12}") {
             let json = format!(r#"{{"heart_rate":"{marker}","note":5,"feeling":"{marker}","{marker} x":1}}"#);
-            let errors = vitals().validate(&answers(&json)).unwrap_err();
+            let errors = vitals().validate_now(&answers(&json)).unwrap_err();
             for error in errors {
                 proptest::prop_assert!(!error.message.contains(&marker));
                 proptest::prop_assert!(!error.field.contains(&marker));

@@ -1,0 +1,272 @@
+//! Health-check apps: creation, immutable numbered versions, and the review workflow that
+//! stands between an analyst's draft and the patients who fill it in.
+
+use std::sync::Arc;
+
+use hale_domain::app::{VersionAction, transition};
+use hale_domain::event::{EventBody, ExpectedVersion, NewEvent, StreamRef, VersionStatus};
+use hale_domain::{AppId, RequestContext, Role, TenantId};
+use hale_forms::{AppDefinition, CompiledForm};
+use hale_store::{Append, AppRow, AppVersionRow};
+use serde_json::value::RawValue;
+
+use crate::{Core, CoreError, Target, remember, require};
+
+pub use hale_domain::app::VersionAction as VersionStep;
+
+/// An app and all its versions.
+#[derive(Clone, Debug)]
+pub struct AppSummary {
+    pub app: AppRow,
+    pub versions: Vec<AppVersionRow>,
+}
+
+/// A draft: the definition JSON exactly as the analyst wrote it.
+#[derive(Clone, Debug)]
+pub struct DraftVersion {
+    pub definition: String,
+}
+
+const BUILDERS: [Role; 2] = [Role::Analyst, Role::TenantAdmin];
+const STAFF: [Role; 5] = [
+    Role::TenantAdmin,
+    Role::Analyst,
+    Role::Reviewer,
+    Role::Clinician,
+    Role::Researcher,
+];
+
+fn compile(definition: &str) -> Result<(Box<RawValue>, Box<RawValue>), CoreError> {
+    let parsed = AppDefinition::from_json(definition).map_err(CoreError::InvalidDefinition)?;
+    let compiled = parsed.compile().map_err(CoreError::InvalidDefinition)?;
+    let definition = RawValue::from_string(definition.to_owned())
+        .map_err(|_| CoreError::invalid("definition", "malformed_definition", "definition is not JSON"))?;
+    let compiled = serde_json::to_string(&compiled)
+        .ok()
+        .and_then(|text| RawValue::from_string(text).ok())
+        .ok_or(CoreError::Unavailable)?;
+    Ok((definition, compiled))
+}
+
+fn name_of(name: &str) -> Result<String, CoreError> {
+    hale_domain::tenant::parse_display_name(name)
+        .map_err(|_| CoreError::invalid("name", "invalid_name", "name must be 1-200 characters"))
+}
+
+impl Core {
+    /// Creates an app with its first version as a draft.
+    pub async fn create_app(
+        &self,
+        context: &RequestContext,
+        tenant: TenantId,
+        name: &str,
+        draft: DraftVersion,
+    ) -> Result<AppSummary, CoreError> {
+        let target = Target { tenant: Some(tenant), kind: "app", id: None };
+        self.audited(context, "app.create", target, async {
+            require(&context.principal, &BUILDERS)?;
+            let name = name_of(name)?;
+            let (definition, compiled) = compile(&draft.definition)?;
+            let app_id = AppId::from_uuid(self.new_uuid());
+            let stream = StreamRef::app(app_id);
+            self.store()
+                .append(Append {
+                    tenant,
+                    actor: context.actor(),
+                    recorded_at: self.now(),
+                    events: vec![
+                        NewEvent {
+                            stream: stream.clone(),
+                            expected: ExpectedVersion::NoStream,
+                            body: EventBody::AppCreated { app_id, name },
+                        },
+                        NewEvent {
+                            stream,
+                            expected: ExpectedVersion::Exact(1),
+                            body: EventBody::AppVersionDrafted { app_id, version: 1, definition, compiled },
+                        },
+                    ],
+                    idempotency: None,
+                })
+                .await?;
+            self.app_summary(tenant, app_id).await
+        })
+        .await
+    }
+
+    /// Adds a new draft version; earlier versions, and submissions made against them, stay as
+    /// they are.
+    pub async fn draft_version(
+        &self,
+        context: &RequestContext,
+        tenant: TenantId,
+        app_id: AppId,
+        draft: DraftVersion,
+    ) -> Result<AppVersionRow, CoreError> {
+        let id = app_id.to_string();
+        let target = Target { tenant: Some(tenant), kind: "app", id: Some(&id) };
+        self.audited(context, "app.version.draft", target, async {
+            require(&context.principal, &BUILDERS)?;
+            let summary = self.app_summary(tenant, app_id).await?;
+            let (definition, compiled) = compile(&draft.definition)?;
+            let version = summary.versions.last().map_or(1, |last| last.version + 1);
+            self.store()
+                .append(Append {
+                    tenant,
+                    actor: context.actor(),
+                    recorded_at: self.now(),
+                    events: vec![NewEvent {
+                        stream: StreamRef::app(app_id),
+                        expected: ExpectedVersion::Any,
+                        body: EventBody::AppVersionDrafted { app_id, version, definition, compiled },
+                    }],
+                    idempotency: None,
+                })
+                .await?;
+            self.store()
+                .app_version(tenant, app_id, version)
+                .await?
+                .ok_or(CoreError::Unavailable)
+        })
+        .await
+    }
+
+    /// Moves a version through review: submit, approve (publish), reject, retire.
+    pub async fn step_version(
+        &self,
+        context: &RequestContext,
+        tenant: TenantId,
+        app_id: AppId,
+        version: i64,
+        step: VersionAction,
+        comment: Option<String>,
+    ) -> Result<AppVersionRow, CoreError> {
+        let id = format!("{app_id}/{version}");
+        let target = Target { tenant: Some(tenant), kind: "app_version", id: Some(&id) };
+        self.audited(context, "app.version.step", target, async {
+            require(&context.principal, &STAFF)?;
+            let current = self
+                .store()
+                .app_version(tenant, app_id, version)
+                .await?
+                .ok_or(CoreError::NotFound)?;
+            let next = transition(current.status, step, &context.principal, &current.author).map_err(
+                |error| match error {
+                    hale_domain::app::WorkflowError::MissingRole => CoreError::Forbidden,
+                    hale_domain::app::WorkflowError::SelfApproval => CoreError::Conflict {
+                        code: "self_approval",
+                        message: "the author of a version cannot approve it",
+                    },
+                    hale_domain::app::WorkflowError::InvalidTransition => CoreError::Conflict {
+                        code: "invalid_transition",
+                        message: "this step is not allowed from the version's current status",
+                    },
+                },
+            )?;
+            if comment.as_ref().is_some_and(|text| text.chars().count() > 2000) {
+                return Err(CoreError::invalid("comment", "too_long", "a comment has at most 2000 characters"));
+            }
+            self.store()
+                .append(Append {
+                    tenant,
+                    actor: context.actor(),
+                    recorded_at: self.now(),
+                    events: vec![NewEvent {
+                        stream: StreamRef::app(app_id),
+                        expected: ExpectedVersion::Any,
+                        body: EventBody::AppVersionStatusChanged {
+                            app_id,
+                            version,
+                            status: next,
+                            comment,
+                            report: None,
+                        },
+                    }],
+                    idempotency: None,
+                })
+                .await?;
+            // A retired version stops taking submissions at once in this process.
+            if let Ok(mut forms) = self.inner.forms.write() {
+                forms.remove(&(tenant, app_id, version));
+            }
+            self.store()
+                .app_version(tenant, app_id, version)
+                .await?
+                .ok_or(CoreError::Unavailable)
+        })
+        .await
+    }
+
+    pub async fn list_apps(&self, context: &RequestContext, tenant: TenantId) -> Result<Vec<AppRow>, CoreError> {
+        let target = Target { tenant: Some(tenant), kind: "app", id: None };
+        self.audited(context, "app.list", target, async {
+            let apps = self.store().apps(tenant).await?;
+            if context.principal.has_any_role(&STAFF) || context.principal.has_role(Role::PlatformAdmin) {
+                Ok(apps)
+            } else {
+                Ok(apps.into_iter().filter(|app| app.current_version.is_some()).collect())
+            }
+        })
+        .await
+    }
+
+    /// An app with its versions; patients and integrations see published versions only.
+    pub async fn get_app(
+        &self,
+        context: &RequestContext,
+        tenant: TenantId,
+        app_id: AppId,
+    ) -> Result<AppSummary, CoreError> {
+        let id = app_id.to_string();
+        let target = Target { tenant: Some(tenant), kind: "app", id: Some(&id) };
+        self.audited(context, "app.read", target, async {
+            let mut summary = self.app_summary(tenant, app_id).await?;
+            if !(context.principal.has_any_role(&STAFF) || context.principal.has_role(Role::PlatformAdmin)) {
+                summary.versions.retain(|version| version.status == VersionStatus::Published);
+                if summary.versions.is_empty() {
+                    return Err(CoreError::NotFound);
+                }
+            }
+            Ok(summary)
+        })
+        .await
+    }
+
+    async fn app_summary(&self, tenant: TenantId, app_id: AppId) -> Result<AppSummary, CoreError> {
+        let app = self.store().app(tenant, app_id).await?.ok_or(CoreError::NotFound)?;
+        let versions = self.store().app_versions(tenant, app_id).await?;
+        Ok(AppSummary { app, versions })
+    }
+
+    /// The compiled form of a published version, from cache when possible.
+    pub(crate) async fn published_form(
+        &self,
+        tenant: TenantId,
+        app_id: AppId,
+        version: Option<i64>,
+    ) -> Result<(i64, Arc<CompiledForm>), CoreError> {
+        let version = match version {
+            Some(version) => version,
+            None => self
+                .store()
+                .app(tenant, app_id)
+                .await?
+                .and_then(|app| app.current_version)
+                .ok_or(CoreError::NotFound)?,
+        };
+        let key = (tenant, app_id, version);
+        if let Some(form) = self.inner.forms.read().ok().and_then(|forms| forms.get(&key).cloned()) {
+            return Ok((version, form));
+        }
+        let row = self
+            .store()
+            .app_version(tenant, app_id, version)
+            .await?
+            .filter(|row| row.status == VersionStatus::Published)
+            .ok_or(CoreError::NotFound)?;
+        let form: CompiledForm = serde_json::from_str(&row.compiled).map_err(|_| CoreError::Unavailable)?;
+        let form = Arc::new(form);
+        remember(&self.inner.forms, key, Arc::clone(&form));
+        Ok((version, form))
+    }
+}

@@ -1,0 +1,73 @@
+//! The errors a use case can end in. Each has a stable code that transports map to their own
+//! status (HTTP, GraphQL, FHIR OperationOutcome); messages are safe to show and never carry PHI.
+
+use hale_forms::{DefinitionError, FieldError};
+
+/// How a command or query failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("authentication required")]
+    Unauthenticated,
+    /// The caller may not perform this kind of action at all (their role forbids it).
+    #[error("your role does not allow this action")]
+    Forbidden,
+    /// Missing, or not the caller's to see: the two are never told apart.
+    #[error("not found")]
+    NotFound,
+    /// Field-level problems with the request.
+    #[error("the request has invalid fields")]
+    Invalid(Vec<FieldError>),
+    #[error("the app definition has errors")]
+    InvalidDefinition(Vec<DefinitionError>),
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        message: &'static str,
+    },
+    #[error("this idempotency key was already used with a different request")]
+    IdempotencyMismatch,
+    #[error("the service is temporarily unavailable")]
+    Unavailable,
+}
+
+impl CoreError {
+    /// The stable, documented code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CoreError::Unauthenticated => "unauthenticated",
+            CoreError::Forbidden => "forbidden",
+            CoreError::NotFound => "not_found",
+            CoreError::Invalid(_) => "validation_failed",
+            CoreError::InvalidDefinition(_) => "invalid_definition",
+            CoreError::Conflict { code, .. } => code,
+            CoreError::IdempotencyMismatch => "idempotency_key_reused",
+            CoreError::Unavailable => "unavailable",
+        }
+    }
+
+    pub(crate) fn invalid(field: &str, code: &'static str, message: &str) -> Self {
+        CoreError::Invalid(vec![FieldError {
+            field: field.to_owned(),
+            code,
+            message: message.to_owned(),
+        }])
+    }
+}
+
+impl From<hale_store::StoreError> for CoreError {
+    fn from(error: hale_store::StoreError) -> Self {
+        use hale_store::StoreError;
+        match error {
+            StoreError::Conflict(message) => CoreError::Conflict {
+                code: "conflict",
+                message,
+            },
+            StoreError::IdempotencyMismatch => CoreError::IdempotencyMismatch,
+            other => {
+                // The detail is for operators; callers learn only that it failed.
+                tracing::error!(error = %other, "store failure");
+                CoreError::Unavailable
+            }
+        }
+    }
+}

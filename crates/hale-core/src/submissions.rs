@@ -1,0 +1,233 @@
+//! Submissions: answers against one published app version, validated field by field, stored
+//! with their derived observations in one append, never lost and never doubled.
+
+use hale_domain::event::{EventBody, ExpectedVersion, NewEvent, StreamRef};
+use hale_domain::{AppId, RequestContext, Role, SubjectId, SubmissionId, TenantId, Timestamp};
+use hale_store::{Append, AppendOutcome, IdempotencyClaim, ObservationRow, Page, SubmissionRow, TimeRange};
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+
+use crate::{Core, CoreError, Target, require, require_subject_access};
+
+/// A request to store one submission.
+#[derive(Debug)]
+pub struct SubmitAnswers {
+    pub subject: SubjectId,
+    pub app: AppId,
+    /// The version the client filled in; the current published one when absent.
+    pub app_version: Option<i64>,
+    /// When the answers were given (offline clients submit later); now when absent.
+    pub authored_at: Option<Timestamp>,
+    /// The answers object exactly as the client sent it.
+    pub answers: Box<RawValue>,
+    /// Makes retries safe: the same key and request return the first result.
+    pub idempotency_key: Option<String>,
+}
+
+/// A stored submission, and whether this call stored it or found it stored by an earlier try.
+#[derive(Debug)]
+pub struct Submitted {
+    pub submission: SubmissionRow,
+    pub replayed: bool,
+}
+
+/// Which page of a subject's history to read.
+#[derive(Clone, Debug, Default)]
+pub struct Listing {
+    pub range: TimeRange,
+    pub after: Option<(i64, String, i64)>,
+    pub limit: i64,
+    /// LOINC code filter (observations only).
+    pub code: Option<String>,
+}
+
+const SUBMITTERS: [Role; 4] = [Role::TenantAdmin, Role::Clinician, Role::Integration, Role::Patient];
+const READERS: [Role; 4] = [Role::TenantAdmin, Role::Clinician, Role::Integration, Role::Patient];
+
+fn request_hash(request: &SubmitAnswers) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"hale.submission.v1");
+    for part in [
+        request.subject.to_string(),
+        request.app.to_string(),
+        request.app_version.map_or_else(|| "-".into(), |v| v.to_string()),
+        request.authored_at.map_or_else(|| "-".into(), |t| t.as_micros().to_string()),
+        request.answers.get().to_owned(),
+    ] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hex::encode(hasher.finalize())
+}
+
+fn check_idempotency_key(key: &str) -> Result<(), CoreError> {
+    let valid = (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
+    if valid {
+        Ok(())
+    } else {
+        Err(CoreError::invalid(
+            "idempotency_key",
+            "invalid_idempotency_key",
+            "an idempotency key is 1-255 visible ASCII characters",
+        ))
+    }
+}
+
+impl Core {
+    pub async fn submit(
+        &self,
+        context: &RequestContext,
+        tenant: TenantId,
+        request: SubmitAnswers,
+    ) -> Result<Submitted, CoreError> {
+        let target = Target { tenant: Some(tenant), kind: "submission", id: None };
+        self.audited(context, "submission.create", target, async {
+            require(&context.principal, &SUBMITTERS)?;
+            require_subject_access(&context.principal, request.subject)?;
+            if let Some(key) = &request.idempotency_key {
+                check_idempotency_key(key)?;
+            }
+            if !self.subject_exists(tenant, request.subject).await? {
+                return Err(CoreError::NotFound);
+            }
+            let (app_version, form) = self.published_form(tenant, request.app, request.app_version).await?;
+            let answers: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(request.answers.get()).map_err(|_| {
+                    CoreError::invalid("answers", "not_an_object", "answers must be a JSON object")
+                })?;
+            let now = self.now();
+            let valid = form.validate(&answers, now).map_err(CoreError::Invalid)?;
+            let authored_at = request.authored_at.unwrap_or(now);
+            if authored_at > now.plus_micros(5 * 60 * 1_000_000) {
+                return Err(CoreError::invalid(
+                    "authored_at",
+                    "in_future",
+                    "authored_at lies more than five minutes in the future",
+                ));
+            }
+            let hash = request_hash(&request);
+            let id = SubmissionId::from_uuid(self.new_uuid());
+            let answers_text = request.answers.get().to_owned();
+            let outcome = self
+                .store()
+                .append(Append {
+                    tenant,
+                    actor: context.actor(),
+                    recorded_at: now,
+                    events: vec![NewEvent {
+                        stream: StreamRef::submission(id),
+                        expected: ExpectedVersion::NoStream,
+                        body: EventBody::SubmissionReceived {
+                            submission_id: id,
+                            subject_id: request.subject,
+                            app_id: request.app,
+                            app_version,
+                            authored_at,
+                            answers: request.answers,
+                            observations: valid.observations,
+                            idempotency_key: request.idempotency_key.clone(),
+                            request_hash: hash.clone(),
+                        },
+                    }],
+                    idempotency: request.idempotency_key.map(|key| IdempotencyClaim { key, request_hash: hash }),
+                })
+                .await?;
+            match outcome {
+                // Everything the row holds is known here: no read after the write.
+                AppendOutcome::Appended { .. } => Ok(Submitted {
+                    submission: SubmissionRow {
+                        id,
+                        subject_id: request.subject,
+                        app_id: request.app,
+                        app_version,
+                        authored_at,
+                        recorded_at: now,
+                        actor: context.actor(),
+                        answers: answers_text,
+                    },
+                    replayed: false,
+                }),
+                AppendOutcome::Replayed { stream_id } => {
+                    let original: SubmissionId = stream_id.parse().map_err(|_| CoreError::Unavailable)?;
+                    let submission = self
+                        .store()
+                        .submission(tenant, original)
+                        .await?
+                        .ok_or(CoreError::Unavailable)?;
+                    Ok(Submitted { submission, replayed: true })
+                }
+            }
+        })
+        .await
+    }
+
+    pub async fn get_submission(
+        &self,
+        context: &RequestContext,
+        tenant: TenantId,
+        id: SubmissionId,
+    ) -> Result<SubmissionRow, CoreError> {
+        let text = id.to_string();
+        let target = Target { tenant: Some(tenant), kind: "submission", id: Some(&text) };
+        self.audited(context, "submission.read", target, async {
+            require(&context.principal, &READERS).map_err(|_| CoreError::NotFound)?;
+            let submission = self.store().submission(tenant, id).await?.ok_or(CoreError::NotFound)?;
+            require_subject_access(&context.principal, submission.subject_id)?;
+            Ok(submission)
+        })
+        .await
+    }
+
+    pub async fn list_submissions(
+        &self,
+        context: &RequestContext,
+        tenant: TenantId,
+        subject: SubjectId,
+        listing: Listing,
+    ) -> Result<Page<SubmissionRow>, CoreError> {
+        let text = subject.to_string();
+        let target = Target { tenant: Some(tenant), kind: "subject.submissions", id: Some(&text) };
+        self.audited(context, "submission.list", target, async {
+            require(&context.principal, &READERS)?;
+            require_subject_access(&context.principal, subject)?;
+            if !self.subject_exists(tenant, subject).await? {
+                return Err(CoreError::NotFound);
+            }
+            Ok(self
+                .store()
+                .submissions_for_subject(tenant, subject, listing.range, listing.after, listing.limit)
+                .await?)
+        })
+        .await
+    }
+
+    pub async fn list_observations(
+        &self,
+        context: &RequestContext,
+        tenant: TenantId,
+        subject: SubjectId,
+        listing: Listing,
+    ) -> Result<Page<ObservationRow>, CoreError> {
+        let text = subject.to_string();
+        let target = Target { tenant: Some(tenant), kind: "subject.observations", id: Some(&text) };
+        self.audited(context, "observation.list", target, async {
+            require(&context.principal, &READERS)?;
+            require_subject_access(&context.principal, subject)?;
+            if !self.subject_exists(tenant, subject).await? {
+                return Err(CoreError::NotFound);
+            }
+            Ok(self
+                .store()
+                .observations_for_subject(
+                    tenant,
+                    subject,
+                    listing.code.as_deref(),
+                    listing.range,
+                    listing.after,
+                    listing.limit,
+                )
+                .await?)
+        })
+        .await
+    }
+}

@@ -1,0 +1,88 @@
+//! Tenant commands and queries (platform administrators).
+
+use hale_domain::event::{EventBody, ExpectedVersion, NewEvent, StreamRef};
+use hale_domain::tenant::{TenantSlug, parse_display_name};
+use hale_domain::{RequestContext, TenantId};
+use hale_forms::FieldError;
+use hale_store::{Append, TenantRow};
+
+use crate::{Core, CoreError, Target, require};
+
+impl Core {
+    pub async fn create_tenant(
+        &self,
+        context: &RequestContext,
+        slug: &str,
+        name: &str,
+    ) -> Result<TenantRow, CoreError> {
+        let target = Target {
+            tenant: None,
+            kind: "tenant",
+            id: None,
+        };
+        self.audited(context, "tenant.create", target, async {
+            require(&context.principal, &[])?;
+            let mut errors = Vec::new();
+            let slug = TenantSlug::parse(slug).map_err(|error| {
+                errors.push(FieldError {
+                    field: "slug".into(),
+                    code: "invalid_slug",
+                    message: error.to_string(),
+                })
+            });
+            let name = parse_display_name(name).map_err(|error| {
+                errors.push(FieldError {
+                    field: "name".into(),
+                    code: "invalid_name",
+                    message: error.to_string(),
+                })
+            });
+            let (Ok(slug), Ok(name)) = (slug, name) else {
+                return Err(CoreError::Invalid(errors));
+            };
+            if self.store().tenant_by_slug(slug.as_str()).await?.is_some() {
+                return Err(CoreError::Conflict {
+                    code: "tenant_exists",
+                    message: "a tenant with this slug already exists",
+                });
+            }
+            let id = TenantId::from_uuid(self.new_uuid());
+            self.store()
+                .append(Append {
+                    tenant: TenantId::PLATFORM,
+                    actor: context.actor(),
+                    recorded_at: self.now(),
+                    events: vec![NewEvent {
+                        stream: StreamRef::tenant(id),
+                        expected: ExpectedVersion::NoStream,
+                        body: EventBody::TenantCreated {
+                            tenant_id: id,
+                            slug: slug.to_string(),
+                            name,
+                        },
+                    }],
+                    idempotency: None,
+                })
+                .await?;
+            self.store().tenant(id).await?.ok_or(CoreError::Unavailable)
+        })
+        .await
+    }
+
+    /// Tenants the caller can see: all for platform administrators, their own for others.
+    pub async fn list_tenants(&self, context: &RequestContext) -> Result<Vec<TenantRow>, CoreError> {
+        let target = Target {
+            tenant: None,
+            kind: "tenant",
+            id: None,
+        };
+        self.audited(context, "tenant.list", target, async {
+            let tenants = self.store().tenants().await?;
+            Ok(tenants
+                .into_iter()
+                .filter(|tenant| context.principal.belongs_to(tenant.id))
+                .collect())
+        })
+        .await
+    }
+}
