@@ -242,6 +242,54 @@ impl Expr {
         }
     }
 
+    /// Checks a tree that did not come straight from [`crate::parse`] (for example one read
+    /// back from storage) against everything the parser guarantees: depth at most
+    /// [`crate::MAX_TREE_DEPTH`], finite non-negative number literals, argument counts, and
+    /// valid constant regex patterns. Walks with an explicit stack, so even a tree far too
+    /// deep to evaluate is rejected without recursion.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut pending = vec![(self, 1_usize)];
+        while let Some((node, depth)) = pending.pop() {
+            if depth > crate::MAX_TREE_DEPTH {
+                return Err(format!("tree is deeper than {}", crate::MAX_TREE_DEPTH));
+            }
+            match node {
+                Self::Number { value } if !value.is_finite() || *value < 0.0 => {
+                    return Err(format!(
+                        "number literal {value} is not finite and non-negative"
+                    ));
+                }
+                Self::Number { .. } | Self::String { .. } | Self::Field { .. } | Self::Current => {}
+                Self::Negate { operand } => pending.push((operand, depth + 1)),
+                Self::Binary { left, right, .. } => {
+                    pending.push((left, depth + 1));
+                    pending.push((right, depth + 1));
+                }
+                Self::Call {
+                    function,
+                    arguments,
+                } => {
+                    let (minimum, maximum) = function.arity();
+                    let count = arguments.len();
+                    if count < minimum || maximum.is_some_and(|maximum| count > maximum) {
+                        return Err(format!(
+                            "function '{}' called with {count} arguments",
+                            function.name()
+                        ));
+                    }
+                    if let (Function::Regex, Some(Self::String { value })) =
+                        (function, arguments.get(1))
+                    {
+                        crate::evaluate::compile_pattern(value)
+                            .map_err(|message| format!("invalid regex pattern: {message}"))?;
+                    }
+                    pending.extend(arguments.iter().map(|argument| (argument, depth + 1)));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn visit(&self, action: &mut dyn FnMut(&Self)) {
         action(self);
         match self {
@@ -298,7 +346,35 @@ mod tests {
         );
         let back: Expr = serde_json::from_value(json).unwrap();
         assert_eq!(back, expr);
+        assert_eq!(back.validate(), Ok(()));
         assert!(expr.uses_current());
         assert_eq!(expr.depth(), 3);
+    }
+
+    #[test]
+    fn validation_rejects_what_the_parser_never_produces() {
+        let call = |function, arguments| Expr::Call {
+            function,
+            arguments,
+        };
+        let number = |value| Expr::Number { value };
+        assert!(number(-1.0).validate().is_err());
+        assert!(number(f64::NAN).validate().is_err());
+        assert!(call(Function::If, vec![number(1.0)]).validate().is_err());
+        let bad_pattern = Expr::String {
+            value: String::from("("),
+        };
+        assert!(
+            call(Function::Regex, vec![Expr::Current, bad_pattern])
+                .validate()
+                .is_err()
+        );
+        let mut deep = number(1.0);
+        for _ in 0..crate::MAX_TREE_DEPTH {
+            deep = Expr::Negate {
+                operand: Box::new(deep),
+            };
+        }
+        assert!(deep.validate().is_err());
     }
 }

@@ -44,7 +44,8 @@
 //!
 //! `operator` is one of `or and = != < <= > >= + - * div mod`; `function` is the XLSForm
 //! name as listed above. [`Expr`]'s `Display` prints canonical source that parses back to
-//! the same tree.
+//! the same tree. A tree read back from storage can be checked with [`Expr::validate`]
+//! before it is trusted; [`evaluate`] stays total either way.
 //!
 //! # Values and their JSON encoding
 //!

@@ -254,6 +254,7 @@ proptest! {
         env in arbitrary_env(),
     ) {
         prop_assume!(has_only_valid_literal_patterns(&expr));
+        prop_assert_eq!(expr.validate(), Ok(()));
         let printed = expr.to_string();
         let reparsed = parse(&printed).unwrap();
         prop_assert_eq!(&reparsed, &expr, "printed as {}", printed);

@@ -75,6 +75,7 @@ fn shared_vectors_cover_every_function() {
 fn shared_vectors_survive_printing() {
     for case in cases() {
         let expr = parse(&case.expr).unwrap();
+        assert_eq!(expr.validate(), Ok(()), "{}", case.expr);
         let printed = expr.to_string();
         assert_eq!(
             parse(&printed).unwrap(),
