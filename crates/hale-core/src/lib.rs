@@ -160,7 +160,11 @@ impl Core {
     ) -> Result<TenantId, CoreError> {
         let tenant = match reference.parse::<TenantId>() {
             Ok(id) => self.store().tenant(id).await?.map(|row| row.id),
-            Err(_) => self.store().tenant_by_slug(reference).await?.map(|row| row.id),
+            Err(_) => self
+                .store()
+                .tenant_by_slug(reference)
+                .await?
+                .map(|row| row.id),
         };
         match tenant {
             Some(id) if context.principal.belongs_to(id) && id != TenantId::PLATFORM => Ok(id),
@@ -200,7 +204,11 @@ pub(crate) fn require_subject_access(
 }
 
 /// Remembers a value in a bounded cache.
-pub(crate) fn remember<K: std::hash::Hash + Eq, V>(cache: &RwLock<HashMap<K, V>>, key: K, value: V) {
+pub(crate) fn remember<K: std::hash::Hash + Eq, V>(
+    cache: &RwLock<HashMap<K, V>>,
+    key: K,
+    value: V,
+) {
     if let Ok(mut map) = cache.write() {
         if map.len() >= CACHE_LIMIT {
             map.clear();

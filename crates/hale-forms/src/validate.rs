@@ -217,7 +217,10 @@ mod tests {
     use super::*;
 
     impl CompiledForm {
-        fn validate_now(&self, answers: &Map<String, Value>) -> Result<ValidSubmission, Vec<FieldError>> {
+        fn validate_now(
+            &self,
+            answers: &Map<String, Value>,
+        ) -> Result<ValidSubmission, Vec<FieldError>> {
             self.validate(answers, hale_domain::Timestamp::from_micros(0))
         }
     }
