@@ -61,7 +61,7 @@ pub(crate) fn check_field(
         };
         errors.push(error(&at, code, message));
     };
-    let labelled = kind.is_answered() || kind == FieldType::Note;
+    let labelled = (kind.is_answered() && !kind.is_container()) || kind == FieldType::Note;
     if labelled && field.label.is_none() {
         push("label", "label_missing", "this field needs a label");
     }
