@@ -374,8 +374,17 @@ fn check_references(
     for cycle in find_cycles(&graph, &order) {
         let names: Vec<&str> = cycle.iter().map(|&i| fields[i].name.as_str()).collect();
         let first = cycle.first().copied().unwrap_or(0);
+        let member = if fields.get(first).is_some_and(|f| f.calculation.is_some()) {
+            "calculation"
+        } else {
+            "relevant"
+        };
+        let path = format!(
+            "{}.{member}",
+            paths.get(first).map(String::as_str).unwrap_or("$.fields")
+        );
         errors.push(error(
-            paths.get(first).map(String::as_str).unwrap_or("$.fields"),
+            &path,
             "cycle",
             &format!(
                 "relevance and calculations depend on each other in a cycle: {} -> {}",

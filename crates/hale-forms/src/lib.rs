@@ -16,6 +16,7 @@ pub mod definition;
 mod graph;
 pub mod observe;
 pub mod validate;
+pub mod xlsform;
 
 pub use checks::{ACVPU_VALUES, OXYGEN_VALUES, SCALE_VALUES};
 pub use compile::{CompiledField, CompiledForm, MAX_FIELDS};
