@@ -14,6 +14,7 @@ mod checks;
 pub mod compile;
 pub mod definition;
 mod graph;
+pub mod lint;
 pub mod observe;
 pub mod validate;
 pub mod xlsform;
@@ -23,4 +24,5 @@ pub use compile::{CompiledField, CompiledForm, MAX_FIELDS};
 pub use definition::{
     AppDefinition, Choice, DefinitionError, FORMAT, Field, FieldType, News2Mapping, Text,
 };
+pub use lint::{LintIssue, LintReport, lint};
 pub use validate::{FieldError, ValidSubmission};

@@ -149,3 +149,36 @@ fn write_sample_workbooks() {
         .unwrap();
     }
 }
+
+#[test]
+fn every_sample_lints_clean() {
+    for sample in SAMPLES {
+        let report = hale_forms::lint(&import_sample_csv(sample).unwrap());
+        assert!(report.errors.is_empty(), "{sample}: {report:#?}");
+        assert!(report.warnings.is_empty(), "{sample}: {report:#?}");
+    }
+}
+
+#[test]
+fn lint_flags_unbounded_vitals_missing_purpose_translation_and_policy() {
+    let app = AppDefinition::from_json(
+        r#"{"title":{"en":"T"},"languages":["fr"],"fields":[
+            {"name":"hr","type":"integer","label":"HR","unit":"/min","code":"8867-4"},
+            {"name":"note","type":"text","label":{"en":"Note","fr":"Note"}},
+            {"name":"x","type":"integer","label":"X","relevant":"${nope}"}]}"#,
+    )
+    .unwrap();
+    let report = hale_forms::lint(&app);
+    let errors: Vec<_> = report.errors.iter().map(|i| i.code).collect();
+    let warnings: Vec<_> = report.warnings.iter().map(|i| i.code).collect();
+    assert_eq!(errors, ["unknown_reference"]);
+    assert_eq!(
+        warnings,
+        [
+            "no_rate_limit_policy",
+            "missing_translation",
+            "vital_without_bounds",
+            "free_text_without_purpose"
+        ]
+    );
+}
