@@ -13,7 +13,7 @@ mod subjects;
 mod submissions;
 mod tenants;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 
@@ -86,7 +86,7 @@ struct Inner {
     /// Published versions never change, so their compiled forms are cached for good.
     forms: RwLock<HashMap<(TenantId, hale_domain::AppId, i64), Arc<CompiledForm>>>,
     /// Subjects known to exist (subjects are never deleted before erasure lands).
-    subjects: RwLock<HashSet<(TenantId, SubjectId)>>,
+    subjects: RwLock<HashMap<(TenantId, SubjectId), ()>>,
     /// Token hash → principal; tokens are not revocable yet, so entries stay valid.
     principals: RwLock<HashMap<String, Principal>>,
 }

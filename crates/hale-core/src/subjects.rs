@@ -149,19 +149,14 @@ impl Core {
             .inner
             .subjects
             .read()
-            .map(|set| set.contains(&(tenant, subject)))
+            .map(|set| set.contains_key(&(tenant, subject)))
             .unwrap_or(false);
         if known {
             return Ok(true);
         }
         let exists = self.store().subject(tenant, subject).await?.is_some();
         if exists {
-            if let Ok(mut set) = self.inner.subjects.write() {
-                if set.len() >= crate::CACHE_LIMIT {
-                    set.clear();
-                }
-                set.insert((tenant, subject));
-            }
+            crate::remember(&self.inner.subjects, (tenant, subject), ());
         }
         Ok(exists)
     }

@@ -9,7 +9,7 @@ use hale_domain::event::Identifier;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::problem::Problem;
+use crate::problem::{ApiError, Problem};
 
 #[derive(Serialize)]
 pub struct TenantDto {
@@ -265,7 +265,7 @@ pub fn encode_cursor(key: &(i64, String, i64)) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
 }
 
-pub fn decode_cursor(cursor: &str) -> Result<(i64, String, i64), Problem> {
+pub fn decode_cursor(cursor: &str) -> Result<(i64, String, i64), ApiError> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
@@ -275,5 +275,6 @@ pub fn decode_cursor(cursor: &str) -> Result<(i64, String, i64), Problem> {
                 "malformed_request",
                 "the cursor is not one this server issued",
             )
+            .into()
         })
 }

@@ -92,17 +92,17 @@ impl IntoResponse for Problem {
 }
 
 /// Lets handlers use `?` on core calls.
-pub struct ApiError(pub Problem);
+pub struct ApiError(pub Box<Problem>);
 
 impl From<CoreError> for ApiError {
     fn from(error: CoreError) -> Self {
-        ApiError(error.into())
+        ApiError(Box::new(error.into()))
     }
 }
 
 impl From<Problem> for ApiError {
     fn from(problem: Problem) -> Self {
-        ApiError(problem)
+        ApiError(Box::new(problem))
     }
 }
 

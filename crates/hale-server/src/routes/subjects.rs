@@ -44,15 +44,15 @@ const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 500;
 
 impl ListQuery {
-    fn into_listing(self) -> Result<Listing, Problem> {
+    fn into_listing(self) -> Result<Listing, ApiError> {
         let time = |text: Option<String>, name: &str| {
             text.map(|text| Timestamp::parse_rfc3339(&text))
                 .transpose()
                 .map_err(|_| {
-                    Problem::new(
+                    ApiError::from(Problem::new(
                         "malformed_request",
                         format!("{name} must be an RFC 3339 date-time with offset"),
-                    )
+                    ))
                 })
         };
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
@@ -60,7 +60,8 @@ impl ListQuery {
             return Err(Problem::new(
                 "malformed_request",
                 format!("limit must be 1-{MAX_LIMIT}"),
-            ));
+            )
+            .into());
         }
         Ok(Listing {
             range: hale_core::TimeRange {
@@ -75,9 +76,9 @@ impl ListQuery {
 }
 
 /// Parses a path id; an id that cannot exist is simply not found.
-pub fn path_id<T: std::str::FromStr>(text: &str) -> Result<T, Problem> {
+pub fn path_id<T: std::str::FromStr>(text: &str) -> Result<T, ApiError> {
     text.parse()
-        .map_err(|_| Problem::new("not_found", "not found"))
+        .map_err(|_| Problem::new("not_found", "not found").into())
 }
 
 async fn register(
