@@ -127,6 +127,15 @@ impl Core {
                     "authored_at lies more than five minutes in the future",
                 ));
             }
+            let scores = match &valid.news2 {
+                Some(news2) => Some(
+                    serde_json::to_string(&serde_json::json!({ "news2": news2 }))
+                        .ok()
+                        .and_then(|text| RawValue::from_string(text).ok())
+                        .ok_or(CoreError::Unavailable)?,
+                ),
+                None => None,
+            };
             let hash = request_hash(&request);
             let id = SubmissionId::from_uuid(self.new_uuid());
             let answers_text = request.answers.get().to_owned();
@@ -149,6 +158,7 @@ impl Core {
                             observations: valid.observations,
                             idempotency_key: request.idempotency_key.clone(),
                             request_hash: hash.clone(),
+                            scores: scores.clone(),
                         },
                     }],
                     idempotency: request.idempotency_key.map(|key| IdempotencyClaim {
@@ -169,6 +179,7 @@ impl Core {
                         recorded_at: now,
                         actor: context.actor(),
                         answers: answers_text,
+                        scores: scores.map(|scores| scores.get().to_owned()),
                     },
                     replayed: false,
                 }),

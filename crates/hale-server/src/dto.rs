@@ -201,6 +201,8 @@ pub struct SubmissionDto {
     pub authored_at: String,
     pub recorded_at: String,
     pub answers: Box<RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scores: Option<Box<RawValue>>,
 }
 
 impl From<SubmissionRow> for SubmissionDto {
@@ -213,6 +215,7 @@ impl From<SubmissionRow> for SubmissionDto {
             authored_at: row.authored_at.to_rfc3339(),
             recorded_at: row.recorded_at.to_rfc3339(),
             answers: raw(row.answers),
+            scores: row.scores.map(raw),
         }
     }
 }
