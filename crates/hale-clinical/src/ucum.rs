@@ -523,6 +523,11 @@ pub fn convert_with_analyte(
     }
     let source = parse(from)?;
     let target = parse(to)?;
+    // The same unit converts to itself exactly: going through the base unit and back would
+    // turn 36.6 Cel into 36.600000000000023.
+    if from == to {
+        return Ok(value);
+    }
     let base = source.base_value(value);
     let bridged = if source.is_commensurable_with(&target) {
         base

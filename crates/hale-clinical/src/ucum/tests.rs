@@ -291,3 +291,10 @@ proptest! {
         let _ = Unit::parse(&code);
     }
 }
+
+#[test]
+fn a_unit_converts_to_itself_exactly() {
+    // Through the base unit and back, 36.6 Cel would come out as 36.600000000000023.
+    assert_eq!(convert(36.6, "Cel", "Cel").unwrap(), 36.6);
+    assert_eq!(convert(98.6, "[degF]", "[degF]").unwrap(), 98.6);
+}

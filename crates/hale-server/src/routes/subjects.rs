@@ -57,11 +57,9 @@ impl ListQuery {
         };
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(Problem::new(
-                "malformed_request",
-                format!("limit must be 1-{MAX_LIMIT}"),
-            )
-            .into());
+            return Err(
+                Problem::new("malformed_request", format!("limit must be 1-{MAX_LIMIT}")).into(),
+            );
         }
         Ok(Listing {
             range: hale_core::TimeRange {
