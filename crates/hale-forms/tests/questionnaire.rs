@@ -261,3 +261,238 @@ fn foreign_questionnaire_imports() {
     );
     definition.compile().unwrap();
 }
+
+mod generated {
+    use std::collections::BTreeMap;
+
+    use hale_forms::questionnaire::{export, import};
+    use hale_forms::{AppDefinition, Choice, Field, FieldType, Text};
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    fn words() -> impl Strategy<Value = String> {
+        "[A-Za-z][A-Za-z ,.?'éà]{0,12}"
+    }
+
+    fn text() -> impl Strategy<Value = Text> {
+        prop_oneof![
+            words().prop_map(Text::Plain),
+            words().prop_map(|en| Text::Translated(BTreeMap::from([("en".to_owned(), en)]))),
+            (words(), words()).prop_map(|(en, fr)| Text::Translated(BTreeMap::from([
+                ("en".to_owned(), en),
+                ("fr".to_owned(), fr)
+            ]))),
+            words().prop_map(|fr| Text::Translated(BTreeMap::from([("fr".to_owned(), fr)]))),
+        ]
+    }
+
+    fn bound() -> impl Strategy<Value = Option<f64>> {
+        prop::option::of((-2000i32..2000).prop_map(|n| f64::from(n) / 10.0))
+    }
+
+    fn choices() -> impl Strategy<Value = Vec<Choice>> {
+        prop::collection::vec(text(), 1..4).prop_map(|labels| {
+            labels
+                .into_iter()
+                .enumerate()
+                .map(|(index, label)| Choice {
+                    value: format!("c{index}"),
+                    label,
+                })
+                .collect()
+        })
+    }
+
+    /// Relevance over earlier fields: some map to enableWhen, some stay expressions.
+    fn relevance(count: usize) -> BoxedStrategy<Option<String>> {
+        if count == 0 {
+            return Just(None).boxed();
+        }
+        let reference = 0..count;
+        prop::option::of(
+            (reference.clone(), reference, 0usize..9, 0u32..20, "c[0-3]").prop_map(
+                |(a, b, shape, n, choice)| match shape {
+                    0 => format!("${{f{a}}} = '{choice}'"),
+                    1 => format!("${{f{a}}} > {n}"),
+                    2 => format!("${{f{a}}} <= {n}.5"),
+                    3 => format!("selected(${{f{a}}}, '{choice}')"),
+                    4 => format!("${{f{a}}} = true()"),
+                    5 => format!("${{f{a}}} >= {n} and ${{f{b}}} = '{choice}'"),
+                    6 => format!("${{f{a}}} < {n} or ${{f{b}}} = true() or ${{f{a}}} > 100"),
+                    7 => format!("${{f{a}}} != '{choice}'"),
+                    _ => format!("${{f{a}}} + 1 > ({n})"),
+                },
+            ),
+        )
+        .boxed()
+    }
+
+    const TYPES: [FieldType; 15] = [
+        FieldType::Integer,
+        FieldType::Decimal,
+        FieldType::Text,
+        FieldType::SelectOne,
+        FieldType::SelectMultiple,
+        FieldType::Date,
+        FieldType::Datetime,
+        FieldType::Time,
+        FieldType::Boolean,
+        FieldType::Acknowledge,
+        FieldType::Range,
+        FieldType::Note,
+        FieldType::Calculate,
+        FieldType::File,
+        FieldType::Photo,
+    ];
+
+    fn default_for(field: &Field, pick: u8) -> Option<Value> {
+        if !pick.is_multiple_of(3) {
+            return None;
+        }
+        Some(match field.field_type {
+            FieldType::Integer => json!(i64::from(pick) - 100),
+            FieldType::Decimal | FieldType::Range => json!(f64::from(pick) / 4.0),
+            FieldType::Text => json!("hello"),
+            FieldType::SelectOne => json!(field.choices.first().map(|c| c.value.clone())?),
+            FieldType::SelectMultiple if pick.is_multiple_of(2) => {
+                json!(
+                    field
+                        .choices
+                        .iter()
+                        .map(|c| c.value.clone())
+                        .collect::<Vec<_>>()
+                )
+            }
+            FieldType::SelectMultiple => json!(["c9", "c0"]),
+            FieldType::Date => json!("2026-01-31"),
+            FieldType::Datetime => json!("2026-01-31T08:30:00+01:00"),
+            FieldType::Time if pick.is_multiple_of(2) => json!("08:30:00"),
+            FieldType::Time => json!("08:30"),
+            FieldType::Boolean | FieldType::Acknowledge => json!(pick.is_multiple_of(2)),
+            _ => json!({"value": 1.5, "unit": "[lb_av]"}),
+        })
+    }
+
+    prop_compose! {
+        fn field(index: usize)(
+            field_type in prop::sample::select(TYPES.to_vec()),
+            label in prop::option::of(text()),
+            hint in prop::option::of(text()),
+            required in any::<bool>(),
+            min in bound(),
+            max in bound(),
+            code in prop::option::of(prop::sample::select(vec!["8867-4", "29463-7", "8310-5"])),
+            unit in prop::option::of(prop::sample::select(vec!["kg", "/min", "Cel"])),
+            accepted in prop::collection::vec(prop::sample::select(vec!["[lb_av]", "[degF]"]), 0..2),
+            choices in choices(),
+            use_list in any::<bool>(),
+            relevant in relevance(index),
+            extras in any::<[bool; 6]>(),
+            pick in any::<u8>(),
+        ) -> Field {
+            let mut field = Field::new(&format!("f{index}"), field_type);
+            field.label = label;
+            field.hint = hint;
+            field.required = required;
+            field.relevant = relevant;
+            field.code = code.map(str::to_owned);
+            if field_type.is_numeric() || field_type == FieldType::Calculate {
+                field.min = min;
+                field.max = max;
+                field.unit = unit.map(str::to_owned);
+                field.accepted_units = accepted.into_iter().map(str::to_owned).collect();
+                field.accepted_units.dedup();
+            }
+            if field_type == FieldType::Range && extras[0] {
+                field.step = Some(0.5);
+            }
+            if field_type.is_select() {
+                if use_list {
+                    field.choice_list = Some(String::from("shared"));
+                } else {
+                    field.choices = choices;
+                }
+            }
+            if field_type == FieldType::Calculate {
+                field.calculation = Some(format!("{pick} * 2"));
+            }
+            if extras[1] {
+                field.constraint = Some(String::from(". != ''"));
+            }
+            if extras[2] {
+                field.constraint_message = Some(Text::Plain(String::from("No")));
+            }
+            if extras[3] {
+                field.required_message = Some(Text::Plain(String::from("Please answer")));
+            }
+            if extras[4] {
+                field.purpose = Some(String::from("why"));
+            }
+            if extras[5] {
+                field.appearance = Some(String::from(if pick.is_multiple_of(2) { "multiline" } else { "minimal" }));
+            }
+            if field.choice_list.is_none() {
+                field.default = default_for(&field, pick);
+            }
+            field
+        }
+    }
+
+    fn definition() -> impl Strategy<Value = AppDefinition> {
+        (1usize..8)
+            .prop_flat_map(|count| {
+                (
+                    (0..count).map(field).collect::<Vec<_>>(),
+                    text(),
+                    choices(),
+                    any::<[bool; 4]>(),
+                    prop::option::of(field(count)),
+                )
+            })
+            .prop_map(|(fields, title, shared, flags, grouped)| {
+                let mut definition = AppDefinition::new("", fields);
+                definition.title = title;
+                definition
+                    .choice_lists
+                    .insert(String::from("shared"), shared);
+                if flags[0] {
+                    definition.languages = vec![String::from("fr")];
+                }
+                if flags[1] {
+                    definition.format = Some(String::from("hale.app/1"));
+                    definition.version = Some(String::from("2026-01"));
+                    definition.schedule = Some(String::from("daily"));
+                    definition.rate_limit_policy = Some(String::from("participant-daily"));
+                }
+                if let Some(mut inner) = grouped {
+                    inner.relevant = None;
+                    let kind = if flags[2] {
+                        FieldType::Repeat
+                    } else {
+                        FieldType::Group
+                    };
+                    let mut container = Field::new("container", kind);
+                    container.label = Some(Text::Plain(String::from("Rows")));
+                    if flags[3] && kind == FieldType::Repeat {
+                        container.min_count = Some(1);
+                        container.max_count = Some(5);
+                    }
+                    container.children = vec![inner];
+                    definition.fields.push(container);
+                }
+                definition
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn import_export_round_trips(definition in definition()) {
+            let resource = export(&definition);
+            super::assert_sane(&resource);
+            let again = import(&resource);
+            prop_assert_eq!(again, Ok(definition));
+        }
+    }
+}
