@@ -16,6 +16,7 @@ pub mod definition;
 mod graph;
 pub mod lint;
 pub mod observe;
+pub mod questionnaire;
 pub mod validate;
 pub mod xlsform;
 

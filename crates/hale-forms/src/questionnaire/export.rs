@@ -1,0 +1,394 @@
+//! `AppDefinition` → FHIR R4 Questionnaire.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+
+use super::relevance::{Target, to_enable_when};
+use super::text::put_text;
+use super::*;
+use crate::definition::{AppDefinition, Choice, Field, FieldType, Text};
+
+/// The definition as a FHIR R4 Questionnaire resource (status `draft`).
+pub fn export(definition: &AppDefinition) -> Value {
+    let language = definition.default_language.as_str();
+    let mut resource = Map::new();
+    resource.insert("resourceType".into(), json!("Questionnaire"));
+    resource.insert("status".into(), json!("draft"));
+    put_text(&mut resource, "title", &definition.title, language);
+    if let Some(version) = &definition.version {
+        resource.insert("version".into(), json!(version));
+    }
+    resource.insert("language".into(), json!(language));
+    let mut extensions = Vec::new();
+    if let Some(format) = &definition.format {
+        extensions.push(json!({"url": hale("format"), "valueString": format}));
+    }
+    for other in &definition.languages {
+        extensions.push(json!({"url": hale("language"), "valueCode": other}));
+    }
+    if let Some(schedule) = &definition.schedule {
+        extensions.push(json!({"url": hale("schedule"), "valueString": schedule}));
+    }
+    if let Some(policy) = &definition.rate_limit_policy {
+        extensions.push(json!({"url": hale("rate-limit-policy"), "valueString": policy}));
+    }
+    for (name, choices) in &definition.choice_lists {
+        let mut parts = vec![json!({"url": "name", "valueString": name})];
+        parts.extend(
+            choices
+                .iter()
+                .map(|choice| json!({"url": "option", "valueCoding": coding(choice, language)})),
+        );
+        extensions.push(json!({"url": hale("choice-list"), "extension": parts}));
+    }
+    if let Some(news2) = &definition.news2 {
+        let mut parts = vec![
+            json!({"url": "oxygen", "valueString": news2.oxygen}),
+            json!({"url": "consciousness", "valueString": news2.consciousness}),
+        ];
+        if let Some(scale) = &news2.spo2_scale {
+            parts.push(json!({"url": "spo2-scale", "valueString": scale}));
+        }
+        extensions.push(json!({"url": hale("news2"), "extension": parts}));
+    }
+    if !extensions.is_empty() {
+        resource.insert("extension".into(), Value::Array(extensions));
+    }
+    let mut targets = HashMap::new();
+    collect_targets(&definition.fields, None, &mut targets);
+    let context = Context {
+        app: definition,
+        language,
+        targets,
+    };
+    let items: Vec<Value> = definition
+        .fields
+        .iter()
+        .map(|field| context.item(field, None))
+        .collect();
+    resource.insert("item".into(), Value::Array(items));
+    Value::Object(resource)
+}
+
+fn collect_targets(fields: &[Field], repeat: Option<&str>, out: &mut HashMap<String, Target>) {
+    for field in fields {
+        out.insert(
+            field.name.clone(),
+            Target {
+                field_type: field.field_type,
+                repeat: repeat.map(str::to_owned),
+            },
+        );
+        let inner = if field.field_type == FieldType::Repeat {
+            Some(field.name.as_str())
+        } else {
+            repeat
+        };
+        collect_targets(&field.children, inner, out);
+    }
+}
+
+struct Context<'a> {
+    app: &'a AppDefinition,
+    language: &'a str,
+    targets: HashMap<String, Target>,
+}
+
+fn coding(choice: &Choice, language: &str) -> Value {
+    let mut object = Map::new();
+    object.insert("code".into(), json!(choice.value));
+    put_text(&mut object, "display", &choice.label, language);
+    Value::Object(object)
+}
+
+fn text_extension(name: &str, text: &Text, language: &str) -> Value {
+    let mut object = Map::new();
+    object.insert("url".into(), json!(hale(name)));
+    put_text(&mut object, "valueString", text, language);
+    Value::Object(object)
+}
+
+fn expression(url: &str, source: &str) -> Value {
+    json!({"url": url, "valueExpression": {
+        "language": HALE_EXPRESSION_LANGUAGE,
+        "expression": source,
+    }})
+}
+
+/// `minValue`/`maxValue`: an integer for an integer field when the bound is whole.
+fn bound(url: &str, value: f64, field_type: FieldType) -> Value {
+    if field_type == FieldType::Integer && value.fract() == 0.0 && value.abs() < 9.0e15 {
+        json!({"url": url, "valueInteger": value as i64})
+    } else {
+        json!({"url": url, "valueDecimal": value})
+    }
+}
+
+fn ucum(unit: &str) -> Value {
+    json!({"system": UCUM, "code": unit})
+}
+
+/// The FHIR item type of a field.
+fn item_type(field: &Field) -> &'static str {
+    match field.field_type {
+        FieldType::Group | FieldType::Repeat => "group",
+        FieldType::Note => "display",
+        FieldType::Boolean | FieldType::Acknowledge => "boolean",
+        FieldType::Decimal | FieldType::Range
+            if field.unit.is_some() || !field.accepted_units.is_empty() =>
+        {
+            "quantity"
+        }
+        FieldType::Decimal | FieldType::Range | FieldType::Calculate => "decimal",
+        FieldType::Integer => "integer",
+        FieldType::Date => "date",
+        FieldType::Datetime => "dateTime",
+        FieldType::Time => "time",
+        FieldType::Text if field.appearance.as_deref() == Some("multiline") => "text",
+        FieldType::Text => "string",
+        FieldType::SelectOne | FieldType::SelectMultiple => "choice",
+        FieldType::File | FieldType::Photo => "attachment",
+    }
+}
+
+impl Context<'_> {
+    fn item(&self, field: &Field, repeat: Option<&str>) -> Value {
+        let language = self.language;
+        let kind = item_type(field);
+        let mut item = Map::new();
+        item.insert("linkId".into(), json!(field.name));
+        if let Some(label) = &field.label {
+            put_text(&mut item, "text", label, language);
+        }
+        item.insert("type".into(), json!(kind));
+        let mut extensions = Vec::new();
+        match field.field_type {
+            FieldType::Acknowledge | FieldType::Range => extensions
+                .push(json!({"url": hale("field-type"), "valueCode": field.field_type.as_str()})),
+            FieldType::Photo => {
+                extensions.push(json!({"url": MIME_TYPE, "valueCode": "image/*"}));
+            }
+            FieldType::Calculate => {
+                item.insert("readOnly".into(), json!(true));
+                extensions.push(json!({"url": HIDDEN, "valueBoolean": true}));
+            }
+            _ => {}
+        }
+        if field.required {
+            item.insert("required".into(), json!(true));
+        }
+        if matches!(
+            field.field_type,
+            FieldType::SelectMultiple | FieldType::Repeat
+        ) {
+            item.insert("repeats".into(), json!(true));
+        }
+        if let Some(code) = &field.code {
+            item.insert("code".into(), json!([{"system": LOINC, "code": code}]));
+        }
+        // Units.
+        if let Some(unit) = &field.unit {
+            if matches!(kind, "quantity" | "integer" | "decimal") {
+                extensions.push(json!({"url": UNIT, "valueCoding": ucum(unit)}));
+            } else {
+                extensions.push(json!({"url": hale("unit"), "valueCode": unit}));
+            }
+        }
+        if kind == "quantity" {
+            for unit in field.unit.iter().chain(&field.accepted_units) {
+                extensions.push(json!({"url": UNIT_OPTION, "valueCoding": ucum(unit)}));
+            }
+        } else {
+            for unit in &field.accepted_units {
+                extensions.push(json!({"url": hale("accepted-unit"), "valueCode": unit}));
+            }
+        }
+        if let Some(min) = field.min {
+            extensions.push(bound(MIN_VALUE, min, field.field_type));
+        }
+        if let Some(max) = field.max {
+            extensions.push(bound(MAX_VALUE, max, field.field_type));
+        }
+        if let Some(step) = field.step {
+            extensions.push(json!({"url": hale("step"), "valueDecimal": step}));
+        }
+        if let Some(count) = field.min_count {
+            extensions.push(json!({"url": MIN_OCCURS, "valueInteger": count}));
+        }
+        if let Some(count) = field.max_count {
+            extensions.push(json!({"url": MAX_OCCURS, "valueInteger": count}));
+        }
+        if let Some(appearance) = &field.appearance
+            && kind != "text"
+        {
+            extensions.push(json!({"url": hale("appearance"), "valueString": appearance}));
+        }
+        if let Some(hint) = &field.hint {
+            extensions.push(text_extension("hint", hint, language));
+        }
+        if let Some(purpose) = &field.purpose {
+            extensions.push(json!({"url": hale("purpose"), "valueString": purpose}));
+        }
+        if let Some(message) = &field.required_message {
+            extensions.push(text_extension("required-message", message, language));
+        }
+        // Expressions.
+        if let Some(relevant) = &field.relevant {
+            match to_enable_when(relevant, repeat, &self.targets) {
+                Some((conditions, behavior)) => {
+                    item.insert("enableWhen".into(), Value::Array(conditions));
+                    if let Some(behavior) = behavior {
+                        item.insert("enableBehavior".into(), json!(behavior));
+                    }
+                }
+                None => extensions.push(expression(ENABLE_WHEN_EXPRESSION, relevant)),
+            }
+        }
+        if let Some(calculation) = &field.calculation {
+            extensions.push(expression(CALCULATED_EXPRESSION, calculation));
+        }
+        if field.constraint.is_some() || field.constraint_message.is_some() {
+            let mut parts = vec![
+                json!({"url": "key", "valueId": format!("{}-constraint", field.name)}),
+                json!({"url": "severity", "valueCode": "error"}),
+            ];
+            if let Some(constraint) = &field.constraint {
+                let mut part = expression("expression", constraint);
+                if let Some(object) = part.as_object_mut() {
+                    object.insert("url".into(), json!("expression"));
+                }
+                parts.push(part);
+            }
+            if let Some(message) = &field.constraint_message {
+                let mut human = Map::new();
+                human.insert("url".into(), json!("human"));
+                put_text(&mut human, "valueString", message, language);
+                parts.push(Value::Object(human));
+            }
+            extensions.push(json!({"url": CONSTRAINT, "extension": parts}));
+        }
+        // Choices and default.
+        if field.field_type.is_select() {
+            let choices = match &field.choice_list {
+                Some(list) => {
+                    extensions.push(json!({"url": hale("choice-list"), "valueString": list}));
+                    self.app
+                        .choice_lists
+                        .get(list)
+                        .map(Vec::as_slice)
+                        .unwrap_or_default()
+                }
+                None => field.choices.as_slice(),
+            };
+            let selected = field
+                .default
+                .as_ref()
+                .and_then(|default| initially_selected(field.field_type, default, choices));
+            if field.default.is_some() && selected.is_none() {
+                extensions.push(default_extension(field.default.as_ref()));
+            }
+            let options: Vec<Value> = choices
+                .iter()
+                .map(|choice| {
+                    let mut option = json!({"valueCoding": coding(choice, language)});
+                    if selected
+                        .as_ref()
+                        .is_some_and(|selected| selected.contains(&choice.value.as_str()))
+                        && let Some(object) = option.as_object_mut()
+                    {
+                        object.insert("initialSelected".into(), json!(true));
+                    }
+                    option
+                })
+                .collect();
+            if !options.is_empty() {
+                item.insert("answerOption".into(), Value::Array(options));
+            }
+        } else if let Some(default) = &field.default {
+            match initial(field, kind, default) {
+                Some(value) => {
+                    item.insert("initial".into(), json!([value]));
+                }
+                None => extensions.push(default_extension(Some(default))),
+            }
+        }
+        if !extensions.is_empty() {
+            item.insert("extension".into(), Value::Array(extensions));
+        }
+        if !field.children.is_empty() {
+            let inner = if field.field_type == FieldType::Repeat {
+                Some(field.name.as_str())
+            } else {
+                repeat
+            };
+            let children: Vec<Value> = field
+                .children
+                .iter()
+                .map(|child| self.item(child, inner))
+                .collect();
+            item.insert("item".into(), Value::Array(children));
+        }
+        Value::Object(item)
+    }
+}
+
+/// A default with no exact FHIR form keeps its answer encoding as JSON text.
+fn default_extension(default: Option<&Value>) -> Value {
+    let text = default.map(Value::to_string).unwrap_or_default();
+    json!({"url": hale("default"), "valueString": text})
+}
+
+/// The choice values a select default marks `initialSelected`, when that reads back exactly
+/// (every value a choice, a multiple default in choice order without repeats).
+fn initially_selected<'a>(
+    field_type: FieldType,
+    default: &'a Value,
+    choices: &[Choice],
+) -> Option<Vec<&'a str>> {
+    let values: Vec<&str> = match (field_type, default) {
+        (FieldType::SelectOne, Value::String(value)) => vec![value.as_str()],
+        (FieldType::SelectMultiple, Value::Array(values)) if !values.is_empty() => values
+            .iter()
+            .map(Value::as_str)
+            .collect::<Option<Vec<_>>>()?,
+        _ => return None,
+    };
+    let in_order: Vec<&str> = choices
+        .iter()
+        .map(|choice| choice.value.as_str())
+        .filter(|value| values.contains(value))
+        .collect();
+    let unique = choices
+        .iter()
+        .all(|choice| choices.iter().filter(|c| c.value == choice.value).count() == 1);
+    (unique && in_order == values).then_some(values)
+}
+
+/// The `initial` value of a non-select field, when one reads back exactly.
+fn initial(field: &Field, kind: &str, default: &Value) -> Option<Value> {
+    Some(match (field.field_type, default) {
+        (FieldType::Integer, Value::Number(number)) if number.is_i64() => {
+            json!({ "valueInteger": number })
+        }
+        (FieldType::Decimal | FieldType::Range, Value::Number(number)) if kind == "quantity" => {
+            let mut quantity = json!({ "value": number });
+            if let (Some(unit), Some(object)) = (&field.unit, quantity.as_object_mut()) {
+                object.insert("system".into(), json!(UCUM));
+                object.insert("code".into(), json!(unit));
+            }
+            json!({ "valueQuantity": quantity })
+        }
+        (FieldType::Decimal | FieldType::Range, Value::Number(number)) => {
+            json!({ "valueDecimal": number })
+        }
+        (FieldType::Text, Value::String(text)) => json!({ "valueString": text }),
+        (FieldType::Date, Value::String(text)) => json!({ "valueDate": text }),
+        (FieldType::Datetime, Value::String(text)) => json!({ "valueDateTime": text }),
+        (FieldType::Time, Value::String(text)) if text.len() == 8 => json!({ "valueTime": text }),
+        (FieldType::Boolean | FieldType::Acknowledge, Value::Bool(value)) => {
+            json!({ "valueBoolean": value })
+        }
+        _ => return None,
+    })
+}

@@ -1,0 +1,498 @@
+//! FHIR R4 Questionnaire export and import: the samples and generated definitions survive
+//! `import(export(d))` unchanged, exported resources are structurally sane, and every construct
+//! Hale cannot honour is refused with an error naming its linkId.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use hale_forms::questionnaire::{export, import};
+use hale_forms::xlsform::import_csv;
+use hale_forms::{AppDefinition, DefinitionError};
+use serde_json::{Value, json};
+
+const SAMPLES: [&str; 3] = ["daily-vitals", "respiratory-diary", "medication-doses"];
+
+fn sample(name: &str) -> AppDefinition {
+    let directory = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name);
+    let read = |sheet: &str| std::fs::read_to_string(directory.join(format!("{sheet}.csv"))).ok();
+    import_csv(
+        &read("survey").unwrap(),
+        read("choices").as_deref(),
+        read("settings").as_deref(),
+    )
+    .unwrap()
+}
+
+/// resourceType and status, every item with a linkId and a type, answerOption only on choice
+/// items, items only under groups.
+fn assert_sane(resource: &Value) {
+    assert_eq!(resource["resourceType"], "Questionnaire");
+    assert!(resource["status"].is_string());
+    fn check(items: &Value) {
+        for item in items.as_array().unwrap() {
+            let link_id = item["linkId"].as_str().expect("linkId");
+            let kind = item["type"].as_str().expect("type");
+            assert!(!link_id.is_empty());
+            if item.get("answerOption").is_some() {
+                assert_eq!(kind, "choice", "{link_id}");
+            }
+            if let Some(children) = item.get("item") {
+                assert_eq!(kind, "group", "{link_id}");
+                check(children);
+            }
+            if let Some(extensions) = item.get("extension") {
+                for extension in extensions.as_array().unwrap() {
+                    let url = extension["url"].as_str().unwrap();
+                    assert!(
+                        url.starts_with("http://hl7.org/fhir/")
+                            || url.starts_with("urn:hale:fhir:extension:"),
+                        "{url}"
+                    );
+                }
+            }
+        }
+    }
+    check(&resource["item"]);
+}
+
+#[test]
+fn samples_round_trip() {
+    for name in SAMPLES {
+        let definition = sample(name);
+        let resource = export(&definition);
+        assert_sane(&resource);
+        let again = import(&resource).unwrap_or_else(|errors| panic!("{name}: {errors:#?}"));
+        assert_eq!(again, definition, "{name}");
+        // Through JSON text too, as a resource travels.
+        let text = serde_json::to_string(&resource).unwrap();
+        let reparsed: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(import(&reparsed).unwrap(), definition, "{name} via text");
+    }
+}
+
+#[test]
+fn simple_relevance_becomes_enable_when() {
+    let resource = export(&sample("respiratory-diary"));
+    let severity = &resource["item"][2];
+    assert_eq!(severity["linkId"], "severity");
+    assert_eq!(
+        severity["enableWhen"],
+        json!([{"question": "breathless", "operator": "=", "answerCoding": {"code": "yes"}}])
+    );
+    let vitals = export(&sample("daily-vitals"));
+    let other = vitals["item"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["linkId"] == "other_symptom")
+        .unwrap();
+    assert_eq!(
+        other["enableWhen"],
+        json!([{"question": "symptoms", "operator": "=", "answerCoding": {"code": "other"}}])
+    );
+}
+
+fn errors_of(resource: Value) -> Vec<DefinitionError> {
+    import(&resource).expect_err("should be refused")
+}
+
+fn questionnaire(items: Value) -> Value {
+    json!({"resourceType": "Questionnaire", "status": "active", "title": "T", "item": items})
+}
+
+fn assert_refused(item: Value, link_id: &str, construct: &str) {
+    let errors = errors_of(questionnaire(json!([item])));
+    assert!(
+        errors
+            .iter()
+            .any(|error| error.message.contains(&format!("'{link_id}'"))
+                && error.message.contains(construct)),
+        "{link_id}/{construct}: {errors:#?}"
+    );
+}
+
+#[test]
+fn unsupported_constructs_are_refused_naming_the_link_id() {
+    assert_refused(
+        json!({"linkId": "oc", "type": "open-choice", "answerOption": [{"valueString": "a"}]}),
+        "oc",
+        "open-choice",
+    );
+    assert_refused(
+        json!({"linkId": "vs", "type": "choice", "answerValueSet": "http://example.org/vs"}),
+        "vs",
+        "answerValueSet",
+    );
+    assert_refused(json!({"linkId": "u", "type": "url"}), "u", "'url'");
+    assert_refused(
+        json!({"linkId": "r", "type": "reference"}),
+        "r",
+        "'reference'",
+    );
+    assert_refused(
+        json!({"linkId": "x", "type": "string", "extension": [{"url": "http://example.org/x", "valueString": "y"}]}),
+        "x",
+        "http://example.org/x",
+    );
+    assert_refused(
+        json!({"linkId": "ml", "type": "string", "maxLength": 10}),
+        "ml",
+        "maxLength",
+    );
+    assert_refused(
+        json!({"linkId": "c", "type": "integer", "code": [{"system": "http://snomed.info/sct", "code": "1"}]}),
+        "c",
+        "LOINC",
+    );
+    assert_refused(
+        json!({"linkId": "rs", "type": "string", "repeats": true}),
+        "rs",
+        "repeats",
+    );
+    assert_refused(
+        json!({"linkId": "fp", "type": "integer", "extension": [{"url": "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression",
+            "valueExpression": {"language": "text/fhirpath", "expression": "1 + 1"}}]}),
+        "fp",
+        "text/fhirpath",
+    );
+    assert_refused(
+        json!({"linkId": "co", "type": "choice", "answerOption": [{"valueCoding": {"system": "http://snomed.info/sct", "code": "1"}}]}),
+        "co",
+        "system",
+    );
+    assert_refused(
+        json!({"linkId": "outer", "type": "group", "repeats": true, "item": [
+            {"linkId": "inner", "type": "group", "repeats": true, "item": [{"linkId": "a", "type": "string"}]}
+        ]}),
+        "inner",
+        "nested repeat",
+    );
+}
+
+#[test]
+fn enable_when_without_exact_equivalent_is_refused() {
+    let items = |condition: Value| {
+        questionnaire(json!([
+            {"linkId": "a", "type": "integer"},
+            {"linkId": "b", "type": "boolean"},
+            {"linkId": "t", "type": "string", "enableWhen": [condition]},
+        ]))
+    };
+    for (condition, construct) in [
+        (
+            json!({"question": "a", "operator": "!=", "answerInteger": 1}),
+            "'!='",
+        ),
+        (
+            json!({"question": "a", "operator": "exists", "answerBoolean": true}),
+            "'exists'",
+        ),
+        (
+            json!({"question": "b", "operator": "=", "answerBoolean": false}),
+            "answerBoolean false",
+        ),
+        (
+            json!({"question": "a", "operator": "=", "answerString": "x"}),
+            "answerString",
+        ),
+        (
+            json!({"question": "zz", "operator": "=", "answerInteger": 1}),
+            "'zz'",
+        ),
+    ] {
+        let errors = errors_of(items(condition));
+        assert!(
+            errors
+                .iter()
+                .any(|error| error.message.contains("'t'") && error.message.contains(construct)),
+            "{construct}: {errors:#?}"
+        );
+    }
+    let errors = errors_of(questionnaire(json!([
+        {"linkId": "a", "type": "integer"},
+        {"linkId": "t", "type": "string", "enableWhen": [
+            {"question": "a", "operator": ">", "answerInteger": 1},
+            {"question": "a", "operator": "<", "answerInteger": 5}]},
+    ])));
+    assert!(errors[0].message.contains("enableBehavior"), "{errors:#?}");
+}
+
+#[test]
+fn foreign_questionnaire_imports() {
+    let resource = json!({
+        "resourceType": "Questionnaire", "id": "x", "url": "http://example.org/q", "status": "active",
+        "title": "Hello", "_title": {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/translation",
+            "extension": [{"url": "lang", "valueCode": "fr"}, {"url": "content", "valueString": "Bonjour"}]}]},
+        "item": [
+            {"linkId": "hr", "type": "integer", "text": "Heart rate", "prefix": "1.",
+             "code": [{"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}],
+             "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl",
+                 "valueCodeableConcept": {"coding": [{"code": "slider"}]}},
+                 {"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-unit",
+                  "valueCoding": {"system": "http://unitsofmeasure.org", "code": "/min"}}]},
+            {"linkId": "c", "type": "choice", "text": "C", "answerOption": [{"valueString": "a"}, {"valueCoding": {"code": "b", "display": "Bee"}}]},
+            {"linkId": "n", "type": "text", "text": "N", "enableWhen": [{"question": "hr", "operator": ">=", "answerInteger": 100},
+                {"question": "c", "operator": "=", "answerCoding": {"code": "b"}}], "enableBehavior": "any"}
+        ]
+    });
+    let definition = import(&resource).unwrap();
+    assert_eq!(
+        definition.title,
+        hale_forms::Text::Translated(
+            [
+                ("en".to_owned(), "Hello".to_owned()),
+                ("fr".to_owned(), "Bonjour".to_owned())
+            ]
+            .into()
+        )
+    );
+    assert_eq!(definition.fields[0].code.as_deref(), Some("8867-4"));
+    assert_eq!(definition.fields[1].choices[1].value, "b");
+    assert_eq!(
+        definition.fields[2].relevant.as_deref(),
+        Some("${hr} >= 100 or ${c} = 'b'")
+    );
+    assert_eq!(
+        definition.fields[2].appearance.as_deref(),
+        Some("multiline")
+    );
+    definition.compile().unwrap();
+}
+
+mod generated {
+    use std::collections::BTreeMap;
+
+    use hale_forms::questionnaire::{export, import};
+    use hale_forms::{AppDefinition, Choice, Field, FieldType, Text};
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    fn words() -> impl Strategy<Value = String> {
+        "[A-Za-z][A-Za-z ,.?'éà]{0,12}"
+    }
+
+    fn text() -> impl Strategy<Value = Text> {
+        prop_oneof![
+            words().prop_map(Text::Plain),
+            words().prop_map(|en| Text::Translated(BTreeMap::from([("en".to_owned(), en)]))),
+            (words(), words()).prop_map(|(en, fr)| Text::Translated(BTreeMap::from([
+                ("en".to_owned(), en),
+                ("fr".to_owned(), fr)
+            ]))),
+            words().prop_map(|fr| Text::Translated(BTreeMap::from([("fr".to_owned(), fr)]))),
+        ]
+    }
+
+    fn bound() -> impl Strategy<Value = Option<f64>> {
+        prop::option::of((-2000i32..2000).prop_map(|n| f64::from(n) / 10.0))
+    }
+
+    fn choices() -> impl Strategy<Value = Vec<Choice>> {
+        prop::collection::vec(text(), 1..4).prop_map(|labels| {
+            labels
+                .into_iter()
+                .enumerate()
+                .map(|(index, label)| Choice {
+                    value: format!("c{index}"),
+                    label,
+                })
+                .collect()
+        })
+    }
+
+    /// Relevance over earlier fields: some map to enableWhen, some stay expressions.
+    fn relevance(count: usize) -> BoxedStrategy<Option<String>> {
+        if count == 0 {
+            return Just(None).boxed();
+        }
+        let reference = 0..count;
+        prop::option::of(
+            (reference.clone(), reference, 0usize..9, 0u32..20, "c[0-3]").prop_map(
+                |(a, b, shape, n, choice)| match shape {
+                    0 => format!("${{f{a}}} = '{choice}'"),
+                    1 => format!("${{f{a}}} > {n}"),
+                    2 => format!("${{f{a}}} <= {n}.5"),
+                    3 => format!("selected(${{f{a}}}, '{choice}')"),
+                    4 => format!("${{f{a}}} = true()"),
+                    5 => format!("${{f{a}}} >= {n} and ${{f{b}}} = '{choice}'"),
+                    6 => format!("${{f{a}}} < {n} or ${{f{b}}} = true() or ${{f{a}}} > 100"),
+                    7 => format!("${{f{a}}} != '{choice}'"),
+                    _ => format!("${{f{a}}} + 1 > ({n})"),
+                },
+            ),
+        )
+        .boxed()
+    }
+
+    const TYPES: [FieldType; 15] = [
+        FieldType::Integer,
+        FieldType::Decimal,
+        FieldType::Text,
+        FieldType::SelectOne,
+        FieldType::SelectMultiple,
+        FieldType::Date,
+        FieldType::Datetime,
+        FieldType::Time,
+        FieldType::Boolean,
+        FieldType::Acknowledge,
+        FieldType::Range,
+        FieldType::Note,
+        FieldType::Calculate,
+        FieldType::File,
+        FieldType::Photo,
+    ];
+
+    fn default_for(field: &Field, pick: u8) -> Option<Value> {
+        if !pick.is_multiple_of(3) {
+            return None;
+        }
+        Some(match field.field_type {
+            FieldType::Integer => json!(i64::from(pick) - 100),
+            FieldType::Decimal | FieldType::Range => json!(f64::from(pick) / 4.0),
+            FieldType::Text => json!("hello"),
+            FieldType::SelectOne => json!(field.choices.first().map(|c| c.value.clone())?),
+            FieldType::SelectMultiple if pick.is_multiple_of(2) => {
+                json!(
+                    field
+                        .choices
+                        .iter()
+                        .map(|c| c.value.clone())
+                        .collect::<Vec<_>>()
+                )
+            }
+            FieldType::SelectMultiple => json!(["c9", "c0"]),
+            FieldType::Date => json!("2026-01-31"),
+            FieldType::Datetime => json!("2026-01-31T08:30:00+01:00"),
+            FieldType::Time if pick.is_multiple_of(2) => json!("08:30:00"),
+            FieldType::Time => json!("08:30"),
+            FieldType::Boolean | FieldType::Acknowledge => json!(pick.is_multiple_of(2)),
+            _ => json!({"value": 1.5, "unit": "[lb_av]"}),
+        })
+    }
+
+    prop_compose! {
+        fn field(index: usize)(
+            field_type in prop::sample::select(TYPES.to_vec()),
+            label in prop::option::of(text()),
+            hint in prop::option::of(text()),
+            required in any::<bool>(),
+            min in bound(),
+            max in bound(),
+            code in prop::option::of(prop::sample::select(vec!["8867-4", "29463-7", "8310-5"])),
+            unit in prop::option::of(prop::sample::select(vec!["kg", "/min", "Cel"])),
+            accepted in prop::collection::vec(prop::sample::select(vec!["[lb_av]", "[degF]"]), 0..2),
+            choices in choices(),
+            use_list in any::<bool>(),
+            relevant in relevance(index),
+            extras in any::<[bool; 6]>(),
+            pick in any::<u8>(),
+        ) -> Field {
+            let mut field = Field::new(&format!("f{index}"), field_type);
+            field.label = label;
+            field.hint = hint;
+            field.required = required;
+            field.relevant = relevant;
+            field.code = code.map(str::to_owned);
+            if field_type.is_numeric() || field_type == FieldType::Calculate {
+                field.min = min;
+                field.max = max;
+                field.unit = unit.map(str::to_owned);
+                field.accepted_units = accepted.into_iter().map(str::to_owned).collect();
+                field.accepted_units.dedup();
+            }
+            if field_type == FieldType::Range && extras[0] {
+                field.step = Some(0.5);
+            }
+            if field_type.is_select() {
+                if use_list {
+                    field.choice_list = Some(String::from("shared"));
+                } else {
+                    field.choices = choices;
+                }
+            }
+            if field_type == FieldType::Calculate {
+                field.calculation = Some(format!("{pick} * 2"));
+            }
+            if extras[1] {
+                field.constraint = Some(String::from(". != ''"));
+            }
+            if extras[2] {
+                field.constraint_message = Some(Text::Plain(String::from("No")));
+            }
+            if extras[3] {
+                field.required_message = Some(Text::Plain(String::from("Please answer")));
+            }
+            if extras[4] {
+                field.purpose = Some(String::from("why"));
+            }
+            if extras[5] {
+                field.appearance = Some(String::from(if pick.is_multiple_of(2) { "multiline" } else { "minimal" }));
+            }
+            if field.choice_list.is_none() {
+                field.default = default_for(&field, pick);
+            }
+            field
+        }
+    }
+
+    fn definition() -> impl Strategy<Value = AppDefinition> {
+        (1usize..8)
+            .prop_flat_map(|count| {
+                (
+                    (0..count).map(field).collect::<Vec<_>>(),
+                    text(),
+                    choices(),
+                    any::<[bool; 4]>(),
+                    prop::option::of(field(count)),
+                )
+            })
+            .prop_map(|(fields, title, shared, flags, grouped)| {
+                let mut definition = AppDefinition::new("", fields);
+                definition.title = title;
+                definition
+                    .choice_lists
+                    .insert(String::from("shared"), shared);
+                if flags[0] {
+                    definition.languages = vec![String::from("fr")];
+                }
+                if flags[1] {
+                    definition.format = Some(String::from("hale.app/1"));
+                    definition.version = Some(String::from("2026-01"));
+                    definition.schedule = Some(String::from("daily"));
+                    definition.rate_limit_policy = Some(String::from("participant-daily"));
+                }
+                if let Some(mut inner) = grouped {
+                    inner.relevant = None;
+                    let kind = if flags[2] {
+                        FieldType::Repeat
+                    } else {
+                        FieldType::Group
+                    };
+                    let mut container = Field::new("container", kind);
+                    container.label = Some(Text::Plain(String::from("Rows")));
+                    if flags[3] && kind == FieldType::Repeat {
+                        container.min_count = Some(1);
+                        container.max_count = Some(5);
+                    }
+                    container.children = vec![inner];
+                    definition.fields.push(container);
+                }
+                definition
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn import_export_round_trips(definition in definition()) {
+            let resource = export(&definition);
+            super::assert_sane(&resource);
+            let again = import(&resource);
+            prop_assert_eq!(again, Ok(definition));
+        }
+    }
+}
