@@ -1,1 +1,423 @@
-//! CLI tests: the binary end to end.
+//! The `hale` binary end to end: real processes, real sockets, real databases. Covers what only
+//! a whole process can show: durability across `kill -9`, `hale audit verify` on a tampered
+//! log, the demo's idempotent seeding, and configuration errors.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hale_store::Backend;
+use hale_store::testing::{engines, fresh_url};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A data directory and database for one test.
+struct Site {
+    data_dir: tempfile::TempDir,
+    database_url: String,
+    _sqlite_dir: Option<tempfile::TempDir>,
+}
+
+impl Site {
+    async fn new(backend: Backend) -> Site {
+        let (database_url, directory) = fresh_url(backend).await;
+        Site {
+            data_dir: tempfile::tempdir().unwrap(),
+            database_url,
+            _sqlite_dir: directory,
+        }
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hale"));
+        command
+            .env_remove("HALE_CONFIG")
+            .env("HALE_LOG", "warn")
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .arg("--database-url")
+            .arg(&self.database_url);
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().unwrap()
+    }
+
+    fn run_ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "hale {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    fn token(&self, roles: &[&str]) -> String {
+        let mut args = vec!["token", "issue", "--tenant", "contoso"];
+        for role in roles {
+            args.extend(["--role", role]);
+        }
+        self.run_ok(&args).trim().to_owned()
+    }
+
+    /// Starts `hale serve` (or another serving command) on a free port; returns the child, its
+    /// address and everything it printed before serving.
+    fn serve(&self, command: &str) -> (Child, String, String) {
+        let mut child = self
+            .command()
+            .args([command, "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut printed = String::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            let line = lines.next().expect("server output").unwrap();
+            if let Some(address) = line.strip_prefix("Hale is serving on http://") {
+                // Keep draining stdout so the server never blocks on a full pipe.
+                std::thread::spawn(move || for _ in lines.by_ref() {});
+                return (child, address.to_owned(), printed);
+            }
+            printed.push_str(&line);
+            printed.push('\n');
+        }
+        panic!("server did not start: {printed}");
+    }
+}
+
+/// One HTTP/1.1 exchange on a fresh connection.
+async fn http(
+    address: &str,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<&Value>,
+) -> std::io::Result<(u16, Value)> {
+    let mut stream = tokio::net::TcpStream::connect(address).await?;
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await?;
+    let text = String::from_utf8_lossy(&response);
+    let status = text
+        .get(9..12)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| std::io::Error::other("no status line"))?;
+    let json = text
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body)
+        .and_then(|body| serde_json::from_str(body).ok())
+        .unwrap_or(Value::Null);
+    Ok((status, json))
+}
+
+const VITALS: &str = r#"{"title": "Vitals", "fields": [
+  {"name": "heart_rate", "type": "integer", "label": "Heart rate", "required": true, "unit": "/min", "min": 20, "max": 300, "code": "8867-4"},
+  {"name": "spo2", "type": "integer", "label": "SpO2", "unit": "%", "min": 50, "max": 100, "code": "59408-5"}]}"#;
+
+/// Tenant, tokens, one subject and a published app, through the CLI and the API.
+async fn prepare(site: &Site, address: &str) -> (String, String, String) {
+    let builder = site.token(&["tenant-admin", "analyst"]);
+    let reviewer = site.token(&["reviewer"]);
+    let (status, subject) = http(
+        address,
+        "POST",
+        "/api/v1/tenants/contoso/subjects",
+        &builder,
+        Some(&json!({"identifiers": [{"system": "urn:mrn", "value": "1"}]})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 201, "{subject}");
+    let definition: Value = serde_json::from_str(VITALS).unwrap();
+    let (status, app) = http(
+        address,
+        "POST",
+        "/api/v1/tenants/contoso/apps",
+        &builder,
+        Some(&json!({"name": "Vitals", "definition": definition})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 201, "{app}");
+    let app_id = app["id"].as_str().unwrap().to_owned();
+    let versions = format!("/api/v1/tenants/contoso/apps/{app_id}/versions/1");
+    assert_eq!(
+        http(
+            address,
+            "POST",
+            &format!("{versions}/submit"),
+            &builder,
+            None
+        )
+        .await
+        .unwrap()
+        .0,
+        200
+    );
+    assert_eq!(
+        http(
+            address,
+            "POST",
+            &format!("{versions}/approve"),
+            &reviewer,
+            None
+        )
+        .await
+        .unwrap()
+        .0,
+        200
+    );
+    (builder, subject["id"].as_str().unwrap().to_owned(), app_id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_submissions_survive_kill_9() {
+    for backend in engines() {
+        eprintln!("engine: {}", backend.name());
+        let site = Site::new(backend).await;
+        site.run_ok(&[
+            "tenant",
+            "create",
+            "--slug",
+            "contoso",
+            "--name",
+            "Contoso Health",
+        ]);
+        let (mut server, address, _) = site.serve("serve");
+        let (token, subject, app) = prepare(&site, &address).await;
+        let acknowledged = Arc::new(Mutex::new(Vec::<(String, i64)>::new()));
+        let mut clients = Vec::new();
+        for client in 0..8 {
+            let (address, token, subject, app, acknowledged) = (
+                address.clone(),
+                token.clone(),
+                subject.clone(),
+                app.clone(),
+                Arc::clone(&acknowledged),
+            );
+            clients.push(tokio::spawn(async move {
+                for n in 0..100_000i64 {
+                    let rate = 40 + (n + client) % 100;
+                    let body = json!({"subject_id": subject, "app_id": app, "idempotency_key": format!("c{client}-{n}"), "answers": {"heart_rate": rate}});
+                    match http(&address, "POST", "/api/v1/tenants/contoso/submissions", &token, Some(&body)).await {
+                        Ok((201, reply)) => acknowledged.lock().unwrap().push((reply["id"].as_str().unwrap().to_owned(), rate)),
+                        // The server is gone: stop, as a client whose connection dropped would.
+                        _ => return,
+                    }
+                }
+            }));
+        }
+        // Kill the server mid-load, after enough acknowledgements to mean something.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while acknowledged.lock().unwrap().len() < 200 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        server.kill().unwrap(); // SIGKILL
+        server.wait().unwrap();
+        for client in clients {
+            client.await.unwrap();
+        }
+        let acknowledged = acknowledged.lock().unwrap().clone();
+        assert!(
+            acknowledged.len() >= 200,
+            "only {} acknowledged",
+            acknowledged.len()
+        );
+
+        let (mut server, address, _) = site.serve("serve");
+        let clinician = site.token(&["clinician"]);
+        for (id, rate) in &acknowledged {
+            let (status, body) = http(
+                &address,
+                "GET",
+                &format!("/api/v1/tenants/contoso/submissions/{id}"),
+                &clinician,
+                None,
+            )
+            .await
+            .unwrap();
+            assert_eq!(status, 200, "acknowledged submission {id} lost");
+            assert_eq!(body["answers"]["heart_rate"], *rate);
+        }
+        let mut stored = 0;
+        let mut cursor = String::new();
+        loop {
+            let path =
+                format!("/api/v1/tenants/contoso/subjects/{subject}/submissions?limit=500{cursor}");
+            let (_, page) = http(&address, "GET", &path, &clinician, None)
+                .await
+                .unwrap();
+            stored += page["items"].as_array().unwrap().len();
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = format!("&cursor={next}"),
+                None => break,
+            }
+        }
+        // Every acknowledged one is there; at most the few in flight at the kill were stored
+        // without their acknowledgement reaching the client (8 clients, one request each).
+        assert!(
+            stored >= acknowledged.len() && stored <= acknowledged.len() + 8,
+            "stored {stored}, acknowledged {}",
+            acknowledged.len()
+        );
+        server.kill().unwrap();
+        server.wait().unwrap();
+        assert!(
+            site.run_ok(&["audit", "verify"])
+                .contains("event log intact")
+        );
+    }
+}
+
+async fn raw_execute(url: &str, sql: &str) {
+    sqlx::any::install_default_drivers();
+    let mut connection = <sqlx::AnyConnection as sqlx::Connection>::connect(url)
+        .await
+        .unwrap();
+    sqlx::query(sql).execute(&mut connection).await.unwrap();
+}
+
+#[tokio::test]
+async fn audit_verify_names_the_tampered_entry() {
+    for backend in engines() {
+        eprintln!("engine: {}", backend.name());
+        let site = Site::new(backend).await;
+        let tenant: Value = serde_json::from_str(
+            &site.run_ok(&["tenant", "create", "--slug", "contoso", "--name", "Contoso"]),
+        )
+        .unwrap();
+        let tenant = tenant["id"].as_str().unwrap().to_owned();
+        for _ in 0..4 {
+            site.token(&["clinician"]);
+        }
+        let clean = site.run_ok(&["audit", "verify"]);
+        assert!(
+            clean.contains("event log intact: 5 entries in 2 chains"),
+            "{clean}"
+        );
+        raw_execute(
+            &site.database_url,
+            &format!(
+                "UPDATE events SET actor = 'mallory' WHERE tenant_id = '{tenant}' AND seq = 3"
+            ),
+        )
+        .await;
+        let output = site.run(&["audit", "verify"]);
+        let report = String::from_utf8(output.stdout).unwrap();
+        assert_eq!(output.status.code(), Some(1), "{report}");
+        assert!(
+            report.contains(&format!(
+                "BROKEN  tenant {tenant} — entry 3: stored hash does not match"
+            )),
+            "{report}"
+        );
+        assert!(report.contains("event log TAMPERED"));
+    }
+}
+
+#[tokio::test]
+async fn the_demo_seeds_once_and_prints_the_same_credentials_again() {
+    let site = Site::new(Backend::Sqlite).await;
+    let (mut first, address, printed) = site.serve("demo");
+    let (status, body) = http(&address, "GET", "/ready", "", None).await.unwrap();
+    assert_eq!((status, &body["status"]), (200, &json!("ready")));
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let entries = |site: &Site| {
+        site.run_ok(&["audit", "verify"])
+            .lines()
+            .last()
+            .unwrap()
+            .to_owned()
+    };
+    let before = entries(&site);
+    assert!(printed.contains("Demo tenant: Contoso Health"), "{printed}");
+    let credentials: Vec<&str> = printed
+        .lines()
+        .filter(|line| line.contains(": hale_"))
+        .collect();
+    assert_eq!(credentials.len(), 7, "{printed}");
+
+    let (mut second, _, printed_again) = site.serve("demo");
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!(
+        entries(&site),
+        before,
+        "a second demo run must write nothing"
+    );
+    for line in credentials {
+        assert!(printed_again.contains(line), "credentials differ on re-run");
+    }
+}
+
+fn write(directory: &Path, name: &str, text: &str) -> PathBuf {
+    let path = directory.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn configuration_errors_name_the_key_and_flags_win() {
+    let directory = tempfile::tempdir().unwrap();
+    let bad = write(
+        directory.path(),
+        "bad.toml",
+        "version = 1\nlisten_address = \"0.0.0.0:80\"\n",
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_hale"))
+        .arg("--config")
+        .arg(&bad)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("listen_address"), "{stderr}");
+
+    // The file names one data directory, the environment another: the environment wins.
+    let from_file = directory.path().join("from-file");
+    let from_env = directory.path().join("from-env");
+    let good = write(
+        directory.path(),
+        "good.toml",
+        &format!("version = 1\ndata_dir = \"{}\"\n", from_file.display()),
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_hale"))
+        .env("HALE_DATA_DIR", &from_env)
+        .env_remove("HALE_DATABASE_URL")
+        .arg("--config")
+        .arg(&good)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(from_env.join("hale.db").exists());
+    assert!(!from_file.exists());
+}
+
+#[tokio::test]
+async fn projections_rebuild_from_the_command_line() {
+    let site = Site::new(Backend::Sqlite).await;
+    site.run_ok(&["tenant", "create", "--slug", "contoso", "--name", "Contoso"]);
+    site.token(&["clinician"]);
+    let output = site.run_ok(&["projections", "rebuild"]);
+    assert_eq!(output.trim(), "projections rebuilt from 2 events");
+    let tenants = site.run_ok(&["tenant", "list"]);
+    assert!(tenants.contains("\"slug\":\"contoso\""), "{tenants}");
+}
