@@ -1,6 +1,8 @@
 //! REST API tests through the router, on SQLite and (when configured) PostgreSQL: the same
 //! requests, the same answers.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};

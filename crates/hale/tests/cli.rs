@@ -2,6 +2,8 @@
 //! a whole process can show: durability across `kill -9`, `hale audit verify` on a tampered
 //! log, the demo's idempotent seeding, and configuration errors.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -78,7 +80,7 @@ impl Site {
         let mut printed = String::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
-            let line = lines.next().expect("server output").unwrap();
+            let Some(Ok(line)) = lines.next() else { break };
             if let Some(address) = line.strip_prefix("Hale is serving on http://") {
                 // Keep draining stdout so the server never blocks on a full pipe.
                 std::thread::spawn(move || for _ in lines.by_ref() {});
@@ -87,6 +89,8 @@ impl Site {
             printed.push_str(&line);
             printed.push('\n');
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("server did not start: {printed}");
     }
 }
@@ -420,4 +424,33 @@ async fn projections_rebuild_from_the_command_line() {
     assert_eq!(output.trim(), "projections rebuilt from 2 events");
     let tenants = site.run_ok(&["tenant", "list"]);
     assert!(tenants.contains("\"slug\":\"contoso\""), "{tenants}");
+}
+
+/// Every Rust module in the workspace starts by saying what it is for (a `//!` line), so the
+/// code map stays navigable.
+#[test]
+fn every_module_says_what_it_is_for() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut missing = Vec::new();
+    let mut pending = vec![root.join("crates"), root.join("bench")];
+    while let Some(directory) = pending.pop() {
+        for entry in std::fs::read_dir(&directory).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if !matches!(name.as_str(), "target" | "fuzz" | "proptest-regressions") {
+                    pending.push(path);
+                }
+            } else if name.ends_with(".rs") && path.to_string_lossy().contains("/src/") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                if !text.trim_start().starts_with("//!") {
+                    missing.push(path.display().to_string());
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "modules without a //! line: {missing:?}"
+    );
 }
