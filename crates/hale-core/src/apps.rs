@@ -28,7 +28,7 @@ pub struct DraftVersion {
 }
 
 const BUILDERS: [Role; 2] = [Role::Analyst, Role::TenantAdmin];
-const STAFF: [Role; 5] = [
+pub(crate) const STAFF: [Role; 5] = [
     Role::TenantAdmin,
     Role::Analyst,
     Role::Reviewer,
@@ -189,6 +189,21 @@ impl Core {
                         message: "this step is not allowed from the version's current status",
                     },
                 })?;
+            // Lint gates review: a version goes to review, and is approved, only clean; the
+            // report is recorded with the step.
+            let report = match step {
+                VersionAction::SubmitForReview | VersionAction::Approve => {
+                    let report =
+                        hale_forms::lint(&crate::app_io::stored_definition(&current.definition)?);
+                    if !report.is_publishable() {
+                        return Err(CoreError::LintFailed(report));
+                    }
+                    serde_json::to_string(&report)
+                        .ok()
+                        .and_then(|text| RawValue::from_string(text).ok())
+                }
+                VersionAction::Reject | VersionAction::Retire => None,
+            };
             if comment
                 .as_ref()
                 .is_some_and(|text| text.chars().count() > 2000)
@@ -212,7 +227,7 @@ impl Core {
                             version,
                             status: next,
                             comment,
-                            report: None,
+                            report,
                         },
                     }],
                     idempotency: None,

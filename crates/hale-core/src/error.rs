@@ -1,7 +1,8 @@
 //! The errors a use case can end in. Each has a stable code that transports map to their own
 //! status (HTTP, GraphQL, FHIR OperationOutcome); messages are safe to show and never carry PHI.
 
-use hale_forms::{DefinitionError, FieldError};
+use hale_forms::xlsform::ImportError;
+use hale_forms::{DefinitionError, FieldError, LintReport};
 
 /// How a command or query failed.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +20,12 @@ pub enum CoreError {
     Invalid(Vec<FieldError>),
     #[error("the app definition has errors")]
     InvalidDefinition(Vec<DefinitionError>),
+    /// An XLSForm with problems, each named by sheet, row and column.
+    #[error("the spreadsheet has errors")]
+    InvalidSpreadsheet(Vec<ImportError>),
+    /// Lint found problems that block publication.
+    #[error("the app version does not pass lint")]
+    LintFailed(LintReport),
     #[error("{message}")]
     Conflict {
         code: &'static str,
@@ -39,6 +46,8 @@ impl CoreError {
             CoreError::NotFound => "not_found",
             CoreError::Invalid(_) => "validation_failed",
             CoreError::InvalidDefinition(_) => "invalid_definition",
+            CoreError::InvalidSpreadsheet(_) => "invalid_spreadsheet",
+            CoreError::LintFailed(_) => "lint_failed",
             CoreError::Conflict { code, .. } => code,
             CoreError::IdempotencyMismatch => "idempotency_key_reused",
             CoreError::Unavailable => "unavailable",

@@ -6,6 +6,7 @@
 //! role, then ownership for patients), answers "missing" and "not yours" alike, and writes an
 //! audit record for every call on both outcomes through one wrapper, [`Core::audited`].
 
+mod app_io;
 mod apps;
 mod auth;
 mod error;
@@ -21,6 +22,7 @@ use hale_domain::{Clock, Principal, RequestContext, Role, SubjectId, TenantId, T
 use hale_forms::CompiledForm;
 use hale_store::Store;
 
+pub use app_io::{AppSource, ExportFormat, lint_source, read_definition};
 pub use apps::{AppSummary, DraftVersion, VersionStep};
 pub use auth::{IssueToken, IssuedToken, Secret, token_hash};
 pub use error::CoreError;

@@ -13,6 +13,7 @@ pub mod answer;
 mod checks;
 pub mod compile;
 pub mod definition;
+pub mod diff;
 mod graph;
 pub mod lint;
 pub mod observe;
@@ -25,5 +26,6 @@ pub use compile::{CompiledField, CompiledForm, MAX_FIELDS};
 pub use definition::{
     AppDefinition, Choice, DefinitionError, FORMAT, Field, FieldType, News2Mapping, Text,
 };
+pub use diff::{Change, diff};
 pub use lint::{LintIssue, LintReport, lint};
 pub use validate::{FieldError, ValidSubmission};

@@ -1,6 +1,8 @@
-//! Publication lint: compile errors (unknown references, cycles, unit/catalogue mismatches, …)
-//! are errors that block publication; vital-sign fields without plausible bounds, free text
-//! without a purpose note, missing translations and a missing rate-limit policy are warnings.
+//! Publication lint, run when a version is submitted for review. Every finding here blocks
+//! publication: compile errors (unknown references, cycles, unit/catalogue mismatches, …),
+//! vital-sign fields without plausible bounds, free text without a PHI-purpose note, missing
+//! translations for declared languages and a missing rate-limit policy. `warnings` is kept for
+//! advice that should not block (none yet).
 
 use serde::Serialize;
 
@@ -14,7 +16,7 @@ pub struct LintIssue {
     pub message: String,
 }
 
-/// Errors block publication; warnings are for the reviewer.
+/// Errors block publication; warnings are advice for the reviewer.
 #[derive(Clone, Debug, PartialEq, Eq, Default, Serialize)]
 pub struct LintReport {
     pub errors: Vec<LintIssue>,
@@ -44,11 +46,11 @@ pub fn lint(app: &AppDefinition) -> LintReport {
             .map(|error| issue(&error.path, error.code, error.message))
             .collect();
     }
-    let warn = |report: &mut LintReport, path: &str, code, message: String| {
-        report.warnings.push(issue(path, code, message));
+    let flag = |report: &mut LintReport, path: &str, code, message: String| {
+        report.errors.push(issue(path, code, message));
     };
     if app.rate_limit_policy.is_none() {
-        warn(
+        flag(
             &mut report,
             "$.rate_limit_policy",
             "no_rate_limit_policy",
@@ -68,7 +70,7 @@ pub fn lint(app: &AppDefinition) -> LintReport {
                 .as_ref()
                 .is_some_and(|text| !text.has_language(language))
             {
-                warn(
+                flag(
                     report,
                     &path,
                     "missing_translation",
@@ -89,7 +91,7 @@ pub fn lint(app: &AppDefinition) -> LintReport {
             && field.field_type.is_numeric()
             && (field.min.is_none() || field.max.is_none())
         {
-            warn(
+            flag(
                 &mut report,
                 &path,
                 "vital_without_bounds",
@@ -104,7 +106,7 @@ pub fn lint(app: &AppDefinition) -> LintReport {
             FieldType::Text | FieldType::File | FieldType::Photo
         );
         if free_text && field.purpose.as_deref().is_none_or(|p| p.trim().is_empty()) {
-            warn(
+            flag(
                 &mut report,
                 &format!("{path}.purpose"),
                 "free_text_without_purpose",

@@ -170,11 +170,12 @@ fn lint_flags_unbounded_vitals_missing_purpose_translation_and_policy() {
     .unwrap();
     let report = hale_forms::lint(&app);
     let errors: Vec<_> = report.errors.iter().map(|i| i.code).collect();
-    let warnings: Vec<_> = report.warnings.iter().map(|i| i.code).collect();
-    assert_eq!(errors, ["unknown_reference"]);
+    assert!(report.warnings.is_empty());
+    assert!(!report.is_publishable());
     assert_eq!(
-        warnings,
+        errors,
         [
+            "unknown_reference",
             "no_rate_limit_policy",
             "missing_translation",
             "vital_without_bounds",

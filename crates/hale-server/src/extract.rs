@@ -110,3 +110,58 @@ where
         })
     }
 }
+
+/// An app definition uploaded in any supported form, told apart by `Content-Type`: an XLSForm
+/// workbook, a FHIR Questionnaire (`application/fhir+json`, or JSON with `resourceType`), or
+/// Hale's own JSON.
+pub struct AppUpload(pub hale_core::AppSource);
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+impl<S: Send + Sync> FromRequest<S> for AppUpload {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .map(|value| value.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection {
+                    BytesRejection::FailedToBufferBody(_) => Problem::new(
+                        "payload_too_large",
+                        "the upload is larger than this endpoint accepts",
+                    ),
+                    _ => Problem::new("malformed_request", "the upload could not be read"),
+                })?;
+        let malformed = || Problem::new("malformed_request", "the upload is not valid JSON");
+        let source = match content_type.as_str() {
+            XLSX => hale_core::AppSource::Xlsx(bytes.to_vec()),
+            "application/fhir+json" => hale_core::AppSource::Questionnaire(
+                serde_json::from_slice(&bytes).map_err(|_| malformed())?,
+            ),
+            "application/json" => {
+                let value: serde_json::Value =
+                    serde_json::from_slice(&bytes).map_err(|_| malformed())?;
+                if value.get("resourceType").is_some() {
+                    hale_core::AppSource::Questionnaire(value)
+                } else {
+                    hale_core::AppSource::Hale(String::from_utf8_lossy(&bytes).into_owned())
+                }
+            }
+            _ => {
+                return Err(Problem::new(
+                    "unsupported_media_type",
+                    "upload an XLSForm (.xlsx), a FHIR Questionnaire (application/fhir+json) or a Hale definition (application/json)",
+                )
+                .into());
+            }
+        };
+        Ok(AppUpload(source))
+    }
+}

@@ -4,7 +4,8 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hale_core::CoreError;
-use hale_forms::{DefinitionError, FieldError};
+use hale_forms::xlsform::ImportError;
+use hale_forms::{DefinitionError, FieldError, LintReport};
 use serde::Serialize;
 
 /// A problem+json response body.
@@ -20,6 +21,11 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub definition_errors: Vec<DefinitionError>,
+    /// Spreadsheet problems, each with its sheet, row and column.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub import_errors: Vec<ImportError>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lint: Option<LintReport>,
 }
 
 /// The documented status and title of each stable error code.
@@ -28,7 +34,7 @@ pub fn status_of(code: &str) -> (StatusCode, &'static str) {
         "unauthenticated" => (StatusCode::UNAUTHORIZED, "Authentication required"),
         "forbidden" => (StatusCode::FORBIDDEN, "Forbidden"),
         "not_found" => (StatusCode::NOT_FOUND, "Not found"),
-        "validation_failed" | "invalid_definition" => {
+        "validation_failed" | "invalid_definition" | "invalid_spreadsheet" | "lint_failed" => {
             (StatusCode::UNPROCESSABLE_ENTITY, "Validation failed")
         }
         "malformed_request" => (StatusCode::BAD_REQUEST, "Malformed request"),
@@ -56,6 +62,8 @@ impl Problem {
             detail: detail.into(),
             errors: Vec::new(),
             definition_errors: Vec::new(),
+            import_errors: Vec::new(),
+            lint: None,
         }
     }
 }
@@ -68,6 +76,8 @@ impl From<CoreError> for Problem {
         match error {
             CoreError::Invalid(errors) => problem.errors = errors,
             CoreError::InvalidDefinition(errors) => problem.definition_errors = errors,
+            CoreError::InvalidSpreadsheet(errors) => problem.import_errors = errors,
+            CoreError::LintFailed(report) => problem.lint = Some(report),
             _ => {}
         }
         problem

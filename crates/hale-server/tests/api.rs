@@ -17,6 +17,7 @@ use tower::ServiceExt;
 
 const VITALS: &str = r#"{
   "title": "Daily vitals",
+  "rate_limit_policy": "patient-default",
   "fields": [
     {"name": "heart_rate", "type": "integer", "label": "Heart rate", "required": true, "unit": "/min", "min": 20, "max": 300, "code": "8867-4"},
     {"name": "spo2", "type": "integer", "label": "SpO2", "unit": "%", "min": 50, "max": 100, "code": "59408-5"},
@@ -43,6 +44,12 @@ struct Harness {
     other_patient_subject: String,
     subject: String,
     app_id: String,
+}
+
+/// A destructor makes test closures capture the harness whole; otherwise precise capture would
+/// drop the database (and its temporary directory) while the router still uses it.
+impl Drop for Harness {
+    fn drop(&mut self) {}
 }
 
 struct Reply {
@@ -473,7 +480,12 @@ async fn requests_without_a_valid_token_are_refused() {
             &[],
         )
         .await;
-        assert_eq!(own_only.body["items"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            own_only.body["items"].as_array().map(Vec::len),
+            Some(1),
+            "{:?}",
+            own_only.body
+        );
         let not_admin = send(
             &h.app,
             "POST",
@@ -572,6 +584,114 @@ async fn health_and_readiness() {
         assert_eq!(ready.body["database"], h.store.backend().name());
         let unknown = send(&h.app, "GET", "/nowhere", None, None, &[]).await;
         assert_problem(&unknown, StatusCode::NOT_FOUND, "not_found");
+    })
+    .await;
+}
+
+const DAILY_VITALS_XLSX: &[u8] = include_bytes!("../../../examples/daily-vitals.xlsx");
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+async fn upload(app: &Router, path: &str, token: &str, content_type: &str, body: Vec<u8>) -> Reply {
+    let response = app
+        .clone()
+        .oneshot(
+            Request::post(path)
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .header(header::CONTENT_TYPE, content_type)
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        content_type,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    }
+}
+
+#[tokio::test]
+async fn an_xlsform_is_imported_reviewed_published_and_scores_news2() {
+    each_engine(|h| async move {
+        let lint = upload(&h.app, "/api/v1/lint", &h.analyst, XLSX, DAILY_VITALS_XLSX.to_vec()).await;
+        assert_eq!(lint.body["publishable"], true, "{:?}", lint.body);
+        let imported = upload(&h.app, "/api/v1/tenants/contoso/apps/import?name=Vitals%20with%20NEWS2", &h.analyst, XLSX, DAILY_VITALS_XLSX.to_vec()).await;
+        assert_eq!(imported.status, StatusCode::CREATED, "{:?}", imported.body);
+        assert_eq!(imported.body["name"], "Vitals with NEWS2");
+        let app = imported.body["id"].as_str().unwrap().to_owned();
+        let base = format!("/api/v1/tenants/contoso/apps/{app}/versions/1");
+        send(&h.app, "POST", &format!("{base}/submit"), Some(&h.analyst), None, &[]).await;
+        let approved = send(&h.app, "POST", &format!("{base}/approve"), Some(&h.reviewer), None, &[]).await;
+        assert_eq!(approved.body["status"], "published", "{:?}", approved.body);
+
+        let answers = json!({"heart_rate": 135, "spo2": 90, "temperature": {"value": 102.2, "unit": "[degF]"}, "systolic": 88, "diastolic": 60,
+            "respiration_rate": 26, "consciousness": "voice", "oxygen": "oxygen", "symptoms": ["breathless"]});
+        let reply = h.submit_raw(&h.clinician, json!({"subject_id": h.subject, "app_id": app, "answers": answers}).to_string(), None).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        let news2 = &reply.body["scores"]["news2"];
+        // RR 26 → 3, SpO2 90 (scale 1) → 3, oxygen → 2, SBP 88 → 3, pulse 135 → 3, voice → 3, 39.0 °C → 1.
+        assert_eq!(news2["total"], 18, "{news2}");
+        assert_eq!(news2["risk"], "high");
+        let temperature = send(&h.app, "GET", &format!("/api/v1/tenants/contoso/subjects/{}/observations?code=8310-5", h.subject), Some(&h.clinician), None, &[]).await;
+        let celsius = temperature.body["items"][0]["value"].as_f64().unwrap();
+        assert!((celsius - 39.0).abs() < 1e-9, "{celsius}");
+
+        // Skip logic: `other_symptom` is only relevant when "other" is selected.
+        let not_relevant = h.submit_raw(&h.clinician, json!({"subject_id": h.subject, "app_id": app, "answers": {"heart_rate": 70, "spo2": 97, "temperature": 36.8, "systolic": 120, "diastolic": 80, "respiration_rate": 14, "consciousness": "alert", "oxygen": "air", "other_symptom": "ZQXMARKER"}}).to_string(), None).await;
+        assert_problem(&not_relevant, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(not_relevant.body["errors"][0]["field"], "other_symptom");
+        assert_eq!(not_relevant.body["errors"][0]["code"], "not_relevant");
+        assert!(!not_relevant.body.to_string().contains("ZQXMARKER"));
+        // A constraint: diastolic below systolic.
+        let constraint = h.submit_raw(&h.clinician, json!({"subject_id": h.subject, "app_id": app, "answers": {"heart_rate": 70, "spo2": 97, "temperature": 36.8, "systolic": 120, "diastolic": 130, "respiration_rate": 14, "consciousness": "alert", "oxygen": "air"}}).to_string(), None).await;
+        assert_eq!(constraint.body["errors"][0]["field"], "diastolic", "{:?}", constraint.body);
+        assert_eq!(constraint.body["errors"][0]["code"], "constraint_failed");
+
+        // Export as a FHIR Questionnaire, import that as version 2: nothing changes.
+        let questionnaire = send(&h.app, "GET", &format!("{base}?format=questionnaire"), Some(&h.analyst), None, &[]).await;
+        assert_eq!(questionnaire.body["resourceType"], "Questionnaire");
+        let again = upload(&h.app, &format!("/api/v1/tenants/contoso/apps/{app}/versions/import"), &h.analyst, "application/fhir+json", questionnaire.body.to_string().into_bytes()).await;
+        assert_eq!(again.status, StatusCode::CREATED, "{:?}", again.body);
+        assert_eq!(again.body["version"], 2);
+        let diff = send(&h.app, "GET", &format!("/api/v1/tenants/contoso/apps/{app}/diff?from=1&to=2"), Some(&h.reviewer), None, &[]).await;
+        assert_eq!(diff.body["changes"], json!([]), "{:?}", diff.body);
+        let hale_v1 = send(&h.app, "GET", &base, Some(&h.analyst), None, &[]).await;
+        let hale_v2 = send(&h.app, "GET", &format!("/api/v1/tenants/contoso/apps/{app}/versions/2"), Some(&h.analyst), None, &[]).await;
+        assert_eq!(hale_v1.body, hale_v2.body);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn lint_blocks_review_and_bad_uploads_name_their_cells() {
+    each_engine(|h| async move {
+        let unpoliced = json!({"title": "No policy", "fields": [{"name": "hr", "type": "integer", "label": "HR", "unit": "/min", "code": "8867-4"}]});
+        let created = send(&h.app, "POST", "/api/v1/tenants/contoso/apps", Some(&h.analyst), Some(json!({"name": "Draft", "definition": unpoliced}).to_string()), &[]).await;
+        assert_eq!(created.status, StatusCode::CREATED);
+        let app = created.body["id"].as_str().unwrap();
+        let blocked = send(&h.app, "POST", &format!("/api/v1/tenants/contoso/apps/{app}/versions/1/submit"), Some(&h.analyst), None, &[]).await;
+        assert_problem(&blocked, StatusCode::UNPROCESSABLE_ENTITY, "lint_failed");
+        let codes: Vec<&str> = blocked.body["lint"]["errors"].as_array().unwrap().iter().map(|e| e["code"].as_str().unwrap()).collect();
+        assert_eq!(codes, ["no_rate_limit_policy", "vital_without_bounds"]);
+        let still_draft = send(&h.app, "GET", &format!("/api/v1/tenants/contoso/apps/{app}"), Some(&h.analyst), None, &[]).await;
+        assert_eq!(still_draft.body["versions"][0]["status"], "draft");
+
+        let broken = upload(&h.app, "/api/v1/tenants/contoso/apps/import", &h.analyst, XLSX, b"not a workbook".to_vec()).await;
+        assert_problem(&broken, StatusCode::UNPROCESSABLE_ENTITY, "invalid_spreadsheet");
+        assert!(broken.body["import_errors"].as_array().is_some_and(|errors| !errors.is_empty()));
+        let open_choice = json!({"resourceType": "Questionnaire", "status": "active", "item": [{"linkId": "q1", "text": "Q", "type": "open-choice"}]});
+        let refused = upload(&h.app, "/api/v1/tenants/contoso/apps/import", &h.analyst, "application/fhir+json", open_choice.to_string().into_bytes()).await;
+        assert_problem(&refused, StatusCode::UNPROCESSABLE_ENTITY, "invalid_definition");
+        assert!(refused.body["definition_errors"].to_string().contains("q1"), "{:?}", refused.body);
+        let wrong_type = upload(&h.app, "/api/v1/tenants/contoso/apps/import", &h.analyst, "text/plain", b"hello".to_vec()).await;
+        assert_problem(&wrong_type, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
     })
     .await;
 }

@@ -201,8 +201,8 @@ fn sqlite_pool(connections: u32) -> AnyPoolOptions {
                 // power loss, not only a killed process. Group commit pays for the fsync.
                 connection
                     .execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                         PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                        "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                         PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
                     )
                     .await?;
                 Ok(())

@@ -1,37 +1,33 @@
-//! `hale demo`: a demo tenant (Contoso Health) with a published "Daily vitals" app, a few
+//! `hale demo`: a demo tenant (Contoso Health) with the three sample apps published (daily
+//! vitals with NEWS2, a respiratory symptom diary, medication doses), a few
 //! patients with several weeks of submissions, and credentials for each role. Seeding happens
 //! once per data directory; re-running prints the same credentials and writes nothing.
 
 use std::path::Path;
 
 use anyhow::Context;
-use hale_core::{Core, DraftVersion, IssueToken, RegisterSubject, SubmitAnswers, VersionStep};
+use hale_core::{AppSource, Core, IssueToken, RegisterSubject, SubmitAnswers, VersionStep};
 use hale_domain::event::Identifier;
 use hale_domain::{Principal, RequestContext, Role, Timestamp};
 use serde_json::value::RawValue;
 
 use crate::commands::{describe, operator};
 
-/// The Daily vitals app: heart rate, SpO2, body temperature, blood pressure, weight, symptoms.
-pub const DAILY_VITALS: &str = r#"{
-  "title": {"en": "Daily vitals"},
-  "default_language": "en",
-  "fields": [
-    {"name": "heart_rate", "type": "integer", "label": {"en": "Heart rate"}, "required": true, "unit": "/min", "min": 20, "max": 300, "code": "8867-4"},
-    {"name": "spo2", "type": "integer", "label": {"en": "Oxygen saturation (SpO2)"}, "unit": "%", "min": 50, "max": 100, "code": "59408-5"},
-    {"name": "body_temperature", "type": "decimal", "label": {"en": "Body temperature"}, "unit": "Cel", "min": 25, "max": 45, "code": "8310-5"},
-    {"name": "systolic", "type": "integer", "label": {"en": "Blood pressure, systolic"}, "unit": "mm[Hg]", "min": 40, "max": 300, "code": "8480-6"},
-    {"name": "diastolic", "type": "integer", "label": {"en": "Blood pressure, diastolic"}, "unit": "mm[Hg]", "min": 20, "max": 200, "code": "8462-4"},
-    {"name": "body_weight", "type": "decimal", "label": {"en": "Body weight"}, "unit": "kg", "min": 1, "max": 500, "code": "29463-7"},
-    {"name": "symptoms", "type": "select_multiple", "label": {"en": "Symptoms today"}, "choices": [
-      {"value": "none", "label": {"en": "None"}},
-      {"value": "cough", "label": {"en": "Cough"}},
-      {"value": "breathless", "label": {"en": "Short of breath"}},
-      {"value": "fever", "label": {"en": "Fever"}},
-      {"value": "dizzy", "label": {"en": "Dizziness"}}
-    ]}
-  ]
-}"#;
+/// The sample apps, as analysts would write them: XLSForm workbooks from `examples/`.
+const SAMPLES: [(&str, &[u8]); 3] = [
+    (
+        "Daily vitals",
+        include_bytes!("../../../examples/daily-vitals.xlsx"),
+    ),
+    (
+        "Respiratory symptom diary",
+        include_bytes!("../../../examples/respiratory-diary.xlsx"),
+    ),
+    (
+        "Medication doses",
+        include_bytes!("../../../examples/medication-doses.xlsx"),
+    ),
+];
 
 const CREDENTIALS_FILE: &str = "demo-credentials.txt";
 const PATIENTS: [(&str, &str); 3] = [
@@ -147,32 +143,32 @@ async fn seed(core: &Core) -> anyhow::Result<String> {
         token(core, tenant, &[Role::Clinician], None, "demo clinician").await?;
 
     let analyst = as_principal(analyst);
-    let app = core
-        .create_app(
-            &analyst,
+    let reviewer = as_principal(reviewer);
+    let mut apps = Vec::new();
+    for (name, workbook) in SAMPLES {
+        let source = AppSource::Xlsx(workbook.to_vec());
+        let app = core
+            .import_app(&analyst, tenant, Some(name.to_owned()), &source)
+            .await
+            .map_err(describe)?
+            .app
+            .id;
+        core.step_version(&analyst, tenant, app, 1, VersionStep::SubmitForReview, None)
+            .await
+            .map_err(describe)?;
+        core.step_version(
+            &reviewer,
             tenant,
-            "Daily vitals",
-            DraftVersion {
-                definition: DAILY_VITALS.to_owned(),
-            },
+            app,
+            1,
+            VersionStep::Approve,
+            Some("Demo app reviewed".into()),
         )
         .await
-        .map_err(describe)?
-        .app
-        .id;
-    core.step_version(&analyst, tenant, app, 1, VersionStep::SubmitForReview, None)
-        .await
         .map_err(describe)?;
-    core.step_version(
-        &as_principal(reviewer),
-        tenant,
-        app,
-        1,
-        VersionStep::Approve,
-        Some("Demo app reviewed".into()),
-    )
-    .await
-    .map_err(describe)?;
+        apps.push((name, app));
+    }
+    let app = apps[0].1;
 
     let admin = as_principal(admin);
     let mut lines = vec![
@@ -180,8 +176,11 @@ async fn seed(core: &Core) -> anyhow::Result<String> {
         format!("  analyst      : {analyst_token}"),
         format!("  reviewer     : {reviewer_token}"),
         format!("  clinician    : {clinician_token}"),
-        format!("  app          : Daily vitals, id {app}"),
     ];
+    lines.extend(
+        apps.iter()
+            .map(|(name, id)| format!("  app          : {name}, id {id}")),
+    );
     let now = core_now();
     let mut wobble = Wobble(42);
     for (mrn, name) in PATIENTS {
@@ -216,14 +215,21 @@ async fn seed(core: &Core) -> anyhow::Result<String> {
             let authored_at =
                 now.plus_micros(-(DAYS - day) * 86_400_000_000 + wobble.next(0, 3_600) * 1_000_000);
             let answers = format!(
-                r#"{{"heart_rate":{},"spo2":{},"body_temperature":{:.1},"systolic":{},"diastolic":{},"body_weight":{:.1},"symptoms":["{}"]}}"#,
+                r#"{{"heart_rate":{},"spo2":{},"temperature":{:.1},"systolic":{},"diastolic":{},"weight":{:.1},"respiration_rate":{},"consciousness":"alert","oxygen":"air","symptoms":{}}}"#,
                 wobble.next(58, 96),
                 wobble.next(93, 99),
                 wobble.next(361, 378) as f64 / 10.0,
                 wobble.next(108, 142),
                 wobble.next(66, 90),
                 wobble.next(700, 720) as f64 / 10.0,
-                ["none", "none", "cough", "none", "dizzy"][wobble.next(0, 4) as usize],
+                wobble.next(12, 22),
+                [
+                    r#"[]"#,
+                    r#"[]"#,
+                    r#"["cough"]"#,
+                    r#"[]"#,
+                    r#"["breathless"]"#
+                ][wobble.next(0, 4) as usize],
             );
             core.submit(
                 &admin,

@@ -1,6 +1,7 @@
 //! The `hale` binary: parses the command line, loads configuration, wires the store, core and
 //! server together. No business logic lives here.
 
+mod apps;
 mod commands;
 mod config;
 mod demo;
@@ -44,6 +45,9 @@ enum Command {
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Import, lint and export health-check apps.
+    #[command(subcommand)]
+    App(AppCommand),
     /// Manage access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -76,6 +80,37 @@ enum TenantCommand {
     },
     /// List tenants as JSON.
     List,
+}
+
+#[derive(Subcommand)]
+enum AppCommand {
+    /// Import an XLSForm (.xlsx, or CSV sheets), a FHIR Questionnaire or a Hale definition (.json)
+    /// as a new app, or with --app as the next draft version of an existing one.
+    Import {
+        file: PathBuf,
+        /// Tenant slug or id.
+        #[arg(long)]
+        tenant: String,
+        /// App name [default: the form's title].
+        #[arg(long)]
+        name: Option<String>,
+        /// Add a version to this app instead of creating one.
+        #[arg(long)]
+        app: Option<String>,
+    },
+    /// Lint a file without storing it; exits 1 when anything blocks publication.
+    Lint { file: PathBuf },
+    /// Print an app version as Hale JSON or as a FHIR Questionnaire.
+    Export {
+        app: String,
+        #[arg(long)]
+        tenant: String,
+        /// [default: the newest]
+        #[arg(long)]
+        version: Option<i64>,
+        #[arg(long, default_value = "hale")]
+        format: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -175,6 +210,23 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         )
         .await
         .map(|()| ok),
+        Command::App(AppCommand::Import {
+            file,
+            tenant,
+            name,
+            app,
+        }) => apps::import(&settings, &file, &tenant, name, app)
+            .await
+            .map(|()| ok),
+        Command::App(AppCommand::Lint { file }) => apps::lint(&file),
+        Command::App(AppCommand::Export {
+            app,
+            tenant,
+            version,
+            format,
+        }) => apps::export(&settings, &app, &tenant, version, &format)
+            .await
+            .map(|()| ok),
         Command::Audit(AuditCommand::Verify) => commands::audit_verify(&settings).await,
         Command::Projections(ProjectionsCommand::Rebuild) => {
             commands::rebuild(&settings).await.map(|()| ok)

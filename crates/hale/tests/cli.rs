@@ -125,7 +125,7 @@ async fn http(
     Ok((status, json))
 }
 
-const VITALS: &str = r#"{"title": "Vitals", "fields": [
+const VITALS: &str = r#"{"title": "Vitals", "rate_limit_policy": "patient-default", "fields": [
   {"name": "heart_rate", "type": "integer", "label": "Heart rate", "required": true, "unit": "/min", "min": 20, "max": 300, "code": "8867-4"},
   {"name": "spo2", "type": "integer", "label": "SpO2", "unit": "%", "min": 50, "max": 100, "code": "59408-5"}]}"#;
 
@@ -453,4 +453,87 @@ fn every_module_says_what_it_is_for() {
         missing.is_empty(),
         "modules without a //! line: {missing:?}"
     );
+}
+
+#[tokio::test]
+async fn apps_are_linted_imported_and_exported_from_the_command_line() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let site = Site::new(Backend::Sqlite).await;
+    for sample in [
+        "daily-vitals.xlsx",
+        "respiratory-diary.xlsx",
+        "medication-doses.xlsx",
+        "daily-vitals",
+    ] {
+        let output = site.run_ok(&["app", "lint", examples.join(sample).to_str().unwrap()]);
+        assert!(output.contains("lint clean"), "{sample}: {output}");
+    }
+    let directory = tempfile::tempdir().unwrap();
+    write(
+        directory.path(),
+        "survey.csv",
+        "type,name,label\ninteger,hr,Heart rate\nselect_one colours,c,Colour\nbegin_group,g,G\n",
+    );
+    let output = site.run(&["app", "lint", directory.path().to_str().unwrap()]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("survey row 3 column type"), "{stderr}");
+    assert!(stderr.contains("survey row 4"), "{stderr}");
+
+    site.run_ok(&["tenant", "create", "--slug", "contoso", "--name", "Contoso"]);
+    let imported: Value = serde_json::from_str(&site.run_ok(&[
+        "app",
+        "import",
+        examples.join("medication-doses.xlsx").to_str().unwrap(),
+        "--tenant",
+        "contoso",
+    ]))
+    .unwrap();
+    let app = imported["app_id"].as_str().unwrap();
+    let questionnaire: Value = serde_json::from_str(&site.run_ok(&[
+        "app",
+        "export",
+        app,
+        "--tenant",
+        "contoso",
+        "--format",
+        "questionnaire",
+    ]))
+    .unwrap();
+    assert_eq!(questionnaire["resourceType"], "Questionnaire");
+    let exported = write(
+        directory.path(),
+        "questionnaire.json",
+        &questionnaire.to_string(),
+    );
+    let second: Value = serde_json::from_str(&site.run_ok(&[
+        "app",
+        "import",
+        exported.to_str().unwrap(),
+        "--tenant",
+        "contoso",
+        "--app",
+        app,
+    ]))
+    .unwrap();
+    assert_eq!(second["version"], 2);
+    let v1 = site.run_ok(&[
+        "app",
+        "export",
+        app,
+        "--tenant",
+        "contoso",
+        "--version",
+        "1",
+    ]);
+    let v2 = site.run_ok(&[
+        "app",
+        "export",
+        app,
+        "--tenant",
+        "contoso",
+        "--version",
+        "2",
+    ]);
+    assert_eq!(v1, v2);
 }

@@ -1,16 +1,18 @@
 //! Health-check apps, their versions, and the review workflow.
 
+use axum::extract::Query;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use hale_core::{DraftVersion, VersionStep};
+use hale_core::{DraftVersion, ExportFormat, VersionStep};
 use hale_domain::AppId;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::dto::{AppDto, CreateApp, VersionDto};
-use crate::extract::{Context, JsonBody};
+use crate::extract::{AppUpload, Context, JsonBody};
 use crate::problem::{ApiError, Problem};
 use crate::routes::subjects::path_id;
 
@@ -18,7 +20,18 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/tenants/{tenant}/apps", get(list).post(create))
         .route("/tenants/{tenant}/apps/{app}", get(read))
+        .route("/tenants/{tenant}/apps/import", post(import))
         .route("/tenants/{tenant}/apps/{app}/versions", post(draft))
+        .route(
+            "/tenants/{tenant}/apps/{app}/versions/import",
+            post(import_version),
+        )
+        .route(
+            "/tenants/{tenant}/apps/{app}/versions/{version}",
+            get(export),
+        )
+        .route("/tenants/{tenant}/apps/{app}/diff", get(diff))
+        .route("/lint", post(lint))
         .route(
             "/tenants/{tenant}/apps/{app}/versions/{version}/{step}",
             post(step),
@@ -121,4 +134,108 @@ async fn step(
         .step_version(&context, tenant, app, version, step, comment)
         .await?;
     Ok(Json(row.into()))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ImportQuery {
+    name: Option<String>,
+}
+
+/// Creates an app from an uploaded XLSForm, Questionnaire or Hale definition.
+async fn import(
+    State(state): State<AppState>,
+    Context(context): Context,
+    Path(tenant): Path<String>,
+    Query(query): Query<ImportQuery>,
+    AppUpload(source): AppUpload,
+) -> Result<(StatusCode, Json<AppDto>), ApiError> {
+    let tenant = state.core.resolve_tenant(&context, &tenant).await?;
+    let summary = state
+        .core
+        .import_app(&context, tenant, query.name, &source)
+        .await?;
+    Ok((StatusCode::CREATED, Json(summary.into())))
+}
+
+async fn import_version(
+    State(state): State<AppState>,
+    Context(context): Context,
+    Path((tenant, app)): Path<(String, String)>,
+    AppUpload(source): AppUpload,
+) -> Result<(StatusCode, Json<VersionDto>), ApiError> {
+    let tenant = state.core.resolve_tenant(&context, &tenant).await?;
+    let app: AppId = path_id(&app)?;
+    let version = state
+        .core
+        .import_version(&context, tenant, app, &source)
+        .await?;
+    Ok((StatusCode::CREATED, Json(version.into())))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ExportQuery {
+    format: Option<String>,
+}
+
+/// A version's definition: Hale JSON by default, or `?format=questionnaire`.
+async fn export(
+    State(state): State<AppState>,
+    Context(context): Context,
+    Path((tenant, app, version)): Path<(String, String, i64)>,
+    Query(query): Query<ExportQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let format = match query.format.as_deref() {
+        None | Some("hale") => ExportFormat::Hale,
+        Some("questionnaire") => ExportFormat::Questionnaire,
+        Some(_) => {
+            return Err(
+                Problem::new("malformed_request", "format is hale or questionnaire").into(),
+            );
+        }
+    };
+    let tenant = state.core.resolve_tenant(&context, &tenant).await?;
+    let app: AppId = path_id(&app)?;
+    Ok(Json(
+        state
+            .core
+            .export_version(&context, tenant, app, version, format)
+            .await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DiffQuery {
+    from: i64,
+    to: i64,
+}
+
+async fn diff(
+    State(state): State<AppState>,
+    Context(context): Context,
+    Path((tenant, app)): Path<(String, String)>,
+    Query(query): Query<DiffQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = state.core.resolve_tenant(&context, &tenant).await?;
+    let app: AppId = path_id(&app)?;
+    let changes = state
+        .core
+        .diff_versions(&context, tenant, app, query.from, query.to)
+        .await?;
+    Ok(Json(
+        json!({ "from": query.from, "to": query.to, "changes": changes }),
+    ))
+}
+
+/// Lints an uploaded definition without storing anything.
+async fn lint(
+    Context(_context): Context,
+    AppUpload(source): AppUpload,
+) -> Result<Json<Value>, ApiError> {
+    let report = hale_core::lint_source(&source)?;
+    Ok(Json(
+        json!({ "publishable": report.is_publishable(), "errors": report.errors, "warnings": report.warnings }),
+    ))
 }
