@@ -7,7 +7,7 @@ use hale_domain::app::{VersionAction, transition};
 use hale_domain::event::{EventBody, ExpectedVersion, NewEvent, StreamRef, VersionStatus};
 use hale_domain::{AppId, RequestContext, Role, TenantId};
 use hale_forms::{AppDefinition, CompiledForm};
-use hale_store::{Append, AppRow, AppVersionRow};
+use hale_store::{AppRow, AppVersionRow, Append};
 use serde_json::value::RawValue;
 
 use crate::{Core, CoreError, Target, remember, require};
@@ -39,8 +39,13 @@ const STAFF: [Role; 5] = [
 fn compile(definition: &str) -> Result<(Box<RawValue>, Box<RawValue>), CoreError> {
     let parsed = AppDefinition::from_json(definition).map_err(CoreError::InvalidDefinition)?;
     let compiled = parsed.compile().map_err(CoreError::InvalidDefinition)?;
-    let definition = RawValue::from_string(definition.to_owned())
-        .map_err(|_| CoreError::invalid("definition", "malformed_definition", "definition is not JSON"))?;
+    let definition = RawValue::from_string(definition.to_owned()).map_err(|_| {
+        CoreError::invalid(
+            "definition",
+            "malformed_definition",
+            "definition is not JSON",
+        )
+    })?;
     let compiled = serde_json::to_string(&compiled)
         .ok()
         .and_then(|text| RawValue::from_string(text).ok())
@@ -62,7 +67,11 @@ impl Core {
         name: &str,
         draft: DraftVersion,
     ) -> Result<AppSummary, CoreError> {
-        let target = Target { tenant: Some(tenant), kind: "app", id: None };
+        let target = Target {
+            tenant: Some(tenant),
+            kind: "app",
+            id: None,
+        };
         self.audited(context, "app.create", target, async {
             require(&context.principal, &BUILDERS)?;
             let name = name_of(name)?;
@@ -83,7 +92,12 @@ impl Core {
                         NewEvent {
                             stream,
                             expected: ExpectedVersion::Exact(1),
-                            body: EventBody::AppVersionDrafted { app_id, version: 1, definition, compiled },
+                            body: EventBody::AppVersionDrafted {
+                                app_id,
+                                version: 1,
+                                definition,
+                                compiled,
+                            },
                         },
                     ],
                     idempotency: None,
@@ -104,7 +118,11 @@ impl Core {
         draft: DraftVersion,
     ) -> Result<AppVersionRow, CoreError> {
         let id = app_id.to_string();
-        let target = Target { tenant: Some(tenant), kind: "app", id: Some(&id) };
+        let target = Target {
+            tenant: Some(tenant),
+            kind: "app",
+            id: Some(&id),
+        };
         self.audited(context, "app.version.draft", target, async {
             require(&context.principal, &BUILDERS)?;
             let summary = self.app_summary(tenant, app_id).await?;
@@ -118,7 +136,12 @@ impl Core {
                     events: vec![NewEvent {
                         stream: StreamRef::app(app_id),
                         expected: ExpectedVersion::Any,
-                        body: EventBody::AppVersionDrafted { app_id, version, definition, compiled },
+                        body: EventBody::AppVersionDrafted {
+                            app_id,
+                            version,
+                            definition,
+                            compiled,
+                        },
                     }],
                     idempotency: None,
                 })
@@ -142,7 +165,11 @@ impl Core {
         comment: Option<String>,
     ) -> Result<AppVersionRow, CoreError> {
         let id = format!("{app_id}/{version}");
-        let target = Target { tenant: Some(tenant), kind: "app_version", id: Some(&id) };
+        let target = Target {
+            tenant: Some(tenant),
+            kind: "app_version",
+            id: Some(&id),
+        };
         self.audited(context, "app.version.step", target, async {
             require(&context.principal, &STAFF)?;
             let current = self
@@ -150,8 +177,8 @@ impl Core {
                 .app_version(tenant, app_id, version)
                 .await?
                 .ok_or(CoreError::NotFound)?;
-            let next = transition(current.status, step, &context.principal, &current.author).map_err(
-                |error| match error {
+            let next = transition(current.status, step, &context.principal, &current.author)
+                .map_err(|error| match error {
                     hale_domain::app::WorkflowError::MissingRole => CoreError::Forbidden,
                     hale_domain::app::WorkflowError::SelfApproval => CoreError::Conflict {
                         code: "self_approval",
@@ -161,10 +188,16 @@ impl Core {
                         code: "invalid_transition",
                         message: "this step is not allowed from the version's current status",
                     },
-                },
-            )?;
-            if comment.as_ref().is_some_and(|text| text.chars().count() > 2000) {
-                return Err(CoreError::invalid("comment", "too_long", "a comment has at most 2000 characters"));
+                })?;
+            if comment
+                .as_ref()
+                .is_some_and(|text| text.chars().count() > 2000)
+            {
+                return Err(CoreError::invalid(
+                    "comment",
+                    "too_long",
+                    "a comment has at most 2000 characters",
+                ));
             }
             self.store()
                 .append(Append {
@@ -197,14 +230,27 @@ impl Core {
         .await
     }
 
-    pub async fn list_apps(&self, context: &RequestContext, tenant: TenantId) -> Result<Vec<AppRow>, CoreError> {
-        let target = Target { tenant: Some(tenant), kind: "app", id: None };
+    pub async fn list_apps(
+        &self,
+        context: &RequestContext,
+        tenant: TenantId,
+    ) -> Result<Vec<AppRow>, CoreError> {
+        let target = Target {
+            tenant: Some(tenant),
+            kind: "app",
+            id: None,
+        };
         self.audited(context, "app.list", target, async {
             let apps = self.store().apps(tenant).await?;
-            if context.principal.has_any_role(&STAFF) || context.principal.has_role(Role::PlatformAdmin) {
+            if context.principal.has_any_role(&STAFF)
+                || context.principal.has_role(Role::PlatformAdmin)
+            {
                 Ok(apps)
             } else {
-                Ok(apps.into_iter().filter(|app| app.current_version.is_some()).collect())
+                Ok(apps
+                    .into_iter()
+                    .filter(|app| app.current_version.is_some())
+                    .collect())
             }
         })
         .await
@@ -218,11 +264,19 @@ impl Core {
         app_id: AppId,
     ) -> Result<AppSummary, CoreError> {
         let id = app_id.to_string();
-        let target = Target { tenant: Some(tenant), kind: "app", id: Some(&id) };
+        let target = Target {
+            tenant: Some(tenant),
+            kind: "app",
+            id: Some(&id),
+        };
         self.audited(context, "app.read", target, async {
             let mut summary = self.app_summary(tenant, app_id).await?;
-            if !(context.principal.has_any_role(&STAFF) || context.principal.has_role(Role::PlatformAdmin)) {
-                summary.versions.retain(|version| version.status == VersionStatus::Published);
+            if !(context.principal.has_any_role(&STAFF)
+                || context.principal.has_role(Role::PlatformAdmin))
+            {
+                summary
+                    .versions
+                    .retain(|version| version.status == VersionStatus::Published);
                 if summary.versions.is_empty() {
                     return Err(CoreError::NotFound);
                 }
@@ -233,7 +287,11 @@ impl Core {
     }
 
     async fn app_summary(&self, tenant: TenantId, app_id: AppId) -> Result<AppSummary, CoreError> {
-        let app = self.store().app(tenant, app_id).await?.ok_or(CoreError::NotFound)?;
+        let app = self
+            .store()
+            .app(tenant, app_id)
+            .await?
+            .ok_or(CoreError::NotFound)?;
         let versions = self.store().app_versions(tenant, app_id).await?;
         Ok(AppSummary { app, versions })
     }
@@ -255,7 +313,13 @@ impl Core {
                 .ok_or(CoreError::NotFound)?,
         };
         let key = (tenant, app_id, version);
-        if let Some(form) = self.inner.forms.read().ok().and_then(|forms| forms.get(&key).cloned()) {
+        if let Some(form) = self
+            .inner
+            .forms
+            .read()
+            .ok()
+            .and_then(|forms| forms.get(&key).cloned())
+        {
             return Ok((version, form));
         }
         let row = self
@@ -264,7 +328,8 @@ impl Core {
             .await?
             .filter(|row| row.status == VersionStatus::Published)
             .ok_or(CoreError::NotFound)?;
-        let form: CompiledForm = serde_json::from_str(&row.compiled).map_err(|_| CoreError::Unavailable)?;
+        let form: CompiledForm =
+            serde_json::from_str(&row.compiled).map_err(|_| CoreError::Unavailable)?;
         let form = Arc::new(form);
         remember(&self.inner.forms, key, Arc::clone(&form));
         Ok((version, form))

@@ -125,17 +125,25 @@ impl Core {
         };
         self.audited(context, "token.issue", target, async {
             let principal = &context.principal;
-            let platform_level = request.tenant.is_none() || request.roles.contains(&Role::PlatformAdmin);
+            let platform_level =
+                request.tenant.is_none() || request.roles.contains(&Role::PlatformAdmin);
             if platform_level {
                 require(principal, &[])?;
             } else {
                 require(principal, &[Role::TenantAdmin])?;
-                if request.tenant.is_some_and(|tenant| !principal.belongs_to(tenant)) {
+                if request
+                    .tenant
+                    .is_some_and(|tenant| !principal.belongs_to(tenant))
+                {
                     return Err(CoreError::NotFound);
                 }
             }
             if request.roles.is_empty() {
-                return Err(CoreError::invalid("roles", "required", "at least one role is required"));
+                return Err(CoreError::invalid(
+                    "roles",
+                    "required",
+                    "at least one role is required",
+                ));
             }
             if request.roles.contains(&Role::Patient) != request.subject.is_some() {
                 return Err(CoreError::invalid(
@@ -145,17 +153,24 @@ impl Core {
                 ));
             }
             if let (Some(tenant), Some(subject)) = (request.tenant, request.subject) {
-                self.store().subject(tenant, subject).await?.ok_or(CoreError::NotFound)?;
+                self.store()
+                    .subject(tenant, subject)
+                    .await?
+                    .ok_or(CoreError::NotFound)?;
             }
             self.write_token(&context.actor(), request).await
         })
         .await
     }
 
-    async fn write_token(&self, actor: &str, request: IssueToken) -> Result<IssuedToken, CoreError> {
+    async fn write_token(
+        &self,
+        actor: &str,
+        request: IssueToken,
+    ) -> Result<IssuedToken, CoreError> {
         let principal_id = PrincipalId::from_uuid(self.new_uuid());
-        let encoded =
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.inner.randomness.secret_bytes());
+        let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(self.inner.randomness.secret_bytes());
         let token = format!("{TOKEN_PREFIX}{encoded}");
         let hash = token_hash(&token);
         self.store()
@@ -170,7 +185,11 @@ impl Core {
                         principal_id,
                         tenant_id: request.tenant,
                         token_hash: hash,
-                        roles: request.roles.iter().map(|role| role.as_str().to_owned()).collect(),
+                        roles: request
+                            .roles
+                            .iter()
+                            .map(|role| role.as_str().to_owned())
+                            .collect(),
                         subject_id: request.subject,
                         label: request.label,
                     },

@@ -13,7 +13,7 @@ mod subjects;
 mod submissions;
 mod tenants;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 
@@ -86,7 +86,7 @@ struct Inner {
     /// Published versions never change, so their compiled forms are cached for good.
     forms: RwLock<HashMap<(TenantId, hale_domain::AppId, i64), Arc<CompiledForm>>>,
     /// Subjects known to exist (subjects are never deleted before erasure lands).
-    subjects: RwLock<HashSet<(TenantId, SubjectId)>>,
+    subjects: RwLock<HashMap<(TenantId, SubjectId), ()>>,
     /// Token hash → principal; tokens are not revocable yet, so entries stay valid.
     principals: RwLock<HashMap<String, Principal>>,
 }
@@ -160,7 +160,11 @@ impl Core {
     ) -> Result<TenantId, CoreError> {
         let tenant = match reference.parse::<TenantId>() {
             Ok(id) => self.store().tenant(id).await?.map(|row| row.id),
-            Err(_) => self.store().tenant_by_slug(reference).await?.map(|row| row.id),
+            Err(_) => self
+                .store()
+                .tenant_by_slug(reference)
+                .await?
+                .map(|row| row.id),
         };
         match tenant {
             Some(id) if context.principal.belongs_to(id) && id != TenantId::PLATFORM => Ok(id),
@@ -200,7 +204,11 @@ pub(crate) fn require_subject_access(
 }
 
 /// Remembers a value in a bounded cache.
-pub(crate) fn remember<K: std::hash::Hash + Eq, V>(cache: &RwLock<HashMap<K, V>>, key: K, value: V) {
+pub(crate) fn remember<K: std::hash::Hash + Eq, V>(
+    cache: &RwLock<HashMap<K, V>>,
+    key: K,
+    value: V,
+) {
     if let Ok(mut map) = cache.write() {
         if map.len() >= CACHE_LIMIT {
             map.clear();

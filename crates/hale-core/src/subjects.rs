@@ -32,26 +32,35 @@ impl Core {
         };
         self.audited(context, "subject.register", target, async {
             require(&context.principal, &REGISTRARS)?;
-            let subject = NewSubject::parse(request.identifiers, request.display_name, request.birth_date)
-                .map_err(|errors| {
-                    CoreError::Invalid(
-                        errors
-                            .into_iter()
-                            .map(|error| FieldError {
-                                field: error.field,
-                                code: error.code,
-                                message: error.message.to_owned(),
-                            })
-                            .collect(),
-                    )
-                })?;
+            let subject = NewSubject::parse(
+                request.identifiers,
+                request.display_name,
+                request.birth_date,
+            )
+            .map_err(|errors| {
+                CoreError::Invalid(
+                    errors
+                        .into_iter()
+                        .map(|error| FieldError {
+                            field: error.field,
+                            code: error.code,
+                            message: error.message.to_owned(),
+                        })
+                        .collect(),
+                )
+            })?;
             let keys: Vec<String> = subject
                 .identifiers
                 .iter()
                 .map(|identifier| identifier_key(tenant, identifier))
                 .collect();
             for key in &keys {
-                if self.store().subject_by_identifier_key(tenant, key).await?.is_some() {
+                if self
+                    .store()
+                    .subject_by_identifier_key(tenant, key)
+                    .await?
+                    .is_some()
+                {
                     return Err(CoreError::Conflict {
                         code: "identifier_taken",
                         message: "a subject with this identifier already exists",
@@ -78,7 +87,10 @@ impl Core {
                     idempotency: None,
                 })
                 .await?;
-            self.store().subject(tenant, id).await?.ok_or(CoreError::Unavailable)
+            self.store()
+                .subject(tenant, id)
+                .await?
+                .ok_or(CoreError::Unavailable)
         })
         .await
     }
@@ -118,31 +130,33 @@ impl Core {
             id: None,
         };
         self.audited(context, "subject.list", target, async {
-            require(&context.principal, &[Role::TenantAdmin, Role::Clinician, Role::Integration])?;
+            require(
+                &context.principal,
+                &[Role::TenantAdmin, Role::Clinician, Role::Integration],
+            )?;
             Ok(self.store().subjects(tenant, after, limit).await?)
         })
         .await
     }
 
     /// Whether a subject exists in a tenant; remembered, since subjects are not deleted.
-    pub(crate) async fn subject_exists(&self, tenant: TenantId, subject: SubjectId) -> Result<bool, CoreError> {
+    pub(crate) async fn subject_exists(
+        &self,
+        tenant: TenantId,
+        subject: SubjectId,
+    ) -> Result<bool, CoreError> {
         let known = self
             .inner
             .subjects
             .read()
-            .map(|set| set.contains(&(tenant, subject)))
+            .map(|set| set.contains_key(&(tenant, subject)))
             .unwrap_or(false);
         if known {
             return Ok(true);
         }
         let exists = self.store().subject(tenant, subject).await?.is_some();
         if exists {
-            if let Ok(mut set) = self.inner.subjects.write() {
-                if set.len() >= crate::CACHE_LIMIT {
-                    set.clear();
-                }
-                set.insert((tenant, subject));
-            }
+            crate::remember(&self.inner.subjects, (tenant, subject), ());
         }
         Ok(exists)
     }

@@ -3,7 +3,9 @@
 
 use hale_domain::event::{EventBody, ExpectedVersion, NewEvent, StreamRef};
 use hale_domain::{AppId, RequestContext, Role, SubjectId, SubmissionId, TenantId, Timestamp};
-use hale_store::{Append, AppendOutcome, IdempotencyClaim, ObservationRow, Page, SubmissionRow, TimeRange};
+use hale_store::{
+    Append, AppendOutcome, IdempotencyClaim, ObservationRow, Page, SubmissionRow, TimeRange,
+};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
@@ -41,8 +43,18 @@ pub struct Listing {
     pub code: Option<String>,
 }
 
-const SUBMITTERS: [Role; 4] = [Role::TenantAdmin, Role::Clinician, Role::Integration, Role::Patient];
-const READERS: [Role; 4] = [Role::TenantAdmin, Role::Clinician, Role::Integration, Role::Patient];
+const SUBMITTERS: [Role; 4] = [
+    Role::TenantAdmin,
+    Role::Clinician,
+    Role::Integration,
+    Role::Patient,
+];
+const READERS: [Role; 4] = [
+    Role::TenantAdmin,
+    Role::Clinician,
+    Role::Integration,
+    Role::Patient,
+];
 
 fn request_hash(request: &SubmitAnswers) -> String {
     let mut hasher = Sha256::new();
@@ -50,8 +62,12 @@ fn request_hash(request: &SubmitAnswers) -> String {
     for part in [
         request.subject.to_string(),
         request.app.to_string(),
-        request.app_version.map_or_else(|| "-".into(), |v| v.to_string()),
-        request.authored_at.map_or_else(|| "-".into(), |t| t.as_micros().to_string()),
+        request
+            .app_version
+            .map_or_else(|| "-".into(), |v| v.to_string()),
+        request
+            .authored_at
+            .map_or_else(|| "-".into(), |t| t.as_micros().to_string()),
         request.answers.get().to_owned(),
     ] {
         hasher.update((part.len() as u64).to_be_bytes());
@@ -80,7 +96,11 @@ impl Core {
         tenant: TenantId,
         request: SubmitAnswers,
     ) -> Result<Submitted, CoreError> {
-        let target = Target { tenant: Some(tenant), kind: "submission", id: None };
+        let target = Target {
+            tenant: Some(tenant),
+            kind: "submission",
+            id: None,
+        };
         self.audited(context, "submission.create", target, async {
             require(&context.principal, &SUBMITTERS)?;
             require_subject_access(&context.principal, request.subject)?;
@@ -90,7 +110,9 @@ impl Core {
             if !self.subject_exists(tenant, request.subject).await? {
                 return Err(CoreError::NotFound);
             }
-            let (app_version, form) = self.published_form(tenant, request.app, request.app_version).await?;
+            let (app_version, form) = self
+                .published_form(tenant, request.app, request.app_version)
+                .await?;
             let answers: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_str(request.answers.get()).map_err(|_| {
                     CoreError::invalid("answers", "not_an_object", "answers must be a JSON object")
@@ -105,6 +127,15 @@ impl Core {
                     "authored_at lies more than five minutes in the future",
                 ));
             }
+            let scores = match &valid.news2 {
+                Some(news2) => Some(
+                    serde_json::to_string(&serde_json::json!({ "news2": news2 }))
+                        .ok()
+                        .and_then(|text| RawValue::from_string(text).ok())
+                        .ok_or(CoreError::Unavailable)?,
+                ),
+                None => None,
+            };
             let hash = request_hash(&request);
             let id = SubmissionId::from_uuid(self.new_uuid());
             let answers_text = request.answers.get().to_owned();
@@ -127,9 +158,13 @@ impl Core {
                             observations: valid.observations,
                             idempotency_key: request.idempotency_key.clone(),
                             request_hash: hash.clone(),
+                            scores: scores.clone(),
                         },
                     }],
-                    idempotency: request.idempotency_key.map(|key| IdempotencyClaim { key, request_hash: hash }),
+                    idempotency: request.idempotency_key.map(|key| IdempotencyClaim {
+                        key,
+                        request_hash: hash,
+                    }),
                 })
                 .await?;
             match outcome {
@@ -144,17 +179,22 @@ impl Core {
                         recorded_at: now,
                         actor: context.actor(),
                         answers: answers_text,
+                        scores: scores.map(|scores| scores.get().to_owned()),
                     },
                     replayed: false,
                 }),
                 AppendOutcome::Replayed { stream_id } => {
-                    let original: SubmissionId = stream_id.parse().map_err(|_| CoreError::Unavailable)?;
+                    let original: SubmissionId =
+                        stream_id.parse().map_err(|_| CoreError::Unavailable)?;
                     let submission = self
                         .store()
                         .submission(tenant, original)
                         .await?
                         .ok_or(CoreError::Unavailable)?;
-                    Ok(Submitted { submission, replayed: true })
+                    Ok(Submitted {
+                        submission,
+                        replayed: true,
+                    })
                 }
             }
         })
@@ -168,10 +208,18 @@ impl Core {
         id: SubmissionId,
     ) -> Result<SubmissionRow, CoreError> {
         let text = id.to_string();
-        let target = Target { tenant: Some(tenant), kind: "submission", id: Some(&text) };
+        let target = Target {
+            tenant: Some(tenant),
+            kind: "submission",
+            id: Some(&text),
+        };
         self.audited(context, "submission.read", target, async {
             require(&context.principal, &READERS).map_err(|_| CoreError::NotFound)?;
-            let submission = self.store().submission(tenant, id).await?.ok_or(CoreError::NotFound)?;
+            let submission = self
+                .store()
+                .submission(tenant, id)
+                .await?
+                .ok_or(CoreError::NotFound)?;
             require_subject_access(&context.principal, submission.subject_id)?;
             Ok(submission)
         })
@@ -186,7 +234,11 @@ impl Core {
         listing: Listing,
     ) -> Result<Page<SubmissionRow>, CoreError> {
         let text = subject.to_string();
-        let target = Target { tenant: Some(tenant), kind: "subject.submissions", id: Some(&text) };
+        let target = Target {
+            tenant: Some(tenant),
+            kind: "subject.submissions",
+            id: Some(&text),
+        };
         self.audited(context, "submission.list", target, async {
             require(&context.principal, &READERS)?;
             require_subject_access(&context.principal, subject)?;
@@ -195,7 +247,13 @@ impl Core {
             }
             Ok(self
                 .store()
-                .submissions_for_subject(tenant, subject, listing.range, listing.after, listing.limit)
+                .submissions_for_subject(
+                    tenant,
+                    subject,
+                    listing.range,
+                    listing.after,
+                    listing.limit,
+                )
                 .await?)
         })
         .await
@@ -209,7 +267,11 @@ impl Core {
         listing: Listing,
     ) -> Result<Page<ObservationRow>, CoreError> {
         let text = subject.to_string();
-        let target = Target { tenant: Some(tenant), kind: "subject.observations", id: Some(&text) };
+        let target = Target {
+            tenant: Some(tenant),
+            kind: "subject.observations",
+            id: Some(&text),
+        };
         self.audited(context, "observation.list", target, async {
             require(&context.principal, &READERS)?;
             require_subject_access(&context.principal, subject)?;

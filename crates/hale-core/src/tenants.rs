@@ -70,7 +70,10 @@ impl Core {
     }
 
     /// Tenants the caller can see: all for platform administrators, their own for others.
-    pub async fn list_tenants(&self, context: &RequestContext) -> Result<Vec<TenantRow>, CoreError> {
+    pub async fn list_tenants(
+        &self,
+        context: &RequestContext,
+    ) -> Result<Vec<TenantRow>, CoreError> {
         let target = Target {
             tenant: None,
             kind: "tenant",

@@ -176,6 +176,9 @@ pub enum EventBody {
         idempotency_key: Option<String>,
         /// SHA-256 of the canonical request, hex: tells a retry from a different request.
         request_hash: String,
+        /// Clinical scores computed from the answers (e.g. `{"news2": {…}}`). PHI.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scores: Option<Box<RawValue>>,
     },
 }
 

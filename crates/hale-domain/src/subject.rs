@@ -60,14 +60,14 @@ impl NewSubject {
                 });
             }
         }
-        if let Some(name) = &display_name {
-            if !is_reasonable_text(name, 200) {
-                errors.push(SubjectFieldError {
-                    field: "display_name".into(),
-                    code: "invalid",
-                    message: "display name must be 1-200 characters without control characters",
-                });
-            }
+        if let Some(name) = &display_name
+            && !is_reasonable_text(name, 200)
+        {
+            errors.push(SubjectFieldError {
+                field: "display_name".into(),
+                code: "invalid",
+                message: "display name must be 1-200 characters without control characters",
+            });
         }
         if let Some(date) = &birth_date {
             let format = time::macros::format_description!("[year]-[month]-[day]");

@@ -1,11 +1,14 @@
-//! The app definition format (`hale.app/1`): what an analyst writes, and its compiled form.
+//! The app definition format (`hale.app/1`): what an analyst writes, as JSON.
 //!
 //! The format grows by adding optional members; an unknown member is an error so that a typo
-//! never silently drops a rule.
+//! never silently drops a rule. Checking beyond the JSON shape happens in [`crate::compile`].
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+/// The format identifier written into every compiled form.
+pub const FORMAT: &str = "hale.app/1";
 
 /// Text shown to people: one string, or one per language (`{"en": "…", "fr": "…"}`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -27,28 +30,104 @@ impl Text {
                 .unwrap_or(""),
         }
     }
+
+    /// Whether the text is given explicitly in `language` (a plain text counts for every one).
+    pub fn has_language(&self, language: &str) -> bool {
+        match self {
+            Text::Plain(_) => true,
+            Text::Translated(map) => map.get(language).is_some_and(|text| !text.is_empty()),
+        }
+    }
 }
 
-/// The kinds of answer a field takes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The kinds of field an app has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldType {
     Integer,
     Decimal,
+    #[default]
     Text,
     SelectOne,
     SelectMultiple,
     Date,
     Datetime,
+    Time,
     Boolean,
+    Acknowledge,
+    Range,
+    Note,
+    Calculate,
+    Group,
+    Repeat,
+    File,
+    Photo,
 }
 
 impl FieldType {
+    /// Every type, for generators and documentation.
+    pub const ALL: [FieldType; 17] = [
+        FieldType::Integer,
+        FieldType::Decimal,
+        FieldType::Text,
+        FieldType::SelectOne,
+        FieldType::SelectMultiple,
+        FieldType::Date,
+        FieldType::Datetime,
+        FieldType::Time,
+        FieldType::Boolean,
+        FieldType::Acknowledge,
+        FieldType::Range,
+        FieldType::Note,
+        FieldType::Calculate,
+        FieldType::Group,
+        FieldType::Repeat,
+        FieldType::File,
+        FieldType::Photo,
+    ];
+
+    /// Integer, decimal and range answers are numbers with optional bounds and unit.
     pub const fn is_numeric(self) -> bool {
-        matches!(self, FieldType::Integer | FieldType::Decimal)
+        matches!(
+            self,
+            FieldType::Integer | FieldType::Decimal | FieldType::Range
+        )
     }
     pub const fn is_select(self) -> bool {
         matches!(self, FieldType::SelectOne | FieldType::SelectMultiple)
+    }
+    /// Groups and repeats hold children instead of an answer.
+    pub const fn is_container(self) -> bool {
+        matches!(self, FieldType::Group | FieldType::Repeat)
+    }
+    /// Whether the client submits an answer for this field.
+    pub const fn is_answered(self) -> bool {
+        !matches!(
+            self,
+            FieldType::Note | FieldType::Calculate | FieldType::Group
+        )
+    }
+    /// The snake_case spelling used in JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            FieldType::Integer => "integer",
+            FieldType::Decimal => "decimal",
+            FieldType::Text => "text",
+            FieldType::SelectOne => "select_one",
+            FieldType::SelectMultiple => "select_multiple",
+            FieldType::Date => "date",
+            FieldType::Datetime => "datetime",
+            FieldType::Time => "time",
+            FieldType::Boolean => "boolean",
+            FieldType::Acknowledge => "acknowledge",
+            FieldType::Range => "range",
+            FieldType::Note => "note",
+            FieldType::Calculate => "calculate",
+            FieldType::Group => "group",
+            FieldType::Repeat => "repeat",
+            FieldType::File => "file",
+            FieldType::Photo => "photo",
+        }
     }
 }
 
@@ -60,37 +139,126 @@ pub struct Choice {
     pub label: Text,
 }
 
-/// One question of an app.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One field of an app: a question, a note, a calculation, or a group/repeat of fields.
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Field {
     pub name: String,
     #[serde(rename = "type")]
     pub field_type: FieldType,
-    pub label: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<Text>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub required: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_message: Option<Text>,
+    /// Expression that must be true for an answer; `.` is the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraint_message: Option<Text>,
+    /// Expression: when false the field is hidden and must not be answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relevant: Option<String>,
+    /// Expression computing a `calculate` field's value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calculation: Option<String>,
+    /// Initial answer offered by the client, in the answer encoding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<serde_json::Value>,
+    /// Inline choices of a select field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<Choice>,
+    /// Name of an app-level choice list, instead of inline choices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice_list: Option<String>,
+    /// Display hint for the client (XLSForm `appearance`); not interpreted by the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appearance: Option<String>,
     /// UCUM unit of a numeric answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
+    /// Other UCUM units the client may submit the answer in (`{"value": …, "unit": …}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accepted_units: Vec<String>,
+    /// LOINC code: a coded numeric field yields an observation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Why a free-text or attachment field collects what it does (PHI purpose note).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<f64>,
-    /// LOINC code: a coded numeric field yields an observation.
+    /// Step of a `range` field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
+    pub step: Option<f64>,
+    /// Fields inside a group or repeat.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub choices: Vec<Choice>,
+    pub children: Vec<Field>,
+    /// Fewest rows of a repeat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_count: Option<u32>,
+    /// Most rows of a repeat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_count: Option<u32>,
+}
+
+impl Field {
+    /// A field of `field_type` named `name`, everything else empty.
+    pub fn new(name: &str, field_type: FieldType) -> Self {
+        Field {
+            name: name.to_owned(),
+            field_type,
+            ..Field::default()
+        }
+    }
+}
+
+/// Which fields carry the three NEWS2 parameters that have no LOINC vital-sign code. The
+/// other four (respiration rate, SpO2, systolic pressure, pulse, temperature) are found by
+/// their catalogue LOINC code.
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct News2Mapping {
+    /// A boolean (true = on supplemental oxygen) or select_one with choices `air`/`oxygen`.
+    pub oxygen: String,
+    /// A select_one with choices among `alert`, `confusion`, `voice`, `pain`, `unresponsive`.
+    pub consciousness: String,
+    /// Optional select_one with choices `scale1`/`scale2`; Scale 1 when absent or unanswered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spo2_scale: Option<String>,
 }
 
 /// A health-check app as the analyst defines it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppDefinition {
+    /// Always `hale.app/1` when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
     pub title: Text,
+    /// Free version label, e.g. `2026-01`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     #[serde(default = "default_language")]
     pub default_language: String,
+    /// Every language the texts are written in; the default language is implied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub languages: Vec<String>,
+    /// How often participants are asked, e.g. `daily`; a hint for the scheduler.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// Name of the server's rate-limit policy for submissions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_policy: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub choice_lists: BTreeMap<String, Vec<Choice>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub news2: Option<News2Mapping>,
     pub fields: Vec<Field>,
 }
 
@@ -106,18 +274,31 @@ pub struct DefinitionError {
     pub message: String,
 }
 
-/// A definition that passed every check, ready to validate submissions. Serialised as JSON for
-/// storage and for the browser.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CompiledForm {
-    pub format: String,
-    pub default_language: String,
-    pub fields: Vec<Field>,
+pub(crate) fn definition_error(path: &str, code: &'static str, message: &str) -> DefinitionError {
+    DefinitionError {
+        path: path.to_owned(),
+        code,
+        message: message.to_owned(),
+    }
 }
 
-pub const MAX_FIELDS: usize = 500;
-
 impl AppDefinition {
+    /// An app with a title and fields, everything else at its default.
+    pub fn new(title: &str, fields: Vec<Field>) -> Self {
+        AppDefinition {
+            format: None,
+            title: Text::Plain(title.to_owned()),
+            version: None,
+            default_language: default_language(),
+            languages: Vec::new(),
+            schedule: None,
+            rate_limit_policy: None,
+            choice_lists: BTreeMap::new(),
+            news2: None,
+            fields,
+        }
+    }
+
     /// Parses the JSON text of a definition.
     pub fn from_json(text: &str) -> Result<Self, Vec<DefinitionError>> {
         serde_json::from_str(text).map_err(|error| {
@@ -134,119 +315,23 @@ impl AppDefinition {
         })
     }
 
-    /// Checks the whole definition and reports every problem at once.
-    pub fn compile(&self) -> Result<CompiledForm, Vec<DefinitionError>> {
-        let mut errors = Vec::new();
-        if self.fields.is_empty() {
-            errors.push(error(
-                "$.fields",
-                "no_fields",
-                "an app needs at least one field",
-            ));
-        }
-        if self.fields.len() > MAX_FIELDS {
-            errors.push(error(
-                "$.fields",
-                "too_many_fields",
-                &format!("an app has at most {MAX_FIELDS} fields"),
-            ));
-        }
-        let mut seen = HashSet::new();
-        for (index, field) in self.fields.iter().enumerate() {
-            let path = format!("$.fields[{index}]");
-            if !is_valid_name(&field.name) {
-                errors.push(error(
-                    &format!("{path}.name"),
-                    "invalid_name",
-                    "a field name starts with a letter or '_' and has only letters, digits, '_', '-' and '.' (at most 64)",
-                ));
-            } else if !seen.insert(field.name.as_str()) {
-                errors.push(error(
-                    &format!("{path}.name"),
-                    "duplicate_name",
-                    &format!("field name '{}' is used twice", field.name),
-                ));
-            }
-            check_field(field, &path, &mut errors);
-        }
-        if errors.is_empty() {
-            Ok(CompiledForm {
-                format: "hale.app/1".to_owned(),
-                default_language: self.default_language.clone(),
-                fields: self.fields.clone(),
-            })
-        } else {
-            Err(errors)
-        }
+    /// The definition as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
     }
-}
 
-fn check_field(field: &Field, path: &str, errors: &mut Vec<DefinitionError>) {
-    let numeric = field.field_type.is_numeric();
-    if !numeric && (field.min.is_some() || field.max.is_some() || field.unit.is_some()) {
-        errors.push(error(
-            path,
-            "bounds_on_non_numeric",
-            "min, max and unit apply only to integer and decimal fields",
-        ));
-    }
-    if let (Some(min), Some(max)) = (field.min, field.max) {
-        if min > max {
-            errors.push(error(path, "min_above_max", "min is greater than max"));
-        }
-    }
-    if field.code.is_some() && !numeric {
-        errors.push(error(
-            &format!("{path}.code"),
-            "code_on_non_numeric",
-            "a LOINC code derives an observation and needs an integer or decimal field",
-        ));
-    }
-    if field.code.is_some() && field.unit.is_none() {
-        errors.push(error(
-            &format!("{path}.unit"),
-            "code_without_unit",
-            "a coded field needs a UCUM unit",
-        ));
-    }
-    if field.field_type.is_select() {
-        if field.choices.is_empty() {
-            errors.push(error(
-                &format!("{path}.choices"),
-                "choices_missing",
-                "a choice field needs at least one choice",
-            ));
-        }
-        let mut values = HashSet::new();
-        for (index, choice) in field.choices.iter().enumerate() {
-            if choice.value.is_empty() || choice.value.contains(char::is_whitespace) {
-                errors.push(error(
-                    &format!("{path}.choices[{index}].value"),
-                    "invalid_choice_value",
-                    "a choice value is non-empty and has no spaces",
-                ));
-            } else if !values.insert(choice.value.as_str()) {
-                errors.push(error(
-                    &format!("{path}.choices[{index}].value"),
-                    "duplicate_choice",
-                    &format!("choice value '{}' is used twice", choice.value),
-                ));
+    /// Every field, depth first, with its JSON path.
+    pub fn walk(&self) -> Vec<(String, &Field)> {
+        let mut out = Vec::new();
+        fn visit<'a>(fields: &'a [Field], prefix: &str, out: &mut Vec<(String, &'a Field)>) {
+            for (index, field) in fields.iter().enumerate() {
+                let path = format!("{prefix}[{index}]");
+                out.push((path.clone(), field));
+                visit(&field.children, &format!("{path}.children"), out);
             }
         }
-    } else if !field.choices.is_empty() {
-        errors.push(error(
-            &format!("{path}.choices"),
-            "choices_on_non_select",
-            "choices apply only to select_one and select_multiple fields",
-        ));
-    }
-}
-
-fn error(path: &str, code: &'static str, message: &str) -> DefinitionError {
-    DefinitionError {
-        path: path.to_owned(),
-        code,
-        message: message.to_owned(),
+        visit(&self.fields, "$.fields", &mut out);
+        out
     }
 }
 
@@ -282,36 +367,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_problem_is_reported_at_once() {
-        let definition = AppDefinition::from_json(
-            r#"{"title":"t","fields":[
-                {"name":"hr","type":"integer","label":"HR","code":"8867-4","min":300,"max":20},
-                {"name":"hr","type":"text","label":"x","unit":"kg"},
-                {"name":"s","type":"select_one","label":"S"},
-                {"name":"9x","type":"boolean","label":"B"}
-            ]}"#,
-        )
-        .unwrap();
-        let codes: Vec<_> = definition
-            .compile()
-            .unwrap_err()
-            .into_iter()
-            .map(|e| e.code)
-            .collect();
-        assert_eq!(
-            codes,
-            [
-                "min_above_max",
-                "code_without_unit",
-                "duplicate_name",
-                "bounds_on_non_numeric",
-                "choices_missing",
-                "invalid_name"
-            ]
-        );
-    }
-
-    #[test]
     fn unknown_members_are_refused() {
         let errors = AppDefinition::from_json(
             r#"{"title":"t","fields":[{"name":"a","type":"integer","label":"A","maximum":3}]}"#,
@@ -323,5 +378,15 @@ mod tests {
             "{}",
             errors[0].message
         );
+    }
+
+    #[test]
+    fn json_round_trips() {
+        let text = r#"{"title":{"en":"T","fr":"T"},"languages":["fr"],"choice_lists":{"yn":[{"value":"y","label":"Yes"}]},
+            "fields":[{"name":"g","type":"group","children":[{"name":"a","type":"select_one","label":"A","choice_list":"yn"}]}]}"#;
+        let definition = AppDefinition::from_json(text).unwrap();
+        let again = AppDefinition::from_json(&definition.to_json()).unwrap();
+        assert_eq!(definition, again);
+        assert_eq!(definition.walk().len(), 2);
     }
 }

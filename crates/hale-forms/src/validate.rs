@@ -1,14 +1,22 @@
-//! Validation of a submission's answers against a compiled form, field by field, and the
-//! observations derived from coded numeric answers. Every error names the field and carries a
-//! stable code; no message repeats the submitted value, because answers are PHI.
+//! Validation of a submission against a compiled form: relevance and calculations in
+//! dependency order, then required, types, bounds, choices, constraints and repeat rows, and
+//! finally the observations derived from coded numeric answers. Every error names the field
+//! (`name`, or `repeat[row].name` with 0-based rows) and carries a stable code; no message or
+//! path repeats a submitted value, because answers are PHI.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
+use hale_clinical::news2::News2Score;
+use hale_domain::Timestamp;
 use hale_domain::event::ObservationRecord;
+use hale_expr::{DateTimeValue, Env, Expr, Value, evaluate};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Map;
 
-use crate::definition::{CompiledForm, Field, FieldType};
+use crate::answer::{read_answer, same_computed};
+use crate::compile::{CompiledField, CompiledForm};
+use crate::definition::{FieldType, is_valid_name};
+use crate::observe::{Reading, derive};
 
 /// One problem with one answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -22,317 +30,419 @@ pub struct FieldError {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ValidSubmission {
     pub observations: Vec<ObservationRecord>,
+    pub news2: Option<News2Score>,
 }
 
-impl CompiledForm {
-    /// Validates every answer and reports every problem at once.
-    pub fn validate(
+/// The values an expression can read: the current repeat row's first, then the top level.
+struct Scope<'a> {
+    top: &'a HashMap<String, Value>,
+    row: Option<&'a HashMap<String, Value>>,
+    current: Value,
+    now: DateTimeValue,
+}
+
+impl Env for Scope<'_> {
+    fn value(&self, field: &str) -> Value {
+        self.row
+            .and_then(|row| row.get(field))
+            .or_else(|| self.top.get(field))
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+    fn current(&self) -> Value {
+        self.current.clone()
+    }
+    fn now(&self) -> DateTimeValue {
+        self.now
+    }
+}
+
+/// The state of one level (the top, or one repeat row) while it is evaluated.
+#[derive(Default)]
+struct Level {
+    values: HashMap<String, Value>,
+    relevant: HashMap<usize, bool>,
+    /// Fields whose answer was read, for the constraint pass.
+    answered: Vec<usize>,
+}
+
+struct Run<'a> {
+    form: &'a CompiledForm,
+    now: DateTimeValue,
+    errors: Vec<FieldError>,
+    readings: Vec<Reading>,
+}
+
+fn path_of(prefix: &str, name: &str) -> String {
+    format!("{prefix}{name}")
+}
+
+impl Run<'_> {
+    fn error(&mut self, path: String, code: &'static str, message: &str) {
+        self.errors.push(FieldError {
+            field: path,
+            code,
+            message: message.to_owned(),
+        });
+    }
+
+    fn truthy(
         &self,
-        answers: &Map<String, Value>,
-        _now: hale_domain::Timestamp,
-    ) -> Result<ValidSubmission, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let known: HashSet<&str> = self.fields.iter().map(|f| f.name.as_str()).collect();
-        for name in answers.keys() {
-            if !known.contains(name.as_str()) {
-                errors.push(FieldError {
-                    // The key is client-chosen text: report it only when it is a plausible
-                    // field name, never arbitrary (possibly PHI-bearing) input.
-                    field: if crate::definition::is_valid_name(name) {
-                        name.clone()
-                    } else {
-                        String::from("$")
-                    },
-                    code: "unknown_field",
-                    message: String::from("this app has no such field"),
+        expr: &Expr,
+        top: &HashMap<String, Value>,
+        level: &Level,
+        in_row: bool,
+    ) -> bool {
+        let scope = Scope {
+            top,
+            row: in_row.then_some(&level.values),
+            current: Value::Null,
+            now: self.now,
+        };
+        evaluate(expr, &scope).truthy()
+    }
+
+    /// Evaluates one level: `repeat` is `None` for the top level, else the repeat's index;
+    /// `prefix` is prepended to field names in error paths.
+    fn level(
+        &mut self,
+        answers: &Map<String, serde_json::Value>,
+        repeat: Option<usize>,
+        prefix: &str,
+        top: Option<&Level>,
+    ) -> Level {
+        let form = self.form;
+        let mut level = Level::default();
+        let empty = HashMap::new();
+        let in_row = top.is_some();
+        let own_fields = || {
+            form.fields
+                .iter()
+                .enumerate()
+                .filter(move |(_, field)| field.repeat == repeat)
+        };
+        for key in answers.keys() {
+            let known = own_fields().any(|(index, field)| {
+                &field.name == key && Some(index) != repeat && field.field_type != FieldType::Group
+            });
+            if !known {
+                // The key is client-chosen text: report it only when it is a plausible field
+                // name, never arbitrary (possibly PHI-bearing) input.
+                let shown = if is_valid_name(key) {
+                    path_of(prefix, key)
+                } else {
+                    format!("{prefix}$")
+                };
+                self.error(shown, "unknown_field", "this app has no such field");
+            }
+        }
+        for &index in &form.order {
+            let field = &form.fields[index];
+            if field.repeat != repeat || Some(index) == repeat {
+                continue;
+            }
+            let top_values = top.map(|top| &top.values).unwrap_or(&empty);
+            let values_for_eval = if in_row { top_values } else { &level.values };
+            let parent_relevant = match field.parent {
+                None => true,
+                Some(parent) if Some(parent) == repeat => true,
+                Some(parent) => level
+                    .relevant
+                    .get(&parent)
+                    .or_else(|| top.and_then(|top| top.relevant.get(&parent)))
+                    .copied()
+                    .unwrap_or(true),
+            };
+            let relevant = parent_relevant
+                && field
+                    .relevant
+                    .as_ref()
+                    .is_none_or(|expr| self.truthy(expr, values_for_eval, &level, in_row));
+            level.relevant.insert(index, relevant);
+            let path = path_of(prefix, &field.name);
+            let submitted = answers.get(&field.name).filter(|json| !json.is_null());
+            match field.field_type {
+                FieldType::Group => {}
+                FieldType::Note => {
+                    if submitted.is_some() {
+                        self.error(path, "not_answerable", "a note takes no answer");
+                    }
+                }
+                FieldType::Calculate => {
+                    let value = match (&field.calculation, relevant) {
+                        (Some(expr), true) => {
+                            let scope = Scope {
+                                top: values_for_eval,
+                                row: in_row.then_some(&level.values),
+                                current: Value::Null,
+                                now: self.now,
+                            };
+                            evaluate(expr, &scope)
+                        }
+                        _ => Value::Null,
+                    };
+                    if let Some(json) = submitted {
+                        if !relevant {
+                            self.error(
+                                path.clone(),
+                                "not_relevant",
+                                "this field is not relevant and must not be answered",
+                            );
+                        } else if !same_computed(&value, json) {
+                            self.error(
+                                path.clone(),
+                                "calculation_mismatch",
+                                "the submitted value differs from the calculation",
+                            );
+                        }
+                    }
+                    if let Value::Number(number) = value
+                        && number.is_finite()
+                        && field.code.is_some()
+                    {
+                        self.readings.push(Reading {
+                            index,
+                            path,
+                            number,
+                            in_repeat: in_row,
+                        });
+                    }
+                    level.values.insert(field.name.clone(), value);
+                }
+                FieldType::Repeat => {
+                    let rows = self.check_repeat(field, submitted, relevant, &path);
+                    level
+                        .values
+                        .insert(field.name.clone(), Value::Number(rows as f64));
+                }
+                _ => {
+                    let value = self.answer(field, index, submitted, relevant, path, in_row);
+                    if !value.is_empty() {
+                        level.answered.push(index);
+                    }
+                    level.values.insert(field.name.clone(), value);
+                }
+            }
+        }
+        // Constraints may read any field, including later ones, so they run once every value
+        // of the level is known.
+        for &index in &level.answered {
+            let field = &form.fields[index];
+            let Some(expr) = &field.constraint else {
+                continue;
+            };
+            let top_values = top.map(|top| &top.values).unwrap_or(&level.values);
+            let scope = Scope {
+                top: top_values,
+                row: in_row.then_some(&level.values),
+                current: level
+                    .values
+                    .get(&field.name)
+                    .cloned()
+                    .unwrap_or(Value::Null),
+                now: self.now,
+            };
+            if !evaluate(expr, &scope).truthy() {
+                let message = field
+                    .constraint_message
+                    .as_ref()
+                    .map(|text| text.in_language(&form.default_language).to_owned())
+                    .unwrap_or_else(|| {
+                        String::from("the answer does not meet the field's constraint")
+                    });
+                self.error(path_of(prefix, &field.name), "constraint_failed", &message);
+            }
+        }
+        level
+    }
+
+    /// Checks a repeat's rows (not their contents) and returns how many there are.
+    fn check_repeat(
+        &mut self,
+        field: &CompiledField,
+        submitted: Option<&serde_json::Value>,
+        relevant: bool,
+        path: &str,
+    ) -> usize {
+        let Some(json) = submitted else {
+            if relevant && field.min_count.is_some_and(|low| low > 0) {
+                self.error(
+                    path.to_owned(),
+                    "too_few_rows",
+                    "the repeat has fewer rows than its minimum",
+                );
+            }
+            return 0;
+        };
+        let Some(rows) = json.as_array() else {
+            self.error(
+                path.to_owned(),
+                "not_a_list",
+                "a repeat's answer is a list of rows",
+            );
+            return 0;
+        };
+        if !relevant {
+            if !rows.is_empty() {
+                self.error(
+                    path.to_owned(),
+                    "not_relevant",
+                    "this field is not relevant and must not be answered",
+                );
+            }
+            return 0;
+        }
+        if field.min_count.is_some_and(|low| rows.len() < low as usize) {
+            self.error(
+                path.to_owned(),
+                "too_few_rows",
+                "the repeat has fewer rows than its minimum",
+            );
+        }
+        if field
+            .max_count
+            .is_some_and(|high| rows.len() > high as usize)
+        {
+            self.error(
+                path.to_owned(),
+                "too_many_rows",
+                "the repeat has more rows than its maximum",
+            );
+        }
+        rows.len()
+    }
+
+    fn answer(
+        &mut self,
+        field: &CompiledField,
+        index: usize,
+        submitted: Option<&serde_json::Value>,
+        relevant: bool,
+        path: String,
+        in_repeat: bool,
+    ) -> Value {
+        let Some(json) = submitted else {
+            if relevant && field.required {
+                let message = field
+                    .required_message
+                    .as_ref()
+                    .map(|text| text.in_language(&self.form.default_language).to_owned())
+                    .unwrap_or_else(|| String::from("an answer is required"));
+                self.error(path, "required", &message);
+            }
+            return Value::Null;
+        };
+        if !relevant {
+            self.error(
+                path,
+                "not_relevant",
+                "this field is not relevant and must not be answered",
+            );
+            return Value::Null;
+        }
+        let answer = match read_answer(field, json) {
+            Ok(answer) => answer,
+            Err(problem) => {
+                self.error(path, problem.code, problem.message);
+                return Value::Null;
+            }
+        };
+        if let Some(number) = answer.number {
+            if let Some(problem) = check_number(field, number) {
+                self.error(path, problem.0, problem.1);
+                return Value::Null;
+            }
+            if field.code.is_some() {
+                self.readings.push(Reading {
+                    index,
+                    path,
+                    number,
+                    in_repeat,
                 });
             }
         }
-        let mut observations = Vec::new();
-        for field in &self.fields {
-            let answer = answers.get(&field.name).filter(|value| !value.is_null());
-            match answer {
-                None if field.required => {
-                    errors.push(field_error(field, "required", "an answer is required"))
-                }
-                None => {}
-                Some(value) => match check_answer(field, value) {
-                    Ok(Some(number)) => {
-                        if let (Some(code), Some(unit)) = (&field.code, &field.unit) {
-                            observations.push(ObservationRecord {
-                                index: observations.len() as u32,
-                                field: field.name.clone(),
-                                code: code.clone(),
-                                value: number,
-                                unit: unit.clone(),
-                            });
-                        }
-                    }
-                    Ok(None) => {}
-                    Err(error) => errors.push(error),
-                },
-            }
-        }
-        if errors.is_empty() {
-            Ok(ValidSubmission { observations })
-        } else {
-            Err(errors)
-        }
+        answer.value
     }
 }
 
-fn field_error(field: &Field, code: &'static str, message: &str) -> FieldError {
-    FieldError {
-        field: field.name.clone(),
-        code,
-        message: message.to_owned(),
+fn check_number(field: &CompiledField, number: f64) -> Option<(&'static str, &'static str)> {
+    if !number.is_finite() {
+        return Some(("not_a_number", "the answer must be a finite number"));
     }
-}
-
-/// Checks one present answer; a numeric answer is returned for observation derivation.
-fn check_answer(field: &Field, value: &Value) -> Result<Option<f64>, FieldError> {
-    match field.field_type {
-        FieldType::Integer => {
-            let number = value.as_i64().map(|n| n as f64).ok_or_else(|| {
-                field_error(field, "not_an_integer", "the answer must be a whole number")
-            })?;
-            check_bounds(field, number).map(Some)
-        }
-        FieldType::Decimal => {
-            let number = value
-                .as_f64()
-                .filter(|n| n.is_finite())
-                .ok_or_else(|| field_error(field, "not_a_number", "the answer must be a number"))?;
-            check_bounds(field, number).map(Some)
-        }
-        FieldType::Text => {
-            let text = value
-                .as_str()
-                .ok_or_else(|| field_error(field, "not_text", "the answer must be text"))?;
-            if text.chars().count() > 10_000 {
-                return Err(field_error(
-                    field,
-                    "too_long",
-                    "the answer is longer than 10000 characters",
-                ));
-            }
-            Ok(None)
-        }
-        FieldType::Boolean => value
-            .as_bool()
-            .map(|_| None)
-            .ok_or_else(|| field_error(field, "not_a_boolean", "the answer must be true or false")),
-        FieldType::SelectOne => {
-            let choice = value.as_str().ok_or_else(|| {
-                field_error(field, "not_a_choice", "the answer must be one choice value")
-            })?;
-            if field.choices.iter().any(|c| c.value == choice) {
-                Ok(None)
-            } else {
-                Err(field_error(
-                    field,
-                    "invalid_choice",
-                    "the answer is not one of the field's choices",
-                ))
-            }
-        }
-        FieldType::SelectMultiple => {
-            let picked = value.as_array().ok_or_else(|| {
-                field_error(
-                    field,
-                    "not_a_choice_list",
-                    "the answer must be a list of choice values",
-                )
-            })?;
-            let mut seen = HashSet::new();
-            for item in picked {
-                let valid = item
-                    .as_str()
-                    .is_some_and(|choice| field.choices.iter().any(|c| c.value == choice));
-                if !valid {
-                    return Err(field_error(
-                        field,
-                        "invalid_choice",
-                        "an answer is not one of the field's choices",
-                    ));
-                }
-                if !seen.insert(item.as_str()) {
-                    return Err(field_error(
-                        field,
-                        "duplicate_choice",
-                        "a choice is given twice",
-                    ));
-                }
-            }
-            Ok(None)
-        }
-        FieldType::Date => {
-            let format = time::macros::format_description!("[year]-[month]-[day]");
-            value
-                .as_str()
-                .and_then(|text| time::Date::parse(text, &format).ok())
-                .map(|_| None)
-                .ok_or_else(|| {
-                    field_error(
-                        field,
-                        "invalid_date",
-                        "the answer must be a date, YYYY-MM-DD",
-                    )
-                })
-        }
-        FieldType::Datetime => value
-            .as_str()
-            .and_then(|text| hale_domain::Timestamp::parse_rfc3339(text).ok())
-            .map(|_| None)
-            .ok_or_else(|| {
-                field_error(
-                    field,
-                    "invalid_datetime",
-                    "the answer must be an RFC 3339 date-time with offset",
-                )
-            }),
-    }
-}
-
-fn check_bounds(field: &Field, number: f64) -> Result<f64, FieldError> {
     if field.min.is_some_and(|min| number < min) {
-        return Err(field_error(
-            field,
-            "below_minimum",
-            "the answer is below the field's minimum",
-        ));
+        return Some(("below_minimum", "the answer is below the field's minimum"));
     }
     if field.max.is_some_and(|max| number > max) {
-        return Err(field_error(
-            field,
-            "above_maximum",
-            "the answer is above the field's maximum",
-        ));
+        return Some(("above_maximum", "the answer is above the field's maximum"));
     }
-    Ok(number)
+    if let (FieldType::Range, Some(min)) = (field.field_type, field.min) {
+        let step = field.step.unwrap_or(1.0);
+        let steps = (number - min) / step;
+        if (steps - steps.round()).abs() > 1e-9 {
+            return Some(("off_step", "the answer is not on the range's steps"));
+        }
+    }
+    None
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    impl CompiledForm {
-        fn validate_now(&self, answers: &Map<String, Value>) -> Result<ValidSubmission, Vec<FieldError>> {
-            self.validate(answers, hale_domain::Timestamp::from_micros(0))
-        }
-    }
-    use crate::definition::AppDefinition;
-
-    fn vitals() -> CompiledForm {
-        AppDefinition::from_json(
-            r#"{"title":"Vitals","fields":[
-              {"name":"heart_rate","type":"integer","label":"Heart rate","required":true,"unit":"/min","min":20,"max":300,"code":"8867-4"},
-              {"name":"temperature","type":"decimal","label":"Temperature","unit":"Cel","min":25,"max":45,"code":"8310-5"},
-              {"name":"symptoms","type":"select_multiple","label":"Symptoms","choices":[{"value":"cough","label":"Cough"},{"value":"fever","label":"Fever"}]},
-              {"name":"feeling","type":"select_one","label":"Feeling","choices":[{"value":"good","label":"Good"}]},
-              {"name":"note","type":"text","label":"Note"},
-              {"name":"on","type":"date","label":"Date"},
-              {"name":"at","type":"datetime","label":"Time"},
-              {"name":"ok","type":"boolean","label":"OK"}
-            ]}"#,
-        )
-        .unwrap()
-        .compile()
-        .unwrap()
-    }
-
-    fn answers(json: &str) -> Map<String, Value> {
-        serde_json::from_str(json).unwrap()
-    }
-
-    #[test]
-    fn a_valid_submission_derives_coded_observations() {
-        let valid = vitals()
-            .validate_now(&answers(
-                r#"{"heart_rate":72,"temperature":36.6,"symptoms":["cough"],"feeling":"good","note":"n","on":"2026-01-02","at":"2026-01-02T08:00:00Z","ok":true}"#,
-            ))
-            .unwrap();
-        let codes: Vec<_> = valid
-            .observations
-            .iter()
-            .map(|o| (o.code.as_str(), o.value, o.unit.as_str()))
-            .collect();
-        assert_eq!(codes, [("8867-4", 72.0, "/min"), ("8310-5", 36.6, "Cel")]);
-    }
-
-    #[test]
-    fn each_rule_yields_its_own_code() {
-        let cases = [
-            (r#"{}"#, "heart_rate", "required"),
-            (r#"{"heart_rate":7.5}"#, "heart_rate", "not_an_integer"),
-            (r#"{"heart_rate":10}"#, "heart_rate", "below_minimum"),
-            (r#"{"heart_rate":400}"#, "heart_rate", "above_maximum"),
-            (
-                r#"{"heart_rate":70,"temperature":"hot"}"#,
-                "temperature",
-                "not_a_number",
-            ),
-            (
-                r#"{"heart_rate":70,"symptoms":["rash"]}"#,
-                "symptoms",
-                "invalid_choice",
-            ),
-            (
-                r#"{"heart_rate":70,"symptoms":["cough","cough"]}"#,
-                "symptoms",
-                "duplicate_choice",
-            ),
-            (
-                r#"{"heart_rate":70,"feeling":"bad"}"#,
-                "feeling",
-                "invalid_choice",
-            ),
-            (
-                r#"{"heart_rate":70,"on":"2026-02-30"}"#,
-                "on",
-                "invalid_date",
-            ),
-            (
-                r#"{"heart_rate":70,"at":"2026-02-01 08:00"}"#,
-                "at",
-                "invalid_datetime",
-            ),
-            (r#"{"heart_rate":70,"ok":"yes"}"#, "ok", "not_a_boolean"),
-            (
-                r#"{"heart_rate":70,"weight":80}"#,
-                "weight",
-                "unknown_field",
-            ),
-        ];
-        for (json, field, code) in cases {
-            let errors = vitals().validate_now(&answers(json)).unwrap_err();
-            assert_eq!(errors.len(), 1, "{json}: {errors:?}");
-            assert_eq!(
-                (errors[0].field.as_str(), errors[0].code),
-                (field, code),
-                "{json}"
-            );
-        }
-    }
-
-    #[test]
-    fn all_errors_are_returned_together() {
-        let errors = vitals()
-            .validate_now(&answers(r#"{"temperature":99,"ok":1}"#))
-            .unwrap_err();
-        let codes: Vec<_> = errors.iter().map(|e| e.code).collect();
-        assert_eq!(codes, ["required", "above_maximum", "not_a_boolean"]);
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn no_message_ever_repeats_a_text_answer(marker in "[A-Za-z]{12}") {
-            let json = format!(r#"{{"heart_rate":"{marker}","note":5,"feeling":"{marker}","{marker} x":1}}"#);
-            let errors = vitals().validate_now(&answers(&json)).unwrap_err();
-            for error in errors {
-                proptest::prop_assert!(!error.message.contains(&marker));
-                proptest::prop_assert!(!error.field.contains(&marker));
+impl CompiledForm {
+    /// Validates every answer and reports every problem at once. `now` is what `now()` and
+    /// `today()` mean in expressions (UTC).
+    pub fn validate(
+        &self,
+        answers: &Map<String, serde_json::Value>,
+        now: Timestamp,
+    ) -> Result<ValidSubmission, Vec<FieldError>> {
+        let now = DateTimeValue::new(now.as_micros().div_euclid(1000), 0)
+            .or_else(|| DateTimeValue::new(0, 0));
+        let Some(now) = now else {
+            return Err(vec![FieldError {
+                field: String::from("$"),
+                code: "invalid_clock",
+                message: String::from("the server clock is out of range"),
+            }]);
+        };
+        let mut run = Run {
+            form: self,
+            now,
+            errors: Vec::new(),
+            readings: Vec::new(),
+        };
+        let top = run.level(answers, None, "", None);
+        for (index, field) in self.fields.iter().enumerate() {
+            if field.field_type != FieldType::Repeat || field.repeat.is_some() {
+                continue;
             }
+            if !top.relevant.get(&index).copied().unwrap_or(false) {
+                continue;
+            }
+            let Some(rows) = answers.get(&field.name).and_then(|json| json.as_array()) else {
+                continue;
+            };
+            for (row_number, row) in rows.iter().enumerate() {
+                let prefix = format!("{}[{row_number}].", field.name);
+                match row.as_object() {
+                    Some(row) => {
+                        run.level(row, Some(index), &prefix, Some(&top));
+                    }
+                    None => run.error(
+                        format!("{}[{row_number}]", field.name),
+                        "not_an_object",
+                        "a repeat row is an object of answers",
+                    ),
+                }
+            }
+        }
+        let Run {
+            mut errors,
+            readings,
+            ..
+        } = run;
+        let derived = derive(self, &readings, &top.values, &mut errors);
+        if errors.is_empty() {
+            Ok(derived)
+        } else {
+            Err(errors)
         }
     }
 }

@@ -1,1 +1,68 @@
-//! Placeholder.
+//! Hale's HTTP edge. `router(state)` is the whole REST API; handlers only extract, parse into
+//! domain types, call the core and map the result to wire types. Nothing below this crate knows
+//! HTTP.
+
+mod dto;
+mod extract;
+mod problem;
+mod routes;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, StatusCode};
+use axum::response::IntoResponse;
+use hale_core::Core;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use problem::{Problem, status_of};
+
+/// Limits the edge enforces before the core sees a request.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest request body, in bytes; larger ones get 413 before they are read whole.
+    pub max_body_bytes: usize,
+    /// Longest a request may take end to end.
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub core: Core,
+}
+
+/// The whole HTTP API.
+pub fn router(state: AppState, limits: &Limits) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .merge(routes::health::routes())
+        .nest("/api/v1", routes::api())
+        .fallback(|| async { Problem::new("not_found", "no such endpoint") })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(CatchPanicLayer::custom(|_| {
+            Problem::new("internal", "an unexpected error occurred").into_response()
+        }))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            limits.request_timeout,
+        ))
+        // Traces carry method, path, status and latency: never headers or bodies.
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}

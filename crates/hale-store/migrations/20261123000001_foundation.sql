@@ -107,6 +107,7 @@ CREATE TABLE submissions (
     recorded_at BIGINT NOT NULL,
     actor       TEXT   NOT NULL,
     payload     TEXT   NOT NULL,
+    scores      TEXT,
     PRIMARY KEY (tenant_id, id)
 );
 CREATE INDEX submissions_subject_time ON submissions (tenant_id, subject_id, authored_at, id);

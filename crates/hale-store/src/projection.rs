@@ -170,14 +170,15 @@ pub(crate) async fn apply(
             authored_at,
             answers,
             observations,
+            scores,
             ..
         } => {
             let submission = submission_id.to_string();
             let subject = subject_id.to_string();
             sqlx::query(
                 "INSERT INTO submissions (tenant_id, id, subject_id, app_id, app_version, \
-                 authored_at, recorded_at, actor, payload) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 authored_at, recorded_at, actor, payload, scores) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(&tenant)
             .bind(&submission)
@@ -188,6 +189,7 @@ pub(crate) async fn apply(
             .bind(at)
             .bind(&event.actor)
             .bind(answers.get())
+            .bind(scores.as_ref().map(|scores| scores.get()))
             .execute(&mut *connection)
             .await?;
             for observation in observations {

@@ -70,6 +70,8 @@ pub struct SubmissionRow {
     pub actor: String,
     /// The answers, exactly as submitted (JSON text).
     pub answers: String,
+    /// Clinical scores computed from the answers (JSON text), if any.
+    pub scores: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -229,6 +231,7 @@ fn submission_row(row: &AnyRow) -> Result<SubmissionRow, StoreError> {
         recorded_at: Timestamp::from_micros(row.try_get("recorded_at")?),
         actor: row.try_get("actor")?,
         answers: row.try_get("payload")?,
+        scores: row.try_get("scores")?,
     })
 }
 
@@ -447,7 +450,7 @@ impl Store {
         id: SubmissionId,
     ) -> Result<Option<SubmissionRow>, StoreError> {
         sqlx::query(
-            "SELECT id, subject_id, app_id, app_version, authored_at, recorded_at, actor, payload \
+            "SELECT id, subject_id, app_id, app_version, authored_at, recorded_at, actor, payload, scores \
              FROM submissions WHERE tenant_id = $1 AND id = $2",
         )
         .bind(tenant.to_string())
@@ -481,7 +484,7 @@ impl Store {
                 .push(format!("(authored_at, id) < (${}, ${n})", n - 1));
         }
         let sql = listing.sql(
-            "SELECT id, subject_id, app_id, app_version, authored_at, recorded_at, actor, payload \
+            "SELECT id, subject_id, app_id, app_version, authored_at, recorded_at, actor, payload, scores \
              FROM submissions",
             "authored_at DESC, id DESC",
             limit,

@@ -110,6 +110,7 @@ fn submission_append(
                 ],
                 idempotency_key: key.map(|(k, _)| k.to_owned()),
                 request_hash: key.map(|(_, h)| h.to_owned()).unwrap_or_default(),
+                scores: Some(raw(r#"{"news2":{"total":1}}"#)),
             },
         }],
         idempotency: key.map(|(key, hash)| IdempotencyClaim {

@@ -1,1 +1,183 @@
-fn main() {}
+//! The `hale` binary: parses the command line, loads configuration, wires the store, core and
+//! server together. No business logic lives here.
+
+mod commands;
+mod config;
+mod demo;
+mod serve;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{LogFormat, Overrides};
+
+/// Hale: a self-hosted, secure health-data platform.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Configuration file (TOML, `version = 1`).
+    #[arg(long, env = "HALE_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Directory for the embedded database and other local data [default: ./hale-data].
+    #[arg(long, env = "HALE_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    /// Database URL: `postgres://…` for PostgreSQL [default: SQLite in the data directory].
+    #[arg(long, env = "HALE_DATABASE_URL", global = true, hide_env_values = true)]
+    database_url: Option<String>,
+    /// Log format [default: text].
+    #[arg(long, env = "HALE_LOG_FORMAT", global = true)]
+    log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Run the server with a demo tenant, apps, patients and credentials.
+    Demo(ServeArgs),
+    /// Apply database migrations.
+    Migrate,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage access tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Check the tamper-evident event log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Maintain the read models.
+    #[command(subcommand)]
+    Projections(ProjectionsCommand),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "HALE_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Largest request body in bytes [default: 1048576].
+    #[arg(long, env = "HALE_MAX_BODY_BYTES")]
+    max_body_bytes: Option<usize>,
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant; prints it as JSON.
+    Create {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// List tenants as JSON.
+    List,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Issue an access token; prints the token once.
+    Issue {
+        /// Tenant slug or id (omit for a platform administrator token).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Role, repeatable: platform-admin, tenant-admin, analyst, reviewer, clinician,
+        /// researcher, patient, integration.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// The patient's subject id (patient tokens).
+        #[arg(long)]
+        subject: Option<String>,
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify every tenant's hash chain; exits 1 and names the first broken entry on failure.
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum ProjectionsCommand {
+    /// Rebuild every read model from the event log.
+    Rebuild,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    let file = match &cli.config {
+        Some(path) => config::load_file(path)?,
+        None => config::FileConfig::default(),
+    };
+    let (listen, max_body_bytes) = match &cli.command {
+        Command::Serve(args) | Command::Demo(args) => (args.listen, args.max_body_bytes),
+        _ => (None, None),
+    };
+    let settings = config::resolve(
+        file,
+        Overrides {
+            data_dir: cli.data_dir,
+            database_url: cli.database_url,
+            listen,
+            max_body_bytes,
+            log_format: cli.log_format,
+        },
+    )?;
+    serve::init_logging(settings.log_format);
+    let ok = std::process::ExitCode::SUCCESS;
+    match cli.command {
+        Command::Serve(_) => serve::serve(&settings, false).await.map(|()| ok),
+        Command::Demo(_) => serve::serve(&settings, true).await.map(|()| ok),
+        Command::Migrate => commands::migrate(&settings).await.map(|()| ok),
+        Command::Tenant(TenantCommand::Create { slug, name }) => {
+            commands::tenant_create(&settings, &slug, &name)
+                .await
+                .map(|()| ok)
+        }
+        Command::Tenant(TenantCommand::List) => commands::tenant_list(&settings).await.map(|()| ok),
+        Command::Token(TokenCommand::Issue {
+            tenant,
+            roles,
+            subject,
+            label,
+        }) => commands::token_issue(
+            &settings,
+            tenant.as_deref(),
+            &roles,
+            subject.as_deref(),
+            label,
+        )
+        .await
+        .map(|()| ok),
+        Command::Audit(AuditCommand::Verify) => commands::audit_verify(&settings).await,
+        Command::Projections(ProjectionsCommand::Rebuild) => {
+            commands::rebuild(&settings).await.map(|()| ok)
+        }
+    }
+}

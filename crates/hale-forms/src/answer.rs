@@ -1,0 +1,243 @@
+//! Reading one submitted answer: its JSON encoding checked against the field's type, turned
+//! into the expression [`Value`] that relevance, constraints and calculations see. Problems
+//! carry a stable code and a message that never quotes the answer.
+
+use std::collections::HashSet;
+
+use hale_expr::{DateTimeValue, DateValue, Value};
+
+use crate::compile::CompiledField;
+use crate::definition::FieldType;
+
+/// Longest text answer, in characters.
+pub const MAX_TEXT_LENGTH: usize = 10_000;
+/// Longest attachment reference, in characters.
+pub const MAX_ATTACHMENT_REFERENCE: usize = 256;
+
+/// A readable answer: what expressions see, and for numeric fields the number in the field's
+/// own unit (after converting a quantity entered in another accepted unit).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub value: Value,
+    pub number: Option<f64>,
+}
+
+/// Why an answer could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Problem {
+    pub code: &'static str,
+    pub message: &'static str,
+}
+
+const fn problem(code: &'static str, message: &'static str) -> Problem {
+    Problem { code, message }
+}
+
+fn number_answer(number: f64) -> Answer {
+    Answer {
+        value: Value::Number(number),
+        number: Some(number),
+    }
+}
+
+/// A number, or `{"value": n, "unit": u}` in one of the field's accepted units, in the field's
+/// unit.
+fn read_number(field: &CompiledField, json: &serde_json::Value) -> Result<f64, Problem> {
+    if let Some(number) = json.as_f64() {
+        return Ok(number);
+    }
+    let Some(object) = json.as_object() else {
+        return Err(problem("not_a_number", "the answer must be a number"));
+    };
+    let quantity = (object.len() == 2)
+        .then(|| {
+            Some((
+                object.get("value")?.as_f64()?,
+                object.get("unit")?.as_str()?,
+            ))
+        })
+        .flatten();
+    let Some((number, unit)) = quantity else {
+        return Err(problem(
+            "invalid_quantity",
+            "a quantity is {\"value\": number, \"unit\": UCUM unit}",
+        ));
+    };
+    let Some(own) = &field.unit else {
+        return Err(problem(
+            "unit_not_accepted",
+            "this field takes a plain number, without unit",
+        ));
+    };
+    if unit == own {
+        return Ok(number);
+    }
+    if !field.accepted_units.iter().any(|accepted| accepted == unit) {
+        return Err(problem(
+            "unit_not_accepted",
+            "the unit is not one this field accepts",
+        ));
+    }
+    let analyte = field
+        .code
+        .as_deref()
+        .and_then(hale_clinical::vital)
+        .and_then(|vital| vital.analyte);
+    hale_clinical::convert_with_analyte(number, unit, own, analyte)
+        .map_err(|_| problem("unit_not_accepted", "the unit cannot be converted"))
+}
+
+fn is_time(text: &str) -> bool {
+    let parts: Vec<&str> = text.split(':').collect();
+    let two_digits = |part: &str, limit: u32| {
+        part.len() == 2 && part.parse::<u32>().is_ok_and(|number| number < limit)
+    };
+    matches!(parts.len(), 2 | 3)
+        && two_digits(parts[0], 24)
+        && two_digits(parts[1], 60)
+        && parts.get(2).is_none_or(|seconds| two_digits(seconds, 60))
+}
+
+/// Reads one present (non-null) answer of a field that the client answers.
+pub fn read_answer(field: &CompiledField, json: &serde_json::Value) -> Result<Answer, Problem> {
+    let plain = |value: Value| Answer {
+        value,
+        number: None,
+    };
+    match field.field_type {
+        FieldType::Integer => {
+            let number = read_number(field, json)?;
+            // A quantity converted from another unit is rarely whole; the integer rule applies
+            // to what the person typed, so only plain numbers must be whole.
+            if json.is_number() && number.fract() != 0.0 {
+                return Err(problem(
+                    "not_an_integer",
+                    "the answer must be a whole number",
+                ));
+            }
+            Ok(number_answer(number))
+        }
+        FieldType::Decimal | FieldType::Range => read_number(field, json).map(number_answer),
+        FieldType::Text => {
+            let text = json
+                .as_str()
+                .ok_or(problem("not_text", "the answer must be text"))?;
+            if text.chars().count() > MAX_TEXT_LENGTH {
+                return Err(problem(
+                    "too_long",
+                    "the answer is longer than 10000 characters",
+                ));
+            }
+            Ok(plain(Value::String(text.to_owned())))
+        }
+        FieldType::SelectOne => {
+            let choice = json.as_str().ok_or(problem(
+                "not_a_choice",
+                "the answer must be one choice value",
+            ))?;
+            if field.choices.iter().any(|c| c.value == choice) {
+                Ok(plain(Value::String(choice.to_owned())))
+            } else {
+                Err(problem(
+                    "invalid_choice",
+                    "the answer is not one of the field's choices",
+                ))
+            }
+        }
+        FieldType::SelectMultiple => {
+            let picked = json.as_array().ok_or(problem(
+                "not_a_choice_list",
+                "the answer must be a list of choice values",
+            ))?;
+            let mut seen = HashSet::new();
+            let mut values = Vec::with_capacity(picked.len());
+            for item in picked {
+                let Some(choice) = item
+                    .as_str()
+                    .filter(|choice| field.choices.iter().any(|c| c.value == *choice))
+                else {
+                    return Err(problem(
+                        "invalid_choice",
+                        "an answer is not one of the field's choices",
+                    ));
+                };
+                if !seen.insert(choice) {
+                    return Err(problem("duplicate_choice", "a choice is given twice"));
+                }
+                values.push(choice.to_owned());
+            }
+            Ok(plain(Value::Multi(values)))
+        }
+        FieldType::Date => json
+            .as_str()
+            .filter(|text| text.len() == 10)
+            .and_then(DateValue::parse)
+            .map(|date| plain(Value::Date(date)))
+            .ok_or(problem(
+                "invalid_date",
+                "the answer must be a date, YYYY-MM-DD",
+            )),
+        FieldType::Datetime => json
+            .as_str()
+            .and_then(DateTimeValue::parse_rfc3339)
+            .map(|datetime| plain(Value::DateTime(datetime)))
+            .ok_or(problem(
+                "invalid_datetime",
+                "the answer must be an RFC 3339 date-time with offset",
+            )),
+        FieldType::Time => json
+            .as_str()
+            .filter(|text| is_time(text))
+            .map(|text| plain(Value::String(text.to_owned())))
+            .ok_or(problem(
+                "invalid_time",
+                "the answer must be a time, HH:MM or HH:MM:SS",
+            )),
+        FieldType::Boolean => json
+            .as_bool()
+            .map(|flag| plain(Value::Bool(flag)))
+            .ok_or(problem("not_a_boolean", "the answer must be true or false")),
+        FieldType::Acknowledge => match json.as_bool() {
+            Some(true) => Ok(plain(Value::Bool(true))),
+            Some(false) => Err(problem(
+                "not_acknowledged",
+                "an acknowledgement is true; leave it out when not given",
+            )),
+            None => Err(problem("not_a_boolean", "the answer must be true")),
+        },
+        FieldType::File | FieldType::Photo => {
+            let reference = json.as_str().ok_or(problem(
+                "invalid_attachment",
+                "the answer must be an attachment reference",
+            ))?;
+            let valid = !reference.is_empty()
+                && reference.chars().count() <= MAX_ATTACHMENT_REFERENCE
+                && !reference
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control());
+            if valid {
+                Ok(plain(Value::String(reference.to_owned())))
+            } else {
+                Err(problem(
+                    "invalid_attachment",
+                    "an attachment reference is at most 256 characters without spaces",
+                ))
+            }
+        }
+        FieldType::Note | FieldType::Calculate | FieldType::Group | FieldType::Repeat => Err(
+            problem("not_answerable", "this field is not answered by the client"),
+        ),
+    }
+}
+
+/// Converts a computed value to the answer encoding, to compare with a submitted calculate.
+pub fn same_computed(computed: &Value, submitted: &serde_json::Value) -> bool {
+    match (computed, submitted) {
+        (Value::Number(number), serde_json::Value::Number(other)) => other
+            .as_f64()
+            .is_some_and(|other| (number - other).abs() <= 1e-9 * number.abs().max(1.0)),
+        (Value::Bool(flag), serde_json::Value::Bool(other)) => flag == other,
+        (_, serde_json::Value::String(text)) => &computed.as_string() == text,
+        _ => false,
+    }
+}

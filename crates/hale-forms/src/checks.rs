@@ -1,0 +1,297 @@
+//! Checks on one field, on choice lists and on the NEWS2 mapping, each reporting into a shared
+//! error list so that compile reports every problem at once.
+
+use std::collections::HashSet;
+
+use crate::compile::CompiledField;
+use crate::definition::{
+    AppDefinition, Choice, DefinitionError, Field, FieldType, News2Mapping,
+    definition_error as error,
+};
+
+/// Choice values a NEWS2 consciousness field may use, in ACVPU order.
+pub const ACVPU_VALUES: [&str; 5] = ["alert", "confusion", "voice", "pain", "unresponsive"];
+/// Choice values of a NEWS2 oxygen field written as select_one.
+pub const OXYGEN_VALUES: [&str; 2] = ["air", "oxygen"];
+/// Choice values of a NEWS2 SpO2 scale field.
+pub const SCALE_VALUES: [&str; 2] = ["scale1", "scale2"];
+
+pub(crate) fn check_choices(choices: &[Choice], path: &str, errors: &mut Vec<DefinitionError>) {
+    if choices.is_empty() {
+        errors.push(error(
+            path,
+            "choices_missing",
+            "a choice list needs at least one choice",
+        ));
+    }
+    let mut values = HashSet::new();
+    for (index, choice) in choices.iter().enumerate() {
+        if choice.value.is_empty() || choice.value.contains(char::is_whitespace) {
+            errors.push(error(
+                &format!("{path}[{index}].value"),
+                "invalid_choice_value",
+                "a choice value is non-empty and has no spaces",
+            ));
+        } else if !values.insert(choice.value.as_str()) {
+            errors.push(error(
+                &format!("{path}[{index}].value"),
+                "duplicate_choice",
+                &format!("choice value '{}' is used twice", choice.value),
+            ));
+        }
+    }
+}
+
+fn parses_as_unit(unit: &str) -> bool {
+    hale_clinical::Unit::parse(unit).is_ok()
+}
+
+pub(crate) fn check_field(
+    field: &Field,
+    path: &str,
+    app: &AppDefinition,
+    errors: &mut Vec<DefinitionError>,
+) {
+    let kind = field.field_type;
+    let mut push = |member: &str, code: &'static str, message: &str| {
+        let at = if member.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}.{member}")
+        };
+        errors.push(error(&at, code, message));
+    };
+    let labelled = (kind.is_answered() && !kind.is_container()) || kind == FieldType::Note;
+    if labelled && field.label.is_none() {
+        push("label", "label_missing", "this field needs a label");
+    }
+    let numeric = kind.is_numeric();
+    let measured = numeric || kind == FieldType::Calculate;
+    if !numeric && (field.min.is_some() || field.max.is_some()) {
+        push(
+            "",
+            "bounds_on_non_numeric",
+            "min and max apply only to integer, decimal and range fields",
+        );
+    }
+    if !measured && (field.unit.is_some() || !field.accepted_units.is_empty()) {
+        push(
+            "unit",
+            "unit_on_non_numeric",
+            "a unit applies only to integer, decimal, range and calculate fields",
+        );
+    }
+    if let (Some(min), Some(max)) = (field.min, field.max)
+        && min > max
+    {
+        push("", "min_above_max", "min is greater than max");
+    }
+    if kind == FieldType::Range && (field.min.is_none() || field.max.is_none()) {
+        push("", "range_bounds_missing", "a range needs min and max");
+    }
+    match (kind, field.step) {
+        (FieldType::Range, Some(step)) if !(step > 0.0 && step.is_finite()) => push(
+            "step",
+            "invalid_step",
+            "a range's step is a positive number",
+        ),
+        (FieldType::Range, _) | (_, None) => {}
+        (_, Some(_)) => push(
+            "step",
+            "step_on_non_range",
+            "step applies only to range fields",
+        ),
+    }
+    if let Some(unit) = &field.unit {
+        if !parses_as_unit(unit) {
+            push(
+                "unit",
+                "unknown_unit",
+                &format!("'{unit}' is not a UCUM unit Hale knows"),
+            );
+        }
+        for (index, other) in field.accepted_units.iter().enumerate() {
+            if hale_clinical::convert(1.0, other, unit).is_err() {
+                push(
+                    &format!("accepted_units[{index}]"),
+                    "unit_not_convertible",
+                    &format!("'{other}' cannot be converted to '{unit}'"),
+                );
+            }
+        }
+    } else if !field.accepted_units.is_empty() {
+        push(
+            "unit",
+            "code_without_unit",
+            "accepted units need the field's own unit",
+        );
+    }
+    if let Some(code) = &field.code {
+        if !measured {
+            push(
+                "code",
+                "code_on_non_numeric",
+                "a LOINC code derives an observation and needs a numeric or calculate field",
+            );
+        }
+        match (&field.unit, hale_clinical::vital(code)) {
+            (None, _) => push(
+                "unit",
+                "code_without_unit",
+                "a coded field needs a UCUM unit",
+            ),
+            (Some(unit), Some(vital)) => {
+                let all_accepted = std::iter::once(unit)
+                    .chain(&field.accepted_units)
+                    .all(|unit| vital.accepted_units.contains(&unit.as_str()));
+                if !all_accepted {
+                    push(
+                        "unit",
+                        "unit_disagrees_with_catalogue",
+                        &format!(
+                            "LOINC {code} ({}) is recorded in {}; this field's units must be among {}",
+                            vital.display,
+                            vital.canonical_unit,
+                            vital.accepted_units.join(", ")
+                        ),
+                    );
+                }
+            }
+            (Some(_), None) => {}
+        }
+    }
+    if kind.is_select() {
+        match (&field.choice_list, field.choices.is_empty()) {
+            (Some(_), false) => push(
+                "choice_list",
+                "choices_and_list",
+                "give inline choices or a choice list, not both",
+            ),
+            (Some(list), true) => {
+                if !app.choice_lists.contains_key(list) {
+                    push(
+                        "choice_list",
+                        "choice_list_missing",
+                        &format!("there is no choice list named '{list}'"),
+                    );
+                }
+            }
+            (None, _) => check_choices(&field.choices, &format!("{path}.choices"), errors),
+        }
+    } else if !field.choices.is_empty() || field.choice_list.is_some() {
+        push(
+            "choices",
+            "choices_on_non_select",
+            "choices apply only to select_one and select_multiple fields",
+        );
+    }
+    let mut push = |member: &str, code: &'static str, message: &str| {
+        errors.push(error(&format!("{path}.{member}"), code, message));
+    };
+    if kind.is_container() {
+        if field.children.is_empty() {
+            push(
+                "children",
+                "empty_group",
+                "a group or repeat needs at least one field",
+            );
+        }
+    } else if !field.children.is_empty() {
+        push(
+            "children",
+            "children_on_non_group",
+            "only groups and repeats hold fields",
+        );
+    }
+    if kind != FieldType::Repeat && (field.min_count.is_some() || field.max_count.is_some()) {
+        push(
+            "min_count",
+            "count_on_non_repeat",
+            "row counts apply only to repeats",
+        );
+    }
+    if let (Some(low), Some(high)) = (field.min_count, field.max_count)
+        && low > high
+    {
+        push(
+            "min_count",
+            "min_above_max",
+            "min_count is greater than max_count",
+        );
+    }
+
+    match (kind == FieldType::Calculate, field.calculation.is_some()) {
+        (true, false) => push(
+            "calculation",
+            "calculation_missing",
+            "a calculate field needs a calculation",
+        ),
+        (false, true) => push(
+            "calculation",
+            "calculation_on_non_calculate",
+            "only calculate fields take a calculation",
+        ),
+        _ => {}
+    }
+    let answered = kind.is_answered() && kind != FieldType::Repeat;
+    if field.required && !answered {
+        push(
+            "required",
+            "required_not_allowed",
+            "only answered fields can be required",
+        );
+    }
+    if field.constraint.is_some() && !answered {
+        push(
+            "constraint",
+            "constraint_not_allowed",
+            "only answered fields take a constraint",
+        );
+    }
+}
+
+pub(crate) fn check_news2(
+    mapping: Option<&News2Mapping>,
+    fields: &[CompiledField],
+    errors: &mut Vec<DefinitionError>,
+) {
+    let Some(mapping) = mapping else { return };
+    let roles: [(&str, Option<&String>, &[&str]); 3] = [
+        ("oxygen", Some(&mapping.oxygen), &OXYGEN_VALUES),
+        ("consciousness", Some(&mapping.consciousness), &ACVPU_VALUES),
+        ("spo2_scale", mapping.spo2_scale.as_ref(), &SCALE_VALUES),
+    ];
+    for (role, name, allowed) in roles {
+        let Some(name) = name else { continue };
+        let path = format!("$.news2.{role}");
+        let Some(field) = fields.iter().find(|field| &field.name == name) else {
+            errors.push(error(
+                &path,
+                "unknown_reference",
+                &format!("NEWS2 {role} names no field '{name}'"),
+            ));
+            continue;
+        };
+        let boolean_ok = role == "oxygen" && field.field_type == FieldType::Boolean;
+        let choices_ok = field.field_type == FieldType::SelectOne
+            && field
+                .choices
+                .iter()
+                .all(|choice| allowed.contains(&choice.value.as_str()));
+        if field.repeat.is_some() || !(boolean_ok || choices_ok) {
+            errors.push(error(
+                &path,
+                "news2_field_mismatch",
+                &format!(
+                    "NEWS2 {role} must be a select_one outside repeats with choices among {}{}",
+                    allowed.join(", "),
+                    if role == "oxygen" {
+                        " (or a boolean)"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+    }
+}

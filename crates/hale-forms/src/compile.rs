@@ -1,0 +1,397 @@
+//! Compiling a definition: every check at once, every expression parsed once into the tree that
+//! the server and the browser both evaluate, and the evaluation order from the dependency graph.
+
+use std::collections::{HashMap, HashSet};
+
+use hale_expr::Expr;
+use serde::{Deserialize, Serialize};
+
+use crate::answer::read_answer;
+use crate::definition::{
+    AppDefinition, Choice, DefinitionError, FORMAT, Field, FieldType, News2Mapping, Text,
+    definition_error as error, is_valid_name,
+};
+use crate::graph::{Graph, find_cycles};
+
+/// Most fields (counting those inside groups and repeats) an app may have.
+pub const MAX_FIELDS: usize = 500;
+
+/// One field after compilation: choices resolved, expressions parsed, position in the tree.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CompiledField {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub field_type: FieldType,
+    /// Index (in [`CompiledForm::fields`]) of the enclosing group or repeat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<usize>,
+    /// Index of the enclosing repeat, when the field is answered once per row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<Text>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub required: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_message: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relevant: Option<Expr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraint: Option<Expr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraint_message: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calculation: Option<Expr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<Choice>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appearance: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accepted_units: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_count: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_count: Option<u32>,
+}
+
+/// A definition that passed every check, ready to validate submissions. Serialised as JSON for
+/// storage and for the browser.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CompiledForm {
+    pub format: String,
+    pub title: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    pub default_language: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub languages: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_policy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub news2: Option<News2Mapping>,
+    /// Every field, depth first in document order.
+    pub fields: Vec<CompiledField>,
+    /// Indices into `fields`, dependencies before dependants: the order in which relevance
+    /// and calculations are evaluated.
+    pub order: Vec<usize>,
+}
+
+impl CompiledForm {
+    /// The index of the field called `name`.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|field| field.name == name)
+    }
+}
+
+impl AppDefinition {
+    /// Checks the whole definition and reports every problem at once.
+    pub fn compile(&self) -> Result<CompiledForm, Vec<DefinitionError>> {
+        let mut errors = Vec::new();
+        check_app(self, &mut errors);
+        let mut flat = Vec::new();
+        let mut paths = Vec::new();
+        flatten(&self.fields, "$.fields", None, None, &mut flat, &mut paths);
+        if flat.len() > MAX_FIELDS {
+            errors.push(error(
+                "$.fields",
+                "too_many_fields",
+                &format!("an app has at most {MAX_FIELDS} fields"),
+            ));
+        }
+        let mut compiled = Vec::with_capacity(flat.len());
+        let mut seen = HashSet::new();
+        for ((field, parent, repeat), path) in flat.iter().zip(&paths) {
+            if !is_valid_name(&field.name) {
+                errors.push(error(
+                    &format!("{path}.name"),
+                    "invalid_name",
+                    "a field name starts with a letter or '_' and has only letters, digits, '_', '-' and '.' (at most 64)",
+                ));
+            } else if !seen.insert(field.name.as_str()) {
+                errors.push(error(
+                    &format!("{path}.name"),
+                    "duplicate_name",
+                    &format!("field name '{}' is used twice", field.name),
+                ));
+            }
+            if repeat.is_some() && field.field_type == FieldType::Repeat {
+                errors.push(error(
+                    path,
+                    "nested_repeat",
+                    "a repeat inside a repeat is not supported",
+                ));
+            }
+            crate::checks::check_field(field, path, self, &mut errors);
+            compiled.push(compile_field(
+                field,
+                *parent,
+                *repeat,
+                path,
+                self,
+                &mut errors,
+            ));
+        }
+        let order = check_references(&compiled, &paths, &mut errors);
+        crate::checks::check_news2(self.news2.as_ref(), &compiled, &mut errors);
+        for (field, path) in compiled.iter().zip(&paths) {
+            if let Some(default) = &field.default {
+                if !field.field_type.is_answered() || field.field_type == FieldType::Repeat {
+                    errors.push(error(
+                        &format!("{path}.default"),
+                        "default_not_allowed",
+                        "only answered fields take a default",
+                    ));
+                } else if read_answer(field, default).is_err() {
+                    errors.push(error(
+                        &format!("{path}.default"),
+                        "invalid_default",
+                        "the default is not a valid answer for this field",
+                    ));
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(CompiledForm {
+            format: FORMAT.to_owned(),
+            title: self.title.clone(),
+            version: self.version.clone(),
+            default_language: self.default_language.clone(),
+            languages: self.languages.clone(),
+            schedule: self.schedule.clone(),
+            rate_limit_policy: self.rate_limit_policy.clone(),
+            news2: self.news2.clone(),
+            fields: compiled,
+            order,
+        })
+    }
+}
+
+fn check_app(app: &AppDefinition, errors: &mut Vec<DefinitionError>) {
+    if app.format.as_deref().is_some_and(|format| format != FORMAT) {
+        errors.push(error(
+            "$.format",
+            "unknown_format",
+            &format!("this engine reads '{FORMAT}'"),
+        ));
+    }
+    if app.fields.is_empty() {
+        errors.push(error(
+            "$.fields",
+            "no_fields",
+            "an app needs at least one field",
+        ));
+    }
+    if app.default_language.trim().is_empty() {
+        errors.push(error(
+            "$.default_language",
+            "invalid_language",
+            "the default language is a language tag such as 'en'",
+        ));
+    }
+    for (name, choices) in &app.choice_lists {
+        let path = format!("$.choice_lists.{name}");
+        if !is_valid_name(name) {
+            errors.push(error(
+                &path,
+                "invalid_name",
+                "a choice list name is a plain name like a field's",
+            ));
+        }
+        crate::checks::check_choices(choices, &path, errors);
+    }
+}
+
+type FlatField<'a> = (&'a Field, Option<usize>, Option<usize>);
+
+fn flatten<'a>(
+    fields: &'a [Field],
+    prefix: &str,
+    parent: Option<usize>,
+    repeat: Option<usize>,
+    out: &mut Vec<FlatField<'a>>,
+    paths: &mut Vec<String>,
+) {
+    for (position, field) in fields.iter().enumerate() {
+        let index = out.len();
+        let path = format!("{prefix}[{position}]");
+        out.push((field, parent, repeat));
+        paths.push(path.clone());
+        let inner_repeat = if field.field_type == FieldType::Repeat {
+            Some(index)
+        } else {
+            repeat
+        };
+        flatten(
+            &field.children,
+            &format!("{path}.children"),
+            Some(index),
+            inner_repeat,
+            out,
+            paths,
+        );
+    }
+}
+
+fn parse_expression(
+    source: Option<&String>,
+    path: &str,
+    member: &str,
+    errors: &mut Vec<DefinitionError>,
+) -> Option<Expr> {
+    let source = source?;
+    match hale_expr::parse(source) {
+        Ok(expr) => Some(expr),
+        Err(parse_error) => {
+            errors.push(DefinitionError {
+                path: format!("{path}.{member}"),
+                code: "expression_syntax",
+                message: format!(
+                    "{member} does not parse at character {}: {}",
+                    parse_error.position, parse_error.message
+                ),
+            });
+            None
+        }
+    }
+}
+
+fn compile_field(
+    field: &Field,
+    parent: Option<usize>,
+    repeat: Option<usize>,
+    path: &str,
+    app: &AppDefinition,
+    errors: &mut Vec<DefinitionError>,
+) -> CompiledField {
+    let choices = match &field.choice_list {
+        Some(list) => app.choice_lists.get(list).cloned().unwrap_or_default(),
+        None => field.choices.clone(),
+    };
+    CompiledField {
+        name: field.name.clone(),
+        field_type: field.field_type,
+        parent,
+        repeat,
+        label: field.label.clone(),
+        hint: field.hint.clone(),
+        required: field.required,
+        required_message: field.required_message.clone(),
+        relevant: parse_expression(field.relevant.as_ref(), path, "relevant", errors),
+        constraint: parse_expression(field.constraint.as_ref(), path, "constraint", errors),
+        constraint_message: field.constraint_message.clone(),
+        calculation: parse_expression(field.calculation.as_ref(), path, "calculation", errors),
+        default: field.default.clone(),
+        choices,
+        appearance: field.appearance.clone(),
+        unit: field.unit.clone(),
+        accepted_units: field.accepted_units.clone(),
+        code: field.code.clone(),
+        min: field.min,
+        max: field.max,
+        step: field.step,
+        min_count: field.min_count,
+        max_count: field.max_count,
+    }
+}
+
+/// Checks every `${ref}`, builds the dependency graph and returns the evaluation order.
+fn check_references(
+    fields: &[CompiledField],
+    paths: &[String],
+    errors: &mut Vec<DefinitionError>,
+) -> Vec<usize> {
+    let by_name: HashMap<&str, usize> = fields
+        .iter()
+        .enumerate()
+        .map(|(index, field)| (field.name.as_str(), index))
+        .collect();
+    let mut graph = Graph::new(fields.len());
+    for (index, field) in fields.iter().enumerate() {
+        if let Some(parent) = field.parent {
+            graph.depends(index, parent);
+        }
+        let members = [
+            ("relevant", &field.relevant, true),
+            ("calculation", &field.calculation, true),
+            ("constraint", &field.constraint, false),
+        ];
+        for (member, expr, orders) in members {
+            let Some(expr) = expr else { continue };
+            let path = format!("{}.{member}", paths[index]);
+            for name in expr.references() {
+                let Some(&target) = by_name.get(name.as_str()) else {
+                    errors.push(error(
+                        &path,
+                        "unknown_reference",
+                        &format!("${{{name}}} names no field of this app"),
+                    ));
+                    continue;
+                };
+                let target_field = &fields[target];
+                if target_field.field_type == FieldType::Group {
+                    errors.push(error(
+                        &path,
+                        "reference_to_group",
+                        &format!("${{{name}}} is a group, which has no value"),
+                    ));
+                    continue;
+                }
+                if target_field.repeat.is_some() && target_field.repeat != field.repeat {
+                    errors.push(error(
+                        &path,
+                        "reference_into_repeat",
+                        &format!(
+                            "${{{name}}} is answered once per repeat row and can only be read inside its repeat"
+                        ),
+                    ));
+                    continue;
+                }
+                if orders {
+                    graph.depends(index, target);
+                }
+            }
+        }
+    }
+    let order = graph.order();
+    for cycle in find_cycles(&graph, &order) {
+        let names: Vec<&str> = cycle.iter().map(|&i| fields[i].name.as_str()).collect();
+        let first = cycle.first().copied().unwrap_or(0);
+        let member = if fields.get(first).is_some_and(|f| f.calculation.is_some()) {
+            "calculation"
+        } else {
+            "relevant"
+        };
+        let path = format!(
+            "{}.{member}",
+            paths.get(first).map(String::as_str).unwrap_or("$.fields")
+        );
+        errors.push(error(
+            &path,
+            "cycle",
+            &format!(
+                "relevance and calculations depend on each other in a cycle: {} -> {}",
+                names.join(" -> "),
+                names.first().copied().unwrap_or("")
+            ),
+        ));
+    }
+    order
+}

@@ -1,0 +1,520 @@
+//! From the survey, choices and settings tables to an [`AppDefinition`]: types, translated
+//! columns, groups and repeats, Hale's extension columns (`unit`, `code`, `purpose`,
+//! `accepted_units`, `min`, `max`), and compile errors mapped back to spreadsheet cells.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{ImportError, Table};
+use crate::definition::{
+    AppDefinition, Choice, DefinitionError, Field, FieldType, News2Mapping, Text,
+};
+
+/// Survey columns this importer reads (translated columns are `label::…`, `hint::…`, …).
+const SURVEY_COLUMNS: [&str; 19] = [
+    "type",
+    "name",
+    "label",
+    "hint",
+    "required",
+    "required_message",
+    "constraint",
+    "constraint_message",
+    "relevant",
+    "calculation",
+    "default",
+    "appearance",
+    "parameters",
+    "unit",
+    "code",
+    "purpose",
+    "accepted_units",
+    "min",
+    "max",
+];
+const TRANSLATED: [&str; 4] = ["label", "hint", "required_message", "constraint_message"];
+const CHOICE_COLUMNS: [&str; 3] = ["list_name", "name", "label"];
+const SETTINGS_COLUMNS: [&str; 9] = [
+    "form_title",
+    "form_id",
+    "version",
+    "default_language",
+    "schedule",
+    "rate_limit_policy",
+    "news2_oxygen",
+    "news2_consciousness",
+    "news2_spo2_scale",
+];
+
+/// `English (en)` → `en`; `fr` → `fr`.
+fn language_code(text: &str) -> String {
+    match (text.rfind('('), text.rfind(')')) {
+        (Some(open), Some(close)) if open < close => text[open + 1..close].trim().to_owned(),
+        _ => text.trim().to_owned(),
+    }
+}
+
+struct Importer {
+    errors: Vec<ImportError>,
+    default_language: String,
+    languages: BTreeSet<String>,
+}
+
+impl Importer {
+    fn error(&mut self, sheet: &str, row: usize, column: &str, code: &'static str, message: &str) {
+        self.errors.push(ImportError {
+            sheet: sheet.to_owned(),
+            row,
+            column: column.to_owned(),
+            code,
+            message: message.to_owned(),
+        });
+    }
+
+    /// A text from `base` and its `base::language` columns.
+    fn text(&mut self, table: &Table, cells: &[String], base: &str) -> Option<Text> {
+        let mut translations = BTreeMap::new();
+        for (index, header) in table.headers.iter().enumerate() {
+            let cell = cells.get(index).map(String::as_str).unwrap_or("");
+            if cell.is_empty() {
+                continue;
+            }
+            let lower = header.to_ascii_lowercase();
+            if lower == base {
+                translations.insert(self.default_language.clone(), cell.to_owned());
+            } else if lower.starts_with(&format!("{base}::")) {
+                let code = language_code(&header[base.len() + 2..]);
+                self.languages.insert(code.clone());
+                translations.insert(code, cell.to_owned());
+            }
+        }
+        match translations.len() {
+            0 => None,
+            1 if translations.contains_key(&self.default_language) => {
+                translations.into_values().next().map(Text::Plain)
+            }
+            _ => Some(Text::Translated(translations)),
+        }
+    }
+}
+
+fn known_column(header: &str, known: &[&str]) -> bool {
+    let lower = header.to_ascii_lowercase();
+    known.contains(&lower.as_str())
+        || TRANSLATED
+            .iter()
+            .any(|base| lower.starts_with(&format!("{base}::")))
+}
+
+fn parse_type(text: &str) -> Result<(Option<FieldType>, Option<String>), ()> {
+    let mut words = text.split_whitespace();
+    let head = words.next().unwrap_or("");
+    let list = words.next().map(str::to_owned);
+    let kind = match head {
+        "integer" => Some(FieldType::Integer),
+        "decimal" => Some(FieldType::Decimal),
+        "text" => Some(FieldType::Text),
+        "select_one" => Some(FieldType::SelectOne),
+        "select_multiple" => Some(FieldType::SelectMultiple),
+        "date" => Some(FieldType::Date),
+        "datetime" | "dateTime" => Some(FieldType::Datetime),
+        "time" => Some(FieldType::Time),
+        "boolean" => Some(FieldType::Boolean),
+        "acknowledge" => Some(FieldType::Acknowledge),
+        "range" => Some(FieldType::Range),
+        "note" => Some(FieldType::Note),
+        "calculate" => Some(FieldType::Calculate),
+        "begin_group" => Some(FieldType::Group),
+        "begin_repeat" => Some(FieldType::Repeat),
+        "image" | "photo" => Some(FieldType::Photo),
+        "file" => Some(FieldType::File),
+        "end_group" | "end_repeat" => None,
+        _ => return Err(()),
+    };
+    let takes_list = matches!(kind, Some(FieldType::SelectOne | FieldType::SelectMultiple));
+    if takes_list != list.is_some() || words.next().is_some() {
+        return Err(());
+    }
+    Ok((kind, list))
+}
+
+fn parse_flag(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "" | "no" | "false" | "false()" | "0" => Some(false),
+        "yes" | "true" | "true()" | "1" => Some(true),
+        _ => None,
+    }
+}
+
+fn default_value(kind: FieldType, text: &str) -> serde_json::Value {
+    let number = text
+        .parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64);
+    match kind {
+        _ if kind.is_numeric() => number
+            .map(serde_json::Value::Number)
+            .unwrap_or_else(|| text.into()),
+        FieldType::Boolean | FieldType::Acknowledge => parse_flag(text)
+            .map(serde_json::Value::Bool)
+            .unwrap_or_else(|| text.into()),
+        FieldType::SelectMultiple => text.split_whitespace().collect::<Vec<_>>().into(),
+        _ => text.into(),
+    }
+}
+
+/// Imports the tables and compiles the result.
+pub fn import(
+    survey: &Table,
+    choices: Option<&Table>,
+    settings: Option<&Table>,
+) -> Result<AppDefinition, Vec<ImportError>> {
+    let mut importer = Importer {
+        errors: Vec::new(),
+        default_language: String::from("en"),
+        languages: BTreeSet::new(),
+    };
+    let mut app = AppDefinition::new("", Vec::new());
+    let mut settings_row = 2;
+    if let Some(settings) = settings {
+        read_settings(&mut importer, settings, &mut app);
+        settings_row = settings.rows.first().map(|(row, _)| *row).unwrap_or(2);
+    }
+    let mut list_rows = BTreeMap::new();
+    if let Some(choices) = choices {
+        read_choices(&mut importer, choices, &mut app, &mut list_rows);
+    }
+    let mut rows_in_order = Vec::new();
+    app.fields = read_survey(&mut importer, survey, &mut rows_in_order);
+    importer.languages.remove(&importer.default_language);
+    app.languages = importer.languages.iter().cloned().collect();
+    app.default_language = importer.default_language.clone();
+    // Compile even after import problems so that every error is reported in one pass.
+    if let Err(errors) = app.compile() {
+        let paths: Vec<String> = app.walk().into_iter().map(|(path, _)| path).collect();
+        for error in errors {
+            let located = locate(&error, &paths, &rows_in_order, &list_rows, settings_row);
+            importer.errors.push(located);
+        }
+    }
+    if importer.errors.is_empty() {
+        Ok(app)
+    } else {
+        Err(importer.errors)
+    }
+}
+
+fn read_settings(importer: &mut Importer, settings: &Table, app: &mut AppDefinition) {
+    for header in &settings.headers {
+        if !header.is_empty() && !known_column(header, &SETTINGS_COLUMNS) {
+            importer.error(
+                "settings",
+                1,
+                header,
+                "unknown_column",
+                &format!("column '{header}' is not supported; remove it"),
+            );
+        }
+    }
+    let Some((_, cells)) = settings.rows.first() else {
+        return;
+    };
+    let get = |name: &str| settings.cell(cells, name).to_owned();
+    let language = get("default_language");
+    if !language.is_empty() {
+        importer.default_language = language_code(&language);
+    }
+    let title = get("form_title");
+    app.title = Text::Plain(if title.is_empty() {
+        get("form_id")
+    } else {
+        title
+    });
+    let optional = |text: String| (!text.is_empty()).then_some(text);
+    app.version = optional(get("version"));
+    app.schedule = optional(get("schedule"));
+    app.rate_limit_policy = optional(get("rate_limit_policy"));
+    let oxygen = get("news2_oxygen");
+    let consciousness = get("news2_consciousness");
+    if !oxygen.is_empty() || !consciousness.is_empty() {
+        app.news2 = Some(News2Mapping {
+            oxygen,
+            consciousness,
+            spo2_scale: optional(get("news2_spo2_scale")),
+        });
+    }
+}
+
+fn read_choices(
+    importer: &mut Importer,
+    choices: &Table,
+    app: &mut AppDefinition,
+    list_rows: &mut BTreeMap<String, usize>,
+) {
+    for header in &choices.headers {
+        if !header.is_empty() && !known_column(header, &CHOICE_COLUMNS) {
+            importer.error(
+                "choices",
+                1,
+                header,
+                "unknown_column",
+                &format!("column '{header}' is not supported; remove it"),
+            );
+        }
+    }
+    for (row, cells) in &choices.rows {
+        let list = choices.cell(cells, "list_name").to_owned();
+        let value = choices.cell(cells, "name").to_owned();
+        if list.is_empty() {
+            importer.error(
+                "choices",
+                *row,
+                "list_name",
+                "list_name_missing",
+                "every choice needs a list_name",
+            );
+            continue;
+        }
+        let Some(label) = importer.text(choices, cells, "label") else {
+            importer.error(
+                "choices",
+                *row,
+                "label",
+                "label_missing",
+                "every choice needs a label",
+            );
+            continue;
+        };
+        list_rows.entry(list.clone()).or_insert(*row);
+        app.choice_lists
+            .entry(list)
+            .or_default()
+            .push(Choice { value, label });
+    }
+}
+
+fn read_survey(
+    importer: &mut Importer,
+    survey: &Table,
+    rows_in_order: &mut Vec<usize>,
+) -> Vec<Field> {
+    for header in &survey.headers {
+        if header.is_empty() || known_column(header, &SURVEY_COLUMNS) {
+            continue;
+        }
+        let (code, message) = if header.eq_ignore_ascii_case("choice_filter") {
+            (
+                "choice_filter_unsupported",
+                String::from("choice_filter (cascading selects) is not supported"),
+            )
+        } else {
+            (
+                "unknown_column",
+                format!("column '{header}' is not supported; remove it"),
+            )
+        };
+        importer.error("survey", 1, header, code, &message);
+    }
+    // Open containers: (field, its row, the container type).
+    let mut stack: Vec<(Field, usize)> = Vec::new();
+    let mut top: Vec<Field> = Vec::new();
+    for (row, cells) in &survey.rows {
+        let row = *row;
+        let type_text = survey.cell(cells, "type");
+        let cell = |name: &str| survey.cell(cells, name).to_owned();
+        let (kind, list) = match parse_type(type_text) {
+            Ok(parsed) => parsed,
+            Err(()) => {
+                importer.error(
+                    "survey",
+                    row,
+                    "type",
+                    "unknown_type",
+                    &format!("'{type_text}' is not a supported XLSForm type"),
+                );
+                continue;
+            }
+        };
+        let Some(kind) = kind else {
+            // end_group / end_repeat closes the innermost container of the same kind.
+            let wanted = if type_text.starts_with("end_repeat") {
+                FieldType::Repeat
+            } else {
+                FieldType::Group
+            };
+            match stack.pop() {
+                Some((field, _)) if field.field_type == wanted => match stack.last_mut() {
+                    Some((parent, _)) => parent.children.push(field),
+                    None => top.push(field),
+                },
+                Some((field, open_row)) => {
+                    importer.error(
+                        "survey",
+                        row,
+                        "type",
+                        "unbalanced_group",
+                        &format!(
+                            "'{type_text}' closes the {} opened on row {open_row}",
+                            field.field_type.as_str()
+                        ),
+                    );
+                    stack.push((field, open_row));
+                }
+                None => importer.error(
+                    "survey",
+                    row,
+                    "type",
+                    "unbalanced_group",
+                    &format!("'{type_text}' has no matching begin"),
+                ),
+            }
+            continue;
+        };
+        let mut field = Field::new(&cell("name"), kind);
+        field.label = importer.text(survey, cells, "label");
+        field.hint = importer.text(survey, cells, "hint");
+        field.required_message = importer.text(survey, cells, "required_message");
+        field.constraint_message = importer.text(survey, cells, "constraint_message");
+        match parse_flag(&cell("required")) {
+            Some(flag) => field.required = flag,
+            None => importer.error(
+                "survey",
+                row,
+                "required",
+                "invalid_required",
+                "required is yes or no (expressions are not supported)",
+            ),
+        }
+        let optional = |text: String| (!text.is_empty()).then_some(text);
+        field.constraint = optional(cell("constraint"));
+        field.relevant = optional(cell("relevant"));
+        field.calculation = optional(cell("calculation"));
+        field.appearance = optional(cell("appearance"));
+        field.unit = optional(cell("unit"));
+        field.code = optional(cell("code"));
+        field.purpose = optional(cell("purpose"));
+        field.choice_list = list;
+        field.default = optional(cell("default")).map(|text| default_value(kind, &text));
+        field.accepted_units = cell("accepted_units")
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        for (column, slot) in [("min", &mut field.min), ("max", &mut field.max)] {
+            let text = survey.cell(cells, column);
+            if text.is_empty() {
+                continue;
+            }
+            match text.parse::<f64>() {
+                Ok(number) => *slot = Some(number),
+                Err(_) => importer.error(
+                    "survey",
+                    row,
+                    column,
+                    "not_a_number",
+                    &format!("{column} must be a number"),
+                ),
+            }
+        }
+        read_parameters(importer, &cell("parameters"), row, &mut field);
+        rows_in_order.push(row);
+        if kind.is_container() {
+            stack.push((field, row));
+        } else {
+            match stack.last_mut() {
+                Some((parent, _)) => parent.children.push(field),
+                None => top.push(field),
+            }
+        }
+    }
+    while let Some((field, row)) = stack.pop() {
+        importer.error(
+            "survey",
+            row,
+            "type",
+            "unbalanced_group",
+            &format!("this {} is never closed", field.field_type.as_str()),
+        );
+    }
+    top
+}
+
+/// `start=0 end=10 step=1` for ranges.
+fn read_parameters(importer: &mut Importer, text: &str, row: usize, field: &mut Field) {
+    for pair in text.split_whitespace() {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let number = value.parse::<f64>().ok();
+        let slot = match (field.field_type, key) {
+            (FieldType::Range, "start") => &mut field.min,
+            (FieldType::Range, "end") => &mut field.max,
+            (FieldType::Range, "step") => &mut field.step,
+            _ => {
+                importer.error(
+                    "survey",
+                    row,
+                    "parameters",
+                    "unsupported_parameter",
+                    &format!("parameter '{key}' is not supported here"),
+                );
+                continue;
+            }
+        };
+        match number {
+            Some(number) => *slot = Some(number),
+            None => importer.error(
+                "survey",
+                row,
+                "parameters",
+                "not_a_number",
+                &format!("parameter '{key}' must be a number"),
+            ),
+        }
+    }
+}
+
+/// Maps a compile error's JSON path back to a spreadsheet cell.
+fn locate(
+    error: &DefinitionError,
+    paths: &[String],
+    rows: &[usize],
+    list_rows: &BTreeMap<String, usize>,
+    settings_row: usize,
+) -> ImportError {
+    let make = |sheet: &str, row: usize, column: &str| ImportError {
+        sheet: sheet.to_owned(),
+        row,
+        column: column.to_owned(),
+        code: error.code,
+        message: error.message.clone(),
+    };
+    if let Some(rest) = error.path.strip_prefix("$.choice_lists.") {
+        let list = rest.split(['[', '.']).next().unwrap_or("");
+        return make("choices", list_rows.get(list).copied().unwrap_or(1), "name");
+    }
+    if let Some(role) = error.path.strip_prefix("$.news2.") {
+        return make("settings", settings_row, &format!("news2_{role}"));
+    }
+    let found = paths
+        .iter()
+        .enumerate()
+        .filter(|(_, path)| {
+            error.path == **path
+                || error
+                    .path
+                    .strip_prefix(path.as_str())
+                    .is_some_and(|rest| rest.starts_with('.'))
+        })
+        .max_by_key(|(_, path)| path.len());
+    let Some((index, path)) = found else {
+        return make("survey", 1, "");
+    };
+    let member = error.path[path.len()..]
+        .trim_start_matches('.')
+        .split(['.', '['])
+        .next()
+        .unwrap_or("");
+    let column = match member {
+        "" | "children" | "choices" | "choice_list" | "min_count" => "type",
+        "step" => "parameters",
+        other => other,
+    };
+    make("survey", rows.get(index).copied().unwrap_or(1), column)
+}

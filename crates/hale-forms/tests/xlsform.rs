@@ -1,0 +1,184 @@
+//! XLSForm import: the three sample apps import from CSV and from xlsx alike and compile clean;
+//! a spreadsheet with ten different mistakes reports all ten with sheet, row and column.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use hale_domain::Timestamp;
+use hale_forms::AppDefinition;
+use hale_forms::xlsform::{ImportError, import_csv, import_xlsx};
+
+pub const SAMPLES: [&str; 3] = ["daily-vitals", "respiratory-diary", "medication-doses"];
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+fn sheet_text(sample: &str, sheet: &str) -> Option<String> {
+    std::fs::read_to_string(examples().join(sample).join(format!("{sheet}.csv"))).ok()
+}
+
+fn import_sample_csv(sample: &str) -> Result<AppDefinition, Vec<ImportError>> {
+    import_csv(
+        &sheet_text(sample, "survey").unwrap(),
+        sheet_text(sample, "choices").as_deref(),
+        sheet_text(sample, "settings").as_deref(),
+    )
+}
+
+/// Builds an xlsx workbook from CSV sheets, numbers written as numbers like a spreadsheet
+/// program would store them.
+fn workbook(sheets: &[(&str, &str)]) -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    for (name, text) in sheets {
+        let sheet = book.add_worksheet();
+        sheet.set_name(*name).unwrap();
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        for (row, record) in reader.records().enumerate() {
+            for (column, cell) in record.unwrap().iter().enumerate() {
+                let (row, column) = (row as u32, column as u16);
+                match cell.parse::<f64>() {
+                    Ok(number) if row > 0 => sheet.write_number(row, column, number).unwrap(),
+                    _ => sheet.write_string(row, column, cell).unwrap(),
+                };
+            }
+        }
+    }
+    book.save_to_buffer().unwrap()
+}
+
+fn sample_workbook(sample: &str) -> Vec<u8> {
+    let texts: Vec<(&str, String)> = ["survey", "choices", "settings"]
+        .into_iter()
+        .filter_map(|sheet| sheet_text(sample, sheet).map(|text| (sheet, text)))
+        .collect();
+    let borrowed: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    workbook(&borrowed)
+}
+
+#[test]
+fn every_sample_imports_from_csv_and_xlsx_and_compiles() {
+    for sample in SAMPLES {
+        let from_csv = import_sample_csv(sample).unwrap_or_else(|e| panic!("{sample}: {e:#?}"));
+        from_csv.compile().unwrap();
+        let from_xlsx = import_xlsx(&sample_workbook(sample)).unwrap();
+        assert_eq!(from_csv, from_xlsx, "{sample}");
+        let committed = std::fs::read(examples().join(format!("{sample}.xlsx"))).unwrap();
+        assert_eq!(import_xlsx(&committed).unwrap(), from_csv, "{sample}.xlsx");
+    }
+}
+
+#[test]
+fn daily_vitals_scores_news2() {
+    let form = import_sample_csv("daily-vitals")
+        .unwrap()
+        .compile()
+        .unwrap();
+    let answers = serde_json::json!({
+        "heart_rate": 96, "spo2": 95, "temperature": 37.0, "systolic": 118, "diastolic": 80,
+        "respiration_rate": 22, "consciousness": "alert", "oxygen": "air", "symptoms": ["cough"]
+    });
+    let now = Timestamp::parse_rfc3339("2026-01-31T08:00:00Z").unwrap();
+    let valid = form.validate(answers.as_object().unwrap(), now).unwrap();
+    assert_eq!(valid.news2.unwrap().total, 4);
+    assert_eq!(valid.observations.len(), 6);
+}
+
+#[test]
+fn ten_mistakes_are_all_reported_with_their_cells() {
+    let survey = "type,name,label,required,relevant,constraint,calculation,unit,code,choice_filter\n\
+        barcode,scan,Scan,,,,,,,\n\
+        integer,age,Age,,,,,,,\n\
+        integer,age,Age again,,,,,,,\n\
+        text,why,Why,,${ghost} > 1,,,,,\n\
+        calculate,a,,,,,${b} + 1,,,\n\
+        calculate,b,,,,,${a} + 1,,,\n\
+        end_group,,,,,,,,,\n\
+        select_one nolist,pick,Pick,,,,,,,\n\
+        integer,score,Score,,,. >,,,,\n\
+        integer,pulse,Pulse,maybe,,,,kg,8867-4,\n";
+    let choices = "list_name,name,label\nyn,yes,Yes\n";
+    let errors = import_csv(survey, Some(choices), None).unwrap_err();
+    let mut found: Vec<(String, usize, String, &str)> = errors
+        .iter()
+        .map(|e| (e.sheet.clone(), e.row, e.column.clone(), e.code))
+        .collect();
+    found.sort();
+    let expected = [
+        ("survey", 1, "choice_filter", "choice_filter_unsupported"),
+        ("survey", 2, "type", "unknown_type"),
+        ("survey", 4, "name", "duplicate_name"),
+        ("survey", 5, "relevant", "unknown_reference"),
+        ("survey", 6, "calculation", "cycle"),
+        ("survey", 8, "type", "unbalanced_group"),
+        ("survey", 9, "type", "choice_list_missing"),
+        ("survey", 10, "constraint", "expression_syntax"),
+        ("survey", 11, "required", "invalid_required"),
+        ("survey", 11, "unit", "unit_disagrees_with_catalogue"),
+    ];
+    let expected: Vec<(String, usize, String, &str)> = expected
+        .iter()
+        .map(|(s, r, c, code)| (s.to_string(), *r, c.to_string(), *code))
+        .collect();
+    assert_eq!(found, expected, "{errors:#?}");
+    let syntax = errors
+        .iter()
+        .find(|e| e.code == "expression_syntax")
+        .unwrap();
+    assert!(syntax.message.contains("character"), "{}", syntax.message);
+    // The same spreadsheet as xlsx reports the same cells.
+    let from_xlsx =
+        import_xlsx(&workbook(&[("survey", survey), ("choices", choices)])).unwrap_err();
+    assert_eq!(from_xlsx.len(), errors.len());
+}
+
+/// Regenerates `examples/*.xlsx` from the CSV sheets: `cargo test -p hale-forms --test xlsform
+/// -- --ignored write_sample_workbooks`.
+#[test]
+#[ignore]
+fn write_sample_workbooks() {
+    for sample in SAMPLES {
+        std::fs::write(
+            examples().join(format!("{sample}.xlsx")),
+            sample_workbook(sample),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn every_sample_lints_clean() {
+    for sample in SAMPLES {
+        let report = hale_forms::lint(&import_sample_csv(sample).unwrap());
+        assert!(report.errors.is_empty(), "{sample}: {report:#?}");
+        assert!(report.warnings.is_empty(), "{sample}: {report:#?}");
+    }
+}
+
+#[test]
+fn lint_flags_unbounded_vitals_missing_purpose_translation_and_policy() {
+    let app = AppDefinition::from_json(
+        r#"{"title":{"en":"T"},"languages":["fr"],"fields":[
+            {"name":"hr","type":"integer","label":"HR","unit":"/min","code":"8867-4"},
+            {"name":"note","type":"text","label":{"en":"Note","fr":"Note"}},
+            {"name":"x","type":"integer","label":"X","relevant":"${nope}"}]}"#,
+    )
+    .unwrap();
+    let report = hale_forms::lint(&app);
+    let errors: Vec<_> = report.errors.iter().map(|i| i.code).collect();
+    let warnings: Vec<_> = report.warnings.iter().map(|i| i.code).collect();
+    assert_eq!(errors, ["unknown_reference"]);
+    assert_eq!(
+        warnings,
+        [
+            "no_rate_limit_policy",
+            "missing_translation",
+            "vital_without_bounds",
+            "free_text_without_purpose"
+        ]
+    );
+}

@@ -1,0 +1,283 @@
+//! Wire types: what the REST API sends and accepts. Domain and store types never reach the
+//! wire directly, so either can change without breaking clients.
+
+use base64::Engine;
+use hale_core::{
+    AppRow, AppSummary, AppVersionRow, ObservationRow, Page, SubjectRow, SubmissionRow, TenantRow,
+};
+use hale_domain::event::Identifier;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::problem::{ApiError, Problem};
+
+#[derive(Serialize)]
+pub struct TenantDto {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub created_at: String,
+}
+
+impl From<TenantRow> for TenantDto {
+    fn from(row: TenantRow) -> Self {
+        Self {
+            id: row.id.to_string(),
+            slug: row.slug,
+            name: row.name,
+            created_at: row.created_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    pub slug: String,
+    pub name: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentifierDto {
+    pub system: String,
+    pub value: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterSubject {
+    pub identifiers: Vec<IdentifierDto>,
+    pub display_name: Option<String>,
+    pub birth_date: Option<String>,
+}
+
+impl From<RegisterSubject> for hale_core::RegisterSubject {
+    fn from(body: RegisterSubject) -> Self {
+        Self {
+            identifiers: body
+                .identifiers
+                .into_iter()
+                .map(|identifier| Identifier {
+                    system: identifier.system,
+                    value: identifier.value,
+                })
+                .collect(),
+            display_name: body.display_name,
+            birth_date: body.birth_date,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct SubjectDto {
+    pub id: String,
+    pub identifiers: Vec<IdentifierDto>,
+    pub display_name: Option<String>,
+    pub birth_date: Option<String>,
+    pub created_at: String,
+}
+
+impl From<SubjectRow> for SubjectDto {
+    fn from(row: SubjectRow) -> Self {
+        Self {
+            id: row.id.to_string(),
+            identifiers: row
+                .identifiers
+                .into_iter()
+                .map(|identifier| IdentifierDto {
+                    system: identifier.system,
+                    value: identifier.value,
+                })
+                .collect(),
+            display_name: row.display_name,
+            birth_date: row.birth_date,
+            created_at: row.created_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApp {
+    pub name: String,
+    pub definition: Box<RawValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DraftVersion {
+    pub definition: Box<RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct VersionStep {
+    pub comment: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct VersionDto {
+    pub version: i64,
+    pub status: &'static str,
+    pub author: String,
+    pub created_at: String,
+    pub status_by: Option<String>,
+    pub status_at: Option<String>,
+    pub status_comment: Option<String>,
+    pub definition: Box<RawValue>,
+    pub compiled: Box<RawValue>,
+}
+
+fn raw(text: String) -> Box<RawValue> {
+    RawValue::from_string(text).unwrap_or_else(|_| RawValue::NULL.to_owned())
+}
+
+impl From<AppVersionRow> for VersionDto {
+    fn from(row: AppVersionRow) -> Self {
+        Self {
+            version: row.version,
+            status: row.status.as_str(),
+            author: row.author,
+            created_at: row.created_at.to_rfc3339(),
+            status_by: row.status_by,
+            status_at: row.status_at.map(|at| at.to_rfc3339()),
+            status_comment: row.status_comment,
+            definition: raw(row.definition),
+            compiled: raw(row.compiled),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct AppDto {
+    pub id: String,
+    pub name: String,
+    pub created_by: String,
+    pub created_at: String,
+    pub current_version: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub versions: Option<Vec<VersionDto>>,
+}
+
+impl From<AppRow> for AppDto {
+    fn from(row: AppRow) -> Self {
+        Self {
+            id: row.id.to_string(),
+            name: row.name,
+            created_by: row.created_by,
+            created_at: row.created_at.to_rfc3339(),
+            current_version: row.current_version,
+            versions: None,
+        }
+    }
+}
+
+impl From<AppSummary> for AppDto {
+    fn from(summary: AppSummary) -> Self {
+        let mut dto = AppDto::from(summary.app);
+        dto.versions = Some(summary.versions.into_iter().map(VersionDto::from).collect());
+        dto
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Submit {
+    pub subject_id: String,
+    pub app_id: String,
+    pub app_version: Option<i64>,
+    pub authored_at: Option<String>,
+    pub answers: Box<RawValue>,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct SubmissionDto {
+    pub id: String,
+    pub subject_id: String,
+    pub app_id: String,
+    pub app_version: i64,
+    pub authored_at: String,
+    pub recorded_at: String,
+    pub answers: Box<RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scores: Option<Box<RawValue>>,
+}
+
+impl From<SubmissionRow> for SubmissionDto {
+    fn from(row: SubmissionRow) -> Self {
+        Self {
+            id: row.id.to_string(),
+            subject_id: row.subject_id.to_string(),
+            app_id: row.app_id.to_string(),
+            app_version: row.app_version,
+            authored_at: row.authored_at.to_rfc3339(),
+            recorded_at: row.recorded_at.to_rfc3339(),
+            answers: raw(row.answers),
+            scores: row.scores.map(raw),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct ObservationDto {
+    pub submission_id: String,
+    pub position: i64,
+    pub subject_id: String,
+    pub code: String,
+    pub effective_at: String,
+    pub field: String,
+    pub value: f64,
+    pub unit: String,
+}
+
+impl From<ObservationRow> for ObservationDto {
+    fn from(row: ObservationRow) -> Self {
+        Self {
+            submission_id: row.submission_id.to_string(),
+            position: row.position,
+            subject_id: row.subject_id.to_string(),
+            code: row.code,
+            effective_at: row.effective_at.to_rfc3339(),
+            field: row.field,
+            value: row.value,
+            unit: row.unit,
+        }
+    }
+}
+
+/// A page of results and the opaque cursor of the next one.
+#[derive(Serialize)]
+pub struct PageDto<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> PageDto<T> {
+    pub fn from_page<R>(page: Page<R>, map: impl Fn(R) -> T) -> Self {
+        Self {
+            items: page.items.into_iter().map(map).collect(),
+            next_cursor: page.next.map(|key| encode_cursor(&key)),
+        }
+    }
+}
+
+pub fn encode_cursor(key: &(i64, String, i64)) -> String {
+    let json = serde_json::to_vec(key).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<(i64, String, i64), ApiError> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| {
+            Problem::new(
+                "malformed_request",
+                "the cursor is not one this server issued",
+            )
+            .into()
+        })
+}

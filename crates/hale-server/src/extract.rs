@@ -1,0 +1,112 @@
+//! Extractors that turn a request into what the core needs: an authenticated
+//! [`RequestContext`], and a JSON body parsed without ever echoing its content in an error.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use hale_domain::RequestContext;
+use serde::de::DeserializeOwned;
+
+use crate::AppState;
+use crate::problem::{ApiError, Problem};
+
+/// The caller, authenticated from its bearer token.
+pub struct Context(pub RequestContext);
+
+fn request_id(parts: &Parts) -> String {
+    parts
+        .headers
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("-")
+        .to_owned()
+}
+
+impl<S> FromRequestParts<S> for Context
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(|| Problem::new("unauthenticated", "a bearer token is required"))?;
+        let principal =
+            state
+                .core
+                .authenticate(token.trim())
+                .await
+                .map_err(|error| match error {
+                    hale_core::CoreError::Unavailable => ApiError::from(error),
+                    _ => Problem::new("unauthenticated", "the bearer token is not valid").into(),
+                })?;
+        Ok(Context(RequestContext::new(
+            principal,
+            request_id(parts),
+            "rest",
+        )))
+    }
+}
+
+/// A JSON request body. Errors say where the body is wrong, never what it contained: bodies
+/// carry PHI, and serde's own messages quote values.
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_none_or(|value| {
+                let essence = value.split(';').next().unwrap_or("").trim();
+                essence.eq_ignore_ascii_case("application/json")
+            });
+        if !json {
+            return Err(Problem::new(
+                "unsupported_media_type",
+                "the body must be application/json",
+            )
+            .into());
+        }
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection {
+                    BytesRejection::FailedToBufferBody(_) => Problem::new(
+                        "payload_too_large",
+                        "the body is larger than this endpoint accepts",
+                    ),
+                    _ => Problem::new("malformed_request", "the body could not be read"),
+                })?;
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|error| {
+            let detail = match error.classify() {
+                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => format!(
+                    "the body is not valid JSON (line {}, column {})",
+                    error.line(),
+                    error.column()
+                ),
+                _ => format!(
+                    "the body does not have the expected members and types (line {}, column {})",
+                    error.line(),
+                    error.column()
+                ),
+            };
+            Problem::new("malformed_request", detail).into()
+        })
+    }
+}

@@ -1,0 +1,19 @@
+//! The REST routes under `/api/v1`, one module per resource.
+
+pub mod apps;
+pub mod health;
+pub mod subjects;
+pub mod submissions;
+pub mod tenants;
+
+use axum::Router;
+
+use crate::AppState;
+
+pub fn api() -> Router<AppState> {
+    Router::new()
+        .merge(tenants::routes())
+        .merge(subjects::routes())
+        .merge(apps::routes())
+        .merge(submissions::routes())
+}

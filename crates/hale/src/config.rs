@@ -1,0 +1,151 @@
+//! Configuration: a versioned TOML file, then `HALE_*` environment variables, then flags, each
+//! overriding the one before. Unknown keys in the file are an error that names the key.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// The configuration file, `version = 1`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub version: Option<u32>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub listen: Option<SocketAddr>,
+    pub max_body_bytes: Option<usize>,
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// A value that may hold credentials (a database URL with a password): never printed.
+#[derive(Clone)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The configuration in force after every source is applied.
+#[derive(Debug)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub database_url: DatabaseUrl,
+    pub listen: SocketAddr,
+    pub max_body_bytes: usize,
+    pub log_format: LogFormat,
+}
+
+/// What came from the environment and flags (clap merges those two, flags first).
+#[derive(Debug, Default)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub listen: Option<SocketAddr>,
+    pub max_body_bytes: Option<usize>,
+    pub log_format: Option<LogFormat>,
+}
+
+pub fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading configuration file {}", path.display()))?;
+    parse_file(&text).with_context(|| format!("in configuration file {}", path.display()))
+}
+
+pub fn parse_file(text: &str) -> anyhow::Result<FileConfig> {
+    let config: FileConfig =
+        toml::from_str(text).map_err(|error| anyhow::anyhow!("{}", error.message()))?;
+    match config.version {
+        Some(1) => Ok(config),
+        Some(other) => {
+            bail!("configuration version {other} is not supported (this build reads version 1)")
+        }
+        None => bail!("the configuration file must say `version = 1`"),
+    }
+}
+
+pub fn resolve(file: FileConfig, overrides: Overrides) -> anyhow::Result<Settings> {
+    let data_dir = overrides
+        .data_dir
+        .or(file.data_dir)
+        .unwrap_or_else(|| PathBuf::from("hale-data"));
+    let database_url = match overrides.database_url.or(file.database_url) {
+        Some(url) => url,
+        None => format!("sqlite://{}?mode=rwc", data_dir.join("hale.db").display()),
+    };
+    let max_body_bytes = overrides
+        .max_body_bytes
+        .or(file.max_body_bytes)
+        .unwrap_or(1024 * 1024);
+    if max_body_bytes < 1024 {
+        bail!("max_body_bytes must be at least 1024");
+    }
+    Ok(Settings {
+        data_dir,
+        database_url: DatabaseUrl(database_url),
+        listen: overrides
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+        max_body_bytes,
+        log_format: overrides.log_format.or(file.log_format).unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let error = parse_file("version = 1\nlisten_addr = \"0.0.0.0:1\"\n").unwrap_err();
+        assert!(error.to_string().contains("listen_addr"), "{error}");
+    }
+
+    #[test]
+    fn the_version_is_required() {
+        assert!(parse_file("listen = \"127.0.0.1:9\"\n").is_err());
+        assert!(parse_file("version = 2\n").is_err());
+    }
+
+    #[test]
+    fn flags_and_environment_override_the_file() {
+        let file =
+            parse_file("version = 1\nlisten = \"127.0.0.1:9000\"\ndata_dir = \"/srv/hale\"\n")
+                .unwrap();
+        let settings = resolve(
+            file,
+            Overrides {
+                listen: Some("127.0.0.1:7000".parse().unwrap()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(settings.listen.port(), 7000);
+        assert_eq!(settings.data_dir, PathBuf::from("/srv/hale"));
+        assert_eq!(
+            settings.database_url.expose(),
+            "sqlite:///srv/hale/hale.db?mode=rwc"
+        );
+        assert_eq!(format!("{:?}", settings.database_url), "[redacted]");
+    }
+}

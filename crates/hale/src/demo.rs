@@ -1,0 +1,250 @@
+//! `hale demo`: a demo tenant (Contoso Health) with a published "Daily vitals" app, a few
+//! patients with several weeks of submissions, and credentials for each role. Seeding happens
+//! once per data directory; re-running prints the same credentials and writes nothing.
+
+use std::path::Path;
+
+use anyhow::Context;
+use hale_core::{Core, DraftVersion, IssueToken, RegisterSubject, SubmitAnswers, VersionStep};
+use hale_domain::event::Identifier;
+use hale_domain::{Principal, RequestContext, Role, Timestamp};
+use serde_json::value::RawValue;
+
+use crate::commands::{describe, operator};
+
+/// The Daily vitals app: heart rate, SpO2, body temperature, blood pressure, weight, symptoms.
+pub const DAILY_VITALS: &str = r#"{
+  "title": {"en": "Daily vitals"},
+  "default_language": "en",
+  "fields": [
+    {"name": "heart_rate", "type": "integer", "label": {"en": "Heart rate"}, "required": true, "unit": "/min", "min": 20, "max": 300, "code": "8867-4"},
+    {"name": "spo2", "type": "integer", "label": {"en": "Oxygen saturation (SpO2)"}, "unit": "%", "min": 50, "max": 100, "code": "59408-5"},
+    {"name": "body_temperature", "type": "decimal", "label": {"en": "Body temperature"}, "unit": "Cel", "min": 25, "max": 45, "code": "8310-5"},
+    {"name": "systolic", "type": "integer", "label": {"en": "Blood pressure, systolic"}, "unit": "mm[Hg]", "min": 40, "max": 300, "code": "8480-6"},
+    {"name": "diastolic", "type": "integer", "label": {"en": "Blood pressure, diastolic"}, "unit": "mm[Hg]", "min": 20, "max": 200, "code": "8462-4"},
+    {"name": "body_weight", "type": "decimal", "label": {"en": "Body weight"}, "unit": "kg", "min": 1, "max": 500, "code": "29463-7"},
+    {"name": "symptoms", "type": "select_multiple", "label": {"en": "Symptoms today"}, "choices": [
+      {"value": "none", "label": {"en": "None"}},
+      {"value": "cough", "label": {"en": "Cough"}},
+      {"value": "breathless", "label": {"en": "Short of breath"}},
+      {"value": "fever", "label": {"en": "Fever"}},
+      {"value": "dizzy", "label": {"en": "Dizziness"}}
+    ]}
+  ]
+}"#;
+
+const CREDENTIALS_FILE: &str = "demo-credentials.txt";
+const PATIENTS: [(&str, &str); 3] = [
+    ("MRN-1001", "Alex Morgan"),
+    ("MRN-1002", "Sam Rivera"),
+    ("MRN-1003", "Jordan Lee"),
+];
+const DAYS: i64 = 28;
+
+pub async fn seed_and_print(core: &Core, data_dir: &Path) -> anyhow::Result<()> {
+    let path = data_dir.join(CREDENTIALS_FILE);
+    let existing = core.store().tenant_by_slug("contoso").await?;
+    let credentials = match (existing, path.exists()) {
+        (Some(_), true) => std::fs::read_to_string(&path).context("reading demo credentials")?,
+        (Some(_), false) => {
+            "The demo tenant exists, but its credentials file is missing; issue new tokens with \
+             `hale token issue --tenant contoso --role …`.\n"
+                .to_owned()
+        }
+        (None, _) => {
+            let text = seed(core).await?;
+            std::fs::create_dir_all(data_dir)?;
+            write_private(&path, &text)?;
+            text
+        }
+    };
+    println!("\nDemo tenant: Contoso Health (slug `contoso`)\n{credentials}");
+    Ok(())
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .context("writing demo credentials")?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).context("writing demo credentials")
+}
+
+async fn token(
+    core: &Core,
+    tenant: hale_domain::TenantId,
+    roles: &[Role],
+    subject: Option<hale_domain::SubjectId>,
+    label: &str,
+) -> anyhow::Result<(Principal, String)> {
+    let issued = core
+        .issue_token(
+            &operator(),
+            IssueToken {
+                tenant: Some(tenant),
+                roles: roles.to_vec(),
+                subject,
+                label: label.to_owned(),
+            },
+        )
+        .await
+        .map_err(describe)?;
+    let principal = core
+        .authenticate(issued.token.expose())
+        .await
+        .map_err(describe)?;
+    Ok((principal, issued.token.expose().to_owned()))
+}
+
+fn as_principal(principal: Principal) -> RequestContext {
+    RequestContext::new(principal, "demo-seed".into(), "cli")
+}
+
+/// A small deterministic generator, so every demo looks the same.
+struct Wobble(u64);
+
+impl Wobble {
+    fn next(&mut self, low: i64, high: i64) -> i64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        low + ((self.0 >> 33) % ((high - low + 1) as u64)) as i64
+    }
+}
+
+async fn seed(core: &Core) -> anyhow::Result<String> {
+    let operator = operator();
+    let tenant = core
+        .create_tenant(&operator, "contoso", "Contoso Health")
+        .await
+        .map_err(describe)?
+        .id;
+    let (admin, admin_token) = token(
+        core,
+        tenant,
+        &[Role::TenantAdmin],
+        None,
+        "demo tenant admin",
+    )
+    .await?;
+    let (analyst, analyst_token) =
+        token(core, tenant, &[Role::Analyst], None, "demo analyst").await?;
+    let (reviewer, reviewer_token) =
+        token(core, tenant, &[Role::Reviewer], None, "demo reviewer").await?;
+    let (_, clinician_token) =
+        token(core, tenant, &[Role::Clinician], None, "demo clinician").await?;
+
+    let analyst = as_principal(analyst);
+    let app = core
+        .create_app(
+            &analyst,
+            tenant,
+            "Daily vitals",
+            DraftVersion {
+                definition: DAILY_VITALS.to_owned(),
+            },
+        )
+        .await
+        .map_err(describe)?
+        .app
+        .id;
+    core.step_version(&analyst, tenant, app, 1, VersionStep::SubmitForReview, None)
+        .await
+        .map_err(describe)?;
+    core.step_version(
+        &as_principal(reviewer),
+        tenant,
+        app,
+        1,
+        VersionStep::Approve,
+        Some("Demo app reviewed".into()),
+    )
+    .await
+    .map_err(describe)?;
+
+    let admin = as_principal(admin);
+    let mut lines = vec![
+        format!("  tenant admin : {admin_token}"),
+        format!("  analyst      : {analyst_token}"),
+        format!("  reviewer     : {reviewer_token}"),
+        format!("  clinician    : {clinician_token}"),
+        format!("  app          : Daily vitals, id {app}"),
+    ];
+    let now = core_now();
+    let mut wobble = Wobble(42);
+    for (mrn, name) in PATIENTS {
+        let subject = core
+            .register_subject(
+                &admin,
+                tenant,
+                RegisterSubject {
+                    identifiers: vec![Identifier {
+                        system: "urn:contoso:mrn".into(),
+                        value: mrn.into(),
+                    }],
+                    display_name: Some(name.into()),
+                    birth_date: None,
+                },
+            )
+            .await
+            .map_err(describe)?
+            .id;
+        let (_, patient_token) = token(
+            core,
+            tenant,
+            &[Role::Patient],
+            Some(subject),
+            "demo patient",
+        )
+        .await?;
+        lines.push(format!(
+            "  patient {mrn} (subject {subject}) : {patient_token}"
+        ));
+        for day in 0..DAYS {
+            let authored_at =
+                now.plus_micros(-(DAYS - day) * 86_400_000_000 + wobble.next(0, 3_600) * 1_000_000);
+            let answers = format!(
+                r#"{{"heart_rate":{},"spo2":{},"body_temperature":{:.1},"systolic":{},"diastolic":{},"body_weight":{:.1},"symptoms":["{}"]}}"#,
+                wobble.next(58, 96),
+                wobble.next(93, 99),
+                wobble.next(361, 378) as f64 / 10.0,
+                wobble.next(108, 142),
+                wobble.next(66, 90),
+                wobble.next(700, 720) as f64 / 10.0,
+                ["none", "none", "cough", "none", "dizzy"][wobble.next(0, 4) as usize],
+            );
+            core.submit(
+                &admin,
+                tenant,
+                SubmitAnswers {
+                    subject,
+                    app,
+                    app_version: Some(1),
+                    authored_at: Some(authored_at),
+                    answers: RawValue::from_string(answers)?,
+                    idempotency_key: Some(format!("demo-{mrn}-{day}")),
+                },
+            )
+            .await
+            .map_err(describe)?;
+        }
+    }
+    Ok(lines.join("\n") + "\n")
+}
+
+fn core_now() -> Timestamp {
+    use hale_domain::Clock;
+    hale_core::SystemClock.now()
+}

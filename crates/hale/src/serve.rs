@@ -1,0 +1,80 @@
+//! `hale serve` and `hale demo`: open the store, issue the first admin token, serve HTTP until
+//! SIGTERM or Ctrl-C, then drain in-flight requests.
+
+use anyhow::Context;
+use hale_core::Core;
+use hale_server::{AppState, Limits, router};
+use tracing_subscriber::EnvFilter;
+
+use crate::commands::open_store;
+use crate::config::{LogFormat, Settings};
+
+pub fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("HALE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+pub async fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let core = Core::with_system(store);
+    if let Some(issued) = core
+        .bootstrap_admin()
+        .await
+        .map_err(crate::commands::describe)?
+    {
+        // Printed once, to stdout, never logged: only its hash is stored.
+        println!(
+            "Platform administrator token (shown once, keep it safe):\n  {}",
+            issued.token.expose()
+        );
+    }
+    if demo {
+        crate::demo::seed_and_print(&core, &settings.data_dir).await?;
+    }
+    let limits = Limits {
+        max_body_bytes: settings.max_body_bytes,
+        ..Limits::default()
+    };
+    let app = router(AppState { core }, &limits);
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("listening on {}", settings.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, database = ?settings.database_url, "hale is serving");
+    println!("Hale is serving on http://{address}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

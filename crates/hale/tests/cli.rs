@@ -1,0 +1,1 @@
+//! CLI tests: the binary end to end.
