@@ -317,6 +317,8 @@ pub async fn store_only(url: &str, load: Load) -> Result<Outcome> {
                             observations: vitals.observations(),
                             idempotency_key: Some(key.clone()),
                             request_hash: request_hash.clone(),
+                            // The bench app maps no clinical score.
+                            scores: None,
                         },
                     }],
                     idempotency: Some(IdempotencyClaim { key, request_hash }),

@@ -17,6 +17,16 @@ use crate::engine::{Engine, FreshDatabase};
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
+/// Environment variables `hale` reads settings from; `HALE_LOG` is left to the caller.
+const INHERITED_SETTINGS: [&str; 6] = [
+    "HALE_CONFIG",
+    "HALE_DATA_DIR",
+    "HALE_DATABASE_URL",
+    "HALE_LISTEN",
+    "HALE_MAX_BODY_BYTES",
+    "HALE_LOG_FORMAT",
+];
+
 /// How to invoke `hale` against one fresh database.
 pub struct Hale {
     binary: PathBuf,
@@ -38,6 +48,10 @@ impl Hale {
 
     fn command(&self) -> Command {
         let mut command = Command::new(&self.binary);
+        // Only the flags below configure the server under test, not the caller's environment.
+        for variable in INHERITED_SETTINGS {
+            command.env_remove(variable);
+        }
         command.arg("--data-dir").arg(&self.data_dir);
         if let Some(url) = &self.database_url {
             command.arg("--database-url").arg(url);
