@@ -1,0 +1,364 @@
+//! The two loads: N clients posting submissions over HTTP to the server as fast as it answers,
+//! and the same appends made in-process through `hale_store::Store`, which no HTTP server can
+//! beat on the same machine and engine.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use hale_domain::event::{EventBody, ExpectedVersion, Identifier, NewEvent, StreamRef};
+use hale_domain::{AppId, SubjectId, SubmissionId, TenantId, Timestamp};
+use hale_store::{Append, IdempotencyClaim, Store, StoreOptions};
+use hdrhistogram::Histogram;
+use hyper::body::Bytes;
+use hyper::{Method, StatusCode};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::value::RawValue;
+use tokio::sync::oneshot;
+use tokio::task::JoinSet;
+
+use crate::client::Connection;
+use crate::server::{Server, rss_bytes};
+use crate::setup::{Fixture, SUBJECTS};
+use crate::workload::Vitals;
+
+/// Latencies are kept in microseconds, up to a minute, to three significant digits.
+const HISTOGRAM_MAX_MICROS: u64 = 60_000_000;
+const RSS_INTERVAL: Duration = Duration::from_millis(250);
+
+/// How hard and how long to push.
+#[derive(Clone, Copy, Debug)]
+pub struct Load {
+    pub clients: usize,
+    pub duration: Duration,
+}
+
+/// What one load achieved.
+pub struct Outcome {
+    /// Requests (or appends) that stored a submission.
+    pub successes: u64,
+    /// Everything else, by kind ("HTTP 500", "transport", "store: …").
+    pub errors: BTreeMap<String, u64>,
+    /// From the first request to the last answer, in-flight requests included.
+    pub elapsed: Duration,
+    /// Latency of the successful requests, in microseconds.
+    pub latency: Histogram<u64>,
+}
+
+impl Outcome {
+    pub fn per_second(&self) -> f64 {
+        self.successes as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
+    }
+
+    pub fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+
+    /// A latency percentile in milliseconds.
+    pub fn percentile_ms(&self, percentile: f64) -> f64 {
+        if self.latency.is_empty() {
+            return 0.0;
+        }
+        self.latency.value_at_quantile(percentile / 100.0) as f64 / 1000.0
+    }
+}
+
+/// One client's tally, merged into an [`Outcome`].
+struct Tally {
+    successes: u64,
+    errors: BTreeMap<String, u64>,
+    latency: Histogram<u64>,
+}
+
+impl Tally {
+    fn new() -> Result<Self> {
+        Ok(Self {
+            successes: 0,
+            errors: BTreeMap::new(),
+            latency: Histogram::new_with_bounds(1, HISTOGRAM_MAX_MICROS, 3)
+                .context("creating a histogram")?,
+        })
+    }
+
+    fn success(&mut self, took: Duration) {
+        self.successes += 1;
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.latency.saturating_record(micros.max(1));
+    }
+
+    fn error(&mut self, kind: String) {
+        *self.errors.entry(kind).or_default() += 1;
+    }
+}
+
+async fn gather(mut tasks: JoinSet<Result<Tally>>, started: Instant) -> Result<Outcome> {
+    let mut total = Tally::new()?;
+    while let Some(joined) = tasks.join_next().await {
+        let tally = joined.context("a load task panicked")??;
+        total.successes += tally.successes;
+        for (kind, count) in tally.errors {
+            *total.errors.entry(kind).or_default() += count;
+        }
+        total
+            .latency
+            .add(&tally.latency)
+            .context("merging histograms")?;
+    }
+    Ok(Outcome {
+        successes: total.successes,
+        errors: total.errors,
+        elapsed: started.elapsed(),
+        latency: total.latency,
+    })
+}
+
+/// The server's memory while the load ran.
+pub struct RssPeak {
+    /// The largest of the samples taken every 250 ms.
+    pub peak_bytes: u64,
+    pub samples: u64,
+}
+
+/// Samples the resident set of `pid` every 250 ms until told to stop.
+fn sample_rss(pid: u32) -> (oneshot::Sender<()>, tokio::task::JoinHandle<RssPeak>) {
+    let (stop, mut stopped) = oneshot::channel::<()>();
+    let sampler = tokio::spawn(async move {
+        let mut peak = RssPeak {
+            peak_bytes: 0,
+            samples: 0,
+        };
+        let mut ticker = tokio::time::interval(RSS_INTERVAL);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {
+                    if let Ok(bytes) = rss_bytes(pid) {
+                        peak.peak_bytes = peak.peak_bytes.max(bytes);
+                        peak.samples += 1;
+                    }
+                }
+                _ = &mut stopped => break,
+            }
+        }
+        peak
+    });
+    (stop, sampler)
+}
+
+/// The HTTP load against a running server, with its RSS sampled throughout.
+pub async fn http(server: &Server, fixture: &Fixture, load: Load) -> Result<(Outcome, RssPeak)> {
+    let path: Arc<str> = format!("/api/v1/tenants/{}/submissions", fixture.tenant).into();
+    let token: Arc<str> = fixture.tokens.clinician.as_str().into();
+    let subjects: Arc<[String]> = fixture.subjects.clone().into();
+    let app_id: Arc<str> = fixture.app_id.as_str().into();
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let address = server.address;
+
+    let (stop_sampling, sampler) = sample_rss(server.pid());
+    let started = Instant::now();
+    let deadline = started + load.duration;
+    let mut tasks = JoinSet::new();
+    for client in 0..load.clients {
+        let (path, token, subjects, app_id) = (
+            path.clone(),
+            token.clone(),
+            subjects.clone(),
+            app_id.clone(),
+        );
+        let key_prefix = format!("bench-{run}-{client}-");
+        tasks.spawn(async move {
+            let mut tally = Tally::new()?;
+            let mut rng = StdRng::from_os_rng();
+            let mut connection: Option<Connection> = None;
+            let mut sequence = 0u64;
+            while Instant::now() < deadline {
+                let open = match connection.as_mut() {
+                    Some(open) => open,
+                    None => match Connection::open(address).await {
+                        Ok(opened) => connection.insert(opened),
+                        Err(_) => {
+                            tally.error("connect".to_owned());
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    },
+                };
+                sequence += 1;
+                let key = format!("{key_prefix}{sequence}");
+                let subject = &subjects[rng.random_range(0..subjects.len())];
+                let answers = Vitals::random(&mut rng).answers_json();
+                let body = format!(
+                    r#"{{"subject_id":"{subject}","app_id":"{app_id}","answers":{answers}}}"#
+                );
+                let sent = Instant::now();
+                let reply = open
+                    .send(
+                        Method::POST,
+                        &path,
+                        Some(&token),
+                        &[("idempotency-key", &key)],
+                        Some(Bytes::from(body)),
+                    )
+                    .await;
+                match reply {
+                    Ok(reply) if reply.status == StatusCode::CREATED => {
+                        tally.success(sent.elapsed());
+                    }
+                    Ok(reply) => tally.error(format!("HTTP {}", reply.status.as_u16())),
+                    Err(_) => {
+                        // The connection is in an unknown state: start a new one.
+                        tally.error("transport".to_owned());
+                        connection = None;
+                    }
+                }
+            }
+            Ok(tally)
+        });
+    }
+    let outcome = gather(tasks, started).await;
+    let _ = stop_sampling.send(());
+    let peak = sampler.await.context("the RSS sampler panicked")?;
+    Ok((outcome?, peak))
+}
+
+/// The lower bound: the same appends through the store, in-process, on the database at `url`
+/// (fresh and empty), with the same number of concurrent tasks for the same time.
+pub async fn store_only(url: &str, load: Load) -> Result<Outcome> {
+    let store = Store::open(url, StoreOptions::default())
+        .await
+        .context("opening the store")?;
+    store.migrate().await.context("migrating the store")?;
+    let clock = || Timestamp::from_micros(unix_micros());
+
+    let tenant = TenantId::from_uuid(uuid::Uuid::new_v4());
+    let actor = uuid::Uuid::new_v4().to_string();
+    store
+        .append(Append {
+            tenant: TenantId::PLATFORM,
+            actor: actor.clone(),
+            recorded_at: clock(),
+            events: vec![NewEvent {
+                stream: StreamRef::tenant(tenant),
+                expected: ExpectedVersion::NoStream,
+                body: EventBody::TenantCreated {
+                    tenant_id: tenant,
+                    slug: crate::setup::TENANT_SLUG.to_owned(),
+                    name: "Bench Health".to_owned(),
+                },
+            }],
+            idempotency: None,
+        })
+        .await
+        .context("creating the tenant")?;
+    let mut subjects = Vec::with_capacity(SUBJECTS);
+    for number in 1..=SUBJECTS {
+        let subject = SubjectId::from_uuid(uuid::Uuid::new_v4());
+        store
+            .append(Append {
+                tenant,
+                actor: actor.clone(),
+                recorded_at: clock(),
+                events: vec![NewEvent {
+                    stream: StreamRef::subject(subject),
+                    expected: ExpectedVersion::NoStream,
+                    body: EventBody::SubjectRegistered {
+                        subject_id: subject,
+                        identifiers: vec![Identifier {
+                            system: "urn:bench".to_owned(),
+                            value: format!("p{number}"),
+                        }],
+                        display_name: None,
+                        birth_date: None,
+                        identifier_keys: vec![format!("urn:bench|p{number}")],
+                    },
+                }],
+                idempotency: None,
+            })
+            .await
+            .context("registering a subject")?;
+        subjects.push(subject);
+    }
+    let subjects: Arc<[SubjectId]> = subjects.into();
+    let app = AppId::from_uuid(uuid::Uuid::new_v4());
+    let actor: Arc<str> = actor.into();
+
+    let started = Instant::now();
+    let deadline = started + load.duration;
+    let mut tasks = JoinSet::new();
+    for client in 0..load.clients {
+        let (store, subjects, actor) = (store.clone(), subjects.clone(), actor.clone());
+        tasks.spawn(async move {
+            let mut tally = Tally::new()?;
+            let mut rng = StdRng::from_os_rng();
+            let mut sequence = 0u64;
+            while Instant::now() < deadline {
+                sequence += 1;
+                let vitals = Vitals::random(&mut rng);
+                let answers = RawValue::from_string(vitals.answers_json())?;
+                let id = SubmissionId::from_uuid(uuid::Uuid::new_v4());
+                let key = format!("store-{client}-{sequence}");
+                let request_hash = format!("{:032x}{:032x}", rng.random::<u128>(), sequence);
+                let now = clock();
+                let append = Append {
+                    tenant,
+                    actor: actor.to_string(),
+                    recorded_at: now,
+                    events: vec![NewEvent {
+                        stream: StreamRef::submission(id),
+                        expected: ExpectedVersion::NoStream,
+                        body: EventBody::SubmissionReceived {
+                            submission_id: id,
+                            subject_id: subjects[rng.random_range(0..subjects.len())],
+                            app_id: app,
+                            app_version: 1,
+                            authored_at: now,
+                            answers,
+                            observations: vitals.observations(),
+                            idempotency_key: Some(key.clone()),
+                            request_hash: request_hash.clone(),
+                            // The bench app maps no clinical score.
+                            scores: None,
+                        },
+                    }],
+                    idempotency: Some(IdempotencyClaim { key, request_hash }),
+                };
+                let sent = Instant::now();
+                match store.append(append).await {
+                    Ok(_) => tally.success(sent.elapsed()),
+                    Err(error) => tally.error(format!("store: {error}")),
+                }
+            }
+            Ok(tally)
+        });
+    }
+    gather(tasks, started).await
+}
+
+fn unix_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|since| i64::try_from(since.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Engine, FreshDatabase};
+
+    /// Correctness only: every append of a short store-only load on SQLite succeeds.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_short_store_only_load_stores_without_errors() -> Result<()> {
+        let database = FreshDatabase::create(Engine::Sqlite).await?;
+        let load = Load {
+            clients: 4,
+            duration: Duration::from_millis(500),
+        };
+        let outcome = store_only(&database.url, load).await?;
+        assert!(outcome.successes > 0);
+        assert_eq!(outcome.errors, BTreeMap::new());
+        assert_eq!(outcome.latency.len(), outcome.successes);
+        Ok(())
+    }
+}
