@@ -10,6 +10,7 @@
 //! read the same way; the few places that differ are marked by [`Backend`]. The conformance
 //! suite in `tests/` runs unchanged against both.
 
+mod bulk;
 mod error;
 mod maintenance;
 mod projection;

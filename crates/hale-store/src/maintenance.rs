@@ -148,6 +148,7 @@ impl Store {
             if rows.is_empty() {
                 break;
             }
+            let mut page = Vec::with_capacity(rows.len());
             for row in &rows {
                 let event = event_row(row)?;
                 let body = EventBody::from_payload(&event.payload).map_err(|_| {
@@ -156,10 +157,17 @@ impl Store {
                         event.seq, event.tenant_id
                     ))
                 })?;
-                projection::apply(&mut transaction, &event, &body).await?;
-                position = (event.tenant_id.to_string(), event.seq);
-                replayed += 1;
+                page.push((event, body));
             }
+            if let Some((last, _)) = page.last() {
+                position = (last.tenant_id.to_string(), last.seq);
+            }
+            replayed += page.len() as i64;
+            let events: Vec<_> = page
+                .iter()
+                .map(|(event, body)| (event.clone(), body))
+                .collect();
+            projection::apply_many(&mut transaction, &events).await?;
         }
         transaction.commit().await?;
         Ok(replayed)

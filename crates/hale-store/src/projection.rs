@@ -5,6 +5,7 @@
 use hale_domain::event::{EventBody, RecordedEvent};
 use sqlx::AnyConnection;
 
+use crate::bulk::{Bind, BulkInsert};
 use crate::error::StoreError;
 
 /// Every table this module writes, in an order safe to empty them.
@@ -162,7 +163,41 @@ pub(crate) async fn apply(
             .execute(&mut *connection)
             .await?;
         }
-        EventBody::SubmissionReceived {
+        EventBody::SubmissionReceived { .. } => {
+            let mut rows = SubmissionRows::new();
+            rows.add(event, body);
+            rows.flush(connection).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Submission and observation rows gathered for multi-row inserts: submissions are the bulk of
+/// all events, so the writer and the rebuild insert a batch of them in two statements.
+pub(crate) struct SubmissionRows {
+    submissions: BulkInsert,
+    observations: BulkInsert,
+}
+
+impl SubmissionRows {
+    pub(crate) fn new() -> Self {
+        Self {
+            submissions: BulkInsert::new(
+                "INSERT INTO submissions (tenant_id, id, subject_id, app_id, app_version, \
+                 authored_at, recorded_at, actor, payload, scores)",
+                10,
+            ),
+            observations: BulkInsert::new(
+                "INSERT INTO observations (tenant_id, submission_id, position, subject_id, \
+                 code, effective_at, payload)",
+                7,
+            ),
+        }
+    }
+
+    /// Gathers the rows of a `SubmissionReceived` event; ignores any other event.
+    pub(crate) fn add(&mut self, event: &RecordedEvent, body: &EventBody) {
+        let EventBody::SubmissionReceived {
             submission_id,
             subject_id,
             app_id,
@@ -172,47 +207,63 @@ pub(crate) async fn apply(
             observations,
             scores,
             ..
-        } => {
-            let submission = submission_id.to_string();
-            let subject = subject_id.to_string();
-            sqlx::query(
-                "INSERT INTO submissions (tenant_id, id, subject_id, app_id, app_version, \
-                 authored_at, recorded_at, actor, payload, scores) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(&tenant)
-            .bind(&submission)
-            .bind(&subject)
-            .bind(app_id.to_string())
-            .bind(*app_version)
-            .bind(authored_at.as_micros())
-            .bind(at)
-            .bind(&event.actor)
-            .bind(answers.get())
-            .bind(scores.as_ref().map(|scores| scores.get()))
-            .execute(&mut *connection)
-            .await?;
-            for observation in observations {
-                let payload = serde_json::json!({
-                    "field": observation.field,
-                    "value": observation.value,
-                    "unit": observation.unit,
-                });
-                sqlx::query(
-                    "INSERT INTO observations (tenant_id, submission_id, position, subject_id, \
-                     code, effective_at, payload) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(&tenant)
-                .bind(&submission)
-                .bind(i64::from(observation.index))
-                .bind(&subject)
-                .bind(&observation.code)
-                .bind(authored_at.as_micros())
-                .bind(payload.to_string())
-                .execute(&mut *connection)
-                .await?;
-            }
+        } = body
+        else {
+            return;
+        };
+        let tenant = event.tenant_id.to_string();
+        let submission = submission_id.to_string();
+        let subject = subject_id.to_string();
+        self.submissions.row([
+            Bind::Text(tenant.clone()),
+            Bind::Text(submission.clone()),
+            Bind::Text(subject.clone()),
+            Bind::Text(app_id.to_string()),
+            Bind::Integer(*app_version),
+            Bind::Integer(authored_at.as_micros()),
+            Bind::Integer(event.recorded_at.as_micros()),
+            Bind::Text(event.actor.clone()),
+            Bind::Text(answers.get().to_owned()),
+            Bind::OptionalText(scores.as_ref().map(|scores| scores.get().to_owned())),
+        ]);
+        for observation in observations {
+            let payload = serde_json::json!({
+                "field": observation.field,
+                "value": observation.value,
+                "unit": observation.unit,
+            });
+            self.observations.row([
+                Bind::Text(tenant.clone()),
+                Bind::Text(submission.clone()),
+                Bind::Integer(i64::from(observation.index)),
+                Bind::Text(subject.clone()),
+                Bind::Text(observation.code.clone()),
+                Bind::Integer(authored_at.as_micros()),
+                Bind::Text(payload.to_string()),
+            ]);
         }
     }
-    Ok(())
+
+    pub(crate) async fn flush(&mut self, connection: &mut AnyConnection) -> Result<(), StoreError> {
+        self.submissions.flush(connection).await?;
+        self.observations.flush(connection).await
+    }
+}
+
+/// Projects many events in log order: submissions in multi-row inserts, everything else one by
+/// one (pending submission rows are written first, so order is kept).
+pub(crate) async fn apply_many(
+    connection: &mut AnyConnection,
+    events: &[(RecordedEvent, &EventBody)],
+) -> Result<(), StoreError> {
+    let mut rows = SubmissionRows::new();
+    for (event, body) in events {
+        if matches!(body, EventBody::SubmissionReceived { .. }) {
+            rows.add(event, body);
+        } else {
+            rows.flush(connection).await?;
+            apply(connection, event, body).await?;
+        }
+    }
+    rows.flush(connection).await
 }

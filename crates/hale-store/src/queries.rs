@@ -8,6 +8,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::Store;
+use crate::bulk::{Bind, bind_all};
 use crate::error::StoreError;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,12 +101,6 @@ pub struct Page<T> {
     pub next: Option<(i64, String, i64)>,
 }
 
-/// A bound parameter of a query assembled at run time.
-enum Bind {
-    Text(String),
-    Integer(i64),
-}
-
 /// Builds `WHERE … ORDER BY … LIMIT` for newest-first keyset listings, so that absent filters
 /// leave no `IS NULL OR` in the statement for the planner to trip over.
 struct Listing {
@@ -147,14 +142,9 @@ impl Listing {
     }
 
     async fn fetch(&self, store: &Store, sql: &str) -> Result<Vec<AnyRow>, StoreError> {
-        let mut query = sqlx::query(sql);
-        for bind in &self.binds {
-            query = match bind {
-                Bind::Text(text) => query.bind(text.clone()),
-                Bind::Integer(number) => query.bind(*number),
-            };
-        }
-        Ok(query.fetch_all(store.reader()).await?)
+        Ok(bind_all(sqlx::query(sql), &self.binds)
+            .fetch_all(store.reader())
+            .await?)
     }
 }
 

@@ -448,3 +448,42 @@ async fn a_deleted_last_event_is_found() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn concurrent_retries_with_one_key_store_exactly_once() {
+    each_engine(|db| async move {
+        let store = db.store.clone();
+        let tenant = create_tenant(&store, "contoso").await;
+        let subject = register_subject(&store, tenant, "1").await;
+        let mut tasks = Vec::new();
+        for n in 0..40 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                // Half retry the same request, half reuse the key for another one.
+                let hash = if n % 2 == 0 { "same" } else { "other" };
+                let (_, append) =
+                    submission_append(tenant, subject, n, "{}", Some(("one-key", hash)));
+                store.append(append).await
+            }));
+        }
+        let mut appended = 0;
+        let mut replayed = 0;
+        let mut refused = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(AppendOutcome::Appended { .. }) => appended += 1,
+                Ok(AppendOutcome::Replayed { .. }) => replayed += 1,
+                Err(StoreError::IdempotencyMismatch) => refused += 1,
+                Err(other) => panic!("{other}"),
+            }
+        }
+        assert_eq!(appended, 1);
+        assert_eq!(appended + replayed + refused, 40);
+        assert_eq!(
+            replayed, 19,
+            "the 19 other identical requests replay the first"
+        );
+        assert_eq!(store.table_counts().await.unwrap().submissions, 1);
+    })
+    .await;
+}
