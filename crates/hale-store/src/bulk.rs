@@ -1,19 +1,37 @@
-//! Statements assembled at run time: bound values of either engine's column types, and
-//! multi-row `INSERT`s, so the writer spends one round trip on a whole batch of rows.
-
-use sqlx::AnyConnection;
-
-use crate::error::StoreError;
+//! Statements as data: SQL text with its bound values, built by pure code (projections, the
+//! batch plan) and run by either executor — sqlx for PostgreSQL and reads, rusqlite for the
+//! SQLite writer. Multi-row `INSERT`s let a whole batch of rows cost one statement.
 
 /// A value bound to a placeholder.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Bind {
     Text(String),
     OptionalText(Option<String>),
     Integer(i64),
 }
 
-/// Binds `binds`, in order, to `sql`'s `$1…$n`.
+/// One statement to run, and what a unique-key violation in it means to the caller.
+#[derive(Clone, Debug)]
+pub(crate) struct Statement {
+    pub sql: String,
+    pub binds: Vec<Bind>,
+    pub on_conflict: &'static str,
+}
+
+pub(crate) const RECORD_EXISTS: &str = "a record with the same key already exists";
+pub(crate) const STREAM_CHANGED: &str = "the stream was changed by another request";
+
+impl Statement {
+    pub(crate) fn new(sql: impl Into<String>, binds: Vec<Bind>) -> Self {
+        Self {
+            sql: sql.into(),
+            binds,
+            on_conflict: RECORD_EXISTS,
+        }
+    }
+}
+
+/// Binds `binds`, in order, to a sqlx query's `$1…$n`.
 pub(crate) fn bind_all<'q>(
     mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     binds: &'q [Bind],
@@ -28,17 +46,18 @@ pub(crate) fn bind_all<'q>(
     query
 }
 
-/// `$first, $first+1, …` for one row of `width` values, in parentheses.
+/// `($first, $first+1, …)` for one row of `width` values.
 pub(crate) fn placeholders(first: usize, width: usize) -> String {
     let list: Vec<String> = (first..first + width).map(|n| format!("${n}")).collect();
     format!("({})", list.join(", "))
 }
 
-/// Rows for one multi-row `INSERT INTO table (columns) VALUES (…), (…)`.
+/// Rows for multi-row `INSERT INTO table (columns) VALUES (…), (…)`.
 pub(crate) struct BulkInsert {
     head: &'static str,
     width: usize,
     values: Vec<Bind>,
+    on_conflict: &'static str,
 }
 
 /// Rows per statement: well under SQLite's and PostgreSQL's limits on bound parameters.
@@ -51,39 +70,61 @@ impl BulkInsert {
             head,
             width,
             values: Vec::new(),
+            on_conflict: RECORD_EXISTS,
         }
+    }
+
+    pub(crate) fn on_conflict(mut self, meaning: &'static str) -> Self {
+        self.on_conflict = meaning;
+        self
     }
 
     pub(crate) fn row(&mut self, values: impl IntoIterator<Item = Bind>) {
-        let before = self.values.len();
         self.values.extend(values);
-        debug_assert_eq!(self.values.len() - before, self.width);
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
-
-    /// Inserts the rows gathered so far and starts over.
-    pub(crate) async fn flush(&mut self, connection: &mut AnyConnection) -> Result<(), StoreError> {
-        if !self.is_empty() {
-            self.execute(connection).await?;
-            self.values.clear();
-        }
-        Ok(())
-    }
-
-    pub(crate) async fn execute(&self, connection: &mut AnyConnection) -> Result<(), StoreError> {
+    /// Moves the rows gathered so far into statements, and starts over.
+    pub(crate) fn drain_into(&mut self, out: &mut Vec<Statement>) {
         for chunk in self.values.chunks(self.width * ROWS_PER_STATEMENT) {
             let rows = chunk.len() / self.width;
             let groups: Vec<String> = (0..rows)
                 .map(|row| placeholders(row * self.width + 1, self.width))
                 .collect();
-            let sql = format!("{} VALUES {}", self.head, groups.join(", "));
-            bind_all(sqlx::query(&sql), chunk)
-                .execute(&mut *connection)
-                .await?;
+            out.push(Statement {
+                sql: format!("{} VALUES {}", self.head, groups.join(", ")),
+                binds: chunk.to_vec(),
+                on_conflict: self.on_conflict,
+            });
         }
-        Ok(())
+        self.values.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_become_numbered_placeholders_in_bounded_statements() {
+        let mut insert = BulkInsert::new("INSERT INTO t (a, b)", 2);
+        for n in 0..401 {
+            insert.row([Bind::Integer(n), Bind::Text(n.to_string())]);
+        }
+        let mut statements = Vec::new();
+        insert.drain_into(&mut statements);
+        assert_eq!(statements.len(), 3);
+        assert!(
+            statements[0]
+                .sql
+                .starts_with("INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)")
+        );
+        assert_eq!(statements[0].binds.len(), 400);
+        assert_eq!(statements[2].sql, "INSERT INTO t (a, b) VALUES ($1, $2)");
+        assert_eq!(
+            statements[2].binds,
+            [Bind::Integer(400), Bind::Text("400".into())]
+        );
+        insert.drain_into(&mut statements);
+        assert_eq!(statements.len(), 3, "drained rows are not inserted twice");
     }
 }

@@ -22,10 +22,30 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
 }
 
 impl StoreError {
     pub(crate) fn is_unique_violation(&self) -> bool {
-        matches!(self, StoreError::Database(sqlx::Error::Database(error)) if error.is_unique_violation())
+        match self {
+            StoreError::Database(sqlx::Error::Database(error)) => error.is_unique_violation(),
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(error, _)) => matches!(
+                error.extended_code,
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            ),
+            _ => false,
+        }
+    }
+
+    /// A unique-key violation becomes the conflict it means in its statement; anything else
+    /// stays as it is.
+    pub(crate) fn conflict_as(self, meaning: &'static str) -> Self {
+        if self.is_unique_violation() {
+            StoreError::Conflict(meaning)
+        } else {
+            self
+        }
     }
 }

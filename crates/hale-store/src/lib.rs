@@ -13,8 +13,10 @@
 mod bulk;
 mod error;
 mod maintenance;
+mod plan;
 mod projection;
 mod queries;
+mod sqlite_writer;
 mod writer;
 
 #[cfg(feature = "testing")]
@@ -124,12 +126,17 @@ impl Store {
             }
         };
         let (sender, receiver) = mpsc::channel(options.max_batch * 8);
-        tokio::spawn(writer::run(
-            backend,
-            write_pool.clone(),
-            receiver,
-            options.max_batch,
-        ));
+        match backend {
+            Backend::Sqlite => sqlite_writer::spawn(url, receiver, options.max_batch)?,
+            Backend::Postgres => {
+                tokio::spawn(writer::run(
+                    backend,
+                    write_pool.clone(),
+                    receiver,
+                    options.max_batch,
+                ));
+            }
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 backend,

@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Column, Connection, Row};
 
 use crate::error::StoreError;
-use crate::writer::decode_hash;
+use crate::plan::decode_hash;
 use crate::{Backend, Store, projection};
 
 /// The verdict on one tenant's chain.
@@ -163,11 +163,8 @@ impl Store {
                 position = (last.tenant_id.to_string(), last.seq);
             }
             replayed += page.len() as i64;
-            let events: Vec<_> = page
-                .iter()
-                .map(|(event, body)| (event.clone(), body))
-                .collect();
-            projection::apply_many(&mut transaction, &events).await?;
+            let statements = projection::statements(page.iter().map(|(event, body)| (event, body)));
+            crate::writer::execute(&mut transaction, &statements).await?;
         }
         transaction.commit().await?;
         Ok(replayed)

@@ -1,12 +1,11 @@
-//! Read-model projections: a pure function from each event to rows. The writer calls it in the
-//! transaction that appends the event; a rebuild calls it again for every event in the log, so
-//! nothing here may read the clock or anything but the event.
+//! Read-model projections: a pure function from each event to the SQL statements that update
+//! the read models. The writer runs them in the transaction that appends the event; a rebuild
+//! runs them again for every event in the log. Nothing here reads the clock, the database or
+//! anything but the event, which is what makes a rebuild reproduce the read models exactly.
 
 use hale_domain::event::{EventBody, RecordedEvent};
-use sqlx::AnyConnection;
 
-use crate::bulk::{Bind, BulkInsert};
-use crate::error::StoreError;
+use crate::bulk::{Bind, BulkInsert, Statement};
 
 /// Every table this module writes, in an order safe to empty them.
 pub(crate) const TABLES: [&str; 8] = [
@@ -20,27 +19,24 @@ pub(crate) const TABLES: [&str; 8] = [
     "tenants",
 ];
 
-pub(crate) async fn apply(
-    connection: &mut AnyConnection,
-    event: &RecordedEvent,
-    body: &EventBody,
-) -> Result<(), StoreError> {
+fn text(value: impl ToString) -> Bind {
+    Bind::Text(value.to_string())
+}
+
+/// The statements projecting one event other than a submission (submissions go through
+/// [`SubmissionRows`], in bulk).
+fn single(event: &RecordedEvent, body: &EventBody, out: &mut Vec<Statement>) {
     let tenant = event.tenant_id.to_string();
-    let at = event.recorded_at.as_micros();
+    let at = Bind::Integer(event.recorded_at.as_micros());
     match body {
         EventBody::TenantCreated {
             tenant_id,
             slug,
             name,
-        } => {
-            sqlx::query("INSERT INTO tenants (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(tenant_id.to_string())
-                .bind(slug)
-                .bind(name)
-                .bind(at)
-                .execute(&mut *connection)
-                .await?;
-        }
+        } => out.push(Statement::new(
+            "INSERT INTO tenants (id, slug, name, created_at) VALUES ($1, $2, $3, $4)",
+            vec![text(tenant_id), text(slug), text(name), at],
+        )),
         EventBody::AccessTokenIssued {
             principal_id,
             tenant_id,
@@ -48,22 +44,20 @@ pub(crate) async fn apply(
             roles,
             subject_id,
             label,
-        } => {
-            sqlx::query(
-                "INSERT INTO access_tokens \
-                 (token_hash, principal_id, tenant_id, roles, subject_id, label, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(token_hash)
-            .bind(principal_id.to_string())
-            .bind(tenant_id.map(|id| id.to_string()))
-            .bind(roles.join(" "))
-            .bind(subject_id.map(|id| id.to_string()))
-            .bind(label)
-            .bind(at)
-            .execute(&mut *connection)
-            .await?;
-        }
+        } => out.push(Statement::new(
+            "INSERT INTO access_tokens \
+             (token_hash, principal_id, tenant_id, roles, subject_id, label, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            vec![
+                text(token_hash),
+                text(principal_id),
+                Bind::OptionalText(tenant_id.map(|id| id.to_string())),
+                text(roles.join(" ")),
+                Bind::OptionalText(subject_id.map(|id| id.to_string())),
+                text(label),
+                at,
+            ],
+        )),
         EventBody::SubjectRegistered {
             subject_id,
             identifiers,
@@ -76,60 +70,48 @@ pub(crate) async fn apply(
                 "display_name": display_name,
                 "birth_date": birth_date,
             });
-            sqlx::query(
+            out.push(Statement::new(
                 "INSERT INTO subjects (tenant_id, id, created_at, payload) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(&tenant)
-            .bind(subject_id.to_string())
-            .bind(at)
-            .bind(payload.to_string())
-            .execute(&mut *connection)
-            .await?;
+                vec![text(&tenant), text(subject_id), at, text(payload)],
+            ));
+            let mut keys = BulkInsert::new(
+                "INSERT INTO subject_identifiers (tenant_id, identifier_key, subject_id)",
+                3,
+            );
             for key in identifier_keys {
-                sqlx::query(
-                    "INSERT INTO subject_identifiers (tenant_id, identifier_key, subject_id) \
-                     VALUES ($1, $2, $3)",
-                )
-                .bind(&tenant)
-                .bind(key)
-                .bind(subject_id.to_string())
-                .execute(&mut *connection)
-                .await?;
+                keys.row([text(&tenant), text(key), text(subject_id)]);
             }
+            keys.drain_into(out);
         }
-        EventBody::AppCreated { app_id, name } => {
-            sqlx::query(
-                "INSERT INTO apps (tenant_id, id, name, created_by, created_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(&tenant)
-            .bind(app_id.to_string())
-            .bind(name)
-            .bind(&event.actor)
-            .bind(at)
-            .execute(&mut *connection)
-            .await?;
-        }
+        EventBody::AppCreated { app_id, name } => out.push(Statement::new(
+            "INSERT INTO apps (tenant_id, id, name, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+            vec![
+                text(&tenant),
+                text(app_id),
+                text(name),
+                text(&event.actor),
+                at,
+            ],
+        )),
         EventBody::AppVersionDrafted {
             app_id,
             version,
             definition,
             compiled,
-        } => {
-            sqlx::query(
-                "INSERT INTO app_versions (tenant_id, app_id, version, status, definition, \
-                 compiled, author, created_at) VALUES ($1, $2, $3, 'draft', $4, $5, $6, $7)",
-            )
-            .bind(&tenant)
-            .bind(app_id.to_string())
-            .bind(*version)
-            .bind(definition.get())
-            .bind(compiled.get())
-            .bind(&event.actor)
-            .bind(at)
-            .execute(&mut *connection)
-            .await?;
-        }
+        } => out.push(Statement::new(
+            "INSERT INTO app_versions (tenant_id, app_id, version, status, definition, \
+             compiled, author, created_at) VALUES ($1, $2, $3, 'draft', $4, $5, $6, $7)",
+            vec![
+                text(&tenant),
+                text(app_id),
+                Bind::Integer(*version),
+                text(definition.get()),
+                text(compiled.get()),
+                text(&event.actor),
+                at,
+            ],
+        )),
         EventBody::AppVersionStatusChanged {
             app_id,
             version,
@@ -137,50 +119,46 @@ pub(crate) async fn apply(
             comment,
             report,
         } => {
-            sqlx::query(
+            out.push(Statement::new(
                 "UPDATE app_versions SET status = $1, status_by = $2, status_at = $3, \
                  status_comment = $4, report = COALESCE($5, report) \
                  WHERE tenant_id = $6 AND app_id = $7 AND version = $8",
-            )
-            .bind(status.as_str())
-            .bind(&event.actor)
-            .bind(at)
-            .bind(comment.as_deref())
-            .bind(report.as_ref().map(|report| report.get()))
-            .bind(&tenant)
-            .bind(app_id.to_string())
-            .bind(*version)
-            .execute(&mut *connection)
-            .await?;
+                vec![
+                    text(status.as_str()),
+                    text(&event.actor),
+                    at,
+                    Bind::OptionalText(comment.clone()),
+                    Bind::OptionalText(report.as_ref().map(|report| report.get().to_owned())),
+                    text(&tenant),
+                    text(app_id),
+                    Bind::Integer(*version),
+                ],
+            ));
             // The app's current version is its newest published one.
-            sqlx::query(
+            out.push(Statement::new(
                 "UPDATE apps SET current_version = (SELECT MAX(version) FROM app_versions \
                  WHERE tenant_id = $1 AND app_id = $2 AND status = 'published') \
                  WHERE tenant_id = $1 AND id = $2",
-            )
-            .bind(&tenant)
-            .bind(app_id.to_string())
-            .execute(&mut *connection)
-            .await?;
+                vec![text(&tenant), text(app_id)],
+            ));
         }
         EventBody::SubmissionReceived { .. } => {
             let mut rows = SubmissionRows::new();
             rows.add(event, body);
-            rows.flush(connection).await?;
+            rows.drain_into(out);
         }
     }
-    Ok(())
 }
 
 /// Submission and observation rows gathered for multi-row inserts: submissions are the bulk of
-/// all events, so the writer and the rebuild insert a batch of them in two statements.
-pub(crate) struct SubmissionRows {
+/// all events, so a batch of them costs two statements.
+struct SubmissionRows {
     submissions: BulkInsert,
     observations: BulkInsert,
 }
 
 impl SubmissionRows {
-    pub(crate) fn new() -> Self {
+    fn new() -> Self {
         Self {
             submissions: BulkInsert::new(
                 "INSERT INTO submissions (tenant_id, id, subject_id, app_id, app_version, \
@@ -196,7 +174,7 @@ impl SubmissionRows {
     }
 
     /// Gathers the rows of a `SubmissionReceived` event; ignores any other event.
-    pub(crate) fn add(&mut self, event: &RecordedEvent, body: &EventBody) {
+    fn add(&mut self, event: &RecordedEvent, body: &EventBody) {
         let EventBody::SubmissionReceived {
             submission_id,
             subject_id,
@@ -215,15 +193,15 @@ impl SubmissionRows {
         let submission = submission_id.to_string();
         let subject = subject_id.to_string();
         self.submissions.row([
-            Bind::Text(tenant.clone()),
-            Bind::Text(submission.clone()),
-            Bind::Text(subject.clone()),
-            Bind::Text(app_id.to_string()),
+            text(&tenant),
+            text(&submission),
+            text(&subject),
+            text(app_id),
             Bind::Integer(*app_version),
             Bind::Integer(authored_at.as_micros()),
             Bind::Integer(event.recorded_at.as_micros()),
-            Bind::Text(event.actor.clone()),
-            Bind::Text(answers.get().to_owned()),
+            text(&event.actor),
+            text(answers.get()),
             Bind::OptionalText(scores.as_ref().map(|scores| scores.get().to_owned())),
         ]);
         for observation in observations {
@@ -233,37 +211,38 @@ impl SubmissionRows {
                 "unit": observation.unit,
             });
             self.observations.row([
-                Bind::Text(tenant.clone()),
-                Bind::Text(submission.clone()),
+                text(&tenant),
+                text(&submission),
                 Bind::Integer(i64::from(observation.index)),
-                Bind::Text(subject.clone()),
-                Bind::Text(observation.code.clone()),
+                text(&subject),
+                text(&observation.code),
                 Bind::Integer(authored_at.as_micros()),
-                Bind::Text(payload.to_string()),
+                text(payload),
             ]);
         }
     }
 
-    pub(crate) async fn flush(&mut self, connection: &mut AnyConnection) -> Result<(), StoreError> {
-        self.submissions.flush(connection).await?;
-        self.observations.flush(connection).await
+    fn drain_into(&mut self, out: &mut Vec<Statement>) {
+        self.submissions.drain_into(out);
+        self.observations.drain_into(out);
     }
 }
 
-/// Projects many events in log order: submissions in multi-row inserts, everything else one by
-/// one (pending submission rows are written first, so order is kept).
-pub(crate) async fn apply_many(
-    connection: &mut AnyConnection,
-    events: &[(RecordedEvent, &EventBody)],
-) -> Result<(), StoreError> {
+/// The statements projecting many events, in log order: submissions in multi-row inserts,
+/// everything else one by one (pending submission rows go first, so order is kept).
+pub(crate) fn statements<'a>(
+    events: impl IntoIterator<Item = (&'a RecordedEvent, &'a EventBody)>,
+) -> Vec<Statement> {
+    let mut out = Vec::new();
     let mut rows = SubmissionRows::new();
     for (event, body) in events {
         if matches!(body, EventBody::SubmissionReceived { .. }) {
             rows.add(event, body);
         } else {
-            rows.flush(connection).await?;
-            apply(connection, event, body).await?;
+            rows.drain_into(&mut out);
+            single(event, body, &mut out);
         }
     }
-    rows.flush(connection).await
+    rows.drain_into(&mut out);
+    out
 }

@@ -1,0 +1,266 @@
+//! The batch plan: given a batch of appends and what the database holds for them (claimed
+//! idempotency keys, chain heads, stream versions), decides every append's outcome and the
+//! statements that write it — without touching the database. Both writers (sqlx for
+//! PostgreSQL, rusqlite for SQLite) fetch the same lookups and run the same plan.
+
+use std::collections::HashMap;
+
+use hale_domain::TenantId;
+use hale_domain::chain::{GENESIS, entry_hash};
+use hale_domain::event::{EventBody, ExpectedVersion, NewEvent, RecordedEvent};
+
+use crate::Backend;
+use crate::bulk::{Bind, BulkInsert, STREAM_CHANGED, Statement, placeholders};
+use crate::error::StoreError;
+use crate::projection;
+use crate::writer::{Append, AppendOutcome};
+
+/// A chain position: last sequence number and its hash.
+pub(crate) type Head = (i64, [u8; 32]);
+/// An idempotency claim: tenant, actor, key.
+pub(crate) type ClaimKey = (String, String, String);
+/// A stream: tenant, kind, id.
+pub(crate) type StreamKey = (String, &'static str, String);
+
+/// What the plan needs to know from the database.
+#[derive(Debug, Default)]
+pub(crate) struct Needed {
+    pub claims: Vec<ClaimKey>,
+    pub tenants: Vec<TenantId>,
+    pub streams: Vec<StreamKey>,
+}
+
+/// What the database holds for a batch.
+#[derive(Debug, Default)]
+pub(crate) struct Lookups {
+    /// Claimed keys → (request hash, stream id).
+    pub claims: HashMap<ClaimKey, (String, String)>,
+    /// Chain heads; a tenant without one starts from the genesis hash.
+    pub heads: HashMap<TenantId, Head>,
+    /// Last version of each stream asked about; absent means no events yet.
+    pub versions: HashMap<StreamKey, i64>,
+}
+
+/// Every append's outcome, and the statements that write the successful ones.
+pub(crate) struct Plan {
+    pub outcomes: Vec<Result<AppendOutcome, StoreError>>,
+    pub statements: Vec<Statement>,
+}
+
+pub(crate) const INSERT_EVENTS: &str = "INSERT INTO events (tenant_id, seq, stream_kind, \
+     stream_id, stream_version, event_type, payload, actor, recorded_at, prev_hash, hash)";
+
+/// The statement that finds claimed keys among `claims` (in `$1…` triples).
+pub(crate) fn claims_sql(claims: usize) -> String {
+    let rows: Vec<String> = (0..claims)
+        .map(|row| placeholders(row * 3 + 1, 3))
+        .collect();
+    format!(
+        "SELECT tenant_id, actor, idempotency_key, request_hash, stream_id FROM idempotency_keys \
+         WHERE (tenant_id, actor, idempotency_key) IN (VALUES {})",
+        rows.join(", ")
+    )
+}
+
+/// The statement reading a tenant's chain head; on PostgreSQL it also locks it, so that several
+/// replicas take turns extending one tenant's chain.
+pub(crate) fn head_sql(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => "SELECT seq, hash FROM chain_heads WHERE tenant_id = $1 FOR UPDATE",
+        Backend::Sqlite => "SELECT seq, hash FROM chain_heads WHERE tenant_id = $1",
+    }
+}
+
+pub(crate) const VERSION_SQL: &str = "SELECT MAX(stream_version) FROM events \
+     WHERE tenant_id = $1 AND stream_kind = $2 AND stream_id = $3";
+
+pub(crate) fn decode_hash(text: &str) -> Result<[u8; 32], StoreError> {
+    let mut hash = [0u8; 32];
+    hex::decode_to_slice(text, &mut hash)
+        .map_err(|_| StoreError::Corrupt("a stored hash is not 32 bytes of hex".into()))?;
+    Ok(hash)
+}
+
+fn stream_key(tenant: &str, event: &NewEvent) -> StreamKey {
+    (
+        tenant.to_owned(),
+        event.stream.kind,
+        event.stream.id.clone(),
+    )
+}
+
+/// The lookups a batch needs.
+pub(crate) fn needed(appends: &[&Append]) -> Needed {
+    let mut needed = Needed::default();
+    for append in appends {
+        let tenant = append.tenant.to_string();
+        if let Some(claim) = &append.idempotency {
+            needed
+                .claims
+                .push((tenant.clone(), append.actor.clone(), claim.key.clone()));
+        }
+        if !needed.tenants.contains(&append.tenant) {
+            needed.tenants.push(append.tenant);
+        }
+        for event in &append.events {
+            if event.expected != ExpectedVersion::NoStream {
+                needed.streams.push(stream_key(&tenant, event));
+            }
+        }
+    }
+    needed
+}
+
+fn record(
+    append: &Append,
+    event: &NewEvent,
+    seq: i64,
+    version: i64,
+    prev: [u8; 32],
+) -> RecordedEvent {
+    let mut recorded = RecordedEvent {
+        tenant_id: append.tenant,
+        seq,
+        stream_kind: event.stream.kind.to_owned(),
+        stream_id: event.stream.id.clone(),
+        stream_version: version,
+        event_type: event.body.event_type().to_owned(),
+        payload: event.body.to_payload(),
+        actor: append.actor.clone(),
+        recorded_at: append.recorded_at,
+        prev_hash: prev,
+        hash: [0; 32],
+    };
+    recorded.hash = entry_hash(&recorded);
+    recorded
+}
+
+/// Decides each append in order, as if applied one after another.
+pub(crate) fn plan(appends: &[&Append], mut lookups: Lookups) -> Plan {
+    let mut outcomes = Vec::with_capacity(appends.len());
+    let mut recorded: Vec<(RecordedEvent, &EventBody)> = Vec::new();
+    let mut claims = BulkInsert::new(
+        "INSERT INTO idempotency_keys \
+         (tenant_id, actor, idempotency_key, request_hash, stream_id, created_at)",
+        6,
+    );
+    let mut touched: Vec<TenantId> = Vec::new();
+    for append in appends {
+        let tenant = append.tenant.to_string();
+        if let Some(claim) = &append.idempotency {
+            let key = (tenant.clone(), append.actor.clone(), claim.key.clone());
+            if let Some((request_hash, stream_id)) = lookups.claims.get(&key) {
+                outcomes.push(if *request_hash == claim.request_hash {
+                    Ok(AppendOutcome::Replayed {
+                        stream_id: stream_id.clone(),
+                    })
+                } else {
+                    Err(StoreError::IdempotencyMismatch)
+                });
+                continue;
+            }
+        }
+        let (mut seq, mut prev) = lookups
+            .heads
+            .get(&append.tenant)
+            .copied()
+            .unwrap_or((0, GENESIS));
+        // This append's own stream versions first (it may write one stream twice).
+        let mut versions: HashMap<StreamKey, i64> = HashMap::new();
+        let mut planned = Vec::with_capacity(append.events.len());
+        let mut refused = false;
+        for event in &append.events {
+            let stream = stream_key(&tenant, event);
+            let known = versions
+                .get(&stream)
+                .or_else(|| lookups.versions.get(&stream))
+                .copied();
+            let version = match (event.expected, known) {
+                // A first version taken meanwhile is refused by the unique index.
+                (ExpectedVersion::NoStream, None | Some(0)) => 1,
+                (ExpectedVersion::Exact(expected), current) if expected == current.unwrap_or(0) => {
+                    expected + 1
+                }
+                (ExpectedVersion::Any, current) => current.unwrap_or(0) + 1,
+                _ => {
+                    refused = true;
+                    break;
+                }
+            };
+            versions.insert(stream, version);
+            seq += 1;
+            let event = record(append, event, seq, version, prev);
+            prev = event.hash;
+            planned.push(event);
+        }
+        if refused {
+            outcomes.push(Err(StoreError::Conflict(STREAM_CHANGED)));
+            continue;
+        }
+        lookups.heads.insert(append.tenant, (seq, prev));
+        if !touched.contains(&append.tenant) {
+            touched.push(append.tenant);
+        }
+        lookups.versions.extend(versions);
+        if let (Some(claim), Some(first)) = (&append.idempotency, append.events.first()) {
+            claims.row([
+                Bind::Text(tenant.clone()),
+                Bind::Text(append.actor.clone()),
+                Bind::Text(claim.key.clone()),
+                Bind::Text(claim.request_hash.clone()),
+                Bind::Text(first.stream.id.clone()),
+                Bind::Integer(append.recorded_at.as_micros()),
+            ]);
+            // A second request with the same key later in this batch replays this one.
+            lookups.claims.insert(
+                (tenant, append.actor.clone(), claim.key.clone()),
+                (claim.request_hash.clone(), first.stream.id.clone()),
+            );
+        }
+        recorded.extend(
+            planned
+                .into_iter()
+                .zip(append.events.iter().map(|event| &event.body)),
+        );
+        outcomes.push(Ok(AppendOutcome::Appended { last_seq: seq }));
+    }
+    let mut statements = Vec::new();
+    let mut events = BulkInsert::new(INSERT_EVENTS, 11).on_conflict(STREAM_CHANGED);
+    for (event, _) in &recorded {
+        events.row([
+            Bind::Text(event.tenant_id.to_string()),
+            Bind::Integer(event.seq),
+            Bind::Text(event.stream_kind.clone()),
+            Bind::Text(event.stream_id.clone()),
+            Bind::Integer(event.stream_version),
+            Bind::Text(event.event_type.clone()),
+            Bind::Text(event.payload.clone()),
+            Bind::Text(event.actor.clone()),
+            Bind::Integer(event.recorded_at.as_micros()),
+            Bind::Text(hex::encode(event.prev_hash)),
+            Bind::Text(hex::encode(event.hash)),
+        ]);
+    }
+    events.drain_into(&mut statements);
+    statements.extend(projection::statements(
+        recorded.iter().map(|(event, body)| (event, *body)),
+    ));
+    claims.drain_into(&mut statements);
+    for tenant in touched {
+        if let Some((seq, hash)) = lookups.heads.get(&tenant) {
+            statements.push(Statement::new(
+                "INSERT INTO chain_heads (tenant_id, seq, hash) VALUES ($1, $2, $3) \
+                 ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                vec![
+                    Bind::Text(tenant.to_string()),
+                    Bind::Integer(*seq),
+                    Bind::Text(hex::encode(hash)),
+                ],
+            ));
+        }
+    }
+    Plan {
+        outcomes,
+        statements,
+    }
+}

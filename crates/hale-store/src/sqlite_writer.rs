@@ -1,0 +1,211 @@
+//! The SQLite writer: one connection on a thread of its own, running the same batch plan as the
+//! PostgreSQL writer. sqlx hands every SQLite statement to a worker thread and back; here the
+//! whole batch runs where the connection lives, so a statement costs microseconds, and the
+//! batch's one fsync is most of the work.
+
+use std::time::Duration;
+
+use rusqlite::types::{ToSqlOutput, Value};
+use rusqlite::{Connection, OpenFlags, ToSql, TransactionBehavior};
+use tokio::sync::mpsc;
+
+use crate::bulk::{Bind, Statement};
+use crate::error::StoreError;
+use crate::plan::{self, Lookups, Needed};
+use crate::writer::{Append, Outcomes, WriteJob, reply};
+use crate::{Backend, StoreError as Error};
+
+impl ToSql for Bind {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Bind::Text(text) => ToSqlOutput::from(text.as_str()),
+            Bind::OptionalText(Some(text)) => ToSqlOutput::from(text.as_str()),
+            Bind::OptionalText(None) => ToSqlOutput::Owned(Value::Null),
+            Bind::Integer(number) => ToSqlOutput::from(*number),
+        })
+    }
+}
+
+/// The file behind a `sqlite:` URL.
+fn path_of(url: &str) -> Result<String, Error> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .ok_or_else(|| Error::Config("not a sqlite: URL".into()))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Err(Error::Config(
+            "SQLite needs a database file (an in-memory database cannot be shared by the writer and readers)".into(),
+        ));
+    }
+    Ok(path.to_owned())
+}
+
+/// Opens the writer's connection and starts its thread.
+pub(crate) fn spawn(
+    url: &str,
+    queue: mpsc::Receiver<WriteJob>,
+    max_batch: usize,
+) -> Result<(), Error> {
+    let connection = Connection::open_with_flags(
+        path_of(url)?,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    connection.busy_timeout(Duration::from_secs(10))?;
+    // Same settings as the read pool: WAL, and a commit on disk before anyone hears "stored".
+    connection.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+    )?;
+    connection.set_prepared_statement_cache_capacity(256);
+    std::thread::Builder::new()
+        .name("hale-sqlite-writer".into())
+        .spawn(move || run(connection, queue, max_batch))
+        .map_err(|error| Error::Config(format!("cannot start the SQLite writer: {error}")))?;
+    Ok(())
+}
+
+fn run(mut connection: Connection, mut queue: mpsc::Receiver<WriteJob>, max_batch: usize) {
+    let mut jobs = Vec::with_capacity(max_batch);
+    while let Some(first) = queue.blocking_recv() {
+        jobs.push(first);
+        while jobs.len() < max_batch {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let result = commit_batch(&mut connection, &jobs);
+        reply(&mut jobs, result);
+    }
+}
+
+fn commit_batch(connection: &mut Connection, jobs: &[WriteJob]) -> Result<Outcomes, StoreError> {
+    let appends: Vec<&Append> = jobs.iter().map(|job| &job.append).collect();
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let fast = fetch_lookups(&transaction, &plan::needed(&appends)).and_then(|lookups| {
+        let plan = plan::plan(&appends, lookups);
+        execute(&transaction, &plan.statements)?;
+        Ok(plan.outcomes)
+    });
+    match fast {
+        Ok(outcomes) => {
+            transaction.commit()?;
+            Ok(outcomes)
+        }
+        Err(error) => {
+            transaction.rollback()?;
+            tracing::debug!(error = %error, "batch falls back to one savepoint per append");
+            let mut transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut outcomes = Vec::with_capacity(appends.len());
+            for append in &appends {
+                let savepoint = transaction.savepoint()?;
+                let single = [*append];
+                let result =
+                    fetch_lookups(&savepoint, &plan::needed(&single)).and_then(|lookups| {
+                        let mut plan = plan::plan(&single, lookups);
+                        execute(&savepoint, &plan.statements)?;
+                        plan.outcomes.pop().unwrap_or(Err(StoreError::Unavailable))
+                    });
+                if result.is_ok() {
+                    savepoint.commit()?;
+                } else {
+                    savepoint.finish()?;
+                }
+                outcomes.push(result);
+            }
+            transaction.commit()?;
+            Ok(outcomes)
+        }
+    }
+}
+
+/// `$1` placeholders, as the shared statements are written, become SQLite's numbered `?1`, so
+/// that binding by position can never depend on the order names first appear in.
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn execute(connection: &Connection, statements: &[Statement]) -> Result<(), StoreError> {
+    for statement in statements {
+        let mut prepared = connection.prepare_cached(&numbered(&statement.sql))?;
+        prepared
+            .execute(rusqlite::params_from_iter(statement.binds.iter()))
+            .map_err(|error| StoreError::from(error).conflict_as(statement.on_conflict))?;
+    }
+    Ok(())
+}
+
+fn fetch_lookups(connection: &Connection, needed: &Needed) -> Result<Lookups, StoreError> {
+    let mut lookups = Lookups::default();
+    for chunk in needed.claims.chunks(300) {
+        let binds: Vec<&String> = chunk
+            .iter()
+            .flat_map(|(tenant, actor, key)| [tenant, actor, key])
+            .collect();
+        let mut statement = connection.prepare_cached(&numbered(&plan::claims_sql(chunk.len())))?;
+        let mut rows = statement.query(rusqlite::params_from_iter(binds))?;
+        while let Some(row) = rows.next()? {
+            lookups.claims.insert(
+                (row.get(0)?, row.get(1)?, row.get(2)?),
+                (row.get(3)?, row.get(4)?),
+            );
+        }
+    }
+    for tenant in &needed.tenants {
+        let mut statement =
+            connection.prepare_cached(&numbered(plan::head_sql(Backend::Sqlite)))?;
+        let mut rows = statement.query([tenant.to_string()])?;
+        if let Some(row) = rows.next()? {
+            let hash: String = row.get(1)?;
+            lookups
+                .heads
+                .insert(*tenant, (row.get(0)?, plan::decode_hash(&hash)?));
+        }
+    }
+    for stream in &needed.streams {
+        let mut statement = connection.prepare_cached(&numbered(plan::VERSION_SQL))?;
+        let version: Option<i64> = statement
+            .query_row(rusqlite::params![stream.0, stream.1, stream.2], |row| {
+                row.get(0)
+            })?;
+        if let Some(version) = version {
+            lookups.versions.insert(stream.clone(), version);
+        }
+    }
+    Ok(lookups)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_become_numbered() {
+        assert_eq!(
+            numbered("SELECT a FROM t WHERE b = $1 AND c = $12 AND d = 'x$'"),
+            "SELECT a FROM t WHERE b = ?1 AND c = ?12 AND d = 'x$'"
+        );
+    }
+
+    #[test]
+    fn urls_name_their_file() {
+        assert_eq!(
+            path_of("sqlite:///tmp/h/hale.db?mode=rwc").unwrap(),
+            "/tmp/h/hale.db"
+        );
+        assert_eq!(path_of("sqlite:relative.db").unwrap(), "relative.db");
+        assert!(path_of("sqlite::memory:").is_err());
+    }
+}
