@@ -296,7 +296,7 @@ pub async fn store_only(url: &str, load: Load) -> Result<Outcome> {
                 sequence += 1;
                 let vitals = Vitals::random(&mut rng);
                 let answers = RawValue::from_string(vitals.answers_json())?;
-                let id = SubmissionId::from_uuid(uuid::Uuid::new_v4());
+                let id = SubmissionId::from_uuid(uuid::Uuid::now_v7());
                 let key = format!("store-{client}-{sequence}");
                 let request_hash = format!("{:032x}{:032x}", rng.random::<u128>(), sequence);
                 let now = clock();
