@@ -56,7 +56,8 @@ pub(crate) fn spawn(
     connection.busy_timeout(Duration::from_secs(10))?;
     // Same settings as the read pool: WAL, and a commit on disk before anyone hears "stored".
     connection.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+         PRAGMA cache_size = -65536;",
     )?;
     connection.set_prepared_statement_cache_capacity(256);
     std::thread::Builder::new()
