@@ -90,6 +90,23 @@ fn check_idempotency_key(key: &str) -> Result<(), CoreError> {
 }
 
 impl Core {
+    /// Who may read a subject's history: a reading role, the patient's own record, and a
+    /// subject that exists — all three failing alike when the subject is not the caller's.
+    async fn require_subject_history(
+        &self,
+        context: &RequestContext,
+        tenant: TenantId,
+        subject: SubjectId,
+    ) -> Result<(), CoreError> {
+        require(&context.principal, &READERS)?;
+        require_subject_access(&context.principal, subject)?;
+        if self.subject_exists(tenant, subject).await? {
+            Ok(())
+        } else {
+            Err(CoreError::NotFound)
+        }
+    }
+
     pub async fn submit(
         &self,
         context: &RequestContext,
@@ -240,11 +257,8 @@ impl Core {
             id: Some(&text),
         };
         self.audited(context, "submission.list", target, async {
-            require(&context.principal, &READERS)?;
-            require_subject_access(&context.principal, subject)?;
-            if !self.subject_exists(tenant, subject).await? {
-                return Err(CoreError::NotFound);
-            }
+            self.require_subject_history(context, tenant, subject)
+                .await?;
             Ok(self
                 .store()
                 .submissions_for_subject(
@@ -273,11 +287,8 @@ impl Core {
             id: Some(&text),
         };
         self.audited(context, "observation.list", target, async {
-            require(&context.principal, &READERS)?;
-            require_subject_access(&context.principal, subject)?;
-            if !self.subject_exists(tenant, subject).await? {
-                return Err(CoreError::NotFound);
-            }
+            self.require_subject_history(context, tenant, subject)
+                .await?;
             Ok(self
                 .store()
                 .observations_for_subject(

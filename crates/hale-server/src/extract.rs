@@ -83,16 +83,7 @@ where
             )
             .into());
         }
-        let bytes =
-            Bytes::from_request(request, state)
-                .await
-                .map_err(|rejection| match rejection {
-                    BytesRejection::FailedToBufferBody(_) => Problem::new(
-                        "payload_too_large",
-                        "the body is larger than this endpoint accepts",
-                    ),
-                    _ => Problem::new("malformed_request", "the body could not be read"),
-                })?;
+        let bytes = read_body(request, state).await?;
         serde_json::from_slice(&bytes).map(JsonBody).map_err(|error| {
             let detail = match error.classify() {
                 serde_json::error::Category::Syntax | serde_json::error::Category::Eof => format!(
@@ -109,6 +100,20 @@ where
             Problem::new("malformed_request", detail).into()
         })
     }
+}
+
+/// Reads the whole body within the router's size limit; a larger one is refused with 413
+/// (before it is read, when `Content-Length` already says so).
+async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, Problem> {
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| match rejection {
+            BytesRejection::FailedToBufferBody(_) => Problem::new(
+                "payload_too_large",
+                "the body is larger than this endpoint accepts",
+            ),
+            _ => Problem::new("malformed_request", "the body could not be read"),
+        })
 }
 
 /// An app definition uploaded in any supported form, told apart by `Content-Type`: an XLSForm
@@ -129,16 +134,7 @@ impl<S: Send + Sync> FromRequest<S> for AppUpload {
             .and_then(|value| value.split(';').next())
             .map(|value| value.trim().to_ascii_lowercase())
             .unwrap_or_default();
-        let bytes =
-            Bytes::from_request(request, state)
-                .await
-                .map_err(|rejection| match rejection {
-                    BytesRejection::FailedToBufferBody(_) => Problem::new(
-                        "payload_too_large",
-                        "the upload is larger than this endpoint accepts",
-                    ),
-                    _ => Problem::new("malformed_request", "the upload could not be read"),
-                })?;
+        let bytes = read_body(request, state).await?;
         let malformed = || Problem::new("malformed_request", "the upload is not valid JSON");
         let source = match content_type.as_str() {
             XLSX => hale_core::AppSource::Xlsx(bytes.to_vec()),
