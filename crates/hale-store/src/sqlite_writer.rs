@@ -3,6 +3,8 @@
 //! whole batch runs where the connection lives, so a statement costs microseconds, and the
 //! batch's one fsync is most of the work.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rusqlite::types::{ToSqlOutput, Value};
@@ -57,14 +59,50 @@ pub(crate) fn spawn(
     // Same settings as the read pool: WAL, and a commit on disk before anyone hears "stored".
     connection.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-         PRAGMA cache_size = -65536;",
+         PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 0;",
     )?;
     connection.set_prepared_statement_cache_capacity(256);
+    let path = path_of(url)?;
+    let writing = Arc::new(AtomicBool::new(true));
+    let still_writing = Arc::clone(&writing);
     std::thread::Builder::new()
         .name("hale-sqlite-writer".into())
-        .spawn(move || run(connection, queue, max_batch))
+        .spawn(move || {
+            run(connection, queue, max_batch);
+            still_writing.store(false, Ordering::Relaxed);
+        })
         .map_err(|error| Error::Config(format!("cannot start the SQLite writer: {error}")))?;
+    std::thread::Builder::new()
+        .name("hale-sqlite-checkpointer".into())
+        .spawn(move || checkpoint(&path, &writing))
+        .map_err(|error| Error::Config(format!("cannot start the SQLite checkpointer: {error}")))?;
     Ok(())
+}
+
+/// How often the WAL is copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Copies the WAL back into the database file on a thread of its own. The writer has automatic
+/// checkpoints turned off: a checkpoint rewrites every page the WAL holds and syncs the file,
+/// and done inside the writer it stalls every caller of that commit. A passive checkpoint here
+/// runs beside the writer and never blocks it. Stops when the writer stops.
+fn checkpoint(path: &str, writing: &AtomicBool) {
+    let connection = match Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    ) {
+        Ok(connection) => connection,
+        Err(error) => {
+            tracing::error!(%error, "the SQLite checkpointer cannot open the database");
+            return;
+        }
+    };
+    while writing.load(Ordering::Relaxed) {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        if let Err(error) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(%error, "SQLite checkpoint failed; retrying");
+        }
+    }
 }
 
 fn run(mut connection: Connection, mut queue: mpsc::Receiver<WriteJob>, max_batch: usize) {
