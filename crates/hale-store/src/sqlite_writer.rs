@@ -79,6 +79,9 @@ pub(crate) fn spawn(
     Ok(())
 }
 
+/// WAL length (4 KiB frames, so 64 MiB) past which the checkpointer makes the WAL start over.
+const WAL_FRAMES_BEFORE_RESTART: i64 = 16_384;
+
 /// How often the WAL is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
@@ -99,8 +102,27 @@ fn checkpoint(path: &str, writing: &AtomicBool) {
     };
     while writing.load(Ordering::Relaxed) {
         std::thread::sleep(CHECKPOINT_EVERY);
-        if let Err(error) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(%error, "SQLite checkpoint failed; retrying");
+        // (busy, frames in the WAL, frames copied back)
+        let passive = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, i64>(2)?,
+            ))
+        });
+        match passive {
+            // Under constant writes a passive checkpoint never lets the WAL start over, and a
+            // long WAL slows every lookup in it: past a bound, a restart checkpoint holds the
+            // writer back for one copy-back so the WAL wraps to its beginning.
+            Ok((_, frames, _)) if frames > WAL_FRAMES_BEFORE_RESTART => {
+                if let Err(error) =
+                    connection.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
+                {
+                    tracing::warn!(%error, "SQLite restart checkpoint failed; retrying");
+                }
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "SQLite checkpoint failed; retrying"),
         }
     }
 }
