@@ -1,7 +1,7 @@
 //! The SQLite writer: one connection on a thread of its own, running the same batch plan as the
 //! PostgreSQL writer. sqlx hands every SQLite statement to a worker thread and back; here the
-//! whole batch runs where the connection lives, so a statement costs microseconds, and the
-//! batch's one fsync is most of the work.
+//! whole batch runs where the connection lives, so a statement costs microseconds and writing
+//! the batch's pages to the WAL is most of the work.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,11 +11,11 @@ use rusqlite::types::{ToSqlOutput, Value};
 use rusqlite::{Connection, OpenFlags, ToSql, TransactionBehavior};
 use tokio::sync::mpsc;
 
+use crate::Backend;
 use crate::bulk::{Bind, Statement};
 use crate::error::StoreError;
 use crate::plan::{self, Lookups, Needed};
 use crate::writer::{Append, Outcomes, WriteJob, reply};
-use crate::{Backend, StoreError as Error};
 
 impl ToSql for Bind {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -29,14 +29,14 @@ impl ToSql for Bind {
 }
 
 /// The file behind a `sqlite:` URL.
-fn path_of(url: &str) -> Result<String, Error> {
+fn path_of(url: &str) -> Result<String, StoreError> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
-        .ok_or_else(|| Error::Config("not a sqlite: URL".into()))?;
+        .ok_or_else(|| StoreError::Config("not a sqlite: URL".into()))?;
     let path = rest.split('?').next().unwrap_or_default();
     if path.is_empty() || path == ":memory:" {
-        return Err(Error::Config(
+        return Err(StoreError::Config(
             "SQLite needs a database file (an in-memory database cannot be shared by the writer and readers)".into(),
         ));
     }
@@ -48,9 +48,10 @@ pub(crate) fn spawn(
     url: &str,
     queue: mpsc::Receiver<WriteJob>,
     max_batch: usize,
-) -> Result<(), Error> {
+) -> Result<(), StoreError> {
+    let path = path_of(url)?;
     let connection = Connection::open_with_flags(
-        path_of(url)?,
+        &path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -62,7 +63,6 @@ pub(crate) fn spawn(
          PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 0;",
     )?;
     connection.set_prepared_statement_cache_capacity(256);
-    let path = path_of(url)?;
     let writing = Arc::new(AtomicBool::new(true));
     let still_writing = Arc::clone(&writing);
     std::thread::Builder::new()
@@ -71,11 +71,13 @@ pub(crate) fn spawn(
             run(connection, queue, max_batch);
             still_writing.store(false, Ordering::Relaxed);
         })
-        .map_err(|error| Error::Config(format!("cannot start the SQLite writer: {error}")))?;
+        .map_err(|error| StoreError::Config(format!("cannot start the SQLite writer: {error}")))?;
     std::thread::Builder::new()
         .name("hale-sqlite-checkpointer".into())
         .spawn(move || checkpoint(&path, &writing))
-        .map_err(|error| Error::Config(format!("cannot start the SQLite checkpointer: {error}")))?;
+        .map_err(|error| {
+            StoreError::Config(format!("cannot start the SQLite checkpointer: {error}"))
+        })?;
     Ok(())
 }
 
