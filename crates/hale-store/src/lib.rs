@@ -129,12 +129,7 @@ impl Store {
         match backend {
             Backend::Sqlite => sqlite_writer::spawn(url, receiver, options.max_batch)?,
             Backend::Postgres => {
-                tokio::spawn(writer::run(
-                    backend,
-                    write_pool.clone(),
-                    receiver,
-                    options.max_batch,
-                ));
+                writer::spawn(backend, write_pool.clone(), receiver, options.max_batch);
             }
         }
         Ok(Self {

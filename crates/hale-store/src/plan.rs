@@ -108,6 +108,8 @@ pub(crate) fn needed(appends: &[&Append]) -> Needed {
             }
         }
     }
+    // One lock order for every writer: no two can wait on each other.
+    needed.tenants.sort();
     needed
 }
 
