@@ -61,6 +61,10 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             limits.request_timeout,
         ))
+        // Outside the timeout too, so a timed-out request also answers in problem+json.
+        .layer(axum::middleware::map_response(
+            problem::bare_errors_as_problems,
+        ))
         // Traces carry method, path, status and latency: never headers or bodies.
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

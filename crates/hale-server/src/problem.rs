@@ -47,6 +47,7 @@ pub fn status_of(code: &str) -> (StatusCode, &'static str) {
         | "self_approval"
         | "invalid_transition" => (StatusCode::CONFLICT, "Conflict"),
         "unavailable" => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
+        "method_not_allowed" => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
     }
 }
@@ -119,5 +120,35 @@ impl From<Problem> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.0.into_response()
+    }
+}
+
+/// Responses the framework makes on its own (a wrong method, a timeout) carry no body; give
+/// them the same problem+json shape as every other error.
+pub async fn bare_errors_as_problems(response: Response) -> Response {
+    let bare = response.status().is_client_error() || response.status().is_server_error();
+    if !bare || response.headers().contains_key(header::CONTENT_TYPE) {
+        return response;
+    }
+    match response.status() {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allow = response.headers().get(header::ALLOW).cloned();
+            let mut problem = Problem::new(
+                "method_not_allowed",
+                "this endpoint does not take that method",
+            )
+            .into_response();
+            if let Some(allow) = allow {
+                problem.headers_mut().insert(header::ALLOW, allow);
+            }
+            problem
+        }
+        StatusCode::SERVICE_UNAVAILABLE => {
+            Problem::new("unavailable", "the request took too long and was stopped").into_response()
+        }
+        status if status.is_server_error() => {
+            Problem::new("internal", "an unexpected error occurred").into_response()
+        }
+        _ => Problem::new("malformed_request", "the request could not be handled").into_response(),
     }
 }

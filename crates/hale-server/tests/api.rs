@@ -695,3 +695,26 @@ async fn lint_blocks_review_and_bad_uploads_name_their_cells() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_wrong_method_gets_a_problem_too() {
+    each_engine(|h| async move {
+        let reply = send(
+            &h.app,
+            "DELETE",
+            "/api/v1/tenants",
+            Some(&h.admin),
+            None,
+            &[],
+        )
+        .await;
+        assert_problem(&reply, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+        let health = send(&h.app, "POST", "/health", None, None, &[]).await;
+        assert_problem(
+            &health,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        );
+    })
+    .await;
+}
