@@ -36,6 +36,11 @@ pub(crate) const STAFF: [Role; 5] = [
     Role::Researcher,
 ];
 
+/// Staff see every version; patients and integrations only published ones.
+fn sees_drafts(principal: &hale_domain::Principal) -> bool {
+    principal.has_any_role(&STAFF) || principal.has_role(Role::PlatformAdmin)
+}
+
 fn compile(definition: &str) -> Result<(Box<RawValue>, Box<RawValue>), CoreError> {
     let parsed = AppDefinition::from_json(definition).map_err(CoreError::InvalidDefinition)?;
     let compiled = parsed.compile().map_err(CoreError::InvalidDefinition)?;
@@ -257,9 +262,7 @@ impl Core {
         };
         self.audited(context, "app.list", target, async {
             let apps = self.store().apps(tenant).await?;
-            if context.principal.has_any_role(&STAFF)
-                || context.principal.has_role(Role::PlatformAdmin)
-            {
+            if sees_drafts(&context.principal) {
                 Ok(apps)
             } else {
                 Ok(apps
@@ -286,9 +289,7 @@ impl Core {
         };
         self.audited(context, "app.read", target, async {
             let mut summary = self.app_summary(tenant, app_id).await?;
-            if !(context.principal.has_any_role(&STAFF)
-                || context.principal.has_role(Role::PlatformAdmin))
-            {
+            if !sees_drafts(&context.principal) {
                 summary
                     .versions
                     .retain(|version| version.status == VersionStatus::Published);
