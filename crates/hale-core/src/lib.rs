@@ -218,3 +218,75 @@ pub(crate) fn remember<K: std::hash::Hash + Eq, V>(
         map.insert(key, value);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use hale_domain::PrincipalId;
+
+    use super::*;
+
+    fn principal(roles: &[Role], subject: Option<u128>) -> Principal {
+        Principal {
+            id: PrincipalId::from_uuid(uuid::Uuid::from_u128(1)),
+            tenant: Some(TenantId::from_uuid(uuid::Uuid::from_u128(2))),
+            roles: roles.to_vec(),
+            subject: subject.map(|n| SubjectId::from_uuid(uuid::Uuid::from_u128(n))),
+        }
+    }
+
+    fn subject(n: u128) -> SubjectId {
+        SubjectId::from_uuid(uuid::Uuid::from_u128(n))
+    }
+
+    #[test]
+    fn a_patient_reaches_only_their_own_subject_and_others_look_missing() {
+        let patient = principal(&[Role::Patient], Some(7));
+        assert!(require_subject_access(&patient, subject(7)).is_ok());
+        assert!(matches!(
+            require_subject_access(&patient, subject(8)),
+            Err(CoreError::NotFound)
+        ));
+    }
+
+    #[test]
+    fn staff_roles_reach_every_subject_of_their_tenant_and_others_do_not() {
+        for role in [
+            Role::TenantAdmin,
+            Role::Clinician,
+            Role::Integration,
+            Role::PlatformAdmin,
+        ] {
+            assert!(
+                require_subject_access(&principal(&[role], None), subject(9)).is_ok(),
+                "{role}"
+            );
+        }
+        for role in [Role::Analyst, Role::Reviewer, Role::Researcher] {
+            assert!(
+                require_subject_access(&principal(&[role], None), subject(9)).is_err(),
+                "{role}"
+            );
+        }
+    }
+
+    #[test]
+    fn roles_are_required_and_platform_admins_pass_every_check() {
+        let analyst = principal(&[Role::Analyst], None);
+        assert!(require(&analyst, &[Role::Analyst, Role::TenantAdmin]).is_ok());
+        assert!(matches!(
+            require(&analyst, &[Role::Reviewer]),
+            Err(CoreError::Forbidden)
+        ));
+        assert!(require(&principal(&[Role::PlatformAdmin], None), &[Role::Reviewer]).is_ok());
+        assert!(matches!(require(&analyst, &[]), Err(CoreError::Forbidden)));
+    }
+
+    #[test]
+    fn caches_stay_bounded() {
+        let cache: RwLock<HashMap<u32, ()>> = RwLock::default();
+        for key in 0..(CACHE_LIMIT as u32 + 10) {
+            remember(&cache, key, ());
+        }
+        assert!(cache.read().map(|map| map.len()).unwrap_or(usize::MAX) <= CACHE_LIMIT);
+    }
+}
