@@ -123,6 +123,21 @@ impl Listing {
         self
     }
 
+    /// Keeps only rows before a keyset position: `(a, b) < ($m, $n)`, newest first.
+    fn before(&mut self, columns: &[&str], values: Vec<Bind>) -> &mut Self {
+        let first = self.binds.len() + 1;
+        self.binds.extend(values);
+        let placeholders: Vec<String> = (first..=self.binds.len())
+            .map(|n| format!("${n}"))
+            .collect();
+        self.conditions.push(format!(
+            "({}) < ({})",
+            columns.join(", "),
+            placeholders.join(", ")
+        ));
+        self
+    }
+
     fn time_range(&mut self, column: &str, range: TimeRange) -> &mut Self {
         if let Some(since) = range.since {
             self.condition(&format!("{column} >= ?"), Bind::Integer(since.as_micros()));
@@ -351,12 +366,10 @@ impl Store {
         let mut listing = Listing::new();
         listing.condition("tenant_id = ?", Bind::Text(tenant.to_string()));
         if let Some((time, id, _)) = after {
-            listing.binds.push(Bind::Integer(time));
-            listing.binds.push(Bind::Text(id));
-            let n = listing.binds.len();
-            listing
-                .conditions
-                .push(format!("(created_at, id) < (${}, ${n})", n - 1));
+            listing.before(
+                &["created_at", "id"],
+                vec![Bind::Integer(time), Bind::Text(id)],
+            );
         }
         let sql = listing.sql(
             "SELECT id, created_at, payload FROM subjects",
@@ -466,12 +479,10 @@ impl Store {
             .condition("subject_id = ?", Bind::Text(subject.to_string()))
             .time_range("authored_at", range);
         if let Some((time, id, _)) = after {
-            listing.binds.push(Bind::Integer(time));
-            listing.binds.push(Bind::Text(id));
-            let n = listing.binds.len();
-            listing
-                .conditions
-                .push(format!("(authored_at, id) < (${}, ${n})", n - 1));
+            listing.before(
+                &["authored_at", "id"],
+                vec![Bind::Integer(time), Bind::Text(id)],
+            );
         }
         let sql = listing.sql(
             "SELECT id, subject_id, app_id, app_version, authored_at, recorded_at, actor, payload, scores \
@@ -503,15 +514,10 @@ impl Store {
         }
         listing.time_range("effective_at", range);
         if let Some((time, id, position)) = after {
-            listing.binds.push(Bind::Integer(time));
-            listing.binds.push(Bind::Text(id));
-            listing.binds.push(Bind::Integer(position));
-            let n = listing.binds.len();
-            listing.conditions.push(format!(
-                "(effective_at, submission_id, position) < (${}, ${}, ${n})",
-                n - 2,
-                n - 1
-            ));
+            listing.before(
+                &["effective_at", "submission_id", "position"],
+                vec![Bind::Integer(time), Bind::Text(id), Bind::Integer(position)],
+            );
         }
         let sql = listing.sql(
             "SELECT submission_id, position, subject_id, code, effective_at, payload \
