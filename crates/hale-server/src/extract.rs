@@ -68,14 +68,8 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let json = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .is_none_or(|value| {
-                let essence = value.split(';').next().unwrap_or("").trim();
-                essence.eq_ignore_ascii_case("application/json")
-            });
+        // A body without a Content-Type is taken as JSON.
+        let json = media_type(request.headers()).is_none_or(|media| media == "application/json");
         if !json {
             return Err(Problem::new(
                 "unsupported_media_type",
@@ -100,6 +94,15 @@ where
             Problem::new("malformed_request", detail).into()
         })
     }
+}
+
+/// The request's media type without parameters, lower-cased (`application/json`).
+fn media_type(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(|value| value.trim().to_ascii_lowercase())
 }
 
 /// Reads the whole body within the router's size limit; a larger one is refused with 413
@@ -127,13 +130,7 @@ impl<S: Send + Sync> FromRequest<S> for AppUpload {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split(';').next())
-            .map(|value| value.trim().to_ascii_lowercase())
-            .unwrap_or_default();
+        let content_type = media_type(request.headers()).unwrap_or_default();
         let bytes = read_body(request, state).await?;
         let malformed = || Problem::new("malformed_request", "the upload is not valid JSON");
         let source = match content_type.as_str() {
