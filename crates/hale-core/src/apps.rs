@@ -151,10 +151,7 @@ impl Core {
                     idempotency: None,
                 })
                 .await?;
-            self.store()
-                .app_version(tenant, app_id, version)
-                .await?
-                .ok_or(CoreError::Unavailable)
+            self.written_version(tenant, app_id, version).await
         })
         .await
     }
@@ -242,10 +239,7 @@ impl Core {
             if let Ok(mut forms) = self.inner.forms.write() {
                 forms.remove(&(tenant, app_id, version));
             }
-            self.store()
-                .app_version(tenant, app_id, version)
-                .await?
-                .ok_or(CoreError::Unavailable)
+            self.written_version(tenant, app_id, version).await
         })
         .await
     }
@@ -300,6 +294,19 @@ impl Core {
             Ok(summary)
         })
         .await
+    }
+
+    /// A version just written: its absence means the store lost it, not that it is missing.
+    async fn written_version(
+        &self,
+        tenant: TenantId,
+        app_id: AppId,
+        version: i64,
+    ) -> Result<AppVersionRow, CoreError> {
+        self.store()
+            .app_version(tenant, app_id, version)
+            .await?
+            .ok_or(CoreError::Unavailable)
     }
 
     async fn app_summary(&self, tenant: TenantId, app_id: AppId) -> Result<AppSummary, CoreError> {
