@@ -3,26 +3,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-
 use hale_domain::Timestamp;
-use hale_forms::{CompiledForm, xlsform::import_csv};
+use hale_forms::CompiledForm;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
+mod common;
+
 fn sample(name: &str) -> CompiledForm {
-    let directory = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples")
-        .join(name);
-    let read = |sheet: &str| std::fs::read_to_string(directory.join(format!("{sheet}.csv"))).ok();
-    import_csv(
-        &read("survey").unwrap(),
-        read("choices").as_deref(),
-        read("settings").as_deref(),
-    )
-    .unwrap()
-    .compile()
-    .unwrap()
+    common::sample_definition(name).compile().unwrap()
 }
 
 fn leaf() -> impl Strategy<Value = Value> {

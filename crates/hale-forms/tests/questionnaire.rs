@@ -4,27 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-
+use hale_forms::DefinitionError;
 use hale_forms::questionnaire::{export, import};
-use hale_forms::xlsform::import_csv;
-use hale_forms::{AppDefinition, DefinitionError};
 use serde_json::{Value, json};
 
-const SAMPLES: [&str; 3] = ["daily-vitals", "respiratory-diary", "medication-doses"];
+mod common;
 
-fn sample(name: &str) -> AppDefinition {
-    let directory = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples")
-        .join(name);
-    let read = |sheet: &str| std::fs::read_to_string(directory.join(format!("{sheet}.csv"))).ok();
-    import_csv(
-        &read("survey").unwrap(),
-        read("choices").as_deref(),
-        read("settings").as_deref(),
-    )
-    .unwrap()
-}
+use common::{SAMPLES, sample_definition as sample};
 
 /// resourceType and status, every item with a linkId and a type, answerOption only on choice
 /// items, items only under groups.

@@ -10,9 +10,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use hale_forms::xlsform::import_csv;
 use hale_forms::{AppDefinition, Choice, Field, FieldType, News2Mapping, Text};
 use serde_json::{Value, json};
+
+mod common;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -209,16 +210,8 @@ fn validate(root: &Value, schema: &Value, value: &Value, path: &str) -> Result<(
 #[test]
 fn samples_validate_against_the_schema() {
     let schema = schema();
-    for name in ["daily-vitals", "respiratory-diary", "medication-doses"] {
-        let directory = root().join("examples").join(name);
-        let read =
-            |sheet: &str| std::fs::read_to_string(directory.join(format!("{sheet}.csv"))).ok();
-        let definition = import_csv(
-            &read("survey").unwrap(),
-            read("choices").as_deref(),
-            read("settings").as_deref(),
-        )
-        .unwrap();
+    for name in common::SAMPLES {
+        let definition = common::sample_definition(name);
         let value: Value = serde_json::from_str(&definition.to_json()).unwrap();
         validate(&schema, &schema, &value, "$").unwrap_or_else(|error| panic!("{name}: {error}"));
     }

@@ -3,29 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-
 use hale_domain::Timestamp;
 use hale_forms::AppDefinition;
-use hale_forms::xlsform::{ImportError, import_csv, import_xlsx};
+use hale_forms::xlsform::{import_csv, import_xlsx};
 
-pub const SAMPLES: [&str; 3] = ["daily-vitals", "respiratory-diary", "medication-doses"];
+mod common;
 
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
-}
-
-fn sheet_text(sample: &str, sheet: &str) -> Option<String> {
-    std::fs::read_to_string(examples().join(sample).join(format!("{sheet}.csv"))).ok()
-}
-
-fn import_sample_csv(sample: &str) -> Result<AppDefinition, Vec<ImportError>> {
-    import_csv(
-        &sheet_text(sample, "survey").unwrap(),
-        sheet_text(sample, "choices").as_deref(),
-        sheet_text(sample, "settings").as_deref(),
-    )
-}
+use common::{SAMPLES, examples, import_sample_csv, sheet_text};
 
 /// Builds an xlsx workbook from CSV sheets, numbers written as numbers like a spreadsheet
 /// program would store them.
