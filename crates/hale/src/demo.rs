@@ -141,6 +141,10 @@ async fn seed(core: &Core) -> anyhow::Result<String> {
         token(core, tenant, &[Role::Reviewer], None, "demo reviewer").await?;
     let (_, clinician_token) =
         token(core, tenant, &[Role::Clinician], None, "demo clinician").await?;
+    let (_, researcher_token) =
+        token(core, tenant, &[Role::Researcher], None, "demo researcher").await?;
+    let (_, integration_token) =
+        token(core, tenant, &[Role::Integration], None, "demo integration").await?;
 
     let analyst = as_principal(analyst);
     let reviewer = as_principal(reviewer);
@@ -176,6 +180,8 @@ async fn seed(core: &Core) -> anyhow::Result<String> {
         format!("  analyst      : {analyst_token}"),
         format!("  reviewer     : {reviewer_token}"),
         format!("  clinician    : {clinician_token}"),
+        format!("  researcher   : {researcher_token}"),
+        format!("  integration  : {integration_token}"),
     ];
     lines.extend(
         apps.iter()

@@ -351,7 +351,23 @@ async fn the_demo_seeds_once_and_prints_the_same_credentials_again() {
         .lines()
         .filter(|line| line.contains(": hale_"))
         .collect();
-    assert_eq!(credentials.len(), 7, "{printed}");
+    assert_eq!(credentials.len(), 9, "{printed}");
+    for role in [
+        "tenant admin",
+        "analyst",
+        "reviewer",
+        "clinician",
+        "researcher",
+        "integration",
+        "patient",
+    ] {
+        assert!(
+            credentials
+                .iter()
+                .any(|line| line.trim_start().starts_with(role)),
+            "no demo credentials for {role}: {printed}"
+        );
+    }
 
     let (mut second, _, printed_again) = site.serve("demo");
     second.kill().unwrap();
