@@ -302,3 +302,46 @@ pub fn same_computed(computed: &Value, submitted: &serde_json::Value) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(text: &str) -> (String, &'static str) {
+        let errors = parse_answers(text).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        (errors[0].field.clone(), errors[0].code)
+    }
+
+    #[test]
+    fn answers_are_read_strictly_and_numbers_exactly() {
+        assert_eq!(
+            parse_answers(r#"{"heart_rate":84,"body_temperature":36.60}"#)
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            refusal(r#"{"heart_rate":999999,"heart_rate":84}"#),
+            ("answers".into(), "duplicate_key")
+        );
+        assert_eq!(
+            refusal(r#"{"heart_rate":1e400}"#),
+            ("answers".into(), "number_out_of_range")
+        );
+        assert_eq!(refusal("[1]"), ("answers".into(), "not_an_object"));
+        assert_eq!(
+            refusal(r#"{"note":"300.0000000000000001","heart_rate":300.0000000000000001}"#),
+            ("heart_rate".into(), "inexact_number")
+        );
+        assert_eq!(
+            refusal(r#"{"t":{"value":113.00000000000000001,"unit":"[degF]"}}"#),
+            ("t".into(), "inexact_number")
+        );
+        // A client-chosen key that is not a plausible field name is not repeated back.
+        assert_eq!(
+            refusal(r#"{"Jane Doe, 1970":1e-400}"#),
+            ("answers".into(), "inexact_number")
+        );
+    }
+}
