@@ -275,6 +275,12 @@ pub fn first_inexact_number(text: &str) -> Option<(usize, usize)> {
 
 /// Whether a JSON number literal reads as an `f64` without losing any of its value.
 fn is_exact(literal: &str) -> bool {
+    // The common case, a short integer, needs no arithmetic: every integer of up to 15 digits
+    // is an f64.
+    let digits = literal.strip_prefix('-').unwrap_or(literal);
+    if (1..=15).contains(&digits.len()) && digits.bytes().all(|byte| byte.is_ascii_digit()) {
+        return true;
+    }
     let Ok(number) = literal.parse::<f64>() else {
         return false;
     };

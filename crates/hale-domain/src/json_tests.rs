@@ -140,6 +140,25 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
     })
 }
 
+/// `value` with every integer shifted into the range where all integers are exact f64s.
+fn within_f64(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Number(number) => match number.as_i64() {
+            Some(integer) => Value::from(integer >> 11),
+            None => Value::Number(number),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(within_f64).collect()),
+        Value::Object(members) => Value::Object(
+            members
+                .into_iter()
+                .map(|(key, member)| (key, within_f64(member)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 proptest! {
     #[test]
     fn never_panics_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
@@ -161,12 +180,8 @@ proptest! {
     #[test]
     fn shortest_digits_of_any_f64_are_exact(value in json_value()) {
         // serde_json writes floats in their shortest digits, which read back exactly; integers
-        // of more than 15 digits may hold more than an f64 keeps, so they are left out here.
-        let text = serde_json::to_string(&value).unwrap();
-        let long_integer = text
-            .split(|c: char| !(c.is_ascii_digit() || ".eE+-".contains(c)))
-            .any(|token| token.trim_start_matches('-').len() > 15 && token.parse::<i64>().is_ok());
-        prop_assume!(!long_integer);
+        // beyond 2^53 may hold more than an f64 keeps, so they are brought within it here.
+        let text = serde_json::to_string(&within_f64(value)).unwrap();
         prop_assert_eq!(first_inexact_number(&text), None);
     }
 

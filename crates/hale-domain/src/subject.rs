@@ -153,6 +153,20 @@ fn is_invisible(character: char) -> bool {
 /// their plain forms), folds look-alike dashes to `-`, drops invisible characters, turns every
 /// run of white space into one space and trims the ends.
 fn fold_text(text: &str) -> String {
+    // Dropping a character can let its neighbours compose (`A`, space, U+0308 is `Ä` once the
+    // space goes), so fold until nothing changes; two or three rounds settle any real text.
+    let mut folded = fold_once(text);
+    for _ in 0..4 {
+        let again = fold_once(&folded);
+        if again == folded {
+            break;
+        }
+        folded = again;
+    }
+    folded
+}
+
+fn fold_once(text: &str) -> String {
     let mut folded = String::with_capacity(text.len());
     for character in text.nfkc() {
         if is_invisible(character) {
@@ -177,7 +191,7 @@ fn fold_text(text: &str) -> String {
 /// namespace lower-cased (`URN:MRN` → `urn:mrn`), since RFC 3986 and RFC 8141 make those parts
 /// case-insensitive. The path keeps its case.
 pub fn normalise_system(system: &str) -> String {
-    let folded = fold_text(system).replace(' ', "");
+    let folded = fold_text(&fold_text(system).replace(' ', ""));
     let normalised = if let Some((scheme, rest)) = folded.split_once("://") {
         let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let (host, path) = rest.split_at(host_end);
