@@ -138,18 +138,7 @@ impl Core {
             Ok(_) => "success",
             Err(error) => error.code(),
         };
-        tracing::info!(
-            target: "hale::audit",
-            request_id = %context.request_id,
-            actor = %context.principal.id,
-            channel = context.channel,
-            purpose = context.purpose.as_str(),
-            action,
-            tenant = ?target.tenant.map(|tenant| tenant.to_string()),
-            resource = target.kind,
-            resource_id = target.id.unwrap_or(""),
-            outcome,
-        );
+        record_audit(context, action, target, outcome);
         result
     }
 
@@ -173,6 +162,25 @@ impl Core {
             _ => Err(CoreError::NotFound),
         }
     }
+}
+
+/// Writes one audit record. Every field is a string value, never `Display` text spliced into
+/// the line: the text formatter quotes and escapes it, the JSON formatter writes a JSON string,
+/// so no content (a request id, say) can end the record or forge another field or record.
+fn record_audit(context: &RequestContext, action: &str, target: Target<'_>, outcome: &str) {
+    let tenant = target.tenant.map(|tenant| tenant.to_string());
+    tracing::info!(
+        target: "hale::audit",
+        request_id = context.request_id.as_str(),
+        actor = context.principal.id.to_string().as_str(),
+        channel = context.channel,
+        purpose = context.purpose.as_str(),
+        action,
+        tenant = tenant.as_deref().unwrap_or(""),
+        resource = target.kind,
+        resource_id = target.id.unwrap_or(""),
+        outcome,
+    );
 }
 
 /// Refuses a caller holding none of `roles`.
@@ -279,6 +287,87 @@ mod tests {
         ));
         assert!(require(&principal(&[Role::PlatformAdmin], None), &[Role::Reviewer]).is_ok());
         assert!(matches!(require(&analyst, &[]), Err(CoreError::Forbidden)));
+    }
+
+    /// A writer into a shared buffer, for capturing log output.
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
+        type Writer = Buffer;
+        fn make_writer(&'a self) -> Buffer {
+            self.clone()
+        }
+    }
+
+    /// The audit output of one record, in text or JSON.
+    fn audit_output(context: &RequestContext, json: bool) -> String {
+        let buffer = Buffer::default();
+        let builder = tracing_subscriber::fmt()
+            .with_writer(buffer.clone())
+            .with_ansi(false);
+        let record = || {
+            record_audit(
+                context,
+                "subject.read",
+                Target {
+                    tenant: Some(TenantId::from_uuid(uuid::Uuid::from_u128(2))),
+                    kind: "subject",
+                    id: Some("3"),
+                },
+                "not_found",
+            )
+        };
+        if json {
+            tracing::subscriber::with_default(builder.json().finish(), record);
+        } else {
+            tracing::subscriber::with_default(builder.finish(), record);
+        }
+        String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn content_cannot_forge_an_audit_line_or_field() {
+        let mut context =
+            RequestContext::new(principal(&[Role::Patient], Some(7)), "r".into(), "rest");
+        let victim = "00000000-0000-0000-0000-0000000000aa";
+        // Past the edge's own check, as any future channel might pass it.
+        context.request_id = format!(
+            "x actor={victim} outcome=success\n2026-12-01T00:00:00Z  INFO hale::audit: actor={victim} action=\"subject.erase\""
+        );
+        let actor = context.principal.id.to_string();
+
+        let text = audit_output(&context, false);
+        assert_eq!(text.lines().count(), 1, "{text}");
+        // The hostile text stays inside the quoted request id; outside it, the one actor is
+        // the real one.
+        let quoted = format!("request_id={:?}", context.request_id);
+        assert!(text.contains(&quoted), "{text}");
+        let rest = text.replace(&quoted, "");
+        assert!(rest.contains(&format!(" actor=\"{actor}\" ")), "{text}");
+        assert!(!rest.contains(victim), "{text}");
+
+        let json = audit_output(&context, true);
+        assert_eq!(json.lines().count(), 1, "{json}");
+        let record: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+        assert_eq!(record["target"], "hale::audit");
+        assert_eq!(record["fields"]["actor"], actor.as_str());
+        assert_eq!(record["fields"]["request_id"], context.request_id.as_str());
+        assert_eq!(record["fields"]["outcome"], "not_found");
+        assert_eq!(
+            record["fields"]["tenant"],
+            uuid::Uuid::from_u128(2).to_string()
+        );
     }
 
     #[test]

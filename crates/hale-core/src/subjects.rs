@@ -36,6 +36,7 @@ impl Core {
                 request.identifiers,
                 request.display_name,
                 request.birth_date,
+                self.now(),
             )
             .map_err(|errors| {
                 CoreError::Invalid(

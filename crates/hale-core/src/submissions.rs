@@ -11,6 +11,10 @@ use sha2::{Digest, Sha256};
 
 use crate::{Core, CoreError, Target, require, require_subject_access};
 
+/// Earliest `authored_at` accepted, 2000-01-01T00:00:00Z: Hale records what people enter on
+/// devices today, and an earlier time is a clock or typing slip (year 1, the Unix epoch).
+const EARLIEST_AUTHORED_AT: Timestamp = Timestamp::from_micros(946_684_800_000_000);
+
 /// A request to store one submission.
 #[derive(Debug)]
 pub struct SubmitAnswers {
@@ -130,10 +134,8 @@ impl Core {
             let (app_version, form) = self
                 .published_form(tenant, request.app, request.app_version)
                 .await?;
-            let answers: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_str(request.answers.get()).map_err(|_| {
-                    CoreError::invalid("answers", "not_an_object", "answers must be a JSON object")
-                })?;
+            let answers =
+                hale_forms::parse_answers(request.answers.get()).map_err(CoreError::Invalid)?;
             let now = self.now();
             let valid = form.validate(&answers, now).map_err(CoreError::Invalid)?;
             let authored_at = request.authored_at.unwrap_or(now);
@@ -142,6 +144,13 @@ impl Core {
                     "authored_at",
                     "in_future",
                     "authored_at lies more than five minutes in the future",
+                ));
+            }
+            if authored_at < EARLIEST_AUTHORED_AT {
+                return Err(CoreError::invalid(
+                    "authored_at",
+                    "out_of_range",
+                    "authored_at lies before 2000-01-01",
                 ));
             }
             let scores = match &valid.news2 {

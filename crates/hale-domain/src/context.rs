@@ -133,13 +133,24 @@ impl Purpose {
     }
 }
 
+/// Whether a request id, chosen by a client or a proxy, is one Hale keeps: 1 to 64 of
+/// `A-Z a-z 0-9 . _ -` (a UUID is one). Anything else could smuggle separators, quotes or
+/// line breaks into the logs and audit records that quote it.
+pub fn is_well_formed_request_id(id: &[u8]) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .iter()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'))
+}
+
 /// Everything the core needs to know about the request in front of it, and nothing about how
 /// it arrived.
 #[derive(Clone, Debug)]
 pub struct RequestContext {
     pub principal: Principal,
     pub purpose: Purpose,
-    /// Correlates logs, audit entries and the client's view of one request.
+    /// Correlates logs, audit entries and the client's view of one request. Always
+    /// [`is_well_formed_request_id`]: a malformed one is replaced by `-`.
     pub request_id: String,
     /// Which front door the request came through ("rest", "cli", …); recorded, never decided on.
     pub channel: &'static str,
@@ -148,6 +159,11 @@ pub struct RequestContext {
 impl RequestContext {
     pub fn new(principal: Principal, request_id: String, channel: &'static str) -> Self {
         let purpose = Purpose::default_for(&principal);
+        let request_id = if is_well_formed_request_id(request_id.as_bytes()) {
+            request_id
+        } else {
+            String::from("-")
+        };
         Self {
             principal,
             purpose,
@@ -165,6 +181,26 @@ impl RequestContext {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_well_formed_request_ids_are_kept() {
+        let principal = Principal {
+            id: crate::PrincipalId::from_uuid(uuid::Uuid::nil()),
+            tenant: None,
+            roles: vec![],
+            subject: None,
+        };
+        let context =
+            |id: &str| RequestContext::new(principal.clone(), id.into(), "test").request_id;
+        assert_eq!(
+            context("0b5f8d7e-8c2a-4f7e-9a51-3f2d1c0b9a88"),
+            "0b5f8d7e-8c2a-4f7e-9a51-3f2d1c0b9a88"
+        );
+        assert_eq!(context("req_1.a-B"), "req_1.a-B");
+        for hostile in ["", "a b", "x\nactor=1", "a\"b", "é", &"x".repeat(65)] {
+            assert_eq!(context(hostile), "-", "{hostile:?}");
+        }
+    }
 
     #[test]
     fn every_role_name_parses_back() {

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod context;
 pub mod event;
 pub mod ids;
+pub mod json;
 pub mod subject;
 pub mod tenant;
 

@@ -1,13 +1,67 @@
-//! Reading one submitted answer: its JSON encoding checked against the field's type, turned
-//! into the expression [`Value`] that relevance, constraints and calculations see. Problems
-//! carry a stable code and a message that never quotes the answer.
+//! Reading submitted answers: the answers text through the strict JSON reader, then each
+//! answer's JSON encoding checked against the field's type and turned into the expression
+//! [`Value`] that relevance, constraints and calculations see. Problems carry a stable code and
+//! a message that never quotes the answer.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+
+use hale_domain::json;
+use serde_json::value::RawValue;
 
 use hale_expr::{DateTimeValue, DateValue, Value};
 
 use crate::compile::CompiledField;
-use crate::definition::FieldType;
+use crate::definition::{FieldType, is_valid_name};
+use crate::validate::FieldError;
+
+/// Largest magnitude an integer answer may have: every integer up to 2^53 is exactly an `f64`,
+/// so the number validated is the number stored.
+const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
+
+fn answers_error(field: String, code: &'static str, message: String) -> Vec<FieldError> {
+    vec![FieldError {
+        field,
+        code,
+        message,
+    }]
+}
+
+/// Reads the JSON text of a submission's answers, as it will be stored, into the object that
+/// validation sees. Refused: text the strict reader refuses (a repeated key, deep nesting, an
+/// out-of-range number, a lone surrogate), anything but an object, and a number literal that an
+/// `f64` does not keep exactly, since validation would then judge another number than the one
+/// stored.
+pub fn parse_answers(
+    text: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, Vec<FieldError>> {
+    json::check(text.as_bytes())
+        .map_err(|error| answers_error("answers".into(), error.code(), error.to_string()))?;
+    let not_an_object = || {
+        answers_error(
+            "answers".into(),
+            "not_an_object",
+            "answers must be a JSON object".into(),
+        )
+    };
+    let answers = serde_json::from_str(text).map_err(|_| not_an_object())?;
+    if json::first_inexact_number(text).is_some() {
+        let members: BTreeMap<String, &RawValue> =
+            serde_json::from_str(text).map_err(|_| not_an_object())?;
+        // Only a plausible field name is shown: the key is client-chosen text.
+        let field = members
+            .iter()
+            .find(|(_, answer)| json::first_inexact_number(answer.get()).is_some())
+            .map(|(name, _)| name.as_str())
+            .filter(|name| is_valid_name(name))
+            .unwrap_or("answers");
+        return Err(answers_error(
+            field.to_owned(),
+            "inexact_number",
+            "the number has more digits than can be kept exactly".into(),
+        ));
+    }
+    Ok(answers)
+}
 
 /// Longest text answer, in characters.
 pub const MAX_TEXT_LENGTH: usize = 10_000;
@@ -108,11 +162,18 @@ pub fn read_answer(field: &CompiledField, json: &serde_json::Value) -> Result<An
         FieldType::Integer => {
             let number = read_number(field, json)?;
             // A quantity converted from another unit is rarely whole; the integer rule applies
-            // to what the person typed, so only plain numbers must be whole.
-            if json.is_number() && number.fract() != 0.0 {
+            // to what the person typed, so only plain numbers must be integers. As in XLSForm,
+            // that means an integer literal: `84.0` and `8.4e1` are decimals.
+            if json.is_number() && !(json.is_i64() || json.is_u64()) {
                 return Err(problem(
                     "not_an_integer",
-                    "the answer must be a whole number",
+                    "the answer must be a whole number, written without a fraction or exponent",
+                ));
+            }
+            if number.abs() > MAX_EXACT_INTEGER {
+                return Err(problem(
+                    "out_of_range",
+                    "the answer is larger than a whole number Hale keeps exactly",
                 ));
             }
             Ok(number_answer(number))
@@ -239,5 +300,48 @@ pub fn same_computed(computed: &Value, submitted: &serde_json::Value) -> bool {
         (Value::Bool(flag), serde_json::Value::Bool(other)) => flag == other,
         (_, serde_json::Value::String(text)) => &computed.as_string() == text,
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(text: &str) -> (String, &'static str) {
+        let errors = parse_answers(text).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        (errors[0].field.clone(), errors[0].code)
+    }
+
+    #[test]
+    fn answers_are_read_strictly_and_numbers_exactly() {
+        assert_eq!(
+            parse_answers(r#"{"heart_rate":84,"body_temperature":36.60}"#)
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            refusal(r#"{"heart_rate":999999,"heart_rate":84}"#),
+            ("answers".into(), "duplicate_key")
+        );
+        assert_eq!(
+            refusal(r#"{"heart_rate":1e400}"#),
+            ("answers".into(), "number_out_of_range")
+        );
+        assert_eq!(refusal("[1]"), ("answers".into(), "not_an_object"));
+        assert_eq!(
+            refusal(r#"{"note":"300.0000000000000001","heart_rate":300.0000000000000001}"#),
+            ("heart_rate".into(), "inexact_number")
+        );
+        assert_eq!(
+            refusal(r#"{"t":{"value":113.00000000000000001,"unit":"[degF]"}}"#),
+            ("t".into(), "inexact_number")
+        );
+        // A client-chosen key that is not a plausible field name is not repeated back.
+        assert_eq!(
+            refusal(r#"{"Jane Doe, 1970":1e-400}"#),
+            ("answers".into(), "inexact_number")
+        );
     }
 }

@@ -299,8 +299,20 @@ impl AppDefinition {
         }
     }
 
-    /// Parses the JSON text of a definition.
+    /// Parses the JSON text of a definition through the strict reader: a repeated key, deep
+    /// nesting or an unrepresentable value is refused with its own code before the typed parse.
     pub fn from_json(text: &str) -> Result<Self, Vec<DefinitionError>> {
+        hale_domain::json::check(text.as_bytes()).map_err(|error| {
+            let code = match error.kind {
+                hale_domain::json::JsonErrorKind::Malformed => "malformed_definition",
+                kind => kind.code(),
+            };
+            vec![DefinitionError {
+                path: String::from("$"),
+                code,
+                message: format!("definition is not valid: {error}"),
+            }]
+        })?;
         serde_json::from_str(text).map_err(|error| {
             vec![DefinitionError {
                 path: String::from("$"),

@@ -21,6 +21,7 @@ pub mod questionnaire;
 pub mod validate;
 pub mod xlsform;
 
+pub use answer::parse_answers;
 pub use checks::{ACVPU_VALUES, OXYGEN_VALUES, SCALE_VALUES};
 pub use compile::{CompiledField, CompiledForm, MAX_FIELDS};
 pub use definition::{

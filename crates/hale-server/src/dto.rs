@@ -272,7 +272,7 @@ pub fn decode_cursor(cursor: &str) -> Result<(i64, String, i64), ApiError> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .and_then(|bytes| hale_domain::json::from_slice(&bytes).ok())
         .ok_or_else(|| {
             Problem::new(
                 "malformed_request",

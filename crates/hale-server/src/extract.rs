@@ -78,22 +78,22 @@ where
             .into());
         }
         let bytes = read_body(request, state).await?;
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(|error| {
-            let detail = match error.classify() {
-                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => format!(
-                    "the body is not valid JSON (line {}, column {})",
-                    error.line(),
-                    error.column()
-                ),
-                _ => format!(
-                    "the body does not have the expected members and types (line {}, column {})",
-                    error.line(),
-                    error.column()
-                ),
-            };
-            Problem::new("malformed_request", detail).into()
-        })
+        hale_domain::json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|error| json_problem(&error).into())
     }
+}
+
+/// The problem for a refused JSON body: its own code for a body with two meanings or an
+/// unrepresentable value, `malformed_request` for plain syntax or shape errors. Only the
+/// position is reported, never the content.
+fn json_problem(error: &hale_domain::json::JsonError) -> Problem {
+    use hale_domain::json::JsonErrorKind;
+    let code = match error.kind {
+        JsonErrorKind::Malformed | JsonErrorKind::UnexpectedShape => "malformed_request",
+        kind => kind.code(),
+    };
+    Problem::new(code, error.to_string())
 }
 
 /// The request's media type without parameters, lower-cased (`application/json`).
@@ -132,18 +132,18 @@ impl<S: Send + Sync> FromRequest<S> for AppUpload {
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let content_type = media_type(request.headers()).unwrap_or_default();
         let bytes = read_body(request, state).await?;
-        let malformed = || Problem::new("malformed_request", "the upload is not valid JSON");
+        let read = |bytes: &[u8]| -> Result<serde_json::Value, ApiError> {
+            hale_domain::json::from_slice(bytes).map_err(|error| json_problem(&error).into())
+        };
         let source = match content_type.as_str() {
             XLSX => hale_core::AppSource::Xlsx(bytes.to_vec()),
-            "application/fhir+json" => hale_core::AppSource::Questionnaire(
-                serde_json::from_slice(&bytes).map_err(|_| malformed())?,
-            ),
+            "application/fhir+json" => hale_core::AppSource::Questionnaire(read(&bytes)?),
             "application/json" => {
-                let value: serde_json::Value =
-                    serde_json::from_slice(&bytes).map_err(|_| malformed())?;
+                let value = read(&bytes)?;
                 if value.get("resourceType").is_some() {
                     hale_core::AppSource::Questionnaire(value)
                 } else {
+                    // The strict reader has already refused invalid UTF-8.
                     hale_core::AppSource::Hale(String::from_utf8_lossy(&bytes).into_owned())
                 }
             }

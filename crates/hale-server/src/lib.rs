@@ -69,4 +69,20 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        // Outermost, so that a malformed client id never reaches the id layer, the logs, the
+        // audit record or the response: the request gets a fresh UUID instead.
+        .layer(axum::middleware::map_request(drop_malformed_request_id))
+}
+
+/// Removes the client's `X-Request-Id` unless there is exactly one and it is well formed.
+async fn drop_malformed_request_id(mut request: axum::extract::Request) -> axum::extract::Request {
+    let mut ids = request.headers().get_all("x-request-id").iter();
+    let well_formed = match (ids.next(), ids.next()) {
+        (Some(id), None) => hale_domain::context::is_well_formed_request_id(id.as_bytes()),
+        _ => false,
+    };
+    if !well_formed {
+        request.headers_mut().remove("x-request-id");
+    }
+    request
 }

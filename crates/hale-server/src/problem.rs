@@ -37,7 +37,11 @@ pub fn status_of(code: &str) -> (StatusCode, &'static str) {
         "validation_failed" | "invalid_definition" | "invalid_spreadsheet" | "lint_failed" => {
             (StatusCode::UNPROCESSABLE_ENTITY, "Validation failed")
         }
-        "malformed_request" => (StatusCode::BAD_REQUEST, "Malformed request"),
+        "malformed_request"
+        | "duplicate_key"
+        | "nesting_too_deep"
+        | "number_out_of_range"
+        | "invalid_unicode" => (StatusCode::BAD_REQUEST, "Malformed request"),
         "payload_too_large" => (StatusCode::PAYLOAD_TOO_LARGE, "Payload too large"),
         "unsupported_media_type" => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type"),
         "idempotency_key_reused"

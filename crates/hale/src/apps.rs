@@ -37,7 +37,7 @@ pub fn read_source(path: &Path) -> anyhow::Result<AppSource> {
         Some("json") => {
             let text = read_text(path)?;
             let value: serde_json::Value =
-                serde_json::from_str(&text).context("the file is not valid JSON")?;
+                hale_domain::json::from_str(&text).context("the file is not valid JSON")?;
             Ok(if value.get("resourceType").is_some() {
                 AppSource::Questionnaire(value)
             } else {

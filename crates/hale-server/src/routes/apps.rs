@@ -120,7 +120,7 @@ async fn step(
     let comment = if body.is_empty() {
         None
     } else {
-        serde_json::from_slice::<crate::dto::VersionStep>(&body)
+        hale_domain::json::from_slice::<crate::dto::VersionStep>(&body)
             .map_err(|_| {
                 Problem::new(
                     "malformed_request",

@@ -585,7 +585,7 @@ impl Importer {
             }
         }
         if let Some(text) = default_text {
-            match serde_json::from_str(&text) {
+            match hale_domain::json::from_str(&text) {
                 Ok(default) => field.default = Some(default),
                 Err(_) => fail(
                     &mut self.errors,
