@@ -85,6 +85,7 @@ impl Core {
                         },
                     }],
                     idempotency: None,
+                    preconditions: Vec::new(),
                 })
                 .await?;
             self.store()

@@ -36,6 +36,7 @@ async fn create_tenant(store: &Store, slug: &str) -> TenantId {
                 },
             }],
             idempotency: None,
+            preconditions: Vec::new(),
         })
         .await
         .unwrap();
@@ -64,6 +65,7 @@ async fn register_subject(store: &Store, tenant: TenantId, mrn: &str) -> Subject
                 },
             }],
             idempotency: None,
+            preconditions: Vec::new(),
         })
         .await
         .unwrap();
@@ -117,6 +119,7 @@ fn submission_append(
             key: key.into(),
             request_hash: hash.into(),
         }),
+        preconditions: Vec::new(),
     };
     (id, append)
 }
@@ -293,6 +296,7 @@ async fn optimistic_concurrency_refuses_a_stale_writer_and_writes_nothing() {
                 },
             }],
             idempotency: None,
+            preconditions: Vec::new(),
         };
         assert!(matches!(
             store.append(duplicate.clone()).await,
@@ -344,6 +348,7 @@ async fn concurrent_appends_share_commits_and_failures_stay_alone() {
                                 },
                             }],
                             idempotency: None,
+                            preconditions: Vec::new(),
                         })
                         .await
                         .is_ok();
