@@ -474,9 +474,8 @@ async fn time_functions_mean_the_time_the_answers_were_given() {
     each_engine(|world| async move {
         // Filled in offline yesterday evening, sent this morning.
         world.clock.advance(-3 * 3_600_000_000);
-        let yesterday_evening = Some(Timestamp::from_micros(
-            world.clock.now().as_micros() - 12 * 3_600_000_000,
-        ));
+        let yesterday_evening =
+            Timestamp::from_micros(world.clock.now().as_micros() - 12 * 3_600_000_000);
         let offline = world
             .core
             .submit(
@@ -484,13 +483,13 @@ async fn time_functions_mean_the_time_the_answers_were_given() {
                 world.tenant,
                 world.answers(
                     r#"{"heart_rate": 70, "diary_date": "2026-03-09", "next_visit": "2026-03-09"}"#,
-                    yesterday_evening,
+                    Some(yesterday_evening),
                     None,
                 ),
             )
             .await
             .unwrap();
-        assert_eq!(offline.submission.authored_at, yesterday_evening.unwrap());
+        assert_eq!(offline.submission.authored_at, yesterday_evening);
         let after_authored = world
             .core
             .submit(
@@ -498,7 +497,7 @@ async fn time_functions_mean_the_time_the_answers_were_given() {
                 world.tenant,
                 world.answers(
                     r#"{"heart_rate": 70, "diary_date": "2026-03-10"}"#,
-                    yesterday_evening,
+                    Some(yesterday_evening),
                     None,
                 ),
             )
