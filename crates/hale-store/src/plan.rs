@@ -1,7 +1,7 @@
 //! The batch plan: given a batch of appends and what the database holds for them (claimed
 //! idempotency keys, chain heads, stream versions, the status of app versions submitted to),
-//! decides every append's outcome and the
-//! statements that write it — without touching the database. Both writers (sqlx for
+//! decides every append's outcome and the statements that write it — without touching the
+//! database. Both writers (sqlx for
 //! PostgreSQL, rusqlite for SQLite) fetch the same lookups and run the same plan.
 
 use std::collections::HashMap;
@@ -82,7 +82,7 @@ pub(crate) fn head_sql(backend: Backend) -> &'static str {
 pub(crate) const STATUS_SQL: &str = "SELECT status FROM app_versions \
      WHERE tenant_id = $1 AND app_id = $2 AND version = $3";
 
-/// Reads a stored status; an unknown one refuses like a missing version.
+/// Reads a stored status; one this build does not know means the row is corrupt.
 pub(crate) fn parse_status(text: &str) -> Result<VersionStatus, StoreError> {
     VersionStatus::parse(text)
         .ok_or_else(|| StoreError::Corrupt("an app version has an unknown status".into()))
