@@ -1,8 +1,8 @@
 //! The batch plan: given a batch of appends and what the database holds for them (claimed
 //! idempotency keys, chain heads, stream versions, the status of app versions submitted to),
 //! decides every append's outcome and the statements that write it — without touching the
-//! database. Both writers (sqlx for
-//! PostgreSQL, rusqlite for SQLite) fetch the same lookups and run the same plan.
+//! database. Both writers (sqlx for PostgreSQL, rusqlite for SQLite) fetch the same lookups
+//! and run the same plan.
 
 use std::collections::HashMap;
 
