@@ -248,6 +248,7 @@ pub async fn store_only(url: &str, load: Load) -> Result<Outcome> {
                 },
             }],
             idempotency: None,
+            preconditions: Vec::new(),
         })
         .await
         .context("creating the tenant")?;
@@ -274,6 +275,7 @@ pub async fn store_only(url: &str, load: Load) -> Result<Outcome> {
                     },
                 }],
                 idempotency: None,
+                preconditions: Vec::new(),
             })
             .await
             .context("registering a subject")?;
@@ -322,6 +324,7 @@ pub async fn store_only(url: &str, load: Load) -> Result<Outcome> {
                         },
                     }],
                     idempotency: Some(IdempotencyClaim { key, request_hash }),
+                    preconditions: Vec::new(),
                 };
                 let sent = Instant::now();
                 match store.append(append).await {

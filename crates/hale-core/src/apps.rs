@@ -106,6 +106,7 @@ impl Core {
                         },
                     ],
                     idempotency: None,
+                    preconditions: Vec::new(),
                 })
                 .await?;
             self.app_summary(tenant, app_id).await
@@ -149,6 +150,7 @@ impl Core {
                         },
                     }],
                     idempotency: None,
+                    preconditions: Vec::new(),
                 })
                 .await?;
             self.written_version(tenant, app_id, version).await
@@ -174,9 +176,12 @@ impl Core {
         };
         self.audited(context, "app.version.step", target, async {
             require(&context.principal, &STAFF)?;
-            let current = self
+            // The status is decided at the app stream's version it was read at, and the step
+            // is appended only if the stream is still there: of two concurrent steps one wins
+            // and the other is refused, never both applied against the same status.
+            let (current, stream_version) = self
                 .store()
-                .app_version(tenant, app_id, version)
+                .app_version_and_stream_version(tenant, app_id, version)
                 .await?
                 .ok_or(CoreError::NotFound)?;
             let next = transition(current.status, step, &context.principal, &current.author)
@@ -223,7 +228,7 @@ impl Core {
                     recorded_at: self.now(),
                     events: vec![NewEvent {
                         stream: StreamRef::app(app_id),
-                        expected: ExpectedVersion::Any,
+                        expected: ExpectedVersion::Exact(stream_version),
                         body: EventBody::AppVersionStatusChanged {
                             app_id,
                             version,
@@ -233,12 +238,16 @@ impl Core {
                         },
                     }],
                     idempotency: None,
+                    preconditions: Vec::new(),
                 })
-                .await?;
-            // A retired version stops taking submissions at once in this process.
-            if let Ok(mut forms) = self.inner.forms.write() {
-                forms.remove(&(tenant, app_id, version));
-            }
+                .await
+                .map_err(|error| match error {
+                    hale_store::StoreError::Conflict(_) => CoreError::Conflict {
+                        code: "concurrent_change",
+                        message: "the app changed while this step was decided; read it again",
+                    },
+                    other => other.into(),
+                })?;
             self.written_version(tenant, app_id, version).await
         })
         .await
@@ -319,7 +328,10 @@ impl Core {
         Ok(AppSummary { app, versions })
     }
 
-    /// The compiled form of a published version, from cache when possible.
+    /// The compiled form of a version that was published when first read, from cache when
+    /// possible. The cache holds only the immutable compiled form, never the status: whether
+    /// the version still takes submissions is checked by the writer, in the transaction that
+    /// stores the submission (`Precondition::AppVersionPublished`), on every replica alike.
     pub(crate) async fn published_form(
         &self,
         tenant: TenantId,

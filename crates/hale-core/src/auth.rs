@@ -195,6 +195,7 @@ impl Core {
                     },
                 }],
                 idempotency: None,
+                preconditions: Vec::new(),
             })
             .await?;
         Ok(IssuedToken {

@@ -72,6 +72,8 @@ impl From<hale_store::StoreError> for CoreError {
                 message,
             },
             StoreError::IdempotencyMismatch => CoreError::IdempotencyMismatch,
+            // A version that stopped taking submissions answers like one that never existed.
+            StoreError::VersionNotPublished => CoreError::NotFound,
             other => {
                 // The detail is for operators; callers learn only that it failed.
                 tracing::error!(error = %other, "store failure");

@@ -86,6 +86,7 @@ impl Core {
                         },
                     }],
                     idempotency: None,
+                    preconditions: Vec::new(),
                 })
                 .await?;
             self.store()

@@ -4,7 +4,8 @@
 use hale_domain::event::{EventBody, ExpectedVersion, NewEvent, StreamRef};
 use hale_domain::{AppId, RequestContext, Role, SubjectId, SubmissionId, TenantId, Timestamp};
 use hale_store::{
-    Append, AppendOutcome, IdempotencyClaim, ObservationRow, Page, SubmissionRow, TimeRange,
+    Append, AppendOutcome, IdempotencyClaim, ObservationRow, Page, Precondition, SubmissionRow,
+    TimeRange,
 };
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
@@ -93,7 +94,76 @@ fn check_idempotency_key(key: &str) -> Result<(), CoreError> {
     }
 }
 
+/// How far ahead of the server's clock `authored_at` may lie: clients' clocks drift.
+const AUTHORED_AHEAD_MICROS: i64 = 5 * 60 * 1_000_000;
+
+/// When the answers were given: `authored_at` as the client sent it (offline clients submit
+/// later, so a past time back to [`EARLIEST_AUTHORED_AT`] is kept as recorded), `now` when
+/// absent. A time more than five minutes ahead of the server's clock is refused: it would let
+/// `now()`/`today()` in constraints run ahead of the present.
+fn authored_time(authored_at: Option<Timestamp>, now: Timestamp) -> Result<Timestamp, CoreError> {
+    let authored_at = authored_at.unwrap_or(now);
+    if authored_at > now.plus_micros(AUTHORED_AHEAD_MICROS) {
+        return Err(CoreError::invalid(
+            "authored_at",
+            "in_future",
+            "authored_at lies more than five minutes in the future",
+        ));
+    }
+    if authored_at < EARLIEST_AUTHORED_AT {
+        return Err(CoreError::invalid(
+            "authored_at",
+            "out_of_range",
+            "authored_at lies before 2000-01-01",
+        ));
+    }
+    Ok(authored_at)
+}
+
 impl Core {
+    /// The submission an earlier try with this key stored, if any: the same request replays
+    /// it, another request with the same key is refused. Absent, the writer still claims the
+    /// key atomically with the submission, so two first tries racing store one.
+    async fn replay(
+        &self,
+        context: &RequestContext,
+        tenant: TenantId,
+        key: &str,
+        request_hash: &str,
+    ) -> Result<Option<Submitted>, CoreError> {
+        let Some(claim) = self
+            .store()
+            .claimed_key(tenant, &context.actor(), key)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if claim.request_hash != request_hash {
+            return Err(CoreError::IdempotencyMismatch);
+        }
+        self.original_submission(tenant, &claim.stream_id)
+            .await
+            .map(Some)
+    }
+
+    /// The submission a claimed key points at; its absence means the store lost it.
+    async fn original_submission(
+        &self,
+        tenant: TenantId,
+        stream_id: &str,
+    ) -> Result<Submitted, CoreError> {
+        let original: SubmissionId = stream_id.parse().map_err(|_| CoreError::Unavailable)?;
+        let submission = self
+            .store()
+            .submission(tenant, original)
+            .await?
+            .ok_or(CoreError::Unavailable)?;
+        Ok(Submitted {
+            submission,
+            replayed: true,
+        })
+    }
+
     /// Who may read a subject's history: a reading role, the patient's own record, and a
     /// subject that exists — all three failing alike when the subject is not the caller's.
     async fn require_subject_history(
@@ -125,8 +195,14 @@ impl Core {
         self.audited(context, "submission.create", target, async {
             require(&context.principal, &SUBMITTERS)?;
             require_subject_access(&context.principal, request.subject)?;
+            let hash = request_hash(&request);
             if let Some(key) = &request.idempotency_key {
                 check_idempotency_key(key)?;
+                // A retry answers with what the first try stored, whatever has changed since
+                // (the version retired, the day moved on): it is not validated again.
+                if let Some(replayed) = self.replay(context, tenant, key, &hash).await? {
+                    return Ok(replayed);
+                }
             }
             if !self.subject_exists(tenant, request.subject).await? {
                 return Err(CoreError::NotFound);
@@ -137,22 +213,12 @@ impl Core {
             let answers =
                 hale_forms::parse_answers(request.answers.get()).map_err(CoreError::Invalid)?;
             let now = self.now();
-            let valid = form.validate(&answers, now).map_err(CoreError::Invalid)?;
-            let authored_at = request.authored_at.unwrap_or(now);
-            if authored_at > now.plus_micros(5 * 60 * 1_000_000) {
-                return Err(CoreError::invalid(
-                    "authored_at",
-                    "in_future",
-                    "authored_at lies more than five minutes in the future",
-                ));
-            }
-            if authored_at < EARLIEST_AUTHORED_AT {
-                return Err(CoreError::invalid(
-                    "authored_at",
-                    "out_of_range",
-                    "authored_at lies before 2000-01-01",
-                ));
-            }
+            let authored_at = authored_time(request.authored_at, now)?;
+            // `now()` and `today()` mean the moment the answers were given, as they did in the
+            // form the patient filled in, not the moment the server happens to receive them.
+            let valid = form
+                .validate(&answers, authored_at)
+                .map_err(CoreError::Invalid)?;
             let scores = match &valid.news2 {
                 Some(news2) => Some(
                     serde_json::to_string(&serde_json::json!({ "news2": news2 }))
@@ -162,7 +228,6 @@ impl Core {
                 ),
                 None => None,
             };
-            let hash = request_hash(&request);
             let id = SubmissionId::from_uuid(self.new_uuid());
             let answers_text = request.answers.get().to_owned();
             let outcome = self
@@ -191,6 +256,11 @@ impl Core {
                         key,
                         request_hash: hash,
                     }),
+                    // Checked where a retire cannot slip in between check and write.
+                    preconditions: vec![Precondition::AppVersionPublished {
+                        app_id: request.app,
+                        version: app_version,
+                    }],
                 })
                 .await?;
             match outcome {
@@ -210,17 +280,7 @@ impl Core {
                     replayed: false,
                 }),
                 AppendOutcome::Replayed { stream_id } => {
-                    let original: SubmissionId =
-                        stream_id.parse().map_err(|_| CoreError::Unavailable)?;
-                    let submission = self
-                        .store()
-                        .submission(tenant, original)
-                        .await?
-                        .ok_or(CoreError::Unavailable)?;
-                    Ok(Submitted {
-                        submission,
-                        replayed: true,
-                    })
+                    self.original_submission(tenant, &stream_id).await
                 }
             }
         })

@@ -62,6 +62,7 @@ impl Core {
                         },
                     }],
                     idempotency: None,
+                    preconditions: Vec::new(),
                 })
                 .await?;
             self.store().tenant(id).await?.ok_or(CoreError::Unavailable)

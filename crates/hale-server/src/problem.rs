@@ -49,7 +49,8 @@ pub fn status_of(code: &str) -> (StatusCode, &'static str) {
         | "tenant_exists"
         | "identifier_taken"
         | "self_approval"
-        | "invalid_transition" => (StatusCode::CONFLICT, "Conflict"),
+        | "invalid_transition"
+        | "concurrent_change" => (StatusCode::CONFLICT, "Conflict"),
         "unavailable" => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
         "method_not_allowed" => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),

@@ -898,6 +898,52 @@ async fn only_a_well_formed_request_id_is_kept() {
             assert_ne!(answered, hostile);
             assert!(uuid::Uuid::parse_str(&answered).is_ok(), "{answered}");
         }
+// Retiring a version: new submissions are refused at once, retries still get their original.
+
+#[tokio::test]
+async fn a_retired_version_refuses_new_submissions_but_replays_retries() {
+    each_engine(|h| async move {
+        let first = h
+            .submit(&h.patient, json!({"heart_rate": 70}), Some("before-retire"))
+            .await;
+        assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
+        let retire = send(
+            &h.app,
+            "POST",
+            &format!("/api/v1/tenants/contoso/apps/{}/versions/1/retire", h.app_id),
+            Some(&h.reviewer),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(retire.status, StatusCode::OK, "{:?}", retire.body);
+        assert_eq!(retire.body["status"], "retired");
+        let after_retire = h.counts().await;
+        let retry = h
+            .submit(&h.patient, json!({"heart_rate": 70}), Some("before-retire"))
+            .await;
+        assert_eq!(retry.status, StatusCode::OK, "{:?}", retry.body);
+        assert_eq!(retry.body["id"], first.body["id"]);
+        let pinned = h
+            .submit_raw(
+                &h.patient,
+                json!({"subject_id": h.subject, "app_id": h.app_id, "app_version": 1, "answers": {"heart_rate": 71}})
+                    .to_string(),
+                None,
+            )
+            .await;
+        assert_problem(&pinned, StatusCode::NOT_FOUND, "not_found");
+        let again = send(
+            &h.app,
+            "POST",
+            &format!("/api/v1/tenants/contoso/apps/{}/versions/1/retire", h.app_id),
+            Some(&h.reviewer),
+            None,
+            &[],
+        )
+        .await;
+        assert_problem(&again, StatusCode::CONFLICT, "invalid_transition");
+        assert_eq!(h.counts().await, after_retire);
     })
     .await;
 }

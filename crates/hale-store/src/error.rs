@@ -10,6 +10,10 @@ pub enum StoreError {
     /// The idempotency key was used before with a different request.
     #[error("idempotency key reused with a different request")]
     IdempotencyMismatch,
+    /// An append's precondition failed: the app version it submits to is not published (it
+    /// was retired, or never published).
+    #[error("the app version is not published")]
+    VersionNotPublished,
     /// The database is closed or the writer has stopped.
     #[error("store unavailable")]
     Unavailable,

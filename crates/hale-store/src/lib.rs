@@ -11,6 +11,7 @@
 //! suite in `tests/` runs unchanged against both.
 
 mod bulk;
+mod conditional;
 mod error;
 mod maintenance;
 mod plan;
@@ -30,13 +31,14 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 use tokio::sync::{mpsc, oneshot};
 
+pub use conditional::ClaimedKey;
 pub use error::StoreError;
 pub use maintenance::{ChainReport, TableCounts, VerifyReport};
 pub use queries::{
     AppRow, AppVersionRow, ObservationRow, Page, PrincipalRow, SubjectRow, SubmissionRow,
     TenantRow, TimeRange,
 };
-pub use writer::{Append, AppendOutcome, IdempotencyClaim};
+pub use writer::{Append, AppendOutcome, IdempotencyClaim, Precondition};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

@@ -1,19 +1,20 @@
 //! The batch plan: given a batch of appends and what the database holds for them (claimed
-//! idempotency keys, chain heads, stream versions), decides every append's outcome and the
-//! statements that write it — without touching the database. Both writers (sqlx for
-//! PostgreSQL, rusqlite for SQLite) fetch the same lookups and run the same plan.
+//! idempotency keys, chain heads, stream versions, the status of app versions submitted to),
+//! decides every append's outcome and the statements that write it — without touching the
+//! database. Both writers (sqlx for PostgreSQL, rusqlite for SQLite) fetch the same lookups
+//! and run the same plan.
 
 use std::collections::HashMap;
 
 use hale_domain::TenantId;
 use hale_domain::chain::{GENESIS, entry_hash};
-use hale_domain::event::{EventBody, ExpectedVersion, NewEvent, RecordedEvent};
+use hale_domain::event::{EventBody, ExpectedVersion, NewEvent, RecordedEvent, VersionStatus};
 
 use crate::Backend;
 use crate::bulk::{Bind, BulkInsert, STREAM_CHANGED, Statement, placeholders};
 use crate::error::StoreError;
 use crate::projection;
-use crate::writer::{Append, AppendOutcome};
+use crate::writer::{Append, AppendOutcome, Precondition};
 
 /// A chain position: last sequence number and its hash.
 pub(crate) type Head = (i64, [u8; 32]);
@@ -21,6 +22,8 @@ pub(crate) type Head = (i64, [u8; 32]);
 pub(crate) type ClaimKey = (String, String, String);
 /// A stream: tenant, kind, id.
 pub(crate) type StreamKey = (String, &'static str, String);
+/// An app version: tenant, app id, version number.
+pub(crate) type AppVersionKey = (String, String, i64);
 
 /// What the plan needs to know from the database.
 #[derive(Debug, Default)]
@@ -28,6 +31,7 @@ pub(crate) struct Needed {
     pub claims: Vec<ClaimKey>,
     pub tenants: Vec<TenantId>,
     pub streams: Vec<StreamKey>,
+    pub app_versions: Vec<AppVersionKey>,
 }
 
 /// What the database holds for a batch.
@@ -39,6 +43,8 @@ pub(crate) struct Lookups {
     pub heads: HashMap<TenantId, Head>,
     /// Last version of each stream asked about; absent means no events yet.
     pub versions: HashMap<StreamKey, i64>,
+    /// Status of each app version asked about; absent means no such version.
+    pub statuses: HashMap<AppVersionKey, VersionStatus>,
 }
 
 /// Every append's outcome, and the statements that write the successful ones.
@@ -71,6 +77,17 @@ pub(crate) fn head_sql(backend: Backend) -> &'static str {
     }
 }
 
+/// The status of one app version, read inside the writer's transaction after the chain head
+/// lock: a status change committed before is seen, one committed after waits for this batch.
+pub(crate) const STATUS_SQL: &str = "SELECT status FROM app_versions \
+     WHERE tenant_id = $1 AND app_id = $2 AND version = $3";
+
+/// Reads a stored status; one this build does not know means the row is corrupt.
+pub(crate) fn parse_status(text: &str) -> Result<VersionStatus, StoreError> {
+    VersionStatus::parse(text)
+        .ok_or_else(|| StoreError::Corrupt("an app version has an unknown status".into()))
+}
+
 pub(crate) const VERSION_SQL: &str = "SELECT MAX(stream_version) FROM events \
      WHERE tenant_id = $1 AND stream_kind = $2 AND stream_id = $3";
 
@@ -79,6 +96,14 @@ pub(crate) fn decode_hash(text: &str) -> Result<[u8; 32], StoreError> {
     hex::decode_to_slice(text, &mut hash)
         .map_err(|_| StoreError::Corrupt("a stored hash is not 32 bytes of hex".into()))?;
     Ok(hash)
+}
+
+fn app_version_key(tenant: &str, precondition: &Precondition) -> AppVersionKey {
+    match precondition {
+        Precondition::AppVersionPublished { app_id, version } => {
+            (tenant.to_owned(), app_id.to_string(), *version)
+        }
+    }
 }
 
 fn stream_key(tenant: &str, event: &NewEvent) -> StreamKey {
@@ -105,6 +130,12 @@ pub(crate) fn needed(appends: &[&Append]) -> Needed {
         for event in &append.events {
             if event.expected != ExpectedVersion::NoStream {
                 needed.streams.push(stream_key(&tenant, event));
+            }
+        }
+        for precondition in &append.preconditions {
+            let key = app_version_key(&tenant, precondition);
+            if !needed.app_versions.contains(&key) {
+                needed.app_versions.push(key);
             }
         }
     }
@@ -162,6 +193,21 @@ pub(crate) fn plan(appends: &[&Append], mut lookups: Lookups) -> Plan {
                 continue;
             }
         }
+        let unmet = append
+            .preconditions
+            .iter()
+            .any(|precondition| match precondition {
+                Precondition::AppVersionPublished { .. } => {
+                    lookups
+                        .statuses
+                        .get(&app_version_key(&tenant, precondition))
+                        != Some(&VersionStatus::Published)
+                }
+            });
+        if unmet {
+            outcomes.push(Err(StoreError::VersionNotPublished));
+            continue;
+        }
         let (mut seq, mut prev) = lookups
             .heads
             .get(&append.tenant)
@@ -204,6 +250,30 @@ pub(crate) fn plan(appends: &[&Append], mut lookups: Lookups) -> Plan {
             touched.push(append.tenant);
         }
         lookups.versions.extend(versions);
+        // A status changed earlier in this batch is what a later append of it must see.
+        for event in &append.events {
+            match &event.body {
+                EventBody::AppVersionDrafted {
+                    app_id, version, ..
+                } => {
+                    lookups.statuses.insert(
+                        (tenant.clone(), app_id.to_string(), *version),
+                        VersionStatus::Draft,
+                    );
+                }
+                EventBody::AppVersionStatusChanged {
+                    app_id,
+                    version,
+                    status,
+                    ..
+                } => {
+                    lookups
+                        .statuses
+                        .insert((tenant.clone(), app_id.to_string(), *version), *status);
+                }
+                _ => {}
+            }
+        }
         if let (Some(claim), Some(first)) = (&append.idempotency, append.events.first()) {
             claims.row([
                 Bind::Text(tenant.clone()),

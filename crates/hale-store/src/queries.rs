@@ -206,7 +206,7 @@ fn app_row(row: &AnyRow) -> Result<AppRow, StoreError> {
     })
 }
 
-fn app_version_row(row: &AnyRow) -> Result<AppVersionRow, StoreError> {
+pub(crate) fn app_version_row(row: &AnyRow) -> Result<AppVersionRow, StoreError> {
     let status: String = row.try_get("status")?;
     Ok(AppVersionRow {
         app_id: parse_id(&row.try_get::<String, _>("app_id")?)?,
@@ -263,7 +263,7 @@ fn observation_row(row: &AnyRow) -> Result<ObservationRow, StoreError> {
     })
 }
 
-const APP_VERSION_COLUMNS: &str = "app_id, version, status, definition, compiled, author, \
+pub(crate) const APP_VERSION_COLUMNS: &str = "app_id, version, status, definition, compiled, author, \
      created_at, status_by, status_at, status_comment, report";
 
 impl Store {

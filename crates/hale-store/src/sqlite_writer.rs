@@ -247,6 +247,16 @@ fn fetch_lookups(connection: &Connection, needed: &Needed) -> Result<Lookups, St
             lookups.versions.insert(stream.clone(), version);
         }
     }
+    for key in &needed.app_versions {
+        let mut statement = connection.prepare_cached(&numbered(plan::STATUS_SQL))?;
+        let mut rows = statement.query(rusqlite::params![key.0, key.1, key.2])?;
+        if let Some(row) = rows.next()? {
+            let status: String = row.get(0)?;
+            lookups
+                .statuses
+                .insert(key.clone(), plan::parse_status(&status)?);
+        }
+    }
     Ok(lookups)
 }
 

@@ -11,8 +11,10 @@
 //! append fails. PostgreSQL is written through sqlx here; SQLite through rusqlite on a thread
 //! of its own ([`crate::sqlite_writer`]), which saves a thread hop per statement.
 
+use std::collections::HashMap;
+
 use hale_domain::event::NewEvent;
-use hale_domain::{TenantId, Timestamp};
+use hale_domain::{AppId, TenantId, Timestamp};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Connection, Row};
 use tokio::sync::{mpsc, oneshot};
@@ -39,6 +41,17 @@ pub struct Append {
     /// When set, a second append with the same key (for the same tenant and actor) appends
     /// nothing: it replays the first outcome, or fails if the request differs.
     pub idempotency: Option<IdempotencyClaim>,
+    /// What must hold in the tenant's read models when the events are appended, checked in the
+    /// writer's transaction; an append whose precondition fails appends nothing.
+    pub preconditions: Vec<Precondition>,
+}
+
+/// A fact an append depends on, checked where no concurrent change can slip in between the
+/// check and the write: after the tenant's chain head is locked, in the appending transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Precondition {
+    /// The app version exists and is published; fails with [`StoreError::VersionNotPublished`].
+    AppVersionPublished { app_id: AppId, version: i64 },
 }
 
 /// What an append did.
@@ -117,6 +130,10 @@ async fn commit_batch(
             transaction.rollback().await?;
             tracing::debug!(error = %error, "batch falls back to one savepoint per append");
             let mut transaction = connection.begin().await?;
+            // Every head of the batch is locked up front, in the fast path's order: locked one
+            // savepoint at a time they would be taken in queue order, and two replicas whose
+            // queues interleave tenants differently would deadlock.
+            lock_heads(backend, &mut transaction, &plan::needed(&appends).tenants).await?;
             let mut outcomes = Vec::with_capacity(appends.len());
             for append in &appends {
                 let mut savepoint = Connection::begin(&mut *transaction).await?;
@@ -142,26 +159,38 @@ async fn commit_batch(
     }
 }
 
+/// Reads (and on PostgreSQL locks) the chain heads of `tenants`, which come sorted from
+/// [`plan::needed`] so that every writer locks in one order.
+async fn lock_heads(
+    backend: Backend,
+    connection: &mut AnyConnection,
+    tenants: &[TenantId],
+) -> Result<HashMap<TenantId, plan::Head>, StoreError> {
+    let mut heads = HashMap::with_capacity(tenants.len());
+    for tenant in tenants {
+        let head: Option<(i64, String)> = sqlx::query_as(plan::head_sql(backend))
+            .bind(tenant.to_string())
+            .fetch_optional(&mut *connection)
+            .await?;
+        if let Some((seq, hash)) = head {
+            heads.insert(*tenant, (seq, plan::decode_hash(&hash)?));
+        }
+    }
+    Ok(heads)
+}
+
 /// Reads what the plan needs, with the same statements the SQLite writer uses.
 async fn fetch_lookups(
     backend: Backend,
     connection: &mut AnyConnection,
     needed: &Needed,
 ) -> Result<Lookups, StoreError> {
-    let mut lookups = Lookups::default();
-    // Heads first: once this writer holds its tenants' heads, every claim and stream version
-    // committed by the other writer is visible to the lookups that follow.
-    for tenant in &needed.tenants {
-        let head: Option<(i64, String)> = sqlx::query_as(plan::head_sql(backend))
-            .bind(tenant.to_string())
-            .fetch_optional(&mut *connection)
-            .await?;
-        if let Some((seq, hash)) = head {
-            lookups
-                .heads
-                .insert(*tenant, (seq, plan::decode_hash(&hash)?));
-        }
-    }
+    // Heads first: once this writer holds its tenants' heads, every claim, stream version and
+    // status committed by another writer is visible to the lookups that follow.
+    let mut lookups = Lookups {
+        heads: lock_heads(backend, connection, &needed.tenants).await?,
+        ..Lookups::default()
+    };
     for chunk in needed.claims.chunks(300) {
         let binds: Vec<crate::bulk::Bind> = chunk
             .iter()
@@ -188,6 +217,19 @@ async fn fetch_lookups(
             .await?;
         if let Some(version) = version {
             lookups.versions.insert(stream.clone(), version);
+        }
+    }
+    for key in &needed.app_versions {
+        let status: Option<(String,)> = sqlx::query_as(plan::STATUS_SQL)
+            .bind(&key.0)
+            .bind(&key.1)
+            .bind(key.2)
+            .fetch_optional(&mut *connection)
+            .await?;
+        if let Some((status,)) = status {
+            lookups
+                .statuses
+                .insert(key.clone(), plan::parse_status(&status)?);
         }
     }
     Ok(lookups)

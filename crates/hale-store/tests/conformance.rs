@@ -3,11 +3,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use hale_domain::event::{
-    EventBody, ExpectedVersion, Identifier, NewEvent, ObservationRecord, StreamRef,
+    EventBody, ExpectedVersion, Identifier, NewEvent, ObservationRecord, StreamRef, VersionStatus,
 };
 use hale_domain::{AppId, SubjectId, SubmissionId, TenantId, Timestamp};
 use hale_store::testing::{TestDatabase, engines, fresh};
-use hale_store::{Append, AppendOutcome, IdempotencyClaim, Store, StoreError, TimeRange};
+use hale_store::{
+    Append, AppendOutcome, IdempotencyClaim, Precondition, Store, StoreError, TimeRange,
+};
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
@@ -36,6 +38,7 @@ async fn create_tenant(store: &Store, slug: &str) -> TenantId {
                 },
             }],
             idempotency: None,
+            preconditions: Vec::new(),
         })
         .await
         .unwrap();
@@ -64,6 +67,7 @@ async fn register_subject(store: &Store, tenant: TenantId, mrn: &str) -> Subject
                 },
             }],
             idempotency: None,
+            preconditions: Vec::new(),
         })
         .await
         .unwrap();
@@ -117,6 +121,7 @@ fn submission_append(
             key: key.into(),
             request_hash: hash.into(),
         }),
+        preconditions: Vec::new(),
     };
     (id, append)
 }
@@ -293,6 +298,7 @@ async fn optimistic_concurrency_refuses_a_stale_writer_and_writes_nothing() {
                 },
             }],
             idempotency: None,
+            preconditions: Vec::new(),
         };
         assert!(matches!(
             store.append(duplicate.clone()).await,
@@ -344,6 +350,7 @@ async fn concurrent_appends_share_commits_and_failures_stay_alone() {
                                 },
                             }],
                             idempotency: None,
+                            preconditions: Vec::new(),
                         })
                         .await
                         .is_ok();
@@ -486,4 +493,260 @@ async fn concurrent_retries_with_one_key_store_exactly_once() {
         assert_eq!(store.table_counts().await.unwrap().submissions, 1);
     })
     .await;
+}
+
+// Ordering between writers: preconditions checked in the appending transaction, and one lock
+// order on every path.
+
+/// A published app version, written through the log as the core writes it.
+async fn publish_app(store: &Store, tenant: TenantId) -> AppId {
+    let app_id = AppId::from_uuid(Uuid::new_v4());
+    let stream = StreamRef::app(app_id);
+    let status = |version: i64, status| NewEvent {
+        stream: stream.clone(),
+        expected: ExpectedVersion::Exact(version),
+        body: EventBody::AppVersionStatusChanged {
+            app_id,
+            version: 1,
+            status,
+            comment: None,
+            report: None,
+        },
+    };
+    store
+        .append(Append {
+            tenant,
+            actor: "analyst".into(),
+            recorded_at: at(2),
+            events: vec![
+                NewEvent {
+                    stream: stream.clone(),
+                    expected: ExpectedVersion::NoStream,
+                    body: EventBody::AppCreated {
+                        app_id,
+                        name: "vitals".into(),
+                    },
+                },
+                NewEvent {
+                    stream: stream.clone(),
+                    expected: ExpectedVersion::Exact(1),
+                    body: EventBody::AppVersionDrafted {
+                        app_id,
+                        version: 1,
+                        definition: raw("{}"),
+                        compiled: raw("{}"),
+                    },
+                },
+                status(2, VersionStatus::InReview),
+                status(3, VersionStatus::Published),
+            ],
+            idempotency: None,
+            preconditions: Vec::new(),
+        })
+        .await
+        .unwrap();
+    app_id
+}
+
+fn retire(tenant: TenantId, app_id: AppId) -> Append {
+    Append {
+        tenant,
+        actor: "reviewer".into(),
+        recorded_at: at(9),
+        events: vec![NewEvent {
+            stream: StreamRef::app(app_id),
+            expected: ExpectedVersion::Any,
+            body: EventBody::AppVersionStatusChanged {
+                app_id,
+                version: 1,
+                status: VersionStatus::Retired,
+                comment: None,
+                report: None,
+            },
+        }],
+        idempotency: None,
+        preconditions: Vec::new(),
+    }
+}
+
+fn submission_to(tenant: TenantId, subject: SubjectId, app_id: AppId, n: i64) -> Append {
+    let (_, mut append) = submission_append(tenant, subject, n, "{}", None);
+    if let EventBody::SubmissionReceived { app_id: target, .. } = &mut append.events[0].body {
+        *target = app_id;
+    }
+    append.preconditions = vec![Precondition::AppVersionPublished { app_id, version: 1 }];
+    append
+}
+
+#[tokio::test]
+async fn a_submission_to_a_version_not_published_appends_nothing_even_in_the_retiring_batch() {
+    each_engine(|db| async move {
+        let store = db.store.clone();
+        let tenant = create_tenant(&store, "contoso").await;
+        let subject = register_subject(&store, tenant, "1").await;
+        let app_id = publish_app(&store, tenant).await;
+        store
+            .append(submission_to(tenant, subject, app_id, 3))
+            .await
+            .unwrap();
+        // Queued together, the retire and the submissions behind it share one batch: the plan
+        // must see the status the retire leaves, not the one it read before the batch.
+        let mut tasks = Vec::new();
+        tasks.push(tokio::spawn({
+            let store = store.clone();
+            async move { store.append(retire(tenant, app_id)).await.map(|_| ()) }
+        }));
+        for n in 10..40 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .append(submission_to(tenant, subject, app_id, n))
+                    .await
+                    .map(|_| ())
+            }));
+        }
+        let mut outcomes = Vec::new();
+        for task in tasks {
+            outcomes.push(task.await.unwrap());
+        }
+        assert!(outcomes[0].is_ok(), "{:?}", outcomes[0]);
+        for outcome in &outcomes[1..] {
+            assert!(
+                matches!(outcome, Ok(()) | Err(StoreError::VersionNotPublished)),
+                "{outcome:?}"
+            );
+        }
+        let retired_seq: i64 = scalar(
+            &db,
+            &format!(
+                "SELECT seq FROM events WHERE tenant_id = '{tenant}' \
+                 AND event_type = 'app_version_status_changed' AND payload LIKE '%retired%'"
+            ),
+        )
+        .await;
+        let last_submission: i64 = scalar(
+            &db,
+            &format!(
+                "SELECT MAX(seq) FROM events WHERE tenant_id = '{tenant}' \
+                 AND event_type = 'submission_received'"
+            ),
+        )
+        .await;
+        assert!(last_submission < retired_seq);
+        let stored = 1 + outcomes[1..]
+            .iter()
+            .filter(|outcome| outcome.is_ok())
+            .count();
+        assert_eq!(
+            store.table_counts().await.unwrap().submissions,
+            stored as i64
+        );
+        let never_published = Precondition::AppVersionPublished { app_id, version: 2 };
+        let mut late = submission_to(tenant, subject, app_id, 50);
+        late.preconditions = vec![never_published];
+        assert!(matches!(
+            store.append(late).await,
+            Err(StoreError::VersionNotPublished)
+        ));
+        assert!(matches!(
+            store
+                .append(submission_to(tenant, subject, app_id, 51))
+                .await,
+            Err(StoreError::VersionNotPublished)
+        ));
+        assert!(store.verify_chains().await.unwrap().is_intact());
+    })
+    .await;
+}
+
+async fn scalar(db: &TestDatabase, sql: &str) -> i64 {
+    let mut connection = <sqlx::AnyConnection as sqlx::Connection>::connect(&db.url)
+        .await
+        .unwrap();
+    let (value,): (i64,) = sqlx::query_as(sql)
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    value
+}
+
+/// Two replicas on one PostgreSQL database, each batch sent down the savepoint path by a
+/// duplicate, their queues naming two tenants in opposite orders: if any path locked chain
+/// heads in queue order, the replicas would deadlock and PostgreSQL would fail one append.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_never_deadlock_on_chain_heads_even_on_the_savepoint_path() {
+    if !engines().contains(&hale_store::Backend::Postgres) {
+        return;
+    }
+    let db = fresh(hale_store::Backend::Postgres).await;
+    let first = db.store.clone();
+    let second = Store::open(&db.url, hale_store::StoreOptions::default())
+        .await
+        .unwrap();
+    let a = create_tenant(&first, "contoso").await;
+    let b = create_tenant(&first, "fabrikam").await;
+    let subject_a = register_subject(&first, a, "1").await;
+    let subject_b = register_subject(&first, b, "2").await;
+    let (taken_a, original_a) = submission_append(a, subject_a, 2, "{}", None);
+    let (taken_b, original_b) = submission_append(b, subject_b, 2, "{}", None);
+    first.append(original_a).await.unwrap();
+    first.append(original_b).await.unwrap();
+    let duplicate = |tenant, subject, taken: SubmissionId| {
+        let (_, mut append) = submission_append(tenant, subject, 3, "{}", None);
+        append.events[0].stream = StreamRef::submission(taken);
+        append
+    };
+    let mut failed = Vec::new();
+    for round in 0..30 {
+        let mut tasks = Vec::new();
+        for (store, order) in [
+            (&first, [(a, subject_a), (b, subject_b)]),
+            (&second, [(b, subject_b), (a, subject_a)]),
+        ] {
+            let store = store.clone();
+            let dup = if round % 2 == 0 {
+                duplicate(a, subject_a, taken_a)
+            } else {
+                duplicate(b, subject_b, taken_b)
+            };
+            tasks.push(tokio::spawn(async move {
+                // Queued in this order before the writer takes the batch.
+                let mut sends = Vec::new();
+                for n in 0..6 {
+                    let (tenant, subject) = order[n % 2];
+                    let (_, append) = submission_append(tenant, subject, 10 + n as i64, "{}", None);
+                    sends.push(append);
+                }
+                sends.insert(3, dup);
+                let replies: Vec<_> = sends
+                    .into_iter()
+                    .map(|append| {
+                        let store = store.clone();
+                        tokio::spawn(async move { store.append(append).await })
+                    })
+                    .collect();
+                let mut outcomes = Vec::new();
+                for reply in replies {
+                    outcomes.push(reply.await.unwrap());
+                }
+                outcomes
+            }));
+        }
+        for task in tasks {
+            for (index, outcome) in task.await.unwrap().into_iter().enumerate() {
+                match (index, outcome) {
+                    (3, Err(StoreError::Conflict(_))) => {}
+                    (3, other) => failed.push(format!("duplicate: {other:?}")),
+                    (_, Ok(AppendOutcome::Appended { .. })) => {}
+                    (_, other) => failed.push(format!("{other:?}")),
+                }
+            }
+        }
+    }
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!(
+        first.table_counts().await.unwrap().submissions,
+        2 + 30 * 2 * 6
+    );
+    assert!(first.verify_chains().await.unwrap().is_intact());
 }
