@@ -593,3 +593,57 @@ async fn concurrent_retries_with_one_key_store_exactly_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_closed_store_answers_every_queued_append_and_a_reopened_one_has_them_all() {
+    each_engine(|db| async move {
+        let store = db.store.clone();
+        let tenant = create_tenant(&store, "contoso").await;
+        let subject = register_subject(&store, tenant, "1").await;
+        let mut tasks = Vec::new();
+        let started = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        for n in 0..200i64 {
+            let store = store.clone();
+            let started = started.clone();
+            tasks.push(tokio::spawn(async move {
+                let (id, append) = submission_append(tenant, subject, n, "{}", None);
+                // The queue has room, so the append is queued within this same poll.
+                started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                (id, store.append(append).await)
+            }));
+        }
+        while started.load(std::sync::atomic::Ordering::SeqCst) < 200 {
+            tokio::task::yield_now().await;
+        }
+        store.close().await;
+        let mut stored = Vec::new();
+        for task in tasks {
+            match task.await.unwrap() {
+                (id, Ok(_)) => stored.push(id),
+                (_, Err(StoreError::Unavailable)) => {}
+                (_, Err(other)) => panic!("an append failed otherwise than unavailable: {other}"),
+            }
+        }
+        // Every append was queued before the close, and a close drains the queue.
+        assert_eq!(stored.len(), 200);
+        let (_, late) = submission_append(tenant, subject, 999, "{}", None);
+        assert!(matches!(
+            store.append(late).await,
+            Err(StoreError::Unavailable)
+        ));
+
+        // What was answered as stored is there after a restart, and nothing else.
+        let reopened = Store::open(&db.url, hale_store::StoreOptions::default())
+            .await
+            .unwrap();
+        let counts = reopened.table_counts().await.unwrap();
+        assert_eq!(counts.submissions, stored.len() as i64);
+        for id in stored {
+            assert!(reopened.submission(tenant, id).await.unwrap().is_some());
+        }
+        let report = reopened.verify_chains().await.unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        reopened.close().await;
+    })
+    .await;
+}
