@@ -52,13 +52,30 @@ pub fn read_definition(source: &AppSource) -> Result<AppDefinition, CoreError> {
     }
 }
 
-/// Lints a definition read from any source (no storage involved).
+/// Lints a definition read from a local file, with no store and no caller: what `hale app
+/// lint` runs offline. A request from a caller goes through [`Core::lint`], which is audited.
 pub fn lint_source(source: &AppSource) -> Result<LintReport, CoreError> {
     Ok(hale_forms::lint(&read_definition(source)?))
 }
 
 impl Core {
-    /// Creates an app whose first draft is the imported definition.
+    /// Lints an uploaded definition for a caller; nothing is stored.
+    pub async fn lint(
+        &self,
+        context: &RequestContext,
+        source: &AppSource,
+    ) -> Result<LintReport, CoreError> {
+        let target = Target {
+            tenant: context.principal.tenant,
+            kind: "app",
+            id: None,
+        };
+        self.audited(context, "app.lint", target, async { lint_source(source) })
+            .await
+    }
+
+    /// Creates an app whose first draft is the imported definition. An upload that does not
+    /// read is audited here; one that does is audited again as the app's creation.
     pub async fn import_app(
         &self,
         context: &RequestContext,
@@ -66,21 +83,29 @@ impl Core {
         name: Option<String>,
         source: &AppSource,
     ) -> Result<AppSummary, CoreError> {
-        let definition = read_definition(source)?;
-        let name = name.unwrap_or_else(|| {
-            definition
-                .title
-                .in_language(&definition.default_language)
-                .to_owned()
-        });
-        self.create_app(
-            context,
-            tenant,
-            &name,
-            DraftVersion {
-                definition: definition.to_json(),
-            },
-        )
+        let target = Target {
+            tenant: Some(tenant),
+            kind: "app",
+            id: None,
+        };
+        self.audited(context, "app.import", target, async {
+            let definition = read_definition(source)?;
+            let name = name.unwrap_or_else(|| {
+                definition
+                    .title
+                    .in_language(&definition.default_language)
+                    .to_owned()
+            });
+            self.create_app(
+                context,
+                tenant,
+                &name,
+                DraftVersion {
+                    definition: definition.to_json(),
+                },
+            )
+            .await
+        })
         .await
     }
 
@@ -92,15 +117,24 @@ impl Core {
         app: AppId,
         source: &AppSource,
     ) -> Result<hale_store::AppVersionRow, CoreError> {
-        let definition = read_definition(source)?;
-        self.draft_version(
-            context,
-            tenant,
-            app,
-            DraftVersion {
-                definition: definition.to_json(),
-            },
-        )
+        let id = app.to_string();
+        let target = Target {
+            tenant: Some(tenant),
+            kind: "app",
+            id: Some(&id),
+        };
+        self.audited(context, "app.version.import", target, async {
+            let definition = read_definition(source)?;
+            self.draft_version(
+                context,
+                tenant,
+                app,
+                DraftVersion {
+                    definition: definition.to_json(),
+                },
+            )
+            .await
+        })
         .await
     }
 

@@ -143,24 +143,38 @@ impl Core {
     }
 
     /// Finds the tenant a request names (by id or slug) and checks the caller belongs to it.
-    /// A tenant the caller may not see is reported as missing.
+    /// A tenant the caller may not see is reported as missing. Audited like every use case: the
+    /// record names the tenant the reference resolved to (never the reference text, which the
+    /// client wrote), so attempts on another tenant show in the trail.
     pub async fn resolve_tenant(
         &self,
         context: &RequestContext,
         reference: &str,
     ) -> Result<TenantId, CoreError> {
-        let tenant = match reference.parse::<TenantId>() {
-            Ok(id) => self.store().tenant(id).await?.map(|row| row.id),
+        let named = match reference.parse::<TenantId>() {
+            Ok(id) => self
+                .store()
+                .tenant(id)
+                .await
+                .map(|row| row.map(|row| row.id)),
             Err(_) => self
                 .store()
                 .tenant_by_slug(reference)
-                .await?
-                .map(|row| row.id),
+                .await
+                .map(|row| row.map(|row| row.id)),
         };
-        match tenant {
-            Some(id) if context.principal.belongs_to(id) && id != TenantId::PLATFORM => Ok(id),
-            _ => Err(CoreError::NotFound),
-        }
+        let target = Target {
+            tenant: named.as_ref().ok().copied().flatten(),
+            kind: "tenant",
+            id: None,
+        };
+        self.audited(context, "tenant.resolve", target, async move {
+            match named? {
+                Some(id) if context.principal.belongs_to(id) && id != TenantId::PLATFORM => Ok(id),
+                _ => Err(CoreError::NotFound),
+            }
+        })
+        .await
     }
 }
 

@@ -24,7 +24,7 @@ mod writer;
 pub mod testing;
 
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -98,7 +98,16 @@ struct Inner {
     backend: Backend,
     read_pool: AnyPool,
     write_pool: AnyPool,
-    writer: mpsc::Sender<writer::WriteJob>,
+    /// Taken by [`Store::close`]: once every sender is gone the writer drains its queue and stops.
+    writer: RwLock<Option<mpsc::Sender<writer::WriteJob>>>,
+    /// What runs the writer, joined by [`Store::close`].
+    writer_tasks: Mutex<Vec<WriterTask>>,
+}
+
+/// A thread or task the store started for its writer.
+enum WriterTask {
+    Thread(std::thread::JoinHandle<()>),
+    Task(tokio::task::JoinHandle<()>),
 }
 
 impl Store {
@@ -128,20 +137,55 @@ impl Store {
             }
         };
         let (sender, receiver) = mpsc::channel(options.max_batch * 8);
-        match backend {
-            Backend::Sqlite => sqlite_writer::spawn(url, receiver, options.max_batch)?,
-            Backend::Postgres => {
-                writer::spawn(backend, write_pool.clone(), receiver, options.max_batch);
-            }
-        }
+        let writer_tasks = match backend {
+            Backend::Sqlite => sqlite_writer::spawn(url, receiver, options.max_batch)?
+                .into_iter()
+                .map(WriterTask::Thread)
+                .collect(),
+            Backend::Postgres => vec![WriterTask::Task(writer::spawn(
+                backend,
+                write_pool.clone(),
+                receiver,
+                options.max_batch,
+            ))],
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 backend,
                 read_pool,
                 write_pool,
-                writer: sender,
+                writer: RwLock::new(Some(sender)),
+                writer_tasks: Mutex::new(writer_tasks),
             }),
         })
+    }
+
+    /// Stops the store as a process exit would, but cleanly: appends already queued are
+    /// committed and answered, later ones are refused as unavailable, the writer's threads or
+    /// task are joined and the pools closed. Every clone of this store is closed with it.
+    pub async fn close(&self) {
+        // Dropping the last sender is what lets the writer's queue run dry and its loop end.
+        if let Ok(mut writer) = self.inner.writer.write() {
+            writer.take();
+        }
+        let tasks = match self.inner.writer_tasks.lock() {
+            Ok(mut tasks) => std::mem::take(&mut *tasks),
+            Err(_) => Vec::new(),
+        };
+        for task in tasks {
+            let finished = match task {
+                WriterTask::Thread(thread) => tokio::task::spawn_blocking(move || thread.join())
+                    .await
+                    .map(|joined| joined.is_ok())
+                    .unwrap_or(false),
+                WriterTask::Task(task) => task.await.is_ok(),
+            };
+            if !finished {
+                tracing::error!("a store writer ended abnormally while closing");
+            }
+        }
+        self.inner.write_pool.close().await;
+        self.inner.read_pool.close().await;
     }
 
     pub fn backend(&self) -> Backend {
@@ -178,8 +222,14 @@ impl Store {
     /// Appends events through the group-commit writer; returns once they are durable.
     pub async fn append(&self, append: Append) -> Result<AppendOutcome, StoreError> {
         let (reply, outcome) = oneshot::channel();
-        self.inner
+        let queue = self
+            .inner
             .writer
+            .read()
+            .ok()
+            .and_then(|writer| writer.clone())
+            .ok_or(StoreError::Unavailable)?;
+        queue
             .send(writer::WriteJob { append, reply })
             .await
             .map_err(|_| StoreError::Unavailable)?;

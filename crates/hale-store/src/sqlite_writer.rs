@@ -43,12 +43,13 @@ fn path_of(url: &str) -> Result<String, StoreError> {
     Ok(path.to_owned())
 }
 
-/// Opens the writer's connection and starts its thread.
+/// Opens the writer's connection and starts its thread and the checkpointer's; both end once
+/// every sender of `queue` is gone and the queue is drained.
 pub(crate) fn spawn(
     url: &str,
     queue: mpsc::Receiver<WriteJob>,
     max_batch: usize,
-) -> Result<(), StoreError> {
+) -> Result<Vec<std::thread::JoinHandle<()>>, StoreError> {
     let path = path_of(url)?;
     let connection = Connection::open_with_flags(
         &path,
@@ -65,20 +66,20 @@ pub(crate) fn spawn(
     connection.set_prepared_statement_cache_capacity(256);
     let writing = Arc::new(AtomicBool::new(true));
     let still_writing = Arc::clone(&writing);
-    std::thread::Builder::new()
+    let writer = std::thread::Builder::new()
         .name("hale-sqlite-writer".into())
         .spawn(move || {
             run(connection, queue, max_batch);
             still_writing.store(false, Ordering::Relaxed);
         })
         .map_err(|error| StoreError::Config(format!("cannot start the SQLite writer: {error}")))?;
-    std::thread::Builder::new()
+    let checkpointer = std::thread::Builder::new()
         .name("hale-sqlite-checkpointer".into())
         .spawn(move || checkpoint(&path, &writing))
         .map_err(|error| {
             StoreError::Config(format!("cannot start the SQLite checkpointer: {error}"))
         })?;
-    Ok(())
+    Ok(vec![writer, checkpointer])
 }
 
 /// WAL length (4 KiB frames, so 64 MiB) past which the checkpointer makes the WAL start over.

@@ -96,14 +96,14 @@ pub(crate) fn spawn(
     pool: AnyPool,
     mut queue: mpsc::Receiver<WriteJob>,
     max_batch: usize,
-) {
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut jobs = Vec::with_capacity(max_batch);
         while queue.recv_many(&mut jobs, max_batch).await > 0 {
             let result = commit_batch(backend, &pool, &jobs).await;
             reply(&mut jobs, result);
         }
-    });
+    })
 }
 
 async fn commit_batch(

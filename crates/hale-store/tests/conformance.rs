@@ -5,7 +5,7 @@
 use hale_domain::event::{
     EventBody, ExpectedVersion, Identifier, NewEvent, ObservationRecord, StreamRef, VersionStatus,
 };
-use hale_domain::{AppId, SubjectId, SubmissionId, TenantId, Timestamp};
+use hale_domain::{AppId, PrincipalId, SubjectId, SubmissionId, TenantId, Timestamp};
 use hale_store::testing::{TestDatabase, engines, fresh};
 use hale_store::{
     Append, AppendOutcome, IdempotencyClaim, Precondition, Store, StoreError, TimeRange,
@@ -374,6 +374,94 @@ async fn concurrent_appends_share_commits_and_failures_stay_alone() {
     .await;
 }
 
+/// One app's whole life on its stream: created, three versions drafted, one published then
+/// retired, one rejected with a report, one left as a draft; every step by another actor at
+/// another time, so a rebuild that lost any column would show.
+async fn app_with_history(store: &Store, tenant: TenantId, name: &str) -> AppId {
+    let app = AppId::from_uuid(Uuid::new_v4());
+    let definition = |version: i64| raw(&format!(r#"{{"title":"{name} v{version}","fields":[]}}"#));
+    let mut bodies = vec![EventBody::AppCreated {
+        app_id: app,
+        name: name.into(),
+    }];
+    for version in 1..=3 {
+        bodies.push(EventBody::AppVersionDrafted {
+            app_id: app,
+            version,
+            definition: definition(version),
+            compiled: raw(&format!(r#"{{"compiled":{version}}}"#)),
+        });
+    }
+    let steps = [
+        (1, VersionStatus::InReview, None, None),
+        (1, VersionStatus::Published, Some("checked"), None),
+        (2, VersionStatus::InReview, None, None),
+        (
+            2,
+            VersionStatus::Rejected,
+            Some("bounds missing"),
+            Some(r#"{"errors":[1]}"#),
+        ),
+        (1, VersionStatus::Retired, Some("superseded"), None),
+    ];
+    for (version, status, comment, report) in steps {
+        bodies.push(EventBody::AppVersionStatusChanged {
+            app_id: app,
+            version,
+            status,
+            comment: comment.map(str::to_owned),
+            report: report.map(raw),
+        });
+    }
+    for (n, body) in bodies.into_iter().enumerate() {
+        let expected = if n == 0 {
+            ExpectedVersion::NoStream
+        } else {
+            ExpectedVersion::Exact(n as i64)
+        };
+        store
+            .append(Append {
+                tenant,
+                actor: format!("analyst-{n}"),
+                recorded_at: at(10 + n as i64),
+                events: vec![NewEvent {
+                    stream: StreamRef::app(app),
+                    expected,
+                    body,
+                }],
+                idempotency: None,
+            })
+            .await
+            .unwrap();
+    }
+    app
+}
+
+async fn issue_token(store: &Store, tenant: TenantId, subject: Option<SubjectId>, roles: &[&str]) {
+    let principal = PrincipalId::from_uuid(Uuid::new_v4());
+    store
+        .append(Append {
+            tenant,
+            actor: "admin".into(),
+            recorded_at: at(5),
+            events: vec![NewEvent {
+                stream: StreamRef::principal(principal),
+                expected: ExpectedVersion::NoStream,
+                body: EventBody::AccessTokenIssued {
+                    principal_id: principal,
+                    tenant_id: Some(tenant),
+                    token_hash: format!("{:064x}", Uuid::new_v4().as_u128()),
+                    roles: roles.iter().map(|role| (*role).to_owned()).collect(),
+                    subject_id: subject,
+                    label: "rebuild".into(),
+                },
+            }],
+            idempotency: None,
+        })
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn projections_rebuild_to_identical_read_models() {
     each_engine(|db| async move {
@@ -381,6 +469,9 @@ async fn projections_rebuild_to_identical_read_models() {
         for slug in ["contoso", "fabrikam"] {
             let tenant = create_tenant(store, slug).await;
             let subject = register_subject(store, tenant, slug).await;
+            issue_token(store, tenant, None, &["clinician", "analyst"]).await;
+            issue_token(store, tenant, Some(subject), &["patient"]).await;
+            app_with_history(store, tenant, &format!("{slug} vitals")).await;
             for n in 0..5 {
                 let (_, append) = submission_append(
                     tenant,
@@ -393,7 +484,22 @@ async fn projections_rebuild_to_identical_read_models() {
             }
         }
         let before = store.projection_snapshot().await.unwrap();
-        assert!(before.iter().map(|(_, rows)| rows.len()).sum::<usize>() > 20);
+        // Every read model holds rows, so the comparison below covers every projection.
+        for (table, rows) in &before {
+            assert!(!rows.is_empty(), "{table} is empty before the rebuild");
+        }
+        let statuses: Vec<&String> = before
+            .iter()
+            .filter(|(table, _)| table == "app_versions")
+            .flat_map(|(_, rows)| rows)
+            .collect();
+        for status in ["retired", "rejected", "draft"] {
+            let needle = format!("status=Some({status:?})");
+            assert!(
+                statuses.iter().filter(|row| row.contains(&needle)).count() == 2,
+                "{status}: {statuses:?}"
+            );
+        }
         let replayed = store.rebuild_projections().await.unwrap();
         assert_eq!(replayed, store.table_counts().await.unwrap().events);
         assert_eq!(store.projection_snapshot().await.unwrap(), before);
@@ -749,4 +855,58 @@ async fn two_replicas_never_deadlock_on_chain_heads_even_on_the_savepoint_path()
         2 + 30 * 2 * 6
     );
     assert!(first.verify_chains().await.unwrap().is_intact());
+}
+
+#[tokio::test]
+async fn a_closed_store_answers_every_queued_append_and_a_reopened_one_has_them_all() {
+    each_engine(|db| async move {
+        let store = db.store.clone();
+        let tenant = create_tenant(&store, "contoso").await;
+        let subject = register_subject(&store, tenant, "1").await;
+        let mut tasks = Vec::new();
+        let started = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        for n in 0..200i64 {
+            let store = store.clone();
+            let started = started.clone();
+            tasks.push(tokio::spawn(async move {
+                let (id, append) = submission_append(tenant, subject, n, "{}", None);
+                // The queue has room, so the append is queued within this same poll.
+                started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                (id, store.append(append).await)
+            }));
+        }
+        while started.load(std::sync::atomic::Ordering::SeqCst) < 200 {
+            tokio::task::yield_now().await;
+        }
+        store.close().await;
+        let mut stored = Vec::new();
+        for task in tasks {
+            match task.await.unwrap() {
+                (id, Ok(_)) => stored.push(id),
+                (_, Err(StoreError::Unavailable)) => {}
+                (_, Err(other)) => panic!("an append failed otherwise than unavailable: {other}"),
+            }
+        }
+        // Every append was queued before the close, and a close drains the queue.
+        assert_eq!(stored.len(), 200);
+        let (_, late) = submission_append(tenant, subject, 999, "{}", None);
+        assert!(matches!(
+            store.append(late).await,
+            Err(StoreError::Unavailable)
+        ));
+
+        // What was answered as stored is there after a restart, and nothing else.
+        let reopened = Store::open(&db.url, hale_store::StoreOptions::default())
+            .await
+            .unwrap();
+        let counts = reopened.table_counts().await.unwrap();
+        assert_eq!(counts.submissions, stored.len() as i64);
+        for id in stored {
+            assert!(reopened.submission(tenant, id).await.unwrap().is_some());
+        }
+        let report = reopened.verify_chains().await.unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        reopened.close().await;
+    })
+    .await;
 }

@@ -332,53 +332,56 @@ async fn audit_verify_names_the_tampered_entry() {
 
 #[tokio::test]
 async fn the_demo_seeds_once_and_prints_the_same_credentials_again() {
-    let site = Site::new(Backend::Sqlite).await;
-    let (mut first, address, printed) = site.serve("demo");
-    let (status, body) = http(&address, "GET", "/ready", "", None).await.unwrap();
-    assert_eq!((status, &body["status"]), (200, &json!("ready")));
-    first.kill().unwrap();
-    first.wait().unwrap();
-    let entries = |site: &Site| {
-        site.run_ok(&["audit", "verify"])
+    for backend in engines() {
+        eprintln!("engine: {}", backend.name());
+        let site = Site::new(backend).await;
+        let (mut first, address, printed) = site.serve("demo");
+        let (status, body) = http(&address, "GET", "/ready", "", None).await.unwrap();
+        assert_eq!((status, &body["status"]), (200, &json!("ready")));
+        first.kill().unwrap();
+        first.wait().unwrap();
+        let entries = |site: &Site| {
+            site.run_ok(&["audit", "verify"])
+                .lines()
+                .last()
+                .unwrap()
+                .to_owned()
+        };
+        let before = entries(&site);
+        assert!(printed.contains("Demo tenant: Contoso Health"), "{printed}");
+        let credentials: Vec<&str> = printed
             .lines()
-            .last()
-            .unwrap()
-            .to_owned()
-    };
-    let before = entries(&site);
-    assert!(printed.contains("Demo tenant: Contoso Health"), "{printed}");
-    let credentials: Vec<&str> = printed
-        .lines()
-        .filter(|line| line.contains(": hale_"))
-        .collect();
-    assert_eq!(credentials.len(), 9, "{printed}");
-    for role in [
-        "tenant admin",
-        "analyst",
-        "reviewer",
-        "clinician",
-        "researcher",
-        "integration",
-        "patient",
-    ] {
-        assert!(
-            credentials
-                .iter()
-                .any(|line| line.trim_start().starts_with(role)),
-            "no demo credentials for {role}: {printed}"
-        );
-    }
+            .filter(|line| line.contains(": hale_"))
+            .collect();
+        assert_eq!(credentials.len(), 9, "{printed}");
+        for role in [
+            "tenant admin",
+            "analyst",
+            "reviewer",
+            "clinician",
+            "researcher",
+            "integration",
+            "patient",
+        ] {
+            assert!(
+                credentials
+                    .iter()
+                    .any(|line| line.trim_start().starts_with(role)),
+                "no demo credentials for {role}: {printed}"
+            );
+        }
 
-    let (mut second, _, printed_again) = site.serve("demo");
-    second.kill().unwrap();
-    second.wait().unwrap();
-    assert_eq!(
-        entries(&site),
-        before,
-        "a second demo run must write nothing"
-    );
-    for line in credentials {
-        assert!(printed_again.contains(line), "credentials differ on re-run");
+        let (mut second, _, printed_again) = site.serve("demo");
+        second.kill().unwrap();
+        second.wait().unwrap();
+        assert_eq!(
+            entries(&site),
+            before,
+            "a second demo run must write nothing"
+        );
+        for line in credentials {
+            assert!(printed_again.contains(line), "credentials differ on re-run");
+        }
     }
 }
 
@@ -429,17 +432,77 @@ fn configuration_errors_name_the_key_and_flags_win() {
     );
     assert!(from_env.join("hale.db").exists());
     assert!(!from_file.exists());
+
+    // The same two settings named by file, environment and flag at once: the flag wins each.
+    let from_flag = directory.path().join("from-flag");
+    let database = |name: &str| directory.path().join(format!("{name}.db"));
+    let url = |name: &str| format!("sqlite://{}?mode=rwc", database(name).display());
+    let everywhere = write(
+        directory.path(),
+        "everywhere.toml",
+        &format!(
+            "version = 1\ndata_dir = \"{}\"\ndatabase_url = \"{}\"\n",
+            from_file.display(),
+            url("file")
+        ),
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_hale"))
+        .env("HALE_DATA_DIR", &from_env)
+        .env("HALE_DATABASE_URL", url("env"))
+        .arg("--config")
+        .arg(&everywhere)
+        .arg("--data-dir")
+        .arg(&from_flag)
+        .arg("--database-url")
+        .arg(url("flag"))
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        database("flag").exists(),
+        "the flag's database was not used"
+    );
+    assert!(!database("env").exists() && !database("file").exists());
+    // Without a database URL anywhere, the data directory decides where the database lives.
+    let output = Command::new(env!("CARGO_BIN_EXE_hale"))
+        .env("HALE_DATA_DIR", &from_env)
+        .env_remove("HALE_DATABASE_URL")
+        .arg("--config")
+        .arg(&good)
+        .arg("--data-dir")
+        .arg(&from_flag)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        from_flag.join("hale.db").exists(),
+        "the flag's data directory was not used"
+    );
+    assert!(!from_file.exists());
 }
 
 #[tokio::test]
 async fn projections_rebuild_from_the_command_line() {
-    let site = Site::new(Backend::Sqlite).await;
-    site.run_ok(&["tenant", "create", "--slug", "contoso", "--name", "Contoso"]);
-    site.token(&["clinician"]);
-    let output = site.run_ok(&["projections", "rebuild"]);
-    assert_eq!(output.trim(), "projections rebuilt from 2 events");
-    let tenants = site.run_ok(&["tenant", "list"]);
-    assert!(tenants.contains("\"slug\":\"contoso\""), "{tenants}");
+    for backend in engines() {
+        eprintln!("engine: {}", backend.name());
+        let site = Site::new(backend).await;
+        site.run_ok(&["tenant", "create", "--slug", "contoso", "--name", "Contoso"]);
+        site.token(&["clinician"]);
+        let output = site.run_ok(&["projections", "rebuild"]);
+        assert_eq!(output.trim(), "projections rebuilt from 2 events");
+        let tenants = site.run_ok(&["tenant", "list"]);
+        assert!(tenants.contains("\"slug\":\"contoso\""), "{tenants}");
+    }
 }
 
 /// Every Rust module in the workspace starts by saying what it is for (a `//!` line), so the
@@ -473,83 +536,86 @@ fn every_module_says_what_it_is_for() {
 
 #[tokio::test]
 async fn apps_are_linted_imported_and_exported_from_the_command_line() {
-    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
-    let site = Site::new(Backend::Sqlite).await;
-    for sample in [
-        "daily-vitals.xlsx",
-        "respiratory-diary.xlsx",
-        "medication-doses.xlsx",
-        "daily-vitals",
-    ] {
-        let output = site.run_ok(&["app", "lint", examples.join(sample).to_str().unwrap()]);
-        assert!(output.contains("lint clean"), "{sample}: {output}");
-    }
-    let directory = tempfile::tempdir().unwrap();
-    write(
-        directory.path(),
-        "survey.csv",
-        "type,name,label\ninteger,hr,Heart rate\nselect_one colours,c,Colour\nbegin_group,g,G\n",
-    );
-    let output = site.run(&["app", "lint", directory.path().to_str().unwrap()]);
-    assert!(!output.status.success());
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(stderr.contains("survey row 3 column type"), "{stderr}");
-    assert!(stderr.contains("survey row 4"), "{stderr}");
+    for backend in engines() {
+        eprintln!("engine: {}", backend.name());
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let site = Site::new(backend).await;
+        for sample in [
+            "daily-vitals.xlsx",
+            "respiratory-diary.xlsx",
+            "medication-doses.xlsx",
+            "daily-vitals",
+        ] {
+            let output = site.run_ok(&["app", "lint", examples.join(sample).to_str().unwrap()]);
+            assert!(output.contains("lint clean"), "{sample}: {output}");
+        }
+        let directory = tempfile::tempdir().unwrap();
+        write(
+            directory.path(),
+            "survey.csv",
+            "type,name,label\ninteger,hr,Heart rate\nselect_one colours,c,Colour\nbegin_group,g,G\n",
+        );
+        let output = site.run(&["app", "lint", directory.path().to_str().unwrap()]);
+        assert!(!output.status.success());
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains("survey row 3 column type"), "{stderr}");
+        assert!(stderr.contains("survey row 4"), "{stderr}");
 
-    site.run_ok(&["tenant", "create", "--slug", "contoso", "--name", "Contoso"]);
-    let imported: Value = serde_json::from_str(&site.run_ok(&[
-        "app",
-        "import",
-        examples.join("medication-doses.xlsx").to_str().unwrap(),
-        "--tenant",
-        "contoso",
-    ]))
-    .unwrap();
-    let app = imported["app_id"].as_str().unwrap();
-    let questionnaire: Value = serde_json::from_str(&site.run_ok(&[
-        "app",
-        "export",
-        app,
-        "--tenant",
-        "contoso",
-        "--format",
-        "questionnaire",
-    ]))
-    .unwrap();
-    assert_eq!(questionnaire["resourceType"], "Questionnaire");
-    let exported = write(
-        directory.path(),
-        "questionnaire.json",
-        &questionnaire.to_string(),
-    );
-    let second: Value = serde_json::from_str(&site.run_ok(&[
-        "app",
-        "import",
-        exported.to_str().unwrap(),
-        "--tenant",
-        "contoso",
-        "--app",
-        app,
-    ]))
-    .unwrap();
-    assert_eq!(second["version"], 2);
-    let v1 = site.run_ok(&[
-        "app",
-        "export",
-        app,
-        "--tenant",
-        "contoso",
-        "--version",
-        "1",
-    ]);
-    let v2 = site.run_ok(&[
-        "app",
-        "export",
-        app,
-        "--tenant",
-        "contoso",
-        "--version",
-        "2",
-    ]);
-    assert_eq!(v1, v2);
+        site.run_ok(&["tenant", "create", "--slug", "contoso", "--name", "Contoso"]);
+        let imported: Value = serde_json::from_str(&site.run_ok(&[
+            "app",
+            "import",
+            examples.join("medication-doses.xlsx").to_str().unwrap(),
+            "--tenant",
+            "contoso",
+        ]))
+        .unwrap();
+        let app = imported["app_id"].as_str().unwrap();
+        let questionnaire: Value = serde_json::from_str(&site.run_ok(&[
+            "app",
+            "export",
+            app,
+            "--tenant",
+            "contoso",
+            "--format",
+            "questionnaire",
+        ]))
+        .unwrap();
+        assert_eq!(questionnaire["resourceType"], "Questionnaire");
+        let exported = write(
+            directory.path(),
+            "questionnaire.json",
+            &questionnaire.to_string(),
+        );
+        let second: Value = serde_json::from_str(&site.run_ok(&[
+            "app",
+            "import",
+            exported.to_str().unwrap(),
+            "--tenant",
+            "contoso",
+            "--app",
+            app,
+        ]))
+        .unwrap();
+        assert_eq!(second["version"], 2);
+        let v1 = site.run_ok(&[
+            "app",
+            "export",
+            app,
+            "--tenant",
+            "contoso",
+            "--version",
+            "1",
+        ]);
+        let v2 = site.run_ok(&[
+            "app",
+            "export",
+            app,
+            "--tenant",
+            "contoso",
+            "--version",
+            "2",
+        ]);
+        assert_eq!(v1, v2);
+    }
 }
