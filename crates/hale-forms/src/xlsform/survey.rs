@@ -2,7 +2,7 @@
 //! columns, groups and repeats, Hale's extension columns (`unit`, `code`, `purpose`,
 //! `accepted_units`, `min`, `max`), and compile errors mapped back to spreadsheet cells.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::{ImportError, Table};
 use crate::definition::{
@@ -190,7 +190,14 @@ pub fn import(
     app.default_language = importer.default_language.clone();
     // Compile even after import problems so that every error is reported in one pass.
     if let Err(errors) = app.compile() {
-        let paths: Vec<String> = app.walk().into_iter().map(|(path, _)| path).collect();
+        let walked = app.walk();
+        // Path → position in walk order (the order rows were read in), so that locating each
+        // error is a few lookups, not a scan of every field.
+        let paths: HashMap<&str, usize> = walked
+            .iter()
+            .enumerate()
+            .map(|(index, (path, _))| (path.as_str(), index))
+            .collect();
         for error in errors {
             let located = locate(&error, &paths, &rows_in_order, &list_rows, settings_row);
             importer.errors.push(located);
@@ -473,7 +480,7 @@ fn read_parameters(importer: &mut Importer, text: &str, row: usize, field: &mut 
 /// Maps a compile error's JSON path back to a spreadsheet cell.
 fn locate(
     error: &DefinitionError,
-    paths: &[String],
+    paths: &HashMap<&str, usize>,
     rows: &[usize],
     list_rows: &BTreeMap<String, usize>,
     settings_row: usize,
@@ -492,17 +499,17 @@ fn locate(
     if let Some(role) = error.path.strip_prefix("$.news2.") {
         return make("settings", settings_row, &format!("news2_{role}"));
     }
-    let found = paths
-        .iter()
-        .enumerate()
-        .filter(|(_, path)| {
-            error.path == **path
-                || error
-                    .path
-                    .strip_prefix(path.as_str())
-                    .is_some_and(|rest| rest.starts_with('.'))
-        })
-        .max_by_key(|(_, path)| path.len());
+    // The field an error is about is the longest field path that is the error's path or ends
+    // where one of its members begins.
+    let member_starts = error
+        .path
+        .char_indices()
+        .filter(|(_, character)| *character == '.')
+        .map(|(index, _)| index);
+    let candidates = std::iter::once(error.path.len()).chain(member_starts.rev());
+    let found = candidates
+        .filter_map(|end| error.path.get(..end))
+        .find_map(|prefix| paths.get(prefix).map(|index| (*index, prefix)));
     let Some((index, path)) = found else {
         return make("survey", 1, "");
     };
