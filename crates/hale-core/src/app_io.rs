@@ -1,11 +1,31 @@
 //! Apps in and out: import from an XLSForm (xlsx or CSV), a FHIR Questionnaire or Hale's own
 //! JSON; lint; export as Hale JSON or a Questionnaire; and the diff of two versions.
+//!
+//! An upload is untrusted and costly to read, so the caller's role is checked before a byte of
+//! it is parsed, and the parse runs on a blocking thread (a few at a time, under a deadline)
+//! so that the async workers keep answering everyone else.
 
-use hale_domain::{AppId, RequestContext, TenantId};
+use std::time::Duration;
+
+use hale_domain::{AppId, RequestContext, Role, TenantId};
 use hale_forms::{AppDefinition, Change, LintReport};
+use tokio::sync::Semaphore;
 
-use crate::apps::{AppSummary, DraftVersion};
-use crate::{Core, CoreError, Target};
+use crate::apps::{AppSummary, BUILDERS, DraftVersion};
+use crate::{Core, CoreError, Target, require};
+
+/// Who may lint an upload: those who build apps and those who review them (and platform
+/// admins, as everywhere).
+const LINTERS: [Role; 3] = [Role::Analyst, Role::Reviewer, Role::TenantAdmin];
+
+/// Uploads parsed at once in this process. Each parse is bounded by the import limits; more
+/// at once would let uploads take every core from the requests around them.
+const PARSE_SLOTS: usize = 2;
+static PARSES: Semaphore = Semaphore::const_new(PARSE_SLOTS);
+/// How long an upload waits for a parse slot before the caller is asked to retry.
+const SLOT_WAIT: Duration = Duration::from_secs(5);
+/// How long one parse may take; the import limits keep real uploads far below it.
+const PARSE_DEADLINE: Duration = Duration::from_secs(20);
 
 /// Where an app definition comes from.
 #[derive(Clone, Debug)]
@@ -22,6 +42,9 @@ pub enum AppSource {
     Questionnaire(serde_json::Value),
     /// Hale's own format, `hale.app/1`.
     Hale(String),
+    /// JSON exactly as uploaded, parsed only once the caller may use it: a FHIR Questionnaire
+    /// when `questionnaire` is set or the object has a `resourceType`, else Hale's format.
+    Json { bytes: Vec<u8>, questionnaire: bool },
 }
 
 /// How to export a version.
@@ -49,15 +72,81 @@ pub fn read_definition(source: &AppSource) -> Result<AppDefinition, CoreError> {
         AppSource::Hale(text) => {
             AppDefinition::from_json(text).map_err(CoreError::InvalidDefinition)
         }
+        AppSource::Json {
+            bytes,
+            questionnaire,
+        } => {
+            // serde_json refuses nesting past 128 levels, so depth costs no stack.
+            let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| {
+                CoreError::invalid("body", "malformed_json", "the upload is not valid JSON")
+            })?;
+            if *questionnaire || value.get("resourceType").is_some() {
+                hale_forms::questionnaire::import(&value).map_err(CoreError::InvalidDefinition)
+            } else {
+                // Parsed again from the text so that errors keep their line and column.
+                let text = std::str::from_utf8(bytes).map_err(|_| {
+                    CoreError::invalid("body", "malformed_json", "the upload is not valid JSON")
+                })?;
+                AppDefinition::from_json(text).map_err(CoreError::InvalidDefinition)
+            }
+        }
     }
 }
 
-/// Lints a definition read from any source (no storage involved).
-pub fn lint_source(source: &AppSource) -> Result<LintReport, CoreError> {
+/// Lints a definition read from any source (no storage involved), once the caller's role
+/// allows it.
+pub fn lint_source(context: &RequestContext, source: &AppSource) -> Result<LintReport, CoreError> {
+    require(&context.principal, &LINTERS)?;
     Ok(hale_forms::lint(&read_definition(source)?))
 }
 
+/// Runs `work` (a parse of an upload) on a blocking thread, in one of the process's parse
+/// slots and under a deadline. The slot travels with the work, so a parse that outlives its
+/// deadline keeps its slot until it ends and can never pile up behind the caller's back.
+async fn off_the_workers<T, F>(work: F) -> Result<T, CoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, CoreError> + Send + 'static,
+{
+    let slot = tokio::time::timeout(SLOT_WAIT, PARSES.acquire())
+        .await
+        .map_err(|_| CoreError::Busy)?
+        .map_err(|_| CoreError::Unavailable)?;
+    let task = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        work()
+    });
+    match tokio::time::timeout(PARSE_DEADLINE, task).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => {
+            tracing::error!("an upload parse ended abnormally");
+            Err(CoreError::Unavailable)
+        }
+        Err(_) => Err(CoreError::Busy),
+    }
+}
+
 impl Core {
+    /// Lints an uploaded definition: role first, then the parse off the async workers.
+    pub async fn lint_upload(
+        &self,
+        context: &RequestContext,
+        source: AppSource,
+    ) -> Result<LintReport, CoreError> {
+        require(&context.principal, &LINTERS)?;
+        off_the_workers(move || Ok(hale_forms::lint(&read_definition(&source)?))).await
+    }
+
+    /// Reads an upload for someone allowed to draft apps.
+    async fn read_upload(
+        context: &RequestContext,
+        source: &AppSource,
+    ) -> Result<AppDefinition, CoreError> {
+        require(&context.principal, &BUILDERS)?;
+        let source = source.clone();
+        off_the_workers(move || read_definition(&source)).await
+    }
+
     /// Creates an app whose first draft is the imported definition.
     pub async fn import_app(
         &self,
@@ -66,7 +155,7 @@ impl Core {
         name: Option<String>,
         source: &AppSource,
     ) -> Result<AppSummary, CoreError> {
-        let definition = read_definition(source)?;
+        let definition = Self::read_upload(context, source).await?;
         let name = name.unwrap_or_else(|| {
             definition
                 .title
@@ -92,7 +181,7 @@ impl Core {
         app: AppId,
         source: &AppSource,
     ) -> Result<hale_store::AppVersionRow, CoreError> {
-        let definition = read_definition(source)?;
+        let definition = Self::read_upload(context, source).await?;
         self.draft_version(
             context,
             tenant,

@@ -112,7 +112,7 @@ pub async fn import(
 
 /// Lints a file; exits non-zero when anything blocks publication.
 pub fn lint(file: &Path) -> anyhow::Result<std::process::ExitCode> {
-    let report = match hale_core::lint_source(&read_source(file)?) {
+    let report = match hale_core::lint_source(&operator(), &read_source(file)?) {
         Ok(report) => report,
         Err(error) => return Err(explain(error)),
     };

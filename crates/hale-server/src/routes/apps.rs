@@ -231,10 +231,11 @@ async fn diff(
 
 /// Lints an uploaded definition without storing anything.
 async fn lint(
-    Context(_context): Context,
+    State(state): State<AppState>,
+    Context(context): Context,
     AppUpload(source): AppUpload,
 ) -> Result<Json<Value>, ApiError> {
-    let report = hale_core::lint_source(&source)?;
+    let report = state.core.lint_upload(&context, source).await?;
     Ok(Json(
         json!({ "publishable": report.is_publishable(), "errors": report.errors, "warnings": report.warnings }),
     ))
