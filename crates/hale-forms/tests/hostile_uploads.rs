@@ -64,11 +64,17 @@ fn rows_past_the_limit_are_refused() {
 
 #[test]
 fn errors_are_capped_and_located_in_linear_time() {
-    // Every row repeats the same name: one error per row, each mapped back to its cell.
+    // Every row repeats the same name: one error per row, each mapped back to its cell, and
+    // every row still ordered by dependency. 40,000 rows took 13 s when either was quadratic.
+    let limits = ImportLimits {
+        max_rows: 40_000,
+        ..ImportLimits::default()
+    };
+    let bytes = hostile::identical_rows(40_000);
     let started = Instant::now();
-    let errors = import_xlsx(&hostile::identical_rows(10_000)).unwrap_err();
+    let errors = import_xlsx_within(&bytes, &limits).unwrap_err();
     let elapsed = started.elapsed();
-    let max_errors = ImportLimits::default().max_errors;
+    let max_errors = limits.max_errors;
     assert_eq!(errors.len(), max_errors + 1);
     let last = errors.last().unwrap();
     assert_eq!(last.code, "too_many_errors");
