@@ -253,3 +253,26 @@ proptest! {
         let _ = import_csv(&survey, choices.as_deref(), settings.as_deref());
     }
 }
+
+#[test]
+fn errors_name_the_place_without_repeating_the_cell() {
+    let header = "h".repeat(10_000);
+    let survey = format!("type,name,label,{header}\nmarkertype,q,Q\nend_group,,\n");
+    let parameters = "type,name,label,parameters\ninteger,n,N,markerkey=markervalue\n";
+    let mut errors = import_csv(&survey, None, None).unwrap_err();
+    errors.extend(import_csv(parameters, None, None).unwrap_err());
+    let found: Vec<&str> = errors.iter().map(|error| error.code).collect();
+    for code in [
+        "unknown_column",
+        "unknown_type",
+        "unbalanced_group",
+        "unsupported_parameter",
+    ] {
+        assert!(found.contains(&code), "{code} missing from {found:?}");
+    }
+    for error in &errors {
+        assert!(!error.message.contains("marker"), "{error:?}");
+        assert!(!error.message.contains("hhhh"), "{error:?}");
+        assert!(error.column.len() <= 64, "{error:?}");
+    }
+}

@@ -97,6 +97,15 @@ impl Importer {
     }
 }
 
+/// A header as reported in an error: where the problem is, cut short so that a huge header
+/// cell does not make a huge error.
+fn header_name(header: &str) -> &str {
+    match header.char_indices().nth(64) {
+        Some((end, _)) => &header[..end],
+        None => header,
+    }
+}
+
 fn known_column(header: &str, known: &[&str]) -> bool {
     let lower = header.to_ascii_lowercase();
     known.contains(&lower.as_str())
@@ -216,9 +225,9 @@ fn read_settings(importer: &mut Importer, settings: &Table, app: &mut AppDefinit
             importer.error(
                 "settings",
                 1,
-                header,
+                header_name(header),
                 "unknown_column",
-                &format!("column '{header}' is not supported; remove it"),
+                "this column is not supported; remove it",
             );
         }
     }
@@ -262,9 +271,9 @@ fn read_choices(
             importer.error(
                 "choices",
                 1,
-                header,
+                header_name(header),
                 "unknown_column",
-                &format!("column '{header}' is not supported; remove it"),
+                "this column is not supported; remove it",
             );
         }
     }
@@ -311,15 +320,12 @@ fn read_survey(
         let (code, message) = if header.eq_ignore_ascii_case("choice_filter") {
             (
                 "choice_filter_unsupported",
-                String::from("choice_filter (cascading selects) is not supported"),
+                "choice_filter (cascading selects) is not supported",
             )
         } else {
-            (
-                "unknown_column",
-                format!("column '{header}' is not supported; remove it"),
-            )
+            ("unknown_column", "this column is not supported; remove it")
         };
-        importer.error("survey", 1, header, code, &message);
+        importer.error("survey", 1, header_name(header), code, message);
     }
     // Open containers: (field, its row, the container type).
     let mut stack: Vec<(Field, usize)> = Vec::new();
@@ -336,7 +342,7 @@ fn read_survey(
                     row,
                     "type",
                     "unknown_type",
-                    &format!("'{type_text}' is not a supported XLSForm type"),
+                    "this is not a supported XLSForm type",
                 );
                 continue;
             }
@@ -360,7 +366,7 @@ fn read_survey(
                         "type",
                         "unbalanced_group",
                         &format!(
-                            "'{type_text}' closes the {} opened on row {open_row}",
+                            "this end closes the {} opened on row {open_row}",
                             field.field_type.as_str()
                         ),
                     );
@@ -371,7 +377,7 @@ fn read_survey(
                     row,
                     "type",
                     "unbalanced_group",
-                    &format!("'{type_text}' has no matching begin"),
+                    "this end has no matching begin",
                 ),
             }
             continue;
@@ -459,7 +465,7 @@ fn read_parameters(importer: &mut Importer, text: &str, row: usize, field: &mut 
                     row,
                     "parameters",
                     "unsupported_parameter",
-                    &format!("parameter '{key}' is not supported here"),
+                    "only range fields take parameters: start, end and step",
                 );
                 continue;
             }
@@ -471,7 +477,7 @@ fn read_parameters(importer: &mut Importer, text: &str, row: usize, field: &mut 
                 row,
                 "parameters",
                 "not_a_number",
-                &format!("parameter '{key}' must be a number"),
+                "parameters start, end and step must be numbers",
             ),
         }
     }
