@@ -255,3 +255,65 @@ pub(crate) fn stored_definition(text: &str) -> Result<AppDefinition, CoreError> 
         CoreError::Unavailable
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use hale_domain::{Principal, PrincipalId};
+
+    use super::*;
+
+    fn caller(roles: Vec<Role>) -> RequestContext {
+        let principal = Principal {
+            id: PrincipalId::from_uuid(uuid::Uuid::nil()),
+            tenant: None,
+            roles,
+            subject: None,
+        };
+        RequestContext::new(principal, String::from("test"), "test")
+    }
+
+    #[test]
+    fn lint_refuses_a_role_before_reading_the_upload() {
+        // Bytes that do not parse: a 403 rather than a parse error shows the order.
+        let source = AppSource::Xlsx(b"not a workbook".to_vec());
+        for role in [
+            Role::Patient,
+            Role::Clinician,
+            Role::Researcher,
+            Role::Integration,
+        ] {
+            let refused = lint_source(&caller(vec![role]), &source).unwrap_err();
+            assert!(
+                matches!(refused, CoreError::Forbidden),
+                "{role:?}: {refused:?}"
+            );
+        }
+        for role in [
+            Role::Analyst,
+            Role::Reviewer,
+            Role::TenantAdmin,
+            Role::PlatformAdmin,
+        ] {
+            let read = lint_source(&caller(vec![role]), &source).unwrap_err();
+            assert!(
+                matches!(read, CoreError::InvalidSpreadsheet(_)),
+                "{role:?}: {read:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn parses_past_the_slots_are_told_to_retry_and_slots_come_back() {
+        let held = PARSES.acquire_many(PARSE_SLOTS as u32).await.unwrap();
+        let refused = off_the_workers(|| Ok(())).await.unwrap_err();
+        assert!(matches!(refused, CoreError::Busy), "{refused:?}");
+        assert_eq!(refused.code(), "busy");
+        drop(held);
+        off_the_workers(|| Ok(())).await.unwrap();
+        let failed: Result<(), CoreError> = off_the_workers(|| Err(CoreError::NotFound)).await;
+        assert!(matches!(failed, Err(CoreError::NotFound)));
+        assert_eq!(PARSES.available_permits(), PARSE_SLOTS);
+    }
+}
