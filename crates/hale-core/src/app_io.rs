@@ -1,11 +1,31 @@
 //! Apps in and out: import from an XLSForm (xlsx or CSV), a FHIR Questionnaire or Hale's own
 //! JSON; lint; export as Hale JSON or a Questionnaire; and the diff of two versions.
+//!
+//! An upload is untrusted and costly to read, so the caller's role is checked before a byte of
+//! it is parsed, and the parse runs on a blocking thread (a few at a time, under a deadline)
+//! so that the async workers keep answering everyone else.
 
-use hale_domain::{AppId, RequestContext, TenantId};
+use std::time::Duration;
+
+use hale_domain::{AppId, RequestContext, Role, TenantId};
 use hale_forms::{AppDefinition, Change, LintReport};
+use tokio::sync::Semaphore;
 
-use crate::apps::{AppSummary, DraftVersion};
-use crate::{Core, CoreError, Target};
+use crate::apps::{AppSummary, BUILDERS, DraftVersion};
+use crate::{Core, CoreError, Target, require};
+
+/// Who may lint an upload: those who build apps and those who review them (and platform
+/// admins, as everywhere).
+const LINTERS: [Role; 3] = [Role::Analyst, Role::Reviewer, Role::TenantAdmin];
+
+/// Uploads parsed at once in this process. Each parse is bounded by the import limits; more
+/// at once would let uploads take every core from the requests around them.
+const PARSE_SLOTS: usize = 2;
+static PARSES: Semaphore = Semaphore::const_new(PARSE_SLOTS);
+/// How long an upload waits for a parse slot before the caller is asked to retry.
+const SLOT_WAIT: Duration = Duration::from_secs(5);
+/// How long one parse may take; the import limits keep real uploads far below it.
+const PARSE_DEADLINE: Duration = Duration::from_secs(20);
 
 /// Where an app definition comes from.
 #[derive(Clone, Debug)]
@@ -22,6 +42,9 @@ pub enum AppSource {
     Questionnaire(serde_json::Value),
     /// Hale's own format, `hale.app/1`.
     Hale(String),
+    /// JSON exactly as uploaded, parsed only once the caller may use it: a FHIR Questionnaire
+    /// when `questionnaire` is set or the object has a `resourceType`, else Hale's format.
+    Json { bytes: Vec<u8>, questionnaire: bool },
 }
 
 /// How to export a version.
@@ -49,29 +72,87 @@ pub fn read_definition(source: &AppSource) -> Result<AppDefinition, CoreError> {
         AppSource::Hale(text) => {
             AppDefinition::from_json(text).map_err(CoreError::InvalidDefinition)
         }
+        AppSource::Json {
+            bytes,
+            questionnaire,
+        } => {
+            // The strict reader refuses repeated keys and bounds nesting before serde sees it.
+            let value: serde_json::Value =
+                hale_domain::json::from_slice(bytes).map_err(CoreError::MalformedJson)?;
+            if *questionnaire || value.get("resourceType").is_some() {
+                hale_forms::questionnaire::import(&value).map_err(CoreError::InvalidDefinition)
+            } else {
+                // The strict reader has refused invalid UTF-8 already; the definition is read
+                // again from the text so that its errors keep their line and column.
+                let text = String::from_utf8_lossy(bytes);
+                AppDefinition::from_json(&text).map_err(CoreError::InvalidDefinition)
+            }
+        }
     }
 }
 
-/// Lints a definition read from a local file, with no store and no caller: what `hale app
-/// lint` runs offline. A request from a caller goes through [`Core::lint`], which is audited.
-pub fn lint_source(source: &AppSource) -> Result<LintReport, CoreError> {
+/// Lints a definition read from a local file once the caller's role allows it: what `hale app
+/// lint` runs offline, with no store. A request from a caller goes through [`Core::lint`],
+/// which is audited and parses off the async workers.
+pub fn lint_source(context: &RequestContext, source: &AppSource) -> Result<LintReport, CoreError> {
+    require(&context.principal, &LINTERS)?;
     Ok(hale_forms::lint(&read_definition(source)?))
 }
 
+/// Runs `work` (a parse of an upload) on a blocking thread, in one of the process's parse
+/// slots and under a deadline. The slot travels with the work, so a parse that outlives its
+/// deadline keeps its slot until it ends and can never pile up behind the caller's back.
+async fn off_the_workers<T, F>(work: F) -> Result<T, CoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, CoreError> + Send + 'static,
+{
+    let slot = tokio::time::timeout(SLOT_WAIT, PARSES.acquire())
+        .await
+        .map_err(|_| CoreError::Busy)?
+        .map_err(|_| CoreError::Unavailable)?;
+    let task = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        work()
+    });
+    match tokio::time::timeout(PARSE_DEADLINE, task).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => {
+            tracing::error!("an upload parse ended abnormally");
+            Err(CoreError::Unavailable)
+        }
+        Err(_) => Err(CoreError::Busy),
+    }
+}
+
 impl Core {
-    /// Lints an uploaded definition for a caller; nothing is stored.
+    /// Lints an uploaded definition for a caller, nothing stored: audited, role first, then
+    /// the parse off the async workers.
     pub async fn lint(
         &self,
         context: &RequestContext,
-        source: &AppSource,
+        source: AppSource,
     ) -> Result<LintReport, CoreError> {
         let target = Target {
             tenant: context.principal.tenant,
             kind: "app",
             id: None,
         };
-        self.audited(context, "app.lint", target, async { lint_source(source) })
-            .await
+        self.audited(context, "app.lint", target, async {
+            require(&context.principal, &LINTERS)?;
+            off_the_workers(move || Ok(hale_forms::lint(&read_definition(&source)?))).await
+        })
+        .await
+    }
+
+    /// Reads an upload for someone allowed to draft apps.
+    async fn read_upload(
+        context: &RequestContext,
+        source: &AppSource,
+    ) -> Result<AppDefinition, CoreError> {
+        require(&context.principal, &BUILDERS)?;
+        let source = source.clone();
+        off_the_workers(move || read_definition(&source)).await
     }
 
     /// Creates an app whose first draft is the imported definition. An upload that does not
@@ -89,7 +170,7 @@ impl Core {
             id: None,
         };
         self.audited(context, "app.import", target, async {
-            let definition = read_definition(source)?;
+            let definition = Self::read_upload(context, source).await?;
             let name = name.unwrap_or_else(|| {
                 definition
                     .title
@@ -124,7 +205,7 @@ impl Core {
             id: Some(&id),
         };
         self.audited(context, "app.version.import", target, async {
-            let definition = read_definition(source)?;
+            let definition = Self::read_upload(context, source).await?;
             self.draft_version(
                 context,
                 tenant,
@@ -199,4 +280,66 @@ pub(crate) fn stored_definition(text: &str) -> Result<AppDefinition, CoreError> 
         tracing::error!("a stored app definition no longer parses");
         CoreError::Unavailable
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use hale_domain::{Principal, PrincipalId};
+
+    use super::*;
+
+    fn caller(roles: Vec<Role>) -> RequestContext {
+        let principal = Principal {
+            id: PrincipalId::from_uuid(uuid::Uuid::nil()),
+            tenant: None,
+            roles,
+            subject: None,
+        };
+        RequestContext::new(principal, String::from("test"), "test")
+    }
+
+    #[test]
+    fn lint_refuses_a_role_before_reading_the_upload() {
+        // Bytes that do not parse: a 403 rather than a parse error shows the order.
+        let source = AppSource::Xlsx(b"not a workbook".to_vec());
+        for role in [
+            Role::Patient,
+            Role::Clinician,
+            Role::Researcher,
+            Role::Integration,
+        ] {
+            let refused = lint_source(&caller(vec![role]), &source).unwrap_err();
+            assert!(
+                matches!(refused, CoreError::Forbidden),
+                "{role:?}: {refused:?}"
+            );
+        }
+        for role in [
+            Role::Analyst,
+            Role::Reviewer,
+            Role::TenantAdmin,
+            Role::PlatformAdmin,
+        ] {
+            let read = lint_source(&caller(vec![role]), &source).unwrap_err();
+            assert!(
+                matches!(read, CoreError::InvalidSpreadsheet(_)),
+                "{role:?}: {read:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn parses_past_the_slots_are_told_to_retry_and_slots_come_back() {
+        let held = PARSES.acquire_many(PARSE_SLOTS as u32).await.unwrap();
+        let refused = off_the_workers(|| Ok(())).await.unwrap_err();
+        assert!(matches!(refused, CoreError::Busy), "{refused:?}");
+        assert_eq!(refused.code(), "busy");
+        drop(held);
+        off_the_workers(|| Ok(())).await.unwrap();
+        let failed: Result<(), CoreError> = off_the_workers(|| Err(CoreError::NotFound)).await;
+        assert!(matches!(failed, Err(CoreError::NotFound)));
+        assert_eq!(PARSES.available_permits(), PARSE_SLOTS);
+    }
 }

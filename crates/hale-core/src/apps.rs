@@ -27,7 +27,7 @@ pub struct DraftVersion {
     pub definition: String,
 }
 
-const BUILDERS: [Role; 2] = [Role::Analyst, Role::TenantAdmin];
+pub(crate) const BUILDERS: [Role; 2] = [Role::Analyst, Role::TenantAdmin];
 pub(crate) const STAFF: [Role; 5] = [
     Role::TenantAdmin,
     Role::Analyst,

@@ -35,6 +35,9 @@ pub enum CoreError {
     IdempotencyMismatch,
     #[error("the service is temporarily unavailable")]
     Unavailable,
+    /// Every upload-parsing slot is taken, or the parse ran past its deadline; retry later.
+    #[error("the server is busy reading other uploads; retry shortly")]
+    Busy,
 }
 
 impl CoreError {
@@ -51,6 +54,7 @@ impl CoreError {
             CoreError::Conflict { code, .. } => code,
             CoreError::IdempotencyMismatch => "idempotency_key_reused",
             CoreError::Unavailable => "unavailable",
+            CoreError::Busy => "busy",
         }
     }
 

@@ -132,21 +132,17 @@ impl<S: Send + Sync> FromRequest<S> for AppUpload {
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let content_type = media_type(request.headers()).unwrap_or_default();
         let bytes = read_body(request, state).await?;
-        let read = |bytes: &[u8]| -> Result<serde_json::Value, ApiError> {
-            hale_domain::json::from_slice(bytes).map_err(|error| json_problem(&error).into())
-        };
+        // JSON stays unparsed here: the core parses it only after checking the caller's role.
         let source = match content_type.as_str() {
             XLSX => hale_core::AppSource::Xlsx(bytes.to_vec()),
-            "application/fhir+json" => hale_core::AppSource::Questionnaire(read(&bytes)?),
-            "application/json" => {
-                let value = read(&bytes)?;
-                if value.get("resourceType").is_some() {
-                    hale_core::AppSource::Questionnaire(value)
-                } else {
-                    // The strict reader has already refused invalid UTF-8.
-                    hale_core::AppSource::Hale(String::from_utf8_lossy(&bytes).into_owned())
-                }
-            }
+            "application/fhir+json" => hale_core::AppSource::Json {
+                bytes: bytes.to_vec(),
+                questionnaire: true,
+            },
+            "application/json" => hale_core::AppSource::Json {
+                bytes: bytes.to_vec(),
+                questionnaire: false,
+            },
             _ => {
                 return Err(Problem::new(
                     "unsupported_media_type",

@@ -51,7 +51,7 @@ pub fn status_of(code: &str) -> (StatusCode, &'static str) {
         | "self_approval"
         | "invalid_transition"
         | "concurrent_change" => (StatusCode::CONFLICT, "Conflict"),
-        "unavailable" => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
+        "unavailable" | "busy" => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
         "method_not_allowed" => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
     }
@@ -102,6 +102,9 @@ impl IntoResponse for Problem {
         );
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if self.code == "busy" {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         response
     }

@@ -965,5 +965,125 @@ async fn a_retired_version_refuses_new_submissions_but_replays_retries() {
     .await;
 }
 
+
+// Hostile uploads: every one ends in a 4xx problem while the server keeps answering, and only
+// those who build or review apps get their uploads read at all.
+
+#[path = "../../hale-forms/tests/hostile/mod.rs"]
+mod hostile;
+
+#[tokio::test(flavor = "current_thread")]
+async fn hostile_uploads_get_a_problem_while_the_server_keeps_answering() {
+    // One runtime thread: a parse on it would stall every other request until it ended.
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("sparse corners", hostile::sparse_corners()),
+        (
+            "a million identical rows",
+            hostile::identical_rows(1_000_000),
+        ),
+        ("zip bomb", hostile::zip_bomb(200 * 1024 * 1024)),
+        ("deeply nested", hostile::deeply_nested(200_000)),
+        (
+            "a million shared strings",
+            hostile::shared_strings(1_000_000),
+        ),
+        ("a 100 MB cell", hostile::large_cell(100 * 1024 * 1024)),
+    ];
+    each_engine(|h| {
+        let files = files.clone();
+        async move {
+            let app = h.app.clone();
+            let analyst = h.analyst.clone();
+            let uploads = tokio::spawn(async move {
+                let mut replies = Vec::new();
+                for (name, bytes) in files {
+                    for path in ["/api/v1/lint", "/api/v1/tenants/contoso/apps/import"] {
+                        replies.push((
+                            name,
+                            upload(&app, path, &analyst, XLSX, bytes.clone()).await,
+                        ));
+                    }
+                }
+                replies
+            });
+            let mut slowest = std::time::Duration::ZERO;
+            while !uploads.is_finished() {
+                let started = std::time::Instant::now();
+                let health = send(&h.app, "GET", "/health", None, None, &[]).await;
+                assert_eq!(health.status, StatusCode::OK);
+                slowest = slowest.max(started.elapsed());
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            assert!(
+                slowest < std::time::Duration::from_secs(1),
+                "/health took {slowest:?}"
+            );
+            for (name, reply) in uploads.await.unwrap() {
+                assert!(
+                    reply.status.is_client_error(),
+                    "{name}: {} {:?}",
+                    reply.status,
+                    reply.body
+                );
+                assert_eq!(reply.content_type, "application/problem+json", "{name}");
+                // Each file fits the body limit, so it is the importer that refuses it.
+                assert_ne!(reply.body["code"], "payload_too_large", "{name}");
+                eprintln!(
+                    "{name}: {} {}",
+                    reply.status, reply.body["import_errors"][0]["code"]
+                );
+            }
+            // A CSV with a 10 MB line is refused by the body limit before it is read whole.
+            let csv = hostile::csv_long_line(10 * 1024 * 1024).into_bytes();
+            let reply = upload(&h.app, "/api/v1/lint", &h.analyst, "text/csv", csv).await;
+            assert_problem(&reply, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn uploads_are_read_only_for_those_who_build_or_review_apps() {
+    each_engine(|h| async move {
+        // Bodies that would fail to parse: a 403 shows the role was checked before parsing.
+        let bodies: [(&str, &[u8]); 3] = [
+            (XLSX, b"not a workbook"),
+            ("application/json", b"{"),
+            ("application/fhir+json", b"["),
+        ];
+        for (content_type, body) in bodies {
+            for token in [&h.patient, &h.clinician] {
+                for path in ["/api/v1/lint", "/api/v1/tenants/contoso/apps/import"] {
+                    let reply = upload(&h.app, path, token, content_type, body.to_vec()).await;
+                    assert_problem(&reply, StatusCode::FORBIDDEN, "forbidden");
+                }
+            }
+        }
+        let linted = upload(
+            &h.app,
+            "/api/v1/lint",
+            &h.reviewer,
+            XLSX,
+            DAILY_VITALS_XLSX.to_vec(),
+        )
+        .await;
+        assert_eq!(linted.status, StatusCode::OK, "{:?}", linted.body);
+        let malformed = upload(
+            &h.app,
+            "/api/v1/lint",
+            &h.reviewer,
+            "application/json",
+            b"{".to_vec(),
+        )
+        .await;
+        assert_problem(
+            &malformed,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        );
+    })
+    .await;
+}
+
 #[path = "api/leaks.rs"]
 mod leaks;

@@ -1,5 +1,6 @@
 //! `hale app …`: import, lint and export health-check apps from the command line.
 
+use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, bail};
@@ -12,7 +13,8 @@ use crate::config::Settings;
 /// or `.json` (a FHIR Questionnaire when it has `resourceType`, else Hale's format).
 pub fn read_source(path: &Path) -> anyhow::Result<AppSource> {
     let read_text = |path: &Path| {
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+        String::from_utf8(read_bounded(path)?)
+            .with_context(|| format!("{} is not UTF-8 text", path.display()))
     };
     if path.is_dir() || path.extension().is_some_and(|extension| extension == "csv") {
         let folder = if path.is_dir() {
@@ -31,9 +33,7 @@ pub fn read_source(path: &Path) -> anyhow::Result<AppSource> {
         });
     }
     match path.extension().and_then(|extension| extension.to_str()) {
-        Some("xlsx") => Ok(AppSource::Xlsx(
-            std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-        )),
+        Some("xlsx") => Ok(AppSource::Xlsx(read_bounded(path)?)),
         Some("json") => {
             let text = read_text(path)?;
             let value: serde_json::Value =
@@ -48,6 +48,23 @@ pub fn read_source(path: &Path) -> anyhow::Result<AppSource> {
             "expected an .xlsx workbook, XLSForm CSV sheets (a folder or survey.csv) or a .json file"
         ),
     }
+}
+
+/// Largest app file read: far above any real XLSForm or definition, and the importer's own
+/// limits refuse anything near it anyway.
+const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Reads a file, refusing one larger than [`MAX_FILE_BYTES`] without reading it whole.
+fn read_bounded(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {}", path.display()))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        bail!("{} is larger than {MAX_FILE_BYTES} bytes", path.display());
+    }
+    Ok(bytes)
 }
 
 /// Prints every problem with its place; the operator sees them all at once.
@@ -112,7 +129,7 @@ pub async fn import(
 
 /// Lints a file; exits non-zero when anything blocks publication.
 pub fn lint(file: &Path) -> anyhow::Result<std::process::ExitCode> {
-    let report = match hale_core::lint_source(&read_source(file)?) {
+    let report = match hale_core::lint_source(&operator(), &read_source(file)?) {
         Ok(report) => report,
         Err(error) => return Err(explain(error)),
     };

@@ -2,7 +2,7 @@
 //! columns, groups and repeats, Hale's extension columns (`unit`, `code`, `purpose`,
 //! `accepted_units`, `min`, `max`), and compile errors mapped back to spreadsheet cells.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::{ImportError, Table};
 use crate::definition::{
@@ -94,6 +94,15 @@ impl Importer {
             }
             _ => Some(Text::Translated(translations)),
         }
+    }
+}
+
+/// A header as reported in an error: where the problem is, cut short so that a huge header
+/// cell does not make a huge error.
+fn header_name(header: &str) -> &str {
+    match header.char_indices().nth(64) {
+        Some((end, _)) => &header[..end],
+        None => header,
     }
 }
 
@@ -190,7 +199,14 @@ pub fn import(
     app.default_language = importer.default_language.clone();
     // Compile even after import problems so that every error is reported in one pass.
     if let Err(errors) = app.compile() {
-        let paths: Vec<String> = app.walk().into_iter().map(|(path, _)| path).collect();
+        let walked = app.walk();
+        // Path → position in walk order (the order rows were read in), so that locating each
+        // error is a few lookups, not a scan of every field.
+        let paths: HashMap<&str, usize> = walked
+            .iter()
+            .enumerate()
+            .map(|(index, (path, _))| (path.as_str(), index))
+            .collect();
         for error in errors {
             let located = locate(&error, &paths, &rows_in_order, &list_rows, settings_row);
             importer.errors.push(located);
@@ -209,9 +225,9 @@ fn read_settings(importer: &mut Importer, settings: &Table, app: &mut AppDefinit
             importer.error(
                 "settings",
                 1,
-                header,
+                header_name(header),
                 "unknown_column",
-                &format!("column '{header}' is not supported; remove it"),
+                "this column is not supported; remove it",
             );
         }
     }
@@ -255,9 +271,9 @@ fn read_choices(
             importer.error(
                 "choices",
                 1,
-                header,
+                header_name(header),
                 "unknown_column",
-                &format!("column '{header}' is not supported; remove it"),
+                "this column is not supported; remove it",
             );
         }
     }
@@ -304,15 +320,12 @@ fn read_survey(
         let (code, message) = if header.eq_ignore_ascii_case("choice_filter") {
             (
                 "choice_filter_unsupported",
-                String::from("choice_filter (cascading selects) is not supported"),
+                "choice_filter (cascading selects) is not supported",
             )
         } else {
-            (
-                "unknown_column",
-                format!("column '{header}' is not supported; remove it"),
-            )
+            ("unknown_column", "this column is not supported; remove it")
         };
-        importer.error("survey", 1, header, code, &message);
+        importer.error("survey", 1, header_name(header), code, message);
     }
     // Open containers: (field, its row, the container type).
     let mut stack: Vec<(Field, usize)> = Vec::new();
@@ -329,7 +342,7 @@ fn read_survey(
                     row,
                     "type",
                     "unknown_type",
-                    &format!("'{type_text}' is not a supported XLSForm type"),
+                    "this is not a supported XLSForm type",
                 );
                 continue;
             }
@@ -353,7 +366,7 @@ fn read_survey(
                         "type",
                         "unbalanced_group",
                         &format!(
-                            "'{type_text}' closes the {} opened on row {open_row}",
+                            "this end closes the {} opened on row {open_row}",
                             field.field_type.as_str()
                         ),
                     );
@@ -364,7 +377,7 @@ fn read_survey(
                     row,
                     "type",
                     "unbalanced_group",
-                    &format!("'{type_text}' has no matching begin"),
+                    "this end has no matching begin",
                 ),
             }
             continue;
@@ -452,7 +465,7 @@ fn read_parameters(importer: &mut Importer, text: &str, row: usize, field: &mut 
                     row,
                     "parameters",
                     "unsupported_parameter",
-                    &format!("parameter '{key}' is not supported here"),
+                    "only range fields take parameters: start, end and step",
                 );
                 continue;
             }
@@ -464,7 +477,7 @@ fn read_parameters(importer: &mut Importer, text: &str, row: usize, field: &mut 
                 row,
                 "parameters",
                 "not_a_number",
-                &format!("parameter '{key}' must be a number"),
+                "parameters start, end and step must be numbers",
             ),
         }
     }
@@ -473,7 +486,7 @@ fn read_parameters(importer: &mut Importer, text: &str, row: usize, field: &mut 
 /// Maps a compile error's JSON path back to a spreadsheet cell.
 fn locate(
     error: &DefinitionError,
-    paths: &[String],
+    paths: &HashMap<&str, usize>,
     rows: &[usize],
     list_rows: &BTreeMap<String, usize>,
     settings_row: usize,
@@ -492,17 +505,17 @@ fn locate(
     if let Some(role) = error.path.strip_prefix("$.news2.") {
         return make("settings", settings_row, &format!("news2_{role}"));
     }
-    let found = paths
-        .iter()
-        .enumerate()
-        .filter(|(_, path)| {
-            error.path == **path
-                || error
-                    .path
-                    .strip_prefix(path.as_str())
-                    .is_some_and(|rest| rest.starts_with('.'))
-        })
-        .max_by_key(|(_, path)| path.len());
+    // The field an error is about is the longest field path that is the error's path or ends
+    // where one of its members begins.
+    let member_starts = error
+        .path
+        .char_indices()
+        .filter(|(_, character)| *character == '.')
+        .map(|(index, _)| index);
+    let candidates = std::iter::once(error.path.len()).chain(member_starts.rev());
+    let found = candidates
+        .filter_map(|end| error.path.get(..end))
+        .find_map(|prefix| paths.get(prefix).map(|index| (*index, prefix)));
     let Some((index, path)) = found else {
         return make("survey", 1, "");
     };

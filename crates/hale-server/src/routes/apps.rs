@@ -235,7 +235,7 @@ async fn lint(
     Context(context): Context,
     AppUpload(source): AppUpload,
 ) -> Result<Json<Value>, ApiError> {
-    let report = state.core.lint(&context, &source).await?;
+    let report = state.core.lint(&context, source).await?;
     Ok(Json(
         json!({ "publishable": report.is_publishable(), "errors": report.errors, "warnings": report.warnings }),
     ))

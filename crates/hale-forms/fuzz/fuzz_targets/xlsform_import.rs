@@ -1,0 +1,18 @@
+//! Fuzzes the XLSForm importer: any bytes as a workbook, and any text as CSV sheets, must
+//! import or fail with errors, never panic or abort, within the import limits.
+//! Run with `cargo +nightly fuzz run xlsform_import` from `crates/hale-forms`.
+
+#![no_main]
+
+use hale_forms::xlsform::{import_csv, import_xlsx};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = import_xlsx(data);
+    if let Ok(text) = std::str::from_utf8(data) {
+        // The first two form feeds, if any, split the survey from the choices and settings.
+        let mut sheets = text.splitn(3, '\u{c}');
+        let survey = sheets.next().unwrap_or("");
+        let _ = import_csv(survey, sheets.next(), sheets.next());
+    }
+});
