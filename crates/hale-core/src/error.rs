@@ -38,6 +38,10 @@ pub enum CoreError {
     /// Every upload-parsing slot is taken, or the parse ran past its deadline; retry later.
     #[error("the server is busy reading other uploads; retry shortly")]
     Busy,
+    /// An uploaded JSON document that does not read as one meaning: malformed, a repeated key,
+    /// nested too deep, a number out of range or invalid Unicode.
+    #[error("{0}")]
+    MalformedJson(hale_domain::json::JsonError),
 }
 
 impl CoreError {
@@ -55,6 +59,11 @@ impl CoreError {
             CoreError::IdempotencyMismatch => "idempotency_key_reused",
             CoreError::Unavailable => "unavailable",
             CoreError::Busy => "busy",
+            CoreError::MalformedJson(error) => match error.kind {
+                hale_domain::json::JsonErrorKind::Malformed
+                | hale_domain::json::JsonErrorKind::UnexpectedShape => "malformed_request",
+                kind => kind.code(),
+            },
         }
     }
 

@@ -430,6 +430,7 @@ async fn app_with_history(store: &Store, tenant: TenantId, name: &str) -> AppId 
                     body,
                 }],
                 idempotency: None,
+                preconditions: Vec::new(),
             })
             .await
             .unwrap();
@@ -457,6 +458,7 @@ async fn issue_token(store: &Store, tenant: TenantId, subject: Option<SubjectId>
                 },
             }],
             idempotency: None,
+            preconditions: Vec::new(),
         })
         .await
         .unwrap();
