@@ -302,7 +302,7 @@ async fn a_submission_reads_back_byte_for_byte_and_survives_a_restart() {
         assert_eq!(codes, ["59408-5", "8310-5", "8462-4", "8480-6", "8867-4"]);
 
         // A new process over the same database: a new store, core and router.
-        let reopened = Store::open(&h.url, StoreOptions::default()).await.unwrap();
+        let reopened = Store::open(&h.url, StoreOptions::default(), h._database.custody.clone()).await.unwrap();
         let app = build_router(reopened);
         let response = app.oneshot(
             Request::get(&path).header(header::AUTHORIZATION, format!("Bearer {}", h.clinician)).body(Body::empty()).unwrap(),

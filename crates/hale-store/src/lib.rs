@@ -11,12 +11,14 @@
 //! suite in `tests/` runs unchanged against both.
 
 mod bulk;
+mod custody;
 mod error;
 mod maintenance;
 mod plan;
 mod projection;
 mod queries;
 mod sqlite_writer;
+mod verify;
 mod writer;
 
 #[cfg(feature = "testing")]
@@ -30,12 +32,15 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 use tokio::sync::{mpsc, oneshot};
 
+pub use custody::ChainCustody;
 pub use error::StoreError;
-pub use maintenance::{ChainReport, TableCounts, VerifyReport};
+pub use hale_domain::chain::ChainKey;
+pub use maintenance::TableCounts;
 pub use queries::{
     AppRow, AppVersionRow, ObservationRow, Page, PrincipalRow, SubjectRow, SubmissionRow,
     TenantRow, TimeRange,
 };
+pub use verify::{ChainReport, ReadModelDrift, VerifyReport};
 pub use writer::{Append, AppendOutcome, IdempotencyClaim};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -97,11 +102,18 @@ struct Inner {
     read_pool: AnyPool,
     write_pool: AnyPool,
     writer: mpsc::Sender<writer::WriteJob>,
+    checkpointer: Arc<custody::Checkpointer>,
 }
 
 impl Store {
-    /// Connects to the database at `url` and starts the writer. Does not migrate.
-    pub async fn open(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
+    /// Connects to the database at `url` and starts the writer, which authenticates every
+    /// entry with the custody's chain key and checkpoints the heads it commits. Does not
+    /// migrate.
+    pub async fn open(
+        url: &str,
+        options: StoreOptions,
+        custody: ChainCustody,
+    ) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
         let connect = AnyConnectOptions::from_str(url)
@@ -126,18 +138,29 @@ impl Store {
             }
         };
         let (sender, receiver) = mpsc::channel(options.max_batch * 8);
+        let checkpointer = custody::Checkpointer::new(custody);
         match backend {
-            Backend::Sqlite => sqlite_writer::spawn(url, receiver, options.max_batch)?,
+            Backend::Sqlite => {
+                sqlite_writer::spawn(url, receiver, options.max_batch, Arc::clone(&checkpointer))?
+            }
             Backend::Postgres => {
-                writer::spawn(backend, write_pool.clone(), receiver, options.max_batch);
+                writer::spawn(
+                    backend,
+                    write_pool.clone(),
+                    receiver,
+                    options.max_batch,
+                    Arc::clone(&checkpointer),
+                );
             }
         }
+        custody::Checkpointer::spawn(&checkpointer);
         Ok(Self {
             inner: Arc::new(Inner {
                 backend,
                 read_pool,
                 write_pool,
                 writer: sender,
+                checkpointer,
             }),
         })
     }
@@ -184,12 +207,35 @@ impl Store {
         outcome.await.map_err(|_| StoreError::Unavailable)?
     }
 
+    /// Writes the heads committed since the last checkpoint to the checkpoint file now (the
+    /// background task does it once a second); call on a clean shutdown.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        let checkpointer = Arc::clone(&self.inner.checkpointer);
+        tokio::task::spawn_blocking(move || checkpointer.flush())
+            .await
+            .map_err(|_| StoreError::Unavailable)?
+    }
+
+    pub(crate) fn custody(&self) -> &ChainCustody {
+        self.inner.checkpointer.custody()
+    }
+
     pub(crate) fn reader(&self) -> &AnyPool {
         &self.inner.read_pool
     }
 
     pub(crate) fn write_pool(&self) -> &AnyPool {
         &self.inner.write_pool
+    }
+}
+
+/// The last handle gone (a command finished, the server shut down cleanly): the heads
+/// committed since the last checkpoint are written now, not lost with the process.
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if self.checkpointer.flush().is_err() {
+            tracing::error!("writing the chain checkpoint file at shutdown failed");
+        }
     }
 }
 
