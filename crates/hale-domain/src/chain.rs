@@ -318,6 +318,22 @@ mod tests {
         assert_eq!(verify(&events), Err(ChainBreak::HashMismatch { seq: 4 }));
     }
 
+    /// The padded-key constructor computes standard HMAC-SHA256 (RFC 2104 pads short keys).
+    #[test]
+    fn the_padded_key_gives_the_standard_hmac() {
+        let key = ChainKey::from_bytes(core::array::from_fn(|index| index as u8));
+        let mut standard = <HmacSha256 as Mac>::new_from_slice(&key.0).unwrap_or_else(|_| {
+            unreachable!("HMAC accepts keys of every length");
+        });
+        standard.update(b"hale");
+        let mut ours = key.mac();
+        ours.update(b"hale");
+        assert_eq!(
+            standard.finalize().into_bytes(),
+            ours.finalize().into_bytes()
+        );
+    }
+
     #[test]
     fn the_key_is_never_printed() {
         assert_eq!(format!("{:?}", key()), "ChainKey([redacted])");
