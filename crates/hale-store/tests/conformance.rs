@@ -840,3 +840,21 @@ async fn reordered_and_inserted_entries_are_found() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_removed_read_model_row_is_named() {
+    each_engine(|db| async move {
+        let tenant = busy_tenant(&db.store, 1).await;
+        raw_execute(&db, "DELETE FROM subject_identifiers").await;
+        let report = db.store.verify_chains().await.unwrap();
+        assert_eq!(report.read_models.len(), 1, "{report:?}");
+        let drift = &report.read_models[0];
+        assert_eq!(drift.table, "subject_identifiers");
+        assert_eq!(
+            drift.key,
+            format!("tenant_id={tenant}, identifier_key=key-1")
+        );
+        assert!(drift.reason.contains("missing"), "{}", drift.reason);
+    })
+    .await;
+}
