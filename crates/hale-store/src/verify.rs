@@ -266,7 +266,7 @@ impl Replay {
                     for (index, name) in key.iter().enumerate() {
                         let value = match row.get::<_, Value>(index)? {
                             Value::Integer(number) => number.to_string(),
-                            Value::Text(text) => text,
+                            Value::Text(text) => printable(&text),
                             Value::Null => "null".to_owned(),
                             Value::Real(_) | Value::Blob(_) => "?".to_owned(),
                         };
@@ -301,6 +301,24 @@ impl Replay {
             Ok(drifts)
         })
         .await
+    }
+}
+
+/// Longest key value printed; a forged row's key is whatever the forger chose.
+const LONGEST_KEY_VALUE: usize = 100;
+
+/// A key value safe to print on an operator's terminal: ids and hex as they are, anything else
+/// (control characters, a fake report line) escaped, and every value cut to a bounded length.
+fn printable(text: &str) -> String {
+    let cut: String = text.chars().take(LONGEST_KEY_VALUE).collect();
+    let plain = cut
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
+    let shown = if plain { cut } else { format!("{cut:?}") };
+    if text.chars().count() > LONGEST_KEY_VALUE {
+        format!("{shown}…")
+    } else {
+        shown
     }
 }
 
@@ -465,4 +483,16 @@ async fn compare_table(
         replay.store_rows(table, columns.len(), batch).await?;
     }
     replay.differences(table, &columns).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forged_keys_cannot_fake_report_lines() {
+        assert_eq!(printable("0a1b-2c"), "0a1b-2c");
+        assert_eq!(printable("x\nevent log intact"), "\"x\\nevent log intact\"");
+        assert_eq!(printable(&"a".repeat(150)), format!("{}…", "a".repeat(100)));
+    }
 }
