@@ -565,6 +565,24 @@ async fn audit_verify_names_a_deleted_head_a_forged_token_and_a_rolled_back_tail
             site.run_ok(&["audit", "verify"])
                 .contains("event log intact")
         );
+        // The same database checked under another key (a new one is created there) verifies
+        // nothing: the key, not the database, vouches for the log.
+        let other_key = site.data_dir.path().join("elsewhere").join("chain.key");
+        let output = site
+            .command()
+            .arg("--chain-key-file")
+            .arg(&other_key)
+            .args(["audit", "verify"])
+            .output()
+            .unwrap();
+        let report = String::from_utf8(output.stdout).unwrap();
+        assert_eq!(output.status.code(), Some(1), "{report}");
+        assert!(
+            report.contains(&format!(
+                "BROKEN  tenant {tenant} — entry 1: stored hash does not match"
+            )),
+            "{report}"
+        );
         let verify_fails = |site: &Site| {
             let output = site.run(&["audit", "verify"]);
             let report = String::from_utf8(output.stdout).unwrap();
