@@ -372,3 +372,20 @@ async fn a_removed_read_model_row_is_named() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn committed_heads_reach_the_checkpoint_file_within_seconds_unasked() {
+    each_engine(|db| async move {
+        let tenant = busy_tenant(&db.store, 2).await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let checkpoints = db.custody.read_checkpoints().unwrap();
+            if checkpoints.get(&tenant).map(|(seq, _)| *seq) == Some(3) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{checkpoints:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+}
