@@ -225,7 +225,11 @@ pub async fn http(server: &Server, fixture: &Fixture, load: Load) -> Result<(Out
 /// The lower bound: the same appends through the store, in-process, on the database at `url`
 /// (fresh and empty), with the same number of concurrent tasks for the same time.
 pub async fn store_only(url: &str, load: Load) -> Result<Outcome> {
-    let store = Store::open(url, StoreOptions::default())
+    // A chain key of its own: the bench measures the writer, not key custody.
+    let keys = tempfile::tempdir().context("a directory for the chain key")?;
+    let custody = hale_store::ChainCustody::load_or_create(&keys.path().join("chain.key"))
+        .context("creating a chain key")?;
+    let store = Store::open(url, StoreOptions::default(), custody)
         .await
         .context("opening the store")?;
     store.migrate().await.context("migrating the store")?;

@@ -312,9 +312,13 @@ async fn a_retired_version_refuses_submissions_at_once_on_every_replica() {
         let world = Arc::new(world);
         // A second process on the same database, its compiled-form cache warmed by a
         // submission made before the retire.
-        let replica_store = Store::open(&world.database.url, StoreOptions::default())
-            .await
-            .unwrap();
+        let replica_store = Store::open(
+            &world.database.url,
+            StoreOptions::default(),
+            world.database.custody.clone(),
+        )
+        .await
+        .unwrap();
         let replica = core_over(replica_store, &world.clock);
         replica
             .submit(

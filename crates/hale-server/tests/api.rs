@@ -306,7 +306,7 @@ async fn a_submission_reads_back_byte_for_byte_and_survives_a_restart() {
         h.store.close().await;
         let closed = h.submit(&h.patient, json!({"heart_rate": 70}), None).await;
         assert!(closed.status.is_server_error(), "a closed store still wrote: {:?}", closed.body);
-        let reopened = Store::open(&h.url, StoreOptions::default()).await.unwrap();
+        let reopened = Store::open(&h.url, StoreOptions::default(), h._database.custody.clone()).await.unwrap();
         let app = build_router(reopened);
         let response = app.oneshot(
             Request::get(&path).header(header::AUTHORIZATION, format!("Bearer {}", h.clinician)).body(Body::empty()).unwrap(),

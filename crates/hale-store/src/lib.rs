@@ -12,12 +12,14 @@
 
 mod bulk;
 mod conditional;
+mod custody;
 mod error;
 mod maintenance;
 mod plan;
 mod projection;
 mod queries;
 mod sqlite_writer;
+mod verify;
 mod writer;
 
 #[cfg(feature = "testing")]
@@ -32,12 +34,15 @@ use sqlx::{AnyPool, Executor};
 use tokio::sync::{mpsc, oneshot};
 
 pub use conditional::ClaimedKey;
+pub use custody::ChainCustody;
 pub use error::StoreError;
-pub use maintenance::{ChainReport, TableCounts, VerifyReport};
+pub use hale_domain::chain::ChainKey;
+pub use maintenance::TableCounts;
 pub use queries::{
     AppRow, AppVersionRow, ObservationRow, Page, PrincipalRow, SubjectRow, SubmissionRow,
     TenantRow, TimeRange,
 };
+pub use verify::{ChainReport, ReadModelDrift, VerifyReport};
 pub use writer::{Append, AppendOutcome, IdempotencyClaim, Precondition};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -102,6 +107,7 @@ struct Inner {
     writer: RwLock<Option<mpsc::Sender<writer::WriteJob>>>,
     /// What runs the writer, joined by [`Store::close`].
     writer_tasks: Mutex<Vec<WriterTask>>,
+    checkpointer: Arc<custody::Checkpointer>,
 }
 
 /// A thread or task the store started for its writer.
@@ -111,8 +117,14 @@ enum WriterTask {
 }
 
 impl Store {
-    /// Connects to the database at `url` and starts the writer. Does not migrate.
-    pub async fn open(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
+    /// Connects to the database at `url` and starts the writer, which authenticates every
+    /// entry with the custody's chain key and checkpoints the heads it commits. Does not
+    /// migrate.
+    pub async fn open(
+        url: &str,
+        options: StoreOptions,
+        custody: ChainCustody,
+    ) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
         let connect = AnyConnectOptions::from_str(url)
@@ -137,18 +149,23 @@ impl Store {
             }
         };
         let (sender, receiver) = mpsc::channel(options.max_batch * 8);
+        let checkpointer = custody::Checkpointer::new(custody);
         let writer_tasks = match backend {
-            Backend::Sqlite => sqlite_writer::spawn(url, receiver, options.max_batch)?
-                .into_iter()
-                .map(WriterTask::Thread)
-                .collect(),
+            Backend::Sqlite => {
+                sqlite_writer::spawn(url, receiver, options.max_batch, Arc::clone(&checkpointer))?
+                    .into_iter()
+                    .map(WriterTask::Thread)
+                    .collect()
+            }
             Backend::Postgres => vec![WriterTask::Task(writer::spawn(
                 backend,
                 write_pool.clone(),
                 receiver,
                 options.max_batch,
+                Arc::clone(&checkpointer),
             ))],
         };
+        custody::Checkpointer::spawn(&checkpointer);
         Ok(Self {
             inner: Arc::new(Inner {
                 backend,
@@ -156,6 +173,7 @@ impl Store {
                 write_pool,
                 writer: RwLock::new(Some(sender)),
                 writer_tasks: Mutex::new(writer_tasks),
+                checkpointer,
             }),
         })
     }
@@ -183,6 +201,10 @@ impl Store {
             if !finished {
                 tracing::error!("a store writer ended abnormally while closing");
             }
+        }
+        // Every commit is in now: the heads it reached are checkpointed before the store goes.
+        if self.inner.checkpointer.flush().is_err() {
+            tracing::error!("writing the chain checkpoint file while closing failed");
         }
         self.inner.write_pool.close().await;
         self.inner.read_pool.close().await;
@@ -236,12 +258,35 @@ impl Store {
         outcome.await.map_err(|_| StoreError::Unavailable)?
     }
 
+    /// Writes the heads committed since the last checkpoint to the checkpoint file now (the
+    /// background task does it once a second); call on a clean shutdown.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        let checkpointer = Arc::clone(&self.inner.checkpointer);
+        tokio::task::spawn_blocking(move || checkpointer.flush())
+            .await
+            .map_err(|_| StoreError::Unavailable)?
+    }
+
+    pub(crate) fn custody(&self) -> &ChainCustody {
+        self.inner.checkpointer.custody()
+    }
+
     pub(crate) fn reader(&self) -> &AnyPool {
         &self.inner.read_pool
     }
 
     pub(crate) fn write_pool(&self) -> &AnyPool {
         &self.inner.write_pool
+    }
+}
+
+/// The last handle gone (a command finished, the server shut down cleanly): the heads
+/// committed since the last checkpoint are written now, not lost with the process.
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if self.checkpointer.flush().is_err() {
+            tracing::error!("writing the chain checkpoint file at shutdown failed");
+        }
     }
 }
 

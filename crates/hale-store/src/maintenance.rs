@@ -1,41 +1,14 @@
-//! Whole-database work: verifying every tenant's hash chain, rebuilding the projections from
-//! the log, and the counts and snapshots that tests and operators compare.
+//! Whole-database work: rebuilding the projections from the log, and the counts and snapshots
+//! that tests and operators compare. Verification is in [`crate::verify`].
 
-use futures::TryStreamExt;
-use hale_domain::chain::{ChainBreak, ChainVerifier};
+use hale_domain::Timestamp;
 use hale_domain::event::{EventBody, RecordedEvent};
-use hale_domain::{TenantId, Timestamp};
 use sqlx::any::AnyRow;
 use sqlx::{Column, Connection, Row};
 
 use crate::error::StoreError;
 use crate::plan::decode_hash;
 use crate::{Backend, Store, projection};
-
-/// The verdict on one tenant's chain.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChainReport {
-    pub tenant: TenantId,
-    pub verified: i64,
-    /// The first entry that fails, and why.
-    pub broken: Option<(i64, &'static str)>,
-}
-
-/// The verdict on every chain in the database.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VerifyReport {
-    pub chains: Vec<ChainReport>,
-}
-
-impl VerifyReport {
-    pub fn is_intact(&self) -> bool {
-        self.chains.iter().all(|chain| chain.broken.is_none())
-    }
-
-    pub fn entries(&self) -> i64 {
-        self.chains.iter().map(|chain| chain.verified).sum()
-    }
-}
 
 /// Row counts of the tables a request may write.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -50,10 +23,10 @@ pub struct TableCounts {
     pub idempotency_keys: i64,
 }
 
-const EVENT_COLUMNS: &str = "tenant_id, seq, stream_kind, stream_id, stream_version, event_type, \
+pub(crate) const EVENT_COLUMNS: &str = "tenant_id, seq, stream_kind, stream_id, stream_version, event_type, \
      payload, actor, recorded_at, prev_hash, hash";
 
-fn event_row(row: &AnyRow) -> Result<RecordedEvent, StoreError> {
+pub(crate) fn event_row(row: &AnyRow) -> Result<RecordedEvent, StoreError> {
     let tenant: String = row.try_get("tenant_id")?;
     Ok(RecordedEvent {
         tenant_id: tenant
@@ -73,50 +46,6 @@ fn event_row(row: &AnyRow) -> Result<RecordedEvent, StoreError> {
 }
 
 impl Store {
-    /// Walks every tenant's chain from its first entry and reports the first break in each,
-    /// including a chain whose recorded head is not its last entry (a truncated tail).
-    pub async fn verify_chains(&self) -> Result<VerifyReport, StoreError> {
-        let heads: Vec<(String, i64, String)> =
-            sqlx::query_as("SELECT tenant_id, seq, hash FROM chain_heads ORDER BY tenant_id")
-                .fetch_all(self.reader())
-                .await?;
-        let mut chains = Vec::new();
-        for (tenant, head_seq, head_hash) in heads {
-            let tenant_id: TenantId = tenant
-                .parse()
-                .map_err(|_| StoreError::Corrupt("a chain head's tenant is not a UUID".into()))?;
-            let mut verifier = ChainVerifier::default();
-            let mut broken = None;
-            let mut last_hash = None;
-            let sql =
-                format!("SELECT {EVENT_COLUMNS} FROM events WHERE tenant_id = $1 ORDER BY seq");
-            let mut rows = sqlx::query(&sql).bind(&tenant).fetch(self.reader());
-            while let Some(row) = rows.try_next().await? {
-                let event = event_row(&row)?;
-                if let Err(failure) = verifier.check(&event) {
-                    broken = Some((failure.seq(), failure.reason()));
-                    break;
-                }
-                last_hash = Some(hex::encode(event.hash));
-            }
-            if broken.is_none()
-                && (verifier.verified() != head_seq || last_hash.as_deref() != Some(&head_hash))
-            {
-                let missing = ChainBreak::Gap {
-                    expected: head_seq,
-                    found: verifier.verified(),
-                };
-                broken = Some((verifier.verified() + 1, missing.reason()));
-            }
-            chains.push(ChainReport {
-                tenant: tenant_id,
-                verified: verifier.verified(),
-                broken,
-            });
-        }
-        Ok(ChainReport::sort(chains))
-    }
-
     /// Empties every projection and replays the whole log into it, in one transaction.
     /// Returns the number of events replayed.
     pub async fn rebuild_projections(&self) -> Result<i64, StoreError> {
@@ -237,11 +166,4 @@ fn row_text(row: &AnyRow) -> Result<String, StoreError> {
         cells.push(cell);
     }
     Ok(cells.join("|"))
-}
-
-impl ChainReport {
-    fn sort(mut chains: Vec<ChainReport>) -> VerifyReport {
-        chains.sort_by_key(|chain| chain.tenant);
-        VerifyReport { chains }
-    }
 }

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use hale_domain::TenantId;
-use hale_domain::chain::{GENESIS, entry_hash};
+use hale_domain::chain::{ChainKey, GENESIS, entry_hash};
 use hale_domain::event::{EventBody, ExpectedVersion, NewEvent, RecordedEvent, VersionStatus};
 
 use crate::Backend;
@@ -51,6 +51,8 @@ pub(crate) struct Lookups {
 pub(crate) struct Plan {
     pub outcomes: Vec<Result<AppendOutcome, StoreError>>,
     pub statements: Vec<Statement>,
+    /// The chain heads these statements leave, for the checkpoint once they commit.
+    pub heads: Vec<(TenantId, Head)>,
 }
 
 pub(crate) const INSERT_EVENTS: &str = "INSERT INTO events (tenant_id, seq, stream_kind, \
@@ -145,6 +147,7 @@ pub(crate) fn needed(appends: &[&Append]) -> Needed {
 }
 
 fn record(
+    key: &ChainKey,
     append: &Append,
     event: &NewEvent,
     seq: i64,
@@ -164,12 +167,12 @@ fn record(
         prev_hash: prev,
         hash: [0; 32],
     };
-    recorded.hash = entry_hash(&recorded);
+    recorded.hash = entry_hash(key, &recorded);
     recorded
 }
 
 /// Decides each append in order, as if applied one after another.
-pub(crate) fn plan(appends: &[&Append], mut lookups: Lookups) -> Plan {
+pub(crate) fn plan(key: &ChainKey, appends: &[&Append], mut lookups: Lookups) -> Plan {
     let mut outcomes = Vec::with_capacity(appends.len());
     let mut recorded: Vec<(RecordedEvent, &EventBody)> = Vec::new();
     let mut claims = BulkInsert::new(
@@ -237,7 +240,7 @@ pub(crate) fn plan(appends: &[&Append], mut lookups: Lookups) -> Plan {
             };
             versions.insert(stream, version);
             seq += 1;
-            let event = record(append, event, seq, version, prev);
+            let event = record(key, append, event, seq, version, prev);
             prev = event.hash;
             planned.push(event);
         }
@@ -318,8 +321,10 @@ pub(crate) fn plan(appends: &[&Append], mut lookups: Lookups) -> Plan {
         recorded.iter().map(|(event, body)| (event, *body)),
     ));
     claims.drain_into(&mut statements);
+    let mut heads = Vec::with_capacity(touched.len());
     for tenant in touched {
         if let Some((seq, hash)) = lookups.heads.get(&tenant) {
+            heads.push((tenant, (*seq, *hash)));
             statements.push(Statement::new(
                 "INSERT INTO chain_heads (tenant_id, seq, hash) VALUES ($1, $2, $3) \
                  ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
@@ -334,5 +339,6 @@ pub(crate) fn plan(appends: &[&Append], mut lookups: Lookups) -> Plan {
     Plan {
         outcomes,
         statements,
+        heads,
     }
 }

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use crate::Backend;
 use crate::bulk::{Bind, Statement};
+use crate::custody::Checkpointer;
 use crate::error::StoreError;
 use crate::plan::{self, Lookups, Needed};
 use crate::writer::{Append, Outcomes, WriteJob, reply};
@@ -49,6 +50,7 @@ pub(crate) fn spawn(
     url: &str,
     queue: mpsc::Receiver<WriteJob>,
     max_batch: usize,
+    checkpointer: Arc<Checkpointer>,
 ) -> Result<Vec<std::thread::JoinHandle<()>>, StoreError> {
     let path = path_of(url)?;
     let connection = Connection::open_with_flags(
@@ -69,7 +71,7 @@ pub(crate) fn spawn(
     let writer = std::thread::Builder::new()
         .name("hale-sqlite-writer".into())
         .spawn(move || {
-            run(connection, queue, max_batch);
+            run(connection, queue, max_batch, &checkpointer);
             still_writing.store(false, Ordering::Relaxed);
         })
         .map_err(|error| StoreError::Config(format!("cannot start the SQLite writer: {error}")))?;
@@ -130,7 +132,12 @@ fn checkpoint(path: &str, writing: &AtomicBool) {
     }
 }
 
-fn run(mut connection: Connection, mut queue: mpsc::Receiver<WriteJob>, max_batch: usize) {
+fn run(
+    mut connection: Connection,
+    mut queue: mpsc::Receiver<WriteJob>,
+    max_batch: usize,
+    checkpointer: &Checkpointer,
+) {
     let mut jobs = Vec::with_capacity(max_batch);
     while let Some(first) = queue.blocking_recv() {
         jobs.push(first);
@@ -140,22 +147,28 @@ fn run(mut connection: Connection, mut queue: mpsc::Receiver<WriteJob>, max_batc
                 Err(_) => break,
             }
         }
-        let result = commit_batch(&mut connection, &jobs);
+        let result = commit_batch(&mut connection, &jobs, checkpointer);
         reply(&mut jobs, result);
     }
 }
 
-fn commit_batch(connection: &mut Connection, jobs: &[WriteJob]) -> Result<Outcomes, StoreError> {
+fn commit_batch(
+    connection: &mut Connection,
+    jobs: &[WriteJob],
+    checkpointer: &Checkpointer,
+) -> Result<Outcomes, StoreError> {
+    let key = checkpointer.custody().key();
     let appends: Vec<&Append> = jobs.iter().map(|job| &job.append).collect();
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let fast = fetch_lookups(&transaction, &plan::needed(&appends)).and_then(|lookups| {
-        let plan = plan::plan(&appends, lookups);
+        let plan = plan::plan(key, &appends, lookups);
         execute(&transaction, &plan.statements)?;
-        Ok(plan.outcomes)
+        Ok((plan.outcomes, plan.heads))
     });
     match fast {
-        Ok(outcomes) => {
+        Ok((outcomes, heads)) => {
             transaction.commit()?;
+            checkpointer.committed(&heads);
             Ok(outcomes)
         }
         Err(error) => {
@@ -164,23 +177,32 @@ fn commit_batch(connection: &mut Connection, jobs: &[WriteJob]) -> Result<Outcom
             let mut transaction =
                 connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut outcomes = Vec::with_capacity(appends.len());
+            let mut heads = Vec::new();
             for append in &appends {
                 let savepoint = transaction.savepoint()?;
                 let single = [*append];
                 let result =
                     fetch_lookups(&savepoint, &plan::needed(&single)).and_then(|lookups| {
-                        let mut plan = plan::plan(&single, lookups);
+                        let mut plan = plan::plan(key, &single, lookups);
                         execute(&savepoint, &plan.statements)?;
-                        plan.outcomes.pop().unwrap_or(Err(StoreError::Unavailable))
+                        let outcome = plan.outcomes.pop().unwrap_or(Err(StoreError::Unavailable));
+                        Ok((outcome?, plan.heads))
                     });
-                if result.is_ok() {
-                    savepoint.commit()?;
-                } else {
-                    savepoint.finish()?;
-                }
+                let result = match result {
+                    Ok((outcome, planned)) => {
+                        savepoint.commit()?;
+                        heads.extend(planned);
+                        Ok(outcome)
+                    }
+                    Err(error) => {
+                        savepoint.finish()?;
+                        Err(error)
+                    }
+                };
                 outcomes.push(result);
             }
             transaction.commit()?;
+            checkpointer.committed(&heads);
             Ok(outcomes)
         }
     }
@@ -188,7 +210,7 @@ fn commit_batch(connection: &mut Connection, jobs: &[WriteJob]) -> Result<Outcom
 
 /// `$1` placeholders, as the shared statements are written, become SQLite's numbered `?1`, so
 /// that binding by position can never depend on the order names first appear in.
-fn numbered(sql: &str) -> String {
+pub(crate) fn numbered(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());
     let mut chars = sql.chars().peekable();
     while let Some(c) = chars.next() {
@@ -201,7 +223,7 @@ fn numbered(sql: &str) -> String {
     out
 }
 
-fn execute(connection: &Connection, statements: &[Statement]) -> Result<(), StoreError> {
+pub(crate) fn execute(connection: &Connection, statements: &[Statement]) -> Result<(), StoreError> {
     for statement in statements {
         let mut prepared = connection.prepare_cached(&numbered(&statement.sql))?;
         prepared

@@ -6,13 +6,24 @@
 
 use uuid::Uuid;
 
-use crate::{Backend, Store, StoreOptions};
+use crate::{Backend, ChainCustody, Store, StoreOptions};
 
 /// A migrated store and whatever keeps its database alive.
 pub struct TestDatabase {
     pub store: Store,
     pub url: String,
+    /// The chain key and checkpoint file of this database, in a directory of its own.
+    pub custody: ChainCustody,
     _directory: Option<tempfile::TempDir>,
+    _keys: tempfile::TempDir,
+}
+
+/// A new chain key and checkpoint file in a new temporary directory.
+pub fn fresh_custody() -> (ChainCustody, tempfile::TempDir) {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let custody = ChainCustody::load_or_create(&directory.path().join("chain.key"))
+        .expect("create a chain key");
+    (custody, directory)
 }
 
 /// The engines this run tests: SQLite always, PostgreSQL when configured.
@@ -61,14 +72,17 @@ pub async fn fresh_url(backend: Backend) -> (String, Option<tempfile::TempDir>) 
 /// A fresh, migrated store on `backend`.
 pub async fn fresh(backend: Backend) -> TestDatabase {
     let (url, directory) = fresh_url(backend).await;
-    let store = Store::open(&url, StoreOptions::default())
+    let (custody, keys) = fresh_custody();
+    let store = Store::open(&url, StoreOptions::default(), custody.clone())
         .await
         .expect("open test store");
     store.migrate().await.expect("migrate test store");
     TestDatabase {
         store,
         url,
+        custody,
         _directory: directory,
+        _keys: keys,
     }
 }
 

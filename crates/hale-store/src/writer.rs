@@ -12,6 +12,7 @@
 //! of its own ([`crate::sqlite_writer`]), which saves a thread hop per statement.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use hale_domain::event::NewEvent;
 use hale_domain::{AppId, TenantId, Timestamp};
@@ -21,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::Backend;
 use crate::bulk::{Statement, bind_all};
+use crate::custody::Checkpointer;
 use crate::error::StoreError;
 use crate::plan::{self, Lookups, Needed};
 
@@ -96,11 +98,12 @@ pub(crate) fn spawn(
     pool: AnyPool,
     mut queue: mpsc::Receiver<WriteJob>,
     max_batch: usize,
+    checkpointer: Arc<Checkpointer>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut jobs = Vec::with_capacity(max_batch);
         while queue.recv_many(&mut jobs, max_batch).await > 0 {
-            let result = commit_batch(backend, &pool, &jobs).await;
+            let result = commit_batch(backend, &pool, &jobs, &checkpointer).await;
             reply(&mut jobs, result);
         }
     })
@@ -110,20 +113,23 @@ async fn commit_batch(
     backend: Backend,
     pool: &AnyPool,
     jobs: &[WriteJob],
+    checkpointer: &Checkpointer,
 ) -> Result<Outcomes, StoreError> {
+    let key = checkpointer.custody().key();
     let appends: Vec<&Append> = jobs.iter().map(|job| &job.append).collect();
     let mut connection = pool.acquire().await?;
     let mut transaction = connection.begin().await?;
     let fast = async {
         let lookups = fetch_lookups(backend, &mut transaction, &plan::needed(&appends)).await?;
-        let plan = plan::plan(&appends, lookups);
+        let plan = plan::plan(key, &appends, lookups);
         execute(&mut transaction, &plan.statements).await?;
-        Ok::<_, StoreError>(plan.outcomes)
+        Ok::<_, StoreError>((plan.outcomes, plan.heads))
     }
     .await;
     match fast {
-        Ok(outcomes) => {
+        Ok((outcomes, heads)) => {
             transaction.commit().await?;
+            checkpointer.committed(&heads);
             Ok(outcomes)
         }
         Err(error) => {
@@ -135,25 +141,34 @@ async fn commit_batch(
             // queues interleave tenants differently would deadlock.
             lock_heads(backend, &mut transaction, &plan::needed(&appends).tenants).await?;
             let mut outcomes = Vec::with_capacity(appends.len());
+            let mut heads = Vec::new();
             for append in &appends {
                 let mut savepoint = Connection::begin(&mut *transaction).await?;
                 let single = [*append];
                 let result = async {
                     let lookups =
                         fetch_lookups(backend, &mut savepoint, &plan::needed(&single)).await?;
-                    let mut plan = plan::plan(&single, lookups);
+                    let mut plan = plan::plan(key, &single, lookups);
                     execute(&mut savepoint, &plan.statements).await?;
-                    plan.outcomes.pop().unwrap_or(Err(StoreError::Unavailable))
+                    let outcome = plan.outcomes.pop().unwrap_or(Err(StoreError::Unavailable));
+                    Ok::<_, StoreError>((outcome?, plan.heads))
                 }
                 .await;
-                if result.is_ok() {
-                    savepoint.commit().await?;
-                } else {
-                    savepoint.rollback().await?;
-                }
+                let result = match result {
+                    Ok((outcome, planned)) => {
+                        savepoint.commit().await?;
+                        heads.extend(planned);
+                        Ok(outcome)
+                    }
+                    Err(error) => {
+                        savepoint.rollback().await?;
+                        Err(error)
+                    }
+                };
                 outcomes.push(result);
             }
             transaction.commit().await?;
+            checkpointer.committed(&heads);
             Ok(outcomes)
         }
     }

@@ -788,9 +788,13 @@ async fn two_replicas_never_deadlock_on_chain_heads_even_on_the_savepoint_path()
     }
     let db = fresh(hale_store::Backend::Postgres).await;
     let first = db.store.clone();
-    let second = Store::open(&db.url, hale_store::StoreOptions::default())
-        .await
-        .unwrap();
+    let second = Store::open(
+        &db.url,
+        hale_store::StoreOptions::default(),
+        db.custody.clone(),
+    )
+    .await
+    .unwrap();
     let a = create_tenant(&first, "contoso").await;
     let b = create_tenant(&first, "fabrikam").await;
     let subject_a = register_subject(&first, a, "1").await;
@@ -898,9 +902,13 @@ async fn a_closed_store_answers_every_queued_append_and_a_reopened_one_has_them_
         ));
 
         // What was answered as stored is there after a restart, and nothing else.
-        let reopened = Store::open(&db.url, hale_store::StoreOptions::default())
-            .await
-            .unwrap();
+        let reopened = Store::open(
+            &db.url,
+            hale_store::StoreOptions::default(),
+            db.custody.clone(),
+        )
+        .await
+        .unwrap();
         let counts = reopened.table_counts().await.unwrap();
         assert_eq!(counts.submissions, stored.len() as i64);
         for id in stored {
@@ -912,3 +920,7 @@ async fn a_closed_store_answers_every_queued_append_and_a_reopened_one_has_them_
     })
     .await;
 }
+
+/// Tamper evidence against someone who can write the database but does not hold the chain key.
+#[path = "conformance/tamper.rs"]
+mod tamper;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use hale_core::{Core, IssueToken};
 use hale_domain::{Principal, PrincipalId, RequestContext, Role};
-use hale_store::{Store, StoreOptions};
+use hale_store::{ChainCustody, Store, StoreOptions};
 use serde_json::json;
 
 use crate::config::Settings;
@@ -18,9 +18,19 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
     }
-    let store = Store::open(settings.database_url.expose(), StoreOptions::default())
-        .await
-        .context("opening the database")?;
+    let custody = ChainCustody::load_or_create(&settings.chain_key_file).with_context(|| {
+        format!(
+            "opening the chain key {}",
+            settings.chain_key_file.display()
+        )
+    })?;
+    let store = Store::open(
+        settings.database_url.expose(),
+        StoreOptions::default(),
+        custody,
+    )
+    .await
+    .context("opening the database")?;
     store.migrate().await.context("applying migrations")?;
     Ok(store)
 }
@@ -130,9 +140,18 @@ pub async fn audit_verify(settings: &Settings) -> anyhow::Result<ExitCode> {
             ),
         }
     }
+    if let Some(reason) = report.checkpoints {
+        println!("BROKEN  checkpoints — {reason}");
+    }
+    for drift in &report.read_models {
+        println!(
+            "BROKEN  read model {} — {}: {}",
+            drift.table, drift.key, drift.reason
+        );
+    }
     if report.is_intact() {
         println!(
-            "event log intact: {} entries in {} chains",
+            "event log intact: {} entries in {} chains; read models match the log",
             report.entries(),
             report.chains.len()
         );

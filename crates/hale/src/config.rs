@@ -15,6 +15,7 @@ pub struct FileConfig {
     pub version: Option<u32>,
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
+    pub chain_key_file: Option<PathBuf>,
     pub listen: Option<SocketAddr>,
     pub max_body_bytes: Option<usize>,
     pub log_format: Option<LogFormat>,
@@ -49,6 +50,9 @@ impl fmt::Debug for DatabaseUrl {
 pub struct Settings {
     pub data_dir: PathBuf,
     pub database_url: DatabaseUrl,
+    /// The chain key (created on first start), kept outside the database; its checkpoint file
+    /// lives beside it.
+    pub chain_key_file: PathBuf,
     pub listen: SocketAddr,
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
@@ -59,6 +63,7 @@ pub struct Settings {
 pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
+    pub chain_key_file: Option<PathBuf>,
     pub listen: Option<SocketAddr>,
     pub max_body_bytes: Option<usize>,
     pub log_format: Option<LogFormat>,
@@ -91,6 +96,10 @@ pub fn resolve(file: FileConfig, overrides: Overrides) -> anyhow::Result<Setting
         Some(url) => url,
         None => format!("sqlite://{}?mode=rwc", data_dir.join("hale.db").display()),
     };
+    let chain_key_file = overrides
+        .chain_key_file
+        .or(file.chain_key_file)
+        .unwrap_or_else(|| data_dir.join("keys").join("chain.key"));
     let max_body_bytes = overrides
         .max_body_bytes
         .or(file.max_body_bytes)
@@ -101,6 +110,7 @@ pub fn resolve(file: FileConfig, overrides: Overrides) -> anyhow::Result<Setting
     Ok(Settings {
         data_dir,
         database_url: DatabaseUrl(database_url),
+        chain_key_file,
         listen: overrides
             .listen
             .or(file.listen)
@@ -147,5 +157,9 @@ mod tests {
             "sqlite:///srv/hale/hale.db?mode=rwc"
         );
         assert_eq!(format!("{:?}", settings.database_url), "[redacted]");
+        assert_eq!(
+            settings.chain_key_file,
+            PathBuf::from("/srv/hale/keys/chain.key")
+        );
     }
 }

@@ -27,6 +27,10 @@ struct Cli {
     /// Database URL: `postgres://…` for PostgreSQL [default: SQLite in the data directory].
     #[arg(long, env = "HALE_DATABASE_URL", global = true, hide_env_values = true)]
     database_url: Option<String>,
+    /// Chain key file, kept outside the database; created on first start
+    /// [default: <data-dir>/keys/chain.key].
+    #[arg(long, env = "HALE_CHAIN_KEY_FILE", global = true)]
+    chain_key_file: Option<PathBuf>,
     /// Log format [default: text].
     #[arg(long, env = "HALE_LOG_FORMAT", global = true)]
     log_format: Option<LogFormat>,
@@ -134,7 +138,8 @@ enum TokenCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Verify every tenant's hash chain; exits 1 and names the first broken entry on failure.
+    /// Verify every tenant's chain, its head and checkpoint, and every read model against a
+    /// replay of the log; exits 1 and names each failure.
     Verify,
 }
 
@@ -179,6 +184,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Overrides {
             data_dir: cli.data_dir,
             database_url: cli.database_url,
+            chain_key_file: cli.chain_key_file,
             listen,
             max_body_bytes,
             log_format: cli.log_format,

@@ -619,3 +619,119 @@ async fn apps_are_linted_imported_and_exported_from_the_command_line() {
         assert_eq!(v1, v2);
     }
 }
+
+/// Someone who can write the database but not the key: a deleted head row, a forged
+/// platform-admin token row, and a tail truncated together with its head are each named.
+#[tokio::test]
+async fn audit_verify_names_a_deleted_head_a_forged_token_and_a_rolled_back_tail() {
+    for backend in engines() {
+        eprintln!("engine: {}", backend.name());
+        let site = Site::new(backend).await;
+        let tenant: Value = serde_json::from_str(
+            &site.run_ok(&["tenant", "create", "--slug", "contoso", "--name", "Contoso"]),
+        )
+        .unwrap();
+        let tenant = tenant["id"].as_str().unwrap().to_owned();
+        for _ in 0..3 {
+            site.token(&["clinician"]);
+        }
+        let key_file = site.data_dir.path().join("keys").join("chain.key");
+        assert_eq!(std::fs::metadata(&key_file).unwrap().len(), 32);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(
+            site.run_ok(&["audit", "verify"])
+                .contains("event log intact")
+        );
+        // The same database checked under another key (a new one is created there) verifies
+        // nothing: the key, not the database, vouches for the log.
+        let other_key = site.data_dir.path().join("elsewhere").join("chain.key");
+        let output = site
+            .command()
+            .arg("--chain-key-file")
+            .arg(&other_key)
+            .args(["audit", "verify"])
+            .output()
+            .unwrap();
+        let report = String::from_utf8(output.stdout).unwrap();
+        assert_eq!(output.status.code(), Some(1), "{report}");
+        assert!(
+            report.contains(&format!(
+                "BROKEN  tenant {tenant} — entry 1: stored hash does not match"
+            )),
+            "{report}"
+        );
+        let verify_fails = |site: &Site| {
+            let output = site.run(&["audit", "verify"]);
+            let report = String::from_utf8(output.stdout).unwrap();
+            assert_eq!(output.status.code(), Some(1), "{report}");
+            assert!(report.contains("event log TAMPERED"), "{report}");
+            report
+        };
+
+        raw_execute(
+            &site.database_url,
+            &format!(
+                "INSERT INTO access_tokens \
+                 (token_hash, principal_id, tenant_id, roles, subject_id, label, created_at) \
+                 VALUES ('{}', '{}', NULL, 'platform-admin', NULL, '', 0)",
+                "e".repeat(64),
+                "00000000-0000-0000-0000-00000000beef"
+            ),
+        )
+        .await;
+        let report = verify_fails(&site);
+        assert!(
+            report.contains(&format!(
+                "BROKEN  read model access_tokens — token_hash={}: row is not produced",
+                "e".repeat(64)
+            )),
+            "{report}"
+        );
+        raw_execute(
+            &site.database_url,
+            "DELETE FROM access_tokens WHERE roles = 'platform-admin' AND label = ''",
+        )
+        .await;
+
+        // Entries 2 and 3 gone and the head rolled back to entry 1: consistent in the
+        // database, but the checkpoint written when `token issue` finished holds entry 3.
+        raw_execute(
+            &site.database_url,
+            &format!("DELETE FROM events WHERE tenant_id = '{tenant}' AND seq > 1"),
+        )
+        .await;
+        raw_execute(
+            &site.database_url,
+            &format!(
+                "UPDATE chain_heads SET seq = 1, hash = (SELECT hash FROM events \
+                 WHERE tenant_id = '{tenant}' AND seq = 1) WHERE tenant_id = '{tenant}'"
+            ),
+        )
+        .await;
+        let report = verify_fails(&site);
+        assert!(
+            report.contains(&format!(
+                "BROKEN  tenant {tenant} — entry 3: the log no longer holds an entry this server checkpointed"
+            )),
+            "{report}"
+        );
+
+        raw_execute(
+            &site.database_url,
+            &format!("DELETE FROM chain_heads WHERE tenant_id = '{tenant}'"),
+        )
+        .await;
+        let report = verify_fails(&site);
+        assert!(
+            report.contains(&format!(
+                "BROKEN  tenant {tenant} — entry 1: the chain has no head row"
+            )),
+            "{report}"
+        );
+    }
+}
