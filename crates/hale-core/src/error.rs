@@ -1,8 +1,108 @@
-//! The errors a use case can end in. Each has a stable code that transports map to their own
-//! status (HTTP, GraphQL, FHIR OperationOutcome); messages are safe to show and never carry PHI.
+//! The errors a use case can end in. Each has a stable [`ErrorCode`] that transports map to
+//! their own status (HTTP, GraphQL, FHIR OperationOutcome); messages are safe to show and never
+//! carry PHI.
 
 use hale_forms::xlsform::ImportError;
 use hale_forms::{DefinitionError, FieldError, LintReport};
+
+/// Every stable error code Hale answers with, in the core and at the edges. Each transport maps
+/// it to its own status in one exhaustive `match`, so a new code cannot ship without one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+    InvalidDefinition,
+    InvalidSpreadsheet,
+    LintFailed,
+    MalformedRequest,
+    DuplicateKey,
+    NestingTooDeep,
+    NumberOutOfRange,
+    InvalidUnicode,
+    PayloadTooLarge,
+    UriTooLong,
+    HeadersTooLarge,
+    UnsupportedMediaType,
+    MethodNotAllowed,
+    Conflict,
+    TenantExists,
+    IdentifierTaken,
+    SelfApproval,
+    InvalidTransition,
+    IdempotencyKeyReused,
+    Internal,
+    Unavailable,
+}
+
+impl ErrorCode {
+    /// Every code, for documentation and for the tests that check the table is complete.
+    pub const ALL: [ErrorCode; 25] = [
+        ErrorCode::Unauthenticated,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::ValidationFailed,
+        ErrorCode::InvalidDefinition,
+        ErrorCode::InvalidSpreadsheet,
+        ErrorCode::LintFailed,
+        ErrorCode::MalformedRequest,
+        ErrorCode::DuplicateKey,
+        ErrorCode::NestingTooDeep,
+        ErrorCode::NumberOutOfRange,
+        ErrorCode::InvalidUnicode,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UriTooLong,
+        ErrorCode::HeadersTooLarge,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Conflict,
+        ErrorCode::TenantExists,
+        ErrorCode::IdentifierTaken,
+        ErrorCode::SelfApproval,
+        ErrorCode::InvalidTransition,
+        ErrorCode::IdempotencyKeyReused,
+        ErrorCode::Internal,
+        ErrorCode::Unavailable,
+    ];
+
+    /// The code as clients see it; never changes once published.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::ValidationFailed => "validation_failed",
+            ErrorCode::InvalidDefinition => "invalid_definition",
+            ErrorCode::InvalidSpreadsheet => "invalid_spreadsheet",
+            ErrorCode::LintFailed => "lint_failed",
+            ErrorCode::MalformedRequest => "malformed_request",
+            ErrorCode::DuplicateKey => "duplicate_key",
+            ErrorCode::NestingTooDeep => "nesting_too_deep",
+            ErrorCode::NumberOutOfRange => "number_out_of_range",
+            ErrorCode::InvalidUnicode => "invalid_unicode",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UriTooLong => "uri_too_long",
+            ErrorCode::HeadersTooLarge => "headers_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::TenantExists => "tenant_exists",
+            ErrorCode::IdentifierTaken => "identifier_taken",
+            ErrorCode::SelfApproval => "self_approval",
+            ErrorCode::InvalidTransition => "invalid_transition",
+            ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
+            ErrorCode::Internal => "internal_error",
+            ErrorCode::Unavailable => "unavailable",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
 
 /// How a command or query failed.
 #[derive(Debug, thiserror::Error)]
@@ -26,31 +126,47 @@ pub enum CoreError {
     /// Lint found problems that block publication.
     #[error("the app version does not pass lint")]
     LintFailed(LintReport),
-    #[error("{message}")]
-    Conflict {
-        code: &'static str,
-        message: &'static str,
-    },
+    /// Another request changed the same record first; the message is one of the store's fixed
+    /// sentences.
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("a tenant with this slug already exists")]
+    TenantExists,
+    #[error("a subject with this identifier already exists")]
+    IdentifierTaken,
+    #[error("the author of a version cannot approve it")]
+    SelfApproval,
+    #[error("this step is not allowed from the version's current status")]
+    InvalidTransition,
     #[error("this idempotency key was already used with a different request")]
     IdempotencyMismatch,
+    /// A bug or corrupt stored data: retrying will not help. The detail is logged, not sent.
+    #[error("an unexpected error occurred")]
+    Internal,
+    /// The database or writer cannot take the request now; retrying later may succeed.
     #[error("the service is temporarily unavailable")]
     Unavailable,
 }
 
 impl CoreError {
     /// The stable, documented code of this error.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            CoreError::Unauthenticated => "unauthenticated",
-            CoreError::Forbidden => "forbidden",
-            CoreError::NotFound => "not_found",
-            CoreError::Invalid(_) => "validation_failed",
-            CoreError::InvalidDefinition(_) => "invalid_definition",
-            CoreError::InvalidSpreadsheet(_) => "invalid_spreadsheet",
-            CoreError::LintFailed(_) => "lint_failed",
-            CoreError::Conflict { code, .. } => code,
-            CoreError::IdempotencyMismatch => "idempotency_key_reused",
-            CoreError::Unavailable => "unavailable",
+            CoreError::Unauthenticated => ErrorCode::Unauthenticated,
+            CoreError::Forbidden => ErrorCode::Forbidden,
+            CoreError::NotFound => ErrorCode::NotFound,
+            CoreError::Invalid(_) => ErrorCode::ValidationFailed,
+            CoreError::InvalidDefinition(_) => ErrorCode::InvalidDefinition,
+            CoreError::InvalidSpreadsheet(_) => ErrorCode::InvalidSpreadsheet,
+            CoreError::LintFailed(_) => ErrorCode::LintFailed,
+            CoreError::Conflict(_) => ErrorCode::Conflict,
+            CoreError::TenantExists => ErrorCode::TenantExists,
+            CoreError::IdentifierTaken => ErrorCode::IdentifierTaken,
+            CoreError::SelfApproval => ErrorCode::SelfApproval,
+            CoreError::InvalidTransition => ErrorCode::InvalidTransition,
+            CoreError::IdempotencyMismatch => ErrorCode::IdempotencyKeyReused,
+            CoreError::Internal => ErrorCode::Internal,
+            CoreError::Unavailable => ErrorCode::Unavailable,
         }
     }
 
@@ -61,22 +177,74 @@ impl CoreError {
             message: message.to_owned(),
         }])
     }
+
+    /// A state the code should never reach (a row just written is gone, stored JSON does not
+    /// parse): logged for operators with what was expected, answered as a 500.
+    pub(crate) fn internal(what: &'static str) -> Self {
+        tracing::error!(what, "internal error");
+        CoreError::Internal
+    }
 }
 
 impl From<hale_store::StoreError> for CoreError {
     fn from(error: hale_store::StoreError) -> Self {
         use hale_store::StoreError;
         match error {
-            StoreError::Conflict(message) => CoreError::Conflict {
-                code: "conflict",
-                message,
-            },
+            StoreError::Conflict(message) => CoreError::Conflict(message),
             StoreError::IdempotencyMismatch => CoreError::IdempotencyMismatch,
-            other => {
-                // The detail is for operators; callers learn only that it failed.
-                tracing::error!(error = %other, "store failure");
+            other if other.is_transient() => {
+                // The detail is for operators; callers learn only to retry.
+                tracing::warn!(error = %other, "store unavailable");
                 CoreError::Unavailable
             }
+            other => {
+                tracing::error!(error = %other, "store failure");
+                CoreError::Internal
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_listed_once_and_is_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            let text = code.as_str();
+            assert!(seen.insert(text), "{text} appears twice");
+            assert!(
+                !text.is_empty()
+                    && text
+                        .bytes()
+                        .all(|byte| byte.is_ascii_lowercase() || byte == b'_')
+                    && !text.starts_with('_')
+                    && !text.ends_with('_'),
+                "{text} is not snake_case"
+            );
+        }
+        // `ALL` is in declaration order with no variant skipped.
+        for (position, code) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!(*code as usize, position, "{code} is out of place in ALL");
+        }
+    }
+
+    #[test]
+    fn store_failures_are_internal_unless_the_database_is_unreachable() {
+        use hale_store::StoreError;
+        assert!(matches!(
+            CoreError::from(StoreError::Corrupt("x".into())),
+            CoreError::Internal
+        ));
+        assert!(matches!(
+            CoreError::from(StoreError::Migration("x".into())),
+            CoreError::Internal
+        ));
+        assert!(matches!(
+            CoreError::from(StoreError::Unavailable),
+            CoreError::Unavailable
+        ));
     }
 }
