@@ -59,15 +59,19 @@ where
 /// The token of the request's one `Authorization: Bearer` header. The scheme is matched
 /// without regard to case (RFC 9110 §11.1); two headers are refused rather than one picked,
 /// since a proxy and a client could each have meant a different one.
-fn bearer_token(headers: &HeaderMap) -> Result<&str, Problem> {
+fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
-    let missing = || Problem::new(ErrorCode::Unauthenticated, "a bearer token is required");
+    let missing = || {
+        ApiError::from(Problem::new(
+            ErrorCode::Unauthenticated,
+            "a bearer token is required",
+        ))
+    };
     let value = values.next().ok_or_else(missing)?;
     if values.next().is_some() {
-        return Err(Problem::new(
-            ErrorCode::MalformedRequest,
-            "send one Authorization header",
-        ));
+        return Err(
+            Problem::new(ErrorCode::MalformedRequest, "send one Authorization header").into(),
+        );
     }
     let (scheme, token) = value
         .to_str()
