@@ -246,6 +246,16 @@ mod tests {
     }
 
     #[test]
+    fn only_unavailability_asks_for_a_retry() {
+        let unavailable = Problem::from(CoreError::Unavailable).into_response();
+        assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(unavailable.headers().contains_key(header::RETRY_AFTER));
+        let internal = Problem::from(CoreError::Internal).into_response();
+        assert_eq!(internal.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!internal.headers().contains_key(header::RETRY_AFTER));
+    }
+
+    #[test]
     fn field_errors_are_capped_and_counted() {
         let errors = (0..120)
             .map(|_| FieldError {
