@@ -290,8 +290,17 @@ async fn nul_characters_get_the_same_validation_error_on_every_engine() {
         let multiline = send(&h.app, "POST", &format!("{step}/reject"), Some(&h.reviewer),
             Some(json!({"comment": "line one\\nline two"}).to_string()), &[]).await;
         assert_eq!(multiline.body["status"], "rejected", "{:?}", multiline.body);
+        let label = send(&h.app, "POST", "/api/v1/tenants/contoso/tokens", Some(&h.admin),
+            Some(json!({"roles": ["clinician"], "label": "ward\u{0}7"}).to_string()), &[]).await;
+        assert_problem(&label, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(label.body["errors"][0]["field"], "label");
+        // Answers are stored as the JSON text sent, where U+0000 stays the escape `\u0000`:
+        // both engines keep it and give it back unchanged.
+        let answer = h.submit_raw(&h.patient, format!(r#"{{"subject_id":"{}","app_id":"{}","answers":{{"heart_rate":70,"note":"a\u0000b"}}}}"#, h.subject, h.app_id), None).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.body);
+        assert_eq!(answer.body["answers"]["note"], "a\u{0}b");
         let after = h.counts().await;
-        assert_eq!(after.events, before.events + 3, "only the draft, submit and reject were stored");
+        assert_eq!(after.events, before.events + 4, "only the draft, submit, reject and answer were stored");
     })
     .await;
 }
