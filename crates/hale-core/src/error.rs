@@ -225,9 +225,39 @@ mod tests {
                 "{text} is not snake_case"
             );
         }
-        // `ALL` is in declaration order with no variant skipped.
+        // This match is exhaustive: a new code does not compile until it has a place here,
+        // and the loop then fails until it has the same place in `ALL`.
+        fn place(code: ErrorCode) -> usize {
+            match code {
+                ErrorCode::Unauthenticated => 0,
+                ErrorCode::Forbidden => 1,
+                ErrorCode::NotFound => 2,
+                ErrorCode::ValidationFailed => 3,
+                ErrorCode::InvalidDefinition => 4,
+                ErrorCode::InvalidSpreadsheet => 5,
+                ErrorCode::LintFailed => 6,
+                ErrorCode::MalformedRequest => 7,
+                ErrorCode::DuplicateKey => 8,
+                ErrorCode::NestingTooDeep => 9,
+                ErrorCode::NumberOutOfRange => 10,
+                ErrorCode::InvalidUnicode => 11,
+                ErrorCode::PayloadTooLarge => 12,
+                ErrorCode::UriTooLong => 13,
+                ErrorCode::HeadersTooLarge => 14,
+                ErrorCode::UnsupportedMediaType => 15,
+                ErrorCode::MethodNotAllowed => 16,
+                ErrorCode::Conflict => 17,
+                ErrorCode::TenantExists => 18,
+                ErrorCode::IdentifierTaken => 19,
+                ErrorCode::SelfApproval => 20,
+                ErrorCode::InvalidTransition => 21,
+                ErrorCode::IdempotencyKeyReused => 22,
+                ErrorCode::Internal => 23,
+                ErrorCode::Unavailable => 24,
+            }
+        }
         for (position, code) in ErrorCode::ALL.iter().enumerate() {
-            assert_eq!(*code as usize, position, "{code} is out of place in ALL");
+            assert_eq!(place(*code), position, "{code} is out of place in ALL");
         }
     }
 
