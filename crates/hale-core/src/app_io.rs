@@ -228,19 +228,23 @@ impl Core {
         version: i64,
         format: ExportFormat,
     ) -> Result<serde_json::Value, CoreError> {
-        let summary = self.get_app(context, tenant, app).await?;
-        let row = summary
-            .versions
-            .into_iter()
-            .find(|row| row.version == version)
-            .ok_or(CoreError::NotFound)?;
-        let definition = stored_definition(&row.definition)?;
-        Ok(match format {
-            ExportFormat::Hale => {
-                serde_json::to_value(&definition).map_err(|_| CoreError::Unavailable)?
-            }
-            ExportFormat::Questionnaire => hale_forms::questionnaire::export(&definition),
+        let id = format!("{app}/{version}");
+        let target = Target {
+            tenant: Some(tenant),
+            kind: "app_version",
+            id: Some(&id),
+        };
+        self.audited(context, "app.version.read", target, async {
+            // One row, not the app's every version: a long-lived app has many.
+            let row = self.visible_version(context, tenant, app, version).await?;
+            let definition = stored_definition(&row.definition)?;
+            Ok(match format {
+                ExportFormat::Hale => serde_json::to_value(&definition)
+                    .map_err(|_| CoreError::internal("a definition did not serialise"))?,
+                ExportFormat::Questionnaire => hale_forms::questionnaire::export(&definition),
+            })
         })
+        .await
     }
 
     /// What changed from one version to another, for review.
@@ -276,10 +280,8 @@ impl Core {
 
 /// A definition as stored; it passed compile when drafted, so failure here means corruption.
 pub(crate) fn stored_definition(text: &str) -> Result<AppDefinition, CoreError> {
-    AppDefinition::from_json(text).map_err(|_| {
-        tracing::error!("a stored app definition no longer parses");
-        CoreError::Unavailable
-    })
+    AppDefinition::from_json(text)
+        .map_err(|_| CoreError::internal("a stored app definition no longer parses"))
 }
 
 #[cfg(test)]
@@ -335,7 +337,7 @@ mod tests {
         let held = PARSES.acquire_many(PARSE_SLOTS as u32).await.unwrap();
         let refused = off_the_workers(|| Ok(())).await.unwrap_err();
         assert!(matches!(refused, CoreError::Busy), "{refused:?}");
-        assert_eq!(refused.code(), "busy");
+        assert_eq!(refused.code(), crate::ErrorCode::Busy);
         drop(held);
         off_the_workers(|| Ok(())).await.unwrap();
         let failed: Result<(), CoreError> = off_the_workers(|| Err(CoreError::NotFound)).await;

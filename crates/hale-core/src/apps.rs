@@ -14,11 +14,22 @@ use crate::{Core, CoreError, Target, remember, require};
 
 pub use hale_domain::app::VersionAction as VersionStep;
 
-/// An app and all its versions.
+/// An app and its versions (one page of them when read with [`Core::get_app`]).
 #[derive(Clone, Debug)]
 pub struct AppSummary {
     pub app: AppRow,
     pub versions: Vec<AppVersionRow>,
+    /// The last version of this page when more follow: where the next page starts.
+    pub next: Option<i64>,
+}
+
+/// Which page of an app's versions to read, oldest first.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct VersionPage {
+    /// Versions after this number.
+    pub after: Option<i64>,
+    /// Versions per page, bounded like every listing.
+    pub limit: Option<i64>,
 }
 
 /// A draft: the definition JSON exactly as the analyst wrote it.
@@ -42,6 +53,15 @@ fn sees_drafts(principal: &hale_domain::Principal) -> bool {
 }
 
 fn compile(definition: &str) -> Result<(Box<RawValue>, Box<RawValue>), CoreError> {
+    if crate::text::json_has_nul(definition) {
+        return Err(CoreError::InvalidDefinition(vec![
+            hale_forms::DefinitionError {
+                path: String::from("$"),
+                code: "invalid_character",
+                message: String::from("a definition's text may not contain U+0000"),
+            },
+        ]));
+    }
     let parsed = AppDefinition::from_json(definition).map_err(CoreError::InvalidDefinition)?;
     let compiled = parsed.compile().map_err(CoreError::InvalidDefinition)?;
     let definition = RawValue::from_string(definition.to_owned()).map_err(|_| {
@@ -54,7 +74,7 @@ fn compile(definition: &str) -> Result<(Box<RawValue>, Box<RawValue>), CoreError
     let compiled = serde_json::to_string(&compiled)
         .ok()
         .and_then(|text| RawValue::from_string(text).ok())
-        .ok_or(CoreError::Unavailable)?;
+        .ok_or_else(|| CoreError::internal("a compiled form did not serialise"))?;
     Ok((definition, compiled))
 }
 
@@ -187,14 +207,10 @@ impl Core {
             let next = transition(current.status, step, &context.principal, &current.author)
                 .map_err(|error| match error {
                     hale_domain::app::WorkflowError::MissingRole => CoreError::Forbidden,
-                    hale_domain::app::WorkflowError::SelfApproval => CoreError::Conflict {
-                        code: "self_approval",
-                        message: "the author of a version cannot approve it",
-                    },
-                    hale_domain::app::WorkflowError::InvalidTransition => CoreError::Conflict {
-                        code: "invalid_transition",
-                        message: "this step is not allowed from the version's current status",
-                    },
+                    hale_domain::app::WorkflowError::SelfApproval => CoreError::SelfApproval,
+                    hale_domain::app::WorkflowError::InvalidTransition => {
+                        CoreError::InvalidTransition
+                    }
                 })?;
             // Lint gates review: a version goes to review, and is approved, only clean; the
             // report is recorded with the step.
@@ -211,6 +227,16 @@ impl Core {
                 }
                 VersionAction::Reject | VersionAction::Retire => None,
             };
+            if comment
+                .as_deref()
+                .is_some_and(crate::text::has_control_character)
+            {
+                return Err(CoreError::invalid(
+                    "comment",
+                    "invalid_character",
+                    "a comment may not contain control characters other than line breaks and tabs",
+                ));
+            }
             if comment
                 .as_ref()
                 .is_some_and(|text| text.chars().count() > 2000)
@@ -242,10 +268,7 @@ impl Core {
                 })
                 .await
                 .map_err(|error| match error {
-                    hale_store::StoreError::Conflict(_) => CoreError::Conflict {
-                        code: "concurrent_change",
-                        message: "the app changed while this step was decided; read it again",
-                    },
+                    hale_store::StoreError::Conflict(_) => CoreError::ConcurrentChange,
                     other => other.into(),
                 })?;
             self.written_version(tenant, app_id, version).await
@@ -277,12 +300,14 @@ impl Core {
         .await
     }
 
-    /// An app with its versions; patients and integrations see published versions only.
+    /// An app with one page of its versions; patients and integrations see published versions
+    /// only.
     pub async fn get_app(
         &self,
         context: &RequestContext,
         tenant: TenantId,
         app_id: AppId,
+        page: VersionPage,
     ) -> Result<AppSummary, CoreError> {
         let id = app_id.to_string();
         let target = Target {
@@ -291,18 +316,48 @@ impl Core {
             id: Some(&id),
         };
         self.audited(context, "app.read", target, async {
-            let mut summary = self.app_summary(tenant, app_id).await?;
-            if !sees_drafts(&context.principal) {
-                summary
-                    .versions
-                    .retain(|version| version.status == VersionStatus::Published);
-                if summary.versions.is_empty() {
-                    return Err(CoreError::NotFound);
-                }
+            let limit = crate::submissions::page_size(page.limit)?;
+            let app = self
+                .store()
+                .app(tenant, app_id)
+                .await?
+                .ok_or(CoreError::NotFound)?;
+            let published_only = !sees_drafts(&context.principal);
+            let mut versions = self
+                .store()
+                .app_version_page(tenant, app_id, page.after, limit, published_only)
+                .await?;
+            if published_only && page.after.is_none() && versions.is_empty() {
+                return Err(CoreError::NotFound);
             }
-            Ok(summary)
+            let more = versions.len() as i64 > limit;
+            versions.truncate(limit as usize);
+            let next = more
+                .then(|| versions.last().map(|row| row.version))
+                .flatten();
+            Ok(AppSummary {
+                app,
+                versions,
+                next,
+            })
         })
         .await
+    }
+
+    /// One version as its reader may see it: patients and integrations reach published
+    /// versions only, and anything else looks missing.
+    pub(crate) async fn visible_version(
+        &self,
+        context: &RequestContext,
+        tenant: TenantId,
+        app_id: AppId,
+        version: i64,
+    ) -> Result<AppVersionRow, CoreError> {
+        self.store()
+            .app_version(tenant, app_id, version)
+            .await?
+            .filter(|row| sees_drafts(&context.principal) || row.status == VersionStatus::Published)
+            .ok_or(CoreError::NotFound)
     }
 
     /// A version just written: its absence means the store lost it, not that it is missing.
@@ -315,7 +370,7 @@ impl Core {
         self.store()
             .app_version(tenant, app_id, version)
             .await?
-            .ok_or(CoreError::Unavailable)
+            .ok_or_else(|| CoreError::internal("an app version just written is missing"))
     }
 
     async fn app_summary(&self, tenant: TenantId, app_id: AppId) -> Result<AppSummary, CoreError> {
@@ -325,7 +380,11 @@ impl Core {
             .await?
             .ok_or(CoreError::NotFound)?;
         let versions = self.store().app_versions(tenant, app_id).await?;
-        Ok(AppSummary { app, versions })
+        Ok(AppSummary {
+            app,
+            versions,
+            next: None,
+        })
     }
 
     /// The compiled form of a version that was published when first read, from cache when
@@ -363,8 +422,8 @@ impl Core {
             .await?
             .filter(|row| row.status == VersionStatus::Published)
             .ok_or(CoreError::NotFound)?;
-        let form: CompiledForm =
-            serde_json::from_str(&row.compiled).map_err(|_| CoreError::Unavailable)?;
+        let form: CompiledForm = serde_json::from_str(&row.compiled)
+            .map_err(|_| CoreError::internal("a stored compiled form does not parse"))?;
         let form = Arc::new(form);
         remember(&self.inner.forms, key, Arc::clone(&form));
         Ok((version, form))

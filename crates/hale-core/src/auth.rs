@@ -145,6 +145,15 @@ impl Core {
                     "at least one role is required",
                 ));
             }
+            // The label is stored as plain text: bounded, and without U+0000, which
+            // PostgreSQL cannot store, or other control characters.
+            if request.label.chars().count() > 200 || request.label.chars().any(char::is_control) {
+                return Err(CoreError::invalid(
+                    "label",
+                    "invalid_label",
+                    "a label has at most 200 characters and no control characters",
+                ));
+            }
             if request.roles.contains(&Role::Patient) != request.subject.is_some() {
                 return Err(CoreError::invalid(
                     "subject",

@@ -1,8 +1,115 @@
-//! The errors a use case can end in. Each has a stable code that transports map to their own
-//! status (HTTP, GraphQL, FHIR OperationOutcome); messages are safe to show and never carry PHI.
+//! The errors a use case can end in. Each has a stable [`ErrorCode`] that transports map to
+//! their own status (HTTP, GraphQL, FHIR OperationOutcome); messages are safe to show and never
+//! carry PHI.
 
+use hale_domain::json::JsonErrorKind;
 use hale_forms::xlsform::ImportError;
 use hale_forms::{DefinitionError, FieldError, LintReport};
+
+/// Every stable error code Hale answers with, in the core and at the edges. Each transport maps
+/// it to its own status in one exhaustive `match`, so a new code cannot ship without one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+    InvalidDefinition,
+    InvalidSpreadsheet,
+    LintFailed,
+    MalformedRequest,
+    DuplicateKey,
+    NestingTooDeep,
+    NumberOutOfRange,
+    InvalidUnicode,
+    PayloadTooLarge,
+    UriTooLong,
+    HeadersTooLarge,
+    UnsupportedMediaType,
+    MethodNotAllowed,
+    Conflict,
+    TenantExists,
+    IdentifierTaken,
+    SelfApproval,
+    InvalidTransition,
+    ConcurrentChange,
+    IdempotencyKeyReused,
+    Internal,
+    Unavailable,
+    Busy,
+}
+
+impl ErrorCode {
+    /// Every code, for documentation and for the tests that check the table is complete.
+    pub const ALL: [ErrorCode; 27] = [
+        ErrorCode::Unauthenticated,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::ValidationFailed,
+        ErrorCode::InvalidDefinition,
+        ErrorCode::InvalidSpreadsheet,
+        ErrorCode::LintFailed,
+        ErrorCode::MalformedRequest,
+        ErrorCode::DuplicateKey,
+        ErrorCode::NestingTooDeep,
+        ErrorCode::NumberOutOfRange,
+        ErrorCode::InvalidUnicode,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UriTooLong,
+        ErrorCode::HeadersTooLarge,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Conflict,
+        ErrorCode::TenantExists,
+        ErrorCode::IdentifierTaken,
+        ErrorCode::SelfApproval,
+        ErrorCode::InvalidTransition,
+        ErrorCode::ConcurrentChange,
+        ErrorCode::IdempotencyKeyReused,
+        ErrorCode::Internal,
+        ErrorCode::Unavailable,
+        ErrorCode::Busy,
+    ];
+
+    /// The code as clients see it; never changes once published.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::ValidationFailed => "validation_failed",
+            ErrorCode::InvalidDefinition => "invalid_definition",
+            ErrorCode::InvalidSpreadsheet => "invalid_spreadsheet",
+            ErrorCode::LintFailed => "lint_failed",
+            ErrorCode::MalformedRequest => "malformed_request",
+            ErrorCode::DuplicateKey => "duplicate_key",
+            ErrorCode::NestingTooDeep => "nesting_too_deep",
+            ErrorCode::NumberOutOfRange => "number_out_of_range",
+            ErrorCode::InvalidUnicode => "invalid_unicode",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UriTooLong => "uri_too_long",
+            ErrorCode::HeadersTooLarge => "headers_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::TenantExists => "tenant_exists",
+            ErrorCode::IdentifierTaken => "identifier_taken",
+            ErrorCode::SelfApproval => "self_approval",
+            ErrorCode::InvalidTransition => "invalid_transition",
+            ErrorCode::ConcurrentChange => "concurrent_change",
+            ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
+            ErrorCode::Internal => "internal_error",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Busy => "busy",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
 
 /// How a command or query failed.
 #[derive(Debug, thiserror::Error)]
@@ -26,13 +133,27 @@ pub enum CoreError {
     /// Lint found problems that block publication.
     #[error("the app version does not pass lint")]
     LintFailed(LintReport),
-    #[error("{message}")]
-    Conflict {
-        code: &'static str,
-        message: &'static str,
-    },
+    /// Another request changed the same record first; the message is one of the store's fixed
+    /// sentences.
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("a tenant with this slug already exists")]
+    TenantExists,
+    #[error("a subject with this identifier already exists")]
+    IdentifierTaken,
+    #[error("the author of a version cannot approve it")]
+    SelfApproval,
+    #[error("this step is not allowed from the version's current status")]
+    InvalidTransition,
+    /// Another step on the same record was recorded between this one's read and its write.
+    #[error("the record changed while this request was being handled; read it again and retry")]
+    ConcurrentChange,
     #[error("this idempotency key was already used with a different request")]
     IdempotencyMismatch,
+    /// A bug or corrupt stored data: retrying will not help. The detail is logged, not sent.
+    #[error("an unexpected error occurred")]
+    Internal,
+    /// The database or writer cannot take the request now; retrying later may succeed.
     #[error("the service is temporarily unavailable")]
     Unavailable,
     /// Every upload-parsing slot is taken, or the parse ran past its deadline; retry later.
@@ -46,23 +167,33 @@ pub enum CoreError {
 
 impl CoreError {
     /// The stable, documented code of this error.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            CoreError::Unauthenticated => "unauthenticated",
-            CoreError::Forbidden => "forbidden",
-            CoreError::NotFound => "not_found",
-            CoreError::Invalid(_) => "validation_failed",
-            CoreError::InvalidDefinition(_) => "invalid_definition",
-            CoreError::InvalidSpreadsheet(_) => "invalid_spreadsheet",
-            CoreError::LintFailed(_) => "lint_failed",
-            CoreError::Conflict { code, .. } => code,
-            CoreError::IdempotencyMismatch => "idempotency_key_reused",
-            CoreError::Unavailable => "unavailable",
-            CoreError::Busy => "busy",
+            CoreError::Unauthenticated => ErrorCode::Unauthenticated,
+            CoreError::Forbidden => ErrorCode::Forbidden,
+            CoreError::NotFound => ErrorCode::NotFound,
+            CoreError::Invalid(_) => ErrorCode::ValidationFailed,
+            CoreError::InvalidDefinition(_) => ErrorCode::InvalidDefinition,
+            CoreError::InvalidSpreadsheet(_) => ErrorCode::InvalidSpreadsheet,
+            CoreError::LintFailed(_) => ErrorCode::LintFailed,
+            CoreError::Conflict(_) => ErrorCode::Conflict,
+            CoreError::TenantExists => ErrorCode::TenantExists,
+            CoreError::IdentifierTaken => ErrorCode::IdentifierTaken,
+            CoreError::SelfApproval => ErrorCode::SelfApproval,
+            CoreError::InvalidTransition => ErrorCode::InvalidTransition,
+            CoreError::ConcurrentChange => ErrorCode::ConcurrentChange,
+            CoreError::IdempotencyMismatch => ErrorCode::IdempotencyKeyReused,
+            CoreError::Internal => ErrorCode::Internal,
+            CoreError::Unavailable => ErrorCode::Unavailable,
+            CoreError::Busy => ErrorCode::Busy,
             CoreError::MalformedJson(error) => match error.kind {
-                hale_domain::json::JsonErrorKind::Malformed
-                | hale_domain::json::JsonErrorKind::UnexpectedShape => "malformed_request",
-                kind => kind.code(),
+                JsonErrorKind::Malformed | JsonErrorKind::UnexpectedShape => {
+                    ErrorCode::MalformedRequest
+                }
+                JsonErrorKind::DuplicateKey => ErrorCode::DuplicateKey,
+                JsonErrorKind::NestingTooDeep => ErrorCode::NestingTooDeep,
+                JsonErrorKind::NumberOutOfRange => ErrorCode::NumberOutOfRange,
+                JsonErrorKind::InvalidUnicode => ErrorCode::InvalidUnicode,
             },
         }
     }
@@ -74,24 +205,108 @@ impl CoreError {
             message: message.to_owned(),
         }])
     }
+
+    /// A state the code should never reach (a row just written is gone, stored JSON does not
+    /// parse): logged for operators with what was expected, answered as a 500.
+    pub(crate) fn internal(what: &'static str) -> Self {
+        tracing::error!(what, "internal error");
+        CoreError::Internal
+    }
 }
 
 impl From<hale_store::StoreError> for CoreError {
     fn from(error: hale_store::StoreError) -> Self {
         use hale_store::StoreError;
         match error {
-            StoreError::Conflict(message) => CoreError::Conflict {
-                code: "conflict",
-                message,
-            },
+            StoreError::Conflict(message) => CoreError::Conflict(message),
             StoreError::IdempotencyMismatch => CoreError::IdempotencyMismatch,
             // A version that stopped taking submissions answers like one that never existed.
             StoreError::VersionNotPublished => CoreError::NotFound,
-            other => {
-                // The detail is for operators; callers learn only that it failed.
-                tracing::error!(error = %other, "store failure");
+            other if other.is_transient() => {
+                // The detail is for operators; callers learn only to retry.
+                tracing::warn!(error = %other, "store unavailable");
                 CoreError::Unavailable
             }
+            other => {
+                tracing::error!(error = %other, "store failure");
+                CoreError::Internal
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_listed_once_and_is_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            let text = code.as_str();
+            assert!(seen.insert(text), "{text} appears twice");
+            assert!(
+                !text.is_empty()
+                    && text
+                        .bytes()
+                        .all(|byte| byte.is_ascii_lowercase() || byte == b'_')
+                    && !text.starts_with('_')
+                    && !text.ends_with('_'),
+                "{text} is not snake_case"
+            );
+        }
+        // This match is exhaustive: a new code does not compile until it has a place here,
+        // and the loop then fails until it has the same place in `ALL`.
+        fn place(code: ErrorCode) -> usize {
+            match code {
+                ErrorCode::Unauthenticated => 0,
+                ErrorCode::Forbidden => 1,
+                ErrorCode::NotFound => 2,
+                ErrorCode::ValidationFailed => 3,
+                ErrorCode::InvalidDefinition => 4,
+                ErrorCode::InvalidSpreadsheet => 5,
+                ErrorCode::LintFailed => 6,
+                ErrorCode::MalformedRequest => 7,
+                ErrorCode::DuplicateKey => 8,
+                ErrorCode::NestingTooDeep => 9,
+                ErrorCode::NumberOutOfRange => 10,
+                ErrorCode::InvalidUnicode => 11,
+                ErrorCode::PayloadTooLarge => 12,
+                ErrorCode::UriTooLong => 13,
+                ErrorCode::HeadersTooLarge => 14,
+                ErrorCode::UnsupportedMediaType => 15,
+                ErrorCode::MethodNotAllowed => 16,
+                ErrorCode::Conflict => 17,
+                ErrorCode::TenantExists => 18,
+                ErrorCode::IdentifierTaken => 19,
+                ErrorCode::SelfApproval => 20,
+                ErrorCode::InvalidTransition => 21,
+                ErrorCode::ConcurrentChange => 22,
+                ErrorCode::IdempotencyKeyReused => 23,
+                ErrorCode::Internal => 24,
+                ErrorCode::Unavailable => 25,
+                ErrorCode::Busy => 26,
+            }
+        }
+        for (position, code) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!(place(*code), position, "{code} is out of place in ALL");
+        }
+    }
+
+    #[test]
+    fn store_failures_are_internal_unless_the_database_is_unreachable() {
+        use hale_store::StoreError;
+        assert!(matches!(
+            CoreError::from(StoreError::Corrupt("x".into())),
+            CoreError::Internal
+        ));
+        assert!(matches!(
+            CoreError::from(StoreError::Migration("x".into())),
+            CoreError::Internal
+        ));
+        assert!(matches!(
+            CoreError::from(StoreError::Unavailable),
+            CoreError::Unavailable
+        ));
     }
 }

@@ -13,6 +13,7 @@ mod error;
 mod subjects;
 mod submissions;
 mod tenants;
+mod text;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -23,11 +24,11 @@ use hale_forms::CompiledForm;
 use hale_store::Store;
 
 pub use app_io::{AppSource, ExportFormat, lint_source, read_definition};
-pub use apps::{AppSummary, DraftVersion, VersionStep};
+pub use apps::{AppSummary, DraftVersion, VersionPage, VersionStep};
 pub use auth::{IssueToken, IssuedToken, Secret, token_hash};
-pub use error::CoreError;
+pub use error::{CoreError, ErrorCode};
 pub use subjects::RegisterSubject;
-pub use submissions::{Listing, SubmitAnswers, Submitted};
+pub use submissions::{DEFAULT_PAGE_SIZE, Listing, MAX_PAGE_SIZE, SubmitAnswers, Submitted};
 
 pub use hale_store::{
     AppRow, AppVersionRow, ObservationRow, Page, SubjectRow, SubmissionRow, TenantRow, TimeRange,
@@ -136,7 +137,7 @@ impl Core {
         let result = work.await;
         let outcome = match &result {
             Ok(_) => "success",
-            Err(error) => error.code(),
+            Err(error) => error.code().as_str(),
         };
         record_audit(context, action, target, outcome);
         result

@@ -62,10 +62,7 @@ impl Core {
                     .await?
                     .is_some()
                 {
-                    return Err(CoreError::Conflict {
-                        code: "identifier_taken",
-                        message: "a subject with this identifier already exists",
-                    });
+                    return Err(CoreError::IdentifierTaken);
                 }
             }
             let id = SubjectId::from_uuid(self.new_uuid());
@@ -92,7 +89,7 @@ impl Core {
             self.store()
                 .subject(tenant, id)
                 .await?
-                .ok_or(CoreError::Unavailable)
+                .ok_or_else(|| CoreError::internal("a subject just registered is missing"))
         })
         .await
     }
@@ -124,7 +121,7 @@ impl Core {
         context: &RequestContext,
         tenant: TenantId,
         after: Option<(i64, String, i64)>,
-        limit: i64,
+        limit: Option<i64>,
     ) -> Result<Page<SubjectRow>, CoreError> {
         let target = Target {
             tenant: Some(tenant),
@@ -136,6 +133,7 @@ impl Core {
                 &context.principal,
                 &[Role::TenantAdmin, Role::Clinician, Role::Integration],
             )?;
+            let limit = crate::submissions::page_size(limit)?;
             Ok(self.store().subjects(tenant, after, limit).await?)
         })
         .await

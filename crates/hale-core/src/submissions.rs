@@ -43,9 +43,29 @@ pub struct Submitted {
 pub struct Listing {
     pub range: TimeRange,
     pub after: Option<(i64, String, i64)>,
-    pub limit: i64,
+    /// Rows per page: 1 to [`MAX_PAGE_SIZE`], [`DEFAULT_PAGE_SIZE`] when absent.
+    pub limit: Option<i64>,
     /// LOINC code filter (observations only).
     pub code: Option<String>,
+}
+
+/// Rows in a page when the caller does not say.
+pub const DEFAULT_PAGE_SIZE: i64 = 50;
+/// Most rows in one page, whatever the caller asks: bounds each read's memory and time.
+pub const MAX_PAGE_SIZE: i64 = 500;
+
+/// The page size a listing may use; every transport gets the same bound from here.
+pub(crate) fn page_size(limit: Option<i64>) -> Result<i64, CoreError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE_SIZE);
+    if (1..=MAX_PAGE_SIZE).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(CoreError::invalid(
+            "limit",
+            "out_of_range",
+            "limit must be between 1 and 500",
+        ))
+    }
 }
 
 const SUBMITTERS: [Role; 4] = [
@@ -152,12 +172,14 @@ impl Core {
         tenant: TenantId,
         stream_id: &str,
     ) -> Result<Submitted, CoreError> {
-        let original: SubmissionId = stream_id.parse().map_err(|_| CoreError::Unavailable)?;
+        let original: SubmissionId = stream_id
+            .parse()
+            .map_err(|_| CoreError::internal("a replayed stream id is not a submission id"))?;
         let submission = self
             .store()
             .submission(tenant, original)
             .await?
-            .ok_or(CoreError::Unavailable)?;
+            .ok_or_else(|| CoreError::internal("a replayed submission is missing"))?;
         Ok(Submitted {
             submission,
             replayed: true,
@@ -224,7 +246,7 @@ impl Core {
                     serde_json::to_string(&serde_json::json!({ "news2": news2 }))
                         .ok()
                         .and_then(|text| RawValue::from_string(text).ok())
-                        .ok_or(CoreError::Unavailable)?,
+                        .ok_or_else(|| CoreError::internal("scores did not serialise"))?,
                 ),
                 None => None,
             };
@@ -326,17 +348,12 @@ impl Core {
             id: Some(&text),
         };
         self.audited(context, "submission.list", target, async {
+            let limit = page_size(listing.limit)?;
             self.require_subject_history(context, tenant, subject)
                 .await?;
             Ok(self
                 .store()
-                .submissions_for_subject(
-                    tenant,
-                    subject,
-                    listing.range,
-                    listing.after,
-                    listing.limit,
-                )
+                .submissions_for_subject(tenant, subject, listing.range, listing.after, limit)
                 .await?)
         })
         .await
@@ -356,6 +373,7 @@ impl Core {
             id: Some(&text),
         };
         self.audited(context, "observation.list", target, async {
+            let limit = page_size(listing.limit)?;
             self.require_subject_history(context, tenant, subject)
                 .await?;
             Ok(self
@@ -366,7 +384,7 @@ impl Core {
                     listing.code.as_deref(),
                     listing.range,
                     listing.after,
-                    listing.limit,
+                    limit,
                 )
                 .await?)
         })

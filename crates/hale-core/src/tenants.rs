@@ -41,10 +41,7 @@ impl Core {
                 return Err(CoreError::Invalid(errors));
             };
             if self.store().tenant_by_slug(slug.as_str()).await?.is_some() {
-                return Err(CoreError::Conflict {
-                    code: "tenant_exists",
-                    message: "a tenant with this slug already exists",
-                });
+                return Err(CoreError::TenantExists);
             }
             let id = TenantId::from_uuid(self.new_uuid());
             self.store()
@@ -65,7 +62,10 @@ impl Core {
                     preconditions: Vec::new(),
                 })
                 .await?;
-            self.store().tenant(id).await?.ok_or(CoreError::Unavailable)
+            self.store()
+                .tenant(id)
+                .await?
+                .ok_or_else(|| CoreError::internal("a tenant just created is missing"))
         })
         .await
     }

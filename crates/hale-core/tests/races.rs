@@ -276,14 +276,16 @@ async fn concurrent_approve_and_reject_end_in_one_order() {
             let winner = match (&approve, &reject) {
                 (Ok(_), Err(loser)) => {
                     assert!(
-                        ["concurrent_change", "invalid_transition"].contains(&loser.code()),
+                        ["concurrent_change", "invalid_transition"]
+                            .contains(&loser.code().as_str()),
                         "{loser:?}"
                     );
                     VersionStatus::Published
                 }
                 (Err(loser), Ok(_)) => {
                     assert!(
-                        ["concurrent_change", "invalid_transition"].contains(&loser.code()),
+                        ["concurrent_change", "invalid_transition"]
+                            .contains(&loser.code().as_str()),
                         "{loser:?}"
                     );
                     VersionStatus::Rejected

@@ -15,7 +15,7 @@ use serde_json::Map;
 
 use crate::answer::{read_answer, same_computed};
 use crate::compile::{CompiledField, CompiledForm};
-use crate::definition::{FieldType, is_valid_name};
+use crate::definition::FieldType;
 use crate::observe::{Reading, derive};
 
 /// One problem with one answer.
@@ -121,20 +121,29 @@ impl Run<'_> {
                 .enumerate()
                 .filter(move |(_, field)| field.repeat == repeat)
         };
-        for key in answers.keys() {
-            let known = own_fields().any(|(index, field)| {
-                &field.name == key && Some(index) != repeat && field.field_type != FieldType::Group
-            });
-            if !known {
-                // The key is client-chosen text: report it only when it is a plausible field
-                // name, never arbitrary (possibly PHI-bearing) input.
-                let shown = if is_valid_name(key) {
-                    path_of(prefix, key)
-                } else {
-                    format!("{prefix}$")
-                };
-                self.error(shown, "unknown_field", "this app has no such field");
-            }
+        let unknown = answers
+            .keys()
+            .filter(|key| {
+                !own_fields().any(|(index, field)| {
+                    &field.name == *key
+                        && Some(index) != repeat
+                        && field.field_type != FieldType::Group
+                })
+            })
+            .count();
+        if unknown > 0 {
+            // Keys are client-chosen text (possibly PHI), so the error names the object that
+            // holds them and how many there are, one error however many: never a key itself.
+            let holder = match prefix.strip_suffix('.') {
+                Some(row) => row.to_owned(),
+                None => String::from("answers"),
+            };
+            let message = if unknown == 1 {
+                String::from("1 answer names no field of this app")
+            } else {
+                format!("{unknown} answers name no field of this app")
+            };
+            self.error(holder, "unknown_field", &message);
         }
         for &index in &form.order {
             let field = &form.fields[index];

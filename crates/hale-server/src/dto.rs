@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::problem::{ApiError, Problem};
+use hale_core::ErrorCode;
 
 #[derive(Serialize)]
 pub struct TenantDto {
@@ -149,6 +150,33 @@ impl From<AppVersionRow> for VersionDto {
     }
 }
 
+/// A version in an app's listing: its workflow state, not its definition (read that from
+/// `…/versions/{n}`), so an app with many versions stays a small answer.
+#[derive(Serialize)]
+pub struct VersionSummaryDto {
+    pub version: i64,
+    pub status: &'static str,
+    pub author: String,
+    pub created_at: String,
+    pub status_by: Option<String>,
+    pub status_at: Option<String>,
+    pub status_comment: Option<String>,
+}
+
+impl From<AppVersionRow> for VersionSummaryDto {
+    fn from(row: AppVersionRow) -> Self {
+        Self {
+            version: row.version,
+            status: row.status.as_str(),
+            author: row.author,
+            created_at: row.created_at.to_rfc3339(),
+            status_by: row.status_by,
+            status_at: row.status_at.map(|at| at.to_rfc3339()),
+            status_comment: row.status_comment,
+        }
+    }
+}
+
 #[derive(Serialize)]
 pub struct AppDto {
     pub id: String,
@@ -157,7 +185,10 @@ pub struct AppDto {
     pub created_at: String,
     pub current_version: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub versions: Option<Vec<VersionDto>>,
+    pub versions: Option<Vec<VersionSummaryDto>>,
+    /// Where the next page of versions starts (`?cursor=`), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 impl From<AppRow> for AppDto {
@@ -169,6 +200,7 @@ impl From<AppRow> for AppDto {
             created_at: row.created_at.to_rfc3339(),
             current_version: row.current_version,
             versions: None,
+            next_cursor: None,
         }
     }
 }
@@ -176,7 +208,14 @@ impl From<AppRow> for AppDto {
 impl From<AppSummary> for AppDto {
     fn from(summary: AppSummary) -> Self {
         let mut dto = AppDto::from(summary.app);
-        dto.versions = Some(summary.versions.into_iter().map(VersionDto::from).collect());
+        dto.versions = Some(
+            summary
+                .versions
+                .into_iter()
+                .map(VersionSummaryDto::from)
+                .collect(),
+        );
+        dto.next_cursor = summary.next.map(|version| version.to_string());
         dto
     }
 }
@@ -275,7 +314,7 @@ pub fn decode_cursor(cursor: &str) -> Result<(i64, String, i64), ApiError> {
         .and_then(|bytes| hale_domain::json::from_slice(&bytes).ok())
         .ok_or_else(|| {
             Problem::new(
-                "malformed_request",
+                ErrorCode::MalformedRequest,
                 "the cursor is not one this server issued",
             )
             .into()

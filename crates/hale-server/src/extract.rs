@@ -2,15 +2,17 @@
 //! [`RequestContext`], and a JSON body parsed without ever echoing its content in an error.
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
-use axum::http::header;
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use hale_domain::RequestContext;
 use serde::de::DeserializeOwned;
 
 use crate::AppState;
 use crate::problem::{ApiError, Problem};
+use hale_core::ErrorCode;
 
 /// The caller, authenticated from its bearer token.
 pub struct Context(pub RequestContext);
@@ -33,27 +35,147 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or_else(|| Problem::new("unauthenticated", "a bearer token is required"))?;
-        let principal =
-            state
-                .core
-                .authenticate(token.trim())
-                .await
-                .map_err(|error| match error {
-                    hale_core::CoreError::Unavailable => ApiError::from(error),
-                    _ => Problem::new("unauthenticated", "the bearer token is not valid").into(),
-                })?;
+        let token = bearer_token(&parts.headers)?;
+        let principal = state
+            .core
+            .authenticate(token)
+            .await
+            .map_err(|error| match error {
+                hale_core::CoreError::Unavailable | hale_core::CoreError::Internal => {
+                    ApiError::from(error)
+                }
+                _ => {
+                    Problem::new(ErrorCode::Unauthenticated, "the bearer token is not valid").into()
+                }
+            })?;
         Ok(Context(RequestContext::new(
             principal,
             request_id(parts),
             "rest",
         )))
     }
+}
+
+/// The token of the request's one `Authorization: Bearer` header. The scheme is matched
+/// without regard to case (RFC 9110 §11.1); two headers are refused rather than one picked,
+/// since a proxy and a client could each have meant a different one.
+fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let missing = || {
+        ApiError::from(Problem::new(
+            ErrorCode::Unauthenticated,
+            "a bearer token is required",
+        ))
+    };
+    let value = values.next().ok_or_else(missing)?;
+    if values.next().is_some() {
+        return Err(
+            Problem::new(ErrorCode::MalformedRequest, "send one Authorization header").into(),
+        );
+    }
+    let (scheme, token) = value
+        .to_str()
+        .ok()
+        .and_then(|text| text.trim_start().split_once(' '))
+        .ok_or_else(missing)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(missing());
+    }
+    Ok(token)
+}
+
+/// Path parameters. A value of the wrong shape is a 400 that names the parameter (a name from
+/// the route, never from the request) and not the value.
+pub struct Path<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Path<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(rejection) => {
+                let names: Vec<String> = RawPathParams::from_request_parts(parts, state)
+                    .await
+                    .map(|params| params.iter().map(|(name, _)| name.to_owned()).collect())
+                    .unwrap_or_default();
+                Err(path_problem(&rejection, &names).into())
+            }
+        }
+    }
+}
+
+fn path_problem(rejection: &PathRejection, names: &[String]) -> Problem {
+    let PathRejection::FailedToDeserializePathParams(error) = rejection else {
+        return Problem::new(ErrorCode::Internal, "an unexpected error occurred");
+    };
+    let parameter = match error.kind() {
+        ErrorKind::ParseErrorAtIndex { index, .. } => names.get(*index).cloned(),
+        ErrorKind::ParseErrorAtKey { key, .. }
+        | ErrorKind::InvalidUtf8InPathParam { key }
+        | ErrorKind::DeserializeError { key, .. } => Some(key.clone()),
+        ErrorKind::ParseError { .. } => names.first().cloned(),
+        _ => None,
+    };
+    match parameter.filter(|name| names.contains(name)) {
+        Some(name) => Problem::new(
+            ErrorCode::MalformedRequest,
+            format!("the path parameter `{name}` is not valid"),
+        ),
+        None => Problem::new(ErrorCode::MalformedRequest, "the path is not valid"),
+    }
+}
+
+/// Query-string parameters, read like axum's `Query` but refused in problem+json: a bad value
+/// names its parameter (a field of `T`), an unknown parameter is not repeated.
+pub struct Query<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Query<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(Query)
+            .map_err(|error| {
+                let message = error.inner().to_string();
+                let path = error.path().to_string();
+                let detail = if message.starts_with("unknown field") {
+                    String::from("the query string has a parameter this endpoint does not take")
+                } else if let Some(name) = message
+                    .strip_prefix("missing field `")
+                    .and_then(|rest| rest.strip_suffix('`'))
+                {
+                    // serde names a field of `T` here, never request text.
+                    format!("the query parameter `{name}` is required")
+                } else if is_parameter_name(&path) {
+                    format!("the query parameter `{path}` is not valid")
+                } else {
+                    String::from("the query string is not valid")
+                };
+                Problem::new(ErrorCode::MalformedRequest, detail).into()
+            })
+    }
+}
+
+/// Whether a deserialisation path is one plain field name (so one of ours, with unknown
+/// fields refused), not a position or an empty path.
+fn is_parameter_name(path: &str) -> bool {
+    (1..=64).contains(&path.len())
+        && path
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte == b'_')
 }
 
 /// A JSON request body. Errors say where the body is wrong, never what it contained: bodies
@@ -72,7 +194,7 @@ where
         let json = media_type(request.headers()).is_none_or(|media| media == "application/json");
         if !json {
             return Err(Problem::new(
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "the body must be application/json",
             )
             .into());
@@ -90,14 +212,17 @@ where
 fn json_problem(error: &hale_domain::json::JsonError) -> Problem {
     use hale_domain::json::JsonErrorKind;
     let code = match error.kind {
-        JsonErrorKind::Malformed | JsonErrorKind::UnexpectedShape => "malformed_request",
-        kind => kind.code(),
+        JsonErrorKind::Malformed | JsonErrorKind::UnexpectedShape => ErrorCode::MalformedRequest,
+        JsonErrorKind::DuplicateKey => ErrorCode::DuplicateKey,
+        JsonErrorKind::NestingTooDeep => ErrorCode::NestingTooDeep,
+        JsonErrorKind::NumberOutOfRange => ErrorCode::NumberOutOfRange,
+        JsonErrorKind::InvalidUnicode => ErrorCode::InvalidUnicode,
     };
     Problem::new(code, error.to_string())
 }
 
 /// The request's media type without parameters, lower-cased (`application/json`).
-fn media_type(headers: &axum::http::HeaderMap) -> Option<String> {
+fn media_type(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -112,10 +237,10 @@ async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes,
         .await
         .map_err(|rejection| match rejection {
             BytesRejection::FailedToBufferBody(_) => Problem::new(
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 "the body is larger than this endpoint accepts",
             ),
-            _ => Problem::new("malformed_request", "the body could not be read"),
+            _ => Problem::new(ErrorCode::MalformedRequest, "the body could not be read"),
         })
 }
 
@@ -144,8 +269,7 @@ impl<S: Send + Sync> FromRequest<S> for AppUpload {
                 questionnaire: false,
             },
             _ => {
-                return Err(Problem::new(
-                    "unsupported_media_type",
+                return Err(Problem::new(ErrorCode::UnsupportedMediaType,
                     "upload an XLSForm (.xlsx), a FHIR Questionnaire (application/fhir+json) or a Hale definition (application/json)",
                 )
                 .into());

@@ -3,6 +3,7 @@
 //! HTTP.
 
 mod dto;
+mod edge;
 mod extract;
 mod problem;
 mod routes;
@@ -14,12 +15,14 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, StatusCode};
 use axum::response::IntoResponse;
 use hale_core::Core;
+use hale_core::ErrorCode;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-pub use problem::{Problem, status_of};
+pub use edge::{MAX_HEADER_BYTES, MAX_URI_BYTES};
+pub use problem::{MAX_FIELD_ERRORS, Problem, status_of};
 
 /// Limits the edge enforces before the core sees a request.
 #[derive(Clone, Debug)]
@@ -51,11 +54,11 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
     Router::new()
         .merge(routes::health::routes())
         .nest("/api/v1", routes::api())
-        .fallback(|| async { Problem::new("not_found", "no such endpoint") })
+        .fallback(|| async { Problem::new(ErrorCode::NotFound, "no such endpoint") })
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(CatchPanicLayer::custom(|_| {
-            Problem::new("internal", "an unexpected error occurred").into_response()
+            Problem::new(ErrorCode::Internal, "an unexpected error occurred").into_response()
         }))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -65,6 +68,14 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
         .layer(axum::middleware::map_response(
             problem::bare_errors_as_problems,
         ))
+        // Outside every handler, so a declared size is refused before anything reads the body.
+        .layer(axum::middleware::from_fn_with_state(
+            edge::Sizes {
+                max_body_bytes: limits.max_body_bytes,
+            },
+            edge::refuse_oversized,
+        ))
+        .layer(axum::middleware::map_response(edge::hygiene_headers))
         // Traces carry method, path, status and latency: never headers or bodies.
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

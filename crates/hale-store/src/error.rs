@@ -43,6 +43,31 @@ impl StoreError {
         }
     }
 
+    /// Whether the failure is the database being out of reach or too busy (pool exhausted,
+    /// connection lost, writer stopped, lock contention), so that the same request may succeed
+    /// later; everything else is a bug or corrupt data and retrying will not help.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Unavailable => true,
+            StoreError::Database(error) => match error {
+                sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::WorkerCrashed => true,
+                sqlx::Error::Database(error) => error
+                    .code()
+                    .is_some_and(|code| transient_database_code(&code)),
+                _ => false,
+            },
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(error, _)) => matches!(
+                error.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ),
+            _ => false,
+        }
+    }
+
     /// A unique-key violation becomes the conflict it means in its statement; anything else
     /// stays as it is.
     pub(crate) fn conflict_as(self, meaning: &'static str) -> Self {
@@ -51,5 +76,52 @@ impl StoreError {
         } else {
             self
         }
+    }
+}
+
+/// Whether a database error code, as `sqlx` reports it, means "busy or unreachable".
+/// PostgreSQL's are five-character SQLSTATEs (classes 08 connection, 53 resources, 57P
+/// shutdown; 40001 and 40P01 lost a race); SQLite's are numbers whose low byte is the primary
+/// code (5 busy, 6 locked).
+fn transient_database_code(code: &str) -> bool {
+    if code.len() == 5 {
+        return code.starts_with("08")
+            || code.starts_with("53")
+            || code.starts_with("57P")
+            || code == "40001"
+            || code == "40P01";
+    }
+    code.parse::<u32>()
+        .is_ok_and(|number| matches!(number & 0xff, 5 | 6))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_unreachable_or_busy_databases_are_transient() {
+        assert!(StoreError::Unavailable.is_transient());
+        assert!(StoreError::Database(sqlx::Error::PoolTimedOut).is_transient());
+        assert!(StoreError::Database(sqlx::Error::PoolClosed).is_transient());
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        assert!(StoreError::Sqlite(busy).is_transient());
+        assert!(!StoreError::Corrupt("x".into()).is_transient());
+        assert!(!StoreError::Migration("x".into()).is_transient());
+        assert!(!StoreError::Database(sqlx::Error::RowNotFound).is_transient());
+        let constraint = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
+            None,
+        );
+        assert!(!StoreError::Sqlite(constraint).is_transient());
+        assert!(transient_database_code("08006"));
+        assert!(transient_database_code("40P01"));
+        assert!(!transient_database_code("22021"));
+        assert!(!transient_database_code("23505"));
+        assert!(transient_database_code("517"));
+        assert!(!transient_database_code("2067"));
     }
 }

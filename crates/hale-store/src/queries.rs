@@ -447,6 +447,37 @@ impl Store {
         .collect()
     }
 
+    /// Up to `limit` versions after `after`, oldest first; only published ones when
+    /// `published_only`. Reads at most `limit + 1` rows, so the caller can tell whether more follow.
+    pub async fn app_version_page(
+        &self,
+        tenant: TenantId,
+        app: AppId,
+        after: Option<i64>,
+        limit: i64,
+        published_only: bool,
+    ) -> Result<Vec<AppVersionRow>, StoreError> {
+        let status = if published_only {
+            " AND status = 'published'"
+        } else {
+            ""
+        };
+        sqlx::query(&format!(
+            "SELECT {APP_VERSION_COLUMNS} FROM app_versions \
+             WHERE tenant_id = $1 AND app_id = $2 AND version > $3{status} \
+             ORDER BY version LIMIT $4"
+        ))
+        .bind(tenant.to_string())
+        .bind(app.to_string())
+        .bind(after.unwrap_or(0))
+        .bind(limit.saturating_add(1))
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(app_version_row)
+        .collect()
+    }
+
     pub async fn submission(
         &self,
         tenant: TenantId,

@@ -171,14 +171,7 @@ pub async fn export(
         .map_err(|_| anyhow::anyhow!("the app id is not valid"))?;
     let version = match version {
         Some(version) => version,
-        None => core
-            .get_app(&context, tenant, app)
-            .await
-            .map_err(describe)?
-            .versions
-            .last()
-            .map(|row| row.version)
-            .ok_or_else(|| anyhow::anyhow!("the app has no versions"))?,
+        None => latest_version(&core, &context, tenant, app).await?,
     };
     let exported = core
         .export_version(&context, tenant, app, version, format)
@@ -186,4 +179,30 @@ pub async fn export(
         .map_err(describe)?;
     println!("{}", serde_json::to_string_pretty(&exported)?);
     Ok(())
+}
+
+/// The app's newest version, read a page of versions at a time.
+async fn latest_version(
+    core: &Core,
+    context: &hale_domain::RequestContext,
+    tenant: hale_domain::TenantId,
+    app: hale_domain::AppId,
+) -> anyhow::Result<i64> {
+    let mut page = hale_core::VersionPage {
+        after: None,
+        limit: Some(hale_core::MAX_PAGE_SIZE),
+    };
+    let mut latest = None;
+    loop {
+        let summary = core
+            .get_app(context, tenant, app, page)
+            .await
+            .map_err(describe)?;
+        latest = summary.versions.last().map(|row| row.version).or(latest);
+        match summary.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
+    latest.ok_or_else(|| anyhow::anyhow!("the app has no versions"))
 }

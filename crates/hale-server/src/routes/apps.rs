@@ -1,20 +1,20 @@
 //! Health-check apps, their versions, and the review workflow.
 
-use axum::extract::Query;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use hale_core::{DraftVersion, ExportFormat, VersionStep};
+use hale_core::{DraftVersion, ExportFormat, VersionPage, VersionStep};
 use hale_domain::AppId;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::dto::{AppDto, CreateApp, VersionDto};
-use crate::extract::{AppUpload, Context, JsonBody};
+use crate::extract::{AppUpload, Context, JsonBody, Path, Query};
 use crate::problem::{ApiError, Problem};
 use crate::routes::subjects::path_id;
+use hale_core::ErrorCode;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -71,15 +71,32 @@ async fn list(
     Ok(Json(json!({ "items": apps })))
 }
 
+/// Which page of an app's versions to read: `cursor` is the `next_cursor` of the page before.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct VersionsQuery {
+    cursor: Option<i64>,
+    limit: Option<i64>,
+}
+
 async fn read(
     State(state): State<AppState>,
     Context(context): Context,
     Path((tenant, app)): Path<(String, String)>,
+    Query(query): Query<VersionsQuery>,
 ) -> Result<Json<AppDto>, ApiError> {
     let tenant = state.core.resolve_tenant(&context, &tenant).await?;
     let app: AppId = path_id(&app)?;
+    let page = VersionPage {
+        after: query.cursor,
+        limit: query.limit,
+    };
     Ok(Json(
-        state.core.get_app(&context, tenant, app).await?.into(),
+        state
+            .core
+            .get_app(&context, tenant, app, page)
+            .await?
+            .into(),
     ))
 }
 
@@ -112,7 +129,7 @@ async fn step(
         "approve" => VersionStep::Approve,
         "reject" => VersionStep::Reject,
         "retire" => VersionStep::Retire,
-        _ => return Err(Problem::new("not_found", "no such endpoint").into()),
+        _ => return Err(Problem::new(ErrorCode::NotFound, "no such endpoint").into()),
     };
     let tenant = state.core.resolve_tenant(&context, &tenant).await?;
     let app: AppId = path_id(&app)?;
@@ -123,7 +140,7 @@ async fn step(
         hale_domain::json::from_slice::<crate::dto::VersionStep>(&body)
             .map_err(|_| {
                 Problem::new(
-                    "malformed_request",
+                    ErrorCode::MalformedRequest,
                     "the body must be {\"comment\": \"…\"} or empty",
                 )
             })?
@@ -190,9 +207,11 @@ async fn export(
         None | Some("hale") => ExportFormat::Hale,
         Some("questionnaire") => ExportFormat::Questionnaire,
         Some(_) => {
-            return Err(
-                Problem::new("malformed_request", "format is hale or questionnaire").into(),
-            );
+            return Err(Problem::new(
+                ErrorCode::MalformedRequest,
+                "format is hale or questionnaire",
+            )
+            .into());
         }
     };
     let tenant = state.core.resolve_tenant(&context, &tenant).await?;

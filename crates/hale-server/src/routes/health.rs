@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::problem::Problem;
+use hale_core::ErrorCode;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -18,12 +19,16 @@ pub fn routes() -> Router<AppState> {
 async fn ready(State(state): State<AppState>) -> Response {
     match state.core.store().is_ready().await {
         Ok(true) => {
-            Json(json!({"status": "ready", "database": state.core.store().backend().name()}))
-                .into_response()
+            // Which engine runs is for operators, not for whoever can reach the port.
+            Json(json!({"status": "ready"})).into_response()
         }
-        Ok(false) => {
-            Problem::new("unavailable", "database migrations are not applied").into_response()
+        Ok(false) => Problem::new(
+            ErrorCode::Unavailable,
+            "database migrations are not applied",
+        )
+        .into_response(),
+        Err(_) => {
+            Problem::new(ErrorCode::Unavailable, "the database is not reachable").into_response()
         }
-        Err(_) => Problem::new("unavailable", "the database is not reachable").into_response(),
     }
 }

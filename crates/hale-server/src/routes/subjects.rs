@@ -1,6 +1,6 @@
 //! Subjects (patients), and each subject's submissions and observations.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -12,8 +12,9 @@ use crate::AppState;
 use crate::dto::{
     ObservationDto, PageDto, RegisterSubject, SubjectDto, SubmissionDto, decode_cursor,
 };
-use crate::extract::{Context, JsonBody};
+use crate::extract::{Context, JsonBody, Path, Query};
 use crate::problem::{ApiError, Problem};
+use hale_core::ErrorCode;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -40,9 +41,6 @@ pub struct ListQuery {
     code: Option<String>,
 }
 
-const DEFAULT_LIMIT: i64 = 50;
-const MAX_LIMIT: i64 = 500;
-
 impl ListQuery {
     fn into_listing(self) -> Result<Listing, ApiError> {
         let time = |text: Option<String>, name: &str| {
@@ -50,24 +48,18 @@ impl ListQuery {
                 .transpose()
                 .map_err(|_| {
                     ApiError::from(Problem::new(
-                        "malformed_request",
+                        ErrorCode::MalformedRequest,
                         format!("{name} must be an RFC 3339 date-time with offset"),
                     ))
                 })
         };
-        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(
-                Problem::new("malformed_request", format!("limit must be 1-{MAX_LIMIT}")).into(),
-            );
-        }
         Ok(Listing {
             range: hale_core::TimeRange {
                 since: time(self.since, "since")?,
                 until: time(self.until, "until")?,
             },
             after: self.cursor.as_deref().map(decode_cursor).transpose()?,
-            limit,
+            limit: self.limit,
             code: self.code,
         })
     }
@@ -76,7 +68,7 @@ impl ListQuery {
 /// Parses a path id; an id that cannot exist is simply not found.
 pub fn path_id<T: std::str::FromStr>(text: &str) -> Result<T, ApiError> {
     text.parse()
-        .map_err(|_| Problem::new("not_found", "not found").into())
+        .map_err(|_| Problem::new(ErrorCode::NotFound, "not found").into())
 }
 
 async fn register(

@@ -1,6 +1,6 @@
 //! Submissions: POST with an idempotency key, GET by id.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -9,9 +9,10 @@ use hale_domain::{SubmissionId, Timestamp};
 
 use crate::AppState;
 use crate::dto::{SubmissionDto, Submit};
-use crate::extract::{Context, JsonBody};
+use crate::extract::{Context, JsonBody, Path};
 use crate::problem::{ApiError, Problem};
 use crate::routes::subjects::path_id;
+use hale_core::ErrorCode;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -32,11 +33,16 @@ async fn submit(
         .get("idempotency-key")
         .map(|value| value.to_str().map(str::to_owned))
         .transpose()
-        .map_err(|_| Problem::new("malformed_request", "Idempotency-Key must be visible ASCII"))?;
+        .map_err(|_| {
+            Problem::new(
+                ErrorCode::MalformedRequest,
+                "Idempotency-Key must be visible ASCII",
+            )
+        })?;
     if header_key.is_some() && body.idempotency_key.is_some() && header_key != body.idempotency_key
     {
         return Err(Problem::new(
-            "malformed_request",
+            ErrorCode::MalformedRequest,
             "Idempotency-Key header and body field differ",
         )
         .into());
@@ -48,7 +54,7 @@ async fn submit(
         .transpose()
         .map_err(|_| {
             Problem::new(
-                "malformed_request",
+                ErrorCode::MalformedRequest,
                 "authored_at must be an RFC 3339 date-time with offset",
             )
         })?;

@@ -1,6 +1,6 @@
 //! Tenants (platform administrators) and access tokens.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::dto::{CreateTenant, TenantDto};
-use crate::extract::{Context, JsonBody};
+use crate::extract::{Context, JsonBody, Path};
 use crate::problem::{ApiError, Problem};
+use hale_core::ErrorCode;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -67,12 +68,12 @@ async fn issue_token(
         .iter()
         .map(|role| role.parse::<Role>())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| Problem::new("malformed_request", "unknown role name"))?;
+        .map_err(|_| Problem::new(ErrorCode::MalformedRequest, "unknown role name"))?;
     let subject = body
         .subject_id
         .map(|id| id.parse())
         .transpose()
-        .map_err(|_| Problem::new("not_found", "not found"))?;
+        .map_err(|_| Problem::new(ErrorCode::NotFound, "not found"))?;
     let issued = state
         .core
         .issue_token(
