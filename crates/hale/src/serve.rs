@@ -22,7 +22,7 @@ pub fn init_logging(format: LogFormat) {
 
 pub async fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
     let store = open_store(settings).await?;
-    let core = Core::with_system(store);
+    let core = Core::with_system(store.clone());
     if let Some(issued) = core
         .bootstrap_admin()
         .await
@@ -52,6 +52,9 @@ pub async fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")?;
+    // Every request has been answered: the writer commits what is queued, its threads are
+    // joined and the chain heads are checkpointed before the process ends.
+    store.close().await;
     tracing::info!("stopped");
     Ok(())
 }
