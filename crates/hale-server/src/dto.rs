@@ -117,15 +117,11 @@ pub struct VersionStep {
     pub comment: Option<String>,
 }
 
+/// One version whole: its workflow state and its definition and compiled form.
 #[derive(Serialize)]
 pub struct VersionDto {
-    pub version: i64,
-    pub status: &'static str,
-    pub author: String,
-    pub created_at: String,
-    pub status_by: Option<String>,
-    pub status_at: Option<String>,
-    pub status_comment: Option<String>,
+    #[serde(flatten)]
+    pub summary: VersionSummaryDto,
     pub definition: Box<RawValue>,
     pub compiled: Box<RawValue>,
 }
@@ -135,17 +131,13 @@ fn raw(text: String) -> Box<RawValue> {
 }
 
 impl From<AppVersionRow> for VersionDto {
-    fn from(row: AppVersionRow) -> Self {
+    fn from(mut row: AppVersionRow) -> Self {
+        let definition = raw(std::mem::take(&mut row.definition));
+        let compiled = raw(std::mem::take(&mut row.compiled));
         Self {
-            version: row.version,
-            status: row.status.as_str(),
-            author: row.author,
-            created_at: row.created_at.to_rfc3339(),
-            status_by: row.status_by,
-            status_at: row.status_at.map(|at| at.to_rfc3339()),
-            status_comment: row.status_comment,
-            definition: raw(row.definition),
-            compiled: raw(row.compiled),
+            summary: VersionSummaryDto::from(row),
+            definition,
+            compiled,
         }
     }
 }
