@@ -265,6 +265,19 @@ mod tests {
     }
 
     #[test]
+    fn the_verifier_reports_the_head_it_reached() {
+        let key = key();
+        let events = chain(3);
+        let mut verifier = ChainVerifier::new(&key);
+        assert_eq!((verifier.verified(), verifier.last_hash()), (0, GENESIS));
+        for event in &events {
+            verifier.check(event).unwrap();
+        }
+        assert_eq!(verifier.verified(), 3);
+        assert_eq!(verifier.last_hash(), events[2].hash);
+    }
+
+    #[test]
     fn a_modified_payload_is_named() {
         let mut events = chain(5);
         events[2].payload = "{\"n\":99}".into();
@@ -398,7 +411,10 @@ mod tests {
         ) {
             let mut events = chain(6);
             change(&mut events[index], field, byte);
-            events[index].hash = entry_hash(&ChainKey::from_bytes([byte; 32]), &events[index]);
+            // Any key but the chain's own ([7; 32]): its last byte always differs.
+            let mut other = [byte; 32];
+            other[31] = !7;
+            events[index].hash = entry_hash(&ChainKey::from_bytes(other), &events[index]);
             proptest::prop_assert!(verify(&events).is_err());
         }
     }
