@@ -344,4 +344,30 @@ mod tests {
             ("answers".into(), "inexact_number")
         );
     }
+
+    /// An integer field without bounds, so only the integer rules decide.
+    fn integer_field() -> CompiledField {
+        let form = crate::AppDefinition::from_json(
+            r#"{"title":"A","fields":[{"name":"n","type":"integer","label":"N"}]}"#,
+        )
+        .unwrap()
+        .compile()
+        .unwrap();
+        form.fields.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn integers_are_whole_literals_of_either_sign_up_to_two_to_the_fifty_third() {
+        let field = integer_field();
+        let code = |json: serde_json::Value| read_answer(&field, &json).err().map(|p| p.code);
+        assert_eq!(code(serde_json::json!(-5)), None);
+        assert_eq!(code(serde_json::json!(5)), None);
+        assert_eq!(code(serde_json::json!(9_007_199_254_740_992_i64)), None);
+        assert_eq!(code(serde_json::json!(-9_007_199_254_740_992_i64)), None);
+        assert_eq!(
+            code(serde_json::json!(9_007_199_254_740_994_i64)),
+            Some("out_of_range")
+        );
+        assert_eq!(code(serde_json::json!(5.5)), Some("not_an_integer"));
+    }
 }

@@ -124,3 +124,80 @@ impl<R: Read> Read for CountingReader<R> {
         Ok(read)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    /// A zip archive of the given entries, deflated.
+    fn archive(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (name, content) in entries {
+            writer.start_file(*name, options).unwrap();
+            writer.write_all(content).unwrap();
+        }
+        writer.finish().unwrap().into_inner()
+    }
+
+    fn outcome(bytes: &[u8], limits: &ImportLimits) -> Result<(), &'static str> {
+        inspect(bytes, limits).map_err(|error| error.code)
+    }
+
+    #[test]
+    fn each_limit_admits_its_own_size_and_refuses_one_more() {
+        let hundred = [b'a'; 100];
+        let three = archive(&[("a", &hundred[..50]), ("b", &hundred[..50]), ("c", b"")]);
+        let limits = |change: fn(&mut ImportLimits)| {
+            let mut limits = ImportLimits::default();
+            change(&mut limits);
+            limits
+        };
+        assert_eq!(outcome(&three, &limits(|l| l.max_parts = 3)), Ok(()));
+        assert_eq!(
+            outcome(&three, &limits(|l| l.max_parts = 2)),
+            Err("workbook_too_large")
+        );
+        let one = archive(&[("a", &hundred)]);
+        assert_eq!(outcome(&one, &limits(|l| l.max_part_bytes = 100)), Ok(()));
+        assert_eq!(
+            outcome(&one, &limits(|l| l.max_part_bytes = 99)),
+            Err("workbook_too_large")
+        );
+        assert_eq!(
+            outcome(&three, &limits(|l| l.max_workbook_bytes = 100)),
+            Ok(())
+        );
+        assert_eq!(
+            outcome(&three, &limits(|l| l.max_workbook_bytes = 99)),
+            Err("workbook_too_large")
+        );
+    }
+
+    #[test]
+    fn only_shared_string_entries_count_and_the_limit_admits_its_own_number() {
+        // Three entries among many other elements, which must not be counted.
+        let table = br#"<?xml version="1.0"?><sst xmlns="x" count="3"><si><t>a</t></si><si><t>b</t><rPh><t>c</t></rPh></si><si><t>d</t></si></sst>"#;
+        let workbook = archive(&[("xl/sharedStrings.xml", table)]);
+        let with = |max_shared_strings| ImportLimits {
+            max_shared_strings,
+            ..ImportLimits::default()
+        };
+        assert_eq!(outcome(&workbook, &with(3)), Ok(()));
+        assert_eq!(outcome(&workbook, &with(2)), Err("too_many_shared_strings"));
+        // The same part under another name is not the shared-strings table.
+        let elsewhere = archive(&[("xl/other.xml", table)]);
+        assert_eq!(outcome(&elsewhere, &with(0)), Ok(()));
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_zip_archive_is_malformed() {
+        assert_eq!(
+            outcome(b"not a workbook", &ImportLimits::default()),
+            Err("malformed_workbook")
+        );
+    }
+}
