@@ -99,6 +99,12 @@ pub fn lint_source(context: &RequestContext, source: &AppSource) -> Result<LintR
     Ok(hale_forms::lint(&read_definition(source)?))
 }
 
+/// How many uploads this process is parsing right now, off the async workers: what an operator's
+/// gauge (and a test that the workers stay free meanwhile) reads.
+pub fn uploads_being_parsed() -> usize {
+    PARSE_SLOTS - PARSES.available_permits()
+}
+
 /// Runs `work` (a parse of an upload) on a blocking thread, in one of the process's parse
 /// slots and under a deadline. The slot travels with the work, so a parse that outlives its
 /// deadline keeps its slot until it ends and can never pile up behind the caller's back.

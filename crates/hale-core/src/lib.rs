@@ -23,7 +23,7 @@ use hale_domain::{Clock, Principal, RequestContext, Role, SubjectId, TenantId, T
 use hale_forms::CompiledForm;
 use hale_store::Store;
 
-pub use app_io::{AppSource, ExportFormat, lint_source, read_definition};
+pub use app_io::{AppSource, ExportFormat, lint_source, read_definition, uploads_being_parsed};
 pub use apps::{AppSummary, DraftVersion, VersionPage, VersionStep};
 pub use auth::{IssueToken, IssuedToken, Secret, token_hash};
 pub use error::{CoreError, ErrorCode};

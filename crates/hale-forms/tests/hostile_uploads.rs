@@ -4,8 +4,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::{Duration, Instant};
-
 use hale_forms::xlsform::{
     ImportError, ImportLimits, import_csv, import_csv_within, import_xlsx, import_xlsx_within,
 };
@@ -17,16 +15,9 @@ fn codes(errors: &[ImportError]) -> Vec<&'static str> {
     errors.iter().map(|error| error.code).collect()
 }
 
-/// Runs the import, requiring it to end in an error quickly; returns the error codes.
+/// Runs the import, requiring it to end in an error; returns the error codes.
 fn refused(bytes: &[u8]) -> Vec<&'static str> {
-    let started = Instant::now();
-    let errors = import_xlsx(bytes).expect_err("a hostile workbook must be refused");
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "took {:?}",
-        started.elapsed()
-    );
-    codes(&errors)
+    codes(&import_xlsx(bytes).expect_err("a hostile workbook must be refused"))
 }
 
 #[test]
@@ -71,19 +62,26 @@ fn errors_are_capped_and_located_in_linear_time() {
         ..ImportLimits::default()
     };
     let bytes = hostile::identical_rows(40_000);
-    let started = Instant::now();
     let errors = import_xlsx_within(&bytes, &limits).unwrap_err();
-    let elapsed = started.elapsed();
     let max_errors = limits.max_errors;
     assert_eq!(errors.len(), max_errors + 1);
     let last = errors.last().unwrap();
     assert_eq!(last.code, "too_many_errors");
+    // The closing entry counts exactly the problems it hides.
+    let all = import_xlsx_within(
+        &bytes,
+        &ImportLimits {
+            max_errors: usize::MAX,
+            ..limits
+        },
+    )
+    .unwrap_err();
+    let hidden = all.len() - max_errors;
     assert!(
-        last.message.starts_with(char::is_numeric),
-        "{}",
+        last.message.starts_with(&format!("{hidden} more problems")),
+        "{} (expected {hidden} hidden)",
         last.message
     );
-    assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
 }
 
 #[test]
@@ -182,10 +180,47 @@ fn too_many_parts_are_refused() {
 
 #[test]
 fn a_csv_with_a_ten_megabyte_line_is_refused() {
-    let started = Instant::now();
     let errors = import_csv(&hostile::csv_long_line(10 * 1024 * 1024), None, None).unwrap_err();
     assert_eq!(codes(&errors), ["text_too_large"]);
-    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn csv_text_and_cells_may_reach_their_limits_exactly() {
+    let text = "type,name,label\ntext,a,ABCDEFGHIJ\n";
+    let exact = ImportLimits {
+        max_cell_bytes: 10,
+        max_text_bytes: text.len(),
+        ..ImportLimits::default()
+    };
+    assert!(import_csv_within(text, None, None, &exact).is_ok());
+    let one_less = ImportLimits {
+        max_text_bytes: text.len() - 1,
+        ..exact
+    };
+    let errors = import_csv_within(text, None, None, &one_less).unwrap_err();
+    assert_eq!(codes(&errors), ["text_too_large"]);
+}
+
+#[test]
+fn a_shared_strings_table_counts_towards_the_part_size() {
+    let limits = ImportLimits {
+        max_part_bytes: 4_096,
+        ..ImportLimits::default()
+    };
+    let errors = import_xlsx_within(&hostile::shared_strings(1_000), &limits).unwrap_err();
+    assert_eq!(codes(&errors), ["workbook_too_large"]);
+}
+
+#[test]
+fn a_zip_archive_that_is_not_a_workbook_is_malformed() {
+    use std::io::Write;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    writer
+        .start_file("notes.txt", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    writer.write_all(b"hello").unwrap();
+    let bytes = writer.finish().unwrap().into_inner();
+    assert_eq!(refused(&bytes), ["malformed_workbook"]);
 }
 
 #[test]
