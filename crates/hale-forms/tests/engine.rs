@@ -109,6 +109,19 @@ fn relevance_constraints_and_types_have_stable_codes() {
             "{json}"
         );
     }
+    // Unknown keys are counted, never named.
+    let count = |json: &str| {
+        let errors = form.validate(&answers(json), now()).unwrap_err();
+        errors[0].message.clone()
+    };
+    assert_eq!(
+        count(r#"{"heart_rate":70,"weight":80,"x":1}"#),
+        "1 answer names no field of this app"
+    );
+    assert_eq!(
+        count(r#"{"heart_rate":70,"weight":80,"x":1,"y":2}"#),
+        "2 answers name no field of this app"
+    );
 }
 
 #[test]
