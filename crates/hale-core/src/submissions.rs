@@ -218,95 +218,118 @@ impl Core {
             require(&context.principal, &SUBMITTERS)?;
             require_subject_access(&context.principal, request.subject)?;
             let hash = request_hash(&request);
-            if let Some(key) = &request.idempotency_key {
-                check_idempotency_key(key)?;
-                // A retry answers with what the first try stored, whatever has changed since
-                // (the version retired, the day moved on): it is not validated again.
-                if let Some(replayed) = self.replay(context, tenant, key, &hash).await? {
-                    return Ok(replayed);
-                }
-            }
-            if !self.subject_exists(tenant, request.subject).await? {
-                return Err(CoreError::NotFound);
-            }
-            let (app_version, form) = self
-                .published_form(tenant, request.app, request.app_version)
-                .await?;
-            let answers =
-                hale_forms::parse_answers(request.answers.get()).map_err(CoreError::Invalid)?;
-            let now = self.now();
-            let authored_at = authored_time(request.authored_at, now)?;
-            // `now()` and `today()` mean the moment the answers were given, as they did in the
-            // form the patient filled in, not the moment the server happens to receive them.
-            let valid = form
-                .validate(&answers, authored_at)
-                .map_err(CoreError::Invalid)?;
-            let scores = match &valid.news2 {
-                Some(news2) => Some(
-                    serde_json::to_string(&serde_json::json!({ "news2": news2 }))
-                        .ok()
-                        .and_then(|text| RawValue::from_string(text).ok())
-                        .ok_or_else(|| CoreError::internal("scores did not serialise"))?,
-                ),
-                None => None,
+            let Some(key) = request.idempotency_key.clone() else {
+                return self
+                    .validate_and_store(context, tenant, request, hash)
+                    .await;
             };
-            let id = SubmissionId::from_uuid(self.new_uuid());
-            let answers_text = request.answers.get().to_owned();
-            let outcome = self
-                .store()
-                .append(Append {
-                    tenant,
-                    actor: context.actor(),
-                    recorded_at: now,
-                    events: vec![NewEvent {
-                        stream: StreamRef::submission(id),
-                        expected: ExpectedVersion::NoStream,
-                        body: EventBody::SubmissionReceived {
-                            submission_id: id,
-                            subject_id: request.subject,
-                            app_id: request.app,
-                            app_version,
-                            authored_at,
-                            answers: request.answers,
-                            observations: valid.observations,
-                            idempotency_key: request.idempotency_key.clone(),
-                            request_hash: hash.clone(),
-                            scores: scores.clone(),
-                        },
-                    }],
-                    idempotency: request.idempotency_key.map(|key| IdempotencyClaim {
-                        key,
-                        request_hash: hash,
-                    }),
-                    // Checked where a retire cannot slip in between check and write.
-                    preconditions: vec![Precondition::AppVersionPublished {
-                        app_id: request.app,
-                        version: app_version,
-                    }],
-                })
-                .await?;
-            match outcome {
-                // Everything the row holds is known here: no read after the write.
-                AppendOutcome::Appended { .. } => Ok(Submitted {
-                    submission: SubmissionRow {
-                        id,
+            check_idempotency_key(&key)?;
+            // A retry answers with what the first try stored, whatever has changed since (the
+            // version retired, the day moved on): it is never refused by validation. The claim
+            // is read only when the request is refused, so a first try pays nothing for it; one
+            // that passes meets its claim in the writer, which replays it atomically.
+            match self
+                .validate_and_store(context, tenant, request, hash.clone())
+                .await
+            {
+                Err(refusal @ (CoreError::NotFound | CoreError::Invalid(_))) => self
+                    .replay(context, tenant, &key, &hash)
+                    .await?
+                    .ok_or(refusal),
+                outcome => outcome,
+            }
+        })
+        .await
+    }
+
+    /// Validates a submission against its published version and appends it with its
+    /// observations and idempotency claim.
+    async fn validate_and_store(
+        &self,
+        context: &RequestContext,
+        tenant: TenantId,
+        request: SubmitAnswers,
+        hash: String,
+    ) -> Result<Submitted, CoreError> {
+        if !self.subject_exists(tenant, request.subject).await? {
+            return Err(CoreError::NotFound);
+        }
+        let (app_version, form) = self
+            .published_form(tenant, request.app, request.app_version)
+            .await?;
+        let answers =
+            hale_forms::parse_answers(request.answers.get()).map_err(CoreError::Invalid)?;
+        let now = self.now();
+        let authored_at = authored_time(request.authored_at, now)?;
+        // `now()` and `today()` mean the moment the answers were given, as they did in the
+        // form the patient filled in, not the moment the server happens to receive them.
+        let valid = form
+            .validate(&answers, authored_at)
+            .map_err(CoreError::Invalid)?;
+        let scores = match &valid.news2 {
+            Some(news2) => Some(
+                serde_json::to_string(&serde_json::json!({ "news2": news2 }))
+                    .ok()
+                    .and_then(|text| RawValue::from_string(text).ok())
+                    .ok_or_else(|| CoreError::internal("scores did not serialise"))?,
+            ),
+            None => None,
+        };
+        let id = SubmissionId::from_uuid(self.new_uuid());
+        let answers_text = request.answers.get().to_owned();
+        let outcome = self
+            .store()
+            .append(Append {
+                tenant,
+                actor: context.actor(),
+                recorded_at: now,
+                events: vec![NewEvent {
+                    stream: StreamRef::submission(id),
+                    expected: ExpectedVersion::NoStream,
+                    body: EventBody::SubmissionReceived {
+                        submission_id: id,
                         subject_id: request.subject,
                         app_id: request.app,
                         app_version,
                         authored_at,
-                        recorded_at: now,
-                        actor: context.actor(),
-                        answers: answers_text,
-                        scores: scores.map(|scores| scores.get().to_owned()),
+                        answers: request.answers,
+                        observations: valid.observations,
+                        idempotency_key: request.idempotency_key.clone(),
+                        request_hash: hash.clone(),
+                        scores: scores.clone(),
                     },
-                    replayed: false,
+                }],
+                idempotency: request.idempotency_key.map(|key| IdempotencyClaim {
+                    key,
+                    request_hash: hash,
                 }),
-                AppendOutcome::Replayed { stream_id } => {
-                    self.original_submission(tenant, &stream_id).await
-                }
+                // Checked where a retire cannot slip in between check and write.
+                preconditions: vec![Precondition::AppVersionPublished {
+                    app_id: request.app,
+                    version: app_version,
+                }],
+            })
+            .await?;
+        match outcome {
+            // Everything the row holds is known here: no read after the write.
+            AppendOutcome::Appended { .. } => Ok(Submitted {
+                submission: SubmissionRow {
+                    id,
+                    subject_id: request.subject,
+                    app_id: request.app,
+                    app_version,
+                    authored_at,
+                    recorded_at: now,
+                    actor: context.actor(),
+                    answers: answers_text,
+                    scores: scores.map(|scores| scores.get().to_owned()),
+                },
+                replayed: false,
+            }),
+            AppendOutcome::Replayed { stream_id } => {
+                self.original_submission(tenant, &stream_id).await
             }
-        })
-        .await
+        }
     }
 
     pub async fn get_submission(
