@@ -1,0 +1,118 @@
+//! Hostile uploads: every one ends in a 4xx problem while the server keeps answering, and only
+//! those who build or review apps get their uploads read at all.
+
+use super::*;
+
+#[tokio::test(flavor = "current_thread")]
+async fn hostile_uploads_get_a_problem_while_the_server_keeps_answering() {
+    // One runtime thread: a parse on it would stall every other request until it ended.
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("sparse corners", hostile::sparse_corners()),
+        (
+            "a million identical rows",
+            hostile::identical_rows(1_000_000),
+        ),
+        ("zip bomb", hostile::zip_bomb(200 * 1024 * 1024)),
+        ("deeply nested", hostile::deeply_nested(200_000)),
+        (
+            "a million shared strings",
+            hostile::shared_strings(1_000_000),
+        ),
+        ("a 100 MB cell", hostile::large_cell(100 * 1024 * 1024)),
+    ];
+    each_engine(|h| {
+        let files = files.clone();
+        async move {
+            let app = h.app.clone();
+            let analyst = h.analyst.clone();
+            let uploads = tokio::spawn(async move {
+                let mut replies = Vec::new();
+                for (name, bytes) in files {
+                    for path in ["/api/v1/lint", "/api/v1/tenants/contoso/apps/import"] {
+                        replies.push((
+                            name,
+                            upload(&app, path, &analyst, XLSX, bytes.clone()).await,
+                        ));
+                    }
+                }
+                replies
+            });
+            // One runtime thread: a parse done on it would hold it for the whole parse, so no
+            // request could be answered while a parse is under way. Answered ones prove the
+            // parse runs elsewhere.
+            let mut answered_during_a_parse = 0;
+            while !uploads.is_finished() {
+                let health = send(&h.app, "GET", "/health", None, None, &[]).await;
+                assert_eq!(health.status, StatusCode::OK);
+                if hale_core::uploads_being_parsed() > 0 {
+                    answered_during_a_parse += 1;
+                }
+                tokio::task::yield_now().await;
+            }
+            eprintln!("/health answered {answered_during_a_parse} times during parses");
+            assert!(
+                answered_during_a_parse > 0,
+                "no other request was answered while an upload was being parsed"
+            );
+            for (name, reply) in uploads.await.unwrap() {
+                assert!(
+                    reply.status.is_client_error(),
+                    "{name}: {} {:?}",
+                    reply.status,
+                    reply.body
+                );
+                assert_eq!(reply.content_type, "application/problem+json", "{name}");
+                // Each file fits the body limit, so it is the importer that refuses it.
+                assert_ne!(reply.body["code"], "payload_too_large", "{name}");
+                eprintln!(
+                    "{name}: {} {}",
+                    reply.status, reply.body["import_errors"][0]["code"]
+                );
+            }
+            // A CSV with a 10 MB line is refused by the body limit before it is read whole.
+            let csv = hostile::csv_long_line(10 * 1024 * 1024).into_bytes();
+            let reply = upload(&h.app, "/api/v1/lint", &h.analyst, "text/csv", csv).await;
+            assert_problem(&reply, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn uploads_are_read_only_for_those_who_build_or_review_apps() {
+    each_engine(|h| async move {
+        // Bodies that would fail to parse: a 403 shows the role was checked before parsing.
+        let bodies: [(&str, &[u8]); 3] = [
+            (XLSX, b"not a workbook"),
+            ("application/json", b"{"),
+            ("application/fhir+json", b"["),
+        ];
+        for (content_type, body) in bodies {
+            for token in [&h.patient, &h.clinician] {
+                for path in ["/api/v1/lint", "/api/v1/tenants/contoso/apps/import"] {
+                    let reply = upload(&h.app, path, token, content_type, body.to_vec()).await;
+                    assert_problem(&reply, StatusCode::FORBIDDEN, "forbidden");
+                }
+            }
+        }
+        let linted = upload(
+            &h.app,
+            "/api/v1/lint",
+            &h.reviewer,
+            XLSX,
+            DAILY_VITALS_XLSX.to_vec(),
+        )
+        .await;
+        assert_eq!(linted.status, StatusCode::OK, "{:?}", linted.body);
+        let malformed = upload(
+            &h.app,
+            "/api/v1/lint",
+            &h.reviewer,
+            "application/json",
+            b"{".to_vec(),
+        )
+        .await;
+        assert_problem(&malformed, StatusCode::BAD_REQUEST, "malformed_request");
+    })
+    .await;
+}
