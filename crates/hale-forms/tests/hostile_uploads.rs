@@ -212,6 +212,17 @@ fn a_shared_strings_table_counts_towards_the_part_size() {
 }
 
 #[test]
+fn a_cell_pointing_past_the_shared_strings_table_is_malformed() {
+    // Found by the fuzzer: calamine indexes the table with the cell's number and panicked.
+    let sheet = format!(
+        "{}<sheetData><row r=\"1\"><c r=\"A1\" t=\"s\"><v>7</v></c></row></sheetData></worksheet>",
+        hostile::SHEET_HEAD
+    );
+    let bytes = hostile::workbook(hostile::Part::Text(sheet), Vec::new());
+    assert_eq!(refused(&bytes), ["malformed_workbook"]);
+}
+
+#[test]
 fn a_zip_archive_that_is_not_a_workbook_is_malformed() {
     use std::io::Write;
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));

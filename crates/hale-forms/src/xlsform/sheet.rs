@@ -237,6 +237,14 @@ fn read_sheet<R: std::io::Read + std::io::Seek>(
 /// Reads the survey, choices and settings sheets of a workbook.
 pub fn read_workbook(bytes: &[u8], limits: &ImportLimits) -> Result<Sheets, Vec<ImportError>> {
     archive::inspect(bytes, limits).map_err(|error| vec![error])?;
+    // calamine indexes some tables with numbers taken from the file (a shared-string index
+    // past the table's end panics); a workbook it cannot read is malformed, whatever the cause.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_sheets(bytes, limits)))
+        .unwrap_or_else(|_| Err(malformed_workbook()))
+}
+
+/// Reads the survey, choices and settings sheets of a workbook whose archive passed the limits.
+fn read_sheets(bytes: &[u8], limits: &ImportLimits) -> Result<Sheets, Vec<ImportError>> {
     let mut workbook = Xlsx::new(Cursor::new(bytes)).map_err(|_| malformed_workbook())?;
     let names = workbook.sheet_names().to_vec();
     let mut budget = TextBudget::new(limits);

@@ -70,7 +70,7 @@ pub fn workbook(sheet: Part, extra: Vec<(&str, Part)>) -> Vec<u8> {
     archive.finish().unwrap().into_inner()
 }
 
-const SHEET_HEAD: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">"#;
+pub const SHEET_HEAD: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">"#;
 
 fn inline(reference: &str, text: &str) -> String {
     format!(r#"<c r="{reference}" t="inlineStr"><is><t>{text}</t></is></c>"#)
