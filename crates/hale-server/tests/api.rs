@@ -58,14 +58,14 @@ struct Reply {
     body: Value,
 }
 
-async fn send(
-    app: &Router,
+/// A request as the tests send it: a bearer token when given, a JSON body when given.
+fn request(
     method: &str,
     path: &str,
     token: Option<&str>,
     body: Option<String>,
     headers: &[(&str, &str)],
-) -> Reply {
+) -> Request<Body> {
     let mut request = Request::builder().method(method).uri(path);
     if let Some(token) = token {
         request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
@@ -76,9 +76,20 @@ async fn send(
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let request = request
+    request
         .body(body.map(Body::from).unwrap_or_else(Body::empty))
-        .unwrap();
+        .unwrap()
+}
+
+async fn send(
+    app: &Router,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<String>,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let request = request(method, path, token, body, headers);
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let content_type = response

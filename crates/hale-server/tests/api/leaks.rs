@@ -81,19 +81,7 @@ async fn exchange(
     body: Option<String>,
     headers: &[(&str, &str)],
 ) -> Exchange {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"));
-    if body.is_some() {
-        request = request.header(header::CONTENT_TYPE, "application/json");
-    }
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let request = request
-        .body(body.map(Body::from).unwrap_or_else(Body::empty))
-        .unwrap();
+    let request = request(method, path, Some(token), body, headers);
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response
