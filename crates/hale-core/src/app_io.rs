@@ -95,7 +95,7 @@ pub fn read_definition(source: &AppSource) -> Result<AppDefinition, CoreError> {
 /// lint` runs offline, with no store. A request from a caller goes through [`Core::lint`],
 /// which is audited and parses off the async workers.
 pub fn lint_source(context: &RequestContext, source: &AppSource) -> Result<LintReport, CoreError> {
-    require(&context.principal, &LINTERS)?;
+    crate::policy::permit::<crate::policy::LintApps>(&context.principal)?;
     Ok(hale_forms::lint(&read_definition(source)?))
 }
 
@@ -144,8 +144,7 @@ impl Core {
             kind: "app",
             id: None,
         };
-        self.audited(context, "app.lint", target, async {
-            require(&context.principal, &LINTERS)?;
+        self.audited::<crate::policy::LintApps, _>(context, "app.lint", target, async {
             off_the_workers(move || Ok(hale_forms::lint(&read_definition(&source)?))).await
         })
         .await
@@ -156,7 +155,7 @@ impl Core {
         context: &RequestContext,
         source: &AppSource,
     ) -> Result<AppDefinition, CoreError> {
-        require(&context.principal, &BUILDERS)?;
+        crate::policy::permit::<crate::policy::BuildApps>(&context.principal)?;
         let source = source.clone();
         off_the_workers(move || read_definition(&source)).await
     }
@@ -175,7 +174,7 @@ impl Core {
             kind: "app",
             id: None,
         };
-        self.audited(context, "app.import", target, async {
+        self.audited::<crate::policy::BuildApps, _>(context, "app.import", target, async {
             let definition = Self::read_upload(context, source).await?;
             let name = name.unwrap_or_else(|| {
                 definition
@@ -210,7 +209,7 @@ impl Core {
             kind: "app",
             id: Some(&id),
         };
-        self.audited(context, "app.version.import", target, async {
+        self.audited::<crate::policy::BuildApps, _>(context, "app.version.import", target, async {
             let definition = Self::read_upload(context, source).await?;
             self.draft_version(
                 context,
@@ -240,7 +239,7 @@ impl Core {
             kind: "app_version",
             id: Some(&id),
         };
-        self.audited(context, "app.version.read", target, async {
+        self.audited::<crate::policy::ReadApps, _>(context, "app.version.read", target, async {
             // One row, not the app's every version: a long-lived app has many.
             let row = self.visible_version(context, tenant, app, version).await?;
             let definition = stored_definition(&row.definition)?;
@@ -268,8 +267,7 @@ impl Core {
             kind: "app",
             id: Some(&id),
         };
-        self.audited(context, "app.version.diff", target, async {
-            crate::require(&context.principal, &crate::apps::STAFF)?;
+        self.audited::<crate::policy::DiffVersions, _>(context, "app.version.diff", target, async {
             let find = |version: i64| async move {
                 self.store()
                     .app_version(tenant, app, version)
@@ -304,6 +302,8 @@ mod tests {
             tenant: None,
             roles,
             subject: None,
+            kind: hale_domain::AccountKind::User,
+            scopes: hale_domain::scope::Scopes::unrestricted(),
         };
         RequestContext::new(principal, String::from("test"), "test")
     }

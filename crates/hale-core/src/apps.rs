@@ -97,8 +97,7 @@ impl Core {
             kind: "app",
             id: None,
         };
-        self.audited(context, "app.create", target, async {
-            require(&context.principal, &BUILDERS)?;
+        self.audited::<crate::policy::BuildApps, _>(context, "app.create", target, async {
             let name = name_of(name)?;
             let (definition, compiled) = compile(&draft.definition)?;
             let app_id = AppId::from_uuid(self.new_uuid());
@@ -149,8 +148,7 @@ impl Core {
             kind: "app",
             id: Some(&id),
         };
-        self.audited(context, "app.version.draft", target, async {
-            require(&context.principal, &BUILDERS)?;
+        self.audited::<crate::policy::BuildApps, _>(context, "app.version.draft", target, async {
             let summary = self.app_summary(tenant, app_id).await?;
             let (definition, compiled) = compile(&draft.definition)?;
             let version = summary.versions.last().map_or(1, |last| last.version + 1);
@@ -194,8 +192,7 @@ impl Core {
             kind: "app_version",
             id: Some(&id),
         };
-        self.audited(context, "app.version.step", target, async {
-            require(&context.principal, &STAFF)?;
+        self.audited::<crate::policy::StepVersions, _>(context, "app.version.step", target, async {
             // The status is decided at the app stream's version it was read at, and the step
             // is appended only if the stream is still there: of two concurrent steps one wins
             // and the other is refused, never both applied against the same status.
@@ -286,7 +283,7 @@ impl Core {
             kind: "app",
             id: None,
         };
-        self.audited(context, "app.list", target, async {
+        self.audited::<crate::policy::ListApps, _>(context, "app.list", target, async {
             let apps = self.store().apps(tenant).await?;
             if sees_drafts(&context.principal) {
                 Ok(apps)
@@ -315,7 +312,7 @@ impl Core {
             kind: "app",
             id: Some(&id),
         };
-        self.audited(context, "app.read", target, async {
+        self.audited::<crate::policy::ReadApps, _>(context, "app.read", target, async {
             let limit = crate::submissions::page_size(page.limit)?;
             let app = self
                 .store()

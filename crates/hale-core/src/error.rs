@@ -37,11 +37,15 @@ pub enum ErrorCode {
     Internal,
     Unavailable,
     Busy,
+    MfaRequired,
+    CsrfRejected,
+    UsernameTaken,
+    TooManyAttempts,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and for the tests that check the table is complete.
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 31] = [
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -69,6 +73,10 @@ impl ErrorCode {
         ErrorCode::Internal,
         ErrorCode::Unavailable,
         ErrorCode::Busy,
+        ErrorCode::MfaRequired,
+        ErrorCode::CsrfRejected,
+        ErrorCode::UsernameTaken,
+        ErrorCode::TooManyAttempts,
     ];
 
     /// The code as clients see it; never changes once published.
@@ -101,6 +109,10 @@ impl ErrorCode {
             ErrorCode::Internal => "internal_error",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Busy => "busy",
+            ErrorCode::MfaRequired => "mfa_required",
+            ErrorCode::CsrfRejected => "csrf_rejected",
+            ErrorCode::UsernameTaken => "username_taken",
+            ErrorCode::TooManyAttempts => "too_many_attempts",
         }
     }
 }
@@ -159,6 +171,18 @@ pub enum CoreError {
     /// Every upload-parsing slot is taken, or the parse ran past its deadline; retry later.
     #[error("the server is busy reading other uploads; retry shortly")]
     Busy,
+    /// The password was right; the account's second factor (TOTP or a recovery code) is due.
+    #[error("a one-time code from your authenticator, or a recovery code, is required")]
+    MfaRequired,
+    /// A state-changing request on a web session without the session's anti-forgery token.
+    #[error("the request lacks this session's CSRF token")]
+    CsrfRejected,
+    #[error("an account with this username already exists")]
+    UsernameTaken,
+    /// Too many failed sign-ins for this account name or from this address; retry after
+    /// `retry_after` seconds.
+    #[error("too many failed sign-in attempts; wait before trying again")]
+    TooManyAttempts { retry_after: u64 },
     /// An uploaded JSON document that does not read as one meaning: malformed, a repeated key,
     /// nested too deep, a number out of range or invalid Unicode.
     #[error("{0}")]
@@ -186,6 +210,10 @@ impl CoreError {
             CoreError::Internal => ErrorCode::Internal,
             CoreError::Unavailable => ErrorCode::Unavailable,
             CoreError::Busy => ErrorCode::Busy,
+            CoreError::MfaRequired => ErrorCode::MfaRequired,
+            CoreError::CsrfRejected => ErrorCode::CsrfRejected,
+            CoreError::UsernameTaken => ErrorCode::UsernameTaken,
+            CoreError::TooManyAttempts { .. } => ErrorCode::TooManyAttempts,
             CoreError::MalformedJson(error) => match error.kind {
                 JsonErrorKind::Malformed | JsonErrorKind::UnexpectedShape => {
                     ErrorCode::MalformedRequest
@@ -286,6 +314,10 @@ mod tests {
                 ErrorCode::Internal => 24,
                 ErrorCode::Unavailable => 25,
                 ErrorCode::Busy => 26,
+                ErrorCode::MfaRequired => 27,
+                ErrorCode::CsrfRejected => 28,
+                ErrorCode::UsernameTaken => 29,
+                ErrorCode::TooManyAttempts => 30,
             }
         }
         for (position, code) in ErrorCode::ALL.iter().enumerate() {

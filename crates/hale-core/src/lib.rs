@@ -10,6 +10,7 @@ mod app_io;
 mod apps;
 mod auth;
 mod error;
+pub mod policy;
 mod subjects;
 mod submissions;
 mod tenants;
@@ -25,7 +26,11 @@ use hale_store::Store;
 
 pub use app_io::{AppSource, ExportFormat, lint_source, read_definition, uploads_being_parsed};
 pub use apps::{AppSummary, DraftVersion, VersionPage, VersionStep};
-pub use auth::{IssueToken, IssuedToken, Secret, token_hash};
+pub use auth::{
+    AccountSummary, ApiKeySummary, Argon2Settings, AuthSettings, CreatedAccount, Credential,
+    ExternalIdentity, IssueToken, IssuedKey, IssuedToken, MFA_ROLES, MfaOffer, NewAccount,
+    NewApiKey, NewSession, Secret, SignIn, token_hash,
+};
 pub use error::{CoreError, ErrorCode};
 pub use subjects::RegisterSubject;
 pub use submissions::{DEFAULT_PAGE_SIZE, Listing, MAX_PAGE_SIZE, SubmitAnswers, Submitted};
@@ -90,27 +95,54 @@ struct Inner {
     forms: RwLock<HashMap<(TenantId, hale_domain::AppId, i64), Arc<CompiledForm>>>,
     /// Subjects known to exist (subjects are never deleted before erasure lands).
     subjects: RwLock<HashMap<(TenantId, SubjectId), ()>>,
-    /// Token hash → principal; tokens are not revocable yet, so entries stay valid.
-    principals: RwLock<HashMap<String, Principal>>,
+    auth: auth::Authenticator,
 }
 
 impl Core {
+    /// A core with the default sign-in settings.
     pub fn new(store: Store, clock: Arc<dyn Clock>, randomness: Arc<dyn Randomness>) -> Self {
-        Self {
+        Self::configured(store, clock, randomness, AuthSettings::default())
+            .unwrap_or_else(|_| unreachable!("the default Argon2 parameters are valid"))
+    }
+
+    /// A core with these sign-in settings; refuses Argon2 parameters out of range.
+    pub fn configured(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        randomness: Arc<dyn Randomness>,
+        auth: AuthSettings,
+    ) -> Result<Self, CoreError> {
+        Ok(Self {
             inner: Arc::new(Inner {
                 store,
                 clock,
                 randomness,
                 forms: RwLock::default(),
                 subjects: RwLock::default(),
-                principals: RwLock::default(),
+                auth: auth::Authenticator::new(auth)?,
             }),
-        }
+        })
     }
 
     /// A core on the system clock and operating-system randomness.
     pub fn with_system(store: Store) -> Self {
         Self::new(store, Arc::new(SystemClock), Arc::new(SystemRandomness))
+    }
+
+    /// A request context for a caller not yet authenticated (sign-in, invitations).
+    pub fn anonymous(request_id: String, channel: &'static str) -> RequestContext {
+        RequestContext::new(
+            Principal {
+                id: hale_domain::PrincipalId::from_uuid(uuid::Uuid::nil()),
+                tenant: None,
+                roles: Vec::new(),
+                subject: None,
+                kind: hale_domain::AccountKind::User,
+                scopes: hale_domain::scope::Scopes::unrestricted(),
+            },
+            request_id,
+            channel,
+        )
     }
 
     pub fn store(&self) -> &Store {
@@ -127,14 +159,19 @@ impl Core {
 
     /// Runs one use case and records its outcome, success or failure, in the audit trail.
     /// Every public command and query goes through here.
-    pub(crate) async fn audited<T>(
+    /// The policy `P` is checked first (roles, then the credential's scopes); `work` runs only
+    /// when it admits the caller.
+    pub(crate) async fn audited<P: policy::Policy, T>(
         &self,
         context: &RequestContext,
         action: &'static str,
         target: Target<'_>,
         work: impl Future<Output = Result<T, CoreError>>,
     ) -> Result<T, CoreError> {
-        let result = work.await;
+        let result = match policy::permit::<P>(&context.principal) {
+            Ok(()) => work.await,
+            Err(refused) => Err(refused),
+        };
         let outcome = match &result {
             Ok(_) => "success",
             Err(error) => error.code().as_str(),
@@ -169,7 +206,7 @@ impl Core {
             kind: "tenant",
             id: None,
         };
-        self.audited(context, "tenant.resolve", target, async move {
+        self.audited::<policy::ResolveTenant, _>(context, "tenant.resolve", target, async move {
             match named? {
                 Some(id) if context.principal.belongs_to(id) && id != TenantId::PLATFORM => Ok(id),
                 _ => Err(CoreError::NotFound),
@@ -254,6 +291,8 @@ mod tests {
             tenant: Some(TenantId::from_uuid(uuid::Uuid::from_u128(2))),
             roles: roles.to_vec(),
             subject: subject.map(|n| SubjectId::from_uuid(uuid::Uuid::from_u128(n))),
+            kind: hale_domain::AccountKind::User,
+            scopes: hale_domain::scope::Scopes::unrestricted(),
         }
     }
 

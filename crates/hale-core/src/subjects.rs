@@ -30,8 +30,7 @@ impl Core {
             kind: "subject",
             id: None,
         };
-        self.audited(context, "subject.register", target, async {
-            require(&context.principal, &REGISTRARS)?;
+        self.audited::<crate::policy::RegisterSubjects, _>(context, "subject.register", target, async {
             let subject = NewSubject::parse(
                 request.identifiers,
                 request.display_name,
@@ -106,7 +105,7 @@ impl Core {
             kind: "subject",
             id: Some(&id),
         };
-        self.audited(context, "subject.read", target, async {
+        self.audited::<crate::policy::ReadSubject, _>(context, "subject.read", target, async {
             require_subject_access(&context.principal, subject)?;
             self.store()
                 .subject(tenant, subject)
@@ -128,11 +127,7 @@ impl Core {
             kind: "subject",
             id: None,
         };
-        self.audited(context, "subject.list", target, async {
-            require(
-                &context.principal,
-                &[Role::TenantAdmin, Role::Clinician, Role::Integration],
-            )?;
+        self.audited::<crate::policy::ListSubjects, _>(context, "subject.list", target, async {
             let limit = crate::submissions::page_size(limit)?;
             Ok(self.store().subjects(tenant, after, limit).await?)
         })

@@ -194,7 +194,6 @@ impl Core {
         tenant: TenantId,
         subject: SubjectId,
     ) -> Result<(), CoreError> {
-        require(&context.principal, &READERS)?;
         require_subject_access(&context.principal, subject)?;
         if self.subject_exists(tenant, subject).await? {
             Ok(())
@@ -214,8 +213,7 @@ impl Core {
             kind: "submission",
             id: None,
         };
-        self.audited(context, "submission.create", target, async {
-            require(&context.principal, &SUBMITTERS)?;
+        self.audited::<crate::policy::Submit, _>(context, "submission.create", target, async {
             require_subject_access(&context.principal, request.subject)?;
             let hash = request_hash(&request);
             let Some(key) = request.idempotency_key.clone() else {
@@ -344,8 +342,7 @@ impl Core {
             kind: "submission",
             id: Some(&text),
         };
-        self.audited(context, "submission.read", target, async {
-            require(&context.principal, &READERS).map_err(|_| CoreError::NotFound)?;
+        self.audited::<crate::policy::ReadSubmissions, _>(context, "submission.read", target, async {
             let submission = self
                 .store()
                 .submission(tenant, id)
@@ -370,7 +367,7 @@ impl Core {
             kind: "subject.submissions",
             id: Some(&text),
         };
-        self.audited(context, "submission.list", target, async {
+        self.audited::<crate::policy::ListSubmissions, _>(context, "submission.list", target, async {
             let limit = page_size(listing.limit)?;
             self.require_subject_history(context, tenant, subject)
                 .await?;
@@ -395,7 +392,7 @@ impl Core {
             kind: "subject.observations",
             id: Some(&text),
         };
-        self.audited(context, "observation.list", target, async {
+        self.audited::<crate::policy::ListObservations, _>(context, "observation.list", target, async {
             let limit = page_size(listing.limit)?;
             self.require_subject_history(context, tenant, subject)
                 .await?;

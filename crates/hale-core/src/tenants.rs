@@ -20,8 +20,7 @@ impl Core {
             kind: "tenant",
             id: None,
         };
-        self.audited(context, "tenant.create", target, async {
-            require(&context.principal, &[])?;
+        self.audited::<crate::policy::ManageTenants, _>(context, "tenant.create", target, async {
             let mut errors = Vec::new();
             let slug = TenantSlug::parse(slug).map_err(|error| {
                 errors.push(FieldError {
@@ -80,7 +79,7 @@ impl Core {
             kind: "tenant",
             id: None,
         };
-        self.audited(context, "tenant.list", target, async {
+        self.audited::<crate::policy::ListTenants, _>(context, "tenant.list", target, async {
             let tenants = self.store().tenants().await?;
             Ok(tenants
                 .into_iter()

@@ -52,6 +52,8 @@ fn context(tenant: Option<TenantId>, roles: &[Role]) -> RequestContext {
             tenant,
             roles: roles.to_vec(),
             subject: None,
+            kind: hale_domain::AccountKind::User,
+            scopes: hale_domain::scope::Scopes::unrestricted(),
         },
         "test".into(),
         "test",

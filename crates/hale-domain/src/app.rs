@@ -62,6 +62,8 @@ mod tests {
             tenant: None,
             roles: roles.to_vec(),
             subject: None,
+            kind: crate::AccountKind::User,
+            scopes: crate::scope::Scopes::unrestricted(),
         }
     }
 

@@ -6,6 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::ids::{PrincipalId, SubjectId, TenantId};
+use crate::scope::{ScopeContext, Scopes};
 
 /// A role a principal holds within its tenant (or on the platform, for `PlatformAdmin`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -69,18 +70,58 @@ impl FromStr for Role {
     }
 }
 
-/// An authenticated actor: a user or a machine client.
+/// Whether an account is a person or a machine client. One person is one account, whatever
+/// credential they present (password session, API key, a token from their identity provider),
+/// so separation of duties holds across credentials.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AccountKind {
+    User,
+    Integration,
+}
+
+impl AccountKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::User => "user",
+            AccountKind::Integration => "integration",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [AccountKind::User, AccountKind::Integration]
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+    }
+}
+
+/// An authenticated actor: the account behind the credential, and what the credential allows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
+    /// The account's id: the same for every credential of one person or integration.
     pub id: PrincipalId,
     /// `None` only for platform administrators, who act across tenants.
     pub tenant: Option<TenantId>,
     pub roles: Vec<Role>,
     /// For a patient: the subject record that is theirs.
     pub subject: Option<SubjectId>,
+    pub kind: AccountKind,
+    /// What the credential was granted (SMART scopes): narrows the roles, never widens them.
+    pub scopes: Scopes,
 }
 
 impl Principal {
+    /// The SMART context this principal's scopes are read in: a patient acts on their own
+    /// compartment, an integration as a system, anyone else as a user.
+    pub fn scope_context(&self) -> ScopeContext {
+        if self.has_role(Role::Patient) {
+            ScopeContext::Patient
+        } else if self.kind == AccountKind::Integration {
+            ScopeContext::System
+        } else {
+            ScopeContext::User
+        }
+    }
+
     pub fn has_role(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }
@@ -189,6 +230,8 @@ mod tests {
             tenant: None,
             roles: vec![],
             subject: None,
+            kind: crate::AccountKind::User,
+            scopes: crate::scope::Scopes::unrestricted(),
         };
         let context =
             |id: &str| RequestContext::new(principal.clone(), id.into(), "test").request_id;
@@ -219,6 +262,8 @@ mod tests {
             tenant: Some(tenant),
             roles: vec![Role::Clinician],
             subject: None,
+            kind: crate::AccountKind::User,
+            scopes: crate::scope::Scopes::unrestricted(),
         };
         assert!(clinician.belongs_to(tenant));
         assert!(!clinician.belongs_to(other));

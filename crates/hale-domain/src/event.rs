@@ -127,14 +127,83 @@ pub enum EventBody {
         slug: String,
         name: String,
     },
-    AccessTokenIssued {
-        principal_id: PrincipalId,
+    /// A person's or an integration's account. Roles belong to the account, not to any one
+    /// credential.
+    AccountCreated {
+        account_id: PrincipalId,
+        /// `None` for platform administrators.
         tenant_id: Option<TenantId>,
-        /// SHA-256 of the token, hex; the token itself is never stored.
-        token_hash: String,
+        kind: String,
+        /// Lower-case, unique within the tenant.
+        username: String,
+        display_name: String,
         roles: Vec<String>,
         subject_id: Option<SubjectId>,
+        /// Argon2id PHC string; `None` until the account's owner sets one (invitation).
+        password_hash: Option<String>,
+    },
+    /// A one-time invitation to set a password; only its SHA-256 is kept.
+    AccountInvited {
+        account_id: PrincipalId,
+        invite_hash: String,
+        expires_at: Timestamp,
+    },
+    /// A new password (an accepted invitation or a change); open invitations lapse.
+    PasswordSet {
+        account_id: PrincipalId,
+        password_hash: String,
+    },
+    /// TOTP confirmed with a valid code; the recovery codes replace any earlier ones.
+    MfaEnrolled {
+        account_id: PrincipalId,
+        /// Base32 TOTP secret (sealed with the tenant's key once data protection lands).
+        totp_secret: String,
+        totp_step: i64,
+        recovery_code_hashes: Vec<String>,
+    },
+    /// A web session began. The TOTP step or recovery code it spent is recorded so that
+    /// neither can be used twice (the account stream's version orders concurrent sign-ins).
+    SignedIn {
+        account_id: PrincipalId,
+        session_hash: String,
+        csrf_hash: String,
+        expires_at: Timestamp,
+        /// Whether a second factor was verified (or none is required for the account).
+        mfa: bool,
+        method: String,
+        totp_step: Option<i64>,
+        recovery_code_hash: Option<String>,
+    },
+    SignedOut {
+        account_id: PrincipalId,
+        session_hash: String,
+    },
+    /// Every session ends, and tokens from an identity provider issued before now are void.
+    SignedOutEverywhere {
+        account_id: PrincipalId,
+    },
+    AccountDisabled {
+        account_id: PrincipalId,
+    },
+    /// An identity at an OpenID provider is this account.
+    AccountLinked {
+        account_id: PrincipalId,
+        issuer: String,
+        external_subject: String,
+    },
+    ApiKeyCreated {
+        account_id: PrincipalId,
+        key_id: String,
+        /// SHA-256 of the key, hex; the key itself is shown once and never stored.
+        key_hash: String,
         label: String,
+        /// SMART scopes the key is limited to; empty means the account's roles unnarrowed.
+        scopes: String,
+        expires_at: Option<Timestamp>,
+    },
+    ApiKeyRevoked {
+        account_id: PrincipalId,
+        key_id: String,
     },
     SubjectRegistered {
         subject_id: SubjectId,
@@ -187,7 +256,17 @@ impl EventBody {
     pub const fn event_type(&self) -> &'static str {
         match self {
             EventBody::TenantCreated { .. } => "tenant_created",
-            EventBody::AccessTokenIssued { .. } => "access_token_issued",
+            EventBody::AccountCreated { .. } => "account_created",
+            EventBody::AccountInvited { .. } => "account_invited",
+            EventBody::PasswordSet { .. } => "password_set",
+            EventBody::MfaEnrolled { .. } => "mfa_enrolled",
+            EventBody::SignedIn { .. } => "signed_in",
+            EventBody::SignedOut { .. } => "signed_out",
+            EventBody::SignedOutEverywhere { .. } => "signed_out_everywhere",
+            EventBody::AccountDisabled { .. } => "account_disabled",
+            EventBody::AccountLinked { .. } => "account_linked",
+            EventBody::ApiKeyCreated { .. } => "api_key_created",
+            EventBody::ApiKeyRevoked { .. } => "api_key_revoked",
             EventBody::SubjectRegistered { .. } => "subject_registered",
             EventBody::AppCreated { .. } => "app_created",
             EventBody::AppVersionDrafted { .. } => "app_version_drafted",

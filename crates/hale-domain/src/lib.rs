@@ -9,9 +9,12 @@ pub mod context;
 pub mod event;
 pub mod ids;
 pub mod json;
+pub mod password;
+pub mod scope;
+pub mod totp;
 pub mod subject;
 pub mod tenant;
 
 pub use clock::{Clock, Timestamp};
-pub use context::{Principal, Purpose, RequestContext, Role};
+pub use context::{AccountKind, Principal, Purpose, RequestContext, Role};
 pub use ids::{AppId, PrincipalId, SubjectId, SubmissionId, TenantId};

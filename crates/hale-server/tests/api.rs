@@ -118,6 +118,8 @@ fn operator() -> RequestContext {
             tenant: None,
             roles: vec![Role::PlatformAdmin],
             subject: None,
+            kind: hale_domain::AccountKind::User,
+            scopes: hale_domain::scope::Scopes::unrestricted(),
         },
         "test".into(),
         "test",

@@ -8,6 +8,7 @@ pub(crate) enum Bind {
     Text(String),
     OptionalText(Option<String>),
     Integer(i64),
+    OptionalInteger(Option<i64>),
 }
 
 /// One statement to run, and what a unique-key violation in it means to the caller.
@@ -41,6 +42,7 @@ pub(crate) fn bind_all<'q>(
             Bind::Text(text) => query.bind(text.as_str()),
             Bind::OptionalText(text) => query.bind(text.as_deref()),
             Bind::Integer(number) => query.bind(*number),
+            Bind::OptionalInteger(number) => query.bind(*number),
         };
     }
     query

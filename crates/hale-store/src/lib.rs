@@ -10,6 +10,7 @@
 //! read the same way; the few places that differ are marked by [`Backend`]. The conformance
 //! suite in `tests/` runs unchanged against both.
 
+mod accounts;
 mod bulk;
 mod conditional;
 mod custody;
@@ -33,13 +34,14 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 use tokio::sync::{mpsc, oneshot};
 
+pub use accounts::{AccountRow, ApiKeyRow, SessionRow};
 pub use conditional::ClaimedKey;
 pub use custody::ChainCustody;
 pub use error::StoreError;
 pub use hale_domain::chain::ChainKey;
 pub use maintenance::TableCounts;
 pub use queries::{
-    AppRow, AppVersionRow, ObservationRow, Page, PrincipalRow, SubjectRow, SubmissionRow,
+    AppRow, AppVersionRow, ObservationRow, Page, SubjectRow, SubmissionRow,
     TenantRow, TimeRange,
 };
 pub use verify::{ChainReport, ReadModelDrift, VerifyReport};

@@ -8,14 +8,19 @@ use hale_domain::event::{EventBody, RecordedEvent};
 use crate::bulk::{Bind, BulkInsert, Statement};
 
 /// Every table this module writes, in an order safe to empty them.
-pub(crate) const TABLES: [&str; 8] = [
+pub(crate) const TABLES: [&str; 13] = [
     "observations",
     "submissions",
     "app_versions",
     "apps",
     "subject_identifiers",
     "subjects",
-    "access_tokens",
+    "account_links",
+    "api_keys",
+    "sessions",
+    "recovery_codes",
+    "account_invites",
+    "accounts",
     "tenants",
 ];
 
@@ -36,27 +41,6 @@ fn single(event: &RecordedEvent, body: &EventBody, out: &mut Vec<Statement>) {
         } => out.push(Statement::new(
             "INSERT INTO tenants (id, slug, name, created_at) VALUES ($1, $2, $3, $4)",
             vec![text(tenant_id), text(slug), text(name), at],
-        )),
-        EventBody::AccessTokenIssued {
-            principal_id,
-            tenant_id,
-            token_hash,
-            roles,
-            subject_id,
-            label,
-        } => out.push(Statement::new(
-            "INSERT INTO access_tokens \
-             (token_hash, principal_id, tenant_id, roles, subject_id, label, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            vec![
-                text(token_hash),
-                text(principal_id),
-                Bind::OptionalText(tenant_id.map(|id| id.to_string())),
-                text(roles.join(" ")),
-                Bind::OptionalText(subject_id.map(|id| id.to_string())),
-                text(label),
-                at,
-            ],
         )),
         EventBody::SubjectRegistered {
             subject_id,
@@ -147,7 +131,226 @@ fn single(event: &RecordedEvent, body: &EventBody, out: &mut Vec<Statement>) {
             rows.add(event, body);
             rows.drain_into(out);
         }
+        account => accounts(event, account, out),
     }
+}
+
+/// The statements projecting an account event. Every one also records the account stream's
+/// version, which a sign-in appends against so that a TOTP step or recovery code is spent once.
+fn accounts(event: &RecordedEvent, body: &EventBody, out: &mut Vec<Statement>) {
+    let tenant = event.tenant_id.to_string();
+    let at = Bind::Integer(event.recorded_at.as_micros());
+    let optional_time = |time: &Option<hale_domain::Timestamp>| {
+        Bind::OptionalInteger(time.map(|time| time.as_micros()))
+    };
+    let account = match body {
+        EventBody::AccountCreated {
+            account_id,
+            kind,
+            username,
+            display_name,
+            roles,
+            subject_id,
+            password_hash,
+            ..
+        } => {
+            out.push(Statement::new(
+                "INSERT INTO accounts (tenant_id, id, kind, username, display_name, roles, \
+                 subject_id, disabled, password_hash, version, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, 0, $9)",
+                vec![
+                    text(&tenant),
+                    text(account_id),
+                    text(kind),
+                    text(username),
+                    text(display_name),
+                    text(roles.join(" ")),
+                    Bind::OptionalText(subject_id.map(|id| id.to_string())),
+                    Bind::OptionalText(password_hash.clone()),
+                    at,
+                ],
+            ));
+            account_id
+        }
+        EventBody::AccountInvited {
+            account_id,
+            invite_hash,
+            expires_at,
+        } => {
+            out.push(Statement::new(
+                "INSERT INTO account_invites (invite_hash, tenant_id, account_id, expires_at) \
+                 VALUES ($1, $2, $3, $4)",
+                vec![
+                    text(invite_hash),
+                    text(&tenant),
+                    text(account_id),
+                    Bind::Integer(expires_at.as_micros()),
+                ],
+            ));
+            account_id
+        }
+        EventBody::PasswordSet {
+            account_id,
+            password_hash,
+        } => {
+            out.push(Statement::new(
+                "UPDATE accounts SET password_hash = $1 WHERE id = $2",
+                vec![text(password_hash), text(account_id)],
+            ));
+            out.push(Statement::new(
+                "DELETE FROM account_invites WHERE account_id = $1",
+                vec![text(account_id)],
+            ));
+            account_id
+        }
+        EventBody::MfaEnrolled {
+            account_id,
+            totp_secret,
+            totp_step,
+            recovery_code_hashes,
+        } => {
+            out.push(Statement::new(
+                "UPDATE accounts SET totp_secret = $1, totp_last_step = $2 WHERE id = $3",
+                vec![text(totp_secret), Bind::Integer(*totp_step), text(account_id)],
+            ));
+            out.push(Statement::new(
+                "DELETE FROM recovery_codes WHERE account_id = $1",
+                vec![text(account_id)],
+            ));
+            let mut codes = BulkInsert::new(
+                "INSERT INTO recovery_codes (tenant_id, account_id, code_hash, used_at)",
+                4,
+            );
+            for hash in recovery_code_hashes {
+                codes.row([
+                    text(&tenant),
+                    text(account_id),
+                    text(hash),
+                    Bind::OptionalInteger(None),
+                ]);
+            }
+            codes.drain_into(out);
+            account_id
+        }
+        EventBody::SignedIn {
+            account_id,
+            session_hash,
+            csrf_hash,
+            expires_at,
+            mfa,
+            method,
+            totp_step,
+            recovery_code_hash,
+        } => {
+            out.push(Statement::new(
+                "INSERT INTO sessions (session_hash, tenant_id, account_id, csrf_hash, mfa, \
+                 method, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                vec![
+                    text(session_hash),
+                    text(&tenant),
+                    text(account_id),
+                    text(csrf_hash),
+                    Bind::Integer(i64::from(*mfa)),
+                    text(method),
+                    at.clone(),
+                    Bind::Integer(expires_at.as_micros()),
+                ],
+            ));
+            if let Some(step) = totp_step {
+                out.push(Statement::new(
+                    "UPDATE accounts SET totp_last_step = $1 WHERE id = $2",
+                    vec![Bind::Integer(*step), text(account_id)],
+                ));
+            }
+            if let Some(hash) = recovery_code_hash {
+                out.push(Statement::new(
+                    "UPDATE recovery_codes SET used_at = $1 WHERE account_id = $2 AND code_hash = $3",
+                    vec![at.clone(), text(account_id), text(hash)],
+                ));
+            }
+            account_id
+        }
+        EventBody::SignedOut {
+            account_id,
+            session_hash,
+        } => {
+            out.push(Statement::new(
+                "DELETE FROM sessions WHERE session_hash = $1 AND account_id = $2",
+                vec![text(session_hash), text(account_id)],
+            ));
+            account_id
+        }
+        EventBody::SignedOutEverywhere { account_id } => {
+            out.push(Statement::new(
+                "DELETE FROM sessions WHERE account_id = $1",
+                vec![text(account_id)],
+            ));
+            out.push(Statement::new(
+                "UPDATE accounts SET signed_out_at = $1 WHERE id = $2",
+                vec![at.clone(), text(account_id)],
+            ));
+            account_id
+        }
+        EventBody::AccountDisabled { account_id } => {
+            out.push(Statement::new(
+                "UPDATE accounts SET disabled = 1 WHERE id = $1",
+                vec![text(account_id)],
+            ));
+            out.push(Statement::new(
+                "DELETE FROM sessions WHERE account_id = $1",
+                vec![text(account_id)],
+            ));
+            account_id
+        }
+        EventBody::AccountLinked {
+            account_id,
+            issuer,
+            external_subject,
+        } => {
+            out.push(Statement::new(
+                "INSERT INTO account_links (issuer, external_subject, tenant_id, account_id) \
+                 VALUES ($1, $2, $3, $4)",
+                vec![text(issuer), text(external_subject), text(&tenant), text(account_id)],
+            ));
+            account_id
+        }
+        EventBody::ApiKeyCreated {
+            account_id,
+            key_id,
+            key_hash,
+            label,
+            scopes,
+            expires_at,
+        } => {
+            out.push(Statement::new(
+                "INSERT INTO api_keys (key_hash, tenant_id, id, account_id, label, scopes, \
+                 created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                vec![
+                    text(key_hash),
+                    text(&tenant),
+                    text(key_id),
+                    text(account_id),
+                    text(label),
+                    text(scopes),
+                    at.clone(),
+                    optional_time(expires_at),
+                ],
+            ));
+            account_id
+        }
+        EventBody::ApiKeyRevoked { account_id, key_id } => {
+            out.push(Statement::new(
+                "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND account_id = $3",
+                vec![at.clone(), text(key_id), text(account_id)],
+            ));
+            account_id
+        }
+        _ => return,
+    };
+    out.push(Statement::new(
+        "UPDATE accounts SET version = $1 WHERE id = $2",
+        vec![Bind::Integer(event.stream_version), text(account)],
+    ));
 }
 
 /// Submission and observation rows gathered for multi-row inserts: submissions are the bulk of

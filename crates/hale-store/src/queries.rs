@@ -2,7 +2,7 @@
 //! app version, LOINC code, time); PHI comes back in payload columns, untouched.
 
 use hale_domain::event::{Identifier, VersionStatus};
-use hale_domain::{AppId, PrincipalId, SubjectId, SubmissionId, TenantId, Timestamp};
+use hale_domain::{AppId, SubjectId, SubmissionId, TenantId, Timestamp};
 use serde::Deserialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -17,14 +17,6 @@ pub struct TenantRow {
     pub slug: String,
     pub name: String,
     pub created_at: Timestamp,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PrincipalRow {
-    pub principal_id: PrincipalId,
-    pub tenant_id: Option<TenantId>,
-    pub roles: Vec<String>,
-    pub subject_id: Option<SubjectId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -163,7 +155,7 @@ impl Listing {
     }
 }
 
-fn parse_id<T: std::str::FromStr>(text: &str) -> Result<T, StoreError> {
+pub(crate) fn parse_id<T: std::str::FromStr>(text: &str) -> Result<T, StoreError> {
     text.parse()
         .map_err(|_| StoreError::Corrupt("a stored id is not a UUID".into()))
 }
@@ -294,36 +286,6 @@ impl Store {
             .iter()
             .map(tenant_row)
             .collect()
-    }
-
-    pub async fn principal_by_token_hash(
-        &self,
-        token_hash: &str,
-    ) -> Result<Option<PrincipalRow>, StoreError> {
-        let row: Option<(String, Option<String>, String, Option<String>)> = sqlx::query_as(
-            "SELECT principal_id, tenant_id, roles, subject_id FROM access_tokens \
-             WHERE token_hash = $1",
-        )
-        .bind(token_hash)
-        .fetch_optional(self.reader())
-        .await?;
-        row.map(|(principal, tenant, roles, subject)| {
-            Ok(PrincipalRow {
-                principal_id: parse_id(&principal)?,
-                tenant_id: tenant.as_deref().map(parse_id).transpose()?,
-                roles: roles.split_whitespace().map(str::to_owned).collect(),
-                subject_id: subject.as_deref().map(parse_id).transpose()?,
-            })
-        })
-        .transpose()
-    }
-
-    /// Whether any access token exists at all (first start issues the admin token).
-    pub async fn has_access_tokens(&self) -> Result<bool, StoreError> {
-        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM access_tokens")
-            .fetch_one(self.reader())
-            .await?;
-        Ok(count > 0)
     }
 
     pub async fn subject(

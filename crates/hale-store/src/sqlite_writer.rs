@@ -24,6 +24,8 @@ impl ToSql for Bind {
             Bind::Text(text) => ToSqlOutput::from(text.as_str()),
             Bind::OptionalText(Some(text)) => ToSqlOutput::from(text.as_str()),
             Bind::OptionalText(None) => ToSqlOutput::Owned(Value::Null),
+            Bind::OptionalInteger(Some(number)) => ToSqlOutput::from(*number),
+            Bind::OptionalInteger(None) => ToSqlOutput::Owned(Value::Null),
             Bind::Integer(number) => ToSqlOutput::from(*number),
         })
     }

@@ -42,6 +42,8 @@ pub fn operator() -> RequestContext {
         tenant: None,
         roles: vec![Role::PlatformAdmin],
         subject: None,
+        kind: hale_domain::AccountKind::User,
+        scopes: hale_domain::scope::Scopes::unrestricted(),
     };
     RequestContext::new(principal, format!("cli-{}", uuid::Uuid::new_v4()), "cli")
 }
