@@ -379,6 +379,36 @@ proptest! {
     }
 
     #[test]
+    fn canonical_text_fits_the_cap_and_star_reaches_every_resource(text in scope_text(64)) {
+        let Ok(scopes) = Scopes::parse(&text) else {
+            // Only the byte cap can refuse a generated text.
+            prop_assert!(text.len() > MAX_SCOPE_TEXT_BYTES);
+            return Ok(());
+        };
+        prop_assert!(scopes.to_string().len() <= MAX_SCOPE_TEXT_BYTES);
+        for context in ScopeContext::ALL {
+            for interaction in Interaction::ALL {
+                let any = scopes.permits_any_resource(context, interaction);
+                for resource in ResourceType::ALL {
+                    prop_assert!(!any || scopes.permits(context, resource, interaction));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn arbitrary_text_is_refused_without_an_out_of_range_index(text in "[a-z/.* ]{0,200}") {
+        match Scopes::parse(&text) {
+            Ok(scopes) => {
+                prop_assert_eq!(Scopes::parse(&scopes.to_string()), Ok(scopes.clone()));
+            }
+            Err(error) => {
+                prop_assert!(error.index().is_none_or(|index| index < MAX_SCOPES));
+            }
+        }
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..3000)) {
         let text = String::from_utf8_lossy(&bytes);
         let _ = Scopes::parse(&text);
