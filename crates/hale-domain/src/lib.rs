@@ -1,6 +1,7 @@
 //! Hale's pure domain model: identifiers, principals and roles, the per-request context, the
-//! event vocabulary and the tamper-evident hash chain. Nothing here does I/O; the clock and
-//! randomness are passed in by callers.
+//! event vocabulary, the tamper-evident hash chain, and the identity primitives (SMART scopes,
+//! password policy, TOTP and recovery codes). Nothing here does I/O; the clock and randomness
+//! are passed in by callers.
 
 pub mod app;
 pub mod chain;
@@ -11,10 +12,18 @@ pub mod ids;
 pub mod json;
 pub mod password;
 pub mod scope;
-pub mod totp;
 pub mod subject;
 pub mod tenant;
+pub mod totp;
 
 pub use clock::{Clock, Timestamp};
 pub use context::{AccountKind, Principal, Purpose, RequestContext, Role};
 pub use ids::{AppId, PrincipalId, SubjectId, SubmissionId, TenantId};
+pub use password::{PasswordPolicy, PasswordProblem};
+pub use scope::{
+    Interaction, InteractionSet, ResourceType, Scope, ScopeContext, ScopeError, Scopes,
+};
+pub use totp::{
+    RecoveryCode, TotpError, TotpSecret, TotpStep, recovery_code_from_bytes, recovery_code_hash,
+    recovery_code_matches, verify_totp,
+};
