@@ -7,17 +7,15 @@
 
 use std::time::Duration;
 
-use hale_domain::{AppId, RequestContext, Role, TenantId};
+use hale_domain::{AppId, RequestContext, TenantId};
 use hale_forms::{AppDefinition, Change, LintReport};
 use tokio::sync::Semaphore;
 
-use crate::apps::{AppSummary, BUILDERS, DraftVersion};
-use crate::{Core, CoreError, Target, require};
+use crate::apps::{AppSummary, DraftVersion};
+use crate::{Core, CoreError, Target};
 
 /// Who may lint an upload: those who build apps and those who review them (and platform
 /// admins, as everywhere).
-const LINTERS: [Role; 3] = [Role::Analyst, Role::Reviewer, Role::TenantAdmin];
-
 /// Uploads parsed at once in this process. Each parse is bounded by the import limits; more
 /// at once would let uploads take every core from the requests around them.
 const PARSE_SLOTS: usize = 2;

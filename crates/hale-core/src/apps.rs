@@ -10,7 +10,7 @@ use hale_forms::{AppDefinition, CompiledForm};
 use hale_store::{AppRow, AppVersionRow, Append};
 use serde_json::value::RawValue;
 
-use crate::{Core, CoreError, Target, remember, require};
+use crate::{Core, CoreError, Target, remember};
 
 pub use hale_domain::app::VersionAction as VersionStep;
 
@@ -38,7 +38,6 @@ pub struct DraftVersion {
     pub definition: String,
 }
 
-pub(crate) const BUILDERS: [Role; 2] = [Role::Analyst, Role::TenantAdmin];
 pub(crate) const STAFF: [Role; 5] = [
     Role::TenantAdmin,
     Role::Analyst,

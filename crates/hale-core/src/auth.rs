@@ -17,7 +17,7 @@ use std::time::Duration;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use base64::Engine;
 use hale_domain::event::{EventBody, ExpectedVersion, NewEvent, StreamRef};
-use hale_domain::password::PasswordPolicy;
+use hale_domain::password::{PasswordPolicy, normalise_password};
 use hale_domain::scope::Scopes;
 use hale_domain::totp::{
     RecoveryCode, TotpError, TotpSecret, TotpStep, recovery_code_from_bytes, recovery_code_hash,
@@ -155,7 +155,7 @@ impl Authenticator {
         let password = password.clone();
         tokio::task::spawn_blocking(move || {
             hasher
-                .hash_password_with_salt(password.expose().as_bytes(), &salt)
+                .hash_password_with_salt(normalise_password(password.expose()).as_bytes(), &salt)
                 .map(|hash| hash.to_string())
         })
         .await
@@ -172,7 +172,10 @@ impl Authenticator {
         let hash = stored.unwrap_or(&self.decoy_hash).to_owned();
         let matched = tokio::task::spawn_blocking(move || {
             hasher
-                .verify_password(password.expose().as_bytes(), hash.as_str())
+                .verify_password(
+                    normalise_password(password.expose()).as_bytes(),
+                    hash.as_str(),
+                )
                 .is_ok()
         })
         .await
@@ -217,9 +220,8 @@ impl Throttle {
     fn fail(&self, key: String, now: Timestamp) {
         if let Ok(mut failures) = self.failures.lock() {
             if failures.len() >= THROTTLE_KEYS {
-                failures.retain(|_, entry| {
-                    now.as_micros() - entry.last.as_micros() <= THROTTLE_MEMORY
-                });
+                failures
+                    .retain(|_, entry| now.as_micros() - entry.last.as_micros() <= THROTTLE_MEMORY);
             }
             if failures.len() >= THROTTLE_KEYS {
                 // Still full of live keys: a flood. Forget the oldest half rather than grow.
@@ -396,7 +398,10 @@ fn micros(duration: Duration) -> i64 {
 }
 
 fn roles_of(row: &AccountRow) -> Vec<Role> {
-    row.roles.iter().filter_map(|role| role.parse().ok()).collect()
+    row.roles
+        .iter()
+        .filter_map(|role| role.parse().ok())
+        .collect()
 }
 
 fn requires_mfa(roles: &[Role]) -> bool {
@@ -513,7 +518,8 @@ impl Core {
                     .ok_or(CoreError::Unauthenticated)?;
                 let settings = &self.inner.auth.settings;
                 let last_active = session.last_used_at.unwrap_or(session.created_at);
-                let idle = now.as_micros() - last_active.as_micros() > micros(settings.session_idle);
+                let idle =
+                    now.as_micros() - last_active.as_micros() > micros(settings.session_idle);
                 if account.disabled || session.expires_at <= now || idle {
                     return Err(CoreError::Unauthenticated);
                 }
@@ -664,9 +670,12 @@ impl Core {
         let platform_level =
             request.tenant.is_none() || request.roles.contains(&Role::PlatformAdmin);
         if platform_level {
-            self.audited::<Platform<policy::ManageAccounts>, _>(context, "account.create", target, async {
-                self.checked_account(context, request).await
-            })
+            self.audited::<Platform<policy::ManageAccounts>, _>(
+                context,
+                "account.create",
+                target,
+                async { self.checked_account(context, request).await },
+            )
             .await
         } else {
             self.audited::<policy::ManageAccounts, _>(context, "account.create", target, async {
@@ -883,8 +892,13 @@ impl Core {
             })
         };
         if platform_level {
-            self.audited::<Platform<policy::ManageAccounts>, _>(context, "token.issue", target, work)
-                .await
+            self.audited::<Platform<policy::ManageAccounts>, _>(
+                context,
+                "token.issue",
+                target,
+                work,
+            )
+            .await
         } else {
             self.audited::<policy::ManageAccounts, _>(context, "token.issue", target, work)
                 .await
@@ -1065,8 +1079,13 @@ impl Core {
             kind: "session",
             id: None,
         };
-        self.audited::<policy::Anyone, _>(context, "session.create", target, self.checked_sign_in(request))
-            .await
+        self.audited::<policy::Anyone, _>(
+            context,
+            "session.create",
+            target,
+            self.checked_sign_in(request),
+        )
+        .await
     }
 
     async fn checked_sign_in(&self, request: SignIn) -> Result<NewSession, CoreError> {
@@ -1455,7 +1474,10 @@ impl Core {
                 self.administered_account(context, account).await?
             };
             let keys = self.store().api_keys(row.id).await?;
-            if !keys.iter().any(|key| key.id == key_id && key.revoked_at.is_none()) {
+            if !keys
+                .iter()
+                .any(|key| key.id == key_id && key.revoked_at.is_none())
+            {
                 return Err(CoreError::NotFound);
             }
             self.append_account_event(
@@ -1543,15 +1565,25 @@ mod tests {
         for _ in 0..40 {
             throttle.fail("k".into(), at(0));
         }
-        assert_eq!(throttle.wait("k", at(0), 5), Some(MAX_BACKOFF_SECONDS as u64));
+        assert_eq!(
+            throttle.wait("k", at(0), 5),
+            Some(MAX_BACKOFF_SECONDS as u64)
+        );
         assert_eq!(throttle.wait("k", at(16 * 60), 5), None);
         throttle.fail("k".into(), at(16 * 60));
-        assert_eq!(throttle.wait("k", at(16 * 60), 5), None, "stale failures restart at one");
+        assert_eq!(
+            throttle.wait("k", at(16 * 60), 5),
+            None,
+            "stale failures restart at one"
+        );
     }
 
     #[test]
     fn usernames_are_lower_case_and_plain() {
-        assert_eq!(normalise_username(" Ann.Lee@Contoso ").ok(), Some("ann.lee@contoso".into()));
+        assert_eq!(
+            normalise_username(" Ann.Lee@Contoso ").ok(),
+            Some("ann.lee@contoso".into())
+        );
         for bad in ["", "a b", "x\n", "é", &"a".repeat(65)] {
             assert!(normalise_username(bad).is_err(), "{bad:?}");
         }

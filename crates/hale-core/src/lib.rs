@@ -149,7 +149,8 @@ impl Core {
         &self.inner.store
     }
 
-    pub(crate) fn now(&self) -> Timestamp {
+    /// The core's clock (tests set it).
+    pub fn now(&self) -> Timestamp {
         self.inner.clock.now()
     }
 
@@ -233,15 +234,6 @@ fn record_audit(context: &RequestContext, action: &str, target: Target<'_>, outc
         resource_id = target.id.unwrap_or(""),
         outcome,
     );
-}
-
-/// Refuses a caller holding none of `roles`.
-pub(crate) fn require(principal: &Principal, roles: &[Role]) -> Result<(), CoreError> {
-    if principal.has_role(Role::PlatformAdmin) || principal.has_any_role(roles) {
-        Ok(())
-    } else {
-        Err(CoreError::Forbidden)
-    }
 }
 
 /// A patient reaches only their own subject; anyone else with the role reaches all of the
@@ -333,14 +325,57 @@ mod tests {
 
     #[test]
     fn roles_are_required_and_platform_admins_pass_every_check() {
+        use policy::{BuildApps, ManageTenants, StepVersions, permit};
         let analyst = principal(&[Role::Analyst], None);
-        assert!(require(&analyst, &[Role::Analyst, Role::TenantAdmin]).is_ok());
+        assert!(permit::<BuildApps>(&analyst).is_ok());
+        let clinician = principal(&[Role::Clinician], None);
         assert!(matches!(
-            require(&analyst, &[Role::Reviewer]),
+            permit::<BuildApps>(&clinician),
             Err(CoreError::Forbidden)
         ));
-        assert!(require(&principal(&[Role::PlatformAdmin], None), &[Role::Reviewer]).is_ok());
-        assert!(matches!(require(&analyst, &[]), Err(CoreError::Forbidden)));
+        assert!(permit::<StepVersions>(&principal(&[Role::PlatformAdmin], None)).is_ok());
+        assert!(matches!(
+            permit::<ManageTenants>(&analyst),
+            Err(CoreError::Forbidden)
+        ));
+    }
+
+    #[test]
+    fn scopes_narrow_a_role_and_never_widen_it() {
+        use hale_domain::scope::Scopes;
+        use policy::{BuildApps, ListObservations, ManageAccounts, Submit, permit};
+        let scoped = |roles: &[Role], scopes: &str| {
+            let mut principal = principal(roles, Some(7));
+            principal.scopes = Scopes::parse(scopes).unwrap_or_else(|_| Scopes::unrestricted());
+            principal
+        };
+        let patient = scoped(&[Role::Patient], "patient/Observation.rs");
+        assert!(permit::<ListObservations>(&patient).is_ok());
+        assert!(matches!(
+            permit::<Submit>(&patient),
+            Err(CoreError::Forbidden)
+        ));
+        // A user/ scope does not reach a patient's compartment, nor the reverse.
+        let patient = scoped(&[Role::Patient], "user/*.cruds");
+        assert!(matches!(
+            permit::<Submit>(&patient),
+            Err(CoreError::Forbidden)
+        ));
+        // A wide scope gives no role: an analyst's key cannot submit whatever its scopes.
+        let analyst = scoped(&[Role::Analyst], "user/*.cruds");
+        assert!(matches!(
+            permit::<Submit>(&analyst),
+            Err(CoreError::Forbidden)
+        ));
+        assert!(permit::<BuildApps>(&analyst).is_ok());
+        // Administration needs a scope over every resource.
+        let admin = scoped(&[Role::TenantAdmin], "user/Patient.cruds");
+        assert!(matches!(
+            permit::<ManageAccounts>(&admin),
+            Err(CoreError::Forbidden)
+        ));
+        let admin = scoped(&[Role::TenantAdmin], "user/*.u");
+        assert!(permit::<ManageAccounts>(&admin).is_ok());
     }
 
     /// A writer into a shared buffer, for capturing log output.

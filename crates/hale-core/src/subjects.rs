@@ -2,11 +2,11 @@
 
 use hale_domain::event::{EventBody, ExpectedVersion, Identifier, NewEvent, StreamRef};
 use hale_domain::subject::{NewSubject, identifier_key};
-use hale_domain::{RequestContext, Role, SubjectId, TenantId};
+use hale_domain::{RequestContext, SubjectId, TenantId};
 use hale_forms::FieldError;
 use hale_store::{Append, Page, SubjectRow};
 
-use crate::{Core, CoreError, Target, require, require_subject_access};
+use crate::{Core, CoreError, Target, require_subject_access};
 
 /// A request to register a subject.
 #[derive(Clone, Debug)]
@@ -15,8 +15,6 @@ pub struct RegisterSubject {
     pub display_name: Option<String>,
     pub birth_date: Option<String>,
 }
-
-const REGISTRARS: [Role; 3] = [Role::TenantAdmin, Role::Clinician, Role::Integration];
 
 impl Core {
     pub async fn register_subject(
@@ -30,66 +28,71 @@ impl Core {
             kind: "subject",
             id: None,
         };
-        self.audited::<crate::policy::RegisterSubjects, _>(context, "subject.register", target, async {
-            let subject = NewSubject::parse(
-                request.identifiers,
-                request.display_name,
-                request.birth_date,
-                self.now(),
-            )
-            .map_err(|errors| {
-                CoreError::Invalid(
-                    errors
-                        .into_iter()
-                        .map(|error| FieldError {
-                            field: error.field,
-                            code: error.code,
-                            message: error.message.to_owned(),
-                        })
-                        .collect(),
+        self.audited::<crate::policy::RegisterSubjects, _>(
+            context,
+            "subject.register",
+            target,
+            async {
+                let subject = NewSubject::parse(
+                    request.identifiers,
+                    request.display_name,
+                    request.birth_date,
+                    self.now(),
                 )
-            })?;
-            let keys: Vec<String> = subject
-                .identifiers
-                .iter()
-                .map(|identifier| identifier_key(tenant, identifier))
-                .collect();
-            for key in &keys {
-                if self
-                    .store()
-                    .subject_by_identifier_key(tenant, key)
-                    .await?
-                    .is_some()
-                {
-                    return Err(CoreError::IdentifierTaken);
+                .map_err(|errors| {
+                    CoreError::Invalid(
+                        errors
+                            .into_iter()
+                            .map(|error| FieldError {
+                                field: error.field,
+                                code: error.code,
+                                message: error.message.to_owned(),
+                            })
+                            .collect(),
+                    )
+                })?;
+                let keys: Vec<String> = subject
+                    .identifiers
+                    .iter()
+                    .map(|identifier| identifier_key(tenant, identifier))
+                    .collect();
+                for key in &keys {
+                    if self
+                        .store()
+                        .subject_by_identifier_key(tenant, key)
+                        .await?
+                        .is_some()
+                    {
+                        return Err(CoreError::IdentifierTaken);
+                    }
                 }
-            }
-            let id = SubjectId::from_uuid(self.new_uuid());
-            self.store()
-                .append(Append {
-                    tenant,
-                    actor: context.actor(),
-                    recorded_at: self.now(),
-                    events: vec![NewEvent {
-                        stream: StreamRef::subject(id),
-                        expected: ExpectedVersion::NoStream,
-                        body: EventBody::SubjectRegistered {
-                            subject_id: id,
-                            identifiers: subject.identifiers,
-                            display_name: subject.display_name,
-                            birth_date: subject.birth_date,
-                            identifier_keys: keys,
-                        },
-                    }],
-                    idempotency: None,
-                    preconditions: Vec::new(),
-                })
-                .await?;
-            self.store()
-                .subject(tenant, id)
-                .await?
-                .ok_or_else(|| CoreError::internal("a subject just registered is missing"))
-        })
+                let id = SubjectId::from_uuid(self.new_uuid());
+                self.store()
+                    .append(Append {
+                        tenant,
+                        actor: context.actor(),
+                        recorded_at: self.now(),
+                        events: vec![NewEvent {
+                            stream: StreamRef::subject(id),
+                            expected: ExpectedVersion::NoStream,
+                            body: EventBody::SubjectRegistered {
+                                subject_id: id,
+                                identifiers: subject.identifiers,
+                                display_name: subject.display_name,
+                                birth_date: subject.birth_date,
+                                identifier_keys: keys,
+                            },
+                        }],
+                        idempotency: None,
+                        preconditions: Vec::new(),
+                    })
+                    .await?;
+                self.store()
+                    .subject(tenant, id)
+                    .await?
+                    .ok_or_else(|| CoreError::internal("a subject just registered is missing"))
+            },
+        )
         .await
     }
 

@@ -2,7 +2,7 @@
 //! with their derived observations in one append, never lost and never doubled.
 
 use hale_domain::event::{EventBody, ExpectedVersion, NewEvent, StreamRef};
-use hale_domain::{AppId, RequestContext, Role, SubjectId, SubmissionId, TenantId, Timestamp};
+use hale_domain::{AppId, RequestContext, SubjectId, SubmissionId, TenantId, Timestamp};
 use hale_store::{
     Append, AppendOutcome, IdempotencyClaim, ObservationRow, Page, Precondition, SubmissionRow,
     TimeRange,
@@ -10,7 +10,7 @@ use hale_store::{
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use crate::{Core, CoreError, Target, require, require_subject_access};
+use crate::{Core, CoreError, Target, require_subject_access};
 
 /// Earliest `authored_at` accepted, 2000-01-01T00:00:00Z: Hale records what people enter on
 /// devices today, and an earlier time is a clock or typing slip (year 1, the Unix epoch).
@@ -67,19 +67,6 @@ pub(crate) fn page_size(limit: Option<i64>) -> Result<i64, CoreError> {
         ))
     }
 }
-
-const SUBMITTERS: [Role; 4] = [
-    Role::TenantAdmin,
-    Role::Clinician,
-    Role::Integration,
-    Role::Patient,
-];
-const READERS: [Role; 4] = [
-    Role::TenantAdmin,
-    Role::Clinician,
-    Role::Integration,
-    Role::Patient,
-];
 
 fn request_hash(request: &SubmitAnswers) -> String {
     let mut hasher = Sha256::new();
@@ -342,15 +329,20 @@ impl Core {
             kind: "submission",
             id: Some(&text),
         };
-        self.audited::<crate::policy::ReadSubmissions, _>(context, "submission.read", target, async {
-            let submission = self
-                .store()
-                .submission(tenant, id)
-                .await?
-                .ok_or(CoreError::NotFound)?;
-            require_subject_access(&context.principal, submission.subject_id)?;
-            Ok(submission)
-        })
+        self.audited::<crate::policy::ReadSubmissions, _>(
+            context,
+            "submission.read",
+            target,
+            async {
+                let submission = self
+                    .store()
+                    .submission(tenant, id)
+                    .await?
+                    .ok_or(CoreError::NotFound)?;
+                require_subject_access(&context.principal, submission.subject_id)?;
+                Ok(submission)
+            },
+        )
         .await
     }
 
@@ -367,15 +359,20 @@ impl Core {
             kind: "subject.submissions",
             id: Some(&text),
         };
-        self.audited::<crate::policy::ListSubmissions, _>(context, "submission.list", target, async {
-            let limit = page_size(listing.limit)?;
-            self.require_subject_history(context, tenant, subject)
-                .await?;
-            Ok(self
-                .store()
-                .submissions_for_subject(tenant, subject, listing.range, listing.after, limit)
-                .await?)
-        })
+        self.audited::<crate::policy::ListSubmissions, _>(
+            context,
+            "submission.list",
+            target,
+            async {
+                let limit = page_size(listing.limit)?;
+                self.require_subject_history(context, tenant, subject)
+                    .await?;
+                Ok(self
+                    .store()
+                    .submissions_for_subject(tenant, subject, listing.range, listing.after, limit)
+                    .await?)
+            },
+        )
         .await
     }
 
@@ -392,22 +389,27 @@ impl Core {
             kind: "subject.observations",
             id: Some(&text),
         };
-        self.audited::<crate::policy::ListObservations, _>(context, "observation.list", target, async {
-            let limit = page_size(listing.limit)?;
-            self.require_subject_history(context, tenant, subject)
-                .await?;
-            Ok(self
-                .store()
-                .observations_for_subject(
-                    tenant,
-                    subject,
-                    listing.code.as_deref(),
-                    listing.range,
-                    listing.after,
-                    limit,
-                )
-                .await?)
-        })
+        self.audited::<crate::policy::ListObservations, _>(
+            context,
+            "observation.list",
+            target,
+            async {
+                let limit = page_size(listing.limit)?;
+                self.require_subject_history(context, tenant, subject)
+                    .await?;
+                Ok(self
+                    .store()
+                    .observations_for_subject(
+                        tenant,
+                        subject,
+                        listing.code.as_deref(),
+                        listing.range,
+                        listing.after,
+                        limit,
+                    )
+                    .await?)
+            },
+        )
         .await
     }
 }

@@ -6,7 +6,7 @@ use hale_domain::{RequestContext, TenantId};
 use hale_forms::FieldError;
 use hale_store::{Append, TenantRow};
 
-use crate::{Core, CoreError, Target, require};
+use crate::{Core, CoreError, Target};
 
 impl Core {
     pub async fn create_tenant(

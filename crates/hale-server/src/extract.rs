@@ -6,7 +6,8 @@ use axum::extract::path::ErrorKind;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{FromRef, FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Method, header};
+use hale_core::Credential;
 use hale_domain::RequestContext;
 use serde::de::DeserializeOwned;
 
@@ -14,7 +15,7 @@ use crate::AppState;
 use crate::problem::{ApiError, Problem};
 use hale_core::ErrorCode;
 
-/// The caller, authenticated from its bearer token.
+/// The caller, authenticated from its bearer API key or its web session.
 pub struct Context(pub RequestContext);
 
 fn request_id(parts: &Parts) -> String {
@@ -35,18 +36,16 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let token = bearer_token(&parts.headers)?;
+        let credential = credential(parts)?;
         let principal = state
             .core
-            .authenticate(token)
+            .authenticate(credential)
             .await
             .map_err(|error| match error {
-                hale_core::CoreError::Unavailable | hale_core::CoreError::Internal => {
-                    ApiError::from(error)
-                }
-                _ => {
-                    Problem::new(ErrorCode::Unauthenticated, "the bearer token is not valid").into()
-                }
+                hale_core::CoreError::Unavailable
+                | hale_core::CoreError::Internal
+                | hale_core::CoreError::CsrfRejected => ApiError::from(error),
+                _ => Problem::new(ErrorCode::Unauthenticated, "the credential is not valid").into(),
             })?;
         Ok(Context(RequestContext::new(
             principal,
@@ -54,6 +53,49 @@ where
             "rest",
         )))
     }
+}
+
+/// The name of the web session cookie.
+pub const SESSION_COOKIE: &str = "hale_session";
+/// The header a web session's state-changing requests carry its anti-forgery token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The request's credential: its bearer API key, or else its session cookie. A request that
+/// carries both is decided by the bearer token alone, which no browser sends on its own.
+fn credential(parts: &Parts) -> Result<Credential<'_>, ApiError> {
+    if parts.headers.contains_key(header::AUTHORIZATION) {
+        return bearer_token(&parts.headers).map(Credential::ApiKey);
+    }
+    let Some(token) = session_cookie(&parts.headers) else {
+        return Err(Problem::new(
+            ErrorCode::Unauthenticated,
+            "a bearer token or a session is required",
+        )
+        .into());
+    };
+    let state_changing = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let csrf = parts
+        .headers
+        .get(CSRF_HEADER)
+        .and_then(|value| value.to_str().ok());
+    Ok(Credential::Session {
+        token,
+        csrf,
+        state_changing,
+    })
+}
+
+/// The value of the session cookie, from any `Cookie` header.
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty())
 }
 
 /// The token of the request's one `Authorization: Bearer` header. The scheme is matched

@@ -29,6 +29,9 @@ pub struct Problem {
     pub import_errors: Vec<ImportError>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lint: Option<LintReport>,
+    /// Seconds until a retry can succeed (429); sent as `Retry-After`, not in the body.
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 /// The status and title of every stable error code: the one table, exhaustive, so a new code
@@ -68,6 +71,10 @@ pub fn status_of(code: ErrorCode) -> (StatusCode, &'static str) {
         ErrorCode::Unavailable | ErrorCode::Busy => {
             (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable")
         }
+        ErrorCode::MfaRequired => (StatusCode::UNAUTHORIZED, "Second factor required"),
+        ErrorCode::CsrfRejected => (StatusCode::FORBIDDEN, "Forbidden"),
+        ErrorCode::UsernameTaken => (StatusCode::CONFLICT, "Conflict"),
+        ErrorCode::TooManyAttempts => (StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
     }
 }
 
@@ -88,6 +95,7 @@ impl Problem {
             definition_errors: Vec::new(),
             import_errors: Vec::new(),
             lint: None,
+            retry_after: None,
         }
     }
 }
@@ -113,6 +121,9 @@ impl From<CoreError> for Problem {
             CoreError::InvalidDefinition(errors) => problem.definition_errors = errors,
             CoreError::InvalidSpreadsheet(errors) => problem.import_errors = errors,
             CoreError::LintFailed(report) => problem.lint = Some(report),
+            CoreError::TooManyAttempts { retry_after } => {
+                problem.retry_after = Some(retry_after.max(1));
+            }
             _ => {}
         }
         problem
@@ -131,6 +142,11 @@ impl IntoResponse for Problem {
         );
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = self.retry_after
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            headers.insert(header::RETRY_AFTER, value);
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(

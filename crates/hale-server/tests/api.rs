@@ -158,9 +158,16 @@ impl Harness {
         let store = database.store.clone();
         let core = Core::with_system(store.clone());
         let admin = core
-            .bootstrap_admin()
+            .issue_token(
+                &operator(),
+                IssueToken {
+                    tenant: None,
+                    roles: vec![Role::PlatformAdmin],
+                    subject: None,
+                    label: "platform administrator".into(),
+                },
+            )
             .await
-            .unwrap()
             .unwrap()
             .token
             .expose()
@@ -807,6 +814,9 @@ mod integrity;
 
 #[path = "api/uploads.rs"]
 mod uploads;
+
+#[path = "api/identity.rs"]
+mod identity;
 
 #[path = "api/leaks.rs"]
 mod leaks;

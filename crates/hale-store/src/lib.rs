@@ -41,8 +41,7 @@ pub use error::StoreError;
 pub use hale_domain::chain::ChainKey;
 pub use maintenance::TableCounts;
 pub use queries::{
-    AppRow, AppVersionRow, ObservationRow, Page, SubjectRow, SubmissionRow,
-    TenantRow, TimeRange,
+    AppRow, AppVersionRow, ObservationRow, Page, SubjectRow, SubmissionRow, TenantRow, TimeRange,
 };
 pub use verify::{ChainReport, ReadModelDrift, VerifyReport};
 pub use writer::{Append, AppendOutcome, IdempotencyClaim, Precondition};

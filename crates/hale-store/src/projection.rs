@@ -211,7 +211,11 @@ fn accounts(event: &RecordedEvent, body: &EventBody, out: &mut Vec<Statement>) {
         } => {
             out.push(Statement::new(
                 "UPDATE accounts SET totp_secret = $1, totp_last_step = $2 WHERE id = $3",
-                vec![text(totp_secret), Bind::Integer(*totp_step), text(account_id)],
+                vec![
+                    text(totp_secret),
+                    Bind::Integer(*totp_step),
+                    text(account_id),
+                ],
             ));
             out.push(Statement::new(
                 "DELETE FROM recovery_codes WHERE account_id = $1",
@@ -310,7 +314,12 @@ fn accounts(event: &RecordedEvent, body: &EventBody, out: &mut Vec<Statement>) {
             out.push(Statement::new(
                 "INSERT INTO account_links (issuer, external_subject, tenant_id, account_id) \
                  VALUES ($1, $2, $3, $4)",
-                vec![text(issuer), text(external_subject), text(&tenant), text(account_id)],
+                vec![
+                    text(issuer),
+                    text(external_subject),
+                    text(&tenant),
+                    text(account_id),
+                ],
             ));
             account_id
         }

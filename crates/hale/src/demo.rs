@@ -97,7 +97,7 @@ async fn token(
         .await
         .map_err(describe)?;
     let principal = core
-        .authenticate(issued.token.expose())
+        .authenticate(hale_core::Credential::ApiKey(issued.token.expose()))
         .await
         .map_err(describe)?;
     Ok((principal, issued.token.expose().to_owned()))

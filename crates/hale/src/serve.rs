@@ -23,15 +23,19 @@ pub fn init_logging(format: LogFormat) {
 pub async fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
     let store = open_store(settings).await?;
     let core = Core::with_system(store.clone());
-    if let Some(issued) = core
+    if let Some(invite) = core
         .bootstrap_admin()
         .await
         .map_err(crate::commands::describe)?
     {
-        // Printed once, to stdout, never logged: only its hash is stored.
+        // Printed once, to stdout, never logged: only its hash is stored. It sets the first
+        // platform administrator's password; a second factor is enrolled at first sign-in.
         println!(
-            "Platform administrator token (shown once, keep it safe):\n  {}",
-            issued.token.expose()
+            "First start: set the platform administrator's password with this one-time code \
+             (shown once, valid 7 days):\n  {}\n  POST /api/v1/auth/invites/accept \
+             {{\"code\": \"…\", \"password\": \"…\"}}, then sign in as \"admin\" at \
+             /api/v1/auth/sign-in and enrol TOTP at /api/v1/auth/mfa/offer",
+            invite.expose()
         );
     }
     if demo {

@@ -1,6 +1,7 @@
 //! The REST routes under `/api/v1`, one module per resource.
 
 pub mod apps;
+pub mod auth;
 pub mod health;
 pub mod subjects;
 pub mod submissions;
@@ -12,6 +13,7 @@ use crate::AppState;
 
 pub fn api() -> Router<AppState> {
     Router::new()
+        .merge(auth::routes())
         .merge(tenants::routes())
         .merge(subjects::routes())
         .merge(apps::routes())
