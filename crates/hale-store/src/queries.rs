@@ -370,6 +370,7 @@ impl Store {
         after: Option<(i64, String, i64)>,
         limit: i64,
     ) -> Result<Page<SubjectRow>, StoreError> {
+        let mut read = self.scoped_read(tenant).await?;
         let mut listing = Listing::new();
         listing.condition("tenant_id = ?", Bind::Text(tenant.to_string()));
         if let Some((time, id, _)) = after {
@@ -383,7 +384,6 @@ impl Store {
             "created_at DESC, id DESC",
             limit,
         );
-        let mut read = self.scoped_read(tenant).await?;
         let rows = listing.fetch(&mut read, &sql).await?;
         paginate(rows, limit, subject_row, |s| {
             (s.created_at.as_micros(), s.id.to_string(), 0)
@@ -518,6 +518,7 @@ impl Store {
         after: Option<(i64, String, i64)>,
         limit: i64,
     ) -> Result<Page<SubmissionRow>, StoreError> {
+        let mut read = self.scoped_read(tenant).await?;
         let mut listing = Listing::new();
         listing
             .condition("tenant_id = ?", Bind::Text(tenant.to_string()))
@@ -535,7 +536,6 @@ impl Store {
             "authored_at DESC, id DESC",
             limit,
         );
-        let mut read = self.scoped_read(tenant).await?;
         let rows = listing.fetch(&mut read, &sql).await?;
         paginate(rows, limit, submission_row, |s| {
             (s.authored_at.as_micros(), s.id.to_string(), 0)
@@ -551,6 +551,7 @@ impl Store {
         after: Option<(i64, String, i64)>,
         limit: i64,
     ) -> Result<Page<ObservationRow>, StoreError> {
+        let mut read = self.scoped_read(tenant).await?;
         let mut listing = Listing::new();
         listing
             .condition("tenant_id = ?", Bind::Text(tenant.to_string()))
@@ -571,7 +572,6 @@ impl Store {
             "effective_at DESC, submission_id DESC, position DESC",
             limit,
         );
-        let mut read = self.scoped_read(tenant).await?;
         let rows = listing.fetch(&mut read, &sql).await?;
         paginate(rows, limit, observation_row, |o| {
             (

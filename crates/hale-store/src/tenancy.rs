@@ -272,6 +272,39 @@ mod tests {
         assert_eq!(begin_statement(None).unwrap_or_default(), "BEGIN READ ONLY");
     }
 
+    /// The rule the wall rests on, checked in the source: a public read that takes a tenant
+    /// opens its scoped read first and touches no unscoped pool.
+    #[test]
+    fn every_read_that_takes_a_tenant_runs_behind_the_wall() {
+        let sources = [
+            ("queries.rs", include_str!("queries.rs")),
+            ("conditional.rs", include_str!("conditional.rs")),
+        ];
+        let mut scoped = 0;
+        for (file, source) in sources {
+            for read in source.split("\n    pub async fn ").skip(1) {
+                let signature = &read[..read.find('{').unwrap_or(read.len())];
+                let name = &read[..read.find('(').unwrap_or(0)];
+                let body = &read[signature.len()..];
+                let body = &body[..body.find("\n    }\n").unwrap_or(body.len())];
+                if signature.contains("tenant: TenantId") {
+                    scoped += 1;
+                    assert!(
+                        body.trim_start_matches('{')
+                            .trim_start()
+                            .starts_with("let mut read = self.scoped_read(tenant).await?;"),
+                        "{file}: {name} must open its scoped read first"
+                    );
+                    assert!(
+                        !body.contains("unscoped_reader") && !body.contains("write_pool"),
+                        "{file}: {name} reads a tenant's rows past the wall"
+                    );
+                }
+            }
+        }
+        assert!(scoped >= 12, "found {scoped} tenant reads");
+    }
+
     #[test]
     fn the_install_statement_lists_every_table_once() {
         let statement = install_statement();
