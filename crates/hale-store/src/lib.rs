@@ -84,7 +84,9 @@ impl Backend {
 pub struct StoreOptions {
     /// Most appends committed in one transaction.
     pub max_batch: usize,
-    /// Read connections.
+    /// Read connections. On PostgreSQL, this many for reads of one tenant's rows (behind the
+    /// tenant wall) and as many again, plus two, shared by the writer and the reads that span
+    /// tenants.
     pub read_connections: u32,
 }
 

@@ -156,11 +156,17 @@ pub(crate) async fn install(pool: &AnyPool) -> Result<(), StoreError> {
 
 /// Whether the wall stands on every table of [`TENANT_TABLES`] (PostgreSQL).
 pub(crate) async fn installed(pool: &AnyPool) -> Result<bool, StoreError> {
-    let (walled,): (i64,) = sqlx::query_as(
+    let tables: Vec<String> = TENANT_TABLES
+        .iter()
+        .map(|(table, _)| format!("'{table}'"))
+        .collect();
+    let (walled,): (i64,) = sqlx::query_as(&format!(
         "SELECT COUNT(*) FROM pg_policies p JOIN pg_class c \
          ON c.relname = p.tablename AND c.relnamespace = to_regnamespace(p.schemaname) \
-         WHERE p.schemaname = current_schema() AND p.policyname = $1 AND c.relrowsecurity",
-    )
+         WHERE p.schemaname = current_schema() AND p.policyname = $1 AND c.relrowsecurity \
+         AND p.tablename IN ({})",
+        tables.join(", ")
+    ))
     .bind(POLICY)
     .fetch_one(pool)
     .await?;
@@ -170,7 +176,7 @@ pub(crate) async fn installed(pool: &AnyPool) -> Result<bool, StoreError> {
     .bind(READER_ROLE)
     .fetch_optional(pool)
     .await?;
-    Ok(role.is_some() && walled >= TENANT_TABLES.len() as i64)
+    Ok(role.is_some() && walled == TENANT_TABLES.len() as i64)
 }
 
 fn install_statement() -> String {
@@ -303,6 +309,24 @@ mod tests {
             }
         }
         assert!(scoped >= 12, "found {scoped} tenant reads");
+    }
+
+    proptest::proptest! {
+        /// Whatever the tenant, the text written into the statement is its canonical UUID and
+        /// nothing else: no quote or semicolon can reach the SQL.
+        #[test]
+        fn the_begin_statement_holds_the_canonical_tenant_and_nothing_more(bits: u128) {
+            let tenant: TenantId = format!("{:032x}", bits).parse().unwrap_or(TenantId::PLATFORM);
+            let statement = begin_statement(Some(tenant)).unwrap_or_default();
+            let prefix = "BEGIN READ ONLY; SELECT set_config('hale.tenant', '";
+            let written = statement
+                .strip_prefix(prefix)
+                .and_then(|rest| rest.strip_suffix("', true)"))
+                .unwrap_or_default();
+            proptest::prop_assert_eq!(written, tenant.to_string());
+            proptest::prop_assert_eq!(written.len(), 36);
+            proptest::prop_assert!(written.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'));
+        }
     }
 
     #[test]
