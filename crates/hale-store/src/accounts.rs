@@ -114,7 +114,7 @@ impl Store {
             "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1"
         ))
         .bind(id.to_string())
-        .fetch_optional(self.reader())
+        .fetch_optional(self.unscoped_reader())
         .await?
         .as_ref()
         .map(account_row)
@@ -132,7 +132,7 @@ impl Store {
         ))
         .bind(tenant.unwrap_or(TenantId::PLATFORM).to_string())
         .bind(username)
-        .fetch_optional(self.reader())
+        .fetch_optional(self.unscoped_reader())
         .await?
         .as_ref()
         .map(account_row)
@@ -145,7 +145,7 @@ impl Store {
             "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.tenant_id = $1 ORDER BY a.username"
         ))
         .bind(tenant.unwrap_or(TenantId::PLATFORM).to_string())
-        .fetch_all(self.reader())
+        .fetch_all(self.unscoped_reader())
         .await?
         .iter()
         .map(account_row)
@@ -155,7 +155,7 @@ impl Store {
     /// Whether any account exists at all (the first start bootstraps an administrator).
     pub async fn has_accounts(&self) -> Result<bool, StoreError> {
         let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM accounts")
-            .fetch_one(self.reader())
+            .fetch_one(self.unscoped_reader())
             .await?;
         Ok(count > 0)
     }
@@ -173,7 +173,7 @@ impl Store {
              WHERE k.key_hash = $1"
         ))
         .bind(key_hash)
-        .fetch_optional(self.reader())
+        .fetch_optional(self.unscoped_reader())
         .await?;
         row.map(|row| Ok((api_key_row(&row)?, account_row(&row)?)))
             .transpose()
@@ -187,7 +187,7 @@ impl Store {
              WHERE k.account_id = $1 ORDER BY k.created_at DESC, k.id"
         ))
         .bind(account.to_string())
-        .fetch_all(self.reader())
+        .fetch_all(self.unscoped_reader())
         .await?
         .iter()
         .map(api_key_row)
@@ -208,7 +208,7 @@ impl Store {
              WHERE s.session_hash = $1"
         ))
         .bind(session_hash)
-        .fetch_optional(self.reader())
+        .fetch_optional(self.unscoped_reader())
         .await?;
         row.map(|row| {
             let session = SessionRow {
@@ -235,7 +235,7 @@ impl Store {
              JOIN accounts a ON a.id = i.account_id WHERE i.invite_hash = $1"
         ))
         .bind(invite_hash)
-        .fetch_optional(self.reader())
+        .fetch_optional(self.unscoped_reader())
         .await?;
         row.map(|row| {
             Ok((
@@ -256,7 +256,7 @@ impl Store {
              ORDER BY code_hash",
         )
         .bind(account.to_string())
-        .fetch_all(self.reader())
+        .fetch_all(self.unscoped_reader())
         .await?;
         Ok(rows.into_iter().map(|(hash,)| hash).collect())
     }
@@ -273,7 +273,7 @@ impl Store {
         ))
         .bind(issuer)
         .bind(external_subject)
-        .fetch_optional(self.reader())
+        .fetch_optional(self.unscoped_reader())
         .await?
         .as_ref()
         .map(account_row)
@@ -293,7 +293,7 @@ impl Store {
         )
         .bind(credential_hash)
         .bind(at.as_micros())
-        .execute(self.reader())
+        .execute(self.unscoped_reader())
         .await?;
         Ok(())
     }

@@ -26,6 +26,7 @@ impl Store {
         app: AppId,
         version: i64,
     ) -> Result<Option<(AppVersionRow, i64)>, StoreError> {
+        let mut read = self.scoped_read(tenant).await?;
         let row = sqlx::query(&format!(
             "SELECT {APP_VERSION_COLUMNS}, (SELECT MAX(stream_version) FROM events \
              WHERE tenant_id = $1 AND stream_kind = 'app' AND stream_id = $2) AS app_stream_version \
@@ -34,7 +35,7 @@ impl Store {
         .bind(tenant.to_string())
         .bind(app.to_string())
         .bind(version)
-        .fetch_optional(self.reader())
+        .fetch_optional(read.connection())
         .await?;
         let Some(row) = row else {
             return Ok(None);
@@ -52,6 +53,7 @@ impl Store {
         actor: &str,
         key: &str,
     ) -> Result<Option<ClaimedKey>, StoreError> {
+        let mut read = self.scoped_read(tenant).await?;
         let row: Option<(String, String)> = sqlx::query_as(
             "SELECT request_hash, stream_id FROM idempotency_keys \
              WHERE tenant_id = $1 AND actor = $2 AND idempotency_key = $3",
@@ -59,7 +61,7 @@ impl Store {
         .bind(tenant.to_string())
         .bind(actor)
         .bind(key)
-        .fetch_optional(self.reader())
+        .fetch_optional(read.connection())
         .await?;
         Ok(row.map(|(request_hash, stream_id)| ClaimedKey {
             request_hash,

@@ -9,6 +9,9 @@
 //! Both engines share one schema and one set of statements, written in the subset of SQL they
 //! read the same way; the few places that differ are marked by [`Backend`]. The conformance
 //! suite in `tests/` runs unchanged against both.
+//!
+//! Reads of one tenant's rows go through the tenant wall (`tenancy.rs`): on PostgreSQL they run
+//! as a role that row-level security confines to that tenant.
 
 mod accounts;
 mod bulk;
@@ -20,6 +23,7 @@ mod plan;
 mod projection;
 mod queries;
 mod sqlite_writer;
+mod tenancy;
 mod verify;
 mod writer;
 
@@ -81,7 +85,9 @@ impl Backend {
 pub struct StoreOptions {
     /// Most appends committed in one transaction.
     pub max_batch: usize,
-    /// Read connections.
+    /// Read connections. On PostgreSQL, this many for reads of one tenant's rows (behind the
+    /// tenant wall) and as many again, plus two, shared by the writer and the reads that span
+    /// tenants.
     pub read_connections: u32,
 }
 
@@ -102,7 +108,12 @@ pub struct Store {
 
 struct Inner {
     backend: Backend,
+    /// Reads that span tenants, as the connecting user (on PostgreSQL the same pool as the
+    /// writer's).
     read_pool: AnyPool,
+    /// Reads of one tenant's rows, through [`Store::scoped_read`] only: on PostgreSQL its
+    /// sessions run as the reader role behind the tenant wall; on SQLite it is the read pool.
+    scoped_pool: AnyPool,
     write_pool: AnyPool,
     /// Taken by [`Store::close`]: once every sender is gone the writer drains its queue and stops.
     writer: RwLock<Option<mpsc::Sender<writer::WriteJob>>>,
@@ -130,7 +141,7 @@ impl Store {
         let backend = Backend::from_url(url)?;
         let connect = AnyConnectOptions::from_str(url)
             .map_err(|_| StoreError::Config("the database URL could not be parsed".into()))?;
-        let (read_pool, write_pool) = match backend {
+        let (read_pool, scoped_pool, write_pool) = match backend {
             Backend::Sqlite => {
                 // One writer connection: SQLite has one writer at a time anyway, and a single
                 // connection makes the group commit the only queue.
@@ -138,15 +149,22 @@ impl Store {
                 let read_pool = sqlite_pool(options.read_connections)
                     .connect_with(connect)
                     .await?;
-                (read_pool, write_pool)
+                (read_pool.clone(), read_pool, write_pool)
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
                     .max_connections(options.read_connections + 2)
                     .acquire_timeout(Duration::from_secs(10))
-                    .connect_with(connect)
+                    .connect_with(connect.clone())
                     .await?;
-                (pool.clone(), pool)
+                // Lazy: the reader role exists only once the store is migrated.
+                let scoped_pool = tenancy::scoped_pool_options(
+                    AnyPoolOptions::new()
+                        .max_connections(options.read_connections)
+                        .acquire_timeout(Duration::from_secs(10)),
+                )
+                .connect_lazy_with(connect);
+                (pool.clone(), scoped_pool, pool)
             }
         };
         let (sender, receiver) = mpsc::channel(options.max_batch * 8);
@@ -171,6 +189,7 @@ impl Store {
             inner: Arc::new(Inner {
                 backend,
                 read_pool,
+                scoped_pool,
                 write_pool,
                 writer: RwLock::new(Some(sender)),
                 writer_tasks: Mutex::new(writer_tasks),
@@ -208,6 +227,7 @@ impl Store {
             tracing::error!("writing the chain checkpoint file while closing failed");
         }
         self.inner.write_pool.close().await;
+        self.inner.scoped_pool.close().await;
         self.inner.read_pool.close().await;
     }
 
@@ -215,15 +235,21 @@ impl Store {
         self.inner.backend
     }
 
-    /// Applies every migration not yet applied.
+    /// Applies every migration not yet applied, then, on PostgreSQL, raises the tenant wall
+    /// over the tables they created (idempotent; see `tenancy.rs`).
     pub async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR
             .run(&self.inner.write_pool)
             .await
-            .map_err(|error| StoreError::Migration(error.to_string()))
+            .map_err(|error| StoreError::Migration(error.to_string()))?;
+        if self.inner.backend == Backend::Postgres {
+            tenancy::install(&self.inner.write_pool).await?;
+        }
+        Ok(())
     }
 
-    /// Whether the database answers and every migration this build knows is applied.
+    /// Whether the database answers, every migration this build knows is applied and, on
+    /// PostgreSQL, the tenant wall stands.
     pub async fn is_ready(&self) -> Result<bool, StoreError> {
         let applied: Result<Vec<(i64,)>, sqlx::Error> =
             sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
@@ -235,11 +261,15 @@ impl Store {
             Err(sqlx::Error::Database(_)) => return Ok(false),
             Err(error) => return Err(error.into()),
         };
-        Ok(MIGRATOR.iter().all(|migration| {
+        let migrated = MIGRATOR.iter().all(|migration| {
             applied
                 .iter()
                 .any(|(version,)| *version == migration.version)
-        }))
+        });
+        if !migrated || self.inner.backend == Backend::Sqlite {
+            return Ok(migrated);
+        }
+        tenancy::installed(&self.inner.read_pool).await
     }
 
     /// Appends events through the group-commit writer; returns once they are durable.
@@ -272,8 +302,15 @@ impl Store {
         self.inner.checkpointer.custody()
     }
 
-    pub(crate) fn reader(&self) -> &AnyPool {
+    /// The pool for reads that span tenants (tenant and token lookups, verify, snapshots),
+    /// which run as the connecting user, past the tenant wall. A read of one tenant's rows
+    /// goes through [`Store::scoped_read`] instead.
+    pub(crate) fn unscoped_reader(&self) -> &AnyPool {
         &self.inner.read_pool
+    }
+
+    pub(crate) fn scoped_pool(&self) -> &AnyPool {
+        &self.inner.scoped_pool
     }
 
     pub(crate) fn write_pool(&self) -> &AnyPool {

@@ -113,7 +113,7 @@ impl Store {
         ];
         for (count, table) in counts.iter_mut().zip(tables) {
             let (value,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
-                .fetch_one(self.reader())
+                .fetch_one(self.unscoped_reader())
                 .await?;
             *count = value;
         }
@@ -145,7 +145,7 @@ impl Store {
         let mut snapshot = Vec::new();
         for table in projection::TABLES {
             let rows = sqlx::query(&format!("SELECT * FROM {table}"))
-                .fetch_all(self.reader())
+                .fetch_all(self.unscoped_reader())
                 .await?;
             let mut lines: Vec<String> = rows.iter().map(row_text).collect::<Result<_, _>>()?;
             lines.sort();

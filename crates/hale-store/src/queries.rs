@@ -1,5 +1,9 @@
 //! Reads over the projections. Filters use only non-PHI indexed columns (tenant, subject id,
 //! app version, LOINC code, time); PHI comes back in payload columns, untouched.
+//!
+//! Two kinds of read, told apart by their pool: a read that takes a `TenantId` reads that
+//! tenant's rows and runs on the connection of [`Store::scoped_read`], behind the tenant wall;
+//! the few that span tenants (tenants, token lookup) run on [`Store::unscoped_reader`].
 
 use hale_domain::event::{Identifier, VersionStatus};
 use hale_domain::{AppId, SubjectId, SubmissionId, TenantId, Timestamp};
@@ -10,6 +14,7 @@ use sqlx::any::AnyRow;
 use crate::Store;
 use crate::bulk::{Bind, bind_all};
 use crate::error::StoreError;
+use crate::tenancy::ScopedRead;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TenantRow {
@@ -148,9 +153,9 @@ impl Listing {
         )
     }
 
-    async fn fetch(&self, store: &Store, sql: &str) -> Result<Vec<AnyRow>, StoreError> {
+    async fn fetch(&self, read: &mut ScopedRead, sql: &str) -> Result<Vec<AnyRow>, StoreError> {
         Ok(bind_all(sqlx::query(sql), &self.binds)
-            .fetch_all(store.reader())
+            .fetch_all(read.connection())
             .await?)
     }
 }
@@ -262,7 +267,7 @@ impl Store {
     pub async fn tenant(&self, id: TenantId) -> Result<Option<TenantRow>, StoreError> {
         sqlx::query("SELECT id, slug, name, created_at FROM tenants WHERE id = $1")
             .bind(id.to_string())
-            .fetch_optional(self.reader())
+            .fetch_optional(self.unscoped_reader())
             .await?
             .as_ref()
             .map(tenant_row)
@@ -272,7 +277,7 @@ impl Store {
     pub async fn tenant_by_slug(&self, slug: &str) -> Result<Option<TenantRow>, StoreError> {
         sqlx::query("SELECT id, slug, name, created_at FROM tenants WHERE slug = $1")
             .bind(slug)
-            .fetch_optional(self.reader())
+            .fetch_optional(self.unscoped_reader())
             .await?
             .as_ref()
             .map(tenant_row)
@@ -281,7 +286,7 @@ impl Store {
 
     pub async fn tenants(&self) -> Result<Vec<TenantRow>, StoreError> {
         sqlx::query("SELECT id, slug, name, created_at FROM tenants ORDER BY slug")
-            .fetch_all(self.reader())
+            .fetch_all(self.unscoped_reader())
             .await?
             .iter()
             .map(tenant_row)
@@ -293,10 +298,11 @@ impl Store {
         tenant: TenantId,
         id: SubjectId,
     ) -> Result<Option<SubjectRow>, StoreError> {
+        let mut read = self.scoped_read(tenant).await?;
         sqlx::query("SELECT id, created_at, payload FROM subjects WHERE tenant_id = $1 AND id = $2")
             .bind(tenant.to_string())
             .bind(id.to_string())
-            .fetch_optional(self.reader())
+            .fetch_optional(read.connection())
             .await?
             .as_ref()
             .map(subject_row)
@@ -308,13 +314,14 @@ impl Store {
         tenant: TenantId,
         key: &str,
     ) -> Result<Option<SubjectId>, StoreError> {
+        let mut read = self.scoped_read(tenant).await?;
         let row: Option<(String,)> = sqlx::query_as(
             "SELECT subject_id FROM subject_identifiers \
              WHERE tenant_id = $1 AND identifier_key = $2",
         )
         .bind(tenant.to_string())
         .bind(key)
-        .fetch_optional(self.reader())
+        .fetch_optional(read.connection())
         .await?;
         row.map(|(id,)| parse_id(&id)).transpose()
     }
@@ -325,6 +332,7 @@ impl Store {
         after: Option<(i64, String, i64)>,
         limit: i64,
     ) -> Result<Page<SubjectRow>, StoreError> {
+        let mut read = self.scoped_read(tenant).await?;
         let mut listing = Listing::new();
         listing.condition("tenant_id = ?", Bind::Text(tenant.to_string()));
         if let Some((time, id, _)) = after {
@@ -338,20 +346,21 @@ impl Store {
             "created_at DESC, id DESC",
             limit,
         );
-        let rows = listing.fetch(self, &sql).await?;
+        let rows = listing.fetch(&mut read, &sql).await?;
         paginate(rows, limit, subject_row, |s| {
             (s.created_at.as_micros(), s.id.to_string(), 0)
         })
     }
 
     pub async fn app(&self, tenant: TenantId, id: AppId) -> Result<Option<AppRow>, StoreError> {
+        let mut read = self.scoped_read(tenant).await?;
         sqlx::query(
             "SELECT id, name, created_by, created_at, current_version FROM apps \
              WHERE tenant_id = $1 AND id = $2",
         )
         .bind(tenant.to_string())
         .bind(id.to_string())
-        .fetch_optional(self.reader())
+        .fetch_optional(read.connection())
         .await?
         .as_ref()
         .map(app_row)
@@ -359,12 +368,13 @@ impl Store {
     }
 
     pub async fn apps(&self, tenant: TenantId) -> Result<Vec<AppRow>, StoreError> {
+        let mut read = self.scoped_read(tenant).await?;
         sqlx::query(
             "SELECT id, name, created_by, created_at, current_version FROM apps \
              WHERE tenant_id = $1 ORDER BY name, id",
         )
         .bind(tenant.to_string())
-        .fetch_all(self.reader())
+        .fetch_all(read.connection())
         .await?
         .iter()
         .map(app_row)
@@ -377,6 +387,7 @@ impl Store {
         app: AppId,
         version: i64,
     ) -> Result<Option<AppVersionRow>, StoreError> {
+        let mut read = self.scoped_read(tenant).await?;
         sqlx::query(&format!(
             "SELECT {APP_VERSION_COLUMNS} FROM app_versions \
              WHERE tenant_id = $1 AND app_id = $2 AND version = $3"
@@ -384,7 +395,7 @@ impl Store {
         .bind(tenant.to_string())
         .bind(app.to_string())
         .bind(version)
-        .fetch_optional(self.reader())
+        .fetch_optional(read.connection())
         .await?
         .as_ref()
         .map(app_version_row)
@@ -396,13 +407,14 @@ impl Store {
         tenant: TenantId,
         app: AppId,
     ) -> Result<Vec<AppVersionRow>, StoreError> {
+        let mut read = self.scoped_read(tenant).await?;
         sqlx::query(&format!(
             "SELECT {APP_VERSION_COLUMNS} FROM app_versions \
              WHERE tenant_id = $1 AND app_id = $2 ORDER BY version"
         ))
         .bind(tenant.to_string())
         .bind(app.to_string())
-        .fetch_all(self.reader())
+        .fetch_all(read.connection())
         .await?
         .iter()
         .map(app_version_row)
@@ -419,6 +431,7 @@ impl Store {
         limit: i64,
         published_only: bool,
     ) -> Result<Vec<AppVersionRow>, StoreError> {
+        let mut read = self.scoped_read(tenant).await?;
         let status = if published_only {
             " AND status = 'published'"
         } else {
@@ -433,7 +446,7 @@ impl Store {
         .bind(app.to_string())
         .bind(after.unwrap_or(0))
         .bind(limit.saturating_add(1))
-        .fetch_all(self.reader())
+        .fetch_all(read.connection())
         .await?
         .iter()
         .map(app_version_row)
@@ -445,13 +458,14 @@ impl Store {
         tenant: TenantId,
         id: SubmissionId,
     ) -> Result<Option<SubmissionRow>, StoreError> {
+        let mut read = self.scoped_read(tenant).await?;
         sqlx::query(
             "SELECT id, subject_id, app_id, app_version, authored_at, recorded_at, actor, payload, scores \
              FROM submissions WHERE tenant_id = $1 AND id = $2",
         )
         .bind(tenant.to_string())
         .bind(id.to_string())
-        .fetch_optional(self.reader())
+        .fetch_optional(read.connection())
         .await?
         .as_ref()
         .map(submission_row)
@@ -466,6 +480,7 @@ impl Store {
         after: Option<(i64, String, i64)>,
         limit: i64,
     ) -> Result<Page<SubmissionRow>, StoreError> {
+        let mut read = self.scoped_read(tenant).await?;
         let mut listing = Listing::new();
         listing
             .condition("tenant_id = ?", Bind::Text(tenant.to_string()))
@@ -483,7 +498,7 @@ impl Store {
             "authored_at DESC, id DESC",
             limit,
         );
-        let rows = listing.fetch(self, &sql).await?;
+        let rows = listing.fetch(&mut read, &sql).await?;
         paginate(rows, limit, submission_row, |s| {
             (s.authored_at.as_micros(), s.id.to_string(), 0)
         })
@@ -498,6 +513,7 @@ impl Store {
         after: Option<(i64, String, i64)>,
         limit: i64,
     ) -> Result<Page<ObservationRow>, StoreError> {
+        let mut read = self.scoped_read(tenant).await?;
         let mut listing = Listing::new();
         listing
             .condition("tenant_id = ?", Bind::Text(tenant.to_string()))
@@ -518,7 +534,7 @@ impl Store {
             "effective_at DESC, submission_id DESC, position DESC",
             limit,
         );
-        let rows = listing.fetch(self, &sql).await?;
+        let rows = listing.fetch(&mut read, &sql).await?;
         paginate(rows, limit, observation_row, |o| {
             (
                 o.effective_at.as_micros(),

@@ -4,9 +4,11 @@
 
 #![allow(clippy::expect_used)]
 
+use hale_domain::TenantId;
 use uuid::Uuid;
 
-use crate::{Backend, ChainCustody, Store, StoreOptions};
+pub use crate::tenancy::{POLICY, READER_ROLE, TENANT_SETTING, TENANT_TABLES};
+use crate::{Backend, ChainCustody, Store, StoreError, StoreOptions};
 
 /// A migrated store and whatever keeps its database alive.
 pub struct TestDatabase {
@@ -84,6 +86,32 @@ pub async fn fresh(backend: Backend) -> TestDatabase {
         _directory: directory,
         _keys: keys,
     }
+}
+
+/// Runs `sql` inside the store's scoped read for `tenant` (or behind the wall with no tenant
+/// set) and returns the first column of its one row: how a test shows that a statement with
+/// no `WHERE` still sees one tenant's rows only.
+pub async fn scoped_scalar(
+    store: &Store,
+    tenant: Option<TenantId>,
+    sql: &str,
+) -> Result<i64, StoreError> {
+    let mut read = match tenant {
+        Some(tenant) => store.scoped_read(tenant).await?,
+        None => store.scoped_read_without_tenant().await?,
+    };
+    let (value,): (i64,) = sqlx::query_as(sql).fetch_one(read.connection()).await?;
+    Ok(value)
+}
+
+/// Runs a statement that is not a query inside the scoped read for `tenant`; the wall must
+/// refuse every write.
+pub async fn scoped_execute(store: &Store, tenant: TenantId, sql: &str) -> Result<u64, StoreError> {
+    let mut read = store.scoped_read(tenant).await?;
+    Ok(sqlx::query(sql)
+        .execute(read.connection())
+        .await?
+        .rows_affected())
 }
 
 /// Having a destructor makes closures capture a `TestDatabase` whole: with precise capture, a

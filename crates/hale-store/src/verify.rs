@@ -331,7 +331,7 @@ impl Store {
             Ok(heads) => (heads, None),
             Err(error) => (BTreeMap::new(), Some(error.reason())),
         };
-        let mut connection = self.reader().acquire().await?;
+        let mut connection = self.unscoped_reader().acquire().await?;
         let mut transaction = connection.begin().await?;
         if self.backend() == Backend::Postgres {
             sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")

@@ -924,3 +924,7 @@ async fn a_closed_store_answers_every_queued_append_and_a_reopened_one_has_them_
 /// Tamper evidence against someone who can write the database but does not hold the chain key.
 #[path = "conformance/tamper.rs"]
 mod tamper;
+
+/// The tenant wall: row-level security on PostgreSQL under the core's authorization.
+#[path = "conformance/wall.rs"]
+mod wall;
