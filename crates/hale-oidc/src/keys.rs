@@ -431,7 +431,10 @@ impl KeyCache {
         current: &Snapshot,
         now: Instant,
     ) -> Option<(Arc<Discovery>, Option<Instant>)> {
-        let cached = current.discovery.clone().map(|d| (d, current.discovered_at));
+        let cached = current
+            .discovery
+            .clone()
+            .map(|d| (d, current.discovered_at));
         if self.fresh(current.discovered_at, now) || self.recent(state.discovery_failed_at, now) {
             return cached;
         }
@@ -521,7 +524,10 @@ mod tests {
             rsa_jwk("a", serde_json::json!({})),
             rsa_jwk("b", serde_json::json!({})),
         ]);
-        assert!(matches!(two.select(None, Algorithm::RS256), Selection::Missing));
+        assert!(matches!(
+            two.select(None, Algorithm::RS256),
+            Selection::Missing
+        ));
     }
 
     #[test]
@@ -551,15 +557,28 @@ mod tests {
             code_challenge_methods_supported: None,
         };
         let issuer = "https://login.example.com";
-        assert!(Discovery::from_raw(raw(issuer, "https://login.example.com/jwks"), issuer).is_some());
         assert!(
-            Discovery::from_raw(raw("https://evil.example", "https://login.example.com/jwks"), issuer)
-                .is_none()
+            Discovery::from_raw(raw(issuer, "https://login.example.com/jwks"), issuer).is_some()
         );
         assert!(
-            Discovery::from_raw(raw("https://login.example.com/", "https://login.example.com/jwks"), issuer)
-                .is_none()
+            Discovery::from_raw(
+                raw("https://evil.example", "https://login.example.com/jwks"),
+                issuer
+            )
+            .is_none()
         );
-        assert!(Discovery::from_raw(raw(issuer, "http://login.example.com/jwks"), issuer).is_none());
+        assert!(
+            Discovery::from_raw(
+                raw(
+                    "https://login.example.com/",
+                    "https://login.example.com/jwks"
+                ),
+                issuer
+            )
+            .is_none()
+        );
+        assert!(
+            Discovery::from_raw(raw(issuer, "http://login.example.com/jwks"), issuer).is_none()
+        );
     }
 }

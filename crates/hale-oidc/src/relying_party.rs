@@ -299,7 +299,10 @@ impl RelyingParty {
         if !(-ID_TOKEN_LEEWAY_SECONDS..=PENDING_LOGIN_MAX_AGE_SECONDS).contains(&age) {
             return Err(LoginError::Expired);
         }
-        if code.is_empty() || code.len() > MAX_CODE_BYTES || !code.bytes().all(|b| b.is_ascii_graphic()) {
+        if code.is_empty()
+            || code.len() > MAX_CODE_BYTES
+            || !code.bytes().all(|b| b.is_ascii_graphic())
+        {
             return Err(LoginError::InvalidCallback);
         }
         let discovery = self.discovery().await?;
@@ -314,7 +317,11 @@ impl RelyingParty {
             // An access token is not an ID token, whoever it is for.
             return Err(LoginError::InvalidIdToken(TokenError::Malformed));
         }
-        if unverified.claimed_issuer().map_err(LoginError::InvalidIdToken)? != inner.issuer {
+        if unverified
+            .claimed_issuer()
+            .map_err(LoginError::InvalidIdToken)?
+            != inner.issuer
+        {
             return Err(LoginError::InvalidIdToken(TokenError::UnknownIssuer));
         }
         verify_signature(&unverified, &inner.keys, &DEFAULT_ALGORITHMS)
@@ -502,14 +509,41 @@ mod tests {
             change(&mut config);
             RelyingParty::new(config).err()
         };
-        assert_eq!(refused(|c| c.name = "Entra ID".into()), Some(ConfigError::InvalidProviderName));
-        assert_eq!(refused(|c| c.name = String::new()), Some(ConfigError::InvalidProviderName));
-        assert!(matches!(refused(|c| c.client_id.clear()), Some(ConfigError::InvalidField { field: "client_id", .. })));
-        assert!(matches!(refused(|c| c.issuer = "http://idp.example".into()), Some(ConfigError::InvalidProviderIssuer { .. })));
-        assert!(matches!(refused(|c| c.redirect_uri = "http://hale.example/cb".into()), Some(ConfigError::InvalidRedirectUri { .. })));
-        assert!(matches!(refused(|c| c.redirect_uri = "https://hale.example/cb#x".into()), Some(ConfigError::InvalidRedirectUri { .. })));
-        assert!(matches!(refused(|c| c.scopes = vec!["profile".into()]), Some(ConfigError::InvalidScopes { .. })));
-        assert!(matches!(refused(|c| c.scopes.push("two words".into())), Some(ConfigError::InvalidScopes { .. })));
+        assert_eq!(
+            refused(|c| c.name = "Entra ID".into()),
+            Some(ConfigError::InvalidProviderName)
+        );
+        assert_eq!(
+            refused(|c| c.name = String::new()),
+            Some(ConfigError::InvalidProviderName)
+        );
+        assert!(matches!(
+            refused(|c| c.client_id.clear()),
+            Some(ConfigError::InvalidField {
+                field: "client_id",
+                ..
+            })
+        ));
+        assert!(matches!(
+            refused(|c| c.issuer = "http://idp.example".into()),
+            Some(ConfigError::InvalidProviderIssuer { .. })
+        ));
+        assert!(matches!(
+            refused(|c| c.redirect_uri = "http://hale.example/cb".into()),
+            Some(ConfigError::InvalidRedirectUri { .. })
+        ));
+        assert!(matches!(
+            refused(|c| c.redirect_uri = "https://hale.example/cb#x".into()),
+            Some(ConfigError::InvalidRedirectUri { .. })
+        ));
+        assert!(matches!(
+            refused(|c| c.scopes = vec!["profile".into()]),
+            Some(ConfigError::InvalidScopes { .. })
+        ));
+        assert!(matches!(
+            refused(|c| c.scopes.push("two words".into())),
+            Some(ConfigError::InvalidScopes { .. })
+        ));
         assert!(refused(|c| c.redirect_uri = "http://127.0.0.1:8080/cb".into()).is_none());
     }
 
@@ -525,14 +559,20 @@ mod tests {
             created_at: 0,
         };
         let text = format!("{pending:?}");
-        assert!(!text.contains("the-verifier") && !text.contains("the-nonce"), "{text}");
+        assert!(
+            !text.contains("the-verifier") && !text.contains("the-nonce"),
+            "{text}"
+        );
     }
 
     #[test]
     fn basic_credentials_are_form_encoded_first() {
         let value = basic_credentials("a b", "p:w");
         let expected = format!("Basic {}", STANDARD.encode("a+b:p%3Aw"));
-        assert_eq!(value.ok().as_ref().and_then(|v| v.to_str().ok()), Some(expected.as_str()));
+        assert_eq!(
+            value.ok().as_ref().and_then(|v| v.to_str().ok()),
+            Some(expected.as_str())
+        );
     }
 
     #[test]

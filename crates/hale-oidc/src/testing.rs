@@ -96,10 +96,7 @@ impl TestProvider {
     pub async fn start_with_redirect_uri(redirect_uri: &str) -> Option<Self> {
         let directory = provider_directory();
         if !directory.join("node_modules/oidc-provider").is_dir() {
-            return skip_or_fail(&format!(
-                "{} has no node_modules",
-                directory.display()
-            ));
+            return skip_or_fail(&format!("{} has no node_modules", directory.display()));
         }
         let keys = match tempfile::tempdir() {
             Ok(keys) => keys,
@@ -273,7 +270,10 @@ impl TestProvider {
         let redirect_uri = url
             .query_pairs()
             .find(|(name, _)| name == "redirect_uri")
-            .map_or_else(|| self.redirect_uri.clone(), |(_, value)| value.into_owned());
+            .map_or_else(
+                || self.redirect_uri.clone(),
+                |(_, value)| value.into_owned(),
+            );
         let mut form_body: Option<String> = None;
         for _ in 0..20 {
             let request = match form_body.take() {
@@ -351,7 +351,11 @@ impl TestProvider {
             Ok(response) => response.json::<Value>().await.ok(),
             Err(error) => panic!("cannot read the provider's counters: {error}"),
         };
-        match stats.as_ref().and_then(|s| s.get(name)).and_then(Value::as_u64) {
+        match stats
+            .as_ref()
+            .and_then(|s| s.get(name))
+            .and_then(Value::as_u64)
+        {
             Some(count) => count,
             None => panic!("the provider's counters lack {name}: {stats:?}"),
         }

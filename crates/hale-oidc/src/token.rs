@@ -72,9 +72,7 @@ pub(crate) fn parse(token: &str) -> Result<Unverified<'_>, TokenError> {
         return Err(TokenError::Malformed);
     }
     let (signing_input, signature) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
-    let (header, claims) = signing_input
-        .split_once('.')
-        .ok_or(TokenError::Malformed)?;
+    let (header, claims) = signing_input.split_once('.').ok_or(TokenError::Malformed)?;
     let header: Header = decode_json(header)?;
     if header.crit.is_some() {
         return Err(TokenError::Malformed);
@@ -236,22 +234,49 @@ mod tests {
         let checked = check_claims(&claims(valid()), &expected());
         assert_eq!(checked.map(|c| c.subject).ok().as_deref(), Some("alice"));
         let check = |map: Map<String, Value>| check_claims(&map, &expected()).err();
-        assert_eq!(check(with("exp", json!(NOW - 61))), Some(TokenError::Expired));
+        assert_eq!(
+            check(with("exp", json!(NOW - 61))),
+            Some(TokenError::Expired)
+        );
         assert_eq!(check(with("exp", json!(NOW - 30))), None, "within leeway");
-        assert_eq!(check(with("exp", json!("soon"))), Some(TokenError::Malformed));
-        assert_eq!(check(with("exp", json!(1e300))), Some(TokenError::Malformed));
+        assert_eq!(
+            check(with("exp", json!("soon"))),
+            Some(TokenError::Malformed)
+        );
+        assert_eq!(
+            check(with("exp", json!(1e300))),
+            Some(TokenError::Malformed)
+        );
         assert_eq!(check(without("exp")), Some(TokenError::MissingClaim("exp")));
-        assert_eq!(check(with("nbf", json!(NOW + 61))), Some(TokenError::NotYetValid));
+        assert_eq!(
+            check(with("nbf", json!(NOW + 61))),
+            Some(TokenError::NotYetValid)
+        );
         assert_eq!(check(with("nbf", json!(NOW + 30))), None);
-        assert_eq!(check(with("iat", json!(NOW + 3600))), Some(TokenError::NotYetValid));
-        assert_eq!(check(with("aud", json!("other"))), Some(TokenError::WrongAudience));
+        assert_eq!(
+            check(with("iat", json!(NOW + 3600))),
+            Some(TokenError::NotYetValid)
+        );
+        assert_eq!(
+            check(with("aud", json!("other"))),
+            Some(TokenError::WrongAudience)
+        );
         assert_eq!(check(with("aud", json!(["other", "hale"]))), None);
-        assert_eq!(check(with("aud", json!(["other"]))), Some(TokenError::WrongAudience));
+        assert_eq!(
+            check(with("aud", json!(["other"]))),
+            Some(TokenError::WrongAudience)
+        );
         assert_eq!(check(with("aud", json!(7))), Some(TokenError::Malformed));
         assert_eq!(check(without("aud")), Some(TokenError::MissingClaim("aud")));
         assert_eq!(check(without("sub")), Some(TokenError::MissingClaim("sub")));
-        assert_eq!(check(with("sub", json!(""))), Some(TokenError::MissingClaim("sub")));
-        assert_eq!(check(with("iss", json!("https://idp.example/"))), Some(TokenError::UnknownIssuer));
+        assert_eq!(
+            check(with("sub", json!(""))),
+            Some(TokenError::MissingClaim("sub"))
+        );
+        assert_eq!(
+            check(with("iss", json!("https://idp.example/"))),
+            Some(TokenError::UnknownIssuer)
+        );
         assert_eq!(
             check(with("exp", json!(NOW as f64 + 300.5))),
             None,
@@ -263,10 +288,22 @@ mod tests {
     fn none_and_hmac_are_refused_whatever_the_allow_list() {
         let all = [Algorithm::HS256, Algorithm::RS256, Algorithm::ES256];
         assert_eq!(algorithm("RS256", &all), Ok(Algorithm::RS256));
-        assert_eq!(algorithm("HS256", &all), Err(TokenError::DisallowedAlgorithm));
-        assert_eq!(algorithm("none", &all), Err(TokenError::DisallowedAlgorithm));
-        assert_eq!(algorithm("rs256", &all), Err(TokenError::DisallowedAlgorithm));
-        assert_eq!(algorithm("PS256", &all), Err(TokenError::DisallowedAlgorithm));
+        assert_eq!(
+            algorithm("HS256", &all),
+            Err(TokenError::DisallowedAlgorithm)
+        );
+        assert_eq!(
+            algorithm("none", &all),
+            Err(TokenError::DisallowedAlgorithm)
+        );
+        assert_eq!(
+            algorithm("rs256", &all),
+            Err(TokenError::DisallowedAlgorithm)
+        );
+        assert_eq!(
+            algorithm("PS256", &all),
+            Err(TokenError::DisallowedAlgorithm)
+        );
     }
 
     #[test]
@@ -280,15 +317,32 @@ mod tests {
         assert!(!looks_like_jwt("a=.b.c"));
         let segment = |value: Value| URL_SAFE_NO_PAD.encode(value.to_string());
         let claims = segment(json!({"iss": "x"}));
-        let token = format!("{}.{claims}.", segment(json!({"alg": "RS256", "crit": ["b64"]})));
+        let token = format!(
+            "{}.{claims}.",
+            segment(json!({"alg": "RS256", "crit": ["b64"]}))
+        );
         assert_eq!(parse(&token).err(), Some(TokenError::Malformed));
-        let token = format!("{}.{claims}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","alg":"none"}"#));
-        assert_eq!(parse(&token).err(), Some(TokenError::Malformed), "a repeated key is refused");
-        let long = format!("{}.{claims}.{}", segment(json!({"alg": "RS256"})), "A".repeat(MAX_TOKEN_BYTES));
+        let token = format!(
+            "{}.{claims}.",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","alg":"none"}"#)
+        );
+        assert_eq!(
+            parse(&token).err(),
+            Some(TokenError::Malformed),
+            "a repeated key is refused"
+        );
+        let long = format!(
+            "{}.{claims}.{}",
+            segment(json!({"alg": "RS256"})),
+            "A".repeat(MAX_TOKEN_BYTES)
+        );
         assert_eq!(parse(&long).err(), Some(TokenError::Malformed));
         let token = format!("{}.{claims}.", segment(json!({"alg": "RS256", "kid": "k"})));
         let parsed = parse(&token).ok();
-        assert_eq!(parsed.as_ref().and_then(|p| p.claimed_issuer().ok()), Some("x"));
+        assert_eq!(
+            parsed.as_ref().and_then(|p| p.claimed_issuer().ok()),
+            Some("x")
+        );
         assert_eq!(parsed.and_then(|p| p.header.kid), Some("k".to_owned()));
     }
 

@@ -133,11 +133,10 @@ impl Verifier {
         let http = fetch::http_client()?;
         let mut trusted = HashMap::with_capacity(issuers.len());
         for (index, config) in issuers.into_iter().enumerate() {
-            let discovery_url = fetch::discovery_url(&config.issuer).ok_or(
-                ConfigError::InvalidIssuer {
+            let discovery_url =
+                fetch::discovery_url(&config.issuer).ok_or(ConfigError::InvalidIssuer {
                     position: index + 1,
-                },
-            )?;
+                })?;
             if config.audience.is_empty() {
                 return Err(ConfigError::EmptyAudience {
                     issuer: config.issuer,
