@@ -73,7 +73,8 @@ impl std::fmt::Debug for TestProvider {
 
 /// Where the provider's package lives, found from this crate's manifest directory.
 pub fn provider_directory() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/oidc-provider")
+    let directory = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/oidc-provider");
+    directory.canonicalize().unwrap_or(directory)
 }
 
 fn skip_or_fail(reason: &str) -> Option<TestProvider> {
