@@ -58,7 +58,7 @@ pub struct TestProvider {
     pub redirect_uri: String,
     http: reqwest::Client,
     stderr: Arc<Mutex<String>>,
-    _child: tokio::process::Child,
+    child: tokio::process::Child,
     _keys: tempfile::TempDir,
 }
 
@@ -186,9 +186,16 @@ impl TestProvider {
             redirect_uri: redirect_uri.to_owned(),
             http,
             stderr,
-            _child: child,
+            child,
             _keys: keys,
         })
+    }
+
+    /// Stops the provider and waits until it has exited, so its port is closed on return
+    /// (dropping it only sends the kill).
+    pub async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
     }
 
     /// What the provider wrote on stderr so far (its warnings), for a failing test's message.

@@ -262,6 +262,33 @@ async fn an_unknown_kid_refetches_the_jwks_at_most_once_per_interval() {
     assert_eq!(provider.jwks_fetches().await, 5);
 }
 
+#[tokio::test]
+async fn keys_already_fetched_keep_verifying_while_the_provider_is_down() {
+    let Some(provider) = TestProvider::start().await else {
+        return;
+    };
+    // Keys are stale at once and may be refetched at any time: every verify tries the provider.
+    let verifier = verifier_for(&provider, |c| {
+        c.jwks_max_age_seconds = 0;
+        c.jwks_min_refresh_seconds = 0;
+    });
+    let token = provider.sign(&provider.access_token_claims());
+    let stranger =
+        provider.sign_with_unpublished_key("rotated-in", &provider.access_token_claims());
+    assert!(verifier.verify(&token).await.is_ok());
+    assert_eq!(
+        verifier.verify(&stranger).await.err(),
+        Some(TokenError::UnknownKey)
+    );
+    provider.stop().await;
+    assert!(verifier.verify(&token).await.is_ok());
+    // A kid that would need the provider cannot be told unknown while it is down.
+    assert_eq!(
+        verifier.verify(&stranger).await.err(),
+        Some(TokenError::ProviderUnavailable)
+    );
+}
+
 /// A stand-in provider on a loopback port that answers every request from `answer(path)`
 /// (status line and body), to show what happens when a provider misbehaves.
 async fn fake_provider(
