@@ -1,0 +1,254 @@
+//! The XLSForm differential: pyxform's own test-suite forms (with pyxform's verdicts) imported
+//! by Hale, verdicts compared, figures printed, and the build failing below the targets. The
+//! shared corpus is found in a `shared/corpus` folder beside an ancestor of the repository (or
+//! at `HALE_CORPUS_DIR`); without it the smaller corpus under `tests/pyxform_corpus/forms/`
+//! (forms written from the XLSForm specification's examples) runs instead, and says so.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "pyxform_corpus/md_table.rs"]
+mod md_table;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use hale_forms::xlsform::{ImportLimits, import_tables};
+
+/// One form with the reference converter's verdict.
+struct Entry {
+    source: String,
+    md: String,
+    pyxform_ok: bool,
+    hale_subset: bool,
+}
+
+/// Hale's verdict on one form.
+enum Verdict {
+    Accepted,
+    /// The distinct error codes, in first-seen order.
+    Refused(Vec<String>),
+    Crashed,
+}
+
+fn shared_corpus() -> Option<PathBuf> {
+    if let Ok(dir) = std::env::var("HALE_CORPUS_DIR") {
+        return Some(PathBuf::from(dir).join("xlsform-pyxform.json"));
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join("shared/corpus/xlsform-pyxform.json"))
+        .find(|path| path.is_file())
+}
+
+fn read_shared(path: &Path) -> Vec<Entry> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let entries: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    entries
+        .into_iter()
+        .map(|entry| Entry {
+            source: entry["source"].as_str().unwrap_or("").to_owned(),
+            md: entry["md"].as_str().unwrap_or("").to_owned(),
+            pyxform_ok: entry["pyxform"] == "ok",
+            hale_subset: entry["hale_subset"] == true,
+        })
+        .collect()
+}
+
+/// The project's own forms: `NAME.ok.md` is a form pyxform accepts, `NAME.error.md` one it
+/// refuses; every one is within the features Hale promises.
+fn read_own() -> Vec<Entry> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pyxform_corpus/forms");
+    let mut entries: Vec<Entry> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter_map(|path| {
+            let name = path.file_name()?.to_str()?.to_owned();
+            let pyxform_ok = if name.ends_with(".ok.md") {
+                true
+            } else if name.ends_with(".error.md") {
+                false
+            } else {
+                return None;
+            };
+            Some(Entry {
+                md: std::fs::read_to_string(&path).unwrap(),
+                source: name,
+                pyxform_ok,
+                hale_subset: true,
+            })
+        })
+        .collect();
+    entries.sort_by(|a, b| a.source.cmp(&b.source));
+    entries
+}
+
+/// With `HALE_CORPUS_DETAIL` set to an error code (or `all`), every form pyxform accepts and
+/// Hale refuses for that code is printed with its errors: the tool for finding what to fix.
+fn detail_wanted() -> Option<String> {
+    std::env::var("HALE_CORPUS_DETAIL").ok()
+}
+
+fn judge(entry: &Entry) -> Verdict {
+    let md = entry.md.as_str();
+    let run = std::panic::catch_unwind(|| {
+        let tables = match md_table::tables(md) {
+            Ok(tables) => tables,
+            Err(code) => return Err(vec![code]),
+        };
+        import_tables(&tables, &ImportLimits::default())
+            .map(|_| ())
+            .map_err(|errors| {
+                if let Some(wanted) = detail_wanted()
+                    && (entry.pyxform_ok || wanted == "accepted")
+                    && (wanted == "all" || errors.iter().any(|error| error.code == wanted))
+                {
+                    println!("---- {}{}", entry.source, entry.md);
+                    for error in &errors {
+                        println!(
+                            "    {} row {} {}: {} {}",
+                            error.sheet, error.row, error.column, error.code, error.message
+                        );
+                    }
+                }
+                errors.iter().map(|error| error.code.to_owned()).collect()
+            })
+    });
+    if detail_wanted().as_deref() == Some("accepted")
+        && !entry.pyxform_ok
+        && matches!(run, Ok(Ok(())))
+    {
+        println!("---- wrongly accepted {}{}", entry.source, entry.md);
+    }
+    match run {
+        Ok(Ok(())) => Verdict::Accepted,
+        Ok(Err(codes)) => {
+            let mut distinct: Vec<String> = Vec::new();
+            for code in codes {
+                if !distinct.contains(&code) {
+                    distinct.push(code);
+                }
+            }
+            Verdict::Refused(distinct)
+        }
+        Err(_) => Verdict::Crashed,
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    ok_accepted: usize,
+    ok_refused: usize,
+    error_accepted: usize,
+    error_refused: usize,
+    crashed: usize,
+    /// Codes of refusals of forms pyxform accepts, counted once per form.
+    refusal_codes: BTreeMap<String, usize>,
+    /// Forms pyxform refuses and Hale accepts.
+    wrongly_accepted: Vec<String>,
+    crashes: Vec<String>,
+}
+
+impl Tally {
+    fn add(&mut self, entry: &Entry, verdict: &Verdict) {
+        match (entry.pyxform_ok, verdict) {
+            (_, Verdict::Crashed) => {
+                self.crashed += 1;
+                self.crashes.push(entry.source.clone());
+            }
+            (true, Verdict::Accepted) => self.ok_accepted += 1,
+            (true, Verdict::Refused(codes)) => {
+                self.ok_refused += 1;
+                for code in codes {
+                    *self.refusal_codes.entry(code.clone()).or_default() += 1;
+                }
+            }
+            (false, Verdict::Accepted) => {
+                self.error_accepted += 1;
+                self.wrongly_accepted.push(entry.source.clone());
+            }
+            (false, Verdict::Refused(_)) => self.error_refused += 1,
+        }
+    }
+
+    fn accepted_share(&self) -> f64 {
+        share(self.ok_accepted, self.ok_accepted + self.ok_refused)
+    }
+
+    fn refused_share(&self) -> f64 {
+        share(self.error_refused, self.error_refused + self.error_accepted)
+    }
+
+    fn print(&self, title: &str) {
+        println!(
+            "{title}: pyxform ok {} (Hale accepts {}, refuses {}: {:.1}% accepted); \
+             pyxform error {} (Hale refuses {}, accepts {}: {:.1}% refused); crashes {}",
+            self.ok_accepted + self.ok_refused,
+            self.ok_accepted,
+            self.ok_refused,
+            100.0 * self.accepted_share(),
+            self.error_accepted + self.error_refused,
+            self.error_refused,
+            self.error_accepted,
+            100.0 * self.refused_share(),
+            self.crashed,
+        );
+        let mut codes: Vec<(&String, &usize)> = self.refusal_codes.iter().collect();
+        codes.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let top: Vec<String> = codes
+            .iter()
+            .take(20)
+            .map(|(code, count)| format!("{code} {count}"))
+            .collect();
+        println!("  refusals of forms pyxform accepts, by code: {}", top.join(", "));
+        for source in self.wrongly_accepted.iter().take(40) {
+            println!("  accepted though pyxform refuses: {source}");
+        }
+        for source in &self.crashes {
+            println!("  CRASH: {source}");
+        }
+    }
+}
+
+fn share(part: usize, whole: usize) -> f64 {
+    if whole == 0 {
+        1.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+#[test]
+fn hale_agrees_with_pyxform() {
+    let (entries, corpus) = match shared_corpus() {
+        Some(path) => (read_shared(&path), format!("shared corpus {}", path.display())),
+        None => (
+            read_own(),
+            String::from("the shared corpus is absent: running the project's own forms"),
+        ),
+    };
+    println!("XLSForm differential over {} forms ({corpus})", entries.len());
+    let mut subset = Tally::default();
+    let mut all = Tally::default();
+    for entry in &entries {
+        let verdict = judge(entry);
+        if entry.hale_subset {
+            subset.add(entry, &verdict);
+        }
+        all.add(entry, &verdict);
+    }
+    subset.print("hale_subset");
+    all.print("all forms");
+    let summary = format!(
+        "subset: {:.1}% of valid accepted (target 95%), {:.1}% of invalid refused (target 90%); \
+         all: {:.1}% valid accepted, {:.1}% invalid refused; crashes {}",
+        100.0 * subset.accepted_share(),
+        100.0 * subset.refused_share(),
+        100.0 * all.accepted_share(),
+        100.0 * all.refused_share(),
+        all.crashed,
+    );
+    println!("{summary}");
+    assert_eq!(all.crashed, 0, "{summary}");
+    assert!(subset.accepted_share() >= 0.95, "{summary}");
+    assert!(subset.refused_share() >= 0.90, "{summary}");
+}
