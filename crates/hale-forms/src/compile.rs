@@ -1,14 +1,14 @@
 //! Compiling a definition: every check at once, every expression parsed once into the tree that
 //! the server and the browser both evaluate, and the evaluation order from the dependency graph.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use hale_expr::Expr;
 use serde::{Deserialize, Serialize};
 
 use crate::answer::read_answer;
 use crate::definition::{
-    AppDefinition, Choice, DefinitionError, FORMAT, Field, FieldType, News2Mapping, Text,
+    AppDefinition, Choice, DefinitionError, FORMAT, Field, FieldType, News2Mapping, Prefill, Text,
     definition_error as error, is_valid_name,
 };
 use crate::graph::{Graph, find_cycles};
@@ -66,6 +66,23 @@ pub struct CompiledField {
     pub min_count: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_count: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat_count: Option<Expr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_if: Option<Expr>,
+    /// Read-only: given, or implied by a calculation.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_expression: Option<Expr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guidance_hint: Option<Text>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub media: BTreeMap<String, Text>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill: Option<Prefill>,
 }
 
 /// A definition that passed every check, ready to validate submissions. Serialised as JSON for
@@ -309,6 +326,19 @@ fn compile_field(
         step: field.step,
         min_count: field.min_count,
         max_count: field.max_count,
+        repeat_count: parse_expression(field.repeat_count.as_ref(), path, "repeat_count", errors),
+        required_if: parse_expression(field.required_if.as_ref(), path, "required_if", errors),
+        read_only: field.read_only || field.calculation.is_some(),
+        default_expression: parse_expression(
+            field.default_expression.as_ref(),
+            path,
+            "default_expression",
+            errors,
+        ),
+        guidance_hint: field.guidance_hint.clone(),
+        media: field.media.clone(),
+        parameters: field.parameters.clone(),
+        prefill: field.prefill,
     }
 }
 
@@ -332,10 +362,14 @@ fn check_references(
             ("relevant", &field.relevant, true),
             ("calculation", &field.calculation, true),
             ("constraint", &field.constraint, false),
+            ("repeat_count", &field.repeat_count, true),
+            ("required_if", &field.required_if, false),
+            ("default_expression", &field.default_expression, false),
         ];
         for (member, expr, orders) in members {
             let Some(expr) = expr else { continue };
             let path = format!("{}.{member}", paths[index]);
+            let scalar = expr.scalar_references();
             for name in expr.references() {
                 let Some(&target) = by_name.get(name.as_str()) else {
                     errors.push(error(
@@ -354,7 +388,11 @@ fn check_references(
                     ));
                     continue;
                 }
-                if target_field.repeat.is_some() && target_field.repeat != field.repeat {
+                // `count(${q})`, `sum(${q})`, … read a repeat's rows from outside it.
+                if target_field.repeat.is_some()
+                    && target_field.repeat != field.repeat
+                    && scalar.contains(&name)
+                {
                     errors.push(error(
                         &path,
                         "reference_into_repeat",

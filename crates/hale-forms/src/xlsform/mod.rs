@@ -4,9 +4,12 @@
 //! read within [`ImportLimits`]: a hostile file ends in one error naming the limit it passed.
 
 mod archive;
+mod columns;
 mod limits;
+mod parameters;
 mod sheet;
 mod survey;
+mod types;
 
 use serde::Serialize;
 
