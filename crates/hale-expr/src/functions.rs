@@ -177,6 +177,10 @@ mod tests {
         assert!(extreme(&numbers, true).same_as(&Value::Number(7.0)));
         assert!(extreme(&numbers, false).same_as(&Value::Number(3.0)));
         assert!(extreme(&[], true).as_number().is_nan());
-        assert!(extreme(&[Value::Null, Value::Number(1.0)], true).as_number().is_nan());
+        assert!(
+            extreme(&[Value::Null, Value::Number(1.0)], true)
+                .as_number()
+                .is_nan()
+        );
     }
 }

@@ -136,7 +136,7 @@ mod print;
 mod value;
 
 pub use ast::{BinaryOperator, Expr, Function};
-pub use functions::{seeded_draw, seeded_random, seeded_uuid};
 pub use evaluate::{Env, MAX_COMPILED_PATTERN_BYTES, MAX_PATTERN_LENGTH, MapEnv, evaluate};
+pub use functions::{seeded_draw, seeded_random, seeded_uuid};
 pub use parser::{MAX_NESTING, MAX_SOURCE_LENGTH, MAX_TREE_DEPTH, ParseError, parse};
 pub use value::{DateTimeValue, DateValue, Value, format_number};

@@ -337,8 +337,15 @@ impl Parser {
                 argument.expr = Expr::Field { name };
             }
         }
-        if matches!(function, Function::Count | Function::Sum | Function::IndexedRepeat) {
-            let rows = if function == Function::IndexedRepeat { 2 } else { 1 };
+        if matches!(
+            function,
+            Function::Count | Function::Sum | Function::IndexedRepeat
+        ) {
+            let rows = if function == Function::IndexedRepeat {
+                2
+            } else {
+                1
+            };
             if arguments
                 .iter()
                 .take(rows)

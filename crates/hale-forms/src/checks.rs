@@ -63,11 +63,33 @@ pub(crate) fn check_field(
     };
     // As in XLSForm, a hint or a label image is enough to show the person what to answer;
     // values the client records itself are shown to no one.
+    if field.name == "meta" {
+        push(
+            "name",
+            "reserved_name",
+            "'meta' is reserved for the form's metadata",
+        );
+    }
+    if field
+        .appearance
+        .as_deref()
+        .is_some_and(|appearance| appearance.contains("search("))
+    {
+        push(
+            "appearance",
+            "attached_data_unsupported",
+            "search() reads choices from an attached file, which Hale does not keep yet",
+        );
+    }
     let labelled = ((kind.is_answered() && !kind.is_container()) || kind == FieldType::Note)
         && field.prefill.is_none()
         && field.calculation.is_none();
     if labelled && field.label.is_none() && field.hint.is_none() && field.media.is_empty() {
-        push("label", "label_missing", "this field needs a label or a hint");
+        push(
+            "label",
+            "label_missing",
+            "this field needs a label or a hint",
+        );
     }
     if let Some(prefill) = field.prefill
         && (prefill.field_type() != kind || field.calculation.is_some())

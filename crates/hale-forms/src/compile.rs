@@ -279,7 +279,7 @@ fn parse_expression(
         Err(parse_error) => {
             errors.push(DefinitionError {
                 path: format!("{path}.{member}"),
-                code: "expression_syntax",
+                code: refused_construct(source).unwrap_or("expression_syntax"),
                 message: format!(
                     "{member} does not parse at character {}: {}",
                     parse_error.position, parse_error.message
@@ -287,6 +287,21 @@ fn parse_expression(
             });
             None
         }
+    }
+}
+
+/// XPath constructs Hale refuses on purpose, named so that the refusal says what and why
+/// (see docs/app-format.md): data from attached files, values of the last saved form, and
+/// paths and predicates beyond `${name}`.
+fn refused_construct(source: &str) -> Option<&'static str> {
+    if source.contains("pulldata(") || source.contains("instance(") {
+        Some("attached_data_unsupported")
+    } else if source.contains("${last-saved#") {
+        Some("last_saved_unsupported")
+    } else if source.contains('/') || source.contains('[') {
+        Some("xpath_path_unsupported")
+    } else {
+        None
     }
 }
 
@@ -342,6 +357,28 @@ fn compile_field(
     }
 }
 
+/// The `${name}` references in every language of a text.
+fn text_references(text: &Text) -> Vec<String> {
+    let all: Vec<&str> = match text {
+        Text::Plain(text) => vec![text.as_str()],
+        Text::Translated(map) => map.values().map(String::as_str).collect(),
+    };
+    let mut names = Vec::new();
+    for text in all {
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else { break };
+            let name = &after[..end];
+            if is_valid_name(name) && !names.iter().any(|known| known == name) {
+                names.push(name.to_owned());
+            }
+            rest = &after[end + 1..];
+        }
+    }
+    names
+}
+
 /// Checks every `${ref}`, builds the dependency graph and returns the evaluation order.
 fn check_references(
     fields: &[CompiledField],
@@ -355,6 +392,34 @@ fn check_references(
         .collect();
     let mut graph = Graph::new(fields.len());
     for (index, field) in fields.iter().enumerate() {
+        // `${name}` inside a label, hint or message shows that field's value: it must exist.
+        let texts = [
+            ("label", &field.label),
+            ("hint", &field.hint),
+            ("guidance_hint", &field.guidance_hint),
+            ("constraint_message", &field.constraint_message),
+            ("required_message", &field.required_message),
+        ];
+        let choice_labels = field
+            .choices
+            .iter()
+            .map(|choice| ("choices", Some(&choice.label)));
+        for (member, text) in texts
+            .into_iter()
+            .map(|(member, text)| (member, text.as_ref()))
+            .chain(choice_labels)
+        {
+            let Some(text) = text else { continue };
+            for name in text_references(text) {
+                if !by_name.contains_key(name.as_str()) {
+                    errors.push(error(
+                        &format!("{}.{member}", paths[index]),
+                        "unknown_reference",
+                        &format!("${{{name}}} names no field of this app"),
+                    ));
+                }
+            }
+        }
         if let Some(parent) = field.parent {
             graph.depends(index, parent);
         }

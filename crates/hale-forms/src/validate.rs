@@ -256,12 +256,9 @@ impl Run<'_> {
                     .unwrap_or(true),
             };
             let relevant = parent_relevant
-                && field
-                    .relevant
-                    .as_ref()
-                    .is_none_or(|expr| {
-                        self.truthy(expr, values_for_eval, &level, in_row, &field.name)
-                    });
+                && field.relevant.as_ref().is_none_or(|expr| {
+                    self.truthy(expr, values_for_eval, &level, in_row, &field.name)
+                });
             level.relevant.insert(index, relevant);
             let path = path_of(prefix, &field.name);
             let submitted = answers.get(&field.name).filter(|json| !json.is_null());
@@ -271,9 +268,7 @@ impl Run<'_> {
                 _ if field.calculation.is_some() && !field.field_type.is_container() => {
                     // `.` (and so `once(…)`) reads the submitted value: a value computed once
                     // on the device keeps what it first computed.
-                    let own = submitted
-                        .map(|json| computed_value(json))
-                        .unwrap_or(Value::Null);
+                    let own = submitted.map(computed_value).unwrap_or(Value::Null);
                     let value = match (&field.calculation, relevant) {
                         (Some(expr), true) => {
                             let scope = self.scope(
@@ -339,9 +334,7 @@ impl Run<'_> {
                         || field.required_if.as_ref().is_some_and(|expr| {
                             self.truthy(expr, values_for_eval, &level, in_row, &field.name)
                         });
-                    if field.read_only
-                        && submitted.is_some()
-                        && submitted != field.default.as_ref()
+                    if field.read_only && submitted.is_some() && submitted != field.default.as_ref()
                     {
                         self.error(
                             path.clone(),
@@ -349,7 +342,15 @@ impl Run<'_> {
                             "this field is read-only: its answer is its default",
                         );
                     }
-                    let value = self.answer(field, index, submitted, relevant && required, relevant, path, in_row);
+                    if submitted.is_none() && relevant && required {
+                        let message = field
+                            .required_message
+                            .as_ref()
+                            .map(|text| text.in_language(&form.default_language).to_owned())
+                            .unwrap_or_else(|| String::from("an answer is required"));
+                        self.error(path.clone(), "required", &message);
+                    }
+                    let value = self.answer(field, index, submitted, relevant, path, in_row);
                     if !value.is_empty() {
                         level.answered.push(index);
                     }
@@ -468,20 +469,11 @@ impl Run<'_> {
         field: &CompiledField,
         index: usize,
         submitted: Option<&serde_json::Value>,
-        required: bool,
         relevant: bool,
         path: String,
         in_repeat: bool,
     ) -> Value {
         let Some(json) = submitted else {
-            if required {
-                let message = field
-                    .required_message
-                    .as_ref()
-                    .map(|text| text.in_language(&self.form.default_language).to_owned())
-                    .unwrap_or_else(|| String::from("an answer is required"));
-                self.error(path, "required", &message);
-            }
             return Value::Null;
         };
         if !relevant {
@@ -607,7 +599,11 @@ impl CompiledForm {
         // The top level reads rows through `count`, `sum`, …, and rows read the top level:
         // each pass sees the rows of the one before, and three passes settle every chain
         // top → rows → top → rows that an acyclic form can have across its two levels.
-        let passes = if self.reads_rows_across_levels() { 3 } else { 1 };
+        let passes = if self.reads_rows_across_levels() {
+            3
+        } else {
+            1
+        };
         let mut rows = RowValues::new();
         let mut outcome = None;
         for _ in 0..passes {

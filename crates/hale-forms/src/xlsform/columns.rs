@@ -90,14 +90,20 @@ mod tests {
     #[test]
     fn aliases_resolve_and_languages_stay_as_written() {
         assert_eq!(canonical("survey", "Relevance"), "relevant");
-        assert_eq!(canonical("survey", "constraint message"), "constraint_message");
+        assert_eq!(
+            canonical("survey", "constraint message"),
+            "constraint_message"
+        );
         assert_eq!(
             canonical("survey", "constraint message::Français (fr)"),
             "constraint_message::Français (fr)"
         );
         assert_eq!(canonical("survey", "image::en"), "media::image::en");
         assert_eq!(canonical("survey", "media::image::en"), "media::image::en");
-        assert_eq!(canonical("survey", "Label::English (en)"), "label::English (en)");
+        assert_eq!(
+            canonical("survey", "Label::English (en)"),
+            "label::English (en)"
+        );
         assert_eq!(canonical("choices", "list name"), "list_name");
         assert_eq!(canonical("survey", "repeat_count"), "repeat_count");
         assert_eq!(canonical("settings", "id_string"), "form_id");

@@ -100,10 +100,7 @@ const REFUSED_SHEETS: [(&str, &str); 3] = [
         "external_choices",
         "external choices (select_one_external) are not supported",
     ),
-    (
-        "osm",
-        "OpenStreetMap questions are not supported",
-    ),
+    ("osm", "OpenStreetMap questions are not supported"),
 ];
 
 /// Imports a workbook already read into sheets (by any reader: the xlsx and CSV readers use

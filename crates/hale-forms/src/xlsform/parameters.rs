@@ -101,8 +101,9 @@ pub(crate) fn read(errors: &mut Vec<ImportError>, text: &str, row: usize, field:
 fn check_display(key: &str, value: &str) -> Option<String> {
     let whole = |text: &str| text.parse::<u32>().is_ok_and(|number| number > 0);
     match key {
-        "randomize" => (!matches!(value, "true" | "false"))
-            .then(|| String::from("randomize is true or false")),
+        "randomize" => {
+            (!matches!(value, "true" | "false")).then(|| String::from("randomize is true or false"))
+        }
         "max-pixels" | "rows" => {
             (!whole(value)).then(|| format!("{key} is a whole number above zero"))
         }

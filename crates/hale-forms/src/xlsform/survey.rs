@@ -175,6 +175,11 @@ fn default_value(kind: FieldType, text: &str) -> serde_json::Value {
         .ok()
         .and_then(serde_json::Number::from_f64);
     match kind {
+        // A whole number is written as an integer literal, which an integer answer requires.
+        FieldType::Integer if text.parse::<i64>().is_ok() => text
+            .parse::<i64>()
+            .map(serde_json::Value::from)
+            .unwrap_or_else(|_| text.into()),
         _ if kind.is_numeric() => number
             .map(serde_json::Value::Number)
             .unwrap_or_else(|| text.into()),
@@ -207,6 +212,9 @@ pub fn import(
             .collect(),
         rows: table.rows.clone(),
     };
+    for table in [Some(survey), choices, settings].into_iter().flatten() {
+        duplicate_headers(&mut importer, &canonical(table));
+    }
     let survey = &canonical(survey);
     let choices = choices.map(canonical);
     let settings = settings.map(canonical);
@@ -246,6 +254,23 @@ pub fn import(
         Ok(app)
     } else {
         Err(importer.errors)
+    }
+}
+
+/// Two columns that mean the same (`name` twice, or `name` and its alias `value`) would make
+/// one cell silently win: refused, as the reference converter does.
+fn duplicate_headers(importer: &mut Importer, table: &Table) {
+    let mut seen = BTreeSet::new();
+    for header in &table.headers {
+        if !header.is_empty() && !seen.insert(header.as_str()) {
+            importer.error(
+                &table.name.to_ascii_lowercase(),
+                1,
+                header_name(header),
+                "duplicate_column",
+                "two columns of this sheet mean the same; keep one",
+            );
+        }
     }
 }
 
@@ -395,7 +420,13 @@ fn read_survey(
             // A row with a name or label but no type is a mistake; a row with only other
             // columns (a comment) is ignored like an empty one.
             if !cell("name").is_empty() || importer.text(survey, cells, "label").is_some() {
-                importer.error("survey", row, "type", "type_missing", "this row has no type");
+                importer.error(
+                    "survey",
+                    row,
+                    "type",
+                    "type_missing",
+                    "this row has no type",
+                );
             }
             continue;
         }
@@ -652,6 +683,8 @@ fn locate(
     let column = match member {
         "" | "children" | "choices" | "choice_list" | "min_count" => "type",
         "step" => "parameters",
+        "required_if" => "required",
+        "default_expression" => "default",
         other => other,
     };
     make("survey", rows.get(index).copied().unwrap_or(1), column)

@@ -89,7 +89,10 @@ const METADATA: &[(&str, Prefill, FieldType)] = &[
 
 /// Select spellings, longest first so that `select one from` wins over `select one`.
 const SELECT: &[(&str, FieldType)] = &[
-    ("add select multiple prompt using", FieldType::SelectMultiple),
+    (
+        "add select multiple prompt using",
+        FieldType::SelectMultiple,
+    ),
     ("add select one prompt using", FieldType::SelectOne),
     ("select all that apply from", FieldType::SelectMultiple),
     ("select all that apply", FieldType::SelectMultiple),
@@ -242,8 +245,19 @@ pub(crate) fn parse_type(text: &str) -> RowType {
     if let Some(head) = words.first()
         && matches!(
             *head,
-            "geopoint" | "geotrace" | "geoshape" | "gps" | "location" | "barcode" | "audio"
-                | "video" | "q geopoint" | "q location" | "q barcode" | "q audio" | "q video"
+            "geopoint"
+                | "geotrace"
+                | "geoshape"
+                | "gps"
+                | "location"
+                | "barcode"
+                | "audio"
+                | "video"
+                | "q geopoint"
+                | "q location"
+                | "q barcode"
+                | "q audio"
+                | "q video"
         )
     {
         return RowType::Refused(
@@ -318,7 +332,10 @@ mod tests {
         assert_eq!(parse_type("begin group"), RowType::Begin(FieldType::Group));
         assert_eq!(parse_type("begin_group"), RowType::Begin(FieldType::Group));
         assert_eq!(parse_type("end  repeat"), RowType::End(FieldType::Repeat));
-        assert_eq!(parse_type("begin_repeat"), RowType::Begin(FieldType::Repeat));
+        assert_eq!(
+            parse_type("begin_repeat"),
+            RowType::Begin(FieldType::Repeat)
+        );
         assert_eq!(parse_type("int"), field(FieldType::Integer, None));
         assert_eq!(parse_type("string"), field(FieldType::Text, None));
         assert_eq!(parse_type("dateTime"), field(FieldType::Datetime, None));
