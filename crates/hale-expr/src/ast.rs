@@ -138,10 +138,39 @@ pub enum Function {
     Boolean,
     #[serde(rename = "date")]
     Date,
+    #[serde(rename = "count")]
+    Count,
+    #[serde(rename = "sum")]
+    Sum,
+    #[serde(rename = "max")]
+    Max,
+    #[serde(rename = "min")]
+    Min,
+    /// `position(..)`: the 1-based number of the repeat row being evaluated.
+    #[serde(rename = "position")]
+    Position,
+    #[serde(rename = "indexed-repeat")]
+    IndexedRepeat,
+    #[serde(rename = "once")]
+    Once,
+    /// `jr:choice-name(value, '${select}')`: the label of a choice; the second argument is
+    /// kept as a field node.
+    #[serde(rename = "jr:choice-name")]
+    ChoiceName,
+    #[serde(rename = "format-date")]
+    FormatDate,
+    #[serde(rename = "decimal-date-time")]
+    DecimalDateTime,
+    #[serde(rename = "boolean-from-string")]
+    BooleanFromString,
+    #[serde(rename = "uuid")]
+    Uuid,
+    #[serde(rename = "random")]
+    Random,
 }
 
 impl Function {
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 31] = [
         Self::True,
         Self::False,
         Self::Not,
@@ -160,6 +189,19 @@ impl Function {
         Self::String,
         Self::Boolean,
         Self::Date,
+        Self::Count,
+        Self::Sum,
+        Self::Max,
+        Self::Min,
+        Self::Position,
+        Self::IndexedRepeat,
+        Self::Once,
+        Self::ChoiceName,
+        Self::FormatDate,
+        Self::DecimalDateTime,
+        Self::BooleanFromString,
+        Self::Uuid,
+        Self::Random,
     ];
 
     pub fn name(self) -> &'static str {
@@ -182,6 +224,19 @@ impl Function {
             Self::String => "string",
             Self::Boolean => "boolean",
             Self::Date => "date",
+            Self::Count => "count",
+            Self::Sum => "sum",
+            Self::Max => "max",
+            Self::Min => "min",
+            Self::Position => "position",
+            Self::IndexedRepeat => "indexed-repeat",
+            Self::Once => "once",
+            Self::ChoiceName => "jr:choice-name",
+            Self::FormatDate => "format-date",
+            Self::DecimalDateTime => "decimal-date-time",
+            Self::BooleanFromString => "boolean-from-string",
+            Self::Uuid => "uuid",
+            Self::Random => "random",
         }
     }
 
@@ -194,7 +249,21 @@ impl Function {
     /// The fewest and most arguments accepted; `None` means no upper bound.
     pub fn arity(self) -> (usize, Option<usize>) {
         match self {
-            Self::True | Self::False | Self::Today | Self::Now => (0, Some(0)),
+            Self::True
+            | Self::False
+            | Self::Today
+            | Self::Now
+            | Self::Position
+            | Self::Uuid
+            | Self::Random => (0, Some(0)),
+            Self::Count
+            | Self::Sum
+            | Self::Once
+            | Self::DecimalDateTime
+            | Self::BooleanFromString => (1, Some(1)),
+            Self::Max | Self::Min => (1, None),
+            Self::ChoiceName | Self::FormatDate => (2, Some(2)),
+            Self::IndexedRepeat => (3, Some(3)),
             Self::Not
             | Self::CountSelected
             | Self::StringLength
@@ -221,6 +290,45 @@ impl Expr {
             }
         });
         names
+    }
+
+    /// Field names read as one value, not as every row of a repeat: all references except the
+    /// direct arguments of `count`, `sum`, `max`, `min` and the first two of
+    /// `indexed-repeat`, which read a repeat's rows from outside it.
+    pub fn scalar_references(&self) -> BTreeSet<String> {
+        let mut names = BTreeSet::new();
+        self.visit_scalar(&mut names);
+        names
+    }
+
+    fn visit_scalar(&self, names: &mut BTreeSet<String>) {
+        match self {
+            Self::Field { name } => {
+                names.insert(name.clone());
+            }
+            Self::Number { .. } | Self::String { .. } | Self::Current => {}
+            Self::Negate { operand } => operand.visit_scalar(names),
+            Self::Binary { left, right, .. } => {
+                left.visit_scalar(names);
+                right.visit_scalar(names);
+            }
+            Self::Call {
+                function,
+                arguments,
+            } => {
+                for (index, argument) in arguments.iter().enumerate() {
+                    let reads_rows = match function {
+                        Function::Count | Function::Sum | Function::Max | Function::Min => true,
+                        Function::IndexedRepeat => index < 2,
+                        _ => false,
+                    };
+                    if reads_rows && matches!(argument, Self::Field { .. }) {
+                        continue;
+                    }
+                    argument.visit_scalar(names);
+                }
+            }
+        }
     }
 
     /// Whether `.` appears, i.e. the expression reads the value of its own field.
@@ -319,7 +427,7 @@ mod tests {
             let json = serde_json::to_string(&function).unwrap();
             assert_eq!(json, format!("\"{}\"", function.name()));
         }
-        assert_eq!(Function::from_name("sum"), None);
+        assert_eq!(Function::from_name("summ"), None);
     }
 
     #[test]

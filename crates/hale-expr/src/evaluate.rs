@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use regex::RegexBuilder;
 
 use crate::ast::{BinaryOperator, Expr, Function};
+use crate::functions;
 use crate::parser::MAX_TREE_DEPTH;
 use crate::value::{DateTimeValue, DateValue, Value, parse_xpath_number};
 
@@ -23,6 +24,27 @@ pub trait Env {
     fn current(&self) -> Value;
     /// What `now()` returns; `today()` is its wall-clock date.
     fn now(&self) -> DateTimeValue;
+    /// Every value of `${field}`: one per row for a field inside a repeat (one per row of the
+    /// repeat itself for a repeat), else the one value. `count`, `sum`, `max`, `min` and
+    /// `indexed-repeat` read these.
+    fn nodes(&self, field: &str) -> Vec<Value> {
+        vec![self.value(field)]
+    }
+    /// `position(..)`: the 1-based row of the repeat being evaluated; unanswered outside one.
+    fn position(&self) -> Value {
+        Value::Null
+    }
+    /// The label of choice `value` of the select `field` in the form's language, for
+    /// `jr:choice-name`; `""` when there is no such choice.
+    fn choice_label(&self, field: &str, value: &str) -> Value {
+        let _ = (field, value);
+        Value::String(String::new())
+    }
+    /// The submission's seed and the call's site (field and row) that `random()` and
+    /// `uuid()` draw from (see [`crate::seeded_random`]).
+    fn random_site(&self) -> (String, String) {
+        (String::new(), String::new())
+    }
 }
 
 /// An [`Env`] backed by a map, for tests, previews and simple callers.
@@ -31,6 +53,16 @@ pub struct MapEnv {
     pub values: BTreeMap<String, Value>,
     pub current: Value,
     pub now: DateTimeValue,
+    /// Row values of fields in repeats, for `count`, `sum`, …; fields missing here read as
+    /// their one value.
+    pub nodes: BTreeMap<String, Vec<Value>>,
+    /// What `position(..)` returns.
+    pub position: Value,
+    /// Choice labels by select field and choice value.
+    pub labels: BTreeMap<String, BTreeMap<String, String>>,
+    /// The submission's seed and the call site for `random()` and `uuid()`.
+    pub seed: String,
+    pub site: String,
 }
 
 impl MapEnv {
@@ -39,6 +71,11 @@ impl MapEnv {
             values: BTreeMap::new(),
             current: Value::Null,
             now,
+            nodes: BTreeMap::new(),
+            position: Value::Null,
+            labels: BTreeMap::new(),
+            seed: String::new(),
+            site: String::new(),
         }
     }
 
@@ -64,6 +101,31 @@ impl Env for MapEnv {
 
     fn now(&self) -> DateTimeValue {
         self.now
+    }
+
+    fn nodes(&self, field: &str) -> Vec<Value> {
+        self.nodes
+            .get(field)
+            .cloned()
+            .unwrap_or_else(|| vec![self.value(field)])
+    }
+
+    fn position(&self) -> Value {
+        self.position.clone()
+    }
+
+    fn choice_label(&self, field: &str, value: &str) -> Value {
+        Value::String(
+            self.labels
+                .get(field)
+                .and_then(|labels| labels.get(value))
+                .cloned()
+                .unwrap_or_default(),
+        )
+    }
+
+    fn random_site(&self) -> (String, String) {
+        (self.seed.clone(), self.site.clone())
     }
 }
 
@@ -215,6 +277,12 @@ fn call(function: Function, arguments: &[Expr], env: &dyn Env, depth: usize) -> 
             .get(index)
             .map_or(Value::Null, |expr| evaluate_at(expr, env, depth))
     };
+    // The rows of a field argument, or the one value of any other argument.
+    let nodes = |index: usize| match arguments.get(index) {
+        Some(Expr::Field { name }) => env.nodes(name),
+        Some(other) => vec![evaluate_at(other, env, depth)],
+        None => Vec::new(),
+    };
     match function {
         Function::True => Value::Bool(true),
         Function::False => Value::Bool(false),
@@ -264,6 +332,52 @@ fn call(function: Function, arguments: &[Expr], env: &dyn Env, depth: usize) -> 
         Function::String => Value::String(argument(0).as_string()),
         Function::Boolean => Value::Bool(argument(0).truthy()),
         Function::Date => to_date(argument(0)),
+        Function::Count => Value::Number(nodes(0).len() as f64),
+        Function::Sum => functions::sum(&nodes(0)),
+        Function::Max | Function::Min => {
+            let mut all = Vec::new();
+            for (index, argument) in arguments.iter().enumerate() {
+                match argument {
+                    Expr::Field { .. } => all.extend(nodes(index)),
+                    other => all.push(evaluate_at(other, env, depth)),
+                }
+            }
+            functions::extreme(&all, function == Function::Max)
+        }
+        Function::Position => env.position(),
+        Function::IndexedRepeat => {
+            // Rows are counted from 1; anything else is no row.
+            let row = argument(2).as_number();
+            let values = nodes(0);
+            if row.fract() == 0.0 && row >= 1.0 && row <= values.len() as f64 {
+                values
+                    .into_iter()
+                    .nth(row as usize - 1)
+                    .unwrap_or(Value::Null)
+            } else {
+                Value::Null
+            }
+        }
+        Function::Once => {
+            // The field keeps the value it already has; only an empty one is computed.
+            let own = env.current();
+            if own.is_empty() { argument(0) } else { own }
+        }
+        Function::ChoiceName => match arguments.get(1) {
+            Some(Expr::Field { name }) => env.choice_label(name, argument(0).as_string().trim()),
+            _ => Value::String(String::new()),
+        },
+        Function::FormatDate => functions::format_date(&argument(0), &argument(1).as_string()),
+        Function::DecimalDateTime => functions::decimal_date_time(&argument(0)),
+        Function::BooleanFromString => functions::boolean_from_string(&argument(0)),
+        Function::Uuid => {
+            let (seed, site) = env.random_site();
+            Value::String(functions::seeded_uuid(&seed, &site))
+        }
+        Function::Random => {
+            let (seed, site) = env.random_site();
+            Value::Number(functions::seeded_random(&seed, &site))
+        }
     }
 }
 

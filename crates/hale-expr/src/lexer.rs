@@ -124,6 +124,17 @@ pub(crate) fn tokenize(source: &[char]) -> Result<Vec<Token>, ParseError> {
                     }
                     index += 1;
                 }
+                // `jr:choice-name`: the one namespaced function name XLSForm uses.
+                let prefix: String = source[start..index].iter().collect();
+                if prefix == "jr" && source.get(index) == Some(&':') {
+                    index += 1;
+                    while let Some(&following) = source.get(index) {
+                        if !(following.is_alphanumeric() || following == '-') {
+                            break;
+                        }
+                        index += 1;
+                    }
+                }
                 TokenKind::Name(source[start..index].iter().collect())
             }
             _ => {

@@ -23,7 +23,10 @@
 //!   `if(c, a, b)`, `selected(s, v)`, `count-selected(s)`, `today()`, `now()`,
 //!   `regex(s, pattern)`, `string-length(s)`, `round(x)`, `round(x, digits)`, `int(x)`,
 //!   `coalesce(a, b)`, `concat(…)` (any count), `number(x)`, `string(x)`, `boolean(x)`,
-//!   `date(x)`.
+//!   `date(x)`, `count(${f})`, `sum(${f})`, `max(…)`, `min(…)` (one or more),
+//!   `position(..)`, `indexed-repeat(${f}, ${repeat}, n)`, `once(x)`,
+//!   `jr:choice-name(value, '${select}')`, `format-date(d, format)`,
+//!   `decimal-date-time(x)`, `boolean-from-string(s)`, `uuid()`, `random()`.
 //! * Limits: at most 4096 characters ([`MAX_SOURCE_LENGTH`]); at most 64 levels of
 //!   parentheses, calls and unary minus ([`MAX_NESTING`]); a tree at most 256 deep
 //!   ([`MAX_TREE_DEPTH`]). Error positions are 0-based character (not byte) offsets.
@@ -99,6 +102,24 @@
 //!   to tens, …), in binary floating point. `int(x)` truncates towards zero.
 //! * `coalesce(a, b)` is `a` unless it is unanswered, `""` or an empty selection.
 //! * `if` evaluates only the chosen branch; `and` / `or` short-circuit.
+//! * `count`, `sum`, `max`, `min` and `indexed-repeat` read [`Env::nodes`]: one value per
+//!   row for a field inside a repeat, else the field's one value. `sum` reads every node as
+//!   a number, so one empty row makes it NaN (XPath); `max`/`min` of no nodes, or of any
+//!   non-number, is NaN (ODK). `indexed-repeat` counts rows from 1; any other row is
+//!   unanswered. `position(..)` is [`Env::position`], the 1-based row being evaluated.
+//! * `once(x)` is the field's own value ([`Env::current`]) when it has one, else `x`: a value
+//!   computed once keeps what was first computed and submitted.
+//! * `jr:choice-name(v, '${s}')` is the label of choice `v` of select `s` ([`Env::choice_label`];
+//!   the second argument is stored as a field node and printed back quoted).
+//! * `format-date(d, f)` takes `%Y %y %m %n %b %d %e %a %H %h %M %S %3` on the value's own
+//!   wall clock (English month and weekday abbreviations); an unreadable date gives `""`.
+//!   `decimal-date-time(x)` is days since 1970-01-01 with the time as a fraction.
+//!   `boolean-from-string(s)` is true exactly for `"true"` and `"1"`.
+//! * `random()` and `uuid()` are seeded per submission so the server and the browser agree:
+//!   with `(seed, site)` from [`Env::random_site`] (site = field name, `#row` inside a repeat),
+//!   draw `n` is `splitmix64(fnv1a_64(seed + "\n" + site) + n)`; `random()` is draw 0's top 53
+//!   bits over 2^53, `uuid()` a version 4 UUID from draws 1 and 2 ([`seeded_random`],
+//!   [`seeded_uuid`]). Two calls in one expression give the same value.
 //! * `date(x)`: dates stay, date-times give their wall-clock date, numbers count days from
 //!   1970-01-01 (rounded down), text may be a date, date-time or number; anything else, or a
 //!   year outside 0001–9999, is unanswered.
@@ -108,6 +129,7 @@
 mod ast;
 mod calendar;
 mod evaluate;
+mod functions;
 mod lexer;
 mod parser;
 mod print;
@@ -115,5 +137,6 @@ mod value;
 
 pub use ast::{BinaryOperator, Expr, Function};
 pub use evaluate::{Env, MAX_COMPILED_PATTERN_BYTES, MAX_PATTERN_LENGTH, MapEnv, evaluate};
+pub use functions::{seeded_draw, seeded_random, seeded_uuid};
 pub use parser::{MAX_NESTING, MAX_SOURCE_LENGTH, MAX_TREE_DEPTH, ParseError, parse};
 pub use value::{DateTimeValue, DateValue, Value, format_number};

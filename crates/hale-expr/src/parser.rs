@@ -292,11 +292,71 @@ impl Parser {
         let function = Function::from_name(name)
             .ok_or_else(|| ParseError::new(position, format!("unknown function '{name}'")))?;
         let open = self.advance().position;
+        if function == Function::Position {
+            // Only `position(..)`, the row of the enclosing repeat, has a meaning here.
+            let parent = self.advance();
+            let second = self.advance();
+            let closing = self.advance();
+            if parent.kind != TokenKind::Dot
+                || second.kind != TokenKind::Dot
+                || closing.kind != TokenKind::RightParen
+            {
+                return Err(ParseError::new(
+                    position,
+                    "position takes exactly '..', the enclosing repeat: position(..)",
+                ));
+            }
+            return Ok(Parsed::leaf(Expr::Call {
+                function,
+                arguments: Vec::new(),
+            }));
+        }
         self.enter(open)?;
         let arguments = self.arguments(open);
         self.leave();
         let arguments = arguments?;
         check_arity(function, arguments.len(), position)?;
+        let mut arguments = arguments;
+        if function == Function::ChoiceName {
+            // The select is named in a string, `'${name}'`, as XLSForm writes it.
+            let named = arguments.get(1).and_then(|argument| match &argument.expr {
+                Expr::String { value } => value
+                    .trim()
+                    .strip_prefix("${")
+                    .and_then(|rest| rest.strip_suffix('}'))
+                    .map(str::to_owned),
+                _ => None,
+            });
+            let Some(name) = named else {
+                return Err(ParseError::new(
+                    position,
+                    "jr:choice-name names its select as a string: jr:choice-name(value, '${name}')",
+                ));
+            };
+            if let Some(argument) = arguments.get_mut(1) {
+                argument.expr = Expr::Field { name };
+            }
+        }
+        if matches!(
+            function,
+            Function::Count | Function::Sum | Function::IndexedRepeat
+        ) {
+            let rows = if function == Function::IndexedRepeat {
+                2
+            } else {
+                1
+            };
+            if arguments
+                .iter()
+                .take(rows)
+                .any(|argument| !matches!(argument.expr, Expr::Field { .. }))
+            {
+                return Err(ParseError::new(
+                    position,
+                    format!("{name} reads the rows of a field: give it as ${{name}}"),
+                ));
+            }
+        }
         if function == Function::Regex {
             self.check_literal_pattern(&arguments, position)?;
         }
@@ -412,9 +472,9 @@ mod tests {
 
     #[test]
     fn unknown_function_is_named() {
-        let failure = error("${a} + sum(${b})");
+        let failure = error("${a} + summ(${b})");
         assert_eq!(failure.position, 7);
-        assert_eq!(failure.message, "unknown function 'sum'");
+        assert_eq!(failure.message, "unknown function 'summ'");
     }
 
     #[test]

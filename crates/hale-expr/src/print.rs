@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::ast::Expr;
+use crate::ast::{Expr, Function};
 use crate::value::format_number;
 
 /// Binding strength of unary minus and of anything that is not an operator.
@@ -64,6 +64,30 @@ fn write_expr(expr: &Expr, out: &mut String) {
             out.push_str(operator.symbol());
             out.push(' ');
             write_operand(right, precedence(right) <= own, out);
+        }
+        Expr::Call {
+            function: Function::Position,
+            ..
+        } => out.push_str("position(..)"),
+        Expr::Call {
+            function: Function::ChoiceName,
+            arguments,
+        } => {
+            out.push_str("jr:choice-name(");
+            if let Some(value) = arguments.first() {
+                write_expr(value, out);
+            }
+            out.push_str(", ");
+            match arguments.get(1) {
+                Some(Expr::Field { name }) => {
+                    out.push_str("'${");
+                    out.push_str(name);
+                    out.push_str("}'");
+                }
+                Some(other) => write_expr(other, out),
+                None => out.push_str("''"),
+            }
+            out.push(')');
         }
         Expr::Call {
             function,

@@ -122,7 +122,7 @@ fn arbitrary_env() -> impl Strategy<Value = MapEnv> {
                 .zip(values)
                 .collect::<BTreeMap<_, _>>(),
             current,
-            now: DateTimeValue::new(millis, offset).unwrap(),
+            ..MapEnv::new(DateTimeValue::new(millis, offset).unwrap())
         })
 }
 

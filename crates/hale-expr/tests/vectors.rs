@@ -20,6 +20,24 @@ struct Case {
     current: Value,
     now: DateTimeValue,
     expected: Value,
+    /// Row values of fields inside repeats (`count`, `sum`, `max`, `min`, `indexed-repeat`).
+    #[serde(default)]
+    nodes: BTreeMap<String, Vec<Value>>,
+    /// What `position(..)` returns (unanswered when absent).
+    #[serde(default = "unanswered")]
+    position: Value,
+    /// Choice labels by select and value (`jr:choice-name`).
+    #[serde(default)]
+    labels: BTreeMap<String, BTreeMap<String, String>>,
+    /// The submission's seed and the call site (`random`, `uuid`).
+    #[serde(default)]
+    seed: String,
+    #[serde(default)]
+    site: String,
+}
+
+fn unanswered() -> Value {
+    Value::Null
 }
 
 fn cases() -> Vec<Case> {
@@ -44,6 +62,11 @@ fn shared_vectors_evaluate_as_expected() {
             values: case.env.clone(),
             current: case.current.clone(),
             now: case.now,
+            nodes: case.nodes.clone(),
+            position: case.position.clone(),
+            labels: case.labels.clone(),
+            seed: case.seed.clone(),
+            site: case.site.clone(),
         };
         let actual = evaluate(&expr, &env);
         if !actual.same_as(&case.expected) {

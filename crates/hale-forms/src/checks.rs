@@ -61,9 +61,47 @@ pub(crate) fn check_field(
         };
         errors.push(error(&at, code, message));
     };
-    let labelled = (kind.is_answered() && !kind.is_container()) || kind == FieldType::Note;
-    if labelled && field.label.is_none() {
-        push("label", "label_missing", "this field needs a label");
+    // As in XLSForm, a hint or a label image is enough to show the person what to answer;
+    // values the client records itself are shown to no one.
+    if field.name == "meta" {
+        push(
+            "name",
+            "reserved_name",
+            "'meta' is reserved for the form's metadata",
+        );
+    }
+    if field
+        .appearance
+        .as_deref()
+        .is_some_and(|appearance| appearance.contains("search("))
+    {
+        push(
+            "appearance",
+            "attached_data_unsupported",
+            "search() reads choices from an attached file, which Hale does not keep yet",
+        );
+    }
+    let labelled = ((kind.is_answered() && !kind.is_container()) || kind == FieldType::Note)
+        && field.prefill.is_none()
+        && field.calculation.is_none();
+    if labelled && field.label.is_none() && field.hint.is_none() && field.media.is_empty() {
+        push(
+            "label",
+            "label_missing",
+            "this field needs a label or a hint",
+        );
+    }
+    if let Some(prefill) = field.prefill
+        && (prefill.field_type() != kind || field.calculation.is_some())
+    {
+        push(
+            "prefill",
+            "prefill_mismatch",
+            &format!(
+                "a value recorded by the client is a {} without a calculation",
+                prefill.field_type().as_str()
+            ),
+        );
     }
     let numeric = kind.is_numeric();
     let measured = numeric || kind == FieldType::Calculate;
@@ -220,21 +258,36 @@ pub(crate) fn check_field(
         );
     }
 
-    match (kind == FieldType::Calculate, field.calculation.is_some()) {
-        (true, false) => push(
+    match (kind, field.calculation.is_some()) {
+        (FieldType::Calculate, false) => push(
             "calculation",
             "calculation_missing",
             "a calculate field needs a calculation",
         ),
-        (false, true) => push(
+        // A typed question with a calculation is a read-only computed answer, as in XLSForm.
+        (FieldType::Group | FieldType::Repeat, true) => push(
             "calculation",
             "calculation_on_non_calculate",
-            "only calculate fields take a calculation",
+            "groups and repeats take no calculation",
         ),
         _ => {}
     }
+    if kind != FieldType::Repeat && field.repeat_count.is_some() {
+        push(
+            "repeat_count",
+            "count_on_non_repeat",
+            "repeat_count applies only to repeats",
+        );
+    }
+    if field.default.is_some() && field.default_expression.is_some() {
+        push(
+            "default_expression",
+            "default_and_expression",
+            "give a constant default or a default expression, not both",
+        );
+    }
     let answered = kind.is_answered() && kind != FieldType::Repeat;
-    if field.required && !answered {
+    if (field.required || field.required_if.is_some()) && !answered {
         push(
             "required",
             "required_not_allowed",

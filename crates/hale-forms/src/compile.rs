@@ -1,14 +1,14 @@
 //! Compiling a definition: every check at once, every expression parsed once into the tree that
 //! the server and the browser both evaluate, and the evaluation order from the dependency graph.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use hale_expr::Expr;
 use serde::{Deserialize, Serialize};
 
 use crate::answer::read_answer;
 use crate::definition::{
-    AppDefinition, Choice, DefinitionError, FORMAT, Field, FieldType, News2Mapping, Text,
+    AppDefinition, Choice, DefinitionError, FORMAT, Field, FieldType, News2Mapping, Prefill, Text,
     definition_error as error, is_valid_name,
 };
 use crate::graph::{Graph, find_cycles};
@@ -66,6 +66,23 @@ pub struct CompiledField {
     pub min_count: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_count: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat_count: Option<Expr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_if: Option<Expr>,
+    /// Read-only: given, or implied by a calculation.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_expression: Option<Expr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guidance_hint: Option<Text>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub media: BTreeMap<String, Text>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill: Option<Prefill>,
 }
 
 /// A definition that passed every check, ready to validate submissions. Serialised as JSON for
@@ -262,7 +279,7 @@ fn parse_expression(
         Err(parse_error) => {
             errors.push(DefinitionError {
                 path: format!("{path}.{member}"),
-                code: "expression_syntax",
+                code: refused_construct(source).unwrap_or("expression_syntax"),
                 message: format!(
                     "{member} does not parse at character {}: {}",
                     parse_error.position, parse_error.message
@@ -270,6 +287,21 @@ fn parse_expression(
             });
             None
         }
+    }
+}
+
+/// XPath constructs Hale refuses on purpose, named so that the refusal says what and why
+/// (see docs/app-format.md): data from attached files, values of the last saved form, and
+/// paths and predicates beyond `${name}`.
+fn refused_construct(source: &str) -> Option<&'static str> {
+    if source.contains("pulldata(") || source.contains("instance(") {
+        Some("attached_data_unsupported")
+    } else if source.contains("${last-saved#") {
+        Some("last_saved_unsupported")
+    } else if source.contains('/') || source.contains('[') {
+        Some("xpath_path_unsupported")
+    } else {
+        None
     }
 }
 
@@ -309,7 +341,42 @@ fn compile_field(
         step: field.step,
         min_count: field.min_count,
         max_count: field.max_count,
+        repeat_count: parse_expression(field.repeat_count.as_ref(), path, "repeat_count", errors),
+        required_if: parse_expression(field.required_if.as_ref(), path, "required_if", errors),
+        read_only: field.read_only || field.calculation.is_some(),
+        default_expression: parse_expression(
+            field.default_expression.as_ref(),
+            path,
+            "default_expression",
+            errors,
+        ),
+        guidance_hint: field.guidance_hint.clone(),
+        media: field.media.clone(),
+        parameters: field.parameters.clone(),
+        prefill: field.prefill,
     }
+}
+
+/// The `${name}` references in every language of a text.
+fn text_references(text: &Text) -> Vec<String> {
+    let all: Vec<&str> = match text {
+        Text::Plain(text) => vec![text.as_str()],
+        Text::Translated(map) => map.values().map(String::as_str).collect(),
+    };
+    let mut names = Vec::new();
+    for text in all {
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else { break };
+            let name = &after[..end];
+            if is_valid_name(name) && !names.iter().any(|known| known == name) {
+                names.push(name.to_owned());
+            }
+            rest = &after[end + 1..];
+        }
+    }
+    names
 }
 
 /// Checks every `${ref}`, builds the dependency graph and returns the evaluation order.
@@ -325,6 +392,34 @@ fn check_references(
         .collect();
     let mut graph = Graph::new(fields.len());
     for (index, field) in fields.iter().enumerate() {
+        // `${name}` inside a label, hint or message shows that field's value: it must exist.
+        let texts = [
+            ("label", &field.label),
+            ("hint", &field.hint),
+            ("guidance_hint", &field.guidance_hint),
+            ("constraint_message", &field.constraint_message),
+            ("required_message", &field.required_message),
+        ];
+        let choice_labels = field
+            .choices
+            .iter()
+            .map(|choice| ("choices", Some(&choice.label)));
+        for (member, text) in texts
+            .into_iter()
+            .map(|(member, text)| (member, text.as_ref()))
+            .chain(choice_labels)
+        {
+            let Some(text) = text else { continue };
+            for name in text_references(text) {
+                if !by_name.contains_key(name.as_str()) {
+                    errors.push(error(
+                        &format!("{}.{member}", paths[index]),
+                        "unknown_reference",
+                        &format!("${{{name}}} names no field of this app"),
+                    ));
+                }
+            }
+        }
         if let Some(parent) = field.parent {
             graph.depends(index, parent);
         }
@@ -332,10 +427,14 @@ fn check_references(
             ("relevant", &field.relevant, true),
             ("calculation", &field.calculation, true),
             ("constraint", &field.constraint, false),
+            ("repeat_count", &field.repeat_count, true),
+            ("required_if", &field.required_if, false),
+            ("default_expression", &field.default_expression, false),
         ];
         for (member, expr, orders) in members {
             let Some(expr) = expr else { continue };
             let path = format!("{}.{member}", paths[index]);
+            let scalar = expr.scalar_references();
             for name in expr.references() {
                 let Some(&target) = by_name.get(name.as_str()) else {
                     errors.push(error(
@@ -354,7 +453,11 @@ fn check_references(
                     ));
                     continue;
                 }
-                if target_field.repeat.is_some() && target_field.repeat != field.repeat {
+                // `count(${q})`, `sum(${q})`, … read a repeat's rows from outside it.
+                if target_field.repeat.is_some()
+                    && target_field.repeat != field.repeat
+                    && scalar.contains(&name)
+                {
                     errors.push(error(
                         &path,
                         "reference_into_repeat",

@@ -131,6 +131,36 @@ impl FieldType {
     }
 }
 
+/// A value the client records by itself rather than asking for (XLSForm's metadata types).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Prefill {
+    /// When the form was opened (a `datetime`).
+    Start,
+    /// When the form was last saved (a `datetime`).
+    End,
+    /// The day the form was opened (a `date`).
+    Today,
+    /// The device's identifier (`text`), as the client reports it.
+    Deviceid,
+    /// The signed-in user's name (`text`).
+    Username,
+    /// The client's log of how the form was filled in (a `file` attachment).
+    Audit,
+}
+
+impl Prefill {
+    /// The field type that holds the recorded value.
+    pub const fn field_type(self) -> FieldType {
+        match self {
+            Prefill::Start | Prefill::End => FieldType::Datetime,
+            Prefill::Today => FieldType::Date,
+            Prefill::Deviceid | Prefill::Username => FieldType::Text,
+            Prefill::Audit => FieldType::File,
+        }
+    }
+}
+
 /// One option of a single or multiple choice field.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -205,6 +235,36 @@ pub struct Field {
     /// Most rows of a repeat.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_count: Option<u32>,
+    /// Expression for the exact number of rows of a repeat (XLSForm `repeat_count`): the
+    /// client offers exactly that many rows and the person cannot add or remove one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat_count: Option<String>,
+    /// Expression: when true an answer is required (XLSForm `required` written as an
+    /// expression); `required: true` is the constant case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_if: Option<String>,
+    /// The person cannot change the answer: it is the default or the calculation. A field
+    /// with a calculation is read-only whether or not this says so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+    /// Expression for the initial answer, evaluated once when the form is opened, where the
+    /// default is not a constant (XLSForm `default` such as `today()`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_expression: Option<String>,
+    /// Longer guidance shown on request (XLSForm `guidance_hint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guidance_hint: Option<Text>,
+    /// Media shown with the label, by kind (`image`, `big-image`, `audio`, `video`): file
+    /// names, per language when translated.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub media: BTreeMap<String, Text>,
+    /// Display parameters for the client that do not change what is valid (`randomize`,
+    /// `seed`, `tick_interval`, `placeholder`, `max-pixels`, …).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, String>,
+    /// Recorded by the client itself (XLSForm metadata types); the field then needs no label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill: Option<Prefill>,
 }
 
 impl Field {

@@ -33,15 +33,85 @@ pub struct ValidSubmission {
     pub news2: Option<News2Score>,
 }
 
-/// The values an expression can read: the current repeat row's first, then the top level.
+/// Every repeat row's values from the previous pass, by repeat index.
+type RowValues = HashMap<usize, Vec<HashMap<String, Value>>>;
+
+/// What every expression of one submission shares besides the values.
+#[derive(Clone, Copy)]
+struct Shared<'a> {
+    form: &'a CompiledForm,
+    rows: &'a RowValues,
+    seed: &'a str,
+}
+
+/// The values an expression can read: the current repeat row's first, then the top level;
+/// a repeat's rows through `nodes`.
 struct Scope<'a> {
     top: &'a HashMap<String, Value>,
     row: Option<&'a HashMap<String, Value>>,
     current: Value,
     now: DateTimeValue,
+    shared: Option<Shared<'a>>,
+    /// (repeat index, 0-based row) while a row is evaluated.
+    position: Option<(usize, usize)>,
+    /// The field the expression belongs to, for `random()`'s call site.
+    field: &'a str,
 }
 
 impl Env for Scope<'_> {
+    fn nodes(&self, field: &str) -> Vec<Value> {
+        let Some(shared) = self.shared else {
+            return vec![self.value(field)];
+        };
+        let Some(index) = shared.form.index_of(field) else {
+            return vec![Value::Null];
+        };
+        let target = &shared.form.fields[index];
+        let own_repeat = self.position.map(|(repeat, _)| repeat);
+        let rows = |repeat: usize| shared.rows.get(&repeat).map(Vec::as_slice).unwrap_or(&[]);
+        if target.field_type == FieldType::Repeat && own_repeat != Some(index) {
+            return vec![Value::Null; rows(index).len()];
+        }
+        match target.repeat {
+            Some(repeat) if own_repeat != Some(repeat) => rows(repeat)
+                .iter()
+                .map(|row| row.get(field).cloned().unwrap_or(Value::Null))
+                .collect(),
+            _ => vec![self.value(field)],
+        }
+    }
+
+    fn position(&self) -> Value {
+        self.position
+            .map_or(Value::Null, |(_, row)| Value::Number(row as f64 + 1.0))
+    }
+
+    fn choice_label(&self, field: &str, value: &str) -> Value {
+        let label = self.shared.and_then(|shared| {
+            let index = shared.form.index_of(field)?;
+            let choice = shared.form.fields[index]
+                .choices
+                .iter()
+                .find(|choice| choice.value == value)?;
+            Some(
+                choice
+                    .label
+                    .in_language(&shared.form.default_language)
+                    .to_owned(),
+            )
+        });
+        Value::String(label.unwrap_or_default())
+    }
+
+    fn random_site(&self) -> (String, String) {
+        let seed = self.shared.map(|shared| shared.seed).unwrap_or("");
+        let site = match self.position {
+            Some((_, row)) => format!("{}#{}", self.field, row + 1),
+            None => self.field.to_owned(),
+        };
+        (seed.to_owned(), site)
+    }
+
     fn value(&self, field: &str) -> Value {
         self.row
             .and_then(|row| row.get(field))
@@ -71,6 +141,11 @@ struct Run<'a> {
     now: DateTimeValue,
     errors: Vec<FieldError>,
     readings: Vec<Reading>,
+    /// Repeat rows as the previous pass left them, for `count`, `sum`, … outside a repeat.
+    rows: &'a RowValues,
+    seed: &'a str,
+    /// (repeat index, 0-based row) of the row being evaluated.
+    position: Option<(usize, usize)>,
 }
 
 fn path_of(prefix: &str, name: &str) -> String {
@@ -86,19 +161,37 @@ impl Run<'_> {
         });
     }
 
+    fn scope<'s>(
+        &'s self,
+        top: &'s HashMap<String, Value>,
+        row: Option<&'s HashMap<String, Value>>,
+        current: Value,
+        field: &'s str,
+    ) -> Scope<'s> {
+        Scope {
+            top,
+            row,
+            current,
+            now: self.now,
+            shared: Some(Shared {
+                form: self.form,
+                rows: self.rows,
+                seed: self.seed,
+            }),
+            position: self.position,
+            field,
+        }
+    }
+
     fn truthy(
         &self,
         expr: &Expr,
         top: &HashMap<String, Value>,
         level: &Level,
         in_row: bool,
+        field: &str,
     ) -> bool {
-        let scope = Scope {
-            top,
-            row: in_row.then_some(&level.values),
-            current: Value::Null,
-            now: self.now,
-        };
+        let scope = self.scope(top, in_row.then_some(&level.values), Value::Null, field);
         evaluate(expr, &scope).truthy()
     }
 
@@ -163,29 +256,27 @@ impl Run<'_> {
                     .unwrap_or(true),
             };
             let relevant = parent_relevant
-                && field
-                    .relevant
-                    .as_ref()
-                    .is_none_or(|expr| self.truthy(expr, values_for_eval, &level, in_row));
+                && field.relevant.as_ref().is_none_or(|expr| {
+                    self.truthy(expr, values_for_eval, &level, in_row, &field.name)
+                });
             level.relevant.insert(index, relevant);
             let path = path_of(prefix, &field.name);
             let submitted = answers.get(&field.name).filter(|json| !json.is_null());
             match field.field_type {
                 FieldType::Group => {}
-                FieldType::Note => {
-                    if submitted.is_some() {
-                        self.error(path, "not_answerable", "a note takes no answer");
-                    }
-                }
-                FieldType::Calculate => {
+                // A typed question with a calculation is a read-only computed answer.
+                _ if field.calculation.is_some() && !field.field_type.is_container() => {
+                    // `.` (and so `once(…)`) reads the submitted value: a value computed once
+                    // on the device keeps what it first computed.
+                    let own = submitted.map(computed_value).unwrap_or(Value::Null);
                     let value = match (&field.calculation, relevant) {
                         (Some(expr), true) => {
-                            let scope = Scope {
-                                top: values_for_eval,
-                                row: in_row.then_some(&level.values),
-                                current: Value::Null,
-                                now: self.now,
-                            };
+                            let scope = self.scope(
+                                values_for_eval,
+                                in_row.then_some(&level.values),
+                                own,
+                                &field.name,
+                            );
                             evaluate(expr, &scope)
                         }
                         _ => Value::Null,
@@ -218,13 +309,47 @@ impl Run<'_> {
                     }
                     level.values.insert(field.name.clone(), value);
                 }
+                FieldType::Note => {
+                    if submitted.is_some() {
+                        self.error(path, "not_answerable", "a note takes no answer");
+                    }
+                }
                 FieldType::Repeat => {
-                    let rows = self.check_repeat(field, submitted, relevant, &path);
+                    let count = field.repeat_count.as_ref().map(|expr| {
+                        let scope = self.scope(
+                            values_for_eval,
+                            in_row.then_some(&level.values),
+                            Value::Null,
+                            &field.name,
+                        );
+                        evaluate(expr, &scope).as_number()
+                    });
+                    let rows = self.check_repeat(field, submitted, relevant, &path, count);
                     level
                         .values
                         .insert(field.name.clone(), Value::Number(rows as f64));
                 }
                 _ => {
+                    let required = field.required
+                        || field.required_if.as_ref().is_some_and(|expr| {
+                            self.truthy(expr, values_for_eval, &level, in_row, &field.name)
+                        });
+                    if field.read_only && submitted.is_some() && submitted != field.default.as_ref()
+                    {
+                        self.error(
+                            path.clone(),
+                            "read_only",
+                            "this field is read-only: its answer is its default",
+                        );
+                    }
+                    if submitted.is_none() && relevant && required {
+                        let message = field
+                            .required_message
+                            .as_ref()
+                            .map(|text| text.in_language(&form.default_language).to_owned())
+                            .unwrap_or_else(|| String::from("an answer is required"));
+                        self.error(path.clone(), "required", &message);
+                    }
                     let value = self.answer(field, index, submitted, relevant, path, in_row);
                     if !value.is_empty() {
                         level.answered.push(index);
@@ -241,16 +366,17 @@ impl Run<'_> {
                 continue;
             };
             let top_values = top.map(|top| &top.values).unwrap_or(&level.values);
-            let scope = Scope {
-                top: top_values,
-                row: in_row.then_some(&level.values),
-                current: level
-                    .values
-                    .get(&field.name)
-                    .cloned()
-                    .unwrap_or(Value::Null),
-                now: self.now,
-            };
+            let current = level
+                .values
+                .get(&field.name)
+                .cloned()
+                .unwrap_or(Value::Null);
+            let scope = self.scope(
+                top_values,
+                in_row.then_some(&level.values),
+                current,
+                &field.name,
+            );
             if !evaluate(expr, &scope).truthy() {
                 let message = field
                     .constraint_message
@@ -272,6 +398,7 @@ impl Run<'_> {
         submitted: Option<&serde_json::Value>,
         relevant: bool,
         path: &str,
+        count: Option<f64>,
     ) -> usize {
         let Some(json) = submitted else {
             if relevant && field.min_count.is_some_and(|low| low > 0) {
@@ -300,6 +427,22 @@ impl Run<'_> {
                 );
             }
             return 0;
+        }
+        // `repeat_count`: the client offers exactly that many rows (none when it is not a
+        // number, as ODK does).
+        if let Some(count) = count {
+            let wanted = if count.is_finite() && count > 0.0 {
+                count.trunc()
+            } else {
+                0.0
+            };
+            if rows.len() as f64 != wanted {
+                self.error(
+                    path.to_owned(),
+                    "row_count_mismatch",
+                    "the repeat does not have the number of rows its repeat_count gives",
+                );
+            }
         }
         if field.min_count.is_some_and(|low| rows.len() < low as usize) {
             self.error(
@@ -331,14 +474,6 @@ impl Run<'_> {
         in_repeat: bool,
     ) -> Value {
         let Some(json) = submitted else {
-            if relevant && field.required {
-                let message = field
-                    .required_message
-                    .as_ref()
-                    .map(|text| text.in_language(&self.form.default_language).to_owned())
-                    .unwrap_or_else(|| String::from("an answer is required"));
-                self.error(path, "required", &message);
-            }
             return Value::Null;
         };
         if !relevant {
@@ -374,6 +509,16 @@ impl Run<'_> {
     }
 }
 
+/// A submitted computed value read back as an expression value, for `.` and `once(…)`.
+fn computed_value(json: &serde_json::Value) -> Value {
+    match json {
+        serde_json::Value::Bool(flag) => Value::Bool(*flag),
+        serde_json::Value::Number(number) => number.as_f64().map_or(Value::Null, Value::Number),
+        serde_json::Value::String(text) => Value::String(text.clone()),
+        _ => Value::Null,
+    }
+}
+
 fn check_number(field: &CompiledField, number: f64) -> Option<(&'static str, &'static str)> {
     if !number.is_finite() {
         return Some(("not_a_number", "the answer must be a finite number"));
@@ -396,11 +541,51 @@ fn check_number(field: &CompiledField, number: f64) -> Option<(&'static str, &'s
 
 impl CompiledForm {
     /// Validates every answer and reports every problem at once. `now` is what `now()` and
-    /// `today()` mean in expressions (UTC).
+    /// `today()` mean in expressions (UTC); `random()` and `uuid()` draw from an empty seed.
     pub fn validate(
         &self,
         answers: &Map<String, serde_json::Value>,
         now: Timestamp,
+    ) -> Result<ValidSubmission, Vec<FieldError>> {
+        self.validate_seeded(answers, now, "")
+    }
+
+    /// Whether an expression outside a repeat reads that repeat's rows (`count`, `sum`, …):
+    /// the top level then needs the rows first, so validation runs in passes.
+    fn reads_rows_across_levels(&self) -> bool {
+        self.fields.iter().any(|field| {
+            [
+                &field.relevant,
+                &field.calculation,
+                &field.constraint,
+                &field.repeat_count,
+                &field.required_if,
+            ]
+            .into_iter()
+            .flatten()
+            .any(|expr| {
+                expr.references().iter().any(|name| {
+                    self.index_of(name).is_some_and(|index| {
+                        let target = &self.fields[index];
+                        let rows_of = if target.field_type == FieldType::Repeat {
+                            Some(index)
+                        } else {
+                            target.repeat
+                        };
+                        rows_of.is_some() && rows_of != field.repeat
+                    })
+                })
+            })
+        })
+    }
+
+    /// Validates with `seed` (the submission's own, shared with the client) for `random()`
+    /// and `uuid()`.
+    pub fn validate_seeded(
+        &self,
+        answers: &Map<String, serde_json::Value>,
+        now: Timestamp,
+        seed: &str,
     ) -> Result<ValidSubmission, Vec<FieldError>> {
         let now = DateTimeValue::new(now.as_micros().div_euclid(1000), 0)
             .or_else(|| DateTimeValue::new(0, 0));
@@ -411,13 +596,53 @@ impl CompiledForm {
                 message: String::from("the server clock is out of range"),
             }]);
         };
+        // The top level reads rows through `count`, `sum`, …, and rows read the top level:
+        // each pass sees the rows of the one before, and three passes settle every chain
+        // top → rows → top → rows that an acyclic form can have across its two levels.
+        let passes = if self.reads_rows_across_levels() {
+            3
+        } else {
+            1
+        };
+        let mut rows = RowValues::new();
+        let mut outcome = None;
+        for _ in 0..passes {
+            let (run, top, next_rows) = self.pass(answers, now, seed, &rows);
+            rows = next_rows;
+            outcome = Some((run, top));
+        }
+        let Some((run, top)) = outcome else {
+            return Err(Vec::new());
+        };
+        let (mut errors, readings) = run;
+        let derived = derive(self, &readings, &top.values, &mut errors);
+        if errors.is_empty() {
+            Ok(derived)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// One evaluation of every level: its errors and readings, the top level, and every
+    /// repeat row's values for the next pass.
+    fn pass(
+        &self,
+        answers: &Map<String, serde_json::Value>,
+        now: DateTimeValue,
+        seed: &str,
+        rows: &RowValues,
+    ) -> ((Vec<FieldError>, Vec<Reading>), Level, RowValues) {
         let mut run = Run {
             form: self,
             now,
             errors: Vec::new(),
             readings: Vec::new(),
+            rows,
+            seed,
+            position: None,
         };
         let top = run.level(answers, None, "", None);
+        let mut next_rows = RowValues::new();
         for (index, field) in self.fields.iter().enumerate() {
             if field.field_type != FieldType::Repeat || field.repeat.is_some() {
                 continue;
@@ -425,33 +650,33 @@ impl CompiledForm {
             if !top.relevant.get(&index).copied().unwrap_or(false) {
                 continue;
             }
-            let Some(rows) = answers.get(&field.name).and_then(|json| json.as_array()) else {
+            let Some(submitted) = answers.get(&field.name).and_then(|json| json.as_array()) else {
                 continue;
             };
-            for (row_number, row) in rows.iter().enumerate() {
+            let values = next_rows.entry(index).or_default();
+            for (row_number, row) in submitted.iter().enumerate() {
                 let prefix = format!("{}[{row_number}].", field.name);
+                run.position = Some((index, row_number));
                 match row.as_object() {
                     Some(row) => {
-                        run.level(row, Some(index), &prefix, Some(&top));
+                        let level = run.level(row, Some(index), &prefix, Some(&top));
+                        values.push(level.values);
                     }
-                    None => run.error(
-                        format!("{}[{row_number}]", field.name),
-                        "not_an_object",
-                        "a repeat row is an object of answers",
-                    ),
+                    None => {
+                        run.error(
+                            format!("{}[{row_number}]", field.name),
+                            "not_an_object",
+                            "a repeat row is an object of answers",
+                        );
+                        values.push(HashMap::new());
+                    }
                 }
             }
+            run.position = None;
         }
         let Run {
-            mut errors,
-            readings,
-            ..
+            errors, readings, ..
         } = run;
-        let derived = derive(self, &readings, &top.values, &mut errors);
-        if errors.is_empty() {
-            Ok(derived)
-        } else {
-            Err(errors)
-        }
+        ((errors, readings), top, next_rows)
     }
 }

@@ -58,6 +58,14 @@ fn maximal() -> AppDefinition {
         children: vec![Field::new("c", FieldType::Text)],
         min_count: Some(1),
         max_count: Some(2),
+        repeat_count: Some("2".to_owned()),
+        required_if: Some("true()".to_owned()),
+        read_only: true,
+        default_expression: Some("today()".to_owned()),
+        guidance_hint: Some(translated.clone()),
+        media: BTreeMap::from([("image".to_owned(), Text::Plain("a.png".to_owned()))]),
+        parameters: BTreeMap::from([("randomize".to_owned(), "true".to_owned())]),
+        prefill: Some(hale_forms::Prefill::Start),
     };
     let mut app = AppDefinition::new("t", vec![field]);
     app.format = Some("hale.app/1".to_owned());

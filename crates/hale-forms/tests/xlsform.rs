@@ -82,7 +82,7 @@ fn ten_mistakes_are_all_reported_with_their_cells() {
         calculate,a,,,,,${b} + 1,,,\n\
         calculate,b,,,,,${a} + 1,,,\n\
         end_group,,,,,,,,,\n\
-        select_one nolist,pick,Pick,,,,,,,\n\
+        select_one nolist,pick,Pick,,,,,,,true()\n\
         integer,score,Score,,,. >,,,,\n\
         integer,pulse,Pulse,maybe,,,,kg,8867-4,\n";
     let choices = "list_name,name,label\nyn,yes,Yes\n";
@@ -94,14 +94,14 @@ fn ten_mistakes_are_all_reported_with_their_cells() {
     found.sort();
     let expected = [
         ("survey", 1, "choice_filter", "choice_filter_unsupported"),
-        ("survey", 2, "type", "unknown_type"),
+        ("survey", 2, "type", "type_unsupported"),
         ("survey", 4, "name", "duplicate_name"),
         ("survey", 5, "relevant", "unknown_reference"),
         ("survey", 6, "calculation", "cycle"),
         ("survey", 8, "type", "unbalanced_group"),
         ("survey", 9, "type", "choice_list_missing"),
         ("survey", 10, "constraint", "expression_syntax"),
-        ("survey", 11, "required", "invalid_required"),
+        ("survey", 11, "required", "expression_syntax"),
         ("survey", 11, "unit", "unit_disagrees_with_catalogue"),
     ];
     let expected: Vec<(String, usize, String, &str)> = expected
@@ -144,7 +144,7 @@ fn every_sample_lints_clean() {
 }
 
 #[test]
-fn lint_flags_unbounded_vitals_missing_purpose_translation_and_policy() {
+fn lint_grades_findings_by_severity() {
     let app = AppDefinition::from_json(
         r#"{"title":{"en":"T"},"languages":["fr"],"fields":[
             {"name":"hr","type":"integer","label":"HR","unit":"/min","code":"8867-4"},
@@ -153,17 +153,111 @@ fn lint_flags_unbounded_vitals_missing_purpose_translation_and_policy() {
     )
     .unwrap();
     let report = hale_forms::lint(&app);
-    let errors: Vec<_> = report.errors.iter().map(|i| i.code).collect();
-    assert!(report.warnings.is_empty());
+    let codes = |issues: &[hale_forms::LintIssue]| -> Vec<&str> {
+        issues.iter().map(|issue| issue.code).collect()
+    };
     assert!(!report.is_publishable());
+    assert_eq!(codes(&report.errors), ["unknown_reference"]);
     assert_eq!(
-        errors,
-        [
-            "unknown_reference",
-            "no_rate_limit_policy",
-            "missing_translation",
-            "vital_without_bounds",
-            "free_text_without_purpose"
-        ]
+        codes(&report.warnings),
+        ["missing_translation", "free_text_without_purpose"]
+    );
+    assert_eq!(
+        codes(&report.infos),
+        ["default_rate_limit_policy", "plausible_range_applied"]
+    );
+}
+
+/// Validates `answers` (JSON text) against a survey given as CSV; the error codes, empty
+/// when valid.
+fn codes(survey: &str, answers: &str) -> Vec<&'static str> {
+    let form = import_csv(survey, None, None).unwrap().compile().unwrap();
+    let answers: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(answers).unwrap();
+    let now = Timestamp::parse_rfc3339("2026-01-31T08:00:00Z").unwrap();
+    match form.validate(&answers, now) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors.iter().map(|error| error.code).collect(),
+    }
+}
+
+#[test]
+fn a_typed_calculation_is_a_read_only_computed_answer() {
+    let survey = "type,name,label,calculation\ninteger,a,A,\ninteger,b,B,${a} * 2\n";
+    assert!(codes(survey, r#"{"a": 2, "b": 4}"#).is_empty());
+    assert_eq!(
+        codes(survey, r#"{"a": 2, "b": 5}"#),
+        ["calculation_mismatch"]
+    );
+}
+
+#[test]
+fn repeat_count_fixes_the_rows_and_count_and_sum_read_them_from_outside() {
+    let survey = "type,name,label,repeat_count,calculation,constraint\n\
+        integer,n,N,,,\n\
+        begin repeat,r,R,${n},,\n\
+        integer,x,X,,,\n\
+        calculate,pos,,,position(..),\n\
+        end repeat,,,,,\n\
+        calculate,rows,,,count(${r}),\n\
+        calculate,total,,,sum(${x}),\n\
+        integer,check,Check,,,. = ${total}\n";
+    let two_rows = r#"{"n": 2, "r": [{"x": 3, "pos": 1}, {"x": 4, "pos": 2}], "rows": 2, "total": 7, "check": 7}"#;
+    assert!(
+        codes(survey, two_rows).is_empty(),
+        "{:?}",
+        codes(survey, two_rows)
+    );
+    let wrong_sum = r#"{"n": 2, "r": [{"x": 3, "pos": 1}, {"x": 4, "pos": 2}], "rows": 2, "total": 7, "check": 8}"#;
+    assert_eq!(codes(survey, wrong_sum), ["constraint_failed"]);
+    let one_row = r#"{"n": 2, "r": [{"x": 3, "pos": 1}], "rows": 1, "total": 3, "check": 3}"#;
+    assert_eq!(codes(survey, one_row), ["row_count_mismatch"]);
+    let wrong_position =
+        r#"{"n": 1, "r": [{"x": 3, "pos": 2}], "rows": 1, "total": 3, "check": 3}"#;
+    assert_eq!(codes(survey, wrong_position), ["calculation_mismatch"]);
+}
+
+#[test]
+fn required_as_an_expression_and_range_defaults() {
+    let survey = "type,name,label,required\ninteger,age,Age,yes\ntext,guardian,Guardian,${age} < 18\nrange,pain,Pain,\n";
+    assert_eq!(codes(survey, r#"{"age": 12}"#), ["required"]);
+    assert!(codes(survey, r#"{"age": 40}"#).is_empty());
+    // XLSForm's range defaults: start 0, end 10, step 1.
+    assert!(codes(survey, r#"{"age": 40, "pain": 10}"#).is_empty());
+    assert_eq!(
+        codes(survey, r#"{"age": 40, "pain": 11}"#),
+        ["above_maximum"]
+    );
+    assert_eq!(codes(survey, r#"{"age": 40, "pain": 2.5}"#), ["off_step"]);
+}
+
+#[test]
+fn spellings_aliases_and_metadata_import() {
+    let survey = "type,name,label,default\nstart,start,,\nbegin group,g,G,\nint,a,A,3\nselect one yn,s,S,\nend group,,,\ndateTime,d,D,now()\n";
+    let choices = "list name,name,label\nyn,yes,Yes\nyn,no,No\n";
+    let app = import_csv(survey, Some(choices), None).unwrap();
+    let walked = app.walk();
+    assert_eq!(walked.len(), 5);
+    assert_eq!(walked[0].1.prefill, Some(hale_forms::Prefill::Start));
+    assert_eq!(walked[2].1.default, Some(serde_json::json!(3)));
+    assert_eq!(walked[4].1.default_expression.as_deref(), Some("now()"));
+}
+
+#[test]
+fn bounds_written_as_constraints_count_and_a_missing_policy_is_the_default() {
+    let survey =
+        "type,name,label,constraint,code,unit\ninteger,rr,Breaths,. >= 4 and . <= 60,9279-1,/min\n";
+    let report = hale_forms::lint(&import_csv(survey, None, None).unwrap());
+    assert!(report.is_publishable(), "{report:?}");
+    assert!(report.warnings.is_empty(), "{report:?}");
+    let codes: Vec<&str> = report.infos.iter().map(|issue| issue.code).collect();
+    assert_eq!(codes, ["default_rate_limit_policy"]);
+    let unbounded = "type,name,label,code,unit\ninteger,rr,Breaths,9279-1,/min\n";
+    let report = hale_forms::lint(&import_csv(unbounded, None, None).unwrap());
+    assert!(
+        report
+            .infos
+            .iter()
+            .any(|issue| issue.code == "plausible_range_applied")
     );
 }

@@ -4,9 +4,12 @@
 //! read within [`ImportLimits`]: a hostile file ends in one error naming the limit it passed.
 
 mod archive;
+mod columns;
 mod limits;
+mod parameters;
 mod sheet;
 mod survey;
+mod types;
 
 use serde::Serialize;
 
@@ -84,4 +87,64 @@ pub fn import_csv_within(
         cap_errors(&mut errors, limits.max_errors);
         errors
     })
+}
+
+/// Sheets other tools define that Hale does not honour: refused by name rather than ignored,
+/// because ignoring them would change the form's meaning.
+const REFUSED_SHEETS: [(&str, &str); 3] = [
+    (
+        "entities",
+        "entities (ODK's case records) are not supported: Hale keeps subjects itself",
+    ),
+    (
+        "external_choices",
+        "external choices (select_one_external) are not supported",
+    ),
+    ("osm", "OpenStreetMap questions are not supported"),
+];
+
+/// Imports a workbook already read into sheets (by any reader: the xlsx and CSV readers use
+/// it through their own entry points, tests feed markdown tables through it). Sheet names are
+/// matched case-insensitively; sheets Hale does not know are ignored, as the XLSForm
+/// specification says, except those whose meaning Hale cannot keep.
+pub fn import_tables(
+    sheets: &[Table],
+    limits: &ImportLimits,
+) -> Result<AppDefinition, Vec<ImportError>> {
+    let find = |wanted: &str| {
+        sheets
+            .iter()
+            .find(|sheet| sheet.name.eq_ignore_ascii_case(wanted))
+    };
+    let mut errors = Vec::new();
+    for (name, message) in REFUSED_SHEETS {
+        if find(name).is_some_and(|sheet| !sheet.rows.is_empty()) {
+            errors.push(ImportError {
+                sheet: name.to_owned(),
+                row: 1,
+                column: String::new(),
+                code: "unsupported_sheet",
+                message: message.to_owned(),
+            });
+        }
+    }
+    let Some(survey) = find("survey") else {
+        errors.push(ImportError {
+            sheet: String::from("survey"),
+            row: 1,
+            column: String::new(),
+            code: "survey_missing",
+            message: String::from("the workbook needs a sheet named 'survey'"),
+        });
+        return Err(errors);
+    };
+    match survey::import(survey, find("choices"), find("settings")) {
+        Ok(app) if errors.is_empty() => Ok(app),
+        Ok(_) => Err(errors),
+        Err(mut more) => {
+            errors.append(&mut more);
+            cap_errors(&mut errors, limits.max_errors);
+            Err(errors)
+        }
+    }
 }

@@ -87,6 +87,24 @@ impl Table {
         Table::from_rows(name, rows.into_rows())
     }
 
+    /// A sheet from rows of cells (the first is the header) already in memory, as another
+    /// reader (a markdown table, a JSON grid) produced them; every cell passes the same limits
+    /// as a workbook's.
+    pub fn from_cells(
+        name: &str,
+        rows: &[Vec<String>],
+        limits: &ImportLimits,
+    ) -> Result<Table, ImportError> {
+        let mut budget = TextBudget::new(limits);
+        let mut sheet = SheetRows::new(name, limits);
+        for (index, cells) in rows.iter().enumerate() {
+            for (column, cell) in cells.iter().enumerate() {
+                sheet.put(index, column, cell.trim(), &mut budget)?;
+            }
+        }
+        Table::from_rows(name, sheet.into_rows())
+    }
+
     /// The cell under `header` (exact, case-insensitive), or "".
     pub fn cell<'a>(&self, cells: &'a [String], header: &str) -> &'a str {
         self.headers

@@ -4,17 +4,19 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::types::{RowType, parse_type};
 use super::{ImportError, Table};
 use crate::definition::{
     AppDefinition, Choice, DefinitionError, Field, FieldType, News2Mapping, Text,
 };
 
 /// Survey columns this importer reads (translated columns are `label::…`, `hint::…`, …).
-const SURVEY_COLUMNS: [&str; 19] = [
+const SURVEY_COLUMNS: [&str; 29] = [
     "type",
     "name",
     "label",
     "hint",
+    "guidance_hint",
     "required",
     "required_message",
     "constraint",
@@ -24,15 +26,43 @@ const SURVEY_COLUMNS: [&str; 19] = [
     "default",
     "appearance",
     "parameters",
+    "read_only",
+    "repeat_count",
+    "media::image",
+    "media::big-image",
+    "media::audio",
+    "media::video",
     "unit",
     "code",
     "purpose",
     "accepted_units",
     "min",
     "max",
+    "autoplay",
+    "note",
+    "notes",
 ];
-const TRANSLATED: [&str; 4] = ["label", "hint", "required_message", "constraint_message"];
-const CHOICE_COLUMNS: [&str; 3] = ["list_name", "name", "label"];
+const TRANSLATED: [&str; 9] = [
+    "label",
+    "hint",
+    "guidance_hint",
+    "required_message",
+    "constraint_message",
+    "media::image",
+    "media::big-image",
+    "media::audio",
+    "media::video",
+];
+const MEDIA: [&str; 4] = ["image", "big-image", "audio", "video"];
+const CHOICE_COLUMNS: [&str; 7] = [
+    "list_name",
+    "name",
+    "label",
+    "media::image",
+    "media::big-image",
+    "media::audio",
+    "media::video",
+];
 const SETTINGS_COLUMNS: [&str; 9] = [
     "form_title",
     "form_id",
@@ -43,6 +73,21 @@ const SETTINGS_COLUMNS: [&str; 9] = [
     "news2_oxygen",
     "news2_consciousness",
     "news2_spo2_scale",
+];
+/// Settings of ODK's own delivery that have no meaning for Hale, which keeps submissions on
+/// its own server: read and ignored, as other servers ignore them.
+const IGNORED_SETTINGS: [&str; 11] = [
+    "instance_name",
+    "style",
+    "submission_url",
+    "auto_send",
+    "auto_delete",
+    "allow_choice_duplicates",
+    "client_editable",
+    "namespaces",
+    "omit_instanceid",
+    "instance_xmlns",
+    "clean_text_values",
 ];
 
 /// `English (en)` → `en`; `fr` → `fr`.
@@ -55,6 +100,8 @@ fn language_code(text: &str) -> String {
 
 struct Importer {
     errors: Vec<ImportError>,
+    /// Selects written `select_one list or_other`.
+    or_other: BTreeSet<String>,
     default_language: String,
     languages: BTreeSet<String>,
 }
@@ -114,38 +161,6 @@ fn known_column(header: &str, known: &[&str]) -> bool {
             .any(|base| lower.starts_with(&format!("{base}::")))
 }
 
-fn parse_type(text: &str) -> Result<(Option<FieldType>, Option<String>), ()> {
-    let mut words = text.split_whitespace();
-    let head = words.next().unwrap_or("");
-    let list = words.next().map(str::to_owned);
-    let kind = match head {
-        "integer" => Some(FieldType::Integer),
-        "decimal" => Some(FieldType::Decimal),
-        "text" => Some(FieldType::Text),
-        "select_one" => Some(FieldType::SelectOne),
-        "select_multiple" => Some(FieldType::SelectMultiple),
-        "date" => Some(FieldType::Date),
-        "datetime" | "dateTime" => Some(FieldType::Datetime),
-        "time" => Some(FieldType::Time),
-        "boolean" => Some(FieldType::Boolean),
-        "acknowledge" => Some(FieldType::Acknowledge),
-        "range" => Some(FieldType::Range),
-        "note" => Some(FieldType::Note),
-        "calculate" => Some(FieldType::Calculate),
-        "begin_group" => Some(FieldType::Group),
-        "begin_repeat" => Some(FieldType::Repeat),
-        "image" | "photo" => Some(FieldType::Photo),
-        "file" => Some(FieldType::File),
-        "end_group" | "end_repeat" => None,
-        _ => return Err(()),
-    };
-    let takes_list = matches!(kind, Some(FieldType::SelectOne | FieldType::SelectMultiple));
-    if takes_list != list.is_some() || words.next().is_some() {
-        return Err(());
-    }
-    Ok((kind, list))
-}
-
 fn parse_flag(text: &str) -> Option<bool> {
     match text.to_ascii_lowercase().as_str() {
         "" | "no" | "false" | "false()" | "0" => Some(false),
@@ -160,6 +175,11 @@ fn default_value(kind: FieldType, text: &str) -> serde_json::Value {
         .ok()
         .and_then(serde_json::Number::from_f64);
     match kind {
+        // A whole number is written as an integer literal, which an integer answer requires.
+        FieldType::Integer if text.parse::<i64>().is_ok() => text
+            .parse::<i64>()
+            .map(serde_json::Value::from)
+            .unwrap_or_else(|_| text.into()),
         _ if kind.is_numeric() => number
             .map(serde_json::Value::Number)
             .unwrap_or_else(|| text.into()),
@@ -179,9 +199,26 @@ pub fn import(
 ) -> Result<AppDefinition, Vec<ImportError>> {
     let mut importer = Importer {
         errors: Vec::new(),
+        or_other: BTreeSet::new(),
         default_language: String::from("en"),
         languages: BTreeSet::new(),
     };
+    let canonical = |table: &Table| Table {
+        name: table.name.clone(),
+        headers: table
+            .headers
+            .iter()
+            .map(|header| super::columns::canonical(&table.name.to_ascii_lowercase(), header))
+            .collect(),
+        rows: table.rows.clone(),
+    };
+    for table in [Some(survey), choices, settings].into_iter().flatten() {
+        duplicate_headers(&mut importer, &canonical(table));
+    }
+    let survey = &canonical(survey);
+    let choices = choices.map(canonical);
+    let settings = settings.map(canonical);
+    let (choices, settings) = (choices.as_ref(), settings.as_ref());
     let mut app = AppDefinition::new("", Vec::new());
     let mut settings_row = 2;
     if let Some(settings) = settings {
@@ -194,6 +231,7 @@ pub fn import(
     }
     let mut rows_in_order = Vec::new();
     app.fields = read_survey(&mut importer, survey, &mut rows_in_order);
+    add_other_choices(&mut app.fields, &importer.or_other, &app.choice_lists);
     importer.languages.remove(&importer.default_language);
     app.languages = importer.languages.iter().cloned().collect();
     app.default_language = importer.default_language.clone();
@@ -219,9 +257,27 @@ pub fn import(
     }
 }
 
+/// Two columns that mean the same (`name` twice, or `name` and its alias `value`) would make
+/// one cell silently win: refused, as the reference converter does.
+fn duplicate_headers(importer: &mut Importer, table: &Table) {
+    let mut seen = BTreeSet::new();
+    for header in &table.headers {
+        if !header.is_empty() && !seen.insert(header.as_str()) {
+            importer.error(
+                &table.name.to_ascii_lowercase(),
+                1,
+                header_name(header),
+                "duplicate_column",
+                "two columns of this sheet mean the same; keep one",
+            );
+        }
+    }
+}
+
 fn read_settings(importer: &mut Importer, settings: &Table, app: &mut AppDefinition) {
     for header in &settings.headers {
-        if !header.is_empty() && !known_column(header, &SETTINGS_COLUMNS) {
+        let ignored = IGNORED_SETTINGS.contains(&header.as_str());
+        if !header.is_empty() && !ignored && !known_column(header, &SETTINGS_COLUMNS) {
             importer.error(
                 "settings",
                 1,
@@ -308,35 +364,89 @@ fn read_choices(
     }
 }
 
+/// Columns of the survey sheet that other tools define and Hale refuses, with why.
+const REFUSED_COLUMNS: [(&str, &str, &str); 3] = [
+    (
+        "choice_filter",
+        "choice_filter_unsupported",
+        "choice_filter (cascading selects) is not supported",
+    ),
+    (
+        "save_to",
+        "entities_unsupported",
+        "save_to belongs to entities (ODK's case records), which are not supported",
+    ),
+    (
+        "trigger",
+        "trigger_unsupported",
+        "trigger (recalculating when another answer changes) is not supported",
+    ),
+];
+
 fn read_survey(
     importer: &mut Importer,
     survey: &Table,
     rows_in_order: &mut Vec<usize>,
 ) -> Vec<Field> {
-    for header in &survey.headers {
+    for (index, header) in survey.headers.iter().enumerate() {
         if header.is_empty() || known_column(header, &SURVEY_COLUMNS) {
             continue;
         }
-        let (code, message) = if header.eq_ignore_ascii_case("choice_filter") {
-            (
-                "choice_filter_unsupported",
-                "choice_filter (cascading selects) is not supported",
-            )
-        } else {
-            ("unknown_column", "this column is not supported; remove it")
+        let refused = REFUSED_COLUMNS
+            .iter()
+            .find(|(name, _, _)| header.eq_ignore_ascii_case(name));
+        let (code, message) = match refused {
+            Some((_, code, message)) => (*code, *message),
+            None => ("unknown_column", "this column is not supported; remove it"),
         };
+        // A refused column that no row uses changes nothing.
+        let used = survey
+            .rows
+            .iter()
+            .any(|(_, cells)| cells.get(index).is_some_and(|cell| !cell.is_empty()));
+        if refused.is_some() && !used {
+            continue;
+        }
         importer.error("survey", 1, header_name(header), code, message);
     }
-    // Open containers: (field, its row, the container type).
+    // Open containers: (field, its row).
     let mut stack: Vec<(Field, usize)> = Vec::new();
     let mut top: Vec<Field> = Vec::new();
     for (row, cells) in &survey.rows {
         let row = *row;
         let type_text = survey.cell(cells, "type");
         let cell = |name: &str| survey.cell(cells, name).to_owned();
-        let (kind, list) = match parse_type(type_text) {
-            Ok(parsed) => parsed,
-            Err(()) => {
+        if type_text.is_empty() {
+            // A row with a name or label but no type is a mistake; a row with only other
+            // columns (a comment) is ignored like an empty one.
+            if !cell("name").is_empty() || importer.text(survey, cells, "label").is_some() {
+                importer.error(
+                    "survey",
+                    row,
+                    "type",
+                    "type_missing",
+                    "this row has no type",
+                );
+            }
+            continue;
+        }
+        let (kind, list, or_other, prefill) = match parse_type(type_text) {
+            RowType::Field {
+                kind,
+                list,
+                or_other,
+                prefill,
+            } => (kind, list, or_other, prefill),
+            RowType::Begin(kind) => (kind, None, false, None),
+            RowType::End(wanted) => {
+                close_container(importer, &mut stack, &mut top, wanted, row);
+                continue;
+            }
+            RowType::Refused(code, message) => {
+                importer.error("survey", row, "type", code, message);
+                continue;
+            }
+            RowType::Unknown => {
                 importer.error(
                     "survey",
                     row,
@@ -347,54 +457,32 @@ fn read_survey(
                 continue;
             }
         };
-        let Some(kind) = kind else {
-            // end_group / end_repeat closes the innermost container of the same kind.
-            let wanted = if type_text.starts_with("end_repeat") {
-                FieldType::Repeat
-            } else {
-                FieldType::Group
-            };
-            match stack.pop() {
-                Some((field, _)) if field.field_type == wanted => match stack.last_mut() {
-                    Some((parent, _)) => parent.children.push(field),
-                    None => top.push(field),
-                },
-                Some((field, open_row)) => {
-                    importer.error(
-                        "survey",
-                        row,
-                        "type",
-                        "unbalanced_group",
-                        &format!(
-                            "this end closes the {} opened on row {open_row}",
-                            field.field_type.as_str()
-                        ),
-                    );
-                    stack.push((field, open_row));
-                }
-                None => importer.error(
-                    "survey",
-                    row,
-                    "type",
-                    "unbalanced_group",
-                    "this end has no matching begin",
-                ),
-            }
-            continue;
-        };
         let mut field = Field::new(&cell("name"), kind);
+        field.prefill = prefill;
         field.label = importer.text(survey, cells, "label");
         field.hint = importer.text(survey, cells, "hint");
+        field.guidance_hint = importer.text(survey, cells, "guidance_hint");
         field.required_message = importer.text(survey, cells, "required_message");
         field.constraint_message = importer.text(survey, cells, "constraint_message");
-        match parse_flag(&cell("required")) {
+        for medium in MEDIA {
+            if let Some(text) = importer.text(survey, cells, &format!("media::{medium}")) {
+                field.media.insert(medium.to_owned(), text);
+            }
+        }
+        let required = cell("required");
+        match parse_flag(&required) {
             Some(flag) => field.required = flag,
+            // Anything else is an expression, as XLSForm allows.
+            None => field.required_if = Some(required),
+        }
+        match parse_flag(&cell("read_only")) {
+            Some(flag) => field.read_only = flag,
             None => importer.error(
                 "survey",
                 row,
-                "required",
-                "invalid_required",
-                "required is yes or no (expressions are not supported)",
+                "read_only",
+                "invalid_read_only",
+                "read_only is yes or no",
             ),
         }
         let optional = |text: String| (!text.is_empty()).then_some(text);
@@ -402,11 +490,18 @@ fn read_survey(
         field.relevant = optional(cell("relevant"));
         field.calculation = optional(cell("calculation"));
         field.appearance = optional(cell("appearance"));
+        field.repeat_count = optional(cell("repeat_count"));
         field.unit = optional(cell("unit"));
         field.code = optional(cell("code"));
         field.purpose = optional(cell("purpose"));
         field.choice_list = list;
-        field.default = optional(cell("default")).map(|text| default_value(kind, &text));
+        if let Some(text) = optional(cell("default")) {
+            if is_dynamic_default(&text) {
+                field.default_expression = Some(text);
+            } else {
+                field.default = Some(default_value(kind, &text));
+            }
+        }
         field.accepted_units = cell("accepted_units")
             .split_whitespace()
             .map(str::to_owned)
@@ -427,15 +522,25 @@ fn read_survey(
                 ),
             }
         }
-        read_parameters(importer, &cell("parameters"), row, &mut field);
+        super::parameters::read(&mut importer.errors, &cell("parameters"), row, &mut field);
         rows_in_order.push(row);
         if kind.is_container() {
             stack.push((field, row));
-        } else {
-            match stack.last_mut() {
-                Some((parent, _)) => parent.children.push(field),
-                None => top.push(field),
-            }
+            continue;
+        }
+        let other = or_other.then(|| other_field(&field));
+        if or_other {
+            importer.or_other.insert(field.name.clone());
+        }
+        let siblings = match stack.last_mut() {
+            Some((parent, _)) => &mut parent.children,
+            None => &mut top,
+        };
+        siblings.push(field);
+        if let Some(other) = other {
+            // The generated "specify other" question sits on the select's own row.
+            rows_in_order.push(row);
+            siblings.push(other);
         }
     }
     while let Some((field, row)) = stack.pop() {
@@ -446,41 +551,92 @@ fn read_survey(
             "unbalanced_group",
             &format!("this {} is never closed", field.field_type.as_str()),
         );
+        // Its fields are still compiled, so that every error is reported at once.
+        match stack.last_mut() {
+            Some((parent, _)) => parent.children.push(field),
+            None => top.push(field),
+        }
     }
     top
 }
 
-/// `start=0 end=10 step=1` for ranges.
-fn read_parameters(importer: &mut Importer, text: &str, row: usize, field: &mut Field) {
-    for pair in text.split_whitespace() {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let number = value.parse::<f64>().ok();
-        let slot = match (field.field_type, key) {
-            (FieldType::Range, "start") => &mut field.min,
-            (FieldType::Range, "end") => &mut field.max,
-            (FieldType::Range, "step") => &mut field.step,
-            _ => {
-                importer.error(
-                    "survey",
-                    row,
-                    "parameters",
-                    "unsupported_parameter",
-                    "only range fields take parameters: start, end and step",
-                );
-                continue;
-            }
-        };
-        match number {
-            Some(number) => *slot = Some(number),
-            None => importer.error(
+/// `end group` / `end repeat` closes the innermost container, which must be of that kind.
+fn close_container(
+    importer: &mut Importer,
+    stack: &mut Vec<(Field, usize)>,
+    top: &mut Vec<Field>,
+    wanted: FieldType,
+    row: usize,
+) {
+    match stack.pop() {
+        Some((field, _)) if field.field_type == wanted => match stack.last_mut() {
+            Some((parent, _)) => parent.children.push(field),
+            None => top.push(field),
+        },
+        Some((field, open_row)) => {
+            importer.error(
                 "survey",
                 row,
-                "parameters",
-                "not_a_number",
-                "parameters start, end and step must be numbers",
-            ),
+                "type",
+                "unbalanced_group",
+                &format!(
+                    "this end closes the {} opened on row {open_row}",
+                    field.field_type.as_str()
+                ),
+            );
+            stack.push((field, open_row));
         }
+        None => importer.error(
+            "survey",
+            row,
+            "type",
+            "unbalanced_group",
+            "this end has no matching begin",
+        ),
     }
+}
+
+/// XLSForm's `or_other`: the select gains an `other` choice (see `add_other_choices`) and a
+/// text question `<name>_other`, shown when `other` is chosen, as the reference converter
+/// generates them.
+fn other_field(select: &Field) -> Field {
+    let mut other = Field::new(&format!("{}_other", select.name), FieldType::Text);
+    other.label = Some(Text::Plain(String::from("Specify other.")));
+    other.relevant = Some(format!("selected(${{{}}}, 'other')", select.name));
+    other.purpose = Some(String::from("the answer the listed choices do not cover"));
+    other
+}
+
+/// Gives every `or_other` select (named in `selects`) its list plus `other`, inline, so the
+/// list's other users are untouched.
+fn add_other_choices(
+    fields: &mut [Field],
+    selects: &BTreeSet<String>,
+    lists: &BTreeMap<String, Vec<Choice>>,
+) {
+    for field in fields {
+        add_other_choices(&mut field.children, selects, lists);
+        if !selects.contains(&field.name) {
+            continue;
+        }
+        let Some(choices) = field.choice_list.as_ref().and_then(|list| lists.get(list)) else {
+            continue;
+        };
+        let mut choices = choices.clone();
+        choices.push(Choice {
+            value: String::from("other"),
+            label: Text::Plain(String::from("Other")),
+        });
+        field.choices = choices;
+        field.choice_list = None;
+    }
+}
+
+/// Whether a `default` cell is an expression (evaluated when the form opens) rather than a
+/// constant answer: as in the reference converter, one that refers to a field or calls a
+/// function is dynamic.
+fn is_dynamic_default(text: &str) -> bool {
+    text.contains("${") || text.contains('(')
 }
 
 /// Maps a compile error's JSON path back to a spreadsheet cell.
@@ -527,6 +683,8 @@ fn locate(
     let column = match member {
         "" | "children" | "choices" | "choice_list" | "min_count" => "type",
         "step" => "parameters",
+        "required_if" => "required",
+        "default_expression" => "default",
         other => other,
     };
     make("survey", rows.get(index).copied().unwrap_or(1), column)

@@ -1,0 +1,118 @@
+//! The survey's `parameters` column: `key=value` pairs (separated by spaces, `;` or `,`, as
+//! the reference converter reads them), per question type. Range bounds take XLSForm's
+//! defaults (start 0, end 10, step 1); display parameters pass to the client untouched.
+
+use super::ImportError;
+use crate::definition::{Field, FieldType};
+
+/// Display parameters each type takes besides the ones that change what is valid.
+fn display_keys(kind: FieldType) -> &'static [&'static str] {
+    match kind {
+        FieldType::Range => &["tick_interval", "placeholder", "tick_labelset"],
+        FieldType::SelectOne | FieldType::SelectMultiple => &["randomize", "seed"],
+        FieldType::Photo => &["max-pixels", "app"],
+        FieldType::File => &["app"],
+        FieldType::Text => &["rows"],
+        _ => &[],
+    }
+}
+
+fn error(errors: &mut Vec<ImportError>, row: usize, code: &'static str, message: String) {
+    errors.push(ImportError {
+        sheet: String::from("survey"),
+        row,
+        column: String::from("parameters"),
+        code,
+        message,
+    });
+}
+
+/// Reads `text` into `field`, reporting every bad pair.
+pub(crate) fn read(errors: &mut Vec<ImportError>, text: &str, row: usize, field: &mut Field) {
+    let kind = field.field_type;
+    if kind == FieldType::Range {
+        field.min = field.min.or(Some(0.0));
+        field.max = field.max.or(Some(10.0));
+        field.step = field.step.or(Some(1.0));
+    }
+    let pairs = text
+        .split(|c: char| c.is_whitespace() || c == ';' || c == ',')
+        .filter(|pair| !pair.is_empty());
+    for pair in pairs {
+        let Some((key, value)) = pair.split_once('=') else {
+            error(
+                errors,
+                row,
+                "invalid_parameter",
+                String::from("parameters are written key=value"),
+            );
+            continue;
+        };
+        let key = key.trim().to_ascii_lowercase();
+        let value = value.trim();
+        let bound = match (kind, key.as_str()) {
+            (FieldType::Range, "start") => Some(&mut field.min),
+            (FieldType::Range, "end") => Some(&mut field.max),
+            (FieldType::Range, "step") => Some(&mut field.step),
+            _ => None,
+        };
+        if let Some(slot) = bound {
+            match value.parse::<f64>() {
+                Ok(number) if number.is_finite() => *slot = Some(number),
+                _ => error(
+                    errors,
+                    row,
+                    "not_a_number",
+                    format!("the range parameter {key} must be a number"),
+                ),
+            }
+            continue;
+        }
+        if !display_keys(kind).contains(&key.as_str()) {
+            error(
+                errors,
+                row,
+                "unsupported_parameter",
+                // The key is the analyst's text: not repeated, so a huge cell makes no huge error.
+                format!(
+                    "a {} question takes none of these parameters; see the XLSForm parameters a type takes",
+                    kind.as_str()
+                ),
+            );
+            continue;
+        }
+        if let Some(problem) = check_display(&key, value) {
+            error(errors, row, "invalid_parameter", problem);
+            continue;
+        }
+        field.parameters.insert(key, value.to_owned());
+    }
+    if field.parameters.contains_key("seed") && !field.parameters.contains_key("randomize") {
+        error(
+            errors,
+            row,
+            "invalid_parameter",
+            String::from("seed needs randomize=true"),
+        );
+    }
+}
+
+/// The rules the reference converter applies to display parameters.
+fn check_display(key: &str, value: &str) -> Option<String> {
+    let whole = |text: &str| text.parse::<u32>().is_ok_and(|number| number > 0);
+    match key {
+        "randomize" => {
+            (!matches!(value, "true" | "false")).then(|| String::from("randomize is true or false"))
+        }
+        "max-pixels" | "rows" => {
+            (!whole(value)).then(|| format!("{key} is a whole number above zero"))
+        }
+        "tick_interval" | "placeholder" => value
+            .parse::<f64>()
+            .ok()
+            .filter(|number| number.is_finite())
+            .is_none()
+            .then(|| format!("{key} must be a number")),
+        _ => None,
+    }
+}
