@@ -290,7 +290,7 @@ pub(crate) fn stored_definition(text: &str) -> Result<AppDefinition, CoreError> 
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use hale_domain::{Principal, PrincipalId};
+    use hale_domain::{Principal, PrincipalId, Role};
 
     use super::*;
 

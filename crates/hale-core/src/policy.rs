@@ -3,7 +3,7 @@
 //! the use case's work starts: the caller's roles first, then the SMART scopes of the
 //! credential it presented. A use case cannot be written without naming its policy (the
 //! wrapper has no other form), so an omitted check does not compile; what a policy allows is
-//! read in one place, this file, and the roles × endpoints test walks it.
+//! read in one place, this file.
 //!
 //! Finer rules stay in the use cases, after the policy: tenant membership (`belongs_to`),
 //! a patient's own subject (`require_subject_access`), the review workflow's author ≠
@@ -93,11 +93,6 @@ macro_rules! policies {
                 const NEED: Need = $need;
             }
         )*
-        /// Every policy by name, for the tests that print and check the table.
-        #[cfg(test)]
-        pub(crate) const TABLE: &[(&str, Roles, Need)] = &[
-            $((stringify!($name), $name::ROLES, $name::NEED),)*
-        ];
     };
 }
 

@@ -445,18 +445,60 @@ async fn issue_token(store: &Store, tenant: TenantId, subject: Option<SubjectId>
             tenant,
             actor: "admin".into(),
             recorded_at: at(5),
-            events: vec![NewEvent {
-                stream: StreamRef::principal(principal),
-                expected: ExpectedVersion::NoStream,
-                body: EventBody::AccessTokenIssued {
-                    principal_id: principal,
+            // An account with every kind of credential event, so a rebuild covers them all.
+            events: [
+                EventBody::AccountCreated {
+                    account_id: principal,
                     tenant_id: Some(tenant),
-                    token_hash: format!("{:064x}", Uuid::new_v4().as_u128()),
+                    kind: "user".into(),
+                    username: format!("user-{}", &principal.to_string()[..8]),
+                    display_name: "rebuild".into(),
                     roles: roles.iter().map(|role| (*role).to_owned()).collect(),
                     subject_id: subject,
-                    label: "rebuild".into(),
+                    password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
                 },
-            }],
+                EventBody::MfaEnrolled {
+                    account_id: principal,
+                    totp_secret: "JBSWY3DPEHPK3PXP".into(),
+                    totp_step: 7,
+                    recovery_code_hashes: vec!["a".repeat(64), "b".repeat(64)],
+                },
+                EventBody::SignedIn {
+                    account_id: principal,
+                    session_hash: format!("{:064x}", Uuid::new_v4().as_u128()),
+                    csrf_hash: "c".repeat(64),
+                    expires_at: at(99),
+                    mfa: true,
+                    method: "password".into(),
+                    totp_step: None,
+                    recovery_code_hash: Some("a".repeat(64)),
+                },
+                EventBody::ApiKeyCreated {
+                    account_id: principal,
+                    key_id: Uuid::new_v4().to_string(),
+                    key_hash: format!("{:064x}", Uuid::new_v4().as_u128()),
+                    label: "rebuild".into(),
+                    scopes: "user/*.rs".into(),
+                    expires_at: Some(at(99)),
+                },
+                EventBody::AccountLinked {
+                    account_id: principal,
+                    issuer: "https://idp.test".into(),
+                    external_subject: principal.to_string(),
+                },
+            ]
+            .into_iter()
+            .enumerate()
+            .map(|(n, body)| NewEvent {
+                stream: StreamRef::principal(principal),
+                expected: if n == 0 {
+                    ExpectedVersion::NoStream
+                } else {
+                    ExpectedVersion::Exact(n as i64)
+                },
+                body,
+            })
+            .collect(),
             idempotency: None,
             preconditions: Vec::new(),
         })

@@ -676,10 +676,11 @@ async fn audit_verify_names_a_deleted_head_a_forged_token_and_a_rolled_back_tail
         raw_execute(
             &site.database_url,
             &format!(
-                "INSERT INTO access_tokens \
-                 (token_hash, principal_id, tenant_id, roles, subject_id, label, created_at) \
-                 VALUES ('{}', '{}', NULL, 'platform-admin', NULL, '', 0)",
+                "INSERT INTO api_keys \
+                 (key_hash, tenant_id, id, account_id, label, scopes, created_at) \
+                 VALUES ('{}', '{}', 'forged', '{}', 'forged', '', 0)",
                 "e".repeat(64),
+                "00000000-0000-0000-0000-00000000feed",
                 "00000000-0000-0000-0000-00000000beef"
             ),
         )
@@ -687,14 +688,14 @@ async fn audit_verify_names_a_deleted_head_a_forged_token_and_a_rolled_back_tail
         let report = verify_fails(&site);
         assert!(
             report.contains(&format!(
-                "BROKEN  read model access_tokens — token_hash={}: row is not produced",
+                "BROKEN  read model api_keys — key_hash={}: row is not produced",
                 "e".repeat(64)
             )),
             "{report}"
         );
         raw_execute(
             &site.database_url,
-            "DELETE FROM access_tokens WHERE roles = 'platform-admin' AND label = ''",
+            "DELETE FROM api_keys WHERE label = 'forged'",
         )
         .await;
 

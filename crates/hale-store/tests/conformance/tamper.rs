@@ -180,16 +180,17 @@ async fn a_tail_and_head_resealed_with_another_key_are_found() {
 }
 
 #[tokio::test]
-async fn a_forged_platform_admin_token_row_is_named() {
+async fn a_forged_api_key_row_is_named() {
     each_engine(|db| async move {
         busy_tenant(&db.store, 1).await;
         let forged = "f".repeat(64);
         raw_execute(
             &db,
             &format!(
-                "INSERT INTO access_tokens \
-                 (token_hash, principal_id, tenant_id, roles, subject_id, label, created_at) \
-                 VALUES ('{forged}', '{}', NULL, 'platform-admin', NULL, '', 0)",
+                "INSERT INTO api_keys \
+                 (key_hash, tenant_id, id, account_id, label, scopes, created_at) \
+                 VALUES ('{forged}', '{}', 'forged', '{}', '', '', 0)",
+                Uuid::new_v4(),
                 Uuid::new_v4()
             ),
         )
@@ -199,8 +200,8 @@ async fn a_forged_platform_admin_token_row_is_named() {
         assert!(report.chains.iter().all(|chain| chain.broken.is_none()));
         assert_eq!(report.read_models.len(), 1, "{report:?}");
         let drift = &report.read_models[0];
-        assert_eq!(drift.table, "access_tokens");
-        assert_eq!(drift.key, format!("token_hash={forged}"));
+        assert_eq!(drift.table, "api_keys");
+        assert_eq!(drift.key, format!("key_hash={forged}"));
         assert!(drift.reason.contains("not produced"), "{}", drift.reason);
     })
     .await;
