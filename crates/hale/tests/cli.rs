@@ -307,7 +307,7 @@ async fn audit_verify_names_the_tampered_entry() {
         }
         let clean = site.run_ok(&["audit", "verify"]);
         assert!(
-            clean.contains("event log intact: 5 entries in 2 chains"),
+            clean.contains("event log intact: 9 entries in 2 chains"),
             "{clean}"
         );
         raw_execute(
@@ -499,7 +499,7 @@ async fn projections_rebuild_from_the_command_line() {
         site.run_ok(&["tenant", "create", "--slug", "contoso", "--name", "Contoso"]);
         site.token(&["clinician"]);
         let output = site.run_ok(&["projections", "rebuild"]);
-        assert_eq!(output.trim(), "projections rebuilt from 2 events");
+        assert_eq!(output.trim(), "projections rebuilt from 3 events");
         let tenants = site.run_ok(&["tenant", "list"]);
         assert!(tenants.contains("\"slug\":\"contoso\""), "{tenants}");
     }
@@ -699,8 +699,8 @@ async fn audit_verify_names_a_deleted_head_a_forged_token_and_a_rolled_back_tail
         )
         .await;
 
-        // Entries 2 and 3 gone and the head rolled back to entry 1: consistent in the
-        // database, but the checkpoint written when `token issue` finished holds entry 3.
+        // Entries after the first gone and the head rolled back to entry 1: consistent in the
+        // database, but the checkpoint written when `token issue` finished holds its last entry.
         raw_execute(
             &site.database_url,
             &format!("DELETE FROM events WHERE tenant_id = '{tenant}' AND seq > 1"),
@@ -717,7 +717,7 @@ async fn audit_verify_names_a_deleted_head_a_forged_token_and_a_rolled_back_tail
         let report = verify_fails(&site);
         assert!(
             report.contains(&format!(
-                "BROKEN  tenant {tenant} — entry 3: the log no longer holds an entry this server checkpointed"
+                "BROKEN  tenant {tenant} — entry 6: the log no longer holds an entry this server checkpointed"
             )),
             "{report}"
         );
