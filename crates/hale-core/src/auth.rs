@@ -576,7 +576,9 @@ impl Core {
 
     async fn link_external(&self, identity: &ExternalIdentity) -> Result<AccountRow, CoreError> {
         let account_id = PrincipalId::from_uuid(self.new_uuid());
-        let username = format!("ext-{}", &account_id.to_string()[..8]);
+        // The whole id: a UUIDv7's leading digits are its millisecond, shared by accounts
+        // linked together.
+        let username = format!("ext-{}", account_id.to_string().replace('-', ""));
         let display_name: String = identity.display_name.chars().take(200).collect();
         let display_name = if display_name.chars().any(char::is_control) {
             username.clone()
@@ -690,6 +692,26 @@ impl Core {
         context: &RequestContext,
         request: NewAccount,
     ) -> Result<CreatedAccount, CoreError> {
+        self.check_new_account(context, &request).await?;
+        if request.kind == AccountKind::Integration && request.password.is_some() {
+            return Err(CoreError::invalid(
+                "password",
+                "integration_password",
+                "an integration signs in with API keys, not a password",
+            ));
+        }
+        self.write_account(&context.actor(), request, None, true)
+            .await
+    }
+
+    /// What every new account must satisfy, however it is created: a tenant the caller
+    /// belongs to, at least one role, a subject exactly when it is a patient's, and that
+    /// subject existing in the tenant.
+    async fn check_new_account(
+        &self,
+        context: &RequestContext,
+        request: &NewAccount,
+    ) -> Result<(), CoreError> {
         if let Some(tenant) = request.tenant
             && !context.principal.belongs_to(tenant)
         {
@@ -709,21 +731,13 @@ impl Core {
                 "a patient account needs its subject, and only a patient account has one",
             ));
         }
-        if request.kind == AccountKind::Integration && request.password.is_some() {
-            return Err(CoreError::invalid(
-                "password",
-                "integration_password",
-                "an integration signs in with API keys, not a password",
-            ));
-        }
         if let (Some(tenant), Some(subject)) = (request.tenant, request.subject) {
             self.store()
                 .subject(tenant, subject)
                 .await?
                 .ok_or(CoreError::NotFound)?;
         }
-        self.write_account(&context.actor(), request, None, true)
-            .await
+        Ok(())
     }
 
     /// Appends a new account, with an invitation when `invite` and it has no password, and
@@ -838,11 +852,13 @@ impl Core {
         } else {
             AccountKind::User
         };
+        // The whole id: a UUIDv7's leading digits are its millisecond, shared by keys issued
+        // together.
         let id_hint = self.new_uuid().simple().to_string();
         let account = NewAccount {
             tenant: request.tenant,
             kind,
-            username: format!("key-{}", &id_hint[..12]),
+            username: format!("key-{id_hint}"),
             display_name: request.label.clone(),
             roles: request.roles,
             subject: request.subject,
@@ -857,31 +873,7 @@ impl Core {
         let platform_level =
             account.tenant.is_none() || account.roles.contains(&Role::PlatformAdmin);
         let work = async {
-            if let Some(tenant) = account.tenant
-                && !context.principal.belongs_to(tenant)
-            {
-                return Err(CoreError::NotFound);
-            }
-            if account.roles.is_empty() {
-                return Err(CoreError::invalid(
-                    "roles",
-                    "required",
-                    "at least one role is required",
-                ));
-            }
-            if account.roles.contains(&Role::Patient) != account.subject.is_some() {
-                return Err(CoreError::invalid(
-                    "subject",
-                    "patient_subject",
-                    "a patient token needs its subject, and only a patient token has one",
-                ));
-            }
-            if let (Some(tenant), Some(subject)) = (account.tenant, account.subject) {
-                self.store()
-                    .subject(tenant, subject)
-                    .await?
-                    .ok_or(CoreError::NotFound)?;
-            }
+            self.check_new_account(context, &account).await?;
             // A key holder signs in with the key: no invitation.
             let created = self
                 .write_account(&context.actor(), account, key_row, false)
