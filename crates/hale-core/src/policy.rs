@@ -110,7 +110,8 @@ policies! {
     /// Tenant resolution: membership is checked by the use case.
     ResolveTenant: Roles::Anyone, Need::Nothing;
     ManageTenants: Roles::Platform, Need::Administration(Create);
-    ListTenants: Roles::Platform, Need::Administration(Search);
+    /// Tenants: each caller sees only the ones it belongs to (the use case filters).
+    ListTenants: Roles::Anyone, Need::Nothing;
     /// Accounts and their keys, within the administrator's tenant.
     ManageAccounts: Roles::AnyOf(&[TenantAdmin]), Need::Administration(Update);
     RegisterSubjects: Roles::AnyOf(&[TenantAdmin, Clinician, Integration]),
