@@ -707,18 +707,17 @@ async fn an_xlsform_is_imported_reviewed_published_and_scores_news2() {
 }
 
 #[tokio::test]
-async fn lint_blocks_review_and_bad_uploads_name_their_cells() {
+async fn lint_notes_do_not_block_review_and_bad_uploads_name_their_cells() {
     each_engine(|h| async move {
         let unpoliced = json!({"title": "No policy", "fields": [{"name": "hr", "type": "integer", "label": "HR", "unit": "/min", "code": "8867-4"}]});
         let created = send(&h.app, "POST", "/api/v1/tenants/contoso/apps", Some(&h.analyst), Some(json!({"name": "Draft", "definition": unpoliced}).to_string()), &[]).await;
         assert_eq!(created.status, StatusCode::CREATED);
         let app = created.body["id"].as_str().unwrap();
-        let blocked = send(&h.app, "POST", &format!("/api/v1/tenants/contoso/apps/{app}/versions/1/submit"), Some(&h.analyst), None, &[]).await;
-        assert_problem(&blocked, StatusCode::UNPROCESSABLE_ENTITY, "lint_failed");
-        let codes: Vec<&str> = blocked.body["lint"]["errors"].as_array().unwrap().iter().map(|e| e["code"].as_str().unwrap()).collect();
-        assert_eq!(codes, ["no_rate_limit_policy", "vital_without_bounds"]);
-        let still_draft = send(&h.app, "GET", &format!("/api/v1/tenants/contoso/apps/{app}"), Some(&h.analyst), None, &[]).await;
-        assert_eq!(still_draft.body["versions"][0]["status"], "draft");
+        // No rate-limit policy means the tenant's default, and a vital without bounds gets the
+        // catalogue's plausible range: both are notes for the reviewer, not errors.
+        let submitted = send(&h.app, "POST", &format!("/api/v1/tenants/contoso/apps/{app}/versions/1/submit"), Some(&h.analyst), None, &[]).await;
+        assert_eq!(submitted.status, StatusCode::OK, "{:?}", submitted.body);
+        assert_eq!(submitted.body["status"], "in_review", "{:?}", submitted.body);
 
         let broken = upload(&h.app, "/api/v1/tenants/contoso/apps/import", &h.analyst, XLSX, b"not a workbook".to_vec()).await;
         assert_problem(&broken, StatusCode::UNPROCESSABLE_ENTITY, "invalid_spreadsheet");

@@ -457,6 +457,11 @@ async fn issue_token(store: &Store, tenant: TenantId, subject: Option<SubjectId>
                     subject_id: subject,
                     password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
                 },
+                EventBody::AccountInvited {
+                    account_id: principal,
+                    invite_hash: format!("{:064x}", Uuid::new_v4().as_u128()),
+                    expires_at: at(99),
+                },
                 EventBody::MfaEnrolled {
                     account_id: principal,
                     totp_secret: "JBSWY3DPEHPK3PXP".into(),

@@ -256,7 +256,7 @@ async fn the_coverage_check_names_a_tenant_table_left_out_of_the_wall() {
     let Some(db) = postgres().await else { return };
     raw_execute(
         &db,
-        "CREATE TABLE accounts (tenant_id TEXT NOT NULL, id TEXT NOT NULL)",
+        "CREATE TABLE unlisted_notes (tenant_id TEXT NOT NULL, id TEXT NOT NULL)",
     )
     .await;
     raw_execute(
@@ -280,7 +280,7 @@ async fn the_coverage_check_names_a_tenant_table_left_out_of_the_wall() {
         gaps[0].starts_with("subjects: the policy is SELECT true"),
         "{gaps:?}"
     );
-    assert!(gaps[1].starts_with("accounts has no"), "{gaps:?}");
+    assert!(gaps[1].starts_with("unlisted_notes has no"), "{gaps:?}");
     assert!(gaps[2].contains("may read _sqlx_migrations"), "{gaps:?}");
 }
 
