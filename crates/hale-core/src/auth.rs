@@ -264,6 +264,8 @@ pub enum Credential<'a> {
 /// An identity an OpenID provider vouched for, already mapped by the configuration.
 #[derive(Clone, Debug)]
 pub struct ExternalIdentity {
+    /// A person, or a client acting for itself.
+    pub kind: AccountKind,
     pub issuer: String,
     pub subject: String,
     pub tenant: TenantId,
@@ -272,6 +274,8 @@ pub struct ExternalIdentity {
     pub scopes: Scopes,
     pub issued_at: Option<Timestamp>,
     pub display_name: String,
+    /// The provider showed (or is configured to vouch for) a second factor.
+    pub mfa: bool,
 }
 
 /// A new account.
@@ -392,6 +396,8 @@ pub struct IssuedToken {
 
 /// Touches of a credential's last-used time closer together than this are skipped.
 const TOUCH_INTERVAL: i64 = 60 * 1_000_000;
+/// How long a sign-in begun at a provider may take to come back.
+const PENDING_LOGIN_TTL: Duration = Duration::from_secs(600);
 
 fn micros(duration: Duration) -> i64 {
     i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
@@ -402,6 +408,17 @@ fn roles_of(row: &AccountRow) -> Vec<Role> {
         .iter()
         .filter_map(|role| role.parse().ok())
         .collect()
+}
+
+/// Roles from a provider, without platform-admin (which no claim grants), each once.
+fn provider_roles(roles: impl IntoIterator<Item = Role>) -> Vec<Role> {
+    let mut kept: Vec<Role> = Vec::new();
+    for role in roles {
+        if role != Role::PlatformAdmin && !kept.contains(&role) {
+            kept.push(role);
+        }
+    }
+    kept
 }
 
 fn requires_mfa(roles: &[Role]) -> bool {
@@ -442,6 +459,11 @@ fn sign_in_failed() -> CoreError {
 }
 
 impl Core {
+    /// 256 random bits, URL-safe, for the edge's own one-time secrets.
+    pub fn random_secret(&self) -> Secret {
+        self.random_token("")
+    }
+
     fn random_token(&self, prefix: &str) -> Secret {
         let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(self.inner.randomness.secret_bytes());
@@ -535,6 +557,9 @@ impl Core {
                 }
                 self.touch(&hash, session.last_used_at, now).await;
                 let mut principal = self.principal_of(&account, Scopes::unrestricted());
+                if let Some(roles) = &session.roles {
+                    principal.roles = provider_roles(roles.iter().filter_map(|r| r.parse().ok()));
+                }
                 if !session.mfa && requires_mfa(&principal.roles) {
                     // Signed in with a password alone: until a second factor is enrolled,
                     // the session may enrol one and sign out, nothing else.
@@ -552,26 +577,105 @@ impl Core {
         &self,
         identity: ExternalIdentity,
     ) -> Result<Principal, CoreError> {
-        let account = match self
-            .store()
-            .account_by_link(&identity.issuer, &identity.subject)
-            .await?
-        {
-            Some(account) => account,
-            None => self.link_external(&identity).await?,
-        };
-        if account.disabled || account.tenant_id != Some(identity.tenant) {
-            return Err(CoreError::Unauthenticated);
-        }
+        let account = self.linked_account(&identity).await?;
         if let (Some(signed_out), Some(issued)) = (account.signed_out_at, identity.issued_at)
             && issued <= signed_out
         {
             return Err(CoreError::Unauthenticated);
         }
         let mut principal = self.principal_of(&account, identity.scopes);
-        principal.roles = identity.roles;
-        principal.roles.retain(|role| *role != Role::PlatformAdmin);
+        principal.roles = provider_roles(identity.roles);
+        if !identity.mfa && requires_mfa(&principal.roles) {
+            // As with a password alone: the roles that need a second factor need proof of one.
+            principal.roles.clear();
+        }
         Ok(principal)
+    }
+
+    /// The account linked to a provider's identity, linked (and created) on first sight;
+    /// refused when disabled or when the provider now maps it to another tenant.
+    async fn linked_account(&self, identity: &ExternalIdentity) -> Result<AccountRow, CoreError> {
+        let account = match self
+            .store()
+            .account_by_link(&identity.issuer, &identity.subject)
+            .await?
+        {
+            Some(account) => account,
+            None => self.link_external(identity).await?,
+        };
+        if account.disabled || account.tenant_id != Some(identity.tenant) {
+            return Err(CoreError::Unauthenticated);
+        }
+        Ok(account)
+    }
+
+    /// Begins a web session for someone a provider signed in (authorization code, PKCE,
+    /// nonce and state checked by the edge). The session holds the roles the provider's
+    /// claims map to now; those that need a second factor apply only when the provider
+    /// showed one.
+    pub async fn sign_in_external(
+        &self,
+        context: &RequestContext,
+        identity: ExternalIdentity,
+    ) -> Result<NewSession, CoreError> {
+        let target = Target {
+            tenant: Some(identity.tenant),
+            kind: "session",
+            id: None,
+        };
+        self.audited::<policy::Anyone, _>(context, "session.create", target, async {
+            let account = self.linked_account(&identity).await?;
+            let mut roles = provider_roles(identity.roles.iter().copied());
+            if !identity.mfa {
+                roles.retain(|role| !MFA_ROLES.contains(role));
+            }
+            self.append_session(&account, identity.mfa, "oidc", Some(roles), None, None)
+                .await
+        })
+        .await
+    }
+
+    /// Keeps what a provider sign-in needs at its callback (an opaque payload), under the
+    /// hashes of its `state` and of the binding secret the browser holds in a cookie.
+    pub async fn keep_pending_login(
+        &self,
+        state: &str,
+        binding: &str,
+        payload: &str,
+    ) -> Result<(), CoreError> {
+        let now = self.now();
+        let expires_at = Timestamp::from_micros(now.as_micros() + micros(PENDING_LOGIN_TTL));
+        self.store()
+            .put_pending_login(
+                &token_hash(state),
+                &token_hash(binding),
+                payload,
+                expires_at,
+                now,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Takes a pending provider sign-in once. `None` when there is none for this `state`, it
+    /// lapsed, or the browser's binding secret is not the one it began with (a callback
+    /// forged into another browser).
+    pub async fn take_pending_login(
+        &self,
+        state: &str,
+        binding: &str,
+    ) -> Result<Option<String>, CoreError> {
+        let taken = self
+            .store()
+            .take_pending_login(&token_hash(state), self.now())
+            .await?;
+        Ok(taken.and_then(|(payload, binding_hash)| {
+            let same: bool = token_hash(binding)
+                .as_bytes()
+                .ct_eq(binding_hash.as_bytes())
+                .into();
+            same.then_some(payload)
+        }))
     }
 
     async fn link_external(&self, identity: &ExternalIdentity) -> Result<AccountRow, CoreError> {
@@ -598,7 +702,7 @@ impl Core {
                         body: EventBody::AccountCreated {
                             account_id,
                             tenant_id: Some(identity.tenant),
-                            kind: AccountKind::User.as_str().into(),
+                            kind: identity.kind.as_str().into(),
                             username,
                             display_name,
                             roles: Vec::new(),
@@ -1154,36 +1258,56 @@ impl Core {
                 true
             }
         };
-        let roles = roles_of(row);
-        let token = self.random_token(SESSION_PREFIX);
-        let csrf = self.random_token("");
-        let expires_at =
-            Timestamp::from_micros(now.as_micros() + micros(auth.settings.session_absolute));
         let spent = self
-            .append_account_event(
-                &row.id.to_string(),
-                row,
-                EventBody::SignedIn {
-                    account_id: row.id,
-                    session_hash: token_hash(token.expose()),
-                    csrf_hash: token_hash(csrf.expose()),
-                    expires_at,
-                    mfa,
-                    method: "password".into(),
-                    totp_step,
-                    recovery_code_hash: recovery_code,
-                },
-            )
+            .append_session(row, mfa, "password", None, totp_step, recovery_code)
             .await;
-        match spent {
-            Ok(()) => {}
+        let session = match spent {
+            Ok(session) => session,
             // Another sign-in to this account landed between read and write: the code it
             // spent may be this one, so this attempt fails like a wrong code.
             Err(CoreError::ConcurrentChange) => return Err(failed()),
             Err(error) => return Err(error),
-        }
+        };
         auth.throttle.clear(&account_key);
         auth.throttle.clear(&address_key);
+        Ok(session)
+    }
+
+    /// Records a new session of `row` (ordered after the account's last event, so two
+    /// sign-ins spending one code cannot both land) and answers its secrets.
+    async fn append_session(
+        &self,
+        row: &AccountRow,
+        mfa: bool,
+        method: &str,
+        session_roles: Option<Vec<Role>>,
+        totp_step: Option<i64>,
+        recovery_code: Option<String>,
+    ) -> Result<NewSession, CoreError> {
+        let now = self.now();
+        let roles = session_roles.clone().unwrap_or_else(|| roles_of(row));
+        let token = self.random_token(SESSION_PREFIX);
+        let csrf = self.random_token("");
+        let expires_at = Timestamp::from_micros(
+            now.as_micros() + micros(self.inner.auth.settings.session_absolute),
+        );
+        self.append_account_event(
+            &row.id.to_string(),
+            row,
+            EventBody::SignedIn {
+                account_id: row.id,
+                session_hash: token_hash(token.expose()),
+                csrf_hash: token_hash(csrf.expose()),
+                expires_at,
+                mfa,
+                method: method.into(),
+                totp_step,
+                recovery_code_hash: recovery_code,
+                roles: session_roles
+                    .map(|roles| roles.iter().map(|role| role.as_str().to_owned()).collect()),
+            },
+        )
+        .await?;
         Ok(NewSession {
             account_id: row.id,
             token,

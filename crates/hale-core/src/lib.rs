@@ -10,6 +10,7 @@ mod app_io;
 mod apps;
 mod auth;
 mod error;
+mod external;
 pub mod policy;
 mod subjects;
 mod submissions;
@@ -32,6 +33,7 @@ pub use auth::{
     NewApiKey, NewSession, Secret, SignIn, token_hash,
 };
 pub use error::{CoreError, ErrorCode};
+pub use external::{ClaimMapping, ClaimMappingConfig, ProviderClaims};
 pub use subjects::RegisterSubject;
 pub use submissions::{DEFAULT_PAGE_SIZE, Listing, MAX_PAGE_SIZE, SubmitAnswers, Submitted};
 

@@ -173,6 +173,10 @@ pub enum EventBody {
         method: String,
         totp_step: Option<i64>,
         recovery_code_hash: Option<String>,
+        /// The roles an OpenID provider's claims mapped to at sign-in, which the session
+        /// holds instead of the account's own; `None` for a local sign-in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        roles: Option<Vec<String>>,
     },
     SignedOut {
         account_id: PrincipalId,

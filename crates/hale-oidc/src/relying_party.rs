@@ -379,11 +379,32 @@ impl RelyingParty {
             .token_endpoint
             .as_ref()
             .ok_or(LoginError::ProviderUnavailable)?;
-        let mut form = form_urlencoded::Serializer::new(String::new());
-        form.append_pair("grant_type", "authorization_code")
-            .append_pair("code", code)
-            .append_pair("redirect_uri", &inner.redirect_uri)
-            .append_pair("code_verifier", &pending.pkce_verifier);
+        // Built in a block: the serializer holds a non-`Sync` encoder and must be gone before
+        // the first await, or the future is not `Send`.
+        let (body, authorization) = {
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "authorization_code")
+                .append_pair("code", code)
+                .append_pair("redirect_uri", &inner.redirect_uri)
+                .append_pair("code_verifier", &pending.pkce_verifier);
+            let mut authorization = None;
+            match &inner.client_secret {
+                None => {
+                    form.append_pair("client_id", &inner.client_id);
+                }
+                Some(secret) if self.secret_in_form(discovery) => {
+                    form.append_pair("client_id", &inner.client_id);
+                    form.append_pair("client_secret", secret);
+                }
+                Some(secret) => {
+                    let mut value = basic_credentials(&inner.client_id, secret)
+                        .map_err(|_| LoginError::ProviderRefused)?;
+                    value.set_sensitive(true);
+                    authorization = Some(value);
+                }
+            }
+            (Zeroizing::new(form.finish()), authorization)
+        };
         let mut request = inner
             .http
             .post(endpoint.clone())
@@ -392,22 +413,9 @@ impl RelyingParty {
                 CONTENT_TYPE,
                 HeaderValue::from_static("application/x-www-form-urlencoded"),
             );
-        match &inner.client_secret {
-            None => {
-                form.append_pair("client_id", &inner.client_id);
-            }
-            Some(secret) if self.secret_in_form(discovery) => {
-                form.append_pair("client_id", &inner.client_id);
-                form.append_pair("client_secret", secret);
-            }
-            Some(secret) => {
-                let mut value = basic_credentials(&inner.client_id, secret)
-                    .map_err(|_| LoginError::ProviderRefused)?;
-                value.set_sensitive(true);
-                request = request.header(AUTHORIZATION, value);
-            }
+        if let Some(value) = authorization {
+            request = request.header(AUTHORIZATION, value);
         }
-        let body = Zeroizing::new(form.finish());
         let response = request
             .body(body.as_str().to_owned())
             .send()

@@ -15,7 +15,8 @@ use crate::AppState;
 use crate::problem::{ApiError, Problem};
 use hale_core::ErrorCode;
 
-/// The caller, authenticated from its bearer API key or its web session.
+/// The caller, authenticated from its bearer API key, a trusted provider's JWT access token,
+/// or its web session.
 pub struct Context(pub RequestContext);
 
 fn request_id(parts: &Parts) -> String {
@@ -37,16 +38,21 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
         let credential = credential(parts)?;
-        let principal = state
-            .core
-            .authenticate(credential)
-            .await
-            .map_err(|error| match error {
-                hale_core::CoreError::Unavailable
-                | hale_core::CoreError::Internal
-                | hale_core::CoreError::CsrfRejected => ApiError::from(error),
-                _ => Problem::new(ErrorCode::Unauthenticated, "the credential is not valid").into(),
-            })?;
+        let authenticated = match credential {
+            Credential::ApiKey(token) if state.oidc.takes(token) => {
+                match state.oidc.identity(token).await {
+                    Ok(identity) => state.core.authenticate_external(identity).await,
+                    Err(error) => Err(error),
+                }
+            }
+            credential => state.core.authenticate(credential).await,
+        };
+        let principal = authenticated.map_err(|error| match error {
+            hale_core::CoreError::Unavailable
+            | hale_core::CoreError::Internal
+            | hale_core::CoreError::CsrfRejected => ApiError::from(error),
+            _ => Problem::new(ErrorCode::Unauthenticated, "the credential is not valid").into(),
+        })?;
         Ok(Context(RequestContext::new(
             principal,
             request_id(parts),
@@ -55,10 +61,29 @@ where
     }
 }
 
+/// The address of the peer that sent the request, as the socket saw it (`-` where the server
+/// runs without connection info, as in tests that call the router directly). Which proxies'
+/// `X-Forwarded-For` to believe is the edge's configuration, not the client's say.
+pub struct ClientAddress(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let address = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or_else(|| String::from("-"), |info| info.0.ip().to_string());
+        Ok(ClientAddress(address))
+    }
+}
+
 /// The name of the web session cookie.
 pub const SESSION_COOKIE: &str = "hale_session";
 /// The header a web session's state-changing requests carry its anti-forgery token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
+/// The cookie the anti-forgery token is also given in, for the web app's script to read.
+pub const CSRF_COOKIE: &str = "hale_csrf";
 
 /// The request's credential: its bearer API key, or else its session cookie. A request that
 /// carries both is decided by the bearer token alone, which no browser sends on its own.
@@ -87,13 +112,18 @@ fn credential(parts: &Parts) -> Result<Credential<'_>, ApiError> {
 
 /// The value of the session cookie, from any `Cookie` header.
 pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    cookie(headers, SESSION_COOKIE)
+}
+
+/// The first non-empty value of the cookie `name`, from any `Cookie` header.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(key, _)| *key == name)
         .map(|(_, value)| value.trim())
         .filter(|value| !value.is_empty())
 }

@@ -5,6 +5,7 @@
 mod dto;
 mod edge;
 mod extract;
+mod oidc;
 mod problem;
 mod routes;
 
@@ -22,6 +23,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use edge::{MAX_HEADER_BYTES, MAX_URI_BYTES};
+pub use oidc::{Oidc, SignInProvider};
 pub use problem::{MAX_FIELD_ERRORS, Problem, status_of};
 
 /// Limits the edge enforces before the core sees a request.
@@ -46,6 +48,8 @@ impl Default for Limits {
 #[derive(Clone)]
 pub struct AppState {
     pub core: Core,
+    /// The customer's OpenID providers; empty when none is configured.
+    pub oidc: Oidc,
 }
 
 /// The whole HTTP API.

@@ -148,6 +148,7 @@ fn build_router(store: Store) -> Router {
     router(
         AppState {
             core: Core::with_system(store),
+            oidc: hale_server::Oidc::default(),
         },
         &Limits::default(),
     )
@@ -816,6 +817,9 @@ mod uploads;
 
 #[path = "api/identity.rs"]
 mod identity;
+
+#[path = "api/providers.rs"]
+mod providers;
 
 #[path = "api/leaks.rs"]
 mod leaks;

@@ -52,6 +52,8 @@ pub struct SessionRow {
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
     pub last_used_at: Option<Timestamp>,
+    /// The roles a provider's claims gave at sign-in; `None` for a local sign-in.
+    pub roles: Option<Vec<String>>,
 }
 
 const ACCOUNT_COLUMNS: &str = "a.id, a.tenant_id, a.kind, a.username, a.display_name, a.roles, \
@@ -202,6 +204,7 @@ impl Store {
         let row = sqlx::query(&format!(
             "SELECT s.account_id AS session_account, s.csrf_hash, s.mfa, s.method, \
              s.created_at AS session_created_at, s.expires_at AS session_expires_at, \
+             s.roles AS session_roles, \
              u.last_used_at, {ACCOUNT_COLUMNS} FROM sessions s \
              JOIN accounts a ON a.id = s.account_id \
              LEFT JOIN credential_activity u ON u.credential_hash = s.session_hash \
@@ -219,6 +222,9 @@ impl Store {
                 created_at: Timestamp::from_micros(row.try_get("session_created_at")?),
                 expires_at: Timestamp::from_micros(row.try_get("session_expires_at")?),
                 last_used_at: time(&row, "last_used_at")?,
+                roles: row
+                    .try_get::<Option<String>, _>("session_roles")?
+                    .map(|roles| roles.split_whitespace().map(String::from).collect()),
             };
             Ok((session, account_row(&row)?))
         })
@@ -296,5 +302,57 @@ impl Store {
         .execute(self.unscoped_reader())
         .await?;
         Ok(())
+    }
+
+    /// Keeps a sign-in begun at a provider until its callback, sweeping the ones that lapsed.
+    pub async fn put_pending_login(
+        &self,
+        state_hash: &str,
+        binding_hash: &str,
+        payload: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM pending_logins WHERE expires_at <= $1")
+            .bind(now.as_micros())
+            .execute(self.unscoped_reader())
+            .await?;
+        sqlx::query(
+            "INSERT INTO pending_logins (state_hash, binding_hash, payload, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(state_hash)
+        .bind(binding_hash)
+        .bind(payload)
+        .bind(expires_at.as_micros())
+        .execute(self.unscoped_reader())
+        .await?;
+        Ok(())
+    }
+
+    /// Takes a pending sign-in once: the row is deleted as it is read, so a replayed callback
+    /// finds nothing. Answers its payload and binding hash, unless it lapsed.
+    pub async fn take_pending_login(
+        &self,
+        state_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let row = sqlx::query(
+            "DELETE FROM pending_logins WHERE state_hash = $1 \
+             RETURNING payload, binding_hash, expires_at",
+        )
+        .bind(state_hash)
+        .fetch_optional(self.unscoped_reader())
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        if row.try_get::<i64, _>("expires_at")? <= now.as_micros() {
+            return Ok(None);
+        }
+        Ok(Some((
+            row.try_get("payload")?,
+            row.try_get("binding_hash")?,
+        )))
     }
 }

@@ -245,10 +245,12 @@ fn accounts(event: &RecordedEvent, body: &EventBody, out: &mut Vec<Statement>) {
             method,
             totp_step,
             recovery_code_hash,
+            roles,
         } => {
             out.push(Statement::new(
                 "INSERT INTO sessions (session_hash, tenant_id, account_id, csrf_hash, mfa, \
-                 method, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                 method, created_at, expires_at, roles) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 vec![
                     text(session_hash),
                     text(&tenant),
@@ -258,6 +260,7 @@ fn accounts(event: &RecordedEvent, body: &EventBody, out: &mut Vec<Statement>) {
                     text(method),
                     at.clone(),
                     Bind::Integer(expires_at.as_micros()),
+                    Bind::OptionalText(roles.as_ref().map(|roles| roles.join(" "))),
                 ],
             ));
             if let Some(step) = totp_step {

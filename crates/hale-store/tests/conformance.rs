@@ -477,6 +477,18 @@ async fn issue_token(store: &Store, tenant: TenantId, subject: Option<SubjectId>
                     method: "password".into(),
                     totp_step: None,
                     recovery_code_hash: Some("a".repeat(64)),
+                    roles: None,
+                },
+                EventBody::SignedIn {
+                    account_id: principal,
+                    session_hash: format!("{:064x}", Uuid::new_v4().as_u128()),
+                    csrf_hash: "d".repeat(64),
+                    expires_at: at(99),
+                    mfa: false,
+                    method: "oidc".into(),
+                    totp_step: None,
+                    recovery_code_hash: None,
+                    roles: Some(vec!["clinician".into(), "researcher".into()]),
                 },
                 EventBody::ApiKeyCreated {
                     account_id: principal,

@@ -95,13 +95,7 @@ pub async fn token_issue(
         ),
         None => None,
     };
-    let roles = roles
-        .iter()
-        .map(|role| {
-            role.parse::<Role>()
-                .map_err(|error| anyhow::anyhow!("{role}: {error}"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let roles = crate::users::parse_roles(roles)?;
     let subject = subject
         .map(|id| {
             id.parse()

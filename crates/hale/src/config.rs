@@ -19,6 +19,36 @@ pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     pub max_body_bytes: Option<usize>,
     pub log_format: Option<LogFormat>,
+    #[serde(default)]
+    pub oidc: OidcConfig,
+}
+
+/// The customer's OpenID providers.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// Issuers whose JWT access tokens authenticate API calls.
+    #[serde(default)]
+    pub issuers: Vec<IssuerEntry>,
+    /// Providers people sign in with on the web.
+    #[serde(default)]
+    pub providers: Vec<ProviderEntry>,
+}
+
+/// A trusted issuer: how its tokens are verified, and how their claims map.
+#[derive(Clone, Debug, Deserialize)]
+pub struct IssuerEntry {
+    #[serde(flatten)]
+    pub verify: hale_oidc::IssuerConfig,
+    pub mapping: hale_core::ClaimMappingConfig,
+}
+
+/// A sign-in provider: the client Hale is registered as, and how the ID token's claims map.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ProviderEntry {
+    #[serde(flatten)]
+    pub client: hale_oidc::ProviderConfig,
+    pub mapping: hale_core::ClaimMappingConfig,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -56,6 +86,7 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
+    pub oidc: OidcConfig,
 }
 
 /// What came from the environment and flags (clap merges those two, flags first).
@@ -117,6 +148,7 @@ pub fn resolve(file: FileConfig, overrides: Overrides) -> anyhow::Result<Setting
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
         max_body_bytes,
         log_format: overrides.log_format.or(file.log_format).unwrap_or_default(),
+        oidc: file.oidc,
     })
 }
 
@@ -129,6 +161,45 @@ mod tests {
     fn unknown_keys_are_named() {
         let error = parse_file("version = 1\nlisten_addr = \"0.0.0.0:1\"\n").unwrap_err();
         assert!(error.to_string().contains("listen_addr"), "{error}");
+    }
+
+    #[test]
+    fn providers_are_read_with_their_mappings_and_unknown_keys_named() {
+        let file = parse_file(
+            r#"version = 1
+[[oidc.issuers]]
+issuer = "https://idp.example"
+audience = "hale"
+mapping = { tenant = "contoso", role_map = { clinicians = ["clinician"] } }
+
+[[oidc.providers]]
+name = "keycloak"
+display_name = "Keycloak"
+issuer = "https://idp.example"
+client_id = "hale-web"
+redirect_uri = "https://hale.example/api/v1/auth/oidc/keycloak/callback"
+mapping = { tenant = "contoso", subject_claim = "oid" }
+"#,
+        )
+        .unwrap();
+        assert_eq!(file.oidc.issuers[0].verify.audience, "hale");
+        assert_eq!(file.oidc.issuers[0].mapping.tenant, "contoso");
+        assert_eq!(file.oidc.providers[0].mapping.subject_claim, "oid");
+        let typo = parse_file(
+            "version = 1\n[[oidc.issuers]]\nissuer = \"i\"\naudience = \"a\"\nleway_seconds = 5\n\
+             mapping = { tenant = \"t\" }\n",
+        )
+        .unwrap_err();
+        assert!(format!("{typo:#}").contains("leway_seconds"), "{typo:#}");
+        let mapping_typo = parse_file(
+            "version = 1\n[[oidc.issuers]]\nissuer = \"i\"\naudience = \"a\"\n\
+             mapping = { tenant = \"t\", role_mapping = {} }\n",
+        )
+        .unwrap_err();
+        assert!(
+            format!("{mapping_typo:#}").contains("role_mapping"),
+            "{mapping_typo:#}"
+        );
     }
 
     #[test]

@@ -6,9 +6,14 @@
 use std::path::Path;
 
 use anyhow::Context;
-use hale_core::{AppSource, Core, IssueToken, RegisterSubject, SubmitAnswers, VersionStep};
+use base64::Engine;
+use hale_core::{
+    AppSource, Core, MFA_ROLES, NewAccount, NewApiKey, RegisterSubject, Secret, SubmitAnswers,
+    VersionStep,
+};
 use hale_domain::event::Identifier;
-use hale_domain::{Principal, RequestContext, Role, Timestamp};
+use hale_domain::totp::TotpSecret;
+use hale_domain::{AccountKind, Principal, RequestContext, Role, Timestamp};
 use serde_json::value::RawValue;
 
 use crate::commands::{describe, operator};
@@ -43,8 +48,9 @@ pub async fn seed_and_print(core: &Core, data_dir: &Path) -> anyhow::Result<()> 
     let credentials = match (existing, path.exists()) {
         (Some(_), true) => std::fs::read_to_string(&path).context("reading demo credentials")?,
         (Some(_), false) => {
-            "The demo tenant exists, but its credentials file is missing; issue new tokens with \
-             `hale token issue --tenant contoso --role …`.\n"
+            "The demo tenant exists, but its credentials file is missing; create accounts with \
+             `hale user invite --tenant contoso --username … --role …` and keys with \
+             `hale key create --account …`.\n"
                 .to_owned()
         }
         (None, _) => {
@@ -77,30 +83,99 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(path, text).context("writing demo credentials")
 }
 
-async fn token(
+/// A demo person or integration: an account with its roles, a password (and, for the roles
+/// that need one, an enrolled TOTP secret) for the web, and an API key for `curl`.
+struct DemoAccount {
+    principal: Principal,
+    lines: Vec<String>,
+}
+
+async fn account(
     core: &Core,
     tenant: hale_domain::TenantId,
+    username: &str,
+    display_name: &str,
     roles: &[Role],
     subject: Option<hale_domain::SubjectId>,
-    label: &str,
-) -> anyhow::Result<(Principal, String)> {
-    let issued = core
-        .issue_token(
-            &operator(),
-            IssueToken {
+) -> anyhow::Result<DemoAccount> {
+    let operator = operator();
+    let integration = roles == [Role::Integration];
+    // Random per installation: a demo database is still a database someone may expose.
+    let password = (!integration).then(|| {
+        let random = core.random_secret();
+        Secret::new(format!("demo-{}", &random.expose()[..16]))
+    });
+    let created = core
+        .create_account(
+            &operator,
+            NewAccount {
                 tenant: Some(tenant),
+                kind: if integration {
+                    AccountKind::Integration
+                } else {
+                    AccountKind::User
+                },
+                username: username.to_owned(),
+                display_name: display_name.to_owned(),
                 roles: roles.to_vec(),
                 subject,
-                label: label.to_owned(),
+                password: password.clone(),
             },
         )
         .await
         .map_err(describe)?;
-    let principal = core
-        .authenticate(hale_core::Credential::ApiKey(issued.token.expose()))
+    let mut lines = vec![format!(
+        "  {display_name} ({}) — username `{username}`",
+        roles
+            .iter()
+            .map(|role| role.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )];
+    if let Some(password) = &password {
+        lines.push(format!("      password     : {}", password.expose()));
+    }
+    if roles.iter().any(|role| MFA_ROLES.contains(role)) {
+        let random = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(core.random_secret().expose())
+            .context("decoding fresh randomness")?;
+        let mut bytes = [0u8; 20];
+        bytes.copy_from_slice(&random[..20]);
+        let secret = TotpSecret::from_bytes(bytes);
+        let recovery = core
+            .enrol_mfa_as_operator(&operator, created.account_id, &secret)
+            .await
+            .map_err(describe)?;
+        lines.push(format!(
+            "      TOTP secret  : {} (add it to an authenticator app)",
+            secret.to_base32()
+        ));
+        if let Some(code) = recovery.first() {
+            lines.push(format!(
+                "      recovery code: {} (one of {})",
+                code.expose(),
+                recovery.len()
+            ));
+        }
+    }
+    let key = core
+        .create_api_key(
+            &operator,
+            NewApiKey {
+                account: Some(created.account_id),
+                label: format!("demo {username}"),
+                scopes: None,
+                expires_at: None,
+            },
+        )
         .await
         .map_err(describe)?;
-    Ok((principal, issued.token.expose().to_owned()))
+    lines.push(format!("      API token    : {}", key.key.expose()));
+    let principal = core
+        .authenticate(hale_core::Credential::ApiKey(key.key.expose()))
+        .await
+        .map_err(describe)?;
+    Ok(DemoAccount { principal, lines })
 }
 
 fn as_principal(principal: Principal) -> RequestContext {
@@ -127,25 +202,29 @@ async fn seed(core: &Core) -> anyhow::Result<String> {
         .await
         .map_err(describe)?
         .id;
-    let (admin, admin_token) = token(
-        core,
-        tenant,
-        &[Role::TenantAdmin],
-        None,
-        "demo tenant admin",
-    )
-    .await?;
-    let (analyst, analyst_token) =
-        token(core, tenant, &[Role::Analyst], None, "demo analyst").await?;
-    let (reviewer, reviewer_token) =
-        token(core, tenant, &[Role::Reviewer], None, "demo reviewer").await?;
-    let (_, clinician_token) =
-        token(core, tenant, &[Role::Clinician], None, "demo clinician").await?;
-    let (_, researcher_token) =
-        token(core, tenant, &[Role::Researcher], None, "demo researcher").await?;
-    let (_, integration_token) =
-        token(core, tenant, &[Role::Integration], None, "demo integration").await?;
-
+    let mut lines = vec![String::from(
+        "Sign in at POST /api/v1/auth/sign-in {\"tenant\": \"contoso\", \"username\": …, \
+         \"password\": …, \"totp\": …}, or call the API with a token:",
+    )];
+    let mut people = Vec::new();
+    for (username, name, role) in [
+        ("admin", "Dana Admin", Role::TenantAdmin),
+        ("analyst", "Ari Analyst", Role::Analyst),
+        ("reviewer", "Robin Reviewer", Role::Reviewer),
+        ("clinician", "Dr Casey Clinician", Role::Clinician),
+        ("researcher", "Riley Researcher", Role::Researcher),
+        ("integration", "Lab integration", Role::Integration),
+    ] {
+        let demo = account(core, tenant, username, name, &[role], None).await?;
+        lines.extend(demo.lines);
+        people.push(demo.principal);
+    }
+    let mut people = people.into_iter();
+    let (Some(admin), Some(analyst), Some(reviewer)) =
+        (people.next(), people.next(), people.next())
+    else {
+        anyhow::bail!("the demo accounts were not created");
+    };
     let analyst = as_principal(analyst);
     let reviewer = as_principal(reviewer);
     let mut apps = Vec::new();
@@ -175,14 +254,6 @@ async fn seed(core: &Core) -> anyhow::Result<String> {
     let app = apps[0].1;
 
     let admin = as_principal(admin);
-    let mut lines = vec![
-        format!("  tenant admin : {admin_token}"),
-        format!("  analyst      : {analyst_token}"),
-        format!("  reviewer     : {reviewer_token}"),
-        format!("  clinician    : {clinician_token}"),
-        format!("  researcher   : {researcher_token}"),
-        format!("  integration  : {integration_token}"),
-    ];
     lines.extend(
         apps.iter()
             .map(|(name, id)| format!("  app          : {name}, id {id}")),
@@ -206,17 +277,18 @@ async fn seed(core: &Core) -> anyhow::Result<String> {
             .await
             .map_err(describe)?
             .id;
-        let (_, patient_token) = token(
+        let username = mrn.to_ascii_lowercase();
+        let patient = account(
             core,
             tenant,
+            &username,
+            name,
             &[Role::Patient],
             Some(subject),
-            "demo patient",
         )
         .await?;
-        lines.push(format!(
-            "  patient {mrn} (subject {subject}) : {patient_token}"
-        ));
+        lines.extend(patient.lines);
+        lines.push(format!("      patient      : {mrn}, subject {subject}"));
         for day in 0..DAYS {
             let authored_at =
                 now.plus_micros(-(DAYS - day) * 86_400_000_000 + wobble.next(0, 3_600) * 1_000_000);

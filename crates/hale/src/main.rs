@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod demo;
 mod serve;
+mod users;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -55,6 +56,12 @@ enum Command {
     /// Manage access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage accounts (people and integrations).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Check the tamper-evident event log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -133,6 +140,81 @@ enum TokenCommand {
         subject: Option<String>,
         #[arg(long, default_value = "")]
         label: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct NewUserArgs {
+    /// Tenant slug or id (omit for a platform administrator).
+    #[arg(long)]
+    tenant: Option<String>,
+    /// 1–64 of a-z 0-9 . _ @ -, unique in the tenant.
+    #[arg(long)]
+    username: String,
+    #[arg(long)]
+    display_name: Option<String>,
+    /// Role, repeatable: platform-admin, tenant-admin, analyst, reviewer, clinician,
+    /// researcher, patient, integration.
+    #[arg(long = "role", required = true)]
+    roles: Vec<String>,
+    /// The patient's subject id (patient accounts).
+    #[arg(long)]
+    subject: Option<String>,
+    /// An integration (a system that signs in with keys only), not a person.
+    #[arg(long)]
+    integration: bool,
+}
+
+impl From<NewUserArgs> for users::UserArgs {
+    fn from(args: NewUserArgs) -> Self {
+        Self {
+            tenant: args.tenant,
+            username: args.username,
+            display_name: args.display_name,
+            roles: args.roles,
+            subject: args.subject,
+            integration: args.integration,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account whose password is read as one line from stdin; prints its id.
+    Create(NewUserArgs),
+    /// Create an account (or an integration) and print a one-time invitation code that sets
+    /// its password (shown once, valid 7 days).
+    Invite(NewUserArgs),
+    /// List a tenant's accounts as JSON lines (no secrets).
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Disable an account: its sessions and keys stop working at once.
+    Disable { account: String },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Create an API key for an account; prints the key once.
+    Create {
+        #[arg(long)]
+        account: String,
+        #[arg(long, default_value = "")]
+        label: String,
+        /// SMART scopes, space-separated (`system/Observation.rs`); none leaves the
+        /// account's roles unnarrowed.
+        #[arg(long)]
+        scopes: Option<String>,
+        /// Days until the key expires [default: never].
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// Revoke one of an account's keys, at once.
+    Revoke {
+        #[arg(long)]
+        account: String,
+        key: String,
     },
 }
 
@@ -216,6 +298,43 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         )
         .await
         .map(|()| ok),
+        Command::User(UserCommand::Create(args)) => {
+            users::create(&settings, args.into(), users::Password::Stdin)
+                .await
+                .map(|()| ok)
+        }
+        Command::User(UserCommand::Invite(args)) => {
+            users::create(&settings, args.into(), users::Password::Invite)
+                .await
+                .map(|()| ok)
+        }
+        Command::User(UserCommand::List { tenant }) => {
+            users::list(&settings, &tenant).await.map(|()| ok)
+        }
+        Command::User(UserCommand::Disable { account }) => {
+            users::disable(&settings, &account).await.map(|()| ok)
+        }
+        Command::Key(KeyCommand::Create {
+            account,
+            label,
+            scopes,
+            expires_in_days,
+        }) => users::key_create(
+            &settings,
+            users::KeyArgs {
+                account,
+                label,
+                scopes,
+                expires_in_days,
+            },
+        )
+        .await
+        .map(|()| ok),
+        Command::Key(KeyCommand::Revoke { account, key }) => {
+            users::key_revoke(&settings, &account, &key)
+                .await
+                .map(|()| ok)
+        }
         Command::App(AppCommand::Import {
             file,
             tenant,

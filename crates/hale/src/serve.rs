@@ -2,12 +2,12 @@
 //! SIGTERM or Ctrl-C, then drain in-flight requests.
 
 use anyhow::Context;
-use hale_core::Core;
-use hale_server::{AppState, Limits, router};
+use hale_core::{ClaimMapping, ClaimMappingConfig, Core};
+use hale_server::{AppState, Limits, Oidc, router};
 use tracing_subscriber::EnvFilter;
 
-use crate::commands::open_store;
-use crate::config::{LogFormat, Settings};
+use crate::commands::{open_store, operator};
+use crate::config::{LogFormat, OidcConfig, Settings};
 
 pub fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_env("HALE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -45,22 +45,50 @@ pub async fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
         max_body_bytes: settings.max_body_bytes,
         ..Limits::default()
     };
-    let app = router(AppState { core }, &limits);
+    let oidc = providers(&core, &settings.oidc).await?;
+    let app = router(AppState { core, oidc }, &limits);
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, database = ?settings.database_url, "hale is serving");
     println!("Hale is serving on http://{address}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("serving HTTP")?;
     // Every request has been answered: the writer commits what is queued, its threads are
     // joined and the chain heads are checkpointed before the process ends.
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The configured OpenID issuers and sign-in providers, each bound to its tenant. A tenant
+/// that does not exist, a role that is not Hale's or an issuer that is not a URL stops the
+/// start, naming the entry.
+async fn providers(core: &Core, config: &OidcConfig) -> anyhow::Result<Oidc> {
+    let mapping = async |what: &str, entry: &ClaimMappingConfig| -> anyhow::Result<ClaimMapping> {
+        let tenant = core
+            .resolve_tenant(&operator(), &entry.tenant)
+            .await
+            .map_err(|_| anyhow::anyhow!("{what}: the tenant `{}` does not exist", entry.tenant))?;
+        ClaimMapping::new(entry, tenant).map_err(|error| anyhow::anyhow!("{what}: {error}"))
+    };
+    let mut issuers = Vec::with_capacity(config.issuers.len());
+    for entry in &config.issuers {
+        let what = format!("oidc.issuers `{}`", entry.verify.issuer);
+        issuers.push((entry.verify.clone(), mapping(&what, &entry.mapping).await?));
+    }
+    let mut providers = Vec::with_capacity(config.providers.len());
+    for entry in &config.providers {
+        let what = format!("oidc.providers `{}`", entry.client.name);
+        providers.push((entry.client.clone(), mapping(&what, &entry.mapping).await?));
+    }
+    Oidc::new(issuers, providers).map_err(|error| anyhow::anyhow!("oidc: {error}"))
 }
 
 async fn shutdown_signal() {

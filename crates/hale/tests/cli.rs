@@ -351,11 +351,11 @@ async fn the_demo_seeds_once_and_prints_the_same_credentials_again() {
         assert!(printed.contains("Demo tenant: Contoso Health"), "{printed}");
         let credentials: Vec<&str> = printed
             .lines()
-            .filter(|line| line.contains(": hale_"))
+            .filter(|line| line.contains("API token    : hale_"))
             .collect();
         assert_eq!(credentials.len(), 9, "{printed}");
         for role in [
-            "tenant admin",
+            "tenant-admin",
             "analyst",
             "reviewer",
             "clinician",
@@ -364,13 +364,10 @@ async fn the_demo_seeds_once_and_prints_the_same_credentials_again() {
             "patient",
         ] {
             assert!(
-                credentials
-                    .iter()
-                    .any(|line| line.trim_start().starts_with(role)),
-                "no demo credentials for {role}: {printed}"
+                printed.contains(&format!("({role})")),
+                "no demo account for {role}: {printed}"
             );
         }
-
         let (mut second, _, printed_again) = site.serve("demo");
         second.kill().unwrap();
         second.wait().unwrap();
@@ -379,10 +376,58 @@ async fn the_demo_seeds_once_and_prints_the_same_credentials_again() {
             before,
             "a second demo run must write nothing"
         );
-        for line in credentials {
+        for line in &credentials {
             assert!(printed_again.contains(line), "credentials differ on re-run");
         }
+        // The printed sign-in details work: the reviewer signs in with password and TOTP, and
+        // every printed token authenticates.
+        let (mut third, address, _) = site.serve("demo");
+        let block = demo_block(&printed, "reviewer");
+        let secret = hale_domain::totp::TotpSecret::from_base32(&block["TOTP secret"]).unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        let step = hale_domain::totp::TotpStep::at(hale_domain::Timestamp::from_micros(
+            i64::try_from(now.as_micros()).unwrap(),
+        ));
+        let code = hale_domain::totp::totp_code(&secret, step).unwrap();
+        let sign_in = json!({
+            "tenant": "contoso",
+            "username": "reviewer",
+            "password": block["password"],
+            "totp": code,
+        });
+        let (status, body) = http(&address, "POST", "/api/v1/auth/sign-in", "", Some(&sign_in))
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["mfa_enrolment_required"], json!(false), "{body}");
+        for line in &credentials {
+            let token = line.rsplit(' ').next().unwrap();
+            let (status, me) = http(&address, "GET", "/api/v1/auth/me", token, None)
+                .await
+                .unwrap();
+            assert_eq!(status, 200, "{me}");
+        }
+        third.kill().unwrap();
+        third.wait().unwrap();
     }
+}
+
+/// The `name: value` details printed under the demo account `username`.
+fn demo_block(printed: &str, username: &str) -> std::collections::HashMap<String, String> {
+    let header = format!("username `{username}`");
+    printed
+        .lines()
+        .skip_while(|line| !line.contains(&header))
+        .skip(1)
+        .take_while(|line| line.starts_with("      "))
+        .filter_map(|line| line.split_once(" : ").or_else(|| line.split_once(": ")))
+        .map(|(name, value)| {
+            let value = value.split(" (").next().unwrap_or(value);
+            (name.trim().to_owned(), value.trim().to_owned())
+        })
+        .collect()
 }
 
 fn write(directory: &Path, name: &str, text: &str) -> PathBuf {

@@ -15,7 +15,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::extract::{Context, JsonBody, Path, SESSION_COOKIE, session_cookie};
+use crate::extract::{
+    CSRF_COOKIE, ClientAddress, Context, JsonBody, Path, SESSION_COOKIE, session_cookie,
+};
 use crate::problem::{ApiError, Problem};
 
 pub fn routes() -> Router<AppState> {
@@ -39,7 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/accounts/{account}/keys/{key}", delete(revoke_key))
 }
 
-fn request_id(headers: &HeaderMap) -> String {
+pub(crate) fn request_id(headers: &HeaderMap) -> String {
     headers
         .get("x-request-id")
         .and_then(|value| value.to_str().ok())
@@ -62,15 +64,26 @@ struct SignInBody {
 }
 
 /// The cookie that carries a session; `max_age` 0 clears it.
-fn session_cookie_header(value: &str, max_age: i64) -> Option<HeaderValue> {
+pub(crate) fn session_cookie_header(value: &str, max_age: i64) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!(
         "{SESSION_COOKIE}={value}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age}"
     ))
     .ok()
 }
 
+/// The session's anti-forgery token as a cookie the web app's own script may read and send
+/// back in `X-CSRF-Token` (double submit): another site can neither read it nor set the
+/// header.
+pub(crate) fn csrf_cookie_header(value: &str, max_age: i64) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{CSRF_COOKIE}={value}; Path=/; Secure; SameSite=Strict; Max-Age={max_age}"
+    ))
+    .ok()
+}
+
 async fn sign_in(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     headers: HeaderMap,
     JsonBody(body): JsonBody<SignInBody>,
 ) -> Result<Response, ApiError> {
@@ -85,9 +98,7 @@ async fn sign_in(
                 password: Secret::new(body.password),
                 totp: body.totp,
                 recovery_code: body.recovery_code,
-                // The socket address is the edge's to supply; until it does, every client
-                // shares one address bucket and the per-account throttle does the work.
-                client: String::from("-"),
+                client,
             },
         )
         .await?;
@@ -99,16 +110,23 @@ async fn sign_in(
         "mfa_enrolment_required": session.mfa_enrolment_required,
     }))
     .into_response();
-    if let Some(cookie) = session_cookie_header(session.token.expose(), max_age.max(0)) {
-        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    let cookies = [
+        session_cookie_header(session.token.expose(), max_age.max(0)),
+        csrf_cookie_header(session.csrf.expose(), max_age.max(0)),
+    ];
+    for cookie in cookies.into_iter().flatten() {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(response)
 }
 
 fn cleared(status: StatusCode) -> Response {
     let mut response = status.into_response();
-    if let Some(cookie) = session_cookie_header("", 0) {
-        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    for cookie in [session_cookie_header("", 0), csrf_cookie_header("", 0)]
+        .into_iter()
+        .flatten()
+    {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
 }

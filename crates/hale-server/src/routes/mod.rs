@@ -3,6 +3,7 @@
 pub mod apps;
 pub mod auth;
 pub mod health;
+pub mod oidc;
 pub mod subjects;
 pub mod submissions;
 pub mod tenants;
@@ -14,6 +15,7 @@ use crate::AppState;
 pub fn api() -> Router<AppState> {
     Router::new()
         .merge(auth::routes())
+        .merge(oidc::routes())
         .merge(tenants::routes())
         .merge(subjects::routes())
         .merge(apps::routes())
