@@ -33,7 +33,7 @@ pub use policy::{
 pub use redis_store::{RedisConfig, RedisStore};
 
 /// A limiter over one store; clones share it.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub enum Limiter {
     Memory(MemoryStore),
     Redis(RedisStore),

@@ -51,7 +51,7 @@ pub struct MemoryStore {
 
 struct Inner {
     clock: Box<dyn Clock>,
-    shards: Box<[Mutex<Shard>]>,
+    shards: Box<[Padded]>,
     keys_per_shard: usize,
 }
 
@@ -69,7 +69,9 @@ impl MemoryStore {
         Self {
             inner: Arc::new(Inner {
                 clock: Box::new(clock),
-                shards: (0..shards).map(|_| Mutex::new(Shard::default())).collect(),
+                shards: (0..shards)
+                    .map(|_| Padded(Mutex::new(Shard::default())))
+                    .collect(),
                 keys_per_shard: max_keys / shards,
             }),
         }
@@ -80,9 +82,7 @@ impl MemoryStore {
     pub fn check(&self, policy: &Policy, key: &str) -> Result<Decision, LimitError> {
         let digest = KeyDigest::new(policy.name(), key);
         let inner = &*self.inner;
-        let mut shard = inner.shards[digest.shard(inner.shards.len())]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut shard = lock(&inner.shards[digest.shard(inner.shards.len())].0);
         let now = nanos(inner.clock.now());
         let period = nanos(policy.period());
         if now >= shard.earliest_idle && now >= shard.last_sweep.saturating_add(SWEEP_INTERVAL) {
@@ -109,7 +109,7 @@ impl MemoryStore {
         self.inner
             .shards
             .iter()
-            .map(|shard| lock(shard).logs.len())
+            .map(|shard| lock(&shard.0).logs.len())
             .sum()
     }
 
@@ -121,8 +121,18 @@ impl MemoryStore {
     pub fn sweep(&self) {
         for shard in self.inner.shards.iter() {
             let now = nanos(self.inner.clock.now());
-            lock(shard).sweep(now);
+            lock(&shard.0).sweep(now);
         }
+    }
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("MemoryStore")
+            .field("shards", &self.inner.shards.len())
+            .field("keys_per_shard", &self.inner.keys_per_shard)
+            .finish_non_exhaustive()
     }
 }
 
@@ -131,6 +141,10 @@ fn lock(shard: &Mutex<Shard>) -> std::sync::MutexGuard<'_, Shard> {
     // shard is still sound.
     shard.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+/// A shard on cache lines of its own, so threads locking neighbouring shards do not contend.
+#[repr(align(128))]
+struct Padded(Mutex<Shard>);
 
 #[derive(Default)]
 struct Shard {

@@ -45,9 +45,10 @@ return {0, tonumber(blocking[2]) + period - now, tonumber(newest[2]) + period - 
 ";
 
 /// Where the shared store is and how long to wait for it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RedisConfig {
-    /// `redis://[:password@]host:port[/db]`.
+    /// `redis://[:password@]host:port[/db]`; printed as `[redacted]`, since it may hold a
+    /// password.
     pub url: String,
     /// Put before every key this store writes (default `hale:limit:`).
     pub key_prefix: String,
@@ -56,6 +57,18 @@ pub struct RedisConfig {
     /// Each check gives up after this long (default 500 ms), waiting for a reconnection
     /// included, and fails closed.
     pub response_timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("RedisConfig")
+            .field("url", &"[redacted]")
+            .field("key_prefix", &self.key_prefix)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("response_timeout", &self.response_timeout)
+            .finish()
+    }
 }
 
 impl RedisConfig {
@@ -139,6 +152,16 @@ impl RedisStore {
     }
 }
 
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("RedisStore")
+            .field("key_prefix", &self.key_prefix)
+            .field("response_timeout", &self.response_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
 fn decode(limit: u32, reply: &[i64]) -> Result<Decision, LimitError> {
     let micros = |value: i64| {
         u64::try_from(value)
@@ -166,6 +189,14 @@ fn decode(limit: u32, reply: &[i64]) -> Result<Decision, LimitError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_configuration_never_prints_its_url() {
+        let config = RedisConfig::new("redis://:hunter2@cache.internal:6379/0");
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("hunter2") && !printed.contains("cache.internal"));
+        assert!(printed.contains("[redacted]"));
+    }
 
     #[test]
     fn replies_decode_into_decisions_and_anything_else_is_refused() {
