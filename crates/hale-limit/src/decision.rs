@@ -168,6 +168,20 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn retry_after_seconds_never_promise_a_call_too_early(nanos in 0u64..=86_400_000_000_000) {
+            let wait = Duration::from_nanos(nanos);
+            let decision = Decision::Refused { limit: 1, retry_after: wait, reset_after: wait };
+            let seconds = decision.retry_after_seconds().unwrap();
+            proptest::prop_assert!(seconds >= 1);
+            proptest::prop_assert!(Duration::from_secs(seconds) >= wait);
+            proptest::prop_assert!(seconds == 1 || Duration::from_secs(seconds - 1) < wait);
+            let t: u64 = decision.headers(&patient()).rate_limit.rsplit("t=").next().unwrap().parse().unwrap();
+            proptest::prop_assert!(Duration::from_secs(t) >= wait && (t == 0 || Duration::from_secs(t - 1) < wait));
+        }
+    }
+
     #[test]
     fn accessors_agree_with_the_variant() {
         let allowed = Decision::Allowed {

@@ -7,7 +7,8 @@
 //! period after it — when the key is idle. A refused call writes nothing. Redis sees only
 //! `prefix` + the hex of a 128-bit digest of policy name and key.
 //!
-//! What "exact" rests on: every check of a key runs on one Redis primary, in order. A failover
+//! It needs Redis 5 or later (scripts replicated by their effects, so `TIME` may precede the
+//! writes). What "exact" rests on: every check of a key runs on one Redis primary, in order. A failover
 //! to a replica that had not yet received the latest writes forgets them (more calls can pass);
 //! a step of the Redis server's wall clock moves every window with it (forward: calls leave
 //! early).
@@ -90,7 +91,7 @@ pub struct RedisStore {
     connection: ConnectionManager,
     script: Arc<redis::Script>,
     key_prefix: Arc<str>,
-    /// Random per store, so two processes never write the same member.
+    /// 64 random bits per store, so two processes do not write the same member.
     instance: Arc<str>,
     calls: Arc<AtomicU64>,
     response_timeout: Duration,
