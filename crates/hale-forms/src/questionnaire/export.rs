@@ -203,11 +203,9 @@ fn item_type(field: &Field) -> &'static str {
         FieldType::Group | FieldType::Repeat => "group",
         FieldType::Note => "display",
         FieldType::Boolean | FieldType::Acknowledge => "boolean",
-        FieldType::Decimal | FieldType::Range
-            if field.unit.is_some() || !field.accepted_units.is_empty() =>
-        {
-            "quantity"
-        }
+        // A decimal with one unit stays a decimal (with `questionnaire-unit`); a choice of
+        // units needs a quantity's `unitOption`.
+        FieldType::Decimal | FieldType::Range if !field.accepted_units.is_empty() => "quantity",
         FieldType::Decimal | FieldType::Range | FieldType::Calculate => "decimal",
         FieldType::Integer => "integer",
         FieldType::Date => "date",

@@ -278,9 +278,12 @@ impl Importer {
                     Value::Number(number) if number.is_i64() => number.to_string(),
                     _ => return Err(format!("{member} is not a {member}")),
                 };
-                let label = get_text(object, member, &self.language)?
-                    .unwrap_or_else(|| Text::Plain(value.clone()));
-                Choice::new(&value, label)
+                let label = if object.get(member).is_some_and(Value::is_string) {
+                    get_text(object, member, &self.language)?
+                } else {
+                    None
+                };
+                Choice::new(&value, label.unwrap_or_else(|| Text::Plain(value.clone())))
             } else {
                 return Err(format!(
                     "an answerOption that is not a {member} is not supported here (valueReference and mixed kinds are not)"
