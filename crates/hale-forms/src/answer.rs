@@ -189,6 +189,15 @@ pub fn read_answer(field: &CompiledField, json: &serde_json::Value) -> Result<An
                     "the answer is longer than 10000 characters",
                 ));
             }
+            if field
+                .max_length
+                .is_some_and(|most| text.chars().count() > most as usize)
+            {
+                return Err(problem(
+                    "too_long",
+                    "the answer is longer than the field's max_length",
+                ));
+            }
             Ok(plain(Value::String(text.to_owned())))
         }
         FieldType::SelectOne => {
@@ -196,7 +205,7 @@ pub fn read_answer(field: &CompiledField, json: &serde_json::Value) -> Result<An
                 "not_a_choice",
                 "the answer must be one choice value",
             ))?;
-            if field.choices.iter().any(|c| c.value == choice) {
+            if field.choices.iter().any(|c| c.value == choice) || open_answer(field, choice) {
                 Ok(plain(Value::String(choice.to_owned())))
             } else {
                 Err(problem(
@@ -213,10 +222,9 @@ pub fn read_answer(field: &CompiledField, json: &serde_json::Value) -> Result<An
             let mut seen = HashSet::new();
             let mut values = Vec::with_capacity(picked.len());
             for item in picked {
-                let Some(choice) = item
-                    .as_str()
-                    .filter(|choice| field.choices.iter().any(|c| c.value == *choice))
-                else {
+                let Some(choice) = item.as_str().filter(|choice| {
+                    field.choices.iter().any(|c| c.value == *choice) || open_answer(field, choice)
+                }) else {
                     return Err(problem(
                         "invalid_choice",
                         "an answer is not one of the field's choices",
@@ -301,6 +309,11 @@ pub fn same_computed(computed: &Value, submitted: &serde_json::Value) -> bool {
         (_, serde_json::Value::String(text)) => &computed.as_string() == text,
         _ => false,
     }
+}
+
+/// A free-text answer to an open select: non-empty, within the text limit.
+fn open_answer(field: &CompiledField, answer: &str) -> bool {
+    field.open && !answer.trim().is_empty() && answer.chars().count() <= MAX_TEXT_LENGTH
 }
 
 #[cfg(test)]

@@ -234,11 +234,36 @@ pub(crate) fn check_field(
                 "a group or repeat needs at least one field",
             );
         }
-    } else if !field.children.is_empty() {
+    } else if !field.children.is_empty() && field.field_type == FieldType::Calculate {
+        // Questions may hold follow-up fields (FHIR items nested under a question), shown
+        // with their question; a calculation is shown to no one, so nothing can follow it.
         push(
             "children",
             "children_on_non_group",
-            "only groups and repeats hold fields",
+            "a calculate field holds no fields",
+        );
+    }
+    if (field.open || field.choice_type.is_some()) && !kind.is_select() {
+        push(
+            "open",
+            "choices_on_non_select",
+            "open and choice_type apply only to select_one and select_multiple fields",
+        );
+    }
+    if field.max_length.is_some() && kind != FieldType::Text {
+        push(
+            "max_length",
+            "max_length_on_non_text",
+            "max_length applies only to text fields",
+        );
+    }
+    if field.link_id.as_deref().is_some_and(str::is_empty)
+        || field.codes.iter().any(|coding| coding.code.is_empty())
+    {
+        push(
+            "link_id",
+            "invalid_identifier",
+            "a link_id and every code is non-empty",
         );
     }
     if kind != FieldType::Repeat && (field.min_count.is_some() || field.max_count.is_some()) {

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::answer::read_answer;
 use crate::definition::{
-    AppDefinition, Choice, DefinitionError, FORMAT, Field, FieldType, News2Mapping, Prefill, Text,
-    definition_error as error, is_valid_name,
+    AppDefinition, Choice, ChoiceType, DefinitionError, FORMAT, Field, FieldType, News2Mapping,
+    Prefill, Text, definition_error as error, is_valid_name,
 };
 use crate::graph::{Graph, find_cycles};
 
@@ -83,6 +83,17 @@ pub struct CompiledField {
     pub parameters: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefill: Option<Prefill>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<Text>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hidden: bool,
+    /// A select that also takes a free-text answer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub open: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice_type: Option<ChoiceType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u32>,
 }
 
 /// A definition that passed every check, ready to validate submissions. Serialised as JSON for
@@ -354,6 +365,11 @@ fn compile_field(
         media: field.media.clone(),
         parameters: field.parameters.clone(),
         prefill: field.prefill,
+        prefix: field.prefix.clone(),
+        hidden: field.hidden,
+        open: field.open,
+        choice_type: field.choice_type,
+        max_length: field.max_length,
     }
 }
 

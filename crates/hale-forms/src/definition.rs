@@ -167,6 +167,48 @@ impl Prefill {
 pub struct Choice {
     pub value: String,
     pub label: Text,
+    /// The code system of `value` when it is a code of a terminology (LOINC answer codes,
+    /// SNOMED CT, …); answers are still the bare value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    /// The number the choice stands for in a score (FHIR `ordinalValue`/`itemWeight`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+}
+
+impl Choice {
+    /// A choice with no code system and no score.
+    pub fn new(value: &str, label: Text) -> Self {
+        Choice {
+            value: value.to_owned(),
+            label,
+            system: None,
+            score: None,
+        }
+    }
+}
+
+/// A code from a terminology, kept as given (FHIR `Coding`).
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Coding {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
+}
+
+/// What the values of a select field's choices are, when they are not codes: the answer is
+/// still the choice's value as text (`"3"`, `"2026-01-31"`, `"08:30:00"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChoiceType {
+    /// Free strings (FHIR `answerOption.valueString` on a `string` item).
+    String,
+    Integer,
+    Date,
+    Time,
 }
 
 /// One field of an app: a question, a note, a calculation, or a group/repeat of fields.
@@ -265,6 +307,29 @@ pub struct Field {
     /// Recorded by the client itself (XLSForm metadata types); the field then needs no label.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefill: Option<Prefill>,
+    /// The identifier another system knows this field by (a FHIR `linkId`) when it is not a
+    /// valid field name; the name is then derived from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_id: Option<String>,
+    /// Codes of the question in any terminology, as given; `code` stays the one LOINC code
+    /// that derives an observation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub codes: Vec<Coding>,
+    /// A label prefix such as a question number (`1.a`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<Text>,
+    /// The client does not show the field; its value is still recorded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hidden: bool,
+    /// A select field that also takes a free-text answer besides its choices.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub open: bool,
+    /// The kind of value a select field's choices are, when not codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice_type: Option<ChoiceType>,
+    /// Most characters of a text answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u32>,
 }
 
 impl Field {
@@ -319,6 +384,9 @@ pub struct AppDefinition {
     pub choice_lists: BTreeMap<String, Vec<Choice>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub news2: Option<News2Mapping>,
+    /// Codes of the whole form in any terminology (e.g. the LOINC panel it implements).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub codes: Vec<Coding>,
     pub fields: Vec<Field>,
 }
 
@@ -355,6 +423,7 @@ impl AppDefinition {
             rate_limit_policy: None,
             choice_lists: BTreeMap::new(),
             news2: None,
+            codes: Vec::new(),
             fields,
         }
     }

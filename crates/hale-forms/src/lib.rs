@@ -25,7 +25,8 @@ pub use answer::parse_answers;
 pub use checks::{ACVPU_VALUES, OXYGEN_VALUES, SCALE_VALUES};
 pub use compile::{CompiledField, CompiledForm, MAX_FIELDS};
 pub use definition::{
-    AppDefinition, Choice, DefinitionError, FORMAT, Field, FieldType, News2Mapping, Prefill, Text,
+    AppDefinition, Choice, ChoiceType, Coding, DefinitionError, FORMAT, Field, FieldType,
+    News2Mapping, Prefill, Text,
 };
 pub use diff::{Change, diff};
 pub use lint::{LintIssue, LintReport, lint};

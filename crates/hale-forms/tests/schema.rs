@@ -32,6 +32,13 @@ fn maximal() -> AppDefinition {
     let choice = Choice {
         value: "a".to_owned(),
         label: translated.clone(),
+        system: Some("http://loinc.org".to_owned()),
+        score: Some(2.0),
+    };
+    let coding = hale_forms::Coding {
+        system: Some("http://loinc.org".to_owned()),
+        code: "29463-7".to_owned(),
+        display: Some("Body weight".to_owned()),
     };
     let field = Field {
         name: "f".to_owned(),
@@ -66,8 +73,16 @@ fn maximal() -> AppDefinition {
         media: BTreeMap::from([("image".to_owned(), Text::Plain("a.png".to_owned()))]),
         parameters: BTreeMap::from([("randomize".to_owned(), "true".to_owned())]),
         prefill: Some(hale_forms::Prefill::Start),
+        link_id: Some("/f".to_owned()),
+        codes: vec![coding.clone()],
+        prefix: Some(Text::Plain("1.".to_owned())),
+        hidden: true,
+        open: true,
+        choice_type: Some(hale_forms::ChoiceType::Integer),
+        max_length: Some(10),
     };
     let mut app = AppDefinition::new("t", vec![field]);
+    app.codes = vec![coding];
     app.format = Some("hale.app/1".to_owned());
     app.title = translated;
     app.version = Some("1".to_owned());

@@ -4,10 +4,11 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
+use super::fhirpath::{Answer, coded, to_fhirpath};
 use super::relevance::{Target, to_enable_when};
 use super::text::put_text;
 use super::*;
-use crate::definition::{AppDefinition, Choice, Field, FieldType, Text};
+use crate::definition::{AppDefinition, Choice, ChoiceType, Coding, Field, FieldType, Text};
 
 /// The definition as a FHIR R4 Questionnaire resource (status `draft`).
 pub fn export(definition: &AppDefinition) -> Value {
@@ -55,12 +56,26 @@ pub fn export(definition: &AppDefinition) -> Value {
     if !extensions.is_empty() {
         resource.insert("extension".into(), Value::Array(extensions));
     }
+    if !definition.codes.is_empty() {
+        resource.insert("code".into(), codings(&definition.codes));
+    }
     let mut targets = HashMap::new();
-    collect_targets(&definition.fields, None, &mut targets);
+    collect_targets(definition, &definition.fields, None, &mut targets);
+    let answers = targets
+        .iter()
+        .map(|(name, target)| {
+            let answer = Answer {
+                link_id: target.link_id.clone(),
+                coded: coded(target.field_type, target.choice_type),
+            };
+            (name.clone(), answer)
+        })
+        .collect();
     let context = Context {
         app: definition,
         language,
         targets,
+        answers,
     };
     let items: Vec<Value> = definition
         .fields
@@ -71,13 +86,62 @@ pub fn export(definition: &AppDefinition) -> Value {
     Value::Object(resource)
 }
 
-fn collect_targets(fields: &[Field], repeat: Option<&str>, out: &mut HashMap<String, Target>) {
+fn codings(codes: &[Coding]) -> Value {
+    Value::Array(
+        codes
+            .iter()
+            .map(|coding| {
+                let mut object = Map::new();
+                if let Some(system) = &coding.system {
+                    object.insert("system".into(), json!(system));
+                }
+                object.insert("code".into(), json!(coding.code));
+                if let Some(display) = &coding.display {
+                    object.insert("display".into(), json!(display));
+                }
+                Value::Object(object)
+            })
+            .collect(),
+    )
+}
+
+/// A field's choices, inline or from its list.
+fn choices_of<'a>(app: &'a AppDefinition, field: &'a Field) -> &'a [Choice] {
+    match &field.choice_list {
+        Some(list) => app
+            .choice_lists
+            .get(list)
+            .map(Vec::as_slice)
+            .unwrap_or_default(),
+        None => field.choices.as_slice(),
+    }
+}
+
+fn collect_targets(
+    app: &AppDefinition,
+    fields: &[Field],
+    repeat: Option<&str>,
+    out: &mut HashMap<String, Target>,
+) {
+    let language = app.default_language.as_str();
     for field in fields {
         out.insert(
             field.name.clone(),
             Target {
                 field_type: field.field_type,
                 repeat: repeat.map(str::to_owned),
+                link_id: field.link_id.clone().unwrap_or_else(|| field.name.clone()),
+                choice_type: field.choice_type,
+                choices: choices_of(app, field)
+                    .iter()
+                    .map(|choice| {
+                        (
+                            choice.value.clone(),
+                            choice.label.in_language(language).to_owned(),
+                            choice.system.clone(),
+                        )
+                    })
+                    .collect(),
             },
         );
         let inner = if field.field_type == FieldType::Repeat {
@@ -85,7 +149,7 @@ fn collect_targets(fields: &[Field], repeat: Option<&str>, out: &mut HashMap<Str
         } else {
             repeat
         };
-        collect_targets(&field.children, inner, out);
+        collect_targets(app, &field.children, inner, out);
     }
 }
 
@@ -93,10 +157,14 @@ struct Context<'a> {
     app: &'a AppDefinition,
     language: &'a str,
     targets: HashMap<String, Target>,
+    answers: HashMap<String, Answer>,
 }
 
 fn coding(choice: &Choice, language: &str) -> Value {
     let mut object = Map::new();
+    if let Some(system) = &choice.system {
+        object.insert("system".into(), json!(system));
+    }
     object.insert("code".into(), json!(choice.value));
     put_text(&mut object, "display", &choice.label, language);
     Value::Object(object)
@@ -135,11 +203,9 @@ fn item_type(field: &Field) -> &'static str {
         FieldType::Group | FieldType::Repeat => "group",
         FieldType::Note => "display",
         FieldType::Boolean | FieldType::Acknowledge => "boolean",
-        FieldType::Decimal | FieldType::Range
-            if field.unit.is_some() || !field.accepted_units.is_empty() =>
-        {
-            "quantity"
-        }
+        // A decimal with one unit stays a decimal (with `questionnaire-unit`); a choice of
+        // units needs a quantity's `unitOption`.
+        FieldType::Decimal | FieldType::Range if !field.accepted_units.is_empty() => "quantity",
         FieldType::Decimal | FieldType::Range | FieldType::Calculate => "decimal",
         FieldType::Integer => "integer",
         FieldType::Date => "date",
@@ -147,17 +213,71 @@ fn item_type(field: &Field) -> &'static str {
         FieldType::Time => "time",
         FieldType::Text if field.appearance.as_deref() == Some("multiline") => "text",
         FieldType::Text => "string",
-        FieldType::SelectOne | FieldType::SelectMultiple => "choice",
+        FieldType::SelectOne | FieldType::SelectMultiple => match field.choice_type {
+            _ if field.open => "open-choice",
+            None => "choice",
+            Some(ChoiceType::String) => "string",
+            Some(ChoiceType::Integer) => "integer",
+            Some(ChoiceType::Date) => "date",
+            Some(ChoiceType::Time) => "time",
+        },
         FieldType::File | FieldType::Photo => "attachment",
     }
 }
 
 impl Context<'_> {
+    /// The FHIRPath twin of a Hale expression, when it has one.
+    fn fhirpath(&self, url: &str, source: &str) -> Option<Value> {
+        let expr = hale_expr::parse(source).ok()?;
+        let text = to_fhirpath(&expr, &self.answers)?;
+        Some(json!({"url": url, "valueExpression": {"language": FHIRPATH, "expression": text}}))
+    }
+
+    /// One `answerOption`, in the kind of value the field's choices are.
+    fn option(&self, field: &Field, choice: &Choice) -> Value {
+        let language = self.language;
+        let mut option = Map::new();
+        match field.choice_type {
+            None => {
+                option.insert("valueCoding".into(), coding(choice, language));
+            }
+            Some(ChoiceType::String) => {
+                put_text(&mut option, "valueString", &choice.label, language)
+            }
+            Some(ChoiceType::Integer) => {
+                let number = choice
+                    .value
+                    .parse::<i64>()
+                    .map_or_else(|_| json!(choice.value), |n| json!(n));
+                option.insert("valueInteger".into(), number);
+            }
+            Some(ChoiceType::Date) => {
+                option.insert("valueDate".into(), json!(choice.value));
+            }
+            Some(ChoiceType::Time) => {
+                option.insert("valueTime".into(), json!(choice.value));
+            }
+        }
+        if let Some(score) = choice.score {
+            option.insert(
+                "extension".into(),
+                json!([{"url": ORDINAL_VALUE, "valueDecimal": score}]),
+            );
+        }
+        Value::Object(option)
+    }
+
     fn item(&self, field: &Field, repeat: Option<&str>) -> Value {
         let language = self.language;
         let kind = item_type(field);
         let mut item = Map::new();
-        item.insert("linkId".into(), json!(field.name));
+        item.insert(
+            "linkId".into(),
+            json!(field.link_id.as_deref().unwrap_or(&field.name)),
+        );
+        if let Some(prefix) = &field.prefix {
+            put_text(&mut item, "prefix", prefix, language);
+        }
         if let Some(label) = &field.label {
             put_text(&mut item, "text", label, language);
         }
@@ -173,7 +293,28 @@ impl Context<'_> {
                 item.insert("readOnly".into(), json!(true));
                 extensions.push(json!({"url": HIDDEN, "valueBoolean": true}));
             }
-            _ => {}
+            _ => {
+                if field.read_only {
+                    item.insert("readOnly".into(), json!(true));
+                }
+                if field.hidden {
+                    extensions.push(json!({"url": HIDDEN, "valueBoolean": true}));
+                }
+            }
+        }
+        if let Some(code) = field.parameters.get(ITEM_CONTROL_PARAMETER) {
+            extensions.push(json!({"url": ITEM_CONTROL, "valueCodeableConcept": {
+                "coding": [{"system": ITEM_CONTROL_SYSTEM, "code": code}],
+            }}));
+        }
+        if let Some(code) = field.parameters.get(CHOICE_ORIENTATION_PARAMETER) {
+            extensions.push(json!({"url": CHOICE_ORIENTATION, "valueCode": code}));
+        }
+        if let Some(text) = field.parameters.get(ENTRY_FORMAT_PARAMETER) {
+            extensions.push(json!({"url": ENTRY_FORMAT, "valueString": text}));
+        }
+        if let Some(most) = field.max_length {
+            item.insert("maxLength".into(), json!(most));
         }
         if field.required {
             item.insert("required".into(), json!(true));
@@ -184,7 +325,9 @@ impl Context<'_> {
         ) {
             item.insert("repeats".into(), json!(true));
         }
-        if let Some(code) = &field.code {
+        if !field.codes.is_empty() {
+            item.insert("code".into(), codings(&field.codes));
+        } else if let Some(code) = &field.code {
             item.insert("code".into(), json!([{"system": LOINC, "code": code}]));
         }
         // Units.
@@ -242,11 +385,19 @@ impl Context<'_> {
                         item.insert("enableBehavior".into(), json!(behavior));
                     }
                 }
-                None => extensions.push(expression(ENABLE_WHEN_EXPRESSION, relevant)),
+                None => {
+                    extensions.push(expression(ENABLE_WHEN_EXPRESSION, relevant));
+                    extensions.extend(self.fhirpath(ENABLE_WHEN_EXPRESSION, relevant));
+                }
             }
         }
         if let Some(calculation) = &field.calculation {
             extensions.push(expression(CALCULATED_EXPRESSION, calculation));
+            extensions.extend(self.fhirpath(CALCULATED_EXPRESSION, calculation));
+        }
+        if let Some(initial) = &field.default_expression {
+            extensions.push(expression(INITIAL_EXPRESSION, initial));
+            extensions.extend(self.fhirpath(INITIAL_EXPRESSION, initial));
         }
         if field.constraint.is_some() || field.constraint_message.is_some() {
             let mut parts = vec![
@@ -291,7 +442,7 @@ impl Context<'_> {
             let options: Vec<Value> = choices
                 .iter()
                 .map(|choice| {
-                    let mut option = json!({"valueCoding": coding(choice, language)});
+                    let mut option = self.option(field, choice);
                     if selected
                         .as_ref()
                         .is_some_and(|selected| selected.contains(&choice.value.as_str()))

@@ -11,12 +11,14 @@
 //! mapping is documented in `docs/app-format.md`.
 
 mod export;
+mod fhirpath;
 mod import;
+mod names;
 mod relevance;
 mod text;
 
 pub use export::export;
-pub use import::import;
+pub use import::{Imported, import, import_with_notes};
 
 /// The expression language of Hale's own XLSForm-style expressions inside FHIR `Expression`s.
 pub const HALE_EXPRESSION_LANGUAGE: &str = "text/x-hale-xlsform";
@@ -44,13 +46,36 @@ pub(crate) const CALCULATED_EXPRESSION: &str =
 pub(crate) const LOINC: &str = "http://loinc.org";
 pub(crate) const UCUM: &str = "http://unitsofmeasure.org";
 
-/// Extensions that only change how an item is shown: accepted on import and not kept.
-pub(crate) const DISPLAY_ONLY_ITEM_EXTENSIONS: [&str; 3] = [
-    "http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl",
-    "http://hl7.org/fhir/StructureDefinition/questionnaire-choiceOrientation",
-    "http://hl7.org/fhir/StructureDefinition/entryFormat",
+pub(crate) const ITEM_CONTROL: &str =
+    "http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl";
+pub(crate) const ITEM_CONTROL_SYSTEM: &str = "http://hl7.org/fhir/questionnaire-item-control";
+pub(crate) const CHOICE_ORIENTATION: &str =
+    "http://hl7.org/fhir/StructureDefinition/questionnaire-choiceOrientation";
+pub(crate) const ENTRY_FORMAT: &str = "http://hl7.org/fhir/StructureDefinition/entryFormat";
+pub(crate) const VARIABLE: &str = "http://hl7.org/fhir/StructureDefinition/variable";
+pub(crate) const INITIAL_EXPRESSION: &str =
+    "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-initialExpression";
+pub(crate) const ORDINAL_VALUE: &str = "http://hl7.org/fhir/StructureDefinition/ordinalValue";
+pub(crate) const ITEM_WEIGHT: &str = "http://hl7.org/fhir/StructureDefinition/itemWeight";
+pub(crate) const FHIRPATH: &str = "text/fhirpath";
+
+/// Where display-only extensions are kept: as the field's client parameters.
+pub(crate) const ITEM_CONTROL_PARAMETER: &str = "item-control";
+pub(crate) const CHOICE_ORIENTATION_PARAMETER: &str = "choice-orientation";
+pub(crate) const ENTRY_FORMAT_PARAMETER: &str = "placeholder";
+
+/// Extensions that only change how an item is shown and that Hale does not keep: accepted on
+/// import with an info note naming the item.
+pub(crate) const DROPPED_ITEM_EXTENSIONS: [&str; 6] = [
+    "http://hl7.org/fhir/StructureDefinition/questionnaire-displayCategory",
+    "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-openLabel",
+    "http://hl7.org/fhir/StructureDefinition/designNote",
+    "http://hl7.org/fhir/StructureDefinition/rendering-style",
+    "http://hl7.org/fhir/StructureDefinition/rendering-xhtml",
+    "http://hl7.org/fhir/StructureDefinition/questionnaire-optionPrefix",
 ];
-/// Extensions on a text's `_text`/`_title` element that only change how it is shown.
+/// Extensions on a text's `_text`/`_title` element that only change how it is shown: dropped
+/// with an info note.
 pub(crate) const DISPLAY_ONLY_TEXT_EXTENSIONS: [&str; 3] = [
     "http://hl7.org/fhir/StructureDefinition/rendering-xhtml",
     "http://hl7.org/fhir/StructureDefinition/rendering-markdown",

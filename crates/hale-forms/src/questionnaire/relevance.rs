@@ -10,13 +10,18 @@ use std::collections::HashMap;
 use hale_expr::{BinaryOperator, Expr, Function};
 use serde_json::{Value, json};
 
-use crate::definition::FieldType;
+use crate::definition::{ChoiceType, FieldType};
 
 /// What the exporter knows of a field that a relevance expression may name.
 pub(crate) struct Target {
     pub field_type: FieldType,
     /// The enclosing repeat, if the field is answered once per row.
     pub repeat: Option<String>,
+    /// The FHIR linkId.
+    pub link_id: String,
+    pub choice_type: Option<ChoiceType>,
+    /// Choice value, label in the default language and code system.
+    pub choices: Vec<(String, String, Option<String>)>,
 }
 
 fn fhir_operator(operator: BinaryOperator) -> Option<&'static str> {
@@ -69,11 +74,23 @@ pub(crate) fn to_enable_when(
         .into_iter()
         .map(|leaf| condition(leaf, own_repeat, targets))
         .collect::<Option<Vec<_>>>()?;
-    let types = targets
+    let questions = targets
         .iter()
-        .map(|(name, target)| (name.clone(), target.field_type))
+        .map(|(name, target)| {
+            let question = Question {
+                name: name.clone(),
+                field_type: target.field_type,
+                choice_type: target.choice_type,
+                choices: target
+                    .choices
+                    .iter()
+                    .map(|(value, label, _)| (value.clone(), label.clone()))
+                    .collect(),
+            };
+            (target.link_id.clone(), question)
+        })
         .collect();
-    (from_enable_when(&conditions, behavior, &types).ok()? == source)
+    (from_enable_when(&conditions, behavior, &questions).ok()? == source)
         .then_some((conditions, behavior))
 }
 
@@ -101,7 +118,65 @@ fn condition(
             .get(name)
             .filter(|target| target.repeat.is_none() || target.repeat.as_deref() == own_repeat)
     };
+    let make = |target: &Target, operator: &str, answer: Value| {
+        let mut condition = json!({"question": target.link_id, "operator": operator});
+        merge(&mut condition, answer);
+        Some(condition)
+    };
     match leaf {
+        Expr::Call {
+            function: Function::Not,
+            arguments,
+        } => {
+            let [inner] = arguments.as_slice() else {
+                return None;
+            };
+            let mut condition = condition(inner, own_repeat, targets)?;
+            let object = condition.as_object_mut()?;
+            match (
+                object.get("operator")?.as_str()?,
+                object.get("answerBoolean"),
+            ) {
+                ("exists", Some(Value::Bool(true))) => {
+                    object.insert("answerBoolean".into(), json!(false));
+                }
+                ("=", _) => {
+                    object.insert("operator".into(), json!("!="));
+                }
+                _ => return None,
+            }
+            Some(condition)
+        }
+        Expr::Binary {
+            operator: BinaryOperator::Greater,
+            left,
+            right,
+        } if matches!(right.as_ref(), Expr::Number { value } if *value == 0.0)
+            && matches!(
+                left.as_ref(),
+                Expr::Call {
+                    function: Function::StringLength,
+                    ..
+                }
+            ) =>
+        {
+            let Expr::Call { arguments, .. } = left.as_ref() else {
+                return None;
+            };
+            let [
+                Expr::Call {
+                    function: Function::String,
+                    arguments,
+                },
+            ] = arguments.as_slice()
+            else {
+                return None;
+            };
+            let [Expr::Field { name }] = arguments.as_slice() else {
+                return None;
+            };
+            make(reachable(name)?, "exists", json!({"answerBoolean": true}))
+        }
         Expr::Binary {
             operator,
             left,
@@ -126,10 +201,16 @@ fn condition(
                 {
                     json!({ "answerString": value })
                 }
+                (FieldType::Date, Expr::String { value }) if !value.is_empty() => {
+                    json!({ "answerDate": value })
+                }
+                (FieldType::Datetime, Expr::String { value }) if !value.is_empty() => {
+                    json!({ "answerDateTime": value })
+                }
                 (FieldType::SelectOne, Expr::String { value })
                     if operator == "=" && !value.is_empty() =>
                 {
-                    json!({"answerCoding": {"code": value}})
+                    choice_answer(target, value)?
                 }
                 (
                     FieldType::Boolean,
@@ -140,9 +221,7 @@ fn condition(
                 ) if operator == "=" && arguments.is_empty() => json!({"answerBoolean": true}),
                 _ => return None,
             };
-            let mut condition = json!({"question": name, "operator": operator});
-            merge(&mut condition, answer);
-            Some(condition)
+            make(target, operator, answer)
         }
         Expr::Call {
             function: Function::Selected,
@@ -152,12 +231,28 @@ fn condition(
                 return None;
             };
             let target = reachable(name)?;
-            (target.field_type == FieldType::SelectMultiple && !value.is_empty()).then(
-                || json!({"question": name, "operator": "=", "answerCoding": {"code": value}}),
-            )
+            if target.field_type != FieldType::SelectMultiple || value.is_empty() {
+                return None;
+            }
+            make(target, "=", choice_answer(target, value)?)
         }
         _ => None,
     }
+}
+
+/// The `answer[x]` that names choice `value` of a select, in the kind its options have.
+fn choice_answer(target: &Target, value: &str) -> Option<Value> {
+    let choice = target.choices.iter().find(|(code, _, _)| code == value);
+    Some(match target.choice_type {
+        None => match choice.and_then(|(_, _, system)| system.as_ref()) {
+            Some(system) => json!({"answerCoding": {"system": system, "code": value}}),
+            None => json!({"answerCoding": {"code": value}}),
+        },
+        Some(ChoiceType::String) => json!({"answerString": choice?.1}),
+        Some(ChoiceType::Integer) => json!({"answerInteger": value.parse::<i64>().ok()?}),
+        Some(ChoiceType::Date) => json!({"answerDate": value}),
+        Some(ChoiceType::Time) => json!({"answerTime": value}),
+    })
 }
 
 fn merge(into: &mut Value, from: Value) {
@@ -166,12 +261,23 @@ fn merge(into: &mut Value, from: Value) {
     }
 }
 
-/// The Hale expression for `enableWhen` conditions; `types` gives the Hale type of every
-/// linkId. Errors are sentences naming what cannot be expressed.
+/// What reading an `enableWhen` needs to know of the question it names (by linkId).
+#[derive(Clone, Debug)]
+pub(crate) struct Question {
+    pub name: String,
+    pub field_type: FieldType,
+    pub choice_type: Option<ChoiceType>,
+    /// Choice value and its label in the default language, for `answerString` and
+    /// `answerInteger` on a select whose choices are not codes.
+    pub choices: Vec<(String, String)>,
+}
+
+/// The Hale expression for `enableWhen` conditions; `questions` describes every linkId.
+/// Errors are sentences naming what cannot be expressed.
 pub(crate) fn from_enable_when(
     conditions: &[Value],
     behavior: Option<&str>,
-    types: &HashMap<String, FieldType>,
+    questions: &HashMap<String, Question>,
 ) -> Result<String, String> {
     let join = match (behavior, conditions.len()) {
         (_, 0) => return Err(String::from("enableWhen is empty")),
@@ -186,7 +292,7 @@ pub(crate) fn from_enable_when(
     };
     let mut expr: Option<Expr> = None;
     for condition in conditions {
-        let leaf = read_condition(condition, types)?;
+        let leaf = read_condition(condition, questions)?;
         expr = Some(match expr {
             None => leaf,
             Some(left) => Expr::Binary {
@@ -199,11 +305,60 @@ pub(crate) fn from_enable_when(
     Ok(expr.map(|expr| expr.to_string()).unwrap_or_default())
 }
 
-fn read_condition(condition: &Value, types: &HashMap<String, FieldType>) -> Result<Expr, String> {
+fn call(function: Function, arguments: Vec<Expr>) -> Expr {
+    Expr::Call {
+        function,
+        arguments,
+    }
+}
+
+fn binary(operator: BinaryOperator, left: Expr, right: Expr) -> Expr {
+    Expr::Binary {
+        operator,
+        left: Box::new(left),
+        right: Box::new(right),
+    }
+}
+
+/// `string-length(string(x)) > 0`: answered, whatever the answer (`false` and 0 included).
+pub(crate) fn answered(field: Expr) -> Expr {
+    binary(
+        BinaryOperator::Greater,
+        call(
+            Function::StringLength,
+            vec![call(Function::String, vec![field])],
+        ),
+        Expr::Number { value: 0.0 },
+    )
+}
+
+fn number_literal(number: f64) -> Expr {
+    let literal = Expr::Number {
+        value: number.abs(),
+    };
+    if number < 0.0 {
+        Expr::Negate {
+            operand: Box::new(literal),
+        }
+    } else {
+        literal
+    }
+}
+
+fn string_literal(value: &str) -> Expr {
+    Expr::String {
+        value: value.to_owned(),
+    }
+}
+
+fn read_condition(
+    condition: &Value,
+    questions: &HashMap<String, Question>,
+) -> Result<Expr, String> {
     let object = condition
         .as_object()
         .ok_or_else(|| String::from("an enableWhen is not an object"))?;
-    let question = object
+    let question_id = object
         .get("question")
         .and_then(Value::as_str)
         .ok_or_else(|| String::from("an enableWhen has no 'question'"))?;
@@ -211,61 +366,86 @@ fn read_condition(condition: &Value, types: &HashMap<String, FieldType>) -> Resu
         .get("operator")
         .and_then(Value::as_str)
         .ok_or_else(|| String::from("an enableWhen has no 'operator'"))?;
-    let field_type = *types
-        .get(question)
-        .ok_or_else(|| format!("enableWhen names question '{question}', which is not an item"))?;
-    let Some(hale_op) = hale_operator(operator) else {
-        return Err(format!(
-            "enableWhen operator '{operator}' has no exact Hale equivalent (Hale reads an unanswered question differently); use an enableWhenExpression"
-        ));
-    };
-    let answers: Vec<(&String, &Value)> = object
-        .iter()
-        .filter(|(key, _)| key.starts_with("answer"))
-        .collect();
+    let question = questions.get(question_id).ok_or_else(|| {
+        format!("enableWhen names question '{question_id}', which is not an item")
+    })?;
+    let field_type = question.field_type;
     if object.keys().any(|key| {
         !matches!(key.as_str(), "question" | "operator" | "id") && !key.starts_with("answer")
     }) {
         return Err(String::from("an enableWhen has members Hale does not know"));
     }
+    let answers: Vec<(&String, &Value)> = object
+        .iter()
+        .filter(|(key, _)| key.starts_with("answer"))
+        .collect();
     let [(kind, answer)] = answers.as_slice() else {
         return Err(String::from("an enableWhen needs exactly one answer[x]"));
     };
-    let field = Box::new(Expr::Field {
-        name: question.to_owned(),
-    });
-    let binary = |right: Expr| Expr::Binary {
-        operator: hale_op,
-        left: field.clone(),
-        right: Box::new(right),
+    let kind = kind.as_str();
+    let field = Expr::Field {
+        name: question.name.clone(),
     };
-    let equality_only = || {
-        if operator == "=" {
-            Ok(())
+    if operator == "exists" {
+        let Some(exists) = answer.as_bool().filter(|_| kind == "answerBoolean") else {
+            return Err(String::from(
+                "enableWhen operator 'exists' needs answerBoolean",
+            ));
+        };
+        let test = answered(field);
+        return Ok(if exists {
+            test
         } else {
+            call(Function::Not, vec![test])
+        });
+    }
+    let (hale_op, negate) = match operator {
+        "!=" => (BinaryOperator::Equal, true),
+        other => (
+            hale_operator(other)
+                .ok_or_else(|| format!("enableWhen operator '{other}' is not an R4 operator"))?,
+            false,
+        ),
+    };
+    let ordering = hale_op != BinaryOperator::Equal;
+    let equality_only = || {
+        if ordering {
             Err(format!(
-                "enableWhen operator '{operator}' with {kind} has no Hale equivalent"
+                "enableWhen operator '{operator}' with {kind} has no Hale equivalent (only numbers and dates are ordered)"
             ))
+        } else {
+            Ok(())
         }
     };
-    match (kind.as_str(), field_type) {
+    let compare = |right: Expr| binary(hale_op, field.clone(), right);
+    let leaf = match (kind, field_type) {
         (
             "answerInteger" | "answerDecimal",
-            FieldType::Integer | FieldType::Decimal | FieldType::Range,
+            FieldType::Integer | FieldType::Decimal | FieldType::Range | FieldType::Calculate,
         ) => {
             let number = answer
                 .as_f64()
                 .ok_or_else(|| format!("{kind} is not a number"))?;
-            let literal = Expr::Number {
-                value: number.abs(),
-            };
-            Ok(binary(if number < 0.0 {
-                Expr::Negate {
-                    operand: Box::new(literal),
-                }
-            } else {
-                literal
-            }))
+            compare(number_literal(number))
+        }
+        ("answerQuantity", FieldType::Decimal | FieldType::Range | FieldType::Calculate) => {
+            let number = answer
+                .get("value")
+                .and_then(Value::as_f64)
+                .ok_or_else(|| String::from("answerQuantity has no value"))?;
+            compare(number_literal(number))
+        }
+        ("answerDate", FieldType::Date)
+        | ("answerDateTime", FieldType::Datetime)
+        | ("answerTime", FieldType::Time) => {
+            let text = answer
+                .as_str()
+                .filter(|text| !text.is_empty())
+                .ok_or_else(|| format!("{kind} is not a non-empty string"))?;
+            if kind == "answerTime" {
+                equality_only()?;
+            }
+            compare(string_literal(text))
         }
         ("answerString", FieldType::Text) => {
             equality_only()?;
@@ -273,18 +453,19 @@ fn read_condition(condition: &Value, types: &HashMap<String, FieldType>) -> Resu
                 .as_str()
                 .filter(|value| !value.is_empty())
                 .ok_or_else(|| String::from("answerString is not a non-empty string"))?;
-            Ok(binary(Expr::String {
-                value: value.to_owned(),
-            }))
+            compare(string_literal(value))
         }
         ("answerCoding", FieldType::SelectOne | FieldType::SelectMultiple) => {
             equality_only()?;
             let coding = answer
                 .as_object()
                 .ok_or_else(|| String::from("answerCoding is not an object"))?;
-            if coding.keys().any(|key| key != "code" && key != "display") {
+            if coding
+                .keys()
+                .any(|key| !matches!(key.as_str(), "code" | "display" | "system"))
+            {
                 return Err(String::from(
-                    "answerCoding may only have 'code' (and 'display'): Hale choices have no system",
+                    "answerCoding may only have 'system', 'code' and 'display'",
                 ));
             }
             let code = coding
@@ -292,33 +473,60 @@ fn read_condition(condition: &Value, types: &HashMap<String, FieldType>) -> Resu
                 .and_then(Value::as_str)
                 .filter(|code| !code.is_empty())
                 .ok_or_else(|| String::from("answerCoding has no code"))?;
-            let code = Expr::String {
-                value: code.to_owned(),
-            };
-            Ok(if field_type == FieldType::SelectOne {
-                binary(code)
-            } else {
-                Expr::Call {
-                    function: Function::Selected,
-                    arguments: vec![*field.clone(), code],
-                }
-            })
+            choice_test(field, field_type, code)
         }
-        ("answerBoolean", FieldType::Boolean) => {
+        (
+            "answerString" | "answerInteger" | "answerDate" | "answerTime",
+            FieldType::SelectOne | FieldType::SelectMultiple,
+        ) if question.choice_type.is_some() || question.field_type == FieldType::SelectOne => {
             equality_only()?;
-            if **answer != Value::Bool(true) {
-                return Err(String::from(
-                    "enableWhen answerBoolean false has no exact Hale equivalent (Hale reads unanswered as false)",
-                ));
-            }
-            Ok(binary(Expr::Call {
-                function: Function::True,
-                arguments: Vec::new(),
-            }))
+            let text = match answer {
+                Value::String(text) => text.clone(),
+                Value::Number(number) => number.to_string(),
+                _ => return Err(format!("{kind} is not a string or number")),
+            };
+            // A free string option's value may differ from its text (no spaces in values).
+            let value = question
+                .choices
+                .iter()
+                .find(|(value, label)| *value == text || *label == text)
+                .map_or(text.clone(), |(value, _)| value.clone());
+            choice_test(field, field_type, &value)
         }
-        _ => Err(format!(
-            "enableWhen with {kind} on question '{question}' (Hale type {}) has no Hale equivalent",
-            field_type.as_str()
-        )),
+        ("answerBoolean", FieldType::Boolean | FieldType::Calculate) => {
+            equality_only()?;
+            let flag = answer
+                .as_bool()
+                .ok_or_else(|| String::from("answerBoolean is not a boolean"))?;
+            if flag {
+                compare(call(Function::True, Vec::new()))
+            } else {
+                // Hale reads an unanswered boolean as false; FHIR's `= false` needs an answer.
+                binary(
+                    BinaryOperator::And,
+                    answered(field.clone()),
+                    compare(call(Function::False, Vec::new())),
+                )
+            }
+        }
+        _ => {
+            return Err(format!(
+                "enableWhen with {kind} on question '{question_id}' (Hale type {}) has no Hale equivalent",
+                field_type.as_str()
+            ));
+        }
+    };
+    Ok(if negate {
+        call(Function::Not, vec![leaf])
+    } else {
+        leaf
+    })
+}
+
+fn choice_test(field: Expr, field_type: FieldType, value: &str) -> Expr {
+    if field_type == FieldType::SelectMultiple {
+        call(Function::Selected, vec![field, string_literal(value)])
+    } else {
+        binary(BinaryOperator::Equal, field, string_literal(value))
     }
 }

@@ -357,10 +357,12 @@ fn read_choices(
             continue;
         };
         list_rows.entry(list.clone()).or_insert(*row);
-        app.choice_lists
-            .entry(list)
-            .or_default()
-            .push(Choice { value, label });
+        app.choice_lists.entry(list).or_default().push(Choice {
+            value,
+            label,
+            system: None,
+            score: None,
+        });
     }
 }
 
@@ -626,6 +628,8 @@ fn add_other_choices(
         choices.push(Choice {
             value: String::from("other"),
             label: Text::Plain(String::from("Other")),
+            system: None,
+            score: None,
         });
         field.choices = choices;
         field.choice_list = None;

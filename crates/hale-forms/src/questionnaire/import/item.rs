@@ -4,8 +4,8 @@ use serde_json::{Map, Value};
 
 use super::super::text::get_text;
 use super::super::*;
-use super::{Importer, hale_expression, number, string, ucum_code};
-use crate::definition::{Choice, Field, FieldType, News2Mapping};
+use super::{Importer, hale_expression, number, option_value, string, ucum_code};
+use crate::definition::{Choice, ChoiceType, Field, FieldType, News2Mapping, Text};
 
 /// Sets a single-valued member once.
 fn once<T>(slot: &mut Option<T>, value: T, what: &str) -> Result<(), String> {
@@ -31,7 +31,8 @@ fn value_code(extension: &Value, what: &str) -> Result<String, String> {
 }
 
 impl Importer {
-    /// Applies one item extension to `field`.
+    /// Applies one item extension to `field`; `Ok(Some(name))` when it is display-only and
+    /// dropped on purpose.
     pub(super) fn item_extension(
         &self,
         extension: &Value,
@@ -39,7 +40,7 @@ impl Importer {
         field: &mut Field,
         default_text: &mut Option<String>,
         unit_options: &mut Vec<String>,
-    ) -> Result<(), String> {
+    ) -> Result<Option<String>, String> {
         let url = extension.get("url").and_then(Value::as_str).unwrap_or("");
         let object = extension
             .as_object()
@@ -47,12 +48,47 @@ impl Importer {
         let language = self.language.as_str();
         let numeric = matches!(kind, "quantity" | "integer" | "decimal");
         match url {
-            MIME_TYPE => {} // read by the type
+            MIME_TYPE | VARIABLE => {} // read by the type, and before the item
             HIDDEN if field.field_type == FieldType::Calculate => {}
             HIDDEN => {
-                return Err(String::from(
-                    "questionnaire-hidden is only supported on calculated items",
-                ));
+                field.hidden = extension
+                    .get("valueBoolean")
+                    .and_then(Value::as_bool)
+                    .ok_or_else(|| String::from("questionnaire-hidden needs a valueBoolean"))?;
+            }
+            ITEM_CONTROL => {
+                let codings = extension
+                    .get("valueCodeableConcept")
+                    .and_then(|concept| concept.get("coding"))
+                    .and_then(Value::as_array)
+                    .ok_or_else(|| String::from("itemControl needs a valueCodeableConcept"))?;
+                let [coding] = codings.as_slice() else {
+                    return Err(String::from("itemControl needs exactly one coding"));
+                };
+                if coding
+                    .get("system")
+                    .is_some_and(|system| system.as_str() != Some(ITEM_CONTROL_SYSTEM))
+                {
+                    return Err(String::from(
+                        "itemControl coding is not from the questionnaire-item-control system",
+                    ));
+                }
+                let code = coding
+                    .get("code")
+                    .and_then(string)
+                    .ok_or_else(|| String::from("itemControl coding has no code"))?;
+                once_parameter(field, ITEM_CONTROL_PARAMETER, code)?;
+            }
+            CHOICE_ORIENTATION => {
+                let code = value_code(extension, "choiceOrientation")?;
+                once_parameter(field, CHOICE_ORIENTATION_PARAMETER, code)?;
+            }
+            ENTRY_FORMAT => {
+                let text = value_string(extension, "entryFormat")?;
+                once_parameter(field, ENTRY_FORMAT_PARAMETER, text)?;
+            }
+            url if DROPPED_ITEM_EXTENSIONS.contains(&url) => {
+                return Ok(Some(url.rsplit('/').next().unwrap_or(url).to_owned()));
             }
             UNIT if numeric => {
                 let unit = ucum_code(extension.get("valueCoding"))?;
@@ -76,17 +112,18 @@ impl Importer {
                 }
             }
             ENABLE_WHEN_EXPRESSION => {
-                let source = hale_expression(extension)
-                    .map_err(|message| format!("enableWhenExpression {message}"))?;
+                let source = self.expression_source(extension, "enableWhenExpression")?;
                 once(&mut field.relevant, source, "enableWhenExpression")?;
             }
             CALCULATED_EXPRESSION => {
-                let source = hale_expression(extension)
-                    .map_err(|message| format!("calculatedExpression {message}"))?;
+                let source = self.expression_source(extension, "calculatedExpression")?;
                 once(&mut field.calculation, source, "calculatedExpression")?;
             }
+            INITIAL_EXPRESSION => {
+                let source = self.expression_source(extension, "initialExpression")?;
+                once(&mut field.default_expression, source, "initialExpression")?;
+            }
             CONSTRAINT => self.constraint(extension, field)?,
-            url if DISPLAY_ONLY_ITEM_EXTENSIONS.contains(&url) => {}
             url => match url.strip_prefix(HALE_EXTENSION_PREFIX) {
                 Some("field-type") => {} // read by the type
                 Some("unit") => once(&mut field.unit, value_code(extension, "unit")?, "unit")?,
@@ -140,7 +177,7 @@ impl Importer {
                 }
             },
         }
-        Ok(())
+        Ok(None)
     }
 
     fn constraint(&self, extension: &Value, field: &mut Field) -> Result<(), String> {
@@ -189,37 +226,103 @@ impl Importer {
         Ok(())
     }
 
-    /// `answerOption` into choices (or a choice list) and `initialSelected` into the default.
-    pub(super) fn options(&self, options: &Value, field: &mut Field) -> Result<(), String> {
+    /// `answerOption` into choices (or a choice list) and `initialSelected` into the default;
+    /// returns the display-only option extensions it dropped.
+    pub(super) fn options(
+        &self,
+        options: &Value,
+        field: &mut Field,
+    ) -> Result<Vec<String>, String> {
         let options = options
             .as_array()
             .ok_or_else(|| String::from("answerOption is not an array"))?;
         let mut choices = Vec::new();
         let mut selected = Vec::new();
+        let mut dropped = Vec::new();
+        let member = match field.choice_type {
+            None => "valueCoding",
+            Some(ChoiceType::String) => "valueString",
+            Some(ChoiceType::Integer) => "valueInteger",
+            Some(ChoiceType::Date) => "valueDate",
+            Some(ChoiceType::Time) => "valueTime",
+        };
         for option in options {
             let object = option
                 .as_object()
                 .ok_or_else(|| String::from("an answerOption is not an object"))?;
-            let choice = if let Some(text) = object.get("valueString") {
-                let value =
-                    string(text).ok_or_else(|| String::from("valueString is not a string"))?;
-                Choice {
-                    label: crate::definition::Text::Plain(value.clone()),
-                    value,
+            let mut choice = if let Some(coding) = object.get("valueCoding") {
+                if field.choice_type.is_some() {
+                    return Err(String::from(
+                        "an item with valueCoding options among others of another kind is not supported",
+                    ));
                 }
-            } else if object.contains_key("valueCoding") {
-                self.coding_choice(object.get("valueCoding"))?
+                self.coding_choice(Some(coding))?
+            } else if let Some(text) = object.get("valueString") {
+                let text =
+                    string(text).ok_or_else(|| String::from("valueString is not a string"))?;
+                let label = get_text(object, "valueString", &self.language)?
+                    .unwrap_or_else(|| Text::Plain(text.clone()));
+                match field.choice_type {
+                    Some(ChoiceType::String) => Choice::new(&option_value(&text), label),
+                    // On a choice item, a string option is its own code.
+                    None => Choice::new(&text, label),
+                    Some(_) => {
+                        return Err(String::from(
+                            "an item whose options are of several kinds is not supported",
+                        ));
+                    }
+                }
+            } else if let Some(value) = object.get(member).filter(|_| field.choice_type.is_some()) {
+                let value = match value {
+                    Value::String(text) => text.clone(),
+                    Value::Number(number) if number.is_i64() => number.to_string(),
+                    _ => return Err(format!("{member} is not a {member}")),
+                };
+                let label = if object.get(member).is_some_and(Value::is_string) {
+                    get_text(object, member, &self.language)?
+                } else {
+                    None
+                };
+                Choice::new(&value, label.unwrap_or_else(|| Text::Plain(value.clone())))
             } else {
-                return Err(String::from(
-                    "an answerOption that is not a valueCoding or valueString is not supported (Hale choices are codes)",
+                return Err(format!(
+                    "an answerOption that is not a {member} is not supported here (valueReference and mixed kinds are not)"
                 ));
             };
-            for key in object.keys() {
+            for (key, value) in object {
                 match key.as_str() {
-                    "valueString" | "valueCoding" | "id" => {}
+                    "valueString" | "valueCoding" | "valueInteger" | "valueDate" | "valueTime"
+                    | "_valueString" | "_valueInteger" | "_valueDate" | "_valueTime" | "id" => {}
                     "initialSelected" => {
-                        if object.get(key) == Some(&Value::Bool(true)) {
+                        if value == &Value::Bool(true) {
                             selected.push(Value::String(choice.value.clone()));
+                        }
+                    }
+                    "extension" => {
+                        for extension in value.as_array().map(Vec::as_slice).unwrap_or_default() {
+                            let url = extension.get("url").and_then(Value::as_str).unwrap_or("");
+                            match url {
+                                ORDINAL_VALUE | ITEM_WEIGHT => {
+                                    let score = extension
+                                        .get("valueDecimal")
+                                        .or_else(|| extension.get("valueInteger"))
+                                        .and_then(Value::as_f64)
+                                        .ok_or_else(|| {
+                                            String::from("an option's score needs a valueDecimal")
+                                        })?;
+                                    once(&mut choice.score, score, "an option's score")?;
+                                }
+                                url if DROPPED_ITEM_EXTENSIONS.contains(&url)
+                                    || DISPLAY_ONLY_TEXT_EXTENSIONS.contains(&url) =>
+                                {
+                                    dropped.push(url.rsplit('/').next().unwrap_or(url).to_owned());
+                                }
+                                other => {
+                                    return Err(format!(
+                                        "answerOption extension '{other}' is not supported"
+                                    ));
+                                }
+                            }
                         }
                     }
                     other => return Err(format!("answerOption member '{other}' is not supported")),
@@ -229,7 +332,7 @@ impl Importer {
         }
         if !selected.is_empty() {
             if field.default.is_some() {
-                return Err(String::from("has both initialSelected and a Hale default"));
+                return Err(String::from("has both initialSelected and a default"));
             }
             field.default = Some(match field.field_type {
                 FieldType::SelectOne if selected.len() == 1 => selected.remove(0),
@@ -251,42 +354,65 @@ impl Importer {
             }
             None => field.choices = choices,
         }
-        Ok(())
+        dropped.sort();
+        dropped.dedup();
+        Ok(dropped)
     }
 }
 
-/// `code`: exactly one LOINC coding.
-pub(super) fn loinc(value: &Value) -> Result<String, String> {
-    let codings = value
-        .as_array()
-        .ok_or_else(|| String::from("code is not an array"))?;
-    let [coding] = codings.as_slice() else {
-        return Err(String::from(
-            "Hale fields carry one LOINC code; this item has several or none",
-        ));
+fn once_parameter(field: &mut Field, name: &str, value: String) -> Result<(), String> {
+    if field.parameters.insert(name.to_owned(), value).is_some() {
+        return Err(format!("{name} is given twice"));
+    }
+    Ok(())
+}
+
+/// An `initial` value of a select: the choice it names (or, on an open select, the text).
+fn select_initial(kind: &str, value: &Value, field: &Field) -> Result<Value, String> {
+    let text = match (kind, value) {
+        ("valueCoding", coding) => coding
+            .get("code")
+            .and_then(string)
+            .ok_or_else(|| String::from("initial valueCoding has no code"))?,
+        ("valueString" | "valueDate" | "valueTime", Value::String(text)) => text.clone(),
+        ("valueInteger", Value::Number(number)) if number.is_i64() => number.to_string(),
+        _ => return Err(format!("initial {kind} does not fit a choice item")),
     };
-    let coding = coding
-        .as_object()
-        .ok_or_else(|| String::from("code is not a Coding"))?;
-    if coding.get("system").and_then(Value::as_str) != Some(LOINC) {
-        return Err(format!(
-            "code system other than LOINC ({LOINC}) is not supported"
-        ));
-    }
-    if let Some(other) = coding
-        .keys()
-        .find(|key| !matches!(key.as_str(), "system" | "code" | "display" | "id"))
-    {
-        return Err(format!("code member '{other}' is not supported"));
-    }
-    coding
-        .get("code")
-        .and_then(string)
-        .ok_or_else(|| String::from("the LOINC coding has no code"))
+    let found = field
+        .choices
+        .iter()
+        .find(|choice| {
+            choice.value == text || (kind == "valueString" && choice.label.in_language("") == text)
+        })
+        .map(|choice| choice.value.clone());
+    Ok(Value::String(found.unwrap_or(text)))
 }
 
-/// `initial`: one value of the type that fits the field.
+/// `initial`: one value of the type that fits the field (several on a multiple select).
 pub(super) fn initial_value(initial: &Value, field: &Field) -> Result<Value, String> {
+    if field.field_type.is_select() {
+        let list = initial
+            .as_array()
+            .ok_or_else(|| String::from("initial is not an array"))?;
+        let mut values = Vec::new();
+        for entry in list {
+            let object = entry
+                .as_object()
+                .ok_or_else(|| String::from("initial is not an object"))?;
+            let entries: Vec<(&String, &Value)> = object.iter().collect();
+            let [(kind, value)] = entries.as_slice() else {
+                return Err(String::from("initial must hold exactly one value[x]"));
+            };
+            values.push(select_initial(kind, value, field)?);
+        }
+        return match (field.field_type, values.len()) {
+            (FieldType::SelectOne, 1) => Ok(values.remove(0)),
+            (FieldType::SelectOne, _) => Err(String::from(
+                "initial must hold exactly one value on a single choice item",
+            )),
+            _ => Ok(Value::Array(values)),
+        };
+    }
     let [initial] = initial.as_array().map(Vec::as_slice).unwrap_or_default() else {
         return Err(String::from(
             "initial must hold exactly one value (Hale has one default)",
@@ -301,6 +427,7 @@ pub(super) fn initial_value(initial: &Value, field: &Field) -> Result<Value, Str
     };
     let value = (*value).clone();
     let fits = match (field.field_type, kind.as_str()) {
+        (FieldType::Decimal | FieldType::Range, "valueInteger") => true,
         (FieldType::Integer, "valueInteger")
         | (FieldType::Decimal | FieldType::Range, "valueDecimal")
         | (FieldType::Text, "valueString")

@@ -5,15 +5,21 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use hale_expr::Expr;
 use serde_json::{Map, Value};
 
-use super::relevance::from_enable_when;
+use super::fhirpath::{Scope, translate};
+use super::names::Names;
+use super::relevance::Question;
 use super::text::get_text;
 use super::*;
-use crate::definition::{AppDefinition, Choice, DefinitionError, Field, FieldType, Text};
+use crate::definition::{
+    AppDefinition, Choice, ChoiceType, Coding, DefinitionError, Field, FieldType, Text,
+};
+use crate::lint::{LintIssue, Severity};
 
 /// Questionnaire members that describe the resource, not the form: accepted and not kept.
-pub const IGNORED_MEMBERS: [&str; 20] = [
+pub const IGNORED_MEMBERS: [&str; 22] = [
     "id",
     "meta",
     "implicitRules",
@@ -34,16 +40,37 @@ pub const IGNORED_MEMBERS: [&str; 20] = [
     "copyright",
     "approvalDate",
     "lastReviewDate",
+    "derivedFrom",
+    "effectivePeriod",
 ];
 
 const UNSUPPORTED: &str = "fhir_unsupported";
 const INVALID: &str = "fhir_invalid";
+/// Deepest item nesting read.
+pub const MAX_ITEM_DEPTH: usize = 32;
+
+/// A definition read from a Questionnaire, with info notes on what Hale derived or dropped on
+/// purpose (a title made from the name, display-only extensions not kept), each naming the
+/// item's linkId.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Imported {
+    pub definition: AppDefinition,
+    pub notes: Vec<LintIssue>,
+}
 
 /// Reads a FHIR R4 Questionnaire into a definition, reporting every problem at once.
 pub fn import(questionnaire: &Value) -> Result<AppDefinition, Vec<DefinitionError>> {
+    import_with_notes(questionnaire).map(|imported| imported.definition)
+}
+
+/// [`import`], with the info notes.
+pub fn import_with_notes(questionnaire: &Value) -> Result<Imported, Vec<DefinitionError>> {
     let mut importer = Importer {
         errors: Vec::new(),
-        types: HashMap::new(),
+        notes: Vec::new(),
+        questions: HashMap::new(),
+        scores: HashMap::new(),
+        variables: Vec::new(),
         language: String::from("en"),
         lists: BTreeMap::new(),
     };
@@ -51,7 +78,10 @@ pub fn import(questionnaire: &Value) -> Result<AppDefinition, Vec<DefinitionErro
     if importer.errors.is_empty()
         && let Some(definition) = definition
     {
-        Ok(definition)
+        Ok(Imported {
+            definition,
+            notes: importer.notes,
+        })
     } else {
         Err(importer.errors)
     }
@@ -59,8 +89,13 @@ pub fn import(questionnaire: &Value) -> Result<AppDefinition, Vec<DefinitionErro
 
 struct Importer {
     errors: Vec<DefinitionError>,
-    /// The Hale type of every item, by linkId, for reading `enableWhen`.
-    types: HashMap<String, FieldType>,
+    notes: Vec<LintIssue>,
+    /// Every item by linkId: its field name, Hale type and choices.
+    questions: HashMap<String, Question>,
+    /// Choice scores by linkId, for FHIRPath score look-ups.
+    scores: HashMap<String, Vec<(String, f64)>>,
+    /// FHIRPath variables in scope, innermost last, already translated.
+    variables: Vec<(String, Expr)>,
     language: String,
     lists: BTreeMap<String, Vec<Choice>>,
 }
@@ -130,48 +165,79 @@ fn ucum_code(coding: Option<&Value>) -> Result<String, String> {
         .ok_or_else(|| String::from("unit has no code"))
 }
 
-/// The Hale type an item becomes.
-fn hale_type(item: &Map<String, Value>) -> Result<FieldType, String> {
+/// The item's extensions with `url`.
+fn extensions_named<'a>(item: &'a Map<String, Value>, url: &str) -> Vec<&'a Value> {
+    item.get("extension")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter(|extension| extension.get("url").and_then(Value::as_str) == Some(url))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether an expression extension is in Hale's own language.
+fn is_hale_expression(extension: &Value) -> bool {
+    extension
+        .get("valueExpression")
+        .and_then(|expression| expression.get("language"))
+        .and_then(Value::as_str)
+        == Some(HALE_EXPRESSION_LANGUAGE)
+}
+
+/// The Hale type an item becomes, with what its choices are when not codes.
+fn hale_type(item: &Map<String, Value>) -> Result<(FieldType, Option<ChoiceType>), String> {
     let kind = item
         .get("type")
         .and_then(Value::as_str)
         .ok_or_else(|| String::from("has no type"))?;
     let repeats = item.get("repeats") == Some(&Value::Bool(true));
-    let extensions: Vec<&Value> = item
-        .get("extension")
-        .and_then(Value::as_array)
-        .map(|list| list.iter().collect())
-        .unwrap_or_default();
-    let find = |url: &str| {
-        extensions
-            .iter()
-            .filter(|extension| extension.get("url").and_then(Value::as_str) == Some(url))
-            .copied()
-            .collect::<Vec<_>>()
+    let declared = extensions_named(item, &hale("field-type"))
+        .first()
+        .map(|extension| {
+            extension
+                .get("valueCode")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        });
+    let calculated = !extensions_named(item, CALCULATED_EXPRESSION).is_empty();
+    let options = item.contains_key("answerOption");
+    let select = if repeats {
+        FieldType::SelectMultiple
+    } else {
+        FieldType::SelectOne
     };
-    let declared = find(&hale("field-type")).first().map(|extension| {
-        extension
-            .get("valueCode")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-    });
-    let calculated = !find(CALCULATED_EXPRESSION).is_empty();
-    if repeats && !matches!(kind, "group" | "choice") {
+    // Hale's own calculate field is exported exactly so; anything else calculated keeps its type.
+    let hale_calculate = calculated
+        && kind == "decimal"
+        && item.get("readOnly") == Some(&Value::Bool(true))
+        && extensions_named(item, HIDDEN)
+            .iter()
+            .any(|hidden| hidden.get("valueBoolean") == Some(&Value::Bool(true)))
+        && extensions_named(item, CALCULATED_EXPRESSION)
+            .iter()
+            .any(|extension| is_hale_expression(extension));
+    if hale_calculate {
+        return Ok((FieldType::Calculate, None));
+    }
+    if options {
+        let choice_type = match kind {
+            "choice" | "open-choice" => None,
+            "string" => Some(ChoiceType::String),
+            "integer" => Some(ChoiceType::Integer),
+            "date" => Some(ChoiceType::Date),
+            "time" => Some(ChoiceType::Time),
+            other => return Err(format!("answerOption on a '{other}' item is not supported")),
+        };
+        return Ok((select, choice_type));
+    }
+    if repeats && !matches!(kind, "group" | "choice" | "open-choice") {
         return Err(format!(
-            "repeats on a '{kind}' item is not supported (only choice and group items repeat in Hale)"
+            "repeats on a '{kind}' item without answerOption is not supported (Hale repeats groups and choices; put the item in a repeating group)"
         ));
     }
     let field_type = match (kind, declared) {
-        (_, _) if calculated => match kind {
-            "decimal" | "integer" | "string" | "boolean" | "date" | "dateTime" | "time" => {
-                FieldType::Calculate
-            }
-            _ => {
-                return Err(format!(
-                    "a calculatedExpression on a '{kind}' item is not supported"
-                ));
-            }
-        },
         ("group", None) if repeats => FieldType::Repeat,
         ("group", None) => FieldType::Group,
         ("display", None) => FieldType::Note,
@@ -184,10 +250,13 @@ fn hale_type(item: &Map<String, Value>) -> Result<FieldType, String> {
         ("dateTime", None) => FieldType::Datetime,
         ("time", None) => FieldType::Time,
         ("string" | "text", None) => FieldType::Text,
-        ("choice", None) if repeats => FieldType::SelectMultiple,
-        ("choice", None) => FieldType::SelectOne,
+        ("choice" | "open-choice", None) => {
+            return Err(String::from(
+                "a choice item without answerOption is not supported (answerValueSet and answerExpression need a terminology server)",
+            ));
+        }
         ("attachment", None) => {
-            let mimes = find(MIME_TYPE);
+            let mimes = extensions_named(item, MIME_TYPE);
             if mimes.is_empty() {
                 FieldType::File
             } else if mimes
@@ -201,11 +270,6 @@ fn hale_type(item: &Map<String, Value>) -> Result<FieldType, String> {
                 ));
             }
         }
-        ("open-choice", _) => {
-            return Err(String::from(
-                "type 'open-choice' (free text besides the options) is not supported: Hale select fields take listed choices only; use a choice item and a separate string item",
-            ));
-        }
         (_, Some(declared)) => {
             return Err(format!(
                 "Hale field type extension '{declared}' does not fit a '{kind}' item"
@@ -213,27 +277,209 @@ fn hale_type(item: &Map<String, Value>) -> Result<FieldType, String> {
         }
         (other, None) => return Err(format!("item type '{other}' is not supported")),
     };
-    Ok(field_type)
+    Ok((field_type, None))
 }
 
-fn collect_types(items: &[Value], out: &mut HashMap<String, FieldType>) {
-    for item in items {
-        let Some(object) = item.as_object() else {
-            continue;
-        };
-        if let (Some(link_id), Ok(field_type)) = (
-            object.get("linkId").and_then(Value::as_str),
-            hale_type(object),
-        ) {
-            out.insert(link_id.to_owned(), field_type);
-        }
-        if let Some(children) = object.get("item").and_then(Value::as_array) {
-            collect_types(children, out);
-        }
+/// A free string option's choice value: the string, with white space as `_`.
+pub(super) fn option_value(text: &str) -> String {
+    let value: Vec<&str> = text.split_whitespace().collect();
+    if value.is_empty() {
+        String::from("_")
+    } else {
+        value.join("_")
     }
 }
 
+/// A choice's value and default-language text, read loosely, for enableWhen.
+fn option_summary(option: &Value) -> Option<(String, String, Option<f64>)> {
+    let object = option.as_object()?;
+    let score = object
+        .get("extension")
+        .and_then(Value::as_array)
+        .and_then(|list| {
+            list.iter().find(|extension| {
+                matches!(
+                    extension.get("url").and_then(Value::as_str),
+                    Some(ORDINAL_VALUE | ITEM_WEIGHT)
+                )
+            })
+        })
+        .and_then(|extension| {
+            extension
+                .get("valueDecimal")
+                .or_else(|| extension.get("valueInteger"))
+        })
+        .and_then(Value::as_f64);
+    if let Some(coding) = object.get("valueCoding") {
+        let code = coding.get("code")?.as_str()?.to_owned();
+        let display = coding
+            .get("display")
+            .and_then(Value::as_str)
+            .unwrap_or(&code)
+            .to_owned();
+        return Some((code, display, score));
+    }
+    let text = match object
+        .get("valueString")
+        .or_else(|| object.get("valueDate"))
+        .or_else(|| object.get("valueTime"))
+        .or_else(|| object.get("valueInteger"))?
+    {
+        Value::String(text) => text.clone(),
+        Value::Number(number) => number.to_string(),
+        _ => return None,
+    };
+    let value = if object.contains_key("valueString") {
+        option_value(&text)
+    } else {
+        text.clone()
+    };
+    Some((value, text, score))
+}
+
 impl Importer {
+    /// First pass: every item's name, type and choices, so that references can be read in
+    /// any order.
+    fn survey(&mut self, items: &[Value], names: &mut Names, depth: usize) {
+        if depth > MAX_ITEM_DEPTH {
+            return;
+        }
+        for item in items {
+            let Some(object) = item.as_object() else {
+                continue;
+            };
+            let Some(link_id) = object.get("linkId").and_then(Value::as_str) else {
+                continue;
+            };
+            if let Ok((field_type, choice_type)) = hale_type(object) {
+                let summaries: Vec<(String, String, Option<f64>)> = object
+                    .get("answerOption")
+                    .and_then(Value::as_array)
+                    .map(|options| options.iter().filter_map(option_summary).collect())
+                    .unwrap_or_default();
+                let scores: Vec<(String, f64)> = summaries
+                    .iter()
+                    .filter_map(|(value, _, score)| score.map(|score| (value.clone(), score)))
+                    .collect();
+                if !scores.is_empty() {
+                    self.scores.insert(link_id.to_owned(), scores);
+                }
+                let question = Question {
+                    name: names.name_for(link_id),
+                    field_type,
+                    choice_type,
+                    choices: summaries
+                        .into_iter()
+                        .map(|(value, label, _)| (value, label))
+                        .collect(),
+                };
+                self.questions.entry(link_id.to_owned()).or_insert(question);
+            }
+            if let Some(children) = object.get("item").and_then(Value::as_array) {
+                self.survey(children, names, depth + 1);
+            }
+        }
+    }
+
+    fn note(&mut self, path: &str, code: &'static str, message: String) {
+        self.notes.push(LintIssue {
+            severity: Severity::Info,
+            path: path.to_owned(),
+            code,
+            message,
+        });
+    }
+
+    /// Notes display-only rendering extensions on the texts of `object` (`_text`, `_prefix`,
+    /// `_valueString`, …), which are dropped.
+    fn note_rendering(&mut self, object: &Map<String, Value>, path: &str, link_id: &str) {
+        for (key, value) in object {
+            let Some(member) = key.strip_prefix('_') else {
+                continue;
+            };
+            let dropped: Vec<&str> = value
+                .get("extension")
+                .and_then(Value::as_array)
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|extension| extension.get("url").and_then(Value::as_str))
+                        .filter(|url| DISPLAY_ONLY_TEXT_EXTENSIONS.contains(url))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for url in dropped {
+                let short = url.rsplit('/').next().unwrap_or(url);
+                self.note(
+                    path,
+                    "fhir_display_dropped",
+                    format!("item '{link_id}': {short} on '{member}' is display-only and not kept; the plain text is"),
+                );
+            }
+        }
+    }
+
+    /// A FHIRPath or Hale expression extension as Hale source.
+    fn expression_source(&self, extension: &Value, what: &str) -> Result<String, String> {
+        if is_hale_expression(extension) {
+            return hale_expression(extension).map_err(|message| format!("{what} {message}"));
+        }
+        let expression = extension
+            .get("valueExpression")
+            .ok_or_else(|| format!("{what} has no valueExpression"))?;
+        match expression.get("language").and_then(Value::as_str) {
+            Some(FHIRPATH) => {}
+            Some("application/x-fhir-query") => {
+                return Err(format!(
+                    "{what} is an x-fhir-query, which reads a FHIR server: not supported"
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "{what} uses expression language {}; Hale reads FHIRPath and '{HALE_EXPRESSION_LANGUAGE}'",
+                    other.unwrap_or("(none)")
+                ));
+            }
+        }
+        let source = expression
+            .get("expression")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("{what} has no expression text"))?;
+        let scope = Scope {
+            questions: &self.questions,
+            variables: &self.variables,
+            scores: &self.scores,
+        };
+        translate(source, &scope)
+            .map(|expr| expr.to_string())
+            .map_err(|message| format!("{what}: {message}"))
+    }
+
+    /// Reads `variable` extensions into scope, in order (each may use the ones before).
+    fn read_variables(&mut self, object: &Map<String, Value>) -> Result<(), String> {
+        for extension in extensions_named(object, VARIABLE) {
+            let name = extension
+                .get("valueExpression")
+                .and_then(|expression| expression.get("name"))
+                .and_then(Value::as_str)
+                .ok_or_else(|| String::from("a variable has no name"))?
+                .to_owned();
+            let language = extension
+                .get("valueExpression")
+                .and_then(|expression| expression.get("language"))
+                .and_then(Value::as_str);
+            if language == Some(HALE_EXPRESSION_LANGUAGE) {
+                return Err(format!(
+                    "variable '{name}' is in Hale's language, where fields are named directly"
+                ));
+            }
+            let source = self.expression_source(extension, &format!("variable '{name}'"))?;
+            let expr = hale_expr::parse(&source)
+                .map_err(|_| format!("variable '{name}' does not translate"))?;
+            self.variables.push((name, expr));
+        }
+        Ok(())
+    }
+
     fn resource(&mut self, questionnaire: &Value) -> Option<AppDefinition> {
         let Some(resource) = questionnaire.as_object() else {
             self.errors.push(error(
@@ -265,38 +511,39 @@ impl Importer {
         app.default_language.clone_from(&self.language);
         match get_text(resource, "title", &self.language) {
             Ok(Some(title)) => app.title = title,
-            Ok(None) => self.errors.push(error(
-                "$.title",
-                INVALID,
-                String::from("the Questionnaire has no title, which a Hale app needs"),
-            )),
+            Ok(None) => {
+                let derived = ["name", "id", "url"].into_iter().find_map(|member| {
+                    let text = resource.get(member)?.as_str()?;
+                    let text = if member == "url" {
+                        text.trim_end_matches('/').rsplit('/').next()?
+                    } else {
+                        text
+                    };
+                    (!text.trim().is_empty()).then(|| (member, text.to_owned()))
+                });
+                match derived {
+                    Some((member, title)) => {
+                        self.note(
+                            "$.title",
+                            "fhir_title_derived",
+                            format!(
+                                "the Questionnaire has no title: the app is titled by its {member}"
+                            ),
+                        );
+                        app.title = Text::Plain(title);
+                    }
+                    None => self.errors.push(error(
+                        "$.title",
+                        INVALID,
+                        String::from(
+                            "the Questionnaire has no title, name, id or url to title the app by",
+                        ),
+                    )),
+                }
+            }
             Err(message) => self.errors.push(error("$.title", INVALID, message)),
         }
-        for (key, value) in resource {
-            let path = format!("$.{key}");
-            match key.as_str() {
-                "resourceType" | "language" | "title" | "_title" | "item" => {}
-                "version" => match value.as_str() {
-                    Some(version) => app.version = Some(version.to_owned()),
-                    None => self.errors.push(error(
-                        &path,
-                        INVALID,
-                        String::from("version is not a string"),
-                    )),
-                },
-                "extension" => self.app_extensions(value, &mut app),
-                key if IGNORED_MEMBERS.contains(&key)
-                    || key
-                        .strip_prefix('_')
-                        .is_some_and(|key| IGNORED_MEMBERS.contains(&key)) => {}
-                other => self.errors.push(error(
-                    &path,
-                    UNSUPPORTED,
-                    format!("Questionnaire member '{other}' is not supported by Hale"),
-                )),
-            }
-        }
-        app.choice_lists = self.lists.clone();
+        self.note_rendering(resource, "$", "(Questionnaire)");
         let items = match resource.get("item") {
             None => Vec::new(),
             Some(Value::Array(items)) => items.clone(),
@@ -309,9 +556,47 @@ impl Importer {
                 Vec::new()
             }
         };
-        collect_types(&items, &mut self.types);
+        let mut names = Names::default();
+        reserve_names(&items, &mut names, 0);
+        self.survey(&items, &mut names, 0);
+        for (key, value) in resource {
+            let path = format!("$.{key}");
+            match key.as_str() {
+                "resourceType" | "language" | "title" | "_title" | "item" => {}
+                "version" => match value.as_str() {
+                    Some(version) => app.version = Some(version.to_owned()),
+                    None => self.errors.push(error(
+                        &path,
+                        INVALID,
+                        String::from("version is not a string"),
+                    )),
+                },
+                "code" => match codings(value) {
+                    Ok(codes) => app.codes = codes,
+                    Err(message) => self.errors.push(error(&path, UNSUPPORTED, message)),
+                },
+                "extension" => self.app_extensions(value, &mut app),
+                "contained" => self.errors.push(error(
+                    &path,
+                    UNSUPPORTED,
+                    String::from(
+                        "contained resources (value sets to expand) are not supported: list the options inline as answerOption",
+                    ),
+                )),
+                key if IGNORED_MEMBERS.contains(&key)
+                    || key
+                        .strip_prefix('_')
+                        .is_some_and(|key| IGNORED_MEMBERS.contains(&key)) => {}
+                other => self.errors.push(error(
+                    &path,
+                    UNSUPPORTED,
+                    format!("Questionnaire member '{other}' is not supported by Hale"),
+                )),
+            }
+        }
+        app.choice_lists = self.lists.clone();
         let mut seen = HashSet::new();
-        app.fields = self.items(&items, "$", false, &mut seen);
+        app.fields = self.items(&items, "$", false, &mut seen, 0);
         Some(app)
     }
 
@@ -331,6 +616,14 @@ impl Importer {
             let fail = |errors: &mut Vec<DefinitionError>, message: String| {
                 errors.push(error(&path, UNSUPPORTED, message));
             };
+            if url == VARIABLE {
+                let mut one = Map::new();
+                one.insert("extension".into(), Value::Array(vec![extension.clone()]));
+                if let Err(message) = self.read_variables(&one) {
+                    fail(&mut self.errors, message);
+                }
+                continue;
+            }
             match url.strip_prefix(HALE_EXTENSION_PREFIX) {
                 Some("format") if value_string.is_some() => app.format = value_string,
                 Some("schedule") if value_string.is_some() => app.schedule = value_string,
@@ -398,15 +691,12 @@ impl Importer {
         let coding = coding
             .and_then(Value::as_object)
             .ok_or_else(|| String::from("an option needs a valueCoding or valueString"))?;
-        if coding.contains_key("system") {
-            return Err(String::from(
-                "an option's valueCoding has a system: Hale choices are plain codes, so the system would be lost",
-            ));
-        }
-        if let Some(other) = coding
-            .keys()
-            .find(|key| !matches!(key.as_str(), "code" | "display" | "_display" | "id"))
-        {
+        if let Some(other) = coding.keys().find(|key| {
+            !matches!(
+                key.as_str(),
+                "code" | "display" | "_display" | "id" | "system" | "version"
+            )
+        }) {
             return Err(format!(
                 "an option's valueCoding member '{other}' is not supported"
             ));
@@ -417,7 +707,12 @@ impl Importer {
             .ok_or_else(|| String::from("an option's valueCoding has no code"))?;
         let label = get_text(coding, "display", &self.language)?
             .unwrap_or_else(|| Text::Plain(value.clone()));
-        Ok(Choice { value, label })
+        Ok(Choice {
+            value,
+            label,
+            system: coding.get("system").and_then(string),
+            score: None,
+        })
     }
 
     fn items(
@@ -426,216 +721,72 @@ impl Importer {
         prefix: &str,
         in_repeat: bool,
         seen: &mut HashSet<String>,
+        depth: usize,
     ) -> Vec<Field> {
+        if depth > MAX_ITEM_DEPTH {
+            self.errors.push(error(
+                prefix,
+                UNSUPPORTED,
+                format!("items nest deeper than {MAX_ITEM_DEPTH} levels"),
+            ));
+            return Vec::new();
+        }
         let mut fields = Vec::new();
         for (index, item) in items.iter().enumerate() {
             let path = format!("{prefix}.item[{index}]");
-            if let Some(field) = self.item(item, &path, in_repeat, seen) {
+            if let Some(field) = self.item(item, &path, in_repeat, seen, depth) {
                 fields.push(field);
             }
         }
         fields
     }
+}
 
-    fn item(
-        &mut self,
-        item: &Value,
-        path: &str,
-        in_repeat: bool,
-        seen: &mut HashSet<String>,
-    ) -> Option<Field> {
-        let Some(object) = item.as_object() else {
-            self.errors.push(error(
-                path,
-                INVALID,
-                String::from("an item is a JSON object"),
-            ));
-            return None;
-        };
-        let Some(link_id) = object.get("linkId").and_then(Value::as_str) else {
-            self.errors
-                .push(error(path, INVALID, String::from("an item has no linkId")));
-            return None;
-        };
-        let before = self.errors.len();
-        let fail = |errors: &mut Vec<DefinitionError>, code: &'static str, message: String| {
-            errors.push(error(path, code, format!("item '{link_id}': {message}")));
-        };
-        if !seen.insert(link_id.to_owned()) {
-            fail(
-                &mut self.errors,
-                INVALID,
-                String::from("linkId is used twice"),
-            );
+fn reserve_names(items: &[Value], names: &mut Names, depth: usize) {
+    if depth > MAX_ITEM_DEPTH {
+        return;
+    }
+    for item in items {
+        if let Some(link_id) = item.get("linkId").and_then(Value::as_str) {
+            names.reserve(link_id);
         }
-        let field_type = match hale_type(object) {
-            Ok(field_type) => field_type,
-            Err(message) => {
-                fail(&mut self.errors, UNSUPPORTED, message);
-                return None;
-            }
-        };
-        let kind = object.get("type").and_then(Value::as_str).unwrap_or("");
-        let mut field = Field::new(link_id, field_type);
-        if field_type == FieldType::Repeat && in_repeat {
-            fail(
-                &mut self.errors,
-                UNSUPPORTED,
-                String::from(
-                    "a repeating group inside a repeating group (nested repeat) is not supported",
-                ),
-            );
+        if let Some(children) = item.get("item").and_then(Value::as_array) {
+            reserve_names(children, names, depth + 1);
         }
-        if kind == "text" {
-            field.appearance = Some(String::from("multiline"));
-        }
-        match get_text(object, "text", &self.language) {
-            Ok(label) => field.label = label,
-            Err(message) => fail(&mut self.errors, INVALID, message),
-        }
-        let mut options = None;
-        let mut initial = None;
-        let mut enable_when = None;
-        for (key, value) in object {
-            match key.as_str() {
-                "linkId" | "type" | "text" | "_text" | "repeats" | "extension" | "id"
-                | "prefix" | "_prefix" | "enableBehavior" => {}
-                "required" => field.required = value == &Value::Bool(true),
-                "readOnly"
-                    if field_type == FieldType::Calculate || value == &Value::Bool(false) => {}
-                "readOnly" => fail(
-                    &mut self.errors,
-                    UNSUPPORTED,
-                    String::from("readOnly is only supported on calculated items"),
-                ),
-                "code" => match loinc(value) {
-                    Ok(code) => field.code = Some(code),
-                    Err(message) => fail(&mut self.errors, UNSUPPORTED, message),
-                },
-                "enableWhen" => enable_when = Some(value),
-                "answerOption" if field_type.is_select() => options = Some(value),
-                "initial" => initial = Some(value),
-                "item" if field_type.is_container() => {}
-                "item" => fail(
-                    &mut self.errors,
-                    UNSUPPORTED,
-                    String::from(
-                        "items nested under a question are not supported (only groups hold items)",
-                    ),
-                ),
-                "answerValueSet" => fail(
-                    &mut self.errors,
-                    UNSUPPORTED,
-                    String::from(
-                        "answerValueSet references are not supported: list the options inline as answerOption",
-                    ),
-                ),
-                other => fail(
-                    &mut self.errors,
-                    UNSUPPORTED,
-                    format!("member '{other}' is not supported by Hale"),
-                ),
-            }
-        }
-        let mut default_text = None;
-        let mut unit_options = Vec::new();
-        if let Some(extensions) = object.get("extension") {
-            let Some(extensions) = extensions.as_array() else {
-                fail(
-                    &mut self.errors,
-                    INVALID,
-                    String::from("extension is not an array"),
-                );
-                return None;
-            };
-            for extension in extensions {
-                if let Err(message) = self.item_extension(
-                    extension,
-                    kind,
-                    &mut field,
-                    &mut default_text,
-                    &mut unit_options,
-                ) {
-                    fail(&mut self.errors, UNSUPPORTED, message);
-                }
-            }
-        }
-        if kind == "quantity" {
-            field.accepted_units = unit_options
-                .into_iter()
-                .filter(|unit| Some(unit) != field.unit.as_ref())
-                .collect();
-        }
-        if let Some(conditions) = enable_when {
-            let behavior = object.get("enableBehavior").and_then(Value::as_str);
-            let result = conditions
-                .as_array()
-                .ok_or_else(|| String::from("enableWhen is not an array"))
-                .and_then(|conditions| from_enable_when(conditions, behavior, &self.types));
-            match (result, &field.relevant) {
-                (Ok(_), Some(_)) => fail(
-                    &mut self.errors,
-                    UNSUPPORTED,
-                    String::from(
-                        "both enableWhen and an enableWhenExpression: Hale has one relevance",
-                    ),
-                ),
-                (Ok(relevant), None) => field.relevant = Some(relevant),
-                (Err(message), _) => fail(&mut self.errors, UNSUPPORTED, message),
-            }
-        }
-        if let Some(text) = default_text {
-            match hale_domain::json::from_str(&text) {
-                Ok(default) => field.default = Some(default),
-                Err(_) => fail(
-                    &mut self.errors,
-                    INVALID,
-                    String::from("Hale default extension is not JSON"),
-                ),
-            }
-        }
-        if let Some(options) = options
-            && let Err(message) = self.options(options, &mut field)
-        {
-            fail(&mut self.errors, UNSUPPORTED, message);
-        }
-        if field.choice_list.is_some() && options.is_none() {
-            fail(
-                &mut self.errors,
-                INVALID,
-                String::from("names a choice list but lists no answerOption"),
-            );
-        }
-        if let Some(initial) = initial {
-            if field.default.is_some() {
-                fail(
-                    &mut self.errors,
-                    INVALID,
-                    String::from("has both initial and a Hale default"),
-                );
-            }
-            match initial_value(initial, &field) {
-                Ok(value) => field.default = Some(value),
-                Err(message) => fail(&mut self.errors, UNSUPPORTED, message),
-            }
-        }
-        if let Some(children) = object.get("item") {
-            match children.as_array() {
-                Some(children) if field_type.is_container() => {
-                    let inner = in_repeat || field_type == FieldType::Repeat;
-                    field.children = self.items(children, path, inner, seen);
-                }
-                Some(_) => {}
-                None => fail(
-                    &mut self.errors,
-                    INVALID,
-                    String::from("item is not an array"),
-                ),
-            }
-        }
-        (self.errors.len() == before).then_some(field)
     }
 }
 
+/// A `code` member: a list of Codings, each with a code.
+pub(super) fn codings(value: &Value) -> Result<Vec<Coding>, String> {
+    let list = value
+        .as_array()
+        .ok_or_else(|| String::from("code is not an array"))?;
+    list.iter()
+        .map(|coding| {
+            let object = coding
+                .as_object()
+                .ok_or_else(|| String::from("code is not a Coding"))?;
+            if let Some(other) = object.keys().find(|key| {
+                !matches!(
+                    key.as_str(),
+                    "system" | "code" | "display" | "id" | "version" | "_display"
+                )
+            }) {
+                return Err(format!("code member '{other}' is not supported"));
+            }
+            Ok(Coding {
+                system: object.get("system").and_then(string),
+                code: object
+                    .get("code")
+                    .and_then(string)
+                    .filter(|code| !code.is_empty())
+                    .ok_or_else(|| String::from("a code has no code"))?,
+                display: object.get("display").and_then(string),
+            })
+        })
+        .collect()
+}
+
+mod field;
 mod item;
-use item::{initial_value, loinc, news2};
+use item::news2;

@@ -1,0 +1,290 @@
+//! One Questionnaire item into one field: its members, extensions, conditions and children.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+use super::super::relevance::from_enable_when;
+use super::super::text::get_text;
+use super::super::*;
+use super::item::initial_value;
+use super::{INVALID, Importer, UNSUPPORTED, codings, error, hale_type};
+use crate::definition::{DefinitionError, Field, FieldType};
+
+impl Importer {
+    pub(super) fn item(
+        &mut self,
+        item: &Value,
+        path: &str,
+        in_repeat: bool,
+        seen: &mut HashSet<String>,
+        depth: usize,
+    ) -> Option<Field> {
+        let Some(object) = item.as_object() else {
+            self.errors.push(error(
+                path,
+                INVALID,
+                String::from("an item is a JSON object"),
+            ));
+            return None;
+        };
+        let Some(link_id) = object.get("linkId").and_then(Value::as_str) else {
+            self.errors
+                .push(error(path, INVALID, String::from("an item has no linkId")));
+            return None;
+        };
+        let before = self.errors.len();
+        let fail = |errors: &mut Vec<DefinitionError>, code: &'static str, message: String| {
+            errors.push(error(path, code, format!("item '{link_id}': {message}")));
+        };
+        if !seen.insert(link_id.to_owned()) {
+            fail(
+                &mut self.errors,
+                INVALID,
+                String::from("linkId is used twice"),
+            );
+        }
+        let (field_type, choice_type) = match hale_type(object) {
+            Ok(found) => found,
+            Err(message) => {
+                fail(&mut self.errors, UNSUPPORTED, message);
+                return None;
+            }
+        };
+        let name = self
+            .questions
+            .get(link_id)
+            .map_or_else(|| link_id.to_owned(), |question| question.name.clone());
+        let kind = object.get("type").and_then(Value::as_str).unwrap_or("");
+        let mut field = Field::new(&name, field_type);
+        if name != link_id {
+            field.link_id = Some(link_id.to_owned());
+        }
+        field.choice_type = choice_type;
+        field.open = kind == "open-choice";
+        if field_type == FieldType::Repeat && in_repeat {
+            fail(
+                &mut self.errors,
+                UNSUPPORTED,
+                String::from(
+                    "a repeating group inside a repeating group (nested repeat) is not supported",
+                ),
+            );
+        }
+        if kind == "text" {
+            field.appearance = Some(String::from("multiline"));
+        }
+        match get_text(object, "text", &self.language) {
+            Ok(label) => field.label = label,
+            Err(message) => fail(&mut self.errors, INVALID, message),
+        }
+        match get_text(object, "prefix", &self.language) {
+            Ok(prefix) => field.prefix = prefix,
+            Err(message) => fail(&mut self.errors, INVALID, message),
+        }
+        self.note_rendering(object, path, link_id);
+        let scope_mark = self.variables.len();
+        if let Err(message) = self.read_variables(object) {
+            fail(&mut self.errors, UNSUPPORTED, message);
+        }
+        let mut options = None;
+        let mut initial = None;
+        let mut enable_when = None;
+        let mut codes = Vec::new();
+        for (key, value) in object {
+            match key.as_str() {
+                "linkId" | "type" | "text" | "_text" | "repeats" | "extension" | "id"
+                | "prefix" | "_prefix" | "enableBehavior" => {}
+                "required" => field.required = value == &Value::Bool(true),
+                "readOnly" => {
+                    field.read_only =
+                        value == &Value::Bool(true) && field_type != FieldType::Calculate;
+                }
+                "maxLength" => match value.as_u64().and_then(|most| u32::try_from(most).ok()) {
+                    Some(most) if field_type == FieldType::Text => field.max_length = Some(most),
+                    _ => fail(
+                        &mut self.errors,
+                        UNSUPPORTED,
+                        String::from("maxLength is only supported on string and text items"),
+                    ),
+                },
+                "code" => match codings(value) {
+                    Ok(found) => codes = found,
+                    Err(message) => fail(&mut self.errors, UNSUPPORTED, message),
+                },
+                "definition" => self.note(
+                    path,
+                    "fhir_definition_dropped",
+                    format!(
+                        "item '{link_id}': definition (the element it extracts to) is not kept"
+                    ),
+                ),
+                "enableWhen" => enable_when = Some(value),
+                "answerOption" if field_type.is_select() => options = Some(value),
+                "initial" => initial = Some(value),
+                "item" => {}
+                "answerValueSet" => fail(
+                    &mut self.errors,
+                    UNSUPPORTED,
+                    String::from(
+                        "answerValueSet references are not supported: list the options inline as answerOption",
+                    ),
+                ),
+                other => fail(
+                    &mut self.errors,
+                    UNSUPPORTED,
+                    format!("member '{other}' is not supported by Hale"),
+                ),
+            }
+        }
+        let mut default_text = None;
+        let mut unit_options = Vec::new();
+        if let Some(extensions) = object.get("extension") {
+            let Some(extensions) = extensions.as_array() else {
+                fail(
+                    &mut self.errors,
+                    INVALID,
+                    String::from("extension is not an array"),
+                );
+                return None;
+            };
+            let has_hale = |url: &str| {
+                extensions.iter().any(|extension| {
+                    extension.get("url").and_then(Value::as_str) == Some(url)
+                        && super::is_hale_expression(extension)
+                })
+            };
+            for extension in extensions {
+                let url = extension.get("url").and_then(Value::as_str).unwrap_or("");
+                // Hale writes a FHIRPath twin beside its own expression; its own is the one read.
+                if matches!(
+                    url,
+                    ENABLE_WHEN_EXPRESSION | CALCULATED_EXPRESSION | INITIAL_EXPRESSION
+                ) && !super::is_hale_expression(extension)
+                    && has_hale(url)
+                {
+                    continue;
+                }
+                match self.item_extension(
+                    extension,
+                    kind,
+                    &mut field,
+                    &mut default_text,
+                    &mut unit_options,
+                ) {
+                    Ok(Some(dropped)) => self.note(
+                        path,
+                        "fhir_display_dropped",
+                        format!("item '{link_id}': {dropped} is display-only and not kept"),
+                    ),
+                    Ok(None) => {}
+                    Err(message) => fail(&mut self.errors, UNSUPPORTED, message),
+                }
+            }
+        }
+        if kind == "quantity" {
+            field.accepted_units = unit_options
+                .into_iter()
+                .filter(|unit| Some(unit) != field.unit.as_ref())
+                .collect();
+        }
+        let measured = field_type.is_numeric() || field_type == FieldType::Calculate;
+        match codes.first() {
+            // Hale's own export of a LOINC code.
+            Some(first)
+                if codes.len() == 1
+                    && first.display.is_none()
+                    && first.system.as_deref() == Some(LOINC) =>
+            {
+                field.code = Some(first.code.clone());
+            }
+            Some(first)
+                if measured && field.unit.is_some() && first.system.as_deref() == Some(LOINC) =>
+            {
+                field.code = Some(first.code.clone());
+                let plain = codes.len() == 1 && first.display.is_none();
+                if !plain {
+                    field.codes = codes;
+                }
+            }
+            _ => field.codes = codes,
+        }
+        if let Some(conditions) = enable_when {
+            let behavior = object.get("enableBehavior").and_then(Value::as_str);
+            let result = conditions
+                .as_array()
+                .ok_or_else(|| String::from("enableWhen is not an array"))
+                .and_then(|conditions| from_enable_when(conditions, behavior, &self.questions));
+            match (result, &field.relevant) {
+                (Ok(_), Some(_)) => fail(
+                    &mut self.errors,
+                    UNSUPPORTED,
+                    String::from(
+                        "both enableWhen and an enableWhenExpression: Hale has one relevance",
+                    ),
+                ),
+                (Ok(relevant), None) => field.relevant = Some(relevant),
+                (Err(message), _) => fail(&mut self.errors, UNSUPPORTED, message),
+            }
+        }
+        if let Some(text) = default_text {
+            match hale_domain::json::from_str(&text) {
+                Ok(default) => field.default = Some(default),
+                Err(_) => fail(
+                    &mut self.errors,
+                    INVALID,
+                    String::from("Hale default extension is not JSON"),
+                ),
+            }
+        }
+        if let Some(options) = options {
+            match self.options(options, &mut field) {
+                Ok(dropped) => {
+                    for dropped in dropped {
+                        self.note(
+                            path,
+                            "fhir_display_dropped",
+                            format!("item '{link_id}': {dropped} on an answerOption is display-only and not kept"),
+                        );
+                    }
+                }
+                Err(message) => fail(&mut self.errors, UNSUPPORTED, message),
+            }
+        }
+        if field.choice_list.is_some() && options.is_none() {
+            fail(
+                &mut self.errors,
+                INVALID,
+                String::from("names a choice list but lists no answerOption"),
+            );
+        }
+        if let Some(initial) = initial {
+            if field.default.is_some() {
+                fail(
+                    &mut self.errors,
+                    INVALID,
+                    String::from("has both initial and a default"),
+                );
+            }
+            match initial_value(initial, &field) {
+                Ok(value) => field.default = Some(value),
+                Err(message) => fail(&mut self.errors, UNSUPPORTED, message),
+            }
+        }
+        if let Some(children) = object.get("item") {
+            match children.as_array() {
+                Some(children) => {
+                    let inner = in_repeat || field_type == FieldType::Repeat;
+                    field.children = self.items(children, path, inner, seen, depth + 1);
+                }
+                None => fail(
+                    &mut self.errors,
+                    INVALID,
+                    String::from("item is not an array"),
+                ),
+            }
+        }
+        self.variables.truncate(scope_mark);
+        (self.errors.len() == before).then_some(field)
+    }
+}
