@@ -315,6 +315,7 @@ mod tests {
             Role::Clinician,
             Role::Researcher,
             Role::Integration,
+            Role::PlatformAdmin,
         ] {
             let refused = lint_source(&caller(vec![role]), &source).unwrap_err();
             assert!(
@@ -322,12 +323,7 @@ mod tests {
                 "{role:?}: {refused:?}"
             );
         }
-        for role in [
-            Role::Analyst,
-            Role::Reviewer,
-            Role::TenantAdmin,
-            Role::PlatformAdmin,
-        ] {
+        for role in [Role::Analyst, Role::Reviewer, Role::TenantAdmin] {
             let read = lint_source(&caller(vec![role]), &source).unwrap_err();
             assert!(
                 matches!(read, CoreError::InvalidSpreadsheet(_)),

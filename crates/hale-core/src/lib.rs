@@ -326,8 +326,10 @@ mod tests {
     }
 
     #[test]
-    fn roles_are_required_and_platform_admins_pass_every_check() {
-        use policy::{BuildApps, ManageTenants, StepVersions, permit};
+    fn roles_are_required_and_platform_admins_administer_but_reach_no_care_data() {
+        use policy::{
+            BuildApps, ListObservations, ManageAccounts, ManageTenants, StepVersions, permit,
+        };
         let analyst = principal(&[Role::Analyst], None);
         assert!(permit::<BuildApps>(&analyst).is_ok());
         let clinician = principal(&[Role::Clinician], None);
@@ -335,7 +337,12 @@ mod tests {
             permit::<BuildApps>(&clinician),
             Err(CoreError::Forbidden)
         ));
-        assert!(permit::<StepVersions>(&principal(&[Role::PlatformAdmin], None)).is_ok());
+        let platform = principal(&[Role::PlatformAdmin], None);
+        assert!(permit::<ManageTenants>(&platform).is_ok());
+        assert!(permit::<ManageAccounts>(&platform).is_ok());
+        assert!(permit::<StepVersions>(&platform).is_err());
+        assert!(permit::<ListObservations>(&platform).is_err());
+        assert!(permit::<ManageAccounts>(&principal(&[Role::TenantAdmin], None)).is_ok());
         assert!(matches!(
             permit::<ManageTenants>(&analyst),
             Err(CoreError::Forbidden)

@@ -16,13 +16,17 @@ use hale_domain::{Principal, Role};
 
 use crate::CoreError;
 
-/// Which roles a policy admits. Platform administrators are admitted by every policy.
+/// Which roles a policy admits. Platform administrators run the platform (tenants,
+/// accounts), not care: they are admitted to administration, never to a tenant's health data
+/// or apps by that role alone.
 #[derive(Clone, Copy, Debug)]
 pub enum Roles {
     /// Anyone, authenticated or not: the use case decides (sign-in, one's own account).
     Anyone,
     /// Platform administrators only.
     Platform,
+    /// Platform administrators, and holders of any of these roles.
+    Administration(&'static [Role]),
     /// Holders of any of these roles.
     AnyOf(&'static [Role]),
 }
@@ -51,9 +55,10 @@ pub(crate) fn permit<P: Policy>(principal: &Principal) -> Result<(), CoreError> 
     let admitted = match P::ROLES {
         Roles::Anyone => true,
         Roles::Platform => principal.has_role(Role::PlatformAdmin),
-        Roles::AnyOf(roles) => {
+        Roles::Administration(roles) => {
             principal.has_role(Role::PlatformAdmin) || principal.has_any_role(roles)
         }
+        Roles::AnyOf(roles) => principal.has_any_role(roles),
     };
     if !admitted {
         return Err(CoreError::Forbidden);
@@ -113,7 +118,7 @@ policies! {
     /// Tenants: each caller sees only the ones it belongs to (the use case filters).
     ListTenants: Roles::Anyone, Need::Nothing;
     /// Accounts and their keys, within the administrator's tenant.
-    ManageAccounts: Roles::AnyOf(&[TenantAdmin]), Need::Administration(Update);
+    ManageAccounts: Roles::Administration(&[TenantAdmin]), Need::Administration(Update);
     RegisterSubjects: Roles::AnyOf(&[TenantAdmin, Clinician, Integration]),
         Need::Resource(Patient, Create);
     /// One subject: a patient reaches only their own (checked by the use case).

@@ -818,6 +818,9 @@ mod uploads;
 #[path = "api/identity.rs"]
 mod identity;
 
+#[path = "api/access.rs"]
+mod access;
+
 #[path = "api/providers.rs"]
 mod providers;
 

@@ -781,3 +781,204 @@ async fn audit_verify_names_a_deleted_head_a_forged_token_and_a_rolled_back_tail
         );
     }
 }
+
+/// `hale serve` in another data directory over the same database: a second replica, with its
+/// own copy of the chain key and its own checkpoint file.
+fn replica(site: &Site) -> (tempfile::TempDir, Child, String) {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(directory.path().join("keys")).unwrap();
+    std::fs::copy(
+        site.data_dir.path().join("keys/chain.key"),
+        directory.path().join("keys/chain.key"),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hale"))
+        .env_remove("HALE_CONFIG")
+        .env("HALE_LOG", "warn")
+        .arg("--data-dir")
+        .arg(directory.path())
+        .arg("--database-url")
+        .arg(&site.database_url)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(address) = line.strip_prefix("Hale is serving on http://") {
+            std::thread::spawn(move || for _ in lines.by_ref() {});
+            return (directory, child, address.to_owned());
+        }
+    }
+    panic!("the second replica did not start");
+}
+
+#[tokio::test]
+async fn accounts_and_keys_from_the_command_line_and_revocation_on_every_replica_at_once() {
+    for backend in engines() {
+        eprintln!("engine: {}", backend.name());
+        let site = Site::new(backend).await;
+        site.run_ok(&["tenant", "create", "--slug", "contoso", "--name", "Contoso"]);
+        // A person with a password from stdin, an invited one, and an integration.
+        let mut create = site
+            .command()
+            .args([
+                "user",
+                "create",
+                "--tenant",
+                "contoso",
+                "--username",
+                "casey",
+                "--role",
+                "clinician",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write;
+            let mut stdin = create.stdin.take().unwrap();
+            writeln!(stdin, "violet-harbour-ledger-1987").unwrap();
+        }
+        let output = create.wait_with_output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let casey: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(casey["invite"], Value::Null);
+        let invited: Value = serde_json::from_str(&site.run_ok(&[
+            "user",
+            "invite",
+            "--tenant",
+            "contoso",
+            "--username",
+            "robin",
+            "--role",
+            "reviewer",
+        ]))
+        .unwrap();
+        assert!(
+            invited["invite"]
+                .as_str()
+                .is_some_and(|code| code.len() > 20)
+        );
+        let lab: Value = serde_json::from_str(&site.run_ok(&[
+            "user",
+            "invite",
+            "--tenant",
+            "contoso",
+            "--username",
+            "lab",
+            "--role",
+            "integration",
+            "--integration",
+        ]))
+        .unwrap();
+        let lab_id = lab["account_id"].as_str().unwrap().to_owned();
+        let key: Value = serde_json::from_str(&site.run_ok(&[
+            "key",
+            "create",
+            "--account",
+            &lab_id,
+            "--label",
+            "feed",
+            "--scopes",
+            "system/Observation.rs",
+        ]))
+        .unwrap();
+        let lab_key = key["key"].as_str().unwrap().to_owned();
+        let listed = site.run_ok(&["user", "list", "--tenant", "contoso"]);
+        assert_eq!(listed.lines().count(), 3, "{listed}");
+        assert!(
+            !listed.contains("hale_"),
+            "a listing shows no secret: {listed}"
+        );
+        // A password on the command line is not an option, and an integration has none.
+        let refused = site.run(&[
+            "user",
+            "create",
+            "--tenant",
+            "contoso",
+            "--username",
+            "x",
+            "--role",
+            "integration",
+            "--integration",
+        ]);
+        assert!(!refused.status.success());
+
+        let admin = site.token(&["tenant-admin"]);
+        let (mut first, first_address, _) = site.serve("serve");
+        let (_second_dir, mut second, second_address) = replica(&site);
+        let (status, me) = http(&second_address, "GET", "/api/v1/auth/me", &lab_key, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            (status, &me["scopes"]),
+            (200, &json!("system/Observation.rs")),
+            "{me}"
+        );
+        let (status, casey_session) = http(
+            &second_address,
+            "POST",
+            "/api/v1/auth/sign-in",
+            "",
+            Some(&json!({"tenant": "contoso", "username": "casey",
+                         "password": "violet-harbour-ledger-1987"})),
+        )
+        .await
+        .unwrap();
+        assert_eq!(status, 200, "{casey_session}");
+
+        // Revoked on one replica: refused on the other at once, with no cache to wait out.
+        let key_id = key["key_id"].as_str().unwrap();
+        let (status, _) = http(
+            &first_address,
+            "DELETE",
+            &format!("/api/v1/accounts/{lab_id}/keys/{key_id}"),
+            &admin,
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(status, 204);
+        let (status, _) = http(&second_address, "GET", "/api/v1/auth/me", &lab_key, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            status, 401,
+            "a revoked key still works on the other replica"
+        );
+
+        // Disabled from the command line while both serve: every credential stops.
+        let casey_id = casey["account_id"].as_str().unwrap();
+        let casey_key: Value =
+            serde_json::from_str(&site.run_ok(&["key", "create", "--account", casey_id])).unwrap();
+        let casey_key = casey_key["key"].as_str().unwrap();
+        for address in [&first_address, &second_address] {
+            let (status, _) = http(address, "GET", "/api/v1/auth/me", casey_key, None)
+                .await
+                .unwrap();
+            assert_eq!(status, 200);
+        }
+        site.run_ok(&["user", "disable", casey_id]);
+        for address in [&first_address, &second_address] {
+            let (status, _) = http(address, "GET", "/api/v1/auth/me", casey_key, None)
+                .await
+                .unwrap();
+            assert_eq!(status, 401, "a disabled account still works on {address}");
+        }
+        let listed = site.run_ok(&["user", "list", "--tenant", "contoso"]);
+        assert!(
+            listed
+                .lines()
+                .any(|line| line.contains("\"casey\"") && line.contains("\"disabled\":true")),
+            "{listed}"
+        );
+        for child in [&mut first, &mut second] {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+}
