@@ -812,6 +812,8 @@ fn replica(site: &Site) -> (tempfile::TempDir, Child, String) {
             return (directory, child, address.to_owned());
         }
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the second replica did not start");
 }
 
