@@ -410,6 +410,11 @@ fn roles_of(row: &AccountRow) -> Vec<Role> {
         .collect()
 }
 
+/// Whether an account is the platform's rather than a tenant's.
+fn platform_level(tenant: Option<TenantId>, roles: &[Role]) -> bool {
+    tenant.is_none() || roles.contains(&Role::PlatformAdmin)
+}
+
 /// Roles from a provider, without platform-admin (which no claim grants), each once.
 fn provider_roles(roles: impl IntoIterator<Item = Role>) -> Vec<Role> {
     let mut kept: Vec<Role> = Vec::new();
@@ -773,21 +778,28 @@ impl Core {
             kind: "account",
             id: None,
         };
-        let platform_level =
-            request.tenant.is_none() || request.roles.contains(&Role::PlatformAdmin);
-        if platform_level {
-            self.audited::<Platform<policy::ManageAccounts>, _>(
-                context,
-                "account.create",
-                target,
-                async { self.checked_account(context, request).await },
-            )
+        let platform = platform_level(request.tenant, &request.roles);
+        let work = self.checked_account(context, request);
+        self.audited_account(context, "account.create", target, platform, work)
             .await
+    }
+
+    /// Runs an account's creation under the policy it needs: an account outside any tenant,
+    /// or one that would hold platform-admin, is the platform administrators' to make.
+    async fn audited_account<T>(
+        &self,
+        context: &RequestContext,
+        action: &'static str,
+        target: Target<'_>,
+        platform: bool,
+        work: impl Future<Output = Result<T, CoreError>>,
+    ) -> Result<T, CoreError> {
+        if platform {
+            self.audited::<Platform<policy::ManageAccounts>, _>(context, action, target, work)
+                .await
         } else {
-            self.audited::<policy::ManageAccounts, _>(context, "account.create", target, async {
-                self.checked_account(context, request).await
-            })
-            .await
+            self.audited::<policy::ManageAccounts, _>(context, action, target, work)
+                .await
         }
     }
 
@@ -974,8 +986,7 @@ impl Core {
             id: None,
         };
         let key_row = Some((token_hash(key.expose()), request.label));
-        let platform_level =
-            account.tenant.is_none() || account.roles.contains(&Role::PlatformAdmin);
+        let platform = platform_level(account.tenant, &account.roles);
         let work = async {
             self.check_new_account(context, &account).await?;
             // A key holder signs in with the key: no invitation.
@@ -987,18 +998,8 @@ impl Core {
                 token: key.clone(),
             })
         };
-        if platform_level {
-            self.audited::<Platform<policy::ManageAccounts>, _>(
-                context,
-                "token.issue",
-                target,
-                work,
-            )
+        self.audited_account(context, "token.issue", target, platform, work)
             .await
-        } else {
-            self.audited::<policy::ManageAccounts, _>(context, "token.issue", target, work)
-                .await
-        }
     }
 
     /// The accounts of a tenant, for its administrators.

@@ -350,3 +350,85 @@ impl<S: Send + Sync> FromRequest<S> for AppUpload {
         Ok(AppUpload(source))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use axum::http::HeaderValue;
+    use proptest::prelude::*;
+
+    fn headers(values: &[String]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                headers.append(header::COOKIE, value);
+            }
+        }
+        headers
+    }
+
+    /// Cookie names that are not the session's but look like it.
+    fn other_name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z_]{1,12}".prop_filter("not the session cookie", |name| name != SESSION_COOKIE),
+            Just(format!("x{SESSION_COOKIE}")),
+            Just(format!("{SESSION_COOKIE}x")),
+            Just(SESSION_COOKIE.to_ascii_uppercase()),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_cookie_header_parses_without_panicking(values in prop::collection::vec(any::<String>(), 0..4)) {
+            let headers = headers(&values);
+            if let Some(value) = session_cookie(&headers) {
+                prop_assert!(!value.is_empty());
+                prop_assert!(!value.contains(';'));
+            }
+        }
+
+        #[test]
+        fn the_session_is_found_among_others_in_any_header_and_order(
+            before in prop::collection::vec((other_name(), "[A-Za-z0-9_-]{0,20}"), 0..4),
+            after in prop::collection::vec((other_name(), "[A-Za-z0-9_-]{0,20}"), 0..4),
+            token in "hs_[A-Za-z0-9_-]{1,60}",
+            split in any::<bool>(),
+        ) {
+            let pairs = |pairs: &[(String, String)]| {
+                pairs.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>()
+            };
+            let mut first = pairs(&before);
+            first.push(format!("{SESSION_COOKIE}={token}"));
+            let second = pairs(&after);
+            let values = if split {
+                vec![first.join("; "), second.join("; ")]
+            } else {
+                first.extend(second);
+                vec![first.join(";")]
+            };
+            let headers = headers(&values);
+            prop_assert_eq!(session_cookie(&headers), Some(token.as_str()));
+        }
+
+        #[test]
+        fn look_alike_names_are_never_the_session(
+            cookies in prop::collection::vec((other_name(), "[A-Za-z0-9_-]{1,20}"), 0..6),
+        ) {
+            let header = cookies
+                .iter()
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let headers = headers(&[header]);
+            prop_assert_eq!(session_cookie(&headers), None);
+        }
+    }
+
+    #[test]
+    fn an_empty_session_value_is_no_session() {
+        let headers = headers(&[format!("{SESSION_COOKIE}=; a=b")]);
+        assert_eq!(session_cookie(&headers), None);
+        assert_eq!(cookie(&headers, "a"), Some("b"));
+    }
+}
