@@ -41,11 +41,13 @@ pub enum ErrorCode {
     CsrfRejected,
     UsernameTaken,
     TooManyAttempts,
+    /// The caller's rate-limit policy allows no more calls yet.
+    RateLimited,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and for the tests that check the table is complete.
-    pub const ALL: [ErrorCode; 31] = [
+    pub const ALL: [ErrorCode; 32] = [
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -77,6 +79,7 @@ impl ErrorCode {
         ErrorCode::CsrfRejected,
         ErrorCode::UsernameTaken,
         ErrorCode::TooManyAttempts,
+        ErrorCode::RateLimited,
     ];
 
     /// The code as clients see it; never changes once published.
@@ -113,6 +116,7 @@ impl ErrorCode {
             ErrorCode::CsrfRejected => "csrf_rejected",
             ErrorCode::UsernameTaken => "username_taken",
             ErrorCode::TooManyAttempts => "too_many_attempts",
+            ErrorCode::RateLimited => "rate_limited",
         }
     }
 }
@@ -318,6 +322,7 @@ mod tests {
                 ErrorCode::CsrfRejected => 28,
                 ErrorCode::UsernameTaken => 29,
                 ErrorCode::TooManyAttempts => 30,
+                ErrorCode::RateLimited => 31,
             }
         }
         for (position, code) in ErrorCode::ALL.iter().enumerate() {

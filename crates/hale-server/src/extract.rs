@@ -8,7 +8,7 @@ use axum::extract::{FromRef, FromRequest, FromRequestParts, RawPathParams, Reque
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use hale_core::Credential;
-use hale_domain::RequestContext;
+use hale_domain::{Principal, RequestContext};
 use serde::de::DeserializeOwned;
 
 use crate::AppState;
@@ -36,29 +36,58 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
-        let credential = credential(parts)?;
-        let authenticated = match credential {
-            Credential::ApiKey(token) if state.oidc.takes(token) => {
-                match state.oidc.identity(token).await {
-                    Ok(identity) => state.core.authenticate_external(identity).await,
-                    Err(error) => Err(error),
-                }
-            }
-            credential => state.core.authenticate(credential).await,
+        // The edge's gate authenticated the request already (to key its rate limit); a router
+        // without the gate authenticates here.
+        let outcome = match parts.extensions.get::<Authentication>() {
+            Some(Authentication(outcome)) => outcome.clone(),
+            None => authenticate(&AppState::from_ref(state), parts).await,
         };
-        let principal = authenticated.map_err(|error| match error {
-            hale_core::CoreError::Unavailable
-            | hale_core::CoreError::Internal
-            | hale_core::CoreError::CsrfRejected => ApiError::from(error),
-            _ => Problem::new(ErrorCode::Unauthenticated, "the credential is not valid").into(),
-        })?;
+        let principal = outcome.map_err(|(code, detail)| Problem::new(code, detail))?;
         Ok(Context(RequestContext::new(
             principal,
             request_id(parts),
             "rest",
         )))
     }
+}
+
+/// What authenticating a request gave: its principal, or the problem to answer with (a code
+/// and a detail that names no credential).
+#[derive(Clone, Debug)]
+pub struct Authentication(pub Result<Principal, (ErrorCode, String)>);
+
+/// Whether the request carries a credential at all (a bearer token or a session cookie).
+pub fn has_credential(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::AUTHORIZATION) || session_cookie(headers).is_some()
+}
+
+/// The principal behind the request's credential: a Hale API key, a trusted provider's JWT
+/// access token, or a web session. Every refusal of the credential itself is one
+/// `unauthenticated` answer; only unavailability, an internal error and a missing anti-forgery
+/// token say more.
+pub async fn authenticate(
+    state: &AppState,
+    parts: &Parts,
+) -> Result<Principal, (ErrorCode, String)> {
+    let credential = credential(parts).map_err(|error| (error.code(), error.detail()))?;
+    let authenticated = match credential {
+        Credential::ApiKey(token) if state.oidc.takes(token) => {
+            match state.oidc.identity(token).await {
+                Ok(identity) => state.core.authenticate_external(identity).await,
+                Err(error) => Err(error),
+            }
+        }
+        credential => state.core.authenticate(credential).await,
+    };
+    authenticated.map_err(|error| match error {
+        hale_core::CoreError::Unavailable
+        | hale_core::CoreError::Internal
+        | hale_core::CoreError::CsrfRejected => (error.code(), error.to_string()),
+        _ => (
+            ErrorCode::Unauthenticated,
+            String::from("the credential is not valid"),
+        ),
+    })
 }
 
 /// The address of the peer that sent the request, as the socket saw it (`-` where the server

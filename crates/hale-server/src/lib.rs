@@ -5,6 +5,7 @@
 mod dto;
 mod edge;
 mod extract;
+mod gate;
 mod oidc;
 mod problem;
 mod routes;
@@ -23,6 +24,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use edge::{MAX_HEADER_BYTES, MAX_URI_BYTES};
+pub use gate::{Covered, LimitKey, RateLimits, RateRule, RateRuleConfig, default_rules};
 pub use oidc::{Oidc, SignInProvider};
 pub use problem::{MAX_FIELD_ERRORS, Problem, status_of};
 
@@ -50,6 +52,8 @@ pub struct AppState {
     pub core: Core,
     /// The customer's OpenID providers; empty when none is configured.
     pub oidc: Oidc,
+    /// Rate limits per caller; none by default.
+    pub rate: RateLimits,
 }
 
 /// The whole HTTP API.
@@ -59,6 +63,11 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
         .merge(routes::health::routes())
         .nest("/api/v1", routes::api())
         .fallback(|| async { Problem::new(ErrorCode::NotFound, "no such endpoint") })
+        // Authenticates once and applies the caller's rate limit before any handler runs.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            gate::gate,
+        ))
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(CatchPanicLayer::custom(|_| {

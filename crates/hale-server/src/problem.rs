@@ -32,6 +32,9 @@ pub struct Problem {
     /// Seconds until a retry can succeed (429); sent as `Retry-After`, not in the body.
     #[serde(skip)]
     pub retry_after: Option<u64>,
+    /// The code as a value, for the edge's own decisions.
+    #[serde(skip)]
+    pub error_code: ErrorCode,
 }
 
 /// The status and title of every stable error code: the one table, exhaustive, so a new code
@@ -75,6 +78,7 @@ pub fn status_of(code: ErrorCode) -> (StatusCode, &'static str) {
         ErrorCode::CsrfRejected => (StatusCode::FORBIDDEN, "Forbidden"),
         ErrorCode::UsernameTaken => (StatusCode::CONFLICT, "Conflict"),
         ErrorCode::TooManyAttempts => (StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
+        ErrorCode::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
     }
 }
 
@@ -89,6 +93,7 @@ impl Problem {
             title,
             status: status.as_u16(),
             code: code.as_str(),
+            error_code: code,
             detail: detail.into(),
             errors: Vec::new(),
             truncated: None,
@@ -160,6 +165,18 @@ impl IntoResponse for Problem {
 
 /// Lets handlers use `?` on core calls.
 pub struct ApiError(pub Box<Problem>);
+
+impl ApiError {
+    /// The problem's stable code.
+    pub fn code(&self) -> ErrorCode {
+        self.0.error_code
+    }
+
+    /// The problem's detail.
+    pub fn detail(&self) -> String {
+        self.0.detail.clone()
+    }
+}
 
 impl From<CoreError> for ApiError {
     fn from(error: CoreError) -> Self {

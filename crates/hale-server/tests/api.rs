@@ -149,6 +149,7 @@ fn build_router(store: Store) -> Router {
         AppState {
             core: Core::with_system(store),
             oidc: hale_server::Oidc::default(),
+            rate: hale_server::RateLimits::default(),
         },
         &Limits::default(),
     )

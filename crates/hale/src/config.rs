@@ -21,6 +21,11 @@ pub struct FileConfig {
     pub log_format: Option<LogFormat>,
     #[serde(default)]
     pub oidc: OidcConfig,
+    /// `memory` (one process), or a `redis://` URL shared by replicas.
+    pub rate_limit_store: Option<String>,
+    /// Rate-limit rules, in the order they are tried; when given, they replace the shipped
+    /// ones entirely.
+    pub rate_limits: Option<Vec<hale_server::RateRuleConfig>>,
 }
 
 /// The customer's OpenID providers.
@@ -87,6 +92,35 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
     pub oidc: OidcConfig,
+    pub rate_limit_store: RateLimitStore,
+    pub rate_limits: Vec<hale_server::RateRule>,
+}
+
+/// Where rate-limit counts live.
+#[derive(Clone)]
+pub enum RateLimitStore {
+    Memory,
+    /// Never printed: the URL may hold a password.
+    Redis(String),
+}
+
+impl fmt::Debug for RateLimitStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RateLimitStore::Memory => f.write_str("Memory"),
+            RateLimitStore::Redis(_) => f.write_str("Redis([redacted])"),
+        }
+    }
+}
+
+fn rate_limit_store(text: Option<String>) -> anyhow::Result<RateLimitStore> {
+    match text.as_deref() {
+        None | Some("memory") => Ok(RateLimitStore::Memory),
+        Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+            Ok(RateLimitStore::Redis(url.to_owned()))
+        }
+        Some(_) => bail!("rate_limit_store must be `memory` or a redis:// URL"),
+    }
 }
 
 /// What came from the environment and flags (clap merges those two, flags first).
@@ -98,6 +132,7 @@ pub struct Overrides {
     pub listen: Option<SocketAddr>,
     pub max_body_bytes: Option<usize>,
     pub log_format: Option<LogFormat>,
+    pub rate_limit_store: Option<String>,
 }
 
 pub fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -149,6 +184,15 @@ pub fn resolve(file: FileConfig, overrides: Overrides) -> anyhow::Result<Setting
         max_body_bytes,
         log_format: overrides.log_format.or(file.log_format).unwrap_or_default(),
         oidc: file.oidc,
+        rate_limit_store: rate_limit_store(overrides.rate_limit_store.or(file.rate_limit_store))?,
+        rate_limits: match file.rate_limits {
+            None => hale_server::default_rules(),
+            Some(rules) => rules
+                .into_iter()
+                .map(hale_server::RateRuleConfig::rule)
+                .collect::<Result<_, _>>()
+                .map_err(|error| anyhow::anyhow!("{error}"))?,
+        },
     })
 }
 
@@ -200,6 +244,40 @@ mapping = { tenant = "contoso", subject_claim = "oid" }
             format!("{mapping_typo:#}").contains("role_mapping"),
             "{mapping_typo:#}"
         );
+    }
+
+    #[test]
+    fn rate_limits_replace_the_shipped_ones_and_the_store_is_checked() {
+        let shipped = resolve(parse_file("version = 1\n").unwrap(), Overrides::default()).unwrap();
+        assert!(matches!(shipped.rate_limit_store, RateLimitStore::Memory));
+        assert_eq!(shipped.rate_limits[0].policy.calls(), 10);
+        let file = parse_file(
+            r#"version = 1
+rate_limit_store = "redis://:secret@127.0.0.1:6379"
+[[rate_limits]]
+name = "patient"
+calls = 3
+period = "2s"
+key = "account"
+applies_to = ["patient"]
+"#,
+        )
+        .unwrap();
+        let settings = resolve(file, Overrides::default()).unwrap();
+        assert_eq!(settings.rate_limits.len(), 1);
+        assert_eq!(settings.rate_limits[0].policy.calls(), 3);
+        assert!(!format!("{settings:?}").contains("secret"));
+        let typo = parse_file(
+            "version = 1\n[[rate_limits]]\nname = \"p\"\ncals = 3\nperiod = \"2s\"\n\
+             key = \"account\"\napplies_to = [\"patient\"]\n",
+        )
+        .unwrap_err();
+        assert!(format!("{typo:#}").contains("cals"), "{typo:#}");
+        let store = resolve(
+            parse_file("version = 1\nrate_limit_store = \"memcached://x\"\n").unwrap(),
+            Overrides::default(),
+        );
+        assert!(store.is_err());
     }
 
     #[test]

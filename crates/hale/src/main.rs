@@ -78,6 +78,10 @@ struct ServeArgs {
     /// Largest request body in bytes [default: 1048576].
     #[arg(long, env = "HALE_MAX_BODY_BYTES")]
     max_body_bytes: Option<usize>,
+    /// Where rate-limit counts live: `memory`, or a redis:// URL replicas share [default:
+    /// memory].
+    #[arg(long, env = "HALE_RATE_LIMIT_STORE", hide_env_values = true)]
+    rate_limit_store: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -257,9 +261,13 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(path) => config::load_file(path)?,
         None => config::FileConfig::default(),
     };
-    let (listen, max_body_bytes) = match &cli.command {
-        Command::Serve(args) | Command::Demo(args) => (args.listen, args.max_body_bytes),
-        _ => (None, None),
+    let (listen, max_body_bytes, rate_limit_store) = match &cli.command {
+        Command::Serve(args) | Command::Demo(args) => (
+            args.listen,
+            args.max_body_bytes,
+            args.rate_limit_store.clone(),
+        ),
+        _ => (None, None, None),
     };
     let settings = config::resolve(
         file,
@@ -270,6 +278,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             listen,
             max_body_bytes,
             log_format: cli.log_format,
+            rate_limit_store,
         },
     )?;
     serve::init_logging(settings.log_format);

@@ -3,11 +3,12 @@
 
 use anyhow::Context;
 use hale_core::{ClaimMapping, ClaimMappingConfig, Core};
-use hale_server::{AppState, Limits, Oidc, router};
+use hale_limit::{Limiter, MemoryConfig, MemoryStore, RedisConfig, RedisStore};
+use hale_server::{AppState, Limits, Oidc, RateLimits, router};
 use tracing_subscriber::EnvFilter;
 
 use crate::commands::{open_store, operator};
-use crate::config::{LogFormat, OidcConfig, Settings};
+use crate::config::{LogFormat, OidcConfig, RateLimitStore, Settings};
 
 pub fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_env("HALE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -46,7 +47,8 @@ pub async fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
         ..Limits::default()
     };
     let oidc = providers(&core, &settings.oidc).await?;
-    let app = router(AppState { core, oidc }, &limits);
+    let rate = rate_limits(settings).await?;
+    let app = router(AppState { core, oidc, rate }, &limits);
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
@@ -89,6 +91,31 @@ async fn providers(core: &Core, config: &OidcConfig) -> anyhow::Result<Oidc> {
         providers.push((entry.client.clone(), mapping(&what, &entry.mapping).await?));
     }
     Oidc::new(issuers, providers).map_err(|error| anyhow::anyhow!("oidc: {error}"))
+}
+
+/// The rate limiter over its store: this process's memory (idle keys swept every minute), or
+/// the Redis replicas share, reached before serving so a wrong URL stops the start.
+async fn rate_limits(settings: &Settings) -> anyhow::Result<RateLimits> {
+    let limiter = match &settings.rate_limit_store {
+        RateLimitStore::Memory => {
+            let store = MemoryStore::new(MemoryConfig::default());
+            let swept = store.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+                loop {
+                    every.tick().await;
+                    swept.sweep();
+                }
+            });
+            Limiter::Memory(store)
+        }
+        RateLimitStore::Redis(url) => Limiter::Redis(
+            RedisStore::connect(&RedisConfig::new(url.clone()))
+                .await
+                .map_err(|error| anyhow::anyhow!("rate_limit_store: {error}"))?,
+        ),
+    };
+    Ok(RateLimits::new(limiter, settings.rate_limits.clone()))
 }
 
 async fn shutdown_signal() {

@@ -984,3 +984,159 @@ async fn accounts_and_keys_from_the_command_line_and_revocation_on_every_replica
         }
     }
 }
+
+/// `hale serve` with a configuration file, in `site`'s data directory or another one holding a
+/// copy of its chain key.
+fn serve_with_config(site: &Site, config: &Path, data_dir: &Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hale"))
+        .env_remove("HALE_CONFIG")
+        .env("HALE_LOG", "warn")
+        .arg("--config")
+        .arg(config)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--database-url")
+        .arg(&site.database_url)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(address) = line.strip_prefix("Hale is serving on http://") {
+            std::thread::spawn(move || for _ in lines.by_ref() {});
+            return (child, address.to_owned());
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("hale serve did not start with {}", config.display());
+}
+
+/// One HTTP/1.1 GET with a bearer token; answers the status and the response's headers.
+async fn get_headers(address: &str, path: &str, token: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text[9..12].parse().unwrap();
+    let head = text
+        .split("\r\n\r\n")
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    (status, head)
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name}: ")))
+        .map(str::trim)
+}
+
+#[tokio::test]
+async fn ten_calls_in_the_window_across_two_replicas_and_the_eleventh_is_refused() {
+    let redis = std::env::var("HALE_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    for backend in engines() {
+        eprintln!("engine: {}", backend.name());
+        let site = Site::new(backend).await;
+        site.run_ok(&["tenant", "create", "--slug", "contoso", "--name", "Contoso"]);
+        let admin = site.token(&["tenant-admin"]);
+        // The shipped patient policy's count, over a window short enough to wait out. A
+        // namespace of its own per run: the key is the account, new in every run anyway.
+        let config = write(
+            site.data_dir.path(),
+            "hale.toml",
+            &format!(
+                "version = 1\nrate_limit_store = \"{redis}\"\n\
+                 [[rate_limits]]\nname = \"patient\"\ncalls = 10\nperiod = \"4s\"\n\
+                 key = \"account\"\napplies_to = [\"patient\"]\n"
+            ),
+        );
+        let second_dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(second_dir.path().join("keys")).unwrap();
+        std::fs::copy(
+            site.data_dir.path().join("keys/chain.key"),
+            second_dir.path().join("keys/chain.key"),
+        )
+        .unwrap();
+        let (mut first, a) = serve_with_config(&site, &config, site.data_dir.path());
+        let (mut second, b) = serve_with_config(&site, &config, second_dir.path());
+        let (status, subject) = http(
+            &a,
+            "POST",
+            "/api/v1/tenants/contoso/subjects",
+            &admin,
+            Some(&json!({"identifiers": [{"system": "urn:mrn", "value": "MRN-1"}]})),
+        )
+        .await
+        .unwrap();
+        assert_eq!(status, 201, "{subject}");
+        let patient = site
+            .run_ok(&[
+                "token",
+                "issue",
+                "--tenant",
+                "contoso",
+                "--role",
+                "patient",
+                "--subject",
+                subject["id"].as_str().unwrap(),
+            ])
+            .trim()
+            .to_owned();
+        let started = Instant::now();
+        let mut remaining = Vec::new();
+        for call in 0..10 {
+            let address = if call % 2 == 0 { &a } else { &b };
+            let (status, head) = get_headers(address, "/api/v1/auth/me", &patient).await;
+            assert_eq!(status, 200, "call {call}: {head}");
+            assert_eq!(
+                header(&head, "ratelimit-policy"),
+                Some("\"patient\";q=10;w=4")
+            );
+            remaining.push(header(&head, "ratelimit").unwrap().to_owned());
+        }
+        assert!(
+            remaining[9].starts_with("\"patient\";r=0;"),
+            "{remaining:?}"
+        );
+        let window_left = Duration::from_secs(4).saturating_sub(started.elapsed());
+        assert!(
+            !window_left.is_zero(),
+            "the machine was too slow to test within one window"
+        );
+        // The eleventh, on either replica, is refused — and refusals consume nothing.
+        let mut retry_after = 0;
+        for address in [&a, &b, &a] {
+            let (status, head) = get_headers(address, "/api/v1/auth/me", &patient).await;
+            assert_eq!(status, 429, "{head}");
+            assert!(head.contains("application/problem+json"), "{head}");
+            retry_after = header(&head, "retry-after")
+                .unwrap()
+                .parse::<u64>()
+                .unwrap();
+            assert!((1..=4).contains(&retry_after), "{head}");
+            assert!(
+                header(&head, "ratelimit")
+                    .unwrap()
+                    .starts_with("\"patient\";r=0;")
+            );
+        }
+        // Once the oldest call leaves the window, a call is accepted again.
+        tokio::time::sleep(Duration::from_secs(retry_after)).await;
+        let (status, head) = get_headers(&b, "/api/v1/auth/me", &patient).await;
+        assert_eq!(status, 200, "after Retry-After: {head}");
+        for child in [&mut first, &mut second] {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+}

@@ -35,7 +35,14 @@ async fn provider_router(h: &Harness, provider: &TestProvider) -> Router {
         vec![(provider.provider_config("test"), mapping)],
     )
     .unwrap();
-    router(AppState { core, oidc }, &Limits::default())
+    router(
+        AppState {
+            core,
+            oidc,
+            rate: hale_server::RateLimits::default(),
+        },
+        &Limits::default(),
+    )
 }
 
 fn with(mut claims: Map<String, Value>, key: &str, value: Value) -> Map<String, Value> {
