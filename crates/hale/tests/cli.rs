@@ -782,6 +782,18 @@ async fn audit_verify_names_a_deleted_head_a_forged_token_and_a_rolled_back_tail
     }
 }
 
+/// One raw HTTP/1.1 exchange: the status, the head, and the body.
+async fn raw(address: &str, request: &str) -> (u16, String, String) {
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text[9..12].parse().unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (status, head.to_owned(), body.to_owned())
+}
+
 /// `hale serve` in another data directory over the same database: a second replica, with its
 /// own copy of the chain key and its own checkpoint file.
 fn replica(site: &Site) -> (tempfile::TempDir, Child, String) {
@@ -921,17 +933,56 @@ async fn accounts_and_keys_from_the_command_line_and_revocation_on_every_replica
             (200, &json!("system/Observation.rs")),
             "{me}"
         );
-        let (status, casey_session) = http(
+        // A session begun on one replica works on the other, and signing out on that one ends
+        // it on the first at once.
+        let body = json!({"tenant": "contoso", "username": "casey",
+                          "password": "violet-harbour-ledger-1987"})
+        .to_string();
+        let (status, head, answer) = raw(
             &second_address,
-            "POST",
-            "/api/v1/auth/sign-in",
-            "",
-            Some(&json!({"tenant": "contoso", "username": "casey",
-                         "password": "violet-harbour-ledger-1987"})),
+            &format!(
+                "POST /api/v1/auth/sign-in HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ),
         )
-        .await
-        .unwrap();
-        assert_eq!(status, 200, "{casey_session}");
+        .await;
+        assert_eq!(status, 200, "{head}");
+        let session = head
+            .lines()
+            .find_map(|line| {
+                line.to_ascii_lowercase()
+                    .starts_with("set-cookie: hale_session=")
+                    .then(|| &line["set-cookie: hale_session=".len()..])
+            })
+            .and_then(|rest| rest.split(';').next())
+            .unwrap()
+            .to_owned();
+        let csrf = serde_json::from_str::<Value>(&answer).unwrap()["csrf_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let me = |address: &str| {
+            format!(
+                "GET /api/v1/auth/me HTTP/1.1\r\nHost: {address}\r\nCookie: hale_session={session}\r\n\
+                 Connection: close\r\n\r\n"
+            )
+        };
+        assert_eq!(raw(&first_address, &me(&first_address)).await.0, 200);
+        let (status, head, _) = raw(
+            &first_address,
+            &format!(
+                "POST /api/v1/auth/sign-out HTTP/1.1\r\nHost: x\r\nCookie: hale_session={session}\r\n\
+                 X-CSRF-Token: {csrf}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            ),
+        )
+        .await;
+        assert_eq!(status, 204, "{head}");
+        assert_eq!(
+            raw(&second_address, &me(&second_address)).await.0,
+            401,
+            "a signed-out session still works on the other replica"
+        );
 
         // Revoked on one replica: refused on the other at once, with no cache to wait out.
         let key_id = key["key_id"].as_str().unwrap();
