@@ -2,6 +2,7 @@
 //! request declares are refused at once, in problem+json, and responses never get cached or
 //! sniffed.
 
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
@@ -19,7 +20,18 @@ pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 /// What the size checks compare against.
 #[derive(Clone, Copy, Debug)]
 pub struct Sizes {
+    /// Uploads: spreadsheets, Questionnaires and definitions.
     pub max_body_bytes: usize,
+    /// Every other request body (submissions, sign-in, …).
+    pub max_json_bytes: usize,
+}
+
+/// Routes that take an app definition or an upload, which may be larger than other bodies.
+fn takes_uploads(path: &str) -> bool {
+    path == "/api/v1/lint"
+        || path.ends_with("/import")
+        || path.ends_with("/apps")
+        || path.ends_with("/versions")
 }
 
 /// Refuses a request whose target, headers or declared body are too large, before its body is
@@ -49,6 +61,11 @@ pub async fn refuse_oversized(
         )
         .into_response();
     }
+    let limit = if takes_uploads(request.uri().path()) {
+        sizes.max_body_bytes
+    } else {
+        sizes.max_json_bytes
+    };
     let mut lengths = request.headers().get_all(header::CONTENT_LENGTH).iter();
     let declared = lengths.next().map(|value| {
         value
@@ -64,7 +81,7 @@ pub async fn refuse_oversized(
             )
             .into_response();
         }
-        Some(Some(length)) if length > sizes.max_body_bytes as u64 => {
+        Some(Some(length)) if length > limit as u64 => {
             return Problem::new(
                 ErrorCode::PayloadTooLarge,
                 "the body is larger than this endpoint accepts",
@@ -80,17 +97,164 @@ pub async fn refuse_oversized(
         )
         .into_response();
     }
+    // A body sent without a length (chunked) stops being read one byte past the limit.
+    let request = request.map(|body| Body::new(http_body_util::Limited::new(body, limit)));
     next.run(request).await
 }
 
-/// Every answer may carry PHI or be read as such: no cache keeps it, and no browser guesses
-/// another media type for it.
+/// How many requests may be in flight at once; past that, new ones are shed at once with 503
+/// and `Retry-After` rather than queued. Liveness (`/health`) is never shed.
+#[derive(Clone)]
+pub struct InFlight(pub std::sync::Arc<tokio::sync::Semaphore>);
+
+pub async fn shed_load(State(slots): State<InFlight>, request: Request, next: Next) -> Response {
+    if request.uri().path() == "/health" {
+        return next.run(request).await;
+    }
+    match slots.0.clone().try_acquire_owned() {
+        Ok(permit) => {
+            let response = next.run(request).await;
+            drop(permit);
+            response
+        }
+        Err(_) => Problem::new(
+            ErrorCode::Unavailable,
+            "the service is at capacity; retry shortly",
+        )
+        .into_response(),
+    }
+}
+
+/// Every answer may carry PHI or be read as such: no cache keeps it, no browser guesses
+/// another media type for it, frames it, sends its address onward or lets it load anything.
 pub async fn hygiene_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    for (name, value) in [
+        (header::CACHE_CONTROL, "no-store"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    for (name, value) in [
+        ("cross-origin-opener-policy", "same-origin"),
+        ("cross-origin-resource-policy", "same-origin"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::Arc;
+
+    use axum::Router;
+    use axum::body::Bytes;
+    use axum::http::StatusCode;
+    use axum::routing::{get, post};
+    use tokio::sync::{Notify, Semaphore};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    fn get_request(path: &str) -> Request {
+        Request::builder().uri(path).body(Body::empty()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn requests_past_the_cap_are_shed_at_once_and_health_never_is() {
+        let release = Arc::new(Notify::new());
+        let entered = Arc::new(Notify::new());
+        let (held, started) = (release.clone(), entered.clone());
+        let app = Router::new()
+            .route(
+                "/slow",
+                get(move || {
+                    let (held, started) = (held.clone(), started.clone());
+                    async move {
+                        started.notify_one();
+                        held.notified().await;
+                        "done"
+                    }
+                }),
+            )
+            .route("/fast", get(|| async { "fast" }))
+            .route("/health", get(|| async { "ok" }))
+            .layer(axum::middleware::from_fn_with_state(
+                InFlight(Arc::new(Semaphore::new(1))),
+                shed_load,
+            ));
+        let slow = tokio::spawn(app.clone().oneshot(get_request("/slow")));
+        entered.notified().await;
+        let shed = app.clone().oneshot(get_request("/fast")).await.unwrap();
+        assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(shed.headers().contains_key(header::RETRY_AFTER));
+        let health = app.clone().oneshot(get_request("/health")).await.unwrap();
+        assert_eq!(health.status(), StatusCode::OK);
+        release.notify_one();
+        assert_eq!(slow.await.unwrap().unwrap().status(), StatusCode::OK);
+        let after = app.oneshot(get_request("/fast")).await.unwrap();
+        assert_eq!(after.status(), StatusCode::OK, "the slot comes back");
+    }
+
+    fn sized() -> Router {
+        let echo = post(|body: Bytes| async move { body.len().to_string() });
+        Router::new()
+            .route("/api/v1/tenants/t/submissions", echo.clone())
+            .route("/api/v1/tenants/t/apps/import", echo)
+            .layer(axum::middleware::from_fn_with_state(
+                Sizes {
+                    max_body_bytes: 1000,
+                    max_json_bytes: 100,
+                },
+                refuse_oversized,
+            ))
+    }
+
+    /// A body streamed in chunks, with no `Content-Length`.
+    fn chunked(path: &str, bytes: usize) -> Request {
+        let chunks: Vec<Result<Bytes, std::io::Error>> =
+            (0..bytes).map(|_| Ok(Bytes::from_static(b"x"))).collect();
+        Request::post(path)
+            .body(Body::from_stream(futures::stream::iter(chunks)))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn each_route_kind_has_its_own_body_limit_declared_or_streamed() {
+        for (path, limit) in [
+            ("/api/v1/tenants/t/submissions", 100),
+            ("/api/v1/tenants/t/apps/import", 1000),
+        ] {
+            for (bytes, fits) in [(limit, true), (limit + 1, false)] {
+                let declared = Request::post(path)
+                    .header(header::CONTENT_LENGTH, bytes.to_string())
+                    .body(Body::from(vec![b'x'; bytes]))
+                    .unwrap();
+                let answer = sized().oneshot(declared).await.unwrap();
+                assert_eq!(
+                    answer.status().is_success(),
+                    fits,
+                    "{path} declared {bytes}"
+                );
+                let streamed = sized().oneshot(chunked(path, bytes)).await.unwrap();
+                // Past the limit the handler's body extractor fails; 413 is axum's own answer.
+                assert_eq!(
+                    streamed.status().is_success(),
+                    fits,
+                    "{path} streamed {bytes}"
+                );
+                if !fits {
+                    assert_eq!(streamed.status(), StatusCode::PAYLOAD_TOO_LARGE);
+                }
+            }
+        }
+    }
 }

@@ -31,8 +31,13 @@ pub use problem::{MAX_FIELD_ERRORS, Problem, status_of};
 /// Limits the edge enforces before the core sees a request.
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Largest request body, in bytes; larger ones get 413 before they are read whole.
+    /// Largest upload (spreadsheet, Questionnaire, definition), in bytes; larger ones get 413
+    /// before they are read whole.
     pub max_body_bytes: usize,
+    /// Largest body of every other request (submissions, sign-in, …).
+    pub max_json_bytes: usize,
+    /// Most requests in flight at once; more are shed with 503 (never queued).
+    pub max_in_flight: usize,
     /// Longest a request may take end to end.
     pub request_timeout: Duration,
 }
@@ -41,6 +46,8 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_body_bytes: 1024 * 1024,
+            max_json_bytes: 256 * 1024,
+            max_in_flight: 1024,
             request_timeout: Duration::from_secs(30),
         }
     }
@@ -85,8 +92,16 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             edge::Sizes {
                 max_body_bytes: limits.max_body_bytes,
+                max_json_bytes: limits.max_json_bytes.min(limits.max_body_bytes),
             },
             edge::refuse_oversized,
+        ))
+        // Before the size checks read anything, and before the gate reads the database.
+        .layer(axum::middleware::from_fn_with_state(
+            edge::InFlight(std::sync::Arc::new(tokio::sync::Semaphore::new(
+                limits.max_in_flight.max(1),
+            ))),
+            edge::shed_load,
         ))
         .layer(axum::middleware::map_response(edge::hygiene_headers))
         // Traces carry method, path, status and latency: never headers or bodies.

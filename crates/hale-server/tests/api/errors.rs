@@ -390,6 +390,12 @@ async fn authorization_hygiene_and_response_headers() {
             assert_eq!(reply.status, StatusCode::OK, "{scheme}: {:?}", reply.body);
             assert_eq!(headers[header::CACHE_CONTROL], "no-store");
             assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+            let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+            for directive in ["default-src 'none'", "frame-ancestors 'none'"] {
+                assert!(policy.contains(directive), "{policy}");
+            }
+            assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
+            assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
         }
         let twice = Request::get(&path)
             .header(header::AUTHORIZATION, format!("Bearer {}", h.clinician))
