@@ -102,6 +102,69 @@ pub async fn refuse_oversized(
     next.run(request).await
 }
 
+/// The client's address: the socket's peer, or, when that peer is a proxy the configuration
+/// trusts, the nearest address in `X-Forwarded-For` that is not one of those proxies. A
+/// client cannot choose its own address by sending the header: it is read only from trusted
+/// peers, and only up to the first hop they did not add.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+/// The proxies whose `X-Forwarded-For` is believed.
+#[derive(Clone, Debug, Default)]
+pub struct TrustedProxies(pub std::sync::Arc<Vec<ipnet::IpNet>>);
+
+impl TrustedProxies {
+    fn trusts(&self, address: std::net::IpAddr) -> bool {
+        self.0.iter().any(|network| network.contains(&address))
+    }
+
+    /// The client behind `peer`, given the request's `X-Forwarded-For` values in order.
+    pub fn client(&self, peer: std::net::IpAddr, forwarded: &[&str]) -> std::net::IpAddr {
+        if !self.trusts(peer) {
+            return peer;
+        }
+        let mut client = peer;
+        let hops = forwarded
+            .iter()
+            .flat_map(|value| value.split(','))
+            .map(str::trim)
+            .collect::<Vec<_>>();
+        for hop in hops.into_iter().rev() {
+            let Ok(address) = hop.parse::<std::net::IpAddr>() else {
+                // A hop that is not an address: believe nothing before it.
+                break;
+            };
+            client = address;
+            if !self.trusts(address) {
+                break;
+            }
+        }
+        client
+    }
+}
+
+pub async fn client_ip(
+    State(proxies): State<TrustedProxies>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    if let Some(peer) = peer {
+        let forwarded: Vec<&str> = request
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .collect();
+        let client = proxies.client(peer, &forwarded);
+        request.extensions_mut().insert(ClientIp(client));
+    }
+    next.run(request).await
+}
+
 /// How many requests may be in flight at once; past that, new ones are shed at once with 503
 /// and `Retry-After` rather than queued. Liveness (`/health`) is never shed.
 #[derive(Clone)]
@@ -154,6 +217,52 @@ pub async fn hygiene_headers(mut response: Response) -> Response {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use std::sync::Arc;
+
+    fn proxies(networks: &[&str]) -> TrustedProxies {
+        TrustedProxies(Arc::new(
+            networks.iter().map(|n| n.parse().unwrap()).collect(),
+        ))
+    }
+
+    fn ip(text: &str) -> std::net::IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
+        let trusted = proxies(&["10.0.0.0/8", "192.168.1.1/32"]);
+        // A client that is no proxy cannot choose its address.
+        assert_eq!(
+            trusted.client(ip("203.0.113.9"), &["1.2.3.4"]),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            proxies(&[]).client(ip("10.0.0.1"), &["1.2.3.4"]),
+            ip("10.0.0.1")
+        );
+        // Through two trusted hops, the nearest untrusted address is the client's, whatever
+        // the client wrote further left.
+        assert_eq!(
+            trusted.client(ip("10.0.0.1"), &["6.6.6.6, 198.51.100.7", "192.168.1.1"]),
+            ip("198.51.100.7")
+        );
+        // A malformed hop ends what is believed.
+        assert_eq!(
+            trusted.client(ip("10.0.0.1"), &["198.51.100.7, junk"]),
+            ip("10.0.0.1")
+        );
+        // No header: the proxy itself.
+        assert_eq!(trusted.client(ip("10.0.0.1"), &[]), ip("10.0.0.1"));
+        // Only trusted hops: the leftmost of them.
+        assert_eq!(
+            trusted.client(ip("10.0.0.1"), &["10.1.1.1"]),
+            ip("10.1.1.1")
+        );
+        assert_eq!(
+            proxies(&["::1/128"]).client(ip("::1"), &["2001:db8::5"]),
+            ip("2001:db8::5")
+        );
+    }
 
     use axum::Router;
     use axum::body::Bytes;

@@ -90,9 +90,9 @@ pub async fn authenticate(
     })
 }
 
-/// The address of the peer that sent the request, as the socket saw it (`-` where the server
-/// runs without connection info, as in tests that call the router directly). Which proxies'
-/// `X-Forwarded-For` to believe is the edge's configuration, not the client's say.
+/// The client's address as the edge resolved it (`edge::ClientIp`: the socket's peer, or the
+/// client behind a trusted proxy); `-` where the server runs without connection info, as in
+/// tests that call the router directly.
 pub struct ClientAddress(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
@@ -101,8 +101,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let address = parts
             .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map_or_else(|| String::from("-"), |info| info.0.ip().to_string());
+            .get::<crate::edge::ClientIp>()
+            .map_or_else(|| String::from("-"), |client| client.0.to_string());
         Ok(ClientAddress(address))
     }
 }

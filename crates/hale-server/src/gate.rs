@@ -213,12 +213,12 @@ impl RateRuleConfig {
     }
 }
 
-/// The address the connection came from, as `ClientAddress` reads it.
+/// The client's address, as `ClientAddress` reads it.
 fn client_address(request: &Request) -> String {
     request
         .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map_or_else(|| String::from("-"), |info| info.0.ip().to_string())
+        .get::<crate::edge::ClientIp>()
+        .map_or_else(|| String::from("-"), |client| client.0.to_string())
 }
 
 /// The credential's own value, hashed (never kept or sent anywhere in the clear).

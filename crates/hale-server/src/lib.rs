@@ -23,7 +23,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-pub use edge::{MAX_HEADER_BYTES, MAX_URI_BYTES};
+pub use edge::{ClientIp, MAX_HEADER_BYTES, MAX_URI_BYTES};
 pub use gate::{Covered, LimitKey, RateLimits, RateRule, RateRuleConfig, default_rules};
 pub use oidc::{Oidc, SignInProvider};
 pub use problem::{MAX_FIELD_ERRORS, Problem, status_of};
@@ -38,6 +38,8 @@ pub struct Limits {
     pub max_json_bytes: usize,
     /// Most requests in flight at once; more are shed with 503 (never queued).
     pub max_in_flight: usize,
+    /// Proxies (addresses or networks) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Longest a request may take end to end.
     pub request_timeout: Duration,
 }
@@ -48,6 +50,7 @@ impl Default for Limits {
             max_body_bytes: 1024 * 1024,
             max_json_bytes: 256 * 1024,
             max_in_flight: 1024,
+            trusted_proxies: Vec::new(),
             request_timeout: Duration::from_secs(30),
         }
     }
@@ -104,6 +107,10 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
             edge::shed_load,
         ))
         .layer(axum::middleware::map_response(edge::hygiene_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            edge::TrustedProxies(std::sync::Arc::new(limits.trusted_proxies.clone())),
+            edge::client_ip,
+        ))
         // Traces carry method, path, status and latency: never headers or bodies.
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
