@@ -119,9 +119,14 @@ fn unsupported_constructs_are_refused_naming_the_link_id() {
         "http://example.org/x",
     );
     assert_refused(
-        json!({"linkId": "rs", "type": "string", "repeats": true}),
+        json!({"linkId": "rs", "type": "string", "repeats": true, "initial": [{"valueString": "a"}]}),
         "rs",
-        "repeats",
+        "initial values of a repeating question",
+    );
+    assert_refused(
+        json!({"linkId": "mo", "type": "string", "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-maxOccurs", "valueInteger": 0}]}),
+        "mo",
+        "maxOccurs 0",
     );
     assert_refused(
         json!({"linkId": "fp", "type": "integer", "extension": [{"url": "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression",
@@ -246,7 +251,7 @@ mod generated {
     use std::collections::BTreeMap;
 
     use hale_forms::questionnaire::{export, import};
-    use hale_forms::{AppDefinition, Choice, Field, FieldType, Text};
+    use hale_forms::{AppDefinition, Choice, Coding, Field, FieldType, Text};
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
@@ -292,7 +297,7 @@ mod generated {
         }
         let reference = 0..count;
         prop::option::of(
-            (reference.clone(), reference, 0usize..9, 0u32..20, "c[0-3]").prop_map(
+            (reference.clone(), reference, 0usize..10, 0u32..20, "c[0-3]").prop_map(
                 |(a, b, shape, n, choice)| match shape {
                     0 => format!("${{f{a}}} = '{choice}'"),
                     1 => format!("${{f{a}}} > {n}"),
@@ -302,6 +307,8 @@ mod generated {
                     5 => format!("${{f{a}}} >= {n} and ${{f{b}}} = '{choice}'"),
                     6 => format!("${{f{a}}} < {n} or ${{f{b}}} = true() or ${{f{a}}} > 100"),
                     7 => format!("${{f{a}}} != '{choice}'"),
+                    // FHIR's `= false` on a boolean, as import writes it.
+                    8 => format!("string-length(string(${{f{a}}})) > 0 and ${{f{a}}} = false() and ${{f{b}}} > {n}"),
                     _ => format!("${{f{a}}} + 1 > ({n})"),
                 },
             ),
@@ -377,13 +384,30 @@ mod generated {
             field.hint = hint;
             field.required = required;
             field.relevant = relevant;
-            field.code = code.map(str::to_owned);
             if field_type.is_numeric() || field_type == FieldType::Calculate {
+                field.code = code.map(str::to_owned);
                 field.min = min;
                 field.max = max;
                 field.unit = unit.map(str::to_owned);
                 field.accepted_units = accepted.into_iter().map(str::to_owned).collect();
                 field.accepted_units.dedup();
+            } else if let Some(code) = code {
+                // A plain LOINC code on a question that derives no observation.
+                field.codes = vec![Coding {
+                    system: Some(String::from("http://loinc.org")),
+                    code: code.to_owned(),
+                    display: None,
+                }];
+            }
+            if field_type == FieldType::SelectMultiple && extras[0] {
+                field.min_count = Some(1);
+                field.max_count = Some(u32::from(pick % 4) + 1);
+            }
+            // A computed decimal the person does not see is still a decimal.
+            if field_type == FieldType::Decimal && extras[0] && pick.is_multiple_of(5) {
+                field.calculation = Some(format!("{pick} + 1"));
+                field.read_only = true;
+                field.hidden = true;
             }
             if field_type == FieldType::Range && extras[0] {
                 field.step = Some(0.5);
@@ -427,7 +451,7 @@ mod generated {
                     (0..count).map(field).collect::<Vec<_>>(),
                     text(),
                     choices(),
-                    any::<[bool; 4]>(),
+                    any::<[bool; 5]>(),
                     prop::option::of(field(count)),
                 )
             })
@@ -454,10 +478,24 @@ mod generated {
                         FieldType::Group
                     };
                     let mut container = Field::new("container", kind);
-                    container.label = Some(Text::Plain(String::from("Rows")));
                     if flags[3] && kind == FieldType::Repeat {
                         container.min_count = Some(1);
                         container.max_count = Some(5);
+                    }
+                    // A repeating question: a list of answers to its one question.
+                    let listed = inner.field_type.is_answered()
+                        && inner.calculation.is_none()
+                        && !inner.field_type.is_select();
+                    if flags[4] && kind == FieldType::Repeat && listed {
+                        container.answer_list = true;
+                        container.relevant = Some(String::from("${f0} != ''"));
+                        inner.required = true;
+                        inner.default = None;
+                        if !flags[3] {
+                            container.min_count = Some(2);
+                        }
+                    } else {
+                        container.label = Some(Text::Plain(String::from("Rows")));
                     }
                     container.children = vec![inner];
                     definition.fields.push(container);

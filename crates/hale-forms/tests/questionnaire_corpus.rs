@@ -113,12 +113,24 @@ fn facts(items: &Value, out: &mut BTreeMap<String, Value>) {
         } else {
             Value::Null
         };
+        // `questionnaire-answerRepeats` says what `repeats` says of a question.
+        let answer_repeats = item["extension"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .any(|extension| {
+                extension["url"]
+                    .as_str()
+                    .is_some_and(|url| url.ends_with("-answerRepeats"))
+                    && extension["valueBoolean"] == json!(true)
+            });
         out.insert(
             item["linkId"].as_str().unwrap_or("").to_owned(),
             json!({
                 "type": item["type"],
                 "required": item["required"].as_bool().unwrap_or(false),
-                "repeats": item["repeats"].as_bool().unwrap_or(false),
+                "repeats": item["repeats"].as_bool().unwrap_or(false) || answer_repeats,
                 "answerOption": options,
                 "enableWhen": conditions,
                 "enableBehavior": behavior,

@@ -55,6 +55,7 @@ pub(crate) fn to_enable_when(
 ) -> Option<(Vec<Value>, Option<&'static str>)> {
     let expr = hale_expr::parse(source).ok()?;
     let (leaves, behavior) = match &expr {
+        _ if answered_false(&expr).is_some() => (vec![&expr], None),
         Expr::Binary {
             operator: operator @ (BinaryOperator::And | BinaryOperator::Or),
             ..
@@ -94,8 +95,43 @@ pub(crate) fn to_enable_when(
         .then_some((conditions, behavior))
 }
 
+/// The boolean field that `expr` says is answered `false`: `answered(f) and f = false()`,
+/// the form [`from_enable_when`] gives FHIR's `= false`.
+fn answered_false(expr: &Expr) -> Option<&str> {
+    let Expr::Binary {
+        operator: BinaryOperator::And,
+        left,
+        right,
+    } = expr
+    else {
+        return None;
+    };
+    let Expr::Binary {
+        operator: BinaryOperator::Equal,
+        left: field,
+        right: value,
+    } = right.as_ref()
+    else {
+        return None;
+    };
+    let (
+        Expr::Field { name },
+        Expr::Call {
+            function: Function::False,
+            arguments,
+        },
+    ) = (field.as_ref(), value.as_ref())
+    else {
+        return None;
+    };
+    (arguments.is_empty() && **left == answered(Expr::Field { name: name.clone() }))
+        .then_some(name.as_str())
+}
+
 fn flatten<'a>(expr: &'a Expr, join: BinaryOperator, out: &mut Vec<&'a Expr>) {
     match expr {
+        // One FHIR condition, though written with `and`.
+        _ if answered_false(expr).is_some() => out.push(expr),
         Expr::Binary {
             operator,
             left,
@@ -123,6 +159,13 @@ fn condition(
         merge(&mut condition, answer);
         Some(condition)
     };
+    if let Some(name) = answered_false(leaf) {
+        let target = reachable(name)?;
+        if target.field_type != FieldType::Boolean {
+            return None;
+        }
+        return make(target, "=", json!({"answerBoolean": false}));
+    }
     match leaf {
         Expr::Call {
             function: Function::Not,

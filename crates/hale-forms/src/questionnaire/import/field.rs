@@ -62,12 +62,14 @@ impl Importer {
         }
         field.choice_type = choice_type;
         field.open = kind == "open-choice";
-        if field_type == FieldType::Repeat && in_repeat {
+        field.answer_list = super::is_answer_list(object);
+        let repeating = field_type == FieldType::Repeat || field.answer_list;
+        if repeating && in_repeat {
             fail(
                 &mut self.errors,
                 UNSUPPORTED,
                 String::from(
-                    "a repeating group inside a repeating group (nested repeat) is not supported",
+                    "a repeating group or question inside a repeating group (nested repeat) is not supported",
                 ),
             );
         }
@@ -192,7 +194,8 @@ impl Importer {
         match codes.first() {
             // Hale's own export of a LOINC code.
             Some(first)
-                if codes.len() == 1
+                if measured
+                    && codes.len() == 1
                     && first.display.is_none()
                     && first.system.as_deref() == Some(LOINC) =>
             {
@@ -227,6 +230,7 @@ impl Importer {
                 (Err(message), _) => fail(&mut self.errors, UNSUPPORTED, message),
             }
         }
+        let hale_default = default_text.is_some();
         if let Some(text) = default_text {
             match hale_domain::json::from_str(&text) {
                 Ok(default) => field.default = Some(default),
@@ -258,23 +262,38 @@ impl Importer {
                 String::from("names a choice list but lists no answerOption"),
             );
         }
-        if let Some(initial) = initial {
-            if field.default.is_some() {
-                fail(
-                    &mut self.errors,
-                    INVALID,
-                    String::from("has both initial and a default"),
-                );
-            }
-            match initial_value(initial, &field) {
+        match initial {
+            None => {}
+            Some(_) if field.answer_list => fail(
+                &mut self.errors,
+                UNSUPPORTED,
+                String::from(
+                    "initial values of a repeating question (answers given beforehand) are not supported",
+                ),
+            ),
+            // R4 (que-11) allows no initial beside answerOption; initialSelected is how an
+            // item with options says what starts selected, so it is the one kept.
+            Some(_) if field.default.is_some() && !hale_default && options.is_some() => self.note(
+                path,
+                "fhir_initial_dropped",
+                format!(
+                    "item '{link_id}': initial beside answerOption is not allowed in R4 (que-11); the options marked initialSelected are the default"
+                ),
+            ),
+            Some(_) if field.default.is_some() => fail(
+                &mut self.errors,
+                INVALID,
+                String::from("has both initial and a default"),
+            ),
+            Some(initial) => match initial_value(initial, &field) {
                 Ok(value) => field.default = Some(value),
                 Err(message) => fail(&mut self.errors, UNSUPPORTED, message),
-            }
+            },
         }
         if let Some(children) = object.get("item") {
             match children.as_array() {
                 Some(children) => {
-                    let inner = in_repeat || field_type == FieldType::Repeat;
+                    let inner = in_repeat || repeating;
                     field.children = self.items(children, path, inner, seen, depth + 1);
                 }
                 None => fail(
@@ -285,6 +304,32 @@ impl Importer {
             }
         }
         self.variables.truncate(scope_mark);
+        // FHIR `required` on what repeats: at least one row (or answer).
+        if repeating && field.required {
+            field.min_count = Some(field.min_count.unwrap_or(1).max(1));
+            field.required = field.answer_list;
+        }
+        if field.answer_list {
+            let answer = self.list_answers.get(link_id).cloned();
+            field = answer_list(field, answer);
+        }
         (self.errors.len() == before).then_some(field)
     }
+}
+
+/// A question answered as a list, as a repeat: the question itself, required in every row
+/// (a row is an answer), then what follows each answer.
+fn answer_list(mut question: Field, answer: Option<String>) -> Field {
+    let mut list = Field::new(&question.name, FieldType::Repeat);
+    list.answer_list = true;
+    list.link_id = question.link_id.take();
+    list.relevant = question.relevant.take();
+    list.min_count = question.min_count.take();
+    list.max_count = question.max_count.take();
+    question.answer_list = false;
+    question.required = true;
+    question.name = answer.unwrap_or_else(|| format!("{}_answer", list.name));
+    let follow = std::mem::take(&mut question.children);
+    list.children = std::iter::once(question).chain(follow).collect();
+    list
 }

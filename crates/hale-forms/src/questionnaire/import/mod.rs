@@ -73,6 +73,7 @@ pub fn import_with_notes(questionnaire: &Value) -> Result<Imported, Vec<Definiti
         variables: Vec::new(),
         language: String::from("en"),
         lists: BTreeMap::new(),
+        list_answers: HashMap::new(),
     };
     let definition = importer.resource(questionnaire);
     if importer.errors.is_empty()
@@ -98,6 +99,8 @@ struct Importer {
     variables: Vec<(String, Expr)>,
     language: String,
     lists: BTreeMap<String, Vec<Choice>>,
+    /// The field name of each list question's question field, by linkId.
+    list_answers: HashMap<String, String>,
 }
 
 fn error(path: &str, code: &'static str, message: String) -> DefinitionError {
@@ -186,13 +189,41 @@ fn is_hale_expression(extension: &Value) -> bool {
         == Some(HALE_EXPRESSION_LANGUAGE)
 }
 
-/// The Hale type an item becomes, with what its choices are when not codes.
+/// Whether the item takes several answers: `repeats`, or the `questionnaire-answerRepeats`
+/// extension on a question.
+fn repeats(item: &Map<String, Value>) -> bool {
+    item.get("repeats") == Some(&Value::Bool(true))
+        || extensions_named(item, ANSWER_REPEATS)
+            .iter()
+            .any(|extension| extension.get("valueBoolean") == Some(&Value::Bool(true)))
+}
+
+/// The field name Hale gave a list question's question, from its own extension.
+fn answer_name(item: &Map<String, Value>) -> Option<String> {
+    extensions_named(item, &hale("answer-name"))
+        .first()
+        .and_then(|extension| extension.get("valueString"))
+        .and_then(string)
+        .filter(|name| crate::definition::is_valid_name(name))
+}
+
+/// Whether the item is a question answered as a list (`repeats` on a question whose answers
+/// are not choices): a Hale repeat marked `answer_list`, its question the first child.
+pub(super) fn is_answer_list(item: &Map<String, Value>) -> bool {
+    let kind = item.get("type").and_then(Value::as_str).unwrap_or("");
+    repeats(item)
+        && !item.contains_key("answerOption")
+        && !matches!(kind, "group" | "display" | "choice" | "open-choice")
+}
+
+/// The Hale type an item becomes, with what its choices are when not codes. A question
+/// answered as a list ([`is_answer_list`]) gets the type of its question.
 fn hale_type(item: &Map<String, Value>) -> Result<(FieldType, Option<ChoiceType>), String> {
     let kind = item
         .get("type")
         .and_then(Value::as_str)
         .ok_or_else(|| String::from("has no type"))?;
-    let repeats = item.get("repeats") == Some(&Value::Bool(true));
+    let repeats = repeats(item) && !is_answer_list(item);
     let declared = extensions_named(item, &hale("field-type"))
         .first()
         .map(|extension| {
@@ -201,24 +232,14 @@ fn hale_type(item: &Map<String, Value>) -> Result<(FieldType, Option<ChoiceType>
                 .and_then(Value::as_str)
                 .unwrap_or("")
         });
-    let calculated = !extensions_named(item, CALCULATED_EXPRESSION).is_empty();
     let options = item.contains_key("answerOption");
     let select = if repeats {
         FieldType::SelectMultiple
     } else {
         FieldType::SelectOne
     };
-    // Hale's own calculate field is exported exactly so; anything else calculated keeps its type.
-    let hale_calculate = calculated
-        && kind == "decimal"
-        && item.get("readOnly") == Some(&Value::Bool(true))
-        && extensions_named(item, HIDDEN)
-            .iter()
-            .any(|hidden| hidden.get("valueBoolean") == Some(&Value::Bool(true)))
-        && extensions_named(item, CALCULATED_EXPRESSION)
-            .iter()
-            .any(|extension| is_hale_expression(extension));
-    if hale_calculate {
+    // Hale's own calculate field says so; a FHIR item with a calculation keeps its type.
+    if declared == Some("calculate") && kind == "decimal" {
         return Ok((FieldType::Calculate, None));
     }
     if options {
@@ -231,11 +252,6 @@ fn hale_type(item: &Map<String, Value>) -> Result<(FieldType, Option<ChoiceType>
             other => return Err(format!("answerOption on a '{other}' item is not supported")),
         };
         return Ok((select, choice_type));
-    }
-    if repeats && !matches!(kind, "group" | "choice" | "open-choice") {
-        return Err(format!(
-            "repeats on a '{kind}' item without answerOption is not supported (Hale repeats groups and choices; put the item in a repeating group)"
-        ));
     }
     let field_type = match (kind, declared) {
         ("group", None) if repeats => FieldType::Repeat,
@@ -364,8 +380,18 @@ impl Importer {
                 if !scores.is_empty() {
                     self.scores.insert(link_id.to_owned(), scores);
                 }
+                let name = names.name_for(link_id);
+                // What reads a list question's answers reads its rows.
+                let field_type = if is_answer_list(object) {
+                    let answer = answer_name(object)
+                        .unwrap_or_else(|| names.fresh(&format!("{name}_answer")));
+                    self.list_answers.insert(link_id.to_owned(), answer);
+                    FieldType::Repeat
+                } else {
+                    field_type
+                };
                 let question = Question {
-                    name: names.name_for(link_id),
+                    name,
                     field_type,
                     choice_type,
                     choices: summaries
@@ -749,6 +775,9 @@ fn reserve_names(items: &[Value], names: &mut Names, depth: usize) {
     for item in items {
         if let Some(link_id) = item.get("linkId").and_then(Value::as_str) {
             names.reserve(link_id);
+        }
+        if let Some(answer) = item.as_object().and_then(answer_name) {
+            names.reserve(&answer);
         }
         if let Some(children) = item.get("item").and_then(Value::as_array) {
             reserve_names(children, names, depth + 1);
