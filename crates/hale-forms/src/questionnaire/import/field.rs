@@ -111,7 +111,16 @@ impl Importer {
                     ),
                 },
                 "code" => match codings(value) {
-                    Ok(found) => codes = found,
+                    Ok((found, uncoded)) => {
+                        codes = found;
+                        if uncoded > 0 {
+                            self.note(
+                                path,
+                                "fhir_code_dropped",
+                                format!("item '{link_id}': a code with no code (a display alone) names no concept and is not kept"),
+                            );
+                        }
+                    }
                     Err(message) => fail(&mut self.errors, UNSUPPORTED, message),
                 },
                 "definition" => self.note(

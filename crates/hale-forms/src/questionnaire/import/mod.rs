@@ -45,6 +45,8 @@ pub const IGNORED_MEMBERS: [&str; 22] = [
 ];
 
 const UNSUPPORTED: &str = "fhir_unsupported";
+/// The title of an app read from a Questionnaire with nothing to title it by.
+pub const UNTITLED: &str = "Untitled Questionnaire";
 const INVALID: &str = "fhir_invalid";
 /// Deepest item nesting read.
 pub const MAX_ITEM_DEPTH: usize = 32;
@@ -558,13 +560,14 @@ impl Importer {
                         );
                         app.title = Text::Plain(title);
                     }
-                    None => self.errors.push(error(
-                        "$.title",
-                        INVALID,
-                        String::from(
-                            "the Questionnaire has no title, name, id or url to title the app by",
-                        ),
-                    )),
+                    None => {
+                        self.note(
+                            "$.title",
+                            "fhir_title_derived",
+                            format!("the Questionnaire has no title, name, id or url: the app is titled '{UNTITLED}'"),
+                        );
+                        app.title = Text::Plain(String::from(UNTITLED));
+                    }
                 }
             }
             Err(message) => self.errors.push(error("$.title", INVALID, message)),
@@ -598,7 +601,16 @@ impl Importer {
                     )),
                 },
                 "code" => match codings(value) {
-                    Ok(codes) => app.codes = codes,
+                    Ok((codes, uncoded)) => {
+                        app.codes = codes;
+                        if uncoded > 0 {
+                            self.note(
+                                &path,
+                                "fhir_code_dropped",
+                                String::from("a code with no code (a display alone) names no concept and is not kept"),
+                            );
+                        }
+                    }
                     Err(message) => self.errors.push(error(&path, UNSUPPORTED, message)),
                 },
                 "extension" => self.app_extensions(value, &mut app),
@@ -785,12 +797,19 @@ fn reserve_names(items: &[Value], names: &mut Names, depth: usize) {
     }
 }
 
-/// A `code` member: a list of Codings, each with a code.
-pub(super) fn codings(value: &Value) -> Result<Vec<Coding>, String> {
+/// A `code` member: a list of Codings, with how many had no code (a display alone names no
+/// concept, so those are not kept).
+pub(super) fn codings(value: &Value) -> Result<(Vec<Coding>, usize), String> {
     let list = value
         .as_array()
         .ok_or_else(|| String::from("code is not an array"))?;
-    list.iter()
+    let coded: Vec<&Value> = list
+        .iter()
+        .filter(|coding| coding.get("code").is_some())
+        .collect();
+    let uncoded = list.len() - coded.len();
+    coded
+        .into_iter()
         .map(|coding| {
             let object = coding
                 .as_object()
@@ -813,7 +832,8 @@ pub(super) fn codings(value: &Value) -> Result<Vec<Coding>, String> {
                 display: object.get("display").and_then(string),
             })
         })
-        .collect()
+        .collect::<Result<Vec<Coding>, String>>()
+        .map(|codes| (codes, uncoded))
 }
 
 mod field;
