@@ -575,6 +575,13 @@ fn initial(field: &Field, kind: &str, default: &Value) -> Option<Value> {
             }
             json!({ "valueQuantity": quantity })
         }
+        (FieldType::Decimal | FieldType::Range, Value::Object(quantity))
+            if kind == "quantity" && quantity.len() == 2 =>
+        {
+            let value = quantity.get("value").filter(|value| value.is_number())?;
+            let unit = quantity.get("unit").and_then(Value::as_str)?;
+            json!({ "valueQuantity": {"value": value, "system": UCUM, "code": unit} })
+        }
         (FieldType::Decimal | FieldType::Range, Value::Number(number)) => {
             json!({ "valueDecimal": number })
         }

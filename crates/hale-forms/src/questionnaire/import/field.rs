@@ -194,6 +194,11 @@ impl Importer {
             }
         }
         if kind == "quantity" {
+            // With no `questionnaire-unit`, the first unit offered is the one Hale's plain
+            // numbers are in; the others stay accepted.
+            if field.unit.is_none() {
+                field.unit = unit_options.first().cloned();
+            }
             field.accepted_units = unit_options
                 .into_iter()
                 .filter(|unit| Some(unit) != field.unit.as_ref())
@@ -295,7 +300,26 @@ impl Importer {
                 String::from("has both initial and a default"),
             ),
             Some(initial) => match initial_value(initial, &field) {
-                Ok(value) => field.default = Some(value),
+                Ok(value) => {
+                    let code = initial
+                        .pointer("/0/valueQuantity/code")
+                        .and_then(Value::as_str);
+                    let offered = |code: &str| {
+                        field.unit.as_deref() == Some(code)
+                            || field.accepted_units.iter().any(|unit| unit == code)
+                    };
+                    if let Some(code) = code.filter(|code| !offered(code)) {
+                        self.note(
+                            path,
+                            "fhir_initial_converted",
+                            format!(
+                                "item '{link_id}': initial is in '{code}', which the item does not offer: converted to '{}'",
+                                field.unit.as_deref().unwrap_or("")
+                            ),
+                        );
+                    }
+                    field.default = Some(value);
+                }
                 Err(message) => fail(&mut self.errors, UNSUPPORTED, message),
             },
         }

@@ -1,6 +1,6 @@
 //! The parts of an item: Hale and FHIR extensions, options, initial values, codes.
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::super::text::get_text;
 use super::super::*;
@@ -455,17 +455,36 @@ pub(super) fn initial_value(initial: &Value, field: &Field) -> Result<Value, Str
         | (FieldType::Time, "valueTime")
         | (FieldType::Boolean | FieldType::Acknowledge, "valueBoolean") => true,
         (FieldType::Decimal | FieldType::Range, "valueQuantity") => {
-            let code = value.get("code").and_then(Value::as_str);
-            if code.is_some() && code != field.unit.as_deref() {
+            let number = value
+                .get("value")
+                .and_then(Value::as_f64)
+                .ok_or_else(|| String::from("initial valueQuantity has no value"))?;
+            if value.get("comparator").is_some() {
                 return Err(String::from(
-                    "initial valueQuantity is not in the item's unit",
+                    "initial valueQuantity has a comparator (Hale answers are exact)",
                 ));
             }
-            return value
-                .get("value")
-                .filter(|value| value.is_number())
-                .cloned()
-                .ok_or_else(|| String::from("initial valueQuantity has no value"));
+            let code = value.get("code").and_then(Value::as_str);
+            return match (code, field.unit.as_deref()) {
+                (None, _) => Ok(json!(number)),
+                (Some(code), Some(unit)) if code == unit => Ok(json!(number)),
+                (Some(code), Some(_)) if field.accepted_units.iter().any(|other| other == code) => {
+                    Ok(json!({"value": number, "unit": code}))
+                }
+                // In a unit the item does not offer: the same quantity in the item's unit.
+                (Some(code), Some(unit)) => hale_clinical::convert(number, code, unit)
+                    .ok()
+                    .filter(|converted| converted.is_finite())
+                    .map(|converted| json!(converted))
+                    .ok_or_else(|| {
+                        String::from(
+                            "initial valueQuantity is in a unit that cannot be converted to the item's unit",
+                        )
+                    }),
+                (Some(_), None) => Err(String::from(
+                    "initial valueQuantity has a unit but the item has none",
+                )),
+            };
         }
         _ => false,
     };

@@ -482,9 +482,30 @@ impl Importer {
             .map_err(|message| format!("{what}: {message}"))
     }
 
-    /// Reads `variable` extensions into scope, in order (each may use the ones before).
+    /// Reads `variable` extensions into scope, in order (each may use the ones before), and
+    /// named FHIRPath `calculatedExpression`s, which SDC lets the item's descendants read by
+    /// their name as well.
     fn read_variables(&mut self, object: &Map<String, Value>) -> Result<(), String> {
-        for extension in extensions_named(object, VARIABLE) {
+        let named: Vec<&Value> = object
+            .get("extension")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter(
+                |extension| match extension.get("url").and_then(Value::as_str) {
+                    Some(VARIABLE) => true,
+                    Some(CALCULATED_EXPRESSION) => {
+                        !is_hale_expression(extension)
+                            && extension
+                                .get("valueExpression")
+                                .is_some_and(|expression| expression.get("name").is_some())
+                    }
+                    _ => false,
+                },
+            )
+            .collect();
+        for extension in named {
             let name = extension
                 .get("valueExpression")
                 .and_then(|expression| expression.get("name"))
@@ -654,7 +675,18 @@ impl Importer {
             let fail = |errors: &mut Vec<DefinitionError>, message: String| {
                 errors.push(error(&path, UNSUPPORTED, message));
             };
-            if url == VARIABLE {
+            let named = extension
+                .get("valueExpression")
+                .is_some_and(|expression| expression.get("name").is_some());
+            if url == CALCULATED_EXPRESSION && named {
+                // A calculation on the Questionnaire fills no item; its name is all it gives.
+                self.note(
+                    &path,
+                    "fhir_named_expression",
+                    String::from("a named calculatedExpression on the Questionnaire is read as a variable of that name"),
+                );
+            }
+            if url == VARIABLE || (url == CALCULATED_EXPRESSION && named) {
                 let mut one = Map::new();
                 one.insert("extension".into(), Value::Array(vec![extension.clone()]));
                 if let Err(message) = self.read_variables(&one) {
