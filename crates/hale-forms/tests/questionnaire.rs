@@ -389,7 +389,10 @@ mod generated {
                 field.min = min;
                 field.max = max;
                 field.unit = unit.map(str::to_owned);
-                field.accepted_units = accepted.into_iter().map(str::to_owned).collect();
+                // Accepted units need the field's own (`code_without_unit`).
+                if field.unit.is_some() {
+                    field.accepted_units = accepted.into_iter().map(str::to_owned).collect();
+                }
                 field.accepted_units.dedup();
             } else if let Some(code) = code {
                 // A plain LOINC code on a question that derives no observation.
