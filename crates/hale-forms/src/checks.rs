@@ -288,11 +288,12 @@ pub(crate) fn check_field(
                 && question.calculation.is_none()
                 && question.required
                 && question.relevant.is_none()
+                && question.default.is_none()
         }) {
             push(
                 "answer_list",
                 "answer_list_question",
-                "an answer list's first child is its question: an answered, required field with no calculation or relevance of its own",
+                "an answer list's first child is its question: an answered, required field with no calculation, relevance or default of its own (the list's default gives its first rows)",
             );
         }
     }

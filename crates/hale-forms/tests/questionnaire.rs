@@ -10,6 +10,80 @@ use serde_json::{Value, json};
 
 mod common;
 
+fn now() -> hale_domain::Timestamp {
+    hale_domain::Timestamp::parse_rfc3339("2026-01-31T08:00:00Z").unwrap()
+}
+
+/// The error codes of validating `answers` against `form`, or none.
+fn codes(form: &hale_forms::CompiledForm, answers: Value) -> Vec<&'static str> {
+    let answers = answers.as_object().unwrap().clone();
+    match form.validate(&answers, now()) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors.iter().map(|error| error.code).collect(),
+    }
+}
+
+#[test]
+fn repeating_questions_are_answer_lists() {
+    let resource = questionnaire(json!([
+        {"linkId": "dose", "type": "decimal", "text": "Dose", "repeats": true, "required": true,
+         "initial": [{"valueDecimal": 1.5}, {"valueDecimal": 2}],
+         "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-maxOccurs", "valueInteger": 3}],
+         "item": [{"linkId": "why", "type": "string", "text": "Why"}]},
+        {"linkId": "fruit", "type": "choice", "text": "Fruit", "answerOption": [
+            {"valueCoding": {"code": "a"}}, {"valueCoding": {"code": "b"}}, {"valueCoding": {"code": "c"}}],
+         "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-answerRepeats", "valueBoolean": true},
+                       {"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-maxOccurs", "valueInteger": 2}]}
+    ]));
+    let definition = import(&resource).unwrap();
+    let list = &definition.fields[0];
+    assert_eq!(list.field_type, hale_forms::FieldType::Repeat);
+    assert!(list.answer_list);
+    assert_eq!((list.min_count, list.max_count), (Some(1), Some(3)));
+    let names: Vec<&str> = list
+        .children
+        .iter()
+        .map(|child| child.name.as_str())
+        .collect();
+    assert_eq!(names, ["dose_answer", "why"]);
+    assert!(list.children[0].required);
+    assert_eq!(
+        list.default,
+        Some(json!([{"dose_answer": 1.5}, {"dose_answer": 2}]))
+    );
+    let fruit = &definition.fields[1];
+    assert_eq!(fruit.field_type, hale_forms::FieldType::SelectMultiple);
+    assert_eq!(fruit.max_count, Some(2));
+
+    let back = export(&definition);
+    assert_eq!(back["item"][0]["linkId"], "dose");
+    assert_eq!(back["item"][0]["type"], "decimal");
+    assert_eq!(back["item"][0]["repeats"], true);
+    assert_eq!(back["item"][0]["required"], true);
+    assert_eq!(
+        back["item"][0]["initial"],
+        json!([{"valueDecimal": 1.5}, {"valueDecimal": 2}])
+    );
+    assert_eq!(back["item"][0]["item"][0]["linkId"], "why");
+    assert_eq!(import(&back).unwrap(), definition);
+
+    let form = definition.compile().unwrap();
+    let two = json!([{"dose_answer": 1.5, "why": "pain"}, {"dose_answer": 2}]);
+    assert_eq!(
+        codes(&form, json!({"dose": two, "fruit": ["a", "b"]})),
+        Vec::<&str>::new()
+    );
+    assert_eq!(codes(&form, json!({"dose": []})), ["too_few_rows"]);
+    assert_eq!(codes(&form, json!({"dose": [{"why": "x"}]})), ["required"]);
+    assert_eq!(
+        codes(
+            &form,
+            json!({"dose": [{"dose_answer": 1}], "fruit": ["a", "b", "c"]})
+        ),
+        ["too_many_choices"]
+    );
+}
+
 use common::{SAMPLES, sample_definition as sample};
 
 /// resourceType and status, every item with a linkId and a type, answerOption only on choice
@@ -119,9 +193,11 @@ fn unsupported_constructs_are_refused_naming_the_link_id() {
         "http://example.org/x",
     );
     assert_refused(
-        json!({"linkId": "rs", "type": "string", "repeats": true, "initial": [{"valueString": "a"}]}),
+        json!({"linkId": "rows", "type": "group", "repeats": true, "item": [
+            {"linkId": "rs", "type": "string", "repeats": true}
+        ]}),
         "rs",
-        "initial values of a repeating question",
+        "nested repeat",
     );
     assert_refused(
         json!({"linkId": "mo", "type": "string", "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-maxOccurs", "valueInteger": 0}]}),
@@ -493,7 +569,10 @@ mod generated {
                         container.answer_list = true;
                         container.relevant = Some(String::from("${f0} != ''"));
                         inner.required = true;
-                        inner.default = None;
+                        // The question's default becomes two answers given beforehand.
+                        container.default = inner.default.take().map(
+                            |value| json!([{&inner.name: value.clone()}, {&inner.name: value}]),
+                        );
                         if !flags[3] {
                             container.min_count = Some(2);
                         }

@@ -283,8 +283,39 @@ impl Context<'_> {
         question.min_count = list.min_count.filter(|low| *low != 1);
         question.max_count = list.max_count;
         question.children.extend(follow.iter().cloned());
+        // The list's first rows are the question's initial answers (Hale's default extension
+        // when one has no exact `initial`).
+        question.default = None;
+        let kind = item_type(&question);
+        let initials = list.default.as_ref().map(|rows| {
+            rows.as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .map(|row| {
+                    let object = row.as_object().filter(|object| object.len() == 1)?;
+                    initial(&question, kind, object.get(&question.name)?)
+                })
+                .collect::<Option<Vec<Value>>>()
+                .filter(|values| !values.is_empty())
+        });
         let mut item = self.item(&question, Some(&list.name));
         if let Some(object) = item.as_object_mut() {
+            match initials {
+                None => {}
+                Some(Some(values)) => {
+                    object.insert("initial".into(), Value::Array(values));
+                }
+                Some(None) => {
+                    let text = default_extension(list.default.as_ref());
+                    match object.get_mut("extension").and_then(Value::as_array_mut) {
+                        Some(extensions) => extensions.push(text),
+                        None => {
+                            object.insert("extension".into(), json!([text]));
+                        }
+                    }
+                }
+            }
             object.insert("repeats".into(), json!(true));
             let name = json!({"url": hale("answer-name"), "valueString": question.name});
             match object.get_mut("extension").and_then(Value::as_array_mut) {

@@ -278,13 +278,31 @@ impl Importer {
         }
         match initial {
             None => {}
-            Some(_) if field.answer_list => fail(
-                &mut self.errors,
-                UNSUPPORTED,
-                String::from(
-                    "initial values of a repeating question (answers given beforehand) are not supported",
-                ),
-            ),
+            // Answers given beforehand: the list's first rows.
+            Some(initial) if field.answer_list => {
+                let answer = self.list_answers.get(link_id).cloned().unwrap_or_default();
+                let rows: Result<Vec<Value>, String> = initial
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|entry| {
+                        initial_value(&Value::Array(vec![entry.clone()]), &field)
+                            .map(|value| serde_json::json!({ answer.clone(): value }))
+                    })
+                    .collect();
+                match rows {
+                    Ok(rows) if field.default.is_none() => {
+                        field.default = Some(Value::Array(rows));
+                    }
+                    Ok(_) => fail(
+                        &mut self.errors,
+                        INVALID,
+                        String::from("has both initial and a default"),
+                    ),
+                    Err(message) => fail(&mut self.errors, UNSUPPORTED, message),
+                }
+            }
             // R4 (que-11) allows no initial beside answerOption; initialSelected is how an
             // item with options says what starts selected, so it is the one kept.
             Some(_) if field.default.is_some() && !hale_default && options.is_some() => self.note(
@@ -359,6 +377,8 @@ fn answer_list(mut question: Field, answer: Option<String>) -> Field {
     list.relevant = question.relevant.take();
     list.min_count = question.min_count.take();
     list.max_count = question.max_count.take();
+    // A list's default is its first rows (from `initial` or Hale's default extension).
+    list.default = question.default.take();
     question.answer_list = false;
     question.required = true;
     question.name = answer.unwrap_or_else(|| format!("{}_answer", list.name));
