@@ -598,3 +598,45 @@ mod generated {
         }
     }
 }
+
+/// A real instrument, written from the published PHQ-9 with its LOINC codes: nine questions
+/// scored 0–3 by `ordinalValue`, in English and Spanish (the `translation` extension), and the
+/// total as a FHIRPath `calculatedExpression` over one variable per question.
+#[test]
+fn phq9_imports_lints_clean_and_scores() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/questionnaire_corpus/phq-9.json"
+    );
+    let resource: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let imported = hale_forms::questionnaire::import_with_notes(&resource).unwrap();
+    let definition = &imported.definition;
+    let report = hale_forms::lint(definition);
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    let questions = &definition.fields[0].children;
+    assert_eq!(questions.len(), 9);
+    let first = &questions[0];
+    assert_eq!(first.link_id.as_deref(), Some("/44250-9"));
+    assert_eq!(
+        first.label.as_ref().unwrap().in_language("es"),
+        "Poco interés o placer en hacer las cosas"
+    );
+    assert_eq!(first.choices[3].score, Some(3.0));
+    assert_eq!(first.choices[1].label.in_language("es"), "Varios días");
+
+    let form = definition.compile().unwrap();
+    let total = definition.fields[1].name.clone();
+    let mut answers = json!({});
+    let picks = [
+        "LA6569-3", "LA6570-1", "LA6571-9", "LA6568-5", "LA6569-3", "LA6569-3", "LA6570-1",
+        "LA6568-5", "LA6568-5",
+    ];
+    for (question, pick) in questions.iter().zip(picks) {
+        answers[&question.name] = json!(pick);
+    }
+    // 1 + 2 + 3 + 0 + 1 + 1 + 2 + 0 + 0.
+    answers[&total] = json!(10);
+    assert_eq!(codes(&form, answers.clone()), Vec::<&str>::new());
+    answers[&total] = json!(11);
+    assert_eq!(codes(&form, answers), ["calculation_mismatch"]);
+}
