@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use hale_domain::{AppId, RequestContext, TenantId};
+use hale_forms::lint::LintIssue;
 use hale_forms::{AppDefinition, Change, LintReport};
 use tokio::sync::Semaphore;
 
@@ -54,22 +55,37 @@ pub enum ExportFormat {
 
 /// Turns any source into a definition; every problem is reported at once.
 pub fn read_definition(source: &AppSource) -> Result<AppDefinition, CoreError> {
+    read_with_notes(source).map(|(definition, _)| definition)
+}
+
+/// A Questionnaire's import notes (what Hale derived or dropped on purpose, each naming the
+/// item's linkId) as info findings.
+fn questionnaire_import(
+    resource: &serde_json::Value,
+) -> Result<(AppDefinition, Vec<LintIssue>), CoreError> {
+    hale_forms::questionnaire::import_with_notes(resource)
+        .map(|imported| (imported.definition, imported.notes))
+        .map_err(CoreError::InvalidDefinition)
+}
+
+/// [`read_definition`], with the import's info notes (only Questionnaires have any).
+fn read_with_notes(source: &AppSource) -> Result<(AppDefinition, Vec<LintIssue>), CoreError> {
+    let plain = |definition: AppDefinition| (definition, Vec::new());
     match source {
-        AppSource::Xlsx(bytes) => {
-            hale_forms::xlsform::import_xlsx(bytes).map_err(CoreError::InvalidSpreadsheet)
-        }
+        AppSource::Xlsx(bytes) => hale_forms::xlsform::import_xlsx(bytes)
+            .map(plain)
+            .map_err(CoreError::InvalidSpreadsheet),
         AppSource::Csv {
             survey,
             choices,
             settings,
         } => hale_forms::xlsform::import_csv(survey, choices.as_deref(), settings.as_deref())
+            .map(plain)
             .map_err(CoreError::InvalidSpreadsheet),
-        AppSource::Questionnaire(resource) => {
-            hale_forms::questionnaire::import(resource).map_err(CoreError::InvalidDefinition)
-        }
-        AppSource::Hale(text) => {
-            AppDefinition::from_json(text).map_err(CoreError::InvalidDefinition)
-        }
+        AppSource::Questionnaire(resource) => questionnaire_import(resource),
+        AppSource::Hale(text) => AppDefinition::from_json(text)
+            .map(plain)
+            .map_err(CoreError::InvalidDefinition),
         AppSource::Json {
             bytes,
             questionnaire,
@@ -78,12 +94,14 @@ pub fn read_definition(source: &AppSource) -> Result<AppDefinition, CoreError> {
             let value: serde_json::Value =
                 hale_domain::json::from_slice(bytes).map_err(CoreError::MalformedJson)?;
             if *questionnaire || value.get("resourceType").is_some() {
-                hale_forms::questionnaire::import(&value).map_err(CoreError::InvalidDefinition)
+                questionnaire_import(&value)
             } else {
                 // The strict reader has refused invalid UTF-8 already; the definition is read
                 // again from the text so that its errors keep their line and column.
                 let text = String::from_utf8_lossy(bytes);
-                AppDefinition::from_json(&text).map_err(CoreError::InvalidDefinition)
+                AppDefinition::from_json(&text)
+                    .map(plain)
+                    .map_err(CoreError::InvalidDefinition)
             }
         }
     }
@@ -94,7 +112,15 @@ pub fn read_definition(source: &AppSource) -> Result<AppDefinition, CoreError> {
 /// which is audited and parses off the async workers.
 pub fn lint_source(context: &RequestContext, source: &AppSource) -> Result<LintReport, CoreError> {
     crate::policy::permit::<crate::policy::LintApps>(&context.principal)?;
-    Ok(hale_forms::lint(&read_definition(source)?))
+    lint_with_notes(source)
+}
+
+/// The lint of what `source` reads as, with the import's notes among the infos.
+fn lint_with_notes(source: &AppSource) -> Result<LintReport, CoreError> {
+    let (definition, notes) = read_with_notes(source)?;
+    let mut report = hale_forms::lint(&definition);
+    report.infos.extend(notes);
+    Ok(report)
 }
 
 /// How many uploads this process is parsing right now, off the async workers: what an operator's
@@ -143,7 +169,7 @@ impl Core {
             id: None,
         };
         self.audited::<crate::policy::LintApps, _>(context, "app.lint", target, async {
-            off_the_workers(move || Ok(hale_forms::lint(&read_definition(&source)?))).await
+            off_the_workers(move || lint_with_notes(&source)).await
         })
         .await
     }
@@ -330,6 +356,28 @@ mod tests {
                 "{role:?}: {read:?}"
             );
         }
+    }
+
+    #[test]
+    fn questionnaire_import_notes_are_lint_infos() {
+        let resource = serde_json::json!({
+            "resourceType": "Questionnaire",
+            "name": "weight",
+            "item": [{"linkId": "w", "type": "decimal", "text": "Weight",
+                "definition": "http://example.org/Observation#Observation.value"}]
+        });
+        let source = AppSource::Questionnaire(resource);
+        let report = lint_source(&caller(vec![Role::Analyst]), &source).unwrap();
+        let codes: Vec<&str> = report.infos.iter().map(|info| info.code).collect();
+        assert!(codes.contains(&"fhir_title_derived"), "{codes:?}");
+        let dropped = report
+            .infos
+            .iter()
+            .find(|info| info.code == "fhir_definition_dropped")
+            .expect("the dropped definition is told");
+        assert_eq!(dropped.severity, hale_forms::lint::Severity::Info);
+        assert!(dropped.message.contains("'w'"), "{}", dropped.message);
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
     }
 
     #[tokio::test]

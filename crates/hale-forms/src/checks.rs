@@ -266,12 +266,36 @@ pub(crate) fn check_field(
             "a link_id and every code is non-empty",
         );
     }
-    if kind != FieldType::Repeat && (field.min_count.is_some() || field.max_count.is_some()) {
+    let counted = matches!(kind, FieldType::Repeat | FieldType::SelectMultiple);
+    if !counted && (field.min_count.is_some() || field.max_count.is_some()) {
         push(
             "min_count",
             "count_on_non_repeat",
-            "row counts apply only to repeats",
+            "min_count and max_count apply only to repeats and select_multiple fields",
         );
+    }
+    if field.answer_list {
+        let question = field.children.first();
+        if kind != FieldType::Repeat {
+            push(
+                "answer_list",
+                "answer_list_on_non_repeat",
+                "answer_list applies only to repeats",
+            );
+        } else if !question.is_some_and(|question| {
+            question.field_type.is_answered()
+                && !question.field_type.is_container()
+                && question.calculation.is_none()
+                && question.required
+                && question.relevant.is_none()
+                && question.default.is_none()
+        }) {
+            push(
+                "answer_list",
+                "answer_list_question",
+                "an answer list's first child is its question: an answered, required field with no calculation, relevance or default of its own (the list's default gives its first rows)",
+            );
+        }
     }
     if let (Some(low), Some(high)) = (field.min_count, field.max_count)
         && low > high

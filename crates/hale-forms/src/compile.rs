@@ -177,9 +177,18 @@ impl AppDefinition {
         }
         let order = check_references(&compiled, &paths, &mut errors);
         crate::checks::check_news2(self.news2.as_ref(), &compiled, &mut errors);
-        for (field, path) in compiled.iter().zip(&paths) {
+        for (index, (field, path)) in compiled.iter().zip(&paths).enumerate() {
             if let Some(default) = &field.default {
-                if !field.field_type.is_answered() || field.field_type == FieldType::Repeat {
+                if field.field_type == FieldType::Repeat {
+                    // The rows offered when the form opens, each in the answer encoding.
+                    if !rows_fit(&compiled, index, default) {
+                        errors.push(error(
+                            &format!("{path}.default"),
+                            "invalid_default",
+                            "a repeat's default is a list of rows, each naming fields of the repeat with valid answers",
+                        ));
+                    }
+                } else if !field.field_type.is_answered() {
                     errors.push(error(
                         &format!("{path}.default"),
                         "default_not_allowed",
@@ -210,6 +219,27 @@ impl AppDefinition {
             order,
         })
     }
+}
+
+/// Whether `default` is rows of repeat `repeat`: objects whose members are answered fields of
+/// the repeat, each with a valid answer.
+fn rows_fit(fields: &[CompiledField], repeat: usize, default: &serde_json::Value) -> bool {
+    let Some(rows) = default.as_array() else {
+        return false;
+    };
+    rows.iter().all(|row| {
+        row.as_object().is_some_and(|row| {
+            row.iter().all(|(name, value)| {
+                fields.iter().any(|field| {
+                    field.repeat == Some(repeat)
+                        && &field.name == name
+                        && field.field_type.is_answered()
+                        && field.field_type != FieldType::Repeat
+                        && read_answer(field, value).is_ok()
+                })
+            })
+        })
+    })
 }
 
 fn check_app(app: &AppDefinition, errors: &mut Vec<DefinitionError>) {

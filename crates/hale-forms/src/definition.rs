@@ -271,12 +271,17 @@ pub struct Field {
     /// Fields inside a group or repeat.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<Field>,
-    /// Fewest rows of a repeat.
+    /// Fewest rows of a repeat, or fewest choices of a `select_multiple`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_count: Option<u32>,
-    /// Most rows of a repeat.
+    /// Most rows of a repeat, or most choices of a `select_multiple`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_count: Option<u32>,
+    /// A repeat that is one question answered as a list (a FHIR question item with
+    /// `repeats`): its first child is the question, answered once per row; any other children
+    /// follow each answer. Rows are answers, so the question is required in every row.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub answer_list: bool,
     /// Expression for the exact number of rows of a repeat (XLSForm `repeat_count`): the
     /// client offers exactly that many rows and the person cannot add or remove one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -491,6 +491,26 @@ impl Run<'_> {
                 return Value::Null;
             }
         };
+        if field.field_type == FieldType::SelectMultiple
+            && let Some(chosen) = json.as_array().map(Vec::len)
+        {
+            if field.min_count.is_some_and(|low| chosen < low as usize) {
+                self.error(
+                    path,
+                    "too_few_choices",
+                    "fewer choices are selected than the field's minimum",
+                );
+                return Value::Null;
+            }
+            if field.max_count.is_some_and(|high| chosen > high as usize) {
+                self.error(
+                    path,
+                    "too_many_choices",
+                    "more choices are selected than the field's maximum",
+                );
+                return Value::Null;
+            }
+        }
         if let Some(number) = answer.number {
             if let Some(problem) = check_number(field, number) {
                 self.error(path, problem.0, problem.1);

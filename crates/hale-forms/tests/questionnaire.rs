@@ -10,6 +10,80 @@ use serde_json::{Value, json};
 
 mod common;
 
+fn now() -> hale_domain::Timestamp {
+    hale_domain::Timestamp::parse_rfc3339("2026-01-31T08:00:00Z").unwrap()
+}
+
+/// The error codes of validating `answers` against `form`, or none.
+fn codes(form: &hale_forms::CompiledForm, answers: Value) -> Vec<&'static str> {
+    let answers = answers.as_object().unwrap().clone();
+    match form.validate(&answers, now()) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors.iter().map(|error| error.code).collect(),
+    }
+}
+
+#[test]
+fn repeating_questions_are_answer_lists() {
+    let resource = questionnaire(json!([
+        {"linkId": "dose", "type": "decimal", "text": "Dose", "repeats": true, "required": true,
+         "initial": [{"valueDecimal": 1.5}, {"valueDecimal": 2}],
+         "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-maxOccurs", "valueInteger": 3}],
+         "item": [{"linkId": "why", "type": "string", "text": "Why"}]},
+        {"linkId": "fruit", "type": "choice", "text": "Fruit", "answerOption": [
+            {"valueCoding": {"code": "a"}}, {"valueCoding": {"code": "b"}}, {"valueCoding": {"code": "c"}}],
+         "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-answerRepeats", "valueBoolean": true},
+                       {"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-maxOccurs", "valueInteger": 2}]}
+    ]));
+    let definition = import(&resource).unwrap();
+    let list = &definition.fields[0];
+    assert_eq!(list.field_type, hale_forms::FieldType::Repeat);
+    assert!(list.answer_list);
+    assert_eq!((list.min_count, list.max_count), (Some(1), Some(3)));
+    let names: Vec<&str> = list
+        .children
+        .iter()
+        .map(|child| child.name.as_str())
+        .collect();
+    assert_eq!(names, ["dose_answer", "why"]);
+    assert!(list.children[0].required);
+    assert_eq!(
+        list.default,
+        Some(json!([{"dose_answer": 1.5}, {"dose_answer": 2}]))
+    );
+    let fruit = &definition.fields[1];
+    assert_eq!(fruit.field_type, hale_forms::FieldType::SelectMultiple);
+    assert_eq!(fruit.max_count, Some(2));
+
+    let back = export(&definition);
+    assert_eq!(back["item"][0]["linkId"], "dose");
+    assert_eq!(back["item"][0]["type"], "decimal");
+    assert_eq!(back["item"][0]["repeats"], true);
+    assert_eq!(back["item"][0]["required"], true);
+    assert_eq!(
+        back["item"][0]["initial"],
+        json!([{"valueDecimal": 1.5}, {"valueDecimal": 2}])
+    );
+    assert_eq!(back["item"][0]["item"][0]["linkId"], "why");
+    assert_eq!(import(&back).unwrap(), definition);
+
+    let form = definition.compile().unwrap();
+    let two = json!([{"dose_answer": 1.5, "why": "pain"}, {"dose_answer": 2}]);
+    assert_eq!(
+        codes(&form, json!({"dose": two, "fruit": ["a", "b"]})),
+        Vec::<&str>::new()
+    );
+    assert_eq!(codes(&form, json!({"dose": []})), ["too_few_rows"]);
+    assert_eq!(codes(&form, json!({"dose": [{"why": "x"}]})), ["required"]);
+    assert_eq!(
+        codes(
+            &form,
+            json!({"dose": [{"dose_answer": 1}], "fruit": ["a", "b", "c"]})
+        ),
+        ["too_many_choices"]
+    );
+}
+
 use common::{SAMPLES, sample_definition as sample};
 
 /// resourceType and status, every item with a linkId and a type, answerOption only on choice
@@ -119,9 +193,16 @@ fn unsupported_constructs_are_refused_naming_the_link_id() {
         "http://example.org/x",
     );
     assert_refused(
-        json!({"linkId": "rs", "type": "string", "repeats": true}),
+        json!({"linkId": "rows", "type": "group", "repeats": true, "item": [
+            {"linkId": "rs", "type": "string", "repeats": true}
+        ]}),
         "rs",
-        "repeats",
+        "nested repeat",
+    );
+    assert_refused(
+        json!({"linkId": "mo", "type": "string", "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-maxOccurs", "valueInteger": 0}]}),
+        "mo",
+        "maxOccurs 0",
     );
     assert_refused(
         json!({"linkId": "fp", "type": "integer", "extension": [{"url": "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression",
@@ -246,7 +327,7 @@ mod generated {
     use std::collections::BTreeMap;
 
     use hale_forms::questionnaire::{export, import};
-    use hale_forms::{AppDefinition, Choice, Field, FieldType, Text};
+    use hale_forms::{AppDefinition, Choice, Coding, Field, FieldType, Text};
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
@@ -292,7 +373,7 @@ mod generated {
         }
         let reference = 0..count;
         prop::option::of(
-            (reference.clone(), reference, 0usize..9, 0u32..20, "c[0-3]").prop_map(
+            (reference.clone(), reference, 0usize..10, 0u32..20, "c[0-3]").prop_map(
                 |(a, b, shape, n, choice)| match shape {
                     0 => format!("${{f{a}}} = '{choice}'"),
                     1 => format!("${{f{a}}} > {n}"),
@@ -302,6 +383,8 @@ mod generated {
                     5 => format!("${{f{a}}} >= {n} and ${{f{b}}} = '{choice}'"),
                     6 => format!("${{f{a}}} < {n} or ${{f{b}}} = true() or ${{f{a}}} > 100"),
                     7 => format!("${{f{a}}} != '{choice}'"),
+                    // FHIR's `= false` on a boolean, as import writes it.
+                    8 => format!("string-length(string(${{f{a}}})) > 0 and ${{f{a}}} = false() and ${{f{b}}} > {n}"),
                     _ => format!("${{f{a}}} + 1 > ({n})"),
                 },
             ),
@@ -377,13 +460,33 @@ mod generated {
             field.hint = hint;
             field.required = required;
             field.relevant = relevant;
-            field.code = code.map(str::to_owned);
             if field_type.is_numeric() || field_type == FieldType::Calculate {
+                field.code = code.map(str::to_owned);
                 field.min = min;
                 field.max = max;
                 field.unit = unit.map(str::to_owned);
-                field.accepted_units = accepted.into_iter().map(str::to_owned).collect();
+                // Accepted units need the field's own (`code_without_unit`).
+                if field.unit.is_some() {
+                    field.accepted_units = accepted.into_iter().map(str::to_owned).collect();
+                }
                 field.accepted_units.dedup();
+            } else if let Some(code) = code {
+                // A plain LOINC code on a question that derives no observation.
+                field.codes = vec![Coding {
+                    system: Some(String::from("http://loinc.org")),
+                    code: code.to_owned(),
+                    display: None,
+                }];
+            }
+            if field_type == FieldType::SelectMultiple && extras[0] {
+                field.min_count = Some(1);
+                field.max_count = Some(u32::from(pick % 4) + 1);
+            }
+            // A computed decimal the person does not see is still a decimal.
+            if field_type == FieldType::Decimal && extras[0] && pick.is_multiple_of(5) {
+                field.calculation = Some(format!("{pick} + 1"));
+                field.read_only = true;
+                field.hidden = true;
             }
             if field_type == FieldType::Range && extras[0] {
                 field.step = Some(0.5);
@@ -427,7 +530,7 @@ mod generated {
                     (0..count).map(field).collect::<Vec<_>>(),
                     text(),
                     choices(),
-                    any::<[bool; 4]>(),
+                    any::<[bool; 5]>(),
                     prop::option::of(field(count)),
                 )
             })
@@ -454,10 +557,27 @@ mod generated {
                         FieldType::Group
                     };
                     let mut container = Field::new("container", kind);
-                    container.label = Some(Text::Plain(String::from("Rows")));
                     if flags[3] && kind == FieldType::Repeat {
                         container.min_count = Some(1);
                         container.max_count = Some(5);
+                    }
+                    // A repeating question: a list of answers to its one question.
+                    let listed = inner.field_type.is_answered()
+                        && inner.calculation.is_none()
+                        && !inner.field_type.is_select();
+                    if flags[4] && kind == FieldType::Repeat && listed {
+                        container.answer_list = true;
+                        container.relevant = Some(String::from("${f0} != ''"));
+                        inner.required = true;
+                        // The question's default becomes two answers given beforehand.
+                        container.default = inner.default.take().map(
+                            |value| json!([{&inner.name: value.clone()}, {&inner.name: value}]),
+                        );
+                        if !flags[3] {
+                            container.min_count = Some(2);
+                        }
+                    } else {
+                        container.label = Some(Text::Plain(String::from("Rows")));
                     }
                     container.children = vec![inner];
                     definition.fields.push(container);
@@ -477,4 +597,46 @@ mod generated {
             prop_assert_eq!(again, Ok(definition));
         }
     }
+}
+
+/// A real instrument, written from the published PHQ-9 with its LOINC codes: nine questions
+/// scored 0–3 by `ordinalValue`, in English and Spanish (the `translation` extension), and the
+/// total as a FHIRPath `calculatedExpression` over one variable per question.
+#[test]
+fn phq9_imports_lints_clean_and_scores() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/questionnaire_corpus/phq-9.json"
+    );
+    let resource: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let imported = hale_forms::questionnaire::import_with_notes(&resource).unwrap();
+    let definition = &imported.definition;
+    let report = hale_forms::lint(definition);
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    let questions = &definition.fields[0].children;
+    assert_eq!(questions.len(), 9);
+    let first = &questions[0];
+    assert_eq!(first.link_id.as_deref(), Some("/44250-9"));
+    assert_eq!(
+        first.label.as_ref().unwrap().in_language("es"),
+        "Poco interés o placer en hacer las cosas"
+    );
+    assert_eq!(first.choices[3].score, Some(3.0));
+    assert_eq!(first.choices[1].label.in_language("es"), "Varios días");
+
+    let form = definition.compile().unwrap();
+    let total = definition.fields[1].name.clone();
+    let mut answers = json!({});
+    let picks = [
+        "LA6569-3", "LA6570-1", "LA6571-9", "LA6568-5", "LA6569-3", "LA6569-3", "LA6570-1",
+        "LA6568-5", "LA6568-5",
+    ];
+    for (question, pick) in questions.iter().zip(picks) {
+        answers[&question.name] = json!(pick);
+    }
+    // 1 + 2 + 3 + 0 + 1 + 1 + 2 + 0 + 0.
+    answers[&total] = json!(10);
+    assert_eq!(codes(&form, answers.clone()), Vec::<&str>::new());
+    answers[&total] = json!(11);
+    assert_eq!(codes(&form, answers), ["calculation_mismatch"]);
 }

@@ -65,6 +65,7 @@ fn maximal() -> AppDefinition {
         children: vec![Field::new("c", FieldType::Text)],
         min_count: Some(1),
         max_count: Some(2),
+        answer_list: true,
         repeat_count: Some("2".to_owned()),
         required_if: Some("true()".to_owned()),
         read_only: true,

@@ -150,6 +150,13 @@ fn collect_targets(
             repeat
         };
         collect_targets(app, &field.children, inner, out);
+        // A list's question is exported under the list's linkId.
+        if field.answer_list
+            && let Some(question) = field.children.first()
+            && let Some(target) = out.get_mut(&question.name)
+        {
+            target.link_id = field.link_id.clone().unwrap_or_else(|| field.name.clone());
+        }
     }
 }
 
@@ -267,7 +274,67 @@ impl Context<'_> {
         Value::Object(option)
     }
 
+    /// A repeat marked `answer_list` as the one repeating question it stands for.
+    fn answer_list(&self, list: &Field, question: &Field, follow: &[Field]) -> Value {
+        let mut question = question.clone();
+        question.link_id = Some(list.link_id.clone().unwrap_or_else(|| list.name.clone()));
+        question.relevant.clone_from(&list.relevant);
+        question.required = list.min_count.is_some_and(|low| low >= 1);
+        question.min_count = list.min_count.filter(|low| *low != 1);
+        question.max_count = list.max_count;
+        question.children.extend(follow.iter().cloned());
+        // The list's first rows are the question's initial answers (Hale's default extension
+        // when one has no exact `initial`).
+        question.default = None;
+        let kind = item_type(&question);
+        let initials = list.default.as_ref().map(|rows| {
+            rows.as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .map(|row| {
+                    let object = row.as_object().filter(|object| object.len() == 1)?;
+                    initial(&question, kind, object.get(&question.name)?)
+                })
+                .collect::<Option<Vec<Value>>>()
+                .filter(|values| !values.is_empty())
+        });
+        let mut item = self.item(&question, Some(&list.name));
+        if let Some(object) = item.as_object_mut() {
+            match initials {
+                None => {}
+                Some(Some(values)) => {
+                    object.insert("initial".into(), Value::Array(values));
+                }
+                Some(None) => {
+                    let text = default_extension(list.default.as_ref());
+                    match object.get_mut("extension").and_then(Value::as_array_mut) {
+                        Some(extensions) => extensions.push(text),
+                        None => {
+                            object.insert("extension".into(), json!([text]));
+                        }
+                    }
+                }
+            }
+            object.insert("repeats".into(), json!(true));
+            let name = json!({"url": hale("answer-name"), "valueString": question.name});
+            match object.get_mut("extension").and_then(Value::as_array_mut) {
+                Some(extensions) => extensions.push(name),
+                None => {
+                    object.insert("extension".into(), json!([name]));
+                }
+            }
+        }
+        item
+    }
+
     fn item(&self, field: &Field, repeat: Option<&str>) -> Value {
+        if field.answer_list
+            && field.field_type == FieldType::Repeat
+            && let Some((question, follow)) = field.children.split_first()
+        {
+            return self.answer_list(field, question, follow);
+        }
         let language = self.language;
         let kind = item_type(field);
         let mut item = Map::new();
@@ -292,6 +359,7 @@ impl Context<'_> {
             FieldType::Calculate => {
                 item.insert("readOnly".into(), json!(true));
                 extensions.push(json!({"url": HIDDEN, "valueBoolean": true}));
+                extensions.push(json!({"url": hale("field-type"), "valueCode": "calculate"}));
             }
             _ => {
                 if field.read_only {
@@ -316,7 +384,13 @@ impl Context<'_> {
         if let Some(most) = field.max_length {
             item.insert("maxLength".into(), json!(most));
         }
-        if field.required {
+        // What repeats is required when it needs a row.
+        let required = if field.field_type == FieldType::Repeat {
+            field.min_count.is_some_and(|low| low >= 1)
+        } else {
+            field.required
+        };
+        if required {
             item.insert("required".into(), json!(true));
         }
         if matches!(
@@ -356,7 +430,9 @@ impl Context<'_> {
         if let Some(step) = field.step {
             extensions.push(json!({"url": hale("step"), "valueDecimal": step}));
         }
-        if let Some(count) = field.min_count {
+        // On a repeat, `required` says one row already.
+        let said = field.field_type == FieldType::Repeat && required;
+        if let Some(count) = field.min_count.filter(|low| !said || *low != 1) {
             extensions.push(json!({"url": MIN_OCCURS, "valueInteger": count}));
         }
         if let Some(count) = field.max_count {
@@ -529,6 +605,13 @@ fn initial(field: &Field, kind: &str, default: &Value) -> Option<Value> {
                 object.insert("code".into(), json!(unit));
             }
             json!({ "valueQuantity": quantity })
+        }
+        (FieldType::Decimal | FieldType::Range, Value::Object(quantity))
+            if kind == "quantity" && quantity.len() == 2 =>
+        {
+            let value = quantity.get("value").filter(|value| value.is_number())?;
+            let unit = quantity.get("unit").and_then(Value::as_str)?;
+            json!({ "valueQuantity": {"value": value, "system": UCUM, "code": unit} })
         }
         (FieldType::Decimal | FieldType::Range, Value::Number(number)) => {
             json!({ "valueDecimal": number })

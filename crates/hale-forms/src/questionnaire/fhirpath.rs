@@ -536,6 +536,12 @@ fn answer_reference(node: &Node, scope: &Scope) -> Option<Result<Expr, String>> 
             "FHIRPath path is not an answer path (%resource.item.where(linkId='x').answer.value)",
         )));
     }
+    if question.field_type.is_container() {
+        // A repeating question's answers are its rows; a group has none.
+        return Some(Err(format!(
+            "FHIRPath reads the answers of item '{link_id}', which is a group or repeats: not supported"
+        )));
+    }
     Some(Ok(field))
 }
 

@@ -35,6 +35,8 @@ pub(crate) const MIN_OCCURS: &str =
     "http://hl7.org/fhir/StructureDefinition/questionnaire-minOccurs";
 pub(crate) const MAX_OCCURS: &str =
     "http://hl7.org/fhir/StructureDefinition/questionnaire-maxOccurs";
+pub(crate) const ANSWER_REPEATS: &str =
+    "http://hl7.org/fhir/StructureDefinition/questionnaire-answerRepeats";
 pub(crate) const HIDDEN: &str = "http://hl7.org/fhir/StructureDefinition/questionnaire-hidden";
 pub(crate) const MIME_TYPE: &str = "http://hl7.org/fhir/StructureDefinition/mimeType";
 pub(crate) const CONSTRAINT: &str =

@@ -24,7 +24,12 @@ impl Names {
         if is_valid_name(link_id) && link_id != "meta" {
             return link_id.to_owned();
         }
-        let base = derive(link_id);
+        self.fresh(link_id)
+    }
+
+    /// A name derived from `base` that no linkId and no other name has.
+    pub(crate) fn fresh(&mut self, base: &str) -> String {
+        let base = derive(base);
         let mut candidate = base.clone();
         let mut counter = 2_u32;
         while self.taken.contains(&candidate) || !is_valid_name(&candidate) {

@@ -55,6 +55,7 @@ pub(crate) fn to_enable_when(
 ) -> Option<(Vec<Value>, Option<&'static str>)> {
     let expr = hale_expr::parse(source).ok()?;
     let (leaves, behavior) = match &expr {
+        _ if answered_false(&expr).is_some() => (vec![&expr], None),
         Expr::Binary {
             operator: operator @ (BinaryOperator::And | BinaryOperator::Or),
             ..
@@ -94,8 +95,43 @@ pub(crate) fn to_enable_when(
         .then_some((conditions, behavior))
 }
 
+/// The boolean field that `expr` says is answered `false`: `answered(f) and f = false()`,
+/// the form [`from_enable_when`] gives FHIR's `= false`.
+fn answered_false(expr: &Expr) -> Option<&str> {
+    let Expr::Binary {
+        operator: BinaryOperator::And,
+        left,
+        right,
+    } = expr
+    else {
+        return None;
+    };
+    let Expr::Binary {
+        operator: BinaryOperator::Equal,
+        left: field,
+        right: value,
+    } = right.as_ref()
+    else {
+        return None;
+    };
+    let (
+        Expr::Field { name },
+        Expr::Call {
+            function: Function::False,
+            arguments,
+        },
+    ) = (field.as_ref(), value.as_ref())
+    else {
+        return None;
+    };
+    (arguments.is_empty() && **left == answered(Expr::Field { name: name.clone() }))
+        .then_some(name.as_str())
+}
+
 fn flatten<'a>(expr: &'a Expr, join: BinaryOperator, out: &mut Vec<&'a Expr>) {
     match expr {
+        // One FHIR condition, though written with `and`.
+        _ if answered_false(expr).is_some() => out.push(expr),
         Expr::Binary {
             operator,
             left,
@@ -123,6 +159,13 @@ fn condition(
         merge(&mut condition, answer);
         Some(condition)
     };
+    if let Some(name) = answered_false(leaf) {
+        let target = reachable(name)?;
+        if target.field_type != FieldType::Boolean {
+            return None;
+        }
+        return make(target, "=", json!({"answerBoolean": false}));
+    }
     match leaf {
         Expr::Call {
             function: Function::Not,
@@ -222,6 +265,20 @@ fn condition(
                 _ => return None,
             };
             make(target, operator, answer)
+        }
+        Expr::Call {
+            function: Function::Regex,
+            arguments,
+        } => {
+            let [Expr::Field { name }, Expr::String { value }] = arguments.as_slice() else {
+                return None;
+            };
+            let target = reachable(name)?;
+            let (operator, constant) = ordering_of(value)?;
+            if target.field_type != FieldType::Text {
+                return None;
+            }
+            make(target, operator, json!({ "answerString": constant }))
         }
         Expr::Call {
             function: Function::Selected,
@@ -448,12 +505,23 @@ fn read_condition(
             compare(string_literal(text))
         }
         ("answerString", FieldType::Text) => {
-            equality_only()?;
             let value = answer
                 .as_str()
                 .filter(|value| !value.is_empty())
                 .ok_or_else(|| String::from("answerString is not a non-empty string"))?;
-            compare(string_literal(value))
+            if ordering {
+                // FHIRPath orders strings by code point; Hale's `<` is numeric, so the order
+                // is spelled out as a pattern.
+                let pattern = ordering_pattern(hale_op, value).ok_or_else(|| {
+                    format!("enableWhen operator '{operator}' with a string this long has no Hale equivalent")
+                })?;
+                call(
+                    Function::Regex,
+                    vec![field.clone(), string_literal(&pattern)],
+                )
+            } else {
+                compare(string_literal(value))
+            }
         }
         ("answerCoding", FieldType::SelectOne | FieldType::SelectMultiple) => {
             equality_only()?;
@@ -480,10 +548,13 @@ fn read_condition(
             FieldType::SelectOne | FieldType::SelectMultiple,
         ) if question.choice_type.is_some() || question.field_type == FieldType::SelectOne => {
             equality_only()?;
-            let text = match answer {
-                Value::String(text) => text.clone(),
-                Value::Number(number) => number.to_string(),
-                _ => return Err(format!("{kind} is not a string or number")),
+            let text = match (kind, answer) {
+                ("answerInteger", Value::Number(number)) if number.is_i64() => number.to_string(),
+                ("answerInteger", _) => {
+                    return Err(String::from("answerInteger is not an integer"));
+                }
+                (_, Value::String(text)) => text.clone(),
+                _ => return Err(format!("{kind} is not a string")),
             };
             // A free string option's value may differ from its text (no spaces in values).
             let value = question
@@ -528,5 +599,171 @@ fn choice_test(field: Expr, field_type: FieldType, value: &str) -> Expr {
         call(Function::Selected, vec![field, string_literal(value)])
     } else {
         binary(BinaryOperator::Equal, field, string_literal(value))
+    }
+}
+
+/// A character in a pattern: ASCII letters and digits as they are, anything else escaped.
+fn pattern_char(c: char) -> String {
+    if c.is_ascii_alphanumeric() {
+        c.to_string()
+    } else {
+        format!("\\x{{{:X}}}", u32::from(c))
+    }
+}
+
+fn pattern_text(text: &[char]) -> String {
+    text.iter().copied().map(pattern_char).collect()
+}
+
+/// The characters after `c`, as a class (none after the last).
+fn above(c: char) -> Option<String> {
+    let next = match u32::from(c) {
+        0xD7FF => 0xE000,
+        code => code + 1,
+    };
+    char::from_u32(next).map(|next| format!("[{}-\\x{{10FFFF}}]", pattern_char(next)))
+}
+
+/// The characters before `c`, as a class (none before U+0000).
+fn below(c: char) -> Option<String> {
+    let previous = match u32::from(c) {
+        0 => return None,
+        0xE000 => 0xD7FF,
+        code => code - 1,
+    };
+    char::from_u32(previous).map(|previous| format!("[\\x{{0}}-{}]", pattern_char(previous)))
+}
+
+/// A pattern that a non-empty text matches exactly when `text <operator> constant` in
+/// FHIRPath's code-point order: a longer text with the constant as prefix is greater, else the
+/// first differing character decides. The constant leads the pattern in a group repeated zero
+/// times, so that the exporter can read it back. `None` when longer than Hale allows.
+pub(crate) fn ordering_pattern(operator: BinaryOperator, constant: &str) -> Option<String> {
+    let chars: Vec<char> = constant.chars().collect();
+    let mut alternatives = Vec::new();
+    let greater = matches!(
+        operator,
+        BinaryOperator::Greater | BinaryOperator::GreaterOrEqual
+    );
+    if greater {
+        let tail = if operator == BinaryOperator::Greater {
+            ".+"
+        } else {
+            ".*"
+        };
+        alternatives.push(format!("{}{tail}", pattern_text(&chars)));
+    } else {
+        let longest = if operator == BinaryOperator::LessOrEqual {
+            chars.len()
+        } else {
+            chars.len().saturating_sub(1)
+        };
+        alternatives.extend((1..=longest).map(|length| pattern_text(&chars[..length])));
+    }
+    for (index, &c) in chars.iter().enumerate() {
+        let class = if greater { above(c) } else { below(c) };
+        if let Some(class) = class {
+            alternatives.push(format!("{}{class}.*", pattern_text(&chars[..index])));
+        }
+    }
+    if alternatives.is_empty() {
+        // Nothing is below U+0000: a class that matches nothing.
+        alternatives.push(String::from("[^\\x{0}-\\x{10FFFF}]"));
+    }
+    let pattern = format!(
+        "^(?s:(?:{}){{0}}(?:{}))$",
+        pattern_text(&chars),
+        alternatives.join("|")
+    );
+    (pattern.chars().count() <= hale_expr::MAX_PATTERN_LENGTH).then_some(pattern)
+}
+
+/// The operator and constant of a pattern [`ordering_pattern`] wrote.
+fn ordering_of(pattern: &str) -> Option<(&'static str, String)> {
+    let rest = pattern.strip_prefix("^(?s:(?:")?;
+    let (text, _) = rest.split_once("){0}")?;
+    let mut constant = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            let escape: String = chars.by_ref().take_while(|c| *c != '}').collect();
+            let code = u32::from_str_radix(escape.strip_prefix("x{")?, 16).ok()?;
+            constant.push(char::from_u32(code)?);
+        } else {
+            constant.push(c);
+        }
+    }
+    [
+        (BinaryOperator::Greater, ">"),
+        (BinaryOperator::GreaterOrEqual, ">="),
+        (BinaryOperator::Less, "<"),
+        (BinaryOperator::LessOrEqual, "<="),
+    ]
+    .into_iter()
+    .find(|(operator, _)| ordering_pattern(*operator, &constant).as_deref() == Some(pattern))
+    .map(|(_, name)| (name, constant))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hale_expr::{DateTimeValue, MapEnv, evaluate};
+    use proptest::prelude::*;
+
+    fn matches(text: &str, pattern: &str) -> bool {
+        let env = MapEnv::new(DateTimeValue::parse_rfc3339("2026-01-31T08:00:00Z").unwrap());
+        let test = call(
+            Function::Regex,
+            vec![string_literal(text), string_literal(pattern)],
+        );
+        evaluate(&test, &env).truthy()
+    }
+
+    const OPERATORS: [BinaryOperator; 4] = [
+        BinaryOperator::Greater,
+        BinaryOperator::GreaterOrEqual,
+        BinaryOperator::Less,
+        BinaryOperator::LessOrEqual,
+    ];
+
+    #[test]
+    fn string_order_is_code_point_order() {
+        let pattern = ordering_pattern(BinaryOperator::Greater, "tes").unwrap();
+        assert!(matches("test", &pattern));
+        assert!(matches("u", &pattern));
+        assert!(!matches("tes", &pattern));
+        assert!(!matches("ta", &pattern));
+        assert!(!matches("", &pattern));
+        let pattern = ordering_pattern(BinaryOperator::Less, "test").unwrap();
+        assert!(matches("tes", &pattern));
+        assert!(matches("A", &pattern));
+        assert!(!matches("test", &pattern));
+        // Unanswered is the empty text, which no condition holds for.
+        assert!(!matches("", &pattern));
+        assert_eq!(
+            ordering_of(&ordering_pattern(BinaryOperator::LessOrEqual, "a.b é").unwrap()),
+            Some(("<=", String::from("a.b é")))
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn patterns_order_like_fhirpath(
+            text in "[a-c.é\u{D7FF}\u{E000}\u{10FFFF}]{1,4}",
+            constant in "[a-c.é\u{0}\u{D7FF}\u{E000}\u{10FFFF}]{1,4}",
+        ) {
+            for operator in OPERATORS {
+                let pattern = ordering_pattern(operator, &constant).unwrap();
+                // Rust compares strings by their UTF-8 bytes, which is code-point order.
+                let expected = match operator {
+                    BinaryOperator::Greater => text > constant,
+                    BinaryOperator::GreaterOrEqual => text >= constant,
+                    BinaryOperator::Less => text < constant,
+                    _ => text <= constant,
+                };
+                prop_assert_eq!(matches(&text, &pattern), expected, "{} {:?}", text, operator);
+                prop_assert_eq!(ordering_of(&pattern).map(|(_, c)| c), Some(constant.clone()));
+            }
+        }
     }
 }

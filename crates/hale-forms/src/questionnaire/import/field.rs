@@ -62,12 +62,14 @@ impl Importer {
         }
         field.choice_type = choice_type;
         field.open = kind == "open-choice";
-        if field_type == FieldType::Repeat && in_repeat {
+        field.answer_list = super::is_answer_list(object);
+        let repeating = field_type == FieldType::Repeat || field.answer_list;
+        if repeating && in_repeat {
             fail(
                 &mut self.errors,
                 UNSUPPORTED,
                 String::from(
-                    "a repeating group inside a repeating group (nested repeat) is not supported",
+                    "a repeating group or question inside a repeating group (nested repeat) is not supported",
                 ),
             );
         }
@@ -109,7 +111,16 @@ impl Importer {
                     ),
                 },
                 "code" => match codings(value) {
-                    Ok(found) => codes = found,
+                    Ok((found, uncoded)) => {
+                        codes = found;
+                        if uncoded > 0 {
+                            self.note(
+                                path,
+                                "fhir_code_dropped",
+                                format!("item '{link_id}': a code with no code (a display alone) names no concept and is not kept"),
+                            );
+                        }
+                    }
                     Err(message) => fail(&mut self.errors, UNSUPPORTED, message),
                 },
                 "definition" => self.note(
@@ -183,6 +194,11 @@ impl Importer {
             }
         }
         if kind == "quantity" {
+            // With no `questionnaire-unit`, the first unit offered is the one Hale's plain
+            // numbers are in; the others stay accepted.
+            if field.unit.is_none() {
+                field.unit = unit_options.first().cloned();
+            }
             field.accepted_units = unit_options
                 .into_iter()
                 .filter(|unit| Some(unit) != field.unit.as_ref())
@@ -192,7 +208,8 @@ impl Importer {
         match codes.first() {
             // Hale's own export of a LOINC code.
             Some(first)
-                if codes.len() == 1
+                if measured
+                    && codes.len() == 1
                     && first.display.is_none()
                     && first.system.as_deref() == Some(LOINC) =>
             {
@@ -227,6 +244,7 @@ impl Importer {
                 (Err(message), _) => fail(&mut self.errors, UNSUPPORTED, message),
             }
         }
+        let hale_default = default_text.is_some();
         if let Some(text) = default_text {
             match hale_domain::json::from_str(&text) {
                 Ok(default) => field.default = Some(default),
@@ -258,23 +276,75 @@ impl Importer {
                 String::from("names a choice list but lists no answerOption"),
             );
         }
-        if let Some(initial) = initial {
-            if field.default.is_some() {
-                fail(
-                    &mut self.errors,
-                    INVALID,
-                    String::from("has both initial and a default"),
-                );
+        match initial {
+            None => {}
+            // Answers given beforehand: the list's first rows.
+            Some(initial) if field.answer_list => {
+                let answer = self.list_answers.get(link_id).cloned().unwrap_or_default();
+                let rows: Result<Vec<Value>, String> = initial
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|entry| {
+                        initial_value(&Value::Array(vec![entry.clone()]), &field)
+                            .map(|value| serde_json::json!({ answer.clone(): value }))
+                    })
+                    .collect();
+                match rows {
+                    Ok(rows) if field.default.is_none() => {
+                        field.default = Some(Value::Array(rows));
+                    }
+                    Ok(_) => fail(
+                        &mut self.errors,
+                        INVALID,
+                        String::from("has both initial and a default"),
+                    ),
+                    Err(message) => fail(&mut self.errors, UNSUPPORTED, message),
+                }
             }
-            match initial_value(initial, &field) {
-                Ok(value) => field.default = Some(value),
+            // R4 (que-11) allows no initial beside answerOption; initialSelected is how an
+            // item with options says what starts selected, so it is the one kept.
+            Some(_) if field.default.is_some() && !hale_default && options.is_some() => self.note(
+                path,
+                "fhir_initial_dropped",
+                format!(
+                    "item '{link_id}': initial beside answerOption is not allowed in R4 (que-11); the options marked initialSelected are the default"
+                ),
+            ),
+            Some(_) if field.default.is_some() => fail(
+                &mut self.errors,
+                INVALID,
+                String::from("has both initial and a default"),
+            ),
+            Some(initial) => match initial_value(initial, &field) {
+                Ok(value) => {
+                    let code = initial
+                        .pointer("/0/valueQuantity/code")
+                        .and_then(Value::as_str);
+                    let offered = |code: &str| {
+                        field.unit.as_deref() == Some(code)
+                            || field.accepted_units.iter().any(|unit| unit == code)
+                    };
+                    if let Some(code) = code.filter(|code| !offered(code)) {
+                        self.note(
+                            path,
+                            "fhir_initial_converted",
+                            format!(
+                                "item '{link_id}': initial is in '{code}', which the item does not offer: converted to '{}'",
+                                field.unit.as_deref().unwrap_or("")
+                            ),
+                        );
+                    }
+                    field.default = Some(value);
+                }
                 Err(message) => fail(&mut self.errors, UNSUPPORTED, message),
-            }
+            },
         }
         if let Some(children) = object.get("item") {
             match children.as_array() {
                 Some(children) => {
-                    let inner = in_repeat || field_type == FieldType::Repeat;
+                    let inner = in_repeat || repeating;
                     field.children = self.items(children, path, inner, seen, depth + 1);
                 }
                 None => fail(
@@ -285,6 +355,34 @@ impl Importer {
             }
         }
         self.variables.truncate(scope_mark);
+        // FHIR `required` on what repeats: at least one row (or answer).
+        if repeating && field.required {
+            field.min_count = Some(field.min_count.unwrap_or(1).max(1));
+            field.required = field.answer_list;
+        }
+        if field.answer_list {
+            let answer = self.list_answers.get(link_id).cloned();
+            field = answer_list(field, answer);
+        }
         (self.errors.len() == before).then_some(field)
     }
+}
+
+/// A question answered as a list, as a repeat: the question itself, required in every row
+/// (a row is an answer), then what follows each answer.
+fn answer_list(mut question: Field, answer: Option<String>) -> Field {
+    let mut list = Field::new(&question.name, FieldType::Repeat);
+    list.answer_list = true;
+    list.link_id = question.link_id.take();
+    list.relevant = question.relevant.take();
+    list.min_count = question.min_count.take();
+    list.max_count = question.max_count.take();
+    // A list's default is its first rows (from `initial` or Hale's default extension).
+    list.default = question.default.take();
+    question.answer_list = false;
+    question.required = true;
+    question.name = answer.unwrap_or_else(|| format!("{}_answer", list.name));
+    let follow = std::mem::take(&mut question.children);
+    list.children = std::iter::once(question).chain(follow).collect();
+    list
 }

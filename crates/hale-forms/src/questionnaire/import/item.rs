@@ -1,6 +1,6 @@
 //! The parts of an item: Hale and FHIR extensions, options, initial values, codes.
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::super::text::get_text;
 use super::super::*;
@@ -48,7 +48,7 @@ impl Importer {
         let language = self.language.as_str();
         let numeric = matches!(kind, "quantity" | "integer" | "decimal");
         match url {
-            MIME_TYPE | VARIABLE => {} // read by the type, and before the item
+            MIME_TYPE | VARIABLE | ANSWER_REPEATS => {} // read by the type, and before the item
             HIDDEN if field.field_type == FieldType::Calculate => {}
             HIDDEN => {
                 field.hidden = extension
@@ -99,12 +99,31 @@ impl Importer {
             }
             MIN_VALUE => once(&mut field.min, number(extension)?, "minValue")?,
             MAX_VALUE => once(&mut field.max, number(extension)?, "maxValue")?,
-            MIN_OCCURS | MAX_OCCURS if field.field_type == FieldType::Repeat => {
+            MIN_OCCURS | MAX_OCCURS => {
                 let count = extension
                     .get("valueInteger")
                     .and_then(Value::as_u64)
                     .and_then(|count| u32::try_from(count).ok())
                     .ok_or_else(|| String::from("minOccurs/maxOccurs needs a valueInteger"))?;
+                let counted = field.answer_list
+                    || matches!(
+                        field.field_type,
+                        FieldType::Repeat | FieldType::SelectMultiple
+                    );
+                if !counted {
+                    // On an item with one answer, only the counts it already has mean anything.
+                    let (what, says_nothing) = if url == MIN_OCCURS {
+                        ("minOccurs", count == u32::from(field.required))
+                    } else {
+                        ("maxOccurs", count >= 1)
+                    };
+                    if says_nothing {
+                        return Ok(None);
+                    }
+                    return Err(format!(
+                        "{what} {count} on an item that does not repeat has no Hale equivalent"
+                    ));
+                }
                 if url == MIN_OCCURS {
                     once(&mut field.min_count, count, "minOccurs")?;
                 } else {
@@ -125,7 +144,7 @@ impl Importer {
             }
             CONSTRAINT => self.constraint(extension, field)?,
             url => match url.strip_prefix(HALE_EXTENSION_PREFIX) {
-                Some("field-type") => {} // read by the type
+                Some("field-type" | "answer-name") => {} // read by the type and the names
                 Some("unit") => once(&mut field.unit, value_code(extension, "unit")?, "unit")?,
                 Some("accepted-unit") => field
                     .accepted_units
@@ -436,17 +455,36 @@ pub(super) fn initial_value(initial: &Value, field: &Field) -> Result<Value, Str
         | (FieldType::Time, "valueTime")
         | (FieldType::Boolean | FieldType::Acknowledge, "valueBoolean") => true,
         (FieldType::Decimal | FieldType::Range, "valueQuantity") => {
-            let code = value.get("code").and_then(Value::as_str);
-            if code.is_some() && code != field.unit.as_deref() {
+            let number = value
+                .get("value")
+                .and_then(Value::as_f64)
+                .ok_or_else(|| String::from("initial valueQuantity has no value"))?;
+            if value.get("comparator").is_some() {
                 return Err(String::from(
-                    "initial valueQuantity is not in the item's unit",
+                    "initial valueQuantity has a comparator (Hale answers are exact)",
                 ));
             }
-            return value
-                .get("value")
-                .filter(|value| value.is_number())
-                .cloned()
-                .ok_or_else(|| String::from("initial valueQuantity has no value"));
+            let code = value.get("code").and_then(Value::as_str);
+            return match (code, field.unit.as_deref()) {
+                (None, _) => Ok(json!(number)),
+                (Some(code), Some(unit)) if code == unit => Ok(json!(number)),
+                (Some(code), Some(_)) if field.accepted_units.iter().any(|other| other == code) => {
+                    Ok(json!({"value": number, "unit": code}))
+                }
+                // In a unit the item does not offer: the same quantity in the item's unit.
+                (Some(code), Some(unit)) => hale_clinical::convert(number, code, unit)
+                    .ok()
+                    .filter(|converted| converted.is_finite())
+                    .map(|converted| json!(converted))
+                    .ok_or_else(|| {
+                        String::from(
+                            "initial valueQuantity is in a unit that cannot be converted to the item's unit",
+                        )
+                    }),
+                (Some(_), None) => Err(String::from(
+                    "initial valueQuantity has a unit but the item has none",
+                )),
+            };
         }
         _ => false,
     };

@@ -45,6 +45,8 @@ pub const IGNORED_MEMBERS: [&str; 22] = [
 ];
 
 const UNSUPPORTED: &str = "fhir_unsupported";
+/// The title of an app read from a Questionnaire with nothing to title it by.
+pub const UNTITLED: &str = "Untitled Questionnaire";
 const INVALID: &str = "fhir_invalid";
 /// Deepest item nesting read.
 pub const MAX_ITEM_DEPTH: usize = 32;
@@ -73,6 +75,7 @@ pub fn import_with_notes(questionnaire: &Value) -> Result<Imported, Vec<Definiti
         variables: Vec::new(),
         language: String::from("en"),
         lists: BTreeMap::new(),
+        list_answers: HashMap::new(),
     };
     let definition = importer.resource(questionnaire);
     if importer.errors.is_empty()
@@ -98,6 +101,8 @@ struct Importer {
     variables: Vec<(String, Expr)>,
     language: String,
     lists: BTreeMap<String, Vec<Choice>>,
+    /// The field name of each list question's question field, by linkId.
+    list_answers: HashMap<String, String>,
 }
 
 fn error(path: &str, code: &'static str, message: String) -> DefinitionError {
@@ -186,13 +191,41 @@ fn is_hale_expression(extension: &Value) -> bool {
         == Some(HALE_EXPRESSION_LANGUAGE)
 }
 
-/// The Hale type an item becomes, with what its choices are when not codes.
+/// Whether the item takes several answers: `repeats`, or the `questionnaire-answerRepeats`
+/// extension on a question.
+fn repeats(item: &Map<String, Value>) -> bool {
+    item.get("repeats") == Some(&Value::Bool(true))
+        || extensions_named(item, ANSWER_REPEATS)
+            .iter()
+            .any(|extension| extension.get("valueBoolean") == Some(&Value::Bool(true)))
+}
+
+/// The field name Hale gave a list question's question, from its own extension.
+fn answer_name(item: &Map<String, Value>) -> Option<String> {
+    extensions_named(item, &hale("answer-name"))
+        .first()
+        .and_then(|extension| extension.get("valueString"))
+        .and_then(string)
+        .filter(|name| crate::definition::is_valid_name(name))
+}
+
+/// Whether the item is a question answered as a list (`repeats` on a question whose answers
+/// are not choices): a Hale repeat marked `answer_list`, its question the first child.
+pub(super) fn is_answer_list(item: &Map<String, Value>) -> bool {
+    let kind = item.get("type").and_then(Value::as_str).unwrap_or("");
+    repeats(item)
+        && !item.contains_key("answerOption")
+        && !matches!(kind, "group" | "display" | "choice" | "open-choice")
+}
+
+/// The Hale type an item becomes, with what its choices are when not codes. A question
+/// answered as a list ([`is_answer_list`]) gets the type of its question.
 fn hale_type(item: &Map<String, Value>) -> Result<(FieldType, Option<ChoiceType>), String> {
     let kind = item
         .get("type")
         .and_then(Value::as_str)
         .ok_or_else(|| String::from("has no type"))?;
-    let repeats = item.get("repeats") == Some(&Value::Bool(true));
+    let repeats = repeats(item) && !is_answer_list(item);
     let declared = extensions_named(item, &hale("field-type"))
         .first()
         .map(|extension| {
@@ -201,24 +234,14 @@ fn hale_type(item: &Map<String, Value>) -> Result<(FieldType, Option<ChoiceType>
                 .and_then(Value::as_str)
                 .unwrap_or("")
         });
-    let calculated = !extensions_named(item, CALCULATED_EXPRESSION).is_empty();
     let options = item.contains_key("answerOption");
     let select = if repeats {
         FieldType::SelectMultiple
     } else {
         FieldType::SelectOne
     };
-    // Hale's own calculate field is exported exactly so; anything else calculated keeps its type.
-    let hale_calculate = calculated
-        && kind == "decimal"
-        && item.get("readOnly") == Some(&Value::Bool(true))
-        && extensions_named(item, HIDDEN)
-            .iter()
-            .any(|hidden| hidden.get("valueBoolean") == Some(&Value::Bool(true)))
-        && extensions_named(item, CALCULATED_EXPRESSION)
-            .iter()
-            .any(|extension| is_hale_expression(extension));
-    if hale_calculate {
+    // Hale's own calculate field says so; a FHIR item with a calculation keeps its type.
+    if declared == Some("calculate") && kind == "decimal" {
         return Ok((FieldType::Calculate, None));
     }
     if options {
@@ -231,11 +254,6 @@ fn hale_type(item: &Map<String, Value>) -> Result<(FieldType, Option<ChoiceType>
             other => return Err(format!("answerOption on a '{other}' item is not supported")),
         };
         return Ok((select, choice_type));
-    }
-    if repeats && !matches!(kind, "group" | "choice" | "open-choice") {
-        return Err(format!(
-            "repeats on a '{kind}' item without answerOption is not supported (Hale repeats groups and choices; put the item in a repeating group)"
-        ));
     }
     let field_type = match (kind, declared) {
         ("group", None) if repeats => FieldType::Repeat,
@@ -364,8 +382,18 @@ impl Importer {
                 if !scores.is_empty() {
                     self.scores.insert(link_id.to_owned(), scores);
                 }
+                let name = names.name_for(link_id);
+                // What reads a list question's answers reads its rows.
+                let field_type = if is_answer_list(object) {
+                    let answer = answer_name(object)
+                        .unwrap_or_else(|| names.fresh(&format!("{name}_answer")));
+                    self.list_answers.insert(link_id.to_owned(), answer);
+                    FieldType::Repeat
+                } else {
+                    field_type
+                };
                 let question = Question {
-                    name: names.name_for(link_id),
+                    name,
                     field_type,
                     choice_type,
                     choices: summaries
@@ -454,9 +482,30 @@ impl Importer {
             .map_err(|message| format!("{what}: {message}"))
     }
 
-    /// Reads `variable` extensions into scope, in order (each may use the ones before).
+    /// Reads `variable` extensions into scope, in order (each may use the ones before), and
+    /// named FHIRPath `calculatedExpression`s, which SDC lets the item's descendants read by
+    /// their name as well.
     fn read_variables(&mut self, object: &Map<String, Value>) -> Result<(), String> {
-        for extension in extensions_named(object, VARIABLE) {
+        let named: Vec<&Value> = object
+            .get("extension")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter(
+                |extension| match extension.get("url").and_then(Value::as_str) {
+                    Some(VARIABLE) => true,
+                    Some(CALCULATED_EXPRESSION) => {
+                        !is_hale_expression(extension)
+                            && extension
+                                .get("valueExpression")
+                                .is_some_and(|expression| expression.get("name").is_some())
+                    }
+                    _ => false,
+                },
+            )
+            .collect();
+        for extension in named {
             let name = extension
                 .get("valueExpression")
                 .and_then(|expression| expression.get("name"))
@@ -532,13 +581,14 @@ impl Importer {
                         );
                         app.title = Text::Plain(title);
                     }
-                    None => self.errors.push(error(
-                        "$.title",
-                        INVALID,
-                        String::from(
-                            "the Questionnaire has no title, name, id or url to title the app by",
-                        ),
-                    )),
+                    None => {
+                        self.note(
+                            "$.title",
+                            "fhir_title_derived",
+                            format!("the Questionnaire has no title, name, id or url: the app is titled '{UNTITLED}'"),
+                        );
+                        app.title = Text::Plain(String::from(UNTITLED));
+                    }
                 }
             }
             Err(message) => self.errors.push(error("$.title", INVALID, message)),
@@ -572,7 +622,16 @@ impl Importer {
                     )),
                 },
                 "code" => match codings(value) {
-                    Ok(codes) => app.codes = codes,
+                    Ok((codes, uncoded)) => {
+                        app.codes = codes;
+                        if uncoded > 0 {
+                            self.note(
+                                &path,
+                                "fhir_code_dropped",
+                                String::from("a code with no code (a display alone) names no concept and is not kept"),
+                            );
+                        }
+                    }
                     Err(message) => self.errors.push(error(&path, UNSUPPORTED, message)),
                 },
                 "extension" => self.app_extensions(value, &mut app),
@@ -616,7 +675,18 @@ impl Importer {
             let fail = |errors: &mut Vec<DefinitionError>, message: String| {
                 errors.push(error(&path, UNSUPPORTED, message));
             };
-            if url == VARIABLE {
+            let named = extension
+                .get("valueExpression")
+                .is_some_and(|expression| expression.get("name").is_some());
+            if url == CALCULATED_EXPRESSION && named {
+                // A calculation on the Questionnaire fills no item; its name is all it gives.
+                self.note(
+                    &path,
+                    "fhir_named_expression",
+                    String::from("a named calculatedExpression on the Questionnaire is read as a variable of that name"),
+                );
+            }
+            if url == VARIABLE || (url == CALCULATED_EXPRESSION && named) {
                 let mut one = Map::new();
                 one.insert("extension".into(), Value::Array(vec![extension.clone()]));
                 if let Err(message) = self.read_variables(&one) {
@@ -750,18 +820,28 @@ fn reserve_names(items: &[Value], names: &mut Names, depth: usize) {
         if let Some(link_id) = item.get("linkId").and_then(Value::as_str) {
             names.reserve(link_id);
         }
+        if let Some(answer) = item.as_object().and_then(answer_name) {
+            names.reserve(&answer);
+        }
         if let Some(children) = item.get("item").and_then(Value::as_array) {
             reserve_names(children, names, depth + 1);
         }
     }
 }
 
-/// A `code` member: a list of Codings, each with a code.
-pub(super) fn codings(value: &Value) -> Result<Vec<Coding>, String> {
+/// A `code` member: a list of Codings, with how many had no code (a display alone names no
+/// concept, so those are not kept).
+pub(super) fn codings(value: &Value) -> Result<(Vec<Coding>, usize), String> {
     let list = value
         .as_array()
         .ok_or_else(|| String::from("code is not an array"))?;
-    list.iter()
+    let coded: Vec<&Value> = list
+        .iter()
+        .filter(|coding| coding.get("code").is_some())
+        .collect();
+    let uncoded = list.len() - coded.len();
+    coded
+        .into_iter()
         .map(|coding| {
             let object = coding
                 .as_object()
@@ -784,7 +864,8 @@ pub(super) fn codings(value: &Value) -> Result<Vec<Coding>, String> {
                 display: object.get("display").and_then(string),
             })
         })
-        .collect()
+        .collect::<Result<Vec<Coding>, String>>()
+        .map(|codes| (codes, uncoded))
 }
 
 mod field;
