@@ -74,16 +74,34 @@ fn hale(binary: &PathBuf, data: &std::path::Path, args: &[&str]) -> Result<Strin
 /// a free loopback port.
 fn start(binary: &PathBuf) -> Result<(Server, String, String)> {
     let data = tempfile::tempdir()?;
-    hale(binary, data.path(), &["tenant", "create", "--slug", "contoso", "--name", "C"])?;
+    hale(
+        binary,
+        data.path(),
+        &["tenant", "create", "--slug", "contoso", "--name", "C"],
+    )?;
     let legitimate = hale(
         binary,
         data.path(),
-        &["token", "issue", "--tenant", "contoso", "--role", "clinician"],
+        &[
+            "token",
+            "issue",
+            "--tenant",
+            "contoso",
+            "--role",
+            "clinician",
+        ],
     )?;
     let greedy = hale(
         binary,
         data.path(),
-        &["token", "issue", "--tenant", "contoso", "--role", "clinician"],
+        &[
+            "token",
+            "issue",
+            "--tenant",
+            "contoso",
+            "--role",
+            "clinician",
+        ],
     )?;
     let mut child = Command::new(binary)
         .env("HALE_LOG", "error")
@@ -195,7 +213,10 @@ async fn main() -> Result<()> {
                 closed.fetch_add(1, Ordering::Relaxed);
                 return;
             };
-            for byte in b"GET /api/v1/auth/me HTTP/1.1\r\nHost: hale\r\nX-Slow: ".iter().cycle() {
+            for byte in b"GET /api/v1/auth/me HTTP/1.1\r\nHost: hale\r\nX-Slow: "
+                .iter()
+                .cycle()
+            {
                 if stop.load(Ordering::Relaxed) {
                     return;
                 }

@@ -364,6 +364,19 @@ pub struct AccountSummary {
     pub password_set: bool,
 }
 
+/// Second-factor coverage of one role that needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MfaCoverage {
+    pub role: Role,
+    /// Enabled people holding the role.
+    pub accounts: usize,
+    /// Of those, the ones with TOTP enrolled.
+    pub enrolled: usize,
+    /// Of the others, those who sign in through a provider (whose second factor shows in
+    /// `amr` at each sign-in, or is vouched for by configuration).
+    pub through_provider: usize,
+}
+
 /// An API key as listed: no secret, no hash.
 #[derive(Clone, Debug)]
 pub struct ApiKeySummary {
@@ -1000,6 +1013,43 @@ impl Core {
         };
         self.audited_account(context, "token.issue", target, platform, work)
             .await
+    }
+
+    /// For each role that needs a second factor: how many enabled people hold it, how many of
+    /// them have TOTP enrolled, and how many sign in through a provider instead.
+    pub async fn mfa_coverage(
+        &self,
+        context: &RequestContext,
+    ) -> Result<Vec<MfaCoverage>, CoreError> {
+        let target = Target {
+            tenant: None,
+            kind: "posture",
+            id: None,
+        };
+        self.audited::<policy::ReadPosture, _>(context, "posture.read", target, async {
+            let factors = self.store().account_factors().await?;
+            Ok(MFA_ROLES
+                .iter()
+                .map(|role| {
+                    let holders = factors
+                        .iter()
+                        .filter(|account| account.roles.iter().any(|name| name == role.as_str()));
+                    let mut coverage = MfaCoverage {
+                        role: *role,
+                        accounts: 0,
+                        enrolled: 0,
+                        through_provider: 0,
+                    };
+                    for account in holders {
+                        coverage.accounts += 1;
+                        coverage.enrolled += usize::from(account.totp);
+                        coverage.through_provider += usize::from(account.linked && !account.totp);
+                    }
+                    coverage
+                })
+                .collect())
+        })
+        .await
     }
 
     /// The accounts of a tenant, for its administrators.

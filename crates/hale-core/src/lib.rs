@@ -29,8 +29,8 @@ pub use app_io::{AppSource, ExportFormat, lint_source, read_definition, uploads_
 pub use apps::{AppSummary, DraftVersion, VersionPage, VersionStep};
 pub use auth::{
     AccountSummary, ApiKeySummary, Argon2Settings, AuthSettings, CreatedAccount, Credential,
-    ExternalIdentity, IssueToken, IssuedKey, IssuedToken, MFA_ROLES, MfaOffer, NewAccount,
-    NewApiKey, NewSession, Secret, SignIn, token_hash,
+    ExternalIdentity, IssueToken, IssuedKey, IssuedToken, MFA_ROLES, MfaCoverage, MfaOffer,
+    NewAccount, NewApiKey, NewSession, Secret, SignIn, token_hash,
 };
 pub use error::{CoreError, ErrorCode};
 pub use external::{ClaimMapping, ClaimMappingConfig, ProviderClaims};

@@ -115,6 +115,8 @@ policies! {
     /// Tenant resolution: membership is checked by the use case.
     ResolveTenant: Roles::Anyone, Need::Nothing;
     ManageTenants: Roles::Platform, Need::Administration(Create);
+    /// The platform's security posture: no tenant's data, only counts and settings.
+    ReadPosture: Roles::Platform, Need::Administration(Read);
     /// Tenants: each caller sees only the ones it belongs to (the use case filters).
     ListTenants: Roles::Anyone, Need::Nothing;
     /// Accounts and their keys, within the administrator's tenant.

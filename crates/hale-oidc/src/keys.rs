@@ -316,6 +316,15 @@ impl KeyCache {
         }
     }
 
+    /// How many keys are cached and how long ago they were fetched (`None`: never yet).
+    pub(crate) fn status(&self) -> (usize, Option<Duration>) {
+        let snapshot = self.snapshot();
+        (
+            snapshot.keys.len(),
+            snapshot.keys_fetched_at.map(|at| at.elapsed()),
+        )
+    }
+
     fn snapshot(&self) -> Arc<Snapshot> {
         // A poisoned lock still holds a whole Arc: writers only swap it.
         self.current

@@ -26,4 +26,4 @@ pub use relying_party::{
     default_scopes,
 };
 pub use token::{MAX_TOKEN_BYTES, looks_like_jwt};
-pub use verifier::{DEFAULT_ALGORITHMS, IssuerConfig, VerifiedToken, Verifier};
+pub use verifier::{DEFAULT_ALGORITHMS, IssuerConfig, IssuerStatus, VerifiedToken, Verifier};

@@ -107,6 +107,15 @@ impl fmt::Debug for VerifiedToken {
     }
 }
 
+/// One issuer's key cache, for the security posture.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuerStatus {
+    pub issuer: String,
+    pub keys: usize,
+    pub keys_age: Option<std::time::Duration>,
+    pub max_age: std::time::Duration,
+}
+
 /// Verifies access tokens from a fixed set of issuers. Cheap to clone; clones share the key
 /// caches.
 #[derive(Clone)]
@@ -128,6 +137,26 @@ impl fmt::Debug for Verifier {
 }
 
 impl Verifier {
+    /// Each trusted issuer with its key cache: how many keys, how long since they were fetched
+    /// (`None` before the first token from it), and the most age allowed before a refetch.
+    pub fn status(&self) -> Vec<IssuerStatus> {
+        let mut status: Vec<IssuerStatus> = self
+            .issuers
+            .values()
+            .map(|trusted| {
+                let (keys, age) = trusted.keys.status();
+                IssuerStatus {
+                    issuer: trusted.config.issuer.clone(),
+                    keys,
+                    keys_age: age,
+                    max_age: std::time::Duration::from_secs(trusted.config.jwks_max_age_seconds),
+                }
+            })
+            .collect();
+        status.sort_by(|a, b| a.issuer.cmp(&b.issuer));
+        status
+    }
+
     /// Checks every issuer's configuration; fetches nothing (keys are fetched on first use).
     pub fn new(issuers: Vec<IssuerConfig>) -> Result<Self, ConfigError> {
         let http = fetch::http_client()?;

@@ -7,6 +7,7 @@ mod edge;
 mod extract;
 mod gate;
 mod oidc;
+mod posture;
 mod problem;
 mod routes;
 
@@ -26,6 +27,7 @@ use tower_http::trace::TraceLayer;
 pub use edge::{ClientIp, MAX_HEADER_BYTES, MAX_URI_BYTES};
 pub use gate::{Covered, LimitKey, RateLimits, RateRule, RateRuleConfig, default_rules};
 pub use oidc::{Oidc, SignInProvider};
+pub use posture::{Check, Posture, mfa_checks, oidc_checks, rate_limit_checks};
 pub use problem::{MAX_FIELD_ERRORS, Problem, status_of};
 
 /// Limits the edge enforces before the core sees a request.
@@ -64,6 +66,8 @@ pub struct AppState {
     pub oidc: Oidc,
     /// Rate limits per caller; none by default.
     pub rate: RateLimits,
+    /// The checks made at start, reported by `GET /security-status`.
+    pub posture: Posture,
 }
 
 /// The whole HTTP API.

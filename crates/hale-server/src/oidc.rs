@@ -94,6 +94,15 @@ impl Oidc {
         })
     }
 
+    /// Each trusted issuer's key cache, for the security posture.
+    pub fn issuer_status(&self) -> Vec<hale_oidc::IssuerStatus> {
+        self.inner
+            .verifier
+            .as_ref()
+            .map(Verifier::status)
+            .unwrap_or_default()
+    }
+
     /// A sign-in provider by its name in URLs.
     pub fn provider(&self, name: &str) -> Option<&SignInProvider> {
         self.inner.providers.get(name)

@@ -150,6 +150,7 @@ fn build_router(store: Store) -> Router {
             core: Core::with_system(store),
             oidc: hale_server::Oidc::default(),
             rate: hale_server::RateLimits::default(),
+            posture: hale_server::Posture::default(),
         },
         &Limits::default(),
     )

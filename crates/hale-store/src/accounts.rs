@@ -355,4 +355,40 @@ impl Store {
             row.try_get("binding_hash")?,
         )))
     }
+
+    /// Every enabled person's roles, and whether they have a second factor enrolled or sign in
+    /// through a provider: what the security posture reports as MFA coverage.
+    pub async fn account_factors(&self) -> Result<Vec<AccountFactors>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT a.roles, \
+             CASE WHEN a.totp_secret IS NULL THEN 0 ELSE 1 END AS totp, \
+             CASE WHEN EXISTS (SELECT 1 FROM account_links l WHERE l.account_id = a.id) \
+             THEN 1 ELSE 0 END AS linked \
+             FROM accounts a WHERE a.disabled = 0 AND a.kind = 'user'",
+        )
+        .fetch_all(self.unscoped_reader())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AccountFactors {
+                    roles: row
+                        .try_get::<String, _>("roles")?
+                        .split_whitespace()
+                        .map(String::from)
+                        .collect(),
+                    totp: row.try_get::<i64, _>("totp")? != 0,
+                    linked: row.try_get::<i64, _>("linked")? != 0,
+                })
+            })
+            .collect()
+    }
+}
+
+/// One person's roles and second factors, for the MFA coverage report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountFactors {
+    pub roles: Vec<String>,
+    pub totp: bool,
+    /// Signs in through an OpenID provider (whose second factor Hale does not see here).
+    pub linked: bool,
 }

@@ -4,7 +4,7 @@
 use anyhow::Context;
 use hale_core::{ClaimMapping, ClaimMappingConfig, Core};
 use hale_limit::{Limiter, MemoryConfig, MemoryStore, RedisConfig, RedisStore};
-use hale_server::{AppState, Limits, Oidc, RateLimits, router};
+use hale_server::{AppState, Limits, Oidc, Posture, RateLimits, router};
 use tracing_subscriber::EnvFilter;
 
 use crate::commands::{open_store, operator};
@@ -48,7 +48,15 @@ pub async fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
     };
     let oidc = providers(&core, &settings.oidc).await?;
     let rate = rate_limits(settings).await?;
-    let app = router(AppState { core, oidc, rate }, &limits);
+    let app = router(
+        AppState {
+            core,
+            oidc,
+            rate,
+            posture: Posture::default(),
+        },
+        &limits,
+    );
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;

@@ -4,6 +4,7 @@ pub mod apps;
 pub mod auth;
 pub mod health;
 pub mod oidc;
+pub mod security;
 pub mod subjects;
 pub mod submissions;
 pub mod tenants;
@@ -16,6 +17,7 @@ pub fn api() -> Router<AppState> {
     Router::new()
         .merge(auth::routes())
         .merge(oidc::routes())
+        .merge(security::routes())
         .merge(tenants::routes())
         .merge(subjects::routes())
         .merge(apps::routes())

@@ -283,3 +283,57 @@ async fn scoped_keys_reach_only_what_both_role_and_scope_allow() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_security_posture_is_the_platform_administrators_and_names_each_gap() {
+    each_engine(|h| async move {
+        let core = Core::with_system(h.store.clone());
+        let tenant_admin = token(&core, "contoso", &[Role::TenantAdmin], None).await;
+        let refused = send(
+            &h.app,
+            "GET",
+            "/api/v1/security-status",
+            Some(&tenant_admin),
+            None,
+            &[],
+        )
+        .await;
+        assert_problem(&refused, StatusCode::FORBIDDEN, "forbidden");
+        let posture = send(
+            &h.app,
+            "GET",
+            "/api/v1/security-status",
+            Some(&h.admin),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(posture.status, StatusCode::OK, "{:?}", posture.body);
+        let checks = posture.body["checks"].as_array().unwrap();
+        let check = |id: &str| {
+            checks
+                .iter()
+                .find(|check| check["id"] == id)
+                .unwrap_or_else(|| panic!("no {id}: {checks:?}"))
+        };
+        // The harness's key-only accounts have no second factor: named, with the fix.
+        let reviewers = check("mfa.reviewer");
+        assert_eq!(reviewers["passed"], false);
+        assert!(
+            reviewers["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("0 of 1 reviewer"),
+            "{reviewers}"
+        );
+        assert!(reviewers["fix"].as_str().is_some());
+        // This router runs without rate limits: the posture says so.
+        assert_eq!(check("rate_limits")["passed"], false);
+        assert_eq!(posture.body["passed"], false);
+        assert!(
+            !posture.body.to_string().contains("hale_"),
+            "no secret in the posture"
+        );
+    })
+    .await;
+}

@@ -40,6 +40,7 @@ async fn provider_router(h: &Harness, provider: &TestProvider) -> Router {
             core,
             oidc,
             rate: hale_server::RateLimits::default(),
+            posture: hale_server::Posture::default(),
         },
         &Limits::default(),
     )

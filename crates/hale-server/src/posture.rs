@@ -1,0 +1,147 @@
+//! The security posture: a list of checks, each passed or failed with what to do about it, and
+//! never a secret. The checks fixed at start (TLS, certificate expiry, production-mode checks)
+//! come from the binary; the live ones (MFA coverage, rate limits in force, OpenID issuers and
+//! their key caches) are made here on each request. `hale doctor` prints the same list.
+
+use std::sync::Arc;
+
+use hale_core::MfaCoverage;
+use serde::Serialize;
+
+use crate::{Oidc, RateLimits};
+
+/// One check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// Stable, such as `tls` or `mfa.reviewer`.
+    pub id: String,
+    pub passed: bool,
+    /// What was found.
+    pub detail: String,
+    /// What to change, when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Check {
+    pub fn pass(id: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            passed: true,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+
+    pub fn fail(id: impl Into<String>, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            passed: false,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+}
+
+/// The checks made when the server started.
+#[derive(Clone, Debug, Default)]
+pub struct Posture {
+    pub startup: Arc<Vec<Check>>,
+}
+
+/// Every person holding a role that needs a second factor has one (TOTP, or a provider that
+/// shows one at sign-in); password-only sessions of the others carry no role until they enrol.
+pub fn mfa_checks(coverage: &[MfaCoverage]) -> Vec<Check> {
+    coverage
+        .iter()
+        .map(|role| {
+            let id = format!("mfa.{}", role.role.as_str());
+            let covered = role.enrolled + role.through_provider;
+            let detail = format!(
+                "{} of {} {} accounts have TOTP; {} sign in through a provider",
+                role.enrolled,
+                role.accounts,
+                role.role.as_str(),
+                role.through_provider
+            );
+            if covered == role.accounts {
+                Check::pass(id, detail)
+            } else {
+                Check::fail(
+                    id,
+                    detail,
+                    format!(
+                        "{} accounts have no second factor: they hold no role until they enrol \
+                         TOTP (POST /api/v1/auth/mfa/offer); list them with `hale user list`",
+                        role.accounts - covered
+                    ),
+                )
+            }
+        })
+        .collect()
+}
+
+/// The rate-limit rules in force, and that patients are limited.
+pub fn rate_limit_checks(rate: &RateLimits) -> Vec<Check> {
+    let rules: Vec<String> = rate
+        .rules()
+        .iter()
+        .map(|rule| {
+            format!(
+                "{} ({} calls per {} s by {:?})",
+                rule.policy.name(),
+                rule.policy.calls(),
+                rule.policy.period().as_secs(),
+                rule.key
+            )
+        })
+        .collect();
+    let patients = rate.rules().iter().any(|rule| {
+        rule.applies_to
+            .contains(&crate::Covered::Role(hale_domain::Role::Patient))
+    });
+    let detail = if rules.is_empty() {
+        String::from("no rate limit is in force")
+    } else {
+        rules.join("; ")
+    };
+    vec![if patients {
+        Check::pass("rate_limits", detail)
+    } else {
+        Check::fail(
+            "rate_limits",
+            detail,
+            "add a [[rate_limits]] rule that applies to patients, or remove rate_limits from \
+             the configuration to use the shipped ones",
+        )
+    }]
+}
+
+/// Each trusted issuer is reached over HTTPS and its keys are fresh (or not needed yet).
+pub fn oidc_checks(oidc: &Oidc) -> Vec<Check> {
+    oidc.issuer_status()
+        .into_iter()
+        .map(|status| {
+            let id = format!("oidc.{}", status.issuer);
+            let age = status.keys_age.map_or_else(
+                || String::from("not fetched yet (fetched on the first token)"),
+                |age| format!("{} keys fetched {} s ago", status.keys, age.as_secs()),
+            );
+            if !status.issuer.starts_with("https://") {
+                Check::fail(
+                    id,
+                    format!("issuer over plain HTTP; {age}"),
+                    "use the provider's https:// issuer URL",
+                )
+            } else if status.keys_age.is_some_and(|age| age > status.max_age * 2) {
+                Check::fail(
+                    id,
+                    format!("keys are stale: {age}"),
+                    "check that Hale can reach the provider's JWKS",
+                )
+            } else {
+                Check::pass(id, age)
+            }
+        })
+        .collect()
+}
