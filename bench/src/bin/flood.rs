@@ -274,9 +274,9 @@ async fn main() -> Result<()> {
     let mut idle_closed = 0;
     for stream in &mut idle {
         let mut byte = [0_u8; 1];
-        match tokio::time::timeout(Duration::from_millis(5), stream.read(&mut byte)).await {
-            Ok(Ok(0) | Err(_)) => idle_closed += 1,
-            _ => {}
+        let read = tokio::time::timeout(Duration::from_millis(5), stream.read(&mut byte)).await;
+        if let Ok(Ok(0) | Err(_)) = read {
+            idle_closed += 1;
         }
     }
     let health = call(&address, None).await;
