@@ -21,6 +21,8 @@ pub struct FileConfig {
     pub log_format: Option<LogFormat>,
     #[serde(default)]
     pub oidc: OidcConfig,
+    /// Refuse to start while any security check fails.
+    pub production: Option<bool>,
     /// `memory` (one process), or a `redis://` URL shared by replicas.
     pub rate_limit_store: Option<String>,
     /// Rate-limit rules, in the order they are tried; when given, they replace the shipped
@@ -94,6 +96,7 @@ pub struct Settings {
     pub oidc: OidcConfig,
     pub rate_limit_store: RateLimitStore,
     pub rate_limits: Vec<hale_server::RateRule>,
+    pub production: bool,
 }
 
 /// Where rate-limit counts live.
@@ -133,6 +136,7 @@ pub struct Overrides {
     pub max_body_bytes: Option<usize>,
     pub log_format: Option<LogFormat>,
     pub rate_limit_store: Option<String>,
+    pub production: bool,
 }
 
 pub fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -185,6 +189,7 @@ pub fn resolve(file: FileConfig, overrides: Overrides) -> anyhow::Result<Setting
         log_format: overrides.log_format.or(file.log_format).unwrap_or_default(),
         oidc: file.oidc,
         rate_limit_store: rate_limit_store(overrides.rate_limit_store.or(file.rate_limit_store))?,
+        production: overrides.production || file.production.unwrap_or(false),
         rate_limits: match file.rate_limits {
             None => hale_server::default_rules(),
             Some(rules) => rules

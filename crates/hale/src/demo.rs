@@ -34,7 +34,7 @@ const SAMPLES: [(&str, &[u8]); 3] = [
     ),
 ];
 
-const CREDENTIALS_FILE: &str = "demo-credentials.txt";
+const CREDENTIALS_FILE: &str = crate::posture::DEMO_CREDENTIALS;
 const PATIENTS: [(&str, &str); 3] = [
     ("MRN-1001", "Alex Morgan"),
     ("MRN-1002", "Sam Rivera"),

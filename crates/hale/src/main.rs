@@ -5,6 +5,7 @@ mod apps;
 mod commands;
 mod config;
 mod demo;
+mod posture;
 mod serve;
 mod users;
 
@@ -62,6 +63,9 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Report the security posture: each check passed or failed, with its fix; exits 1 when
+    /// any failed.
+    Doctor,
     /// Check the tamper-evident event log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -82,6 +86,9 @@ struct ServeArgs {
     /// memory].
     #[arg(long, env = "HALE_RATE_LIMIT_STORE", hide_env_values = true)]
     rate_limit_store: Option<String>,
+    /// Refuse to start while any security check fails (see `hale doctor`).
+    #[arg(long, env = "HALE_PRODUCTION")]
+    production: bool,
 }
 
 #[derive(Subcommand)]
@@ -261,13 +268,14 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(path) => config::load_file(path)?,
         None => config::FileConfig::default(),
     };
-    let (listen, max_body_bytes, rate_limit_store) = match &cli.command {
+    let (listen, max_body_bytes, rate_limit_store, production) = match &cli.command {
         Command::Serve(args) | Command::Demo(args) => (
             args.listen,
             args.max_body_bytes,
             args.rate_limit_store.clone(),
+            args.production,
         ),
-        _ => (None, None, None),
+        _ => (None, None, None, false),
     };
     let settings = config::resolve(
         file,
@@ -279,6 +287,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             max_body_bytes,
             log_format: cli.log_format,
             rate_limit_store,
+            production,
         },
     )?;
     serve::init_logging(settings.log_format);
@@ -361,6 +370,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }) => apps::export(&settings, &app, &tenant, version, &format)
             .await
             .map(|()| ok),
+        Command::Doctor => serve::doctor(&settings).await,
         Command::Audit(AuditCommand::Verify) => commands::audit_verify(&settings).await,
         Command::Projections(ProjectionsCommand::Rebuild) => {
             commands::rebuild(&settings).await.map(|()| ok)

@@ -9,6 +9,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::commands::{open_store, operator};
 use crate::config::{LogFormat, OidcConfig, RateLimitStore, Settings};
+use crate::posture;
 
 pub fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_env("HALE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -22,7 +23,15 @@ pub fn init_logging(format: LogFormat) {
 }
 
 pub async fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
+    if demo && settings.production {
+        anyhow::bail!("production mode refuses to start: `hale demo` creates demo users");
+    }
     let store = open_store(settings).await?;
+    // After opening the store, which creates the chain key the checks look at.
+    let checks = posture::startup_checks(settings);
+    if settings.production {
+        posture::refuse_misconfiguration(&checks)?;
+    }
     let core = Core::with_system(store.clone());
     if let Some(invite) = core
         .bootstrap_admin()
@@ -53,7 +62,9 @@ pub async fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
             core,
             oidc,
             rate,
-            posture: Posture::default(),
+            posture: Posture {
+                startup: std::sync::Arc::new(checks),
+            },
         },
         &limits,
     );
@@ -99,6 +110,33 @@ async fn providers(core: &Core, config: &OidcConfig) -> anyhow::Result<Oidc> {
         providers.push((entry.client.clone(), mapping(&what, &entry.mapping).await?));
     }
     Oidc::new(issuers, providers).map_err(|error| anyhow::anyhow!("oidc: {error}"))
+}
+
+/// `hale doctor`: the checks made at start, and the live ones the server would report.
+pub async fn doctor(settings: &Settings) -> anyhow::Result<std::process::ExitCode> {
+    let store = open_store(settings).await?;
+    let core = Core::with_system(store.clone());
+    let mut checks = posture::startup_checks(settings);
+    let coverage = core
+        .mfa_coverage(&operator())
+        .await
+        .map_err(crate::commands::describe)?;
+    checks.extend(hale_server::mfa_checks(&coverage));
+    let rules = RateLimits::new(
+        Limiter::Memory(MemoryStore::new(MemoryConfig::default())),
+        settings.rate_limits.clone(),
+    );
+    checks.extend(hale_server::rate_limit_checks(&rules));
+    checks.extend(hale_server::oidc_checks(
+        &providers(&core, &settings.oidc).await?,
+    ));
+    store.close().await;
+    posture::print(&checks);
+    Ok(if checks.iter().all(|check| check.passed) {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    })
 }
 
 /// The rate limiter over its store: this process's memory (idle keys swept every minute), or

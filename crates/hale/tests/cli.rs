@@ -1191,3 +1191,96 @@ async fn ten_calls_in_the_window_across_two_replicas_and_the_eleventh_is_refused
         }
     }
 }
+
+#[tokio::test]
+async fn production_mode_refuses_each_misconfiguration_and_doctor_reports_every_check() {
+    let backend = engines()[0];
+    let site = Site::new(backend).await;
+    site.run_ok(&["migrate"]);
+    // A clean site on loopback passes every check.
+    let report = site.run_ok(&["doctor"]);
+    for id in [
+        "listen",
+        "chain_key",
+        "demo_users",
+        "mfa",
+        "oidc_https",
+        "rate_limits",
+    ] {
+        assert!(
+            report
+                .lines()
+                .any(|line| line.starts_with("ok") && line.contains(id)),
+            "{id}: {report}"
+        );
+    }
+    let refused = |args: &[&str], config: Option<&str>| {
+        let mut command = site.command();
+        if let Some(text) = config {
+            command
+                .arg("--config")
+                .arg(write(site.data_dir.path(), "hale.toml", text));
+        }
+        let output = command
+            .args(["serve", "--production"])
+            .args(args)
+            .stdout(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            !output.status.success(),
+            "production mode started: {args:?}"
+        );
+        String::from_utf8(output.stderr).unwrap()
+    };
+    let message = refused(&["--listen", "0.0.0.0:0"], None);
+    assert!(
+        message.contains("listen: listening on 0.0.0.0:0 without TLS"),
+        "{message}"
+    );
+    assert!(message.contains("fix: serve TLS"), "{message}");
+    let message = refused(
+        &["--listen", "127.0.0.1:0"],
+        Some(
+            "version = 1\n[[oidc.issuers]]\nissuer = \"http://idp.example\"\naudience = \"hale\"\n\
+             mapping = { tenant = \"contoso\" }\n",
+        ),
+    );
+    assert!(message.contains("oidc_https"), "{message}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key = site.data_dir.path().join("keys/chain.key");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let message = refused(&["--listen", "127.0.0.1:0"], None);
+        assert!(
+            message.contains("chain_key") && message.contains("chmod 600"),
+            "{message}"
+        );
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    std::fs::write(site.data_dir.path().join("demo-credentials.txt"), "x").unwrap();
+    let message = refused(&["--listen", "127.0.0.1:0"], None);
+    assert!(message.contains("demo_users"), "{message}");
+    std::fs::remove_file(site.data_dir.path().join("demo-credentials.txt")).unwrap();
+    let demo = site
+        .command()
+        .args(["demo", "--production"])
+        .output()
+        .unwrap();
+    assert!(!demo.status.success());
+
+    // A reviewer without a second factor: the doctor names the gap and exits 1.
+    site.run_ok(&["tenant", "create", "--slug", "contoso", "--name", "Contoso"]);
+    site.token(&["reviewer"]);
+    let output = site.run(&["doctor"]);
+    assert!(!output.status.success());
+    let report = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        report
+            .lines()
+            .any(|line| line.starts_with("FAILED") && line.contains("mfa.reviewer")),
+        "{report}"
+    );
+    assert!(report.contains("fix:"), "{report}");
+}
