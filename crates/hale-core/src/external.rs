@@ -338,6 +338,8 @@ mod tests {
             });
             assert!(refused.is_err(), "{bad}");
         }
+        let numeric = identity(&mapping, json!({"oid": 4711}), None);
+        assert_eq!(numeric.subject, "4711");
         let longest = identity(&mapping, json!({"oid": "x".repeat(255)}), None);
         assert_eq!(longest.subject.len(), 255);
     }

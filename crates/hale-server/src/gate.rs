@@ -385,6 +385,61 @@ mod tests {
     }
 
     #[test]
+    fn each_key_kind_counts_by_its_own_value_and_never_holds_a_credential() {
+        let rule = |key| RateRule {
+            policy: Policy::new(
+                hale_limit::PolicyName::parse("p").unwrap(),
+                1,
+                std::time::Duration::from_secs(1),
+            )
+            .unwrap(),
+            key,
+            applies_to: vec![Covered::Anonymous],
+            paths: Vec::new(),
+        };
+        let mut request = Request::builder()
+            .uri("/x")
+            .header(header::AUTHORIZATION, "Bearer hale_secret")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        request
+            .extensions_mut()
+            .insert(crate::edge::ClientIp("192.0.2.7".parse().unwrap()));
+        let mut person = principal(&[Role::Clinician]);
+        person.tenant = Some(hale_domain::TenantId::from_uuid(uuid::Uuid::from_u128(5)));
+        let keys: Vec<String> = [
+            LimitKey::Account,
+            LimitKey::Tenant,
+            LimitKey::Credential,
+            LimitKey::Address,
+        ]
+        .into_iter()
+        .map(|key| key_of(&rule(key), &request, Some(&person)))
+        .collect();
+        assert_eq!(keys[0], format!("account:{}", person.id));
+        assert_eq!(keys[1], format!("tenant:{}", person.tenant.unwrap()));
+        assert_eq!(
+            keys[2],
+            format!("credential:{}", token_hash("Bearer hale_secret"))
+        );
+        assert_eq!(keys[3], "address:192.0.2.7");
+        assert!(keys.iter().all(|key| !key.contains("hale_secret")));
+        // Without a principal, every kind counts by address.
+        assert_eq!(
+            key_of(&rule(LimitKey::Account), &request, None),
+            "account:192.0.2.7"
+        );
+        assert_eq!(
+            key_of(
+                &rule(LimitKey::Tenant),
+                &request,
+                Some(&principal(&[Role::PlatformAdmin]))
+            ),
+            "tenant:platform"
+        );
+    }
+
+    #[test]
     fn the_first_rule_covering_the_caller_and_path_applies() {
         let limits = RateLimits::new(
             Limiter::Memory(hale_limit::MemoryStore::new(

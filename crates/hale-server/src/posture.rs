@@ -119,7 +119,11 @@ pub fn rate_limit_checks(rate: &RateLimits) -> Vec<Check> {
 
 /// Each trusted issuer is reached over HTTPS and its keys are fresh (or not needed yet).
 pub fn oidc_checks(oidc: &Oidc) -> Vec<Check> {
-    oidc.issuer_status()
+    issuer_checks(oidc.issuer_status())
+}
+
+fn issuer_checks(statuses: Vec<hale_oidc::IssuerStatus>) -> Vec<Check> {
+    statuses
         .into_iter()
         .map(|status| {
             let id = format!("oidc.{}", status.issuer);
@@ -144,4 +148,71 @@ pub fn oidc_checks(oidc: &Oidc) -> Vec<Check> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::time::Duration;
+
+    use hale_domain::Role;
+
+    use super::*;
+
+    #[test]
+    fn mfa_coverage_fails_only_for_people_with_no_second_factor() {
+        let coverage = |accounts, enrolled, through_provider| MfaCoverage {
+            role: Role::Reviewer,
+            accounts,
+            enrolled,
+            through_provider,
+        };
+        let covered = mfa_checks(&[coverage(3, 2, 1)]);
+        assert!(covered[0].passed, "{covered:?}");
+        assert_eq!(covered[0].id, "mfa.reviewer");
+        let gap = mfa_checks(&[coverage(3, 1, 1)]);
+        assert!(!gap[0].passed);
+        assert!(
+            gap[0].fix.as_deref().unwrap().starts_with("1 accounts"),
+            "{gap:?}"
+        );
+        assert!(mfa_checks(&[coverage(0, 0, 0)])[0].passed);
+    }
+
+    #[test]
+    fn rate_limits_must_cover_patients() {
+        let shipped = RateLimits::new(
+            hale_limit::Limiter::Memory(hale_limit::MemoryStore::new(
+                hale_limit::MemoryConfig::default(),
+            )),
+            crate::default_rules(),
+        );
+        let checks = rate_limit_checks(&shipped);
+        assert!(checks[0].passed, "{checks:?}");
+        assert!(
+            checks[0].detail.contains("patient (10 calls per 300 s"),
+            "{checks:?}"
+        );
+        assert!(!rate_limit_checks(&RateLimits::default())[0].passed);
+    }
+
+    #[test]
+    fn issuers_need_https_and_fresh_keys() {
+        let status = |issuer: &str, age: Option<u64>| hale_oidc::IssuerStatus {
+            issuer: issuer.to_owned(),
+            keys: 2,
+            keys_age: age.map(Duration::from_secs),
+            max_age: Duration::from_secs(600),
+        };
+        let checks = issuer_checks(vec![
+            status("https://idp.example", None),
+            status("https://idp.example", Some(1200)),
+            status("https://idp.example", Some(1201)),
+            status("http://idp.example", Some(1)),
+        ]);
+        let passed: Vec<bool> = checks.iter().map(|check| check.passed).collect();
+        assert_eq!(passed, [true, true, false, false], "{checks:?}");
+        assert!(checks[3].detail.contains("plain HTTP"));
+        assert_eq!(checks[0].id, "oidc.https://idp.example");
+    }
 }
