@@ -20,7 +20,7 @@ pub use limits::{
 };
 pub use server::{AcceptFailure, DEFAULT_RELOAD_POLL, Server, classify};
 pub use tls::{
-    Tls, TlsError, TlsFiles, crypto_provider, key_file_is_private, read_certificates,
+    Reloader, Tls, TlsError, TlsFiles, crypto_provider, key_file_is_private, read_certificates,
     read_private_key, server_config,
 };
 

@@ -21,7 +21,7 @@ use tower::ServiceExt;
 
 use crate::identity::ClientCertificate;
 use crate::limits::{Admission, ConnectionLimits, Counters, Permit};
-use crate::tls::Tls;
+use crate::tls::Reloader;
 
 /// How often the certificate files are looked at by default.
 pub const DEFAULT_RELOAD_POLL: Duration = Duration::from_secs(5);
@@ -30,7 +30,7 @@ pub const DEFAULT_RELOAD_POLL: Duration = Duration::from_secs(5);
 pub struct Server {
     listener: TcpListener,
     limits: ConnectionLimits,
-    tls: Option<(Arc<Tls>, Duration)>,
+    tls: Option<Reloader>,
     counters: Arc<Counters>,
 }
 
@@ -44,10 +44,9 @@ impl Server {
         }
     }
 
-    /// Serve TLS with these certificates, reloaded on SIGHUP and when the files change (looked
-    /// at every `reload_poll`).
-    pub fn with_tls(mut self, tls: Arc<Tls>, reload_poll: Duration) -> Self {
-        self.tls = Some((tls, reload_poll));
+    /// Serve TLS with the reloader's certificates, reloaded while serving.
+    pub fn with_tls(mut self, reloader: Reloader) -> Self {
+        self.tls = Some(reloader);
         self
     }
 
@@ -75,9 +74,8 @@ impl Server {
         let (stop_sender, stop) = watch::channel(false);
         // Every connection task holds a sender; when the last one ends, `recv` returns None.
         let (running, mut all_ended) = mpsc::channel::<()>(1);
-        let reloader = tls
-            .as_ref()
-            .map(|(tls, poll)| tokio::spawn(Arc::clone(tls).watch(*poll)));
+        let certificates = tls.as_ref().map(|reloader| Arc::clone(reloader.tls()));
+        let reloader = tls.map(|reloader| tokio::spawn(reloader.run()));
         let mut backoff = Backoff::default();
         tokio::pin!(shutdown);
         loop {
@@ -96,7 +94,7 @@ impl Server {
                     };
                     let connection = Connection {
                         app: app.clone(),
-                        tls: tls.as_ref().map(|(tls, _)| tls.config()),
+                        tls: certificates.as_ref().map(|tls| tls.config()),
                         peer,
                         limits,
                         stop: stop.clone(),

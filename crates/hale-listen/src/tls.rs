@@ -277,19 +277,42 @@ impl Tls {
         }
     }
 
-    /// Reloads on SIGHUP and whenever the files change (looked at every `poll`), until dropped
-    /// as a future. Runs on a blocking thread for each reload, since it reads files.
-    pub async fn watch(self: Arc<Self>, poll: Duration) {
-        #[cfg(unix)]
-        let mut hangup =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-        let mut ticks = tokio::time::interval(poll);
+    /// Starts listening for SIGHUP at once (from here on the signal reloads instead of ending
+    /// the process); the returned reloader acts on it, and on changed files, once it runs.
+    pub fn reloader(self: &Arc<Self>, poll: Duration) -> Reloader {
+        Reloader {
+            tls: Arc::clone(self),
+            poll,
+            #[cfg(unix)]
+            hangup: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok(),
+        }
+    }
+}
+
+/// Reloads the certificates on SIGHUP and whenever the files change.
+#[derive(Debug)]
+pub struct Reloader {
+    tls: Arc<Tls>,
+    poll: Duration,
+    #[cfg(unix)]
+    hangup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Reloader {
+    pub fn tls(&self) -> &Arc<Tls> {
+        &self.tls
+    }
+
+    /// Runs until dropped as a future. Files are looked at every `poll`; each reload reads
+    /// them on a blocking thread.
+    pub async fn run(mut self) {
+        let mut ticks = tokio::time::interval(self.poll);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks.tick().await;
         loop {
             #[cfg(unix)]
             let hangup_received = async {
-                match hangup.as_mut() {
+                match self.hangup.as_mut() {
                     Some(signal) => signal.recv().await,
                     None => std::future::pending().await,
                 }
@@ -300,7 +323,7 @@ impl Tls {
                 _ = hangup_received => "SIGHUP",
                 _ = ticks.tick() => "files changed",
             };
-            let tls = Arc::clone(&self);
+            let tls = Arc::clone(&self.tls);
             let _ = tokio::task::spawn_blocking(move || {
                 if why == "SIGHUP" || tls.changed() {
                     tls.reload_and_log(why);
