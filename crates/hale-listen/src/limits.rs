@@ -44,7 +44,10 @@ impl ConnectionLimits {
     /// descriptor limit (and the per-client cap at most that), so idle sockets can never use up
     /// the descriptors the process needs to answer.
     pub fn within_file_limit(self, file_limit: u64) -> Self {
-        let max_connections = self.max_connections.min(connection_share(file_limit)).max(1);
+        let max_connections = self
+            .max_connections
+            .min(connection_share(file_limit))
+            .max(1);
         Self {
             max_connections,
             max_per_client: self.max_per_client.min(max_connections),
@@ -266,7 +269,10 @@ mod tests {
         let tiny = limits(10_000, 64).within_file_limit(40);
         assert_eq!(tiny.max_connections, 30);
         assert_eq!(tiny.max_per_client, 30);
-        assert_eq!(limits(100, 64).within_file_limit(1 << 20).max_connections, 100);
+        assert_eq!(
+            limits(100, 64).within_file_limit(1 << 20).max_connections,
+            100
+        );
     }
 
     #[test]

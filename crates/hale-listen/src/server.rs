@@ -240,10 +240,8 @@ impl Connection {
             return self.serve_http(stream, None).await;
         };
         let acceptor = tokio_rustls::TlsAcceptor::from(config);
-        let handshake = tokio::time::timeout(
-            self.limits.header_read_timeout,
-            acceptor.accept(stream),
-        );
+        let handshake =
+            tokio::time::timeout(self.limits.header_read_timeout, acceptor.accept(stream));
         let stream = tokio::select! {
             outcome = handshake => match outcome {
                 Ok(Ok(stream)) => stream,

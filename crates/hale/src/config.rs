@@ -359,7 +359,10 @@ mapping = { tenant = "contoso", subject_claim = "oid" }
         assert_eq!(tls.client_ca, Some(PathBuf::from("/etc/hale/clients.pem")));
         assert_eq!(settings.connections.max_connections, 5000);
         assert_eq!(settings.connections.max_per_client, 8);
-        assert_eq!(settings.connections.header_read_timeout, Duration::from_secs(20));
+        assert_eq!(
+            settings.connections.header_read_timeout,
+            Duration::from_secs(20)
+        );
         assert_eq!(settings.connections.idle_timeout, Duration::from_secs(5));
 
         let plain = resolve(FileConfig::default(), Overrides::default()).unwrap();
@@ -374,18 +377,26 @@ mapping = { tenant = "contoso", subject_claim = "oid" }
                 connections,
                 ..Overrides::default()
             };
-            resolve(FileConfig::default(), overrides).unwrap_err().to_string()
+            resolve(FileConfig::default(), overrides)
+                .unwrap_err()
+                .to_string()
         };
         let error = only(ConnectionOverrides {
             tls_cert: Some(PathBuf::from("chain.pem")),
             ..ConnectionOverrides::default()
         });
-        assert!(error.starts_with("tls_cert is set but tls_key is missing"), "{error}");
+        assert!(
+            error.starts_with("tls_cert is set but tls_key is missing"),
+            "{error}"
+        );
         let error = only(ConnectionOverrides {
             tls_key: Some(PathBuf::from("key.pem")),
             ..ConnectionOverrides::default()
         });
-        assert!(error.starts_with("tls_key is set but tls_cert is missing"), "{error}");
+        assert!(
+            error.starts_with("tls_key is set but tls_cert is missing"),
+            "{error}"
+        );
         let error = only(ConnectionOverrides {
             tls_client_ca: Some(PathBuf::from("ca.pem")),
             ..ConnectionOverrides::default()

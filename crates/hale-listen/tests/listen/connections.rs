@@ -38,7 +38,12 @@ async fn idle_connections_beyond_a_clients_share_are_closed_and_health_still_ans
     let mut idle = Vec::new();
     for client in 2..=6 {
         for _ in 0..60 {
-            idle.push((client, connect_from(loopback(client), server.address).await.unwrap()));
+            idle.push((
+                client,
+                connect_from(loopback(client), server.address)
+                    .await
+                    .unwrap(),
+            ));
         }
     }
     server.until_decided(300).await;
@@ -73,7 +78,10 @@ async fn when_every_slot_is_taken_a_new_connection_is_closed_at_once() {
     assert_eq!(server.counters.open(), 20);
 
     let mut refused = connect_from(loopback(1), server.address).await.unwrap();
-    refused.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await.ok();
+    refused
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .ok();
     let answer = until_closed(&mut refused).await;
     assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
     assert_eq!(server.counters.refused_total_cap(), 1);
@@ -100,7 +108,10 @@ async fn a_connection_that_sends_nothing_is_closed_after_the_header_timeout() {
     );
     server.until(|counters| counters.open() == 0).await;
     // A client that does send its request is served.
-    assert_eq!(get_plain(server.address, "/health").await.unwrap().status, 200);
+    assert_eq!(
+        get_plain(server.address, "/health").await.unwrap().status,
+        200
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,7 +167,10 @@ async fn a_kept_alive_connection_is_closed_once_idle() {
     // connection although its header timeout is two minutes.
     let received = String::from_utf8(until_closed(&mut stream).await).unwrap();
     assert!(received.starts_with("HTTP/1.1 200 OK\r\n"), "{received}");
-    assert!(!received.to_ascii_lowercase().contains("connection: close"), "{received}");
+    assert!(
+        !received.to_ascii_lowercase().contains("connection: close"),
+        "{received}"
+    );
     assert!(received.ends_with("\r\n\r\nok"), "{received}");
 }
 
@@ -183,7 +197,10 @@ async fn shutdown_stops_accepting_and_lets_the_request_in_flight_finish() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(refused, "the socket still accepts after shutdown");
-    assert!(!stopped.is_finished(), "shutdown did not wait for the request in flight");
+    assert!(
+        !stopped.is_finished(),
+        "shutdown did not wait for the request in flight"
+    );
     SLOW_RELEASE.notify_one();
     let answer = in_flight.await.unwrap().unwrap();
     assert_eq!((answer.status, answer.body.as_str()), (200, "done"));
@@ -239,7 +256,10 @@ fn accept_survives_running_out_of_descriptors() {
     let stdout = child.stdout.take().unwrap();
     let mut lines = std::io::BufReader::new(stdout).lines();
     let address: std::net::SocketAddr = loop {
-        let line = lines.next().expect("the child printed its address").unwrap();
+        let line = lines
+            .next()
+            .expect("the child printed its address")
+            .unwrap();
         // The harness prints the test's name on the same line first.
         if let Some((_, address)) = line.split_once("listening on ") {
             break address.trim().parse().unwrap();

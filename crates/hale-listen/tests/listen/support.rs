@@ -212,7 +212,13 @@ fn key_pair(kind: KeyKind) -> KeyPair {
         KeyKind::EcdsaP384 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap(),
         KeyKind::Rsa => {
             let output = std::process::Command::new("openssl")
-                .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
+                .args([
+                    "genpkey",
+                    "-algorithm",
+                    "RSA",
+                    "-pkeyopt",
+                    "rsa_keygen_bits:2048",
+                ])
                 .output()
                 .expect("the openssl binary generates the RSA test key");
             assert!(output.status.success());
@@ -388,7 +394,9 @@ pub fn client_config(
         Some((leaf, intermediates)) => {
             let mut chain = vec![leaf.certificate.clone()];
             chain.extend(intermediates.iter().map(|a| a.certificate.clone()));
-            builder.with_client_auth_cert(chain, leaf.key_der()).unwrap()
+            builder
+                .with_client_auth_cert(chain, leaf.key_der())
+                .unwrap()
         }
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];

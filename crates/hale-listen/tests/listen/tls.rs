@@ -47,14 +47,19 @@ async fn tls_13_and_12_clients_get_health_over_the_whole_chain_with_rsa_and_ecds
         let server = Running::tls(files, Duration::from_secs(3600)).await;
         for version in [&TLS13, &TLS12] {
             let config = client_config(&pki.root.certificate, &[version], None);
-            let stream = handshake(server.address, config, "localhost").await.unwrap();
+            let stream = handshake(server.address, config, "localhost")
+                .await
+                .unwrap();
             let (_, connection) = stream.get_ref();
             assert_eq!(connection.protocol_version(), Some(version.version));
             let suite = connection.negotiated_cipher_suite().unwrap().suite();
             let name = format!("{suite:?}");
             if version.version == ProtocolVersion::TLSv1_2 {
                 assert!(name.starts_with("TLS_ECDHE_"), "{key:?}: {name}");
-                assert!(name.contains("_GCM_") || name.contains("CHACHA20"), "{name}");
+                assert!(
+                    name.contains("_GCM_") || name.contains("CHACHA20"),
+                    "{name}"
+                );
             }
             assert_eq!(connection.alpn_protocol(), Some(&b"http/1.1"[..]));
             assert_eq!(connection.peer_certificates().unwrap().len(), 2);
@@ -87,7 +92,13 @@ fn tls11_client_hello() -> Vec<u8> {
     hello.extend(extensions);
     let mut handshake = vec![0x01, 0x00, 0x00, u8::try_from(hello.len()).unwrap()];
     handshake.extend(hello);
-    let mut record = vec![0x16, 0x03, 0x02, 0x00, u8::try_from(handshake.len()).unwrap()];
+    let mut record = vec![
+        0x16,
+        0x03,
+        0x02,
+        0x00,
+        u8::try_from(handshake.len()).unwrap(),
+    ];
     record.extend(handshake);
     record
 }
@@ -99,7 +110,9 @@ async fn a_client_offering_only_tls_11_is_refused() {
     let files = write_files(directory.path(), &pki.server(KeyKind::EcdsaP256, 1), &[]);
     let server = Running::tls(files, Duration::from_secs(3600)).await;
 
-    let mut stream = tokio::net::TcpStream::connect(server.address).await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(server.address)
+        .await
+        .unwrap();
     stream.write_all(&tls11_client_hello()).await.unwrap();
     let mut answer = Vec::new();
     tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut answer))
@@ -116,7 +129,14 @@ async fn a_client_offering_only_tls_11_is_refused() {
     let address = server.address.to_string();
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new("openssl")
-            .args(["s_client", "-connect", &address, "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"])
+            .args([
+                "s_client",
+                "-connect",
+                &address,
+                "-tls1_1",
+                "-cipher",
+                "DEFAULT@SECLEVEL=0",
+            ])
             .stdin(std::process::Stdio::null())
             .output()
     })
@@ -140,7 +160,11 @@ async fn a_client_offering_only_tls_11_is_refused() {
 async fn a_certificate_for_another_host_or_expired_fails_the_clients_verification() {
     let pki = Pki::new();
     let directory = tempfile::tempdir().unwrap();
-    let files = write_files(directory.path(), &pki.server(KeyKind::EcdsaP256, 1), &[&pki.intermediate]);
+    let files = write_files(
+        directory.path(),
+        &pki.server(KeyKind::EcdsaP256, 1),
+        &[&pki.intermediate],
+    );
     let server = Running::tls(files, Duration::from_secs(3600)).await;
     let config = client_config(&pki.root.certificate, &[&TLS13], None);
     let error = handshake(server.address, config, "hale.example")
@@ -164,7 +188,9 @@ async fn a_certificate_for_another_host_or_expired_fails_the_clients_verificatio
     let files = write_files(expired_directory.path(), &expired, &[&pki.intermediate]);
     let server = Running::tls(files, Duration::from_secs(3600)).await;
     let config = client_config(&pki.root.certificate, &[&TLS12], None);
-    let error = handshake(server.address, config, "localhost").await.unwrap_err();
+    let error = handshake(server.address, config, "localhost")
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             rustls_error(&error),
@@ -186,17 +212,26 @@ async fn reload_with_a_connection_open(poll: Duration, trigger: impl AsyncFnOnce
     let server = Running::tls(files.clone(), poll).await;
     let config = || client_config(&pki.root.certificate, &[&TLS13], None);
 
-    let old = handshake(server.address, config(), "localhost").await.unwrap();
+    let old = handshake(server.address, config(), "localhost")
+        .await
+        .unwrap();
     assert_eq!(presented(&old), first.certificate);
     let mut old = Client::over(old).await.unwrap();
     assert_eq!(old.get("/health").await.unwrap().status, 200);
 
     let second = pki.server(KeyKind::EcdsaP384, 2);
-    replace_files(&files.certificate_chain, &files.private_key, &second, &[&pki.intermediate]);
+    replace_files(
+        &files.certificate_chain,
+        &files.private_key,
+        &second,
+        &[&pki.intermediate],
+    );
     trigger().await;
     let mut seen = None;
     for _ in 0..600 {
-        let fresh = handshake(server.address, config(), "localhost").await.unwrap();
+        let fresh = handshake(server.address, config(), "localhost")
+            .await
+            .unwrap();
         if presented(&fresh) == second.certificate {
             seen = Some(fresh);
             break;
@@ -244,7 +279,9 @@ async fn a_failed_reload_keeps_the_certificate_in_force() {
     assert!(error.to_string().contains("chain.pem"), "{error}");
 
     let config = client_config(&pki.root.certificate, &[&TLS13], None);
-    let stream = handshake(server.address, config, "localhost").await.unwrap();
+    let stream = handshake(server.address, config, "localhost")
+        .await
+        .unwrap();
     assert_eq!(presented(&stream), first.certificate);
 }
 
@@ -254,7 +291,11 @@ async fn client_certificates_signed_by_the_client_ca_reach_the_request() {
     let client_ca = Authority::root("Hale Test Client CA");
     let stranger_ca = Authority::root("Somebody Else's CA");
     let directory = tempfile::tempdir().unwrap();
-    let mut files = write_files(directory.path(), &pki.server(KeyKind::EcdsaP256, 1), &[&pki.intermediate]);
+    let mut files = write_files(
+        directory.path(),
+        &pki.server(KeyKind::EcdsaP256, 1),
+        &[&pki.intermediate],
+    );
     let client_ca_file = directory.path().join("client-ca.pem");
     std::fs::write(&client_ca_file, &client_ca.pem).unwrap();
     files.client_ca = Some(client_ca_file);
@@ -270,7 +311,9 @@ async fn client_certificates_signed_by_the_client_ca_reach_the_request() {
     let fingerprint = hex_sha256(&device.certificate);
     for version in [&TLS13, &TLS12] {
         let config = client_config(&pki.root.certificate, &[version], Some((&device, &[])));
-        let stream = handshake(server.address, config, "localhost").await.unwrap();
+        let stream = handshake(server.address, config, "localhost")
+            .await
+            .unwrap();
         let mut client = Client::over(stream).await.unwrap();
         let answer = client.get("/whoami").await.unwrap();
         assert_eq!(
@@ -284,8 +327,15 @@ async fn client_certificates_signed_by_the_client_ca_reach_the_request() {
 
     // No certificate: still served, with no identity.
     let config = client_config(&pki.root.certificate, &[&TLS13], None);
-    let stream = handshake(server.address, config, "localhost").await.unwrap();
-    let answer = Client::over(stream).await.unwrap().get("/whoami").await.unwrap();
+    let stream = handshake(server.address, config, "localhost")
+        .await
+        .unwrap();
+    let answer = Client::over(stream)
+        .await
+        .unwrap()
+        .get("/whoami")
+        .await
+        .unwrap();
     assert_eq!(answer.body, "peer=127.0.0.1 certificate=none");
 
     // Signed by another CA: the server refuses the handshake. With TLS 1.2 the client learns
@@ -344,34 +394,55 @@ fn unusable_files_are_named_with_what_is_wrong() {
     };
 
     let missing = with(&|f| f.private_key = directory.path().join("absent.pem"));
-    assert!(missing.starts_with("cannot read ") && missing.contains("absent.pem"), "{missing}");
+    assert!(
+        missing.starts_with("cannot read ") && missing.contains("absent.pem"),
+        "{missing}"
+    );
 
     let text = directory.path().join("text.pem");
     std::fs::write(&text, "hello\n").unwrap();
     let no_certificate = with(&|f| f.certificate_chain = text.clone());
-    assert!(no_certificate.contains("text.pem holds no PEM certificate"), "{no_certificate}");
+    assert!(
+        no_certificate.contains("text.pem holds no PEM certificate"),
+        "{no_certificate}"
+    );
     let no_key = with(&|f| f.private_key = files.certificate_chain.clone());
-    assert!(no_key.contains("chain.pem holds no unencrypted PEM private key"), "{no_key}");
+    assert!(
+        no_key.contains("chain.pem holds no unencrypted PEM private key"),
+        "{no_key}"
+    );
 
     let truncated = directory.path().join("truncated.pem");
     let cut = &leaf.certificate_pem[..leaf.certificate_pem.len() - 30];
     std::fs::write(&truncated, cut).unwrap();
     let invalid = with(&|f| f.certificate_chain = truncated.clone());
-    assert!(invalid.contains("truncated.pem is not valid PEM"), "{invalid}");
+    assert!(
+        invalid.contains("truncated.pem is not valid PEM"),
+        "{invalid}"
+    );
 
     let other = pki.server(KeyKind::EcdsaP256, 2);
     let other_key = directory.path().join("other-key.pem");
     std::fs::write(&other_key, &other.key_pem).unwrap();
     let mismatch = with(&|f| f.private_key = other_key.clone());
-    assert!(mismatch.contains("other-key.pem does not fit the certificate in"), "{mismatch}");
+    assert!(
+        mismatch.contains("other-key.pem does not fit the certificate in"),
+        "{mismatch}"
+    );
 
     let garbage_ca = with(&|f| f.client_ca = Some(text.clone()));
-    assert!(garbage_ca.contains("text.pem holds no PEM certificate"), "{garbage_ca}");
+    assert!(
+        garbage_ca.contains("text.pem holds no PEM certificate"),
+        "{garbage_ca}"
+    );
 
     // No error quotes a file's content.
     let base64_line = leaf.certificate_pem.lines().nth(1).unwrap();
     for message in [&missing, &no_certificate, &no_key, &invalid, &mismatch] {
-        assert!(!message.contains("hello") && !message.contains(base64_line), "{message}");
+        assert!(
+            !message.contains("hello") && !message.contains(base64_line),
+            "{message}"
+        );
         assert!(!message.contains("-----"), "{message}");
     }
 }

@@ -24,7 +24,9 @@ impl Certificates {
     fn new() -> Certificates {
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name.push(DnType::CommonName, "Hale CLI Test CA");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "Hale CLI Test CA");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         let root = params.self_signed(&key).unwrap().der().clone();
         Certificates {
@@ -180,9 +182,17 @@ async fn serve_answers_over_tls_and_reloads_its_certificate_on_sighup() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let mut fresh = renewed.expect("a new connection got the renewed certificate");
-        assert!(get(&mut fresh, "/health").await.0.starts_with("http/1.1 200"));
+        assert!(
+            get(&mut fresh, "/health")
+                .await
+                .0
+                .starts_with("http/1.1 200")
+        );
         // Still the same process, and the connection from before the reload still answers.
-        assert!(child.try_wait().unwrap().is_none(), "SIGHUP ended the server");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "SIGHUP ended the server"
+        );
         assert!(get(&mut old, "/health").await.0.starts_with("http/1.1 200"));
 
         let _ = child.kill();
@@ -226,12 +236,18 @@ fn tls_start_up_errors_name_the_missing_key_or_the_file() {
 
     let (ok, stderr) = hale(&["serve", "--tls-cert", chain_arg], |_| {});
     assert!(!ok);
-    assert!(stderr.contains("tls_cert is set but tls_key is missing"), "{stderr}");
+    assert!(
+        stderr.contains("tls_cert is set but tls_key is missing"),
+        "{stderr}"
+    );
     let (ok, stderr) = hale(&["serve"], |command| {
         command.env("HALE_TLS_KEY", &key);
     });
     assert!(!ok);
-    assert!(stderr.contains("tls_key is set but tls_cert is missing"), "{stderr}");
+    assert!(
+        stderr.contains("tls_key is set but tls_cert is missing"),
+        "{stderr}"
+    );
     let config = path(
         directory.path(),
         "hale.toml",
@@ -246,7 +262,13 @@ fn tls_start_up_errors_name_the_missing_key_or_the_file() {
     std::fs::write(&chain, "not a certificate\n").unwrap();
     set_mode(&key, 0o644);
     let (ok, stderr) = hale(
-        &["serve", "--tls-cert", chain_arg, "--tls-key", key.to_str().unwrap()],
+        &[
+            "serve",
+            "--tls-cert",
+            chain_arg,
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
         |_| {},
     );
     assert!(!ok);
