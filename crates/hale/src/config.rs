@@ -4,8 +4,10 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
+use hale_listen::{ConnectionLimits, TlsFiles};
 use serde::Deserialize;
 
 /// The configuration file, `version = 1`.
@@ -19,6 +21,13 @@ pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     pub max_body_bytes: Option<usize>,
     pub log_format: Option<LogFormat>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_client_ca: Option<PathBuf>,
+    pub max_connections: Option<usize>,
+    pub max_connections_per_client: Option<usize>,
+    pub header_read_timeout_seconds: Option<u64>,
+    pub idle_timeout_seconds: Option<u64>,
     #[serde(default)]
     pub oidc: OidcConfig,
     /// Refuse to start while any security check fails.
@@ -28,6 +37,52 @@ pub struct FileConfig {
     /// Rate-limit rules, in the order they are tried; when given, they replace the shipped
     /// ones entirely.
     pub rate_limits: Option<Vec<hale_server::RateRuleConfig>>,
+}
+
+impl FileConfig {
+    fn connections(&self) -> ConnectionOverrides {
+        ConnectionOverrides {
+            tls_cert: self.tls_cert.clone(),
+            tls_key: self.tls_key.clone(),
+            tls_client_ca: self.tls_client_ca.clone(),
+            max_connections: self.max_connections,
+            max_connections_per_client: self.max_connections_per_client,
+            header_read_timeout_seconds: self.header_read_timeout_seconds,
+            idle_timeout_seconds: self.idle_timeout_seconds,
+        }
+    }
+}
+
+/// TLS files and connection limits from the environment and flags (the file's keys have the
+/// same names).
+#[derive(Clone, Debug, Default)]
+pub struct ConnectionOverrides {
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_client_ca: Option<PathBuf>,
+    pub max_connections: Option<usize>,
+    pub max_connections_per_client: Option<usize>,
+    pub header_read_timeout_seconds: Option<u64>,
+    pub idle_timeout_seconds: Option<u64>,
+}
+
+impl ConnectionOverrides {
+    /// Each key from `self`, else from `file`.
+    fn or(self, file: ConnectionOverrides) -> ConnectionOverrides {
+        ConnectionOverrides {
+            tls_cert: self.tls_cert.or(file.tls_cert),
+            tls_key: self.tls_key.or(file.tls_key),
+            tls_client_ca: self.tls_client_ca.or(file.tls_client_ca),
+            max_connections: self.max_connections.or(file.max_connections),
+            max_connections_per_client: self
+                .max_connections_per_client
+                .or(file.max_connections_per_client),
+            header_read_timeout_seconds: self
+                .header_read_timeout_seconds
+                .or(file.header_read_timeout_seconds),
+            idle_timeout_seconds: self.idle_timeout_seconds.or(file.idle_timeout_seconds),
+        }
+    }
 }
 
 /// The customer's OpenID providers.
@@ -93,6 +148,11 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
+    /// Serve TLS with these files; plain HTTP when `None`.
+    pub tls: Option<TlsFiles>,
+    /// As configured; `hale serve` lowers `max_connections` to what the descriptor limit
+    /// leaves room for.
+    pub connections: ConnectionLimits,
     pub oidc: OidcConfig,
     pub rate_limit_store: RateLimitStore,
     pub rate_limits: Vec<hale_server::RateRule>,
@@ -137,6 +197,7 @@ pub struct Overrides {
     pub log_format: Option<LogFormat>,
     pub rate_limit_store: Option<String>,
     pub production: bool,
+    pub connections: ConnectionOverrides,
 }
 
 pub fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -158,6 +219,7 @@ pub fn parse_file(text: &str) -> anyhow::Result<FileConfig> {
 }
 
 pub fn resolve(file: FileConfig, overrides: Overrides) -> anyhow::Result<Settings> {
+    let connections = overrides.connections.or(file.connections());
     let data_dir = overrides
         .data_dir
         .or(file.data_dir)
@@ -177,6 +239,8 @@ pub fn resolve(file: FileConfig, overrides: Overrides) -> anyhow::Result<Setting
     if max_body_bytes < 1024 {
         bail!("max_body_bytes must be at least 1024");
     }
+    let tls = tls_files(&connections)?;
+    let limits = connection_limits(&connections)?;
     Ok(Settings {
         data_dir,
         database_url: DatabaseUrl(database_url),
@@ -187,6 +251,8 @@ pub fn resolve(file: FileConfig, overrides: Overrides) -> anyhow::Result<Setting
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
         max_body_bytes,
         log_format: overrides.log_format.or(file.log_format).unwrap_or_default(),
+        tls,
+        connections: limits,
         oidc: file.oidc,
         rate_limit_store: rate_limit_store(overrides.rate_limit_store.or(file.rate_limit_store))?,
         production: overrides.production || file.production.unwrap_or(false),
@@ -199,6 +265,72 @@ pub fn resolve(file: FileConfig, overrides: Overrides) -> anyhow::Result<Setting
                 .map_err(|error| anyhow::anyhow!("{error}"))?,
         },
     })
+}
+
+/// The certificate and its key come together; a client CA needs both.
+fn tls_files(connections: &ConnectionOverrides) -> anyhow::Result<Option<TlsFiles>> {
+    match (&connections.tls_cert, &connections.tls_key) {
+        (Some(certificate_chain), Some(private_key)) => Ok(Some(TlsFiles {
+            certificate_chain: certificate_chain.clone(),
+            private_key: private_key.clone(),
+            client_ca: connections.tls_client_ca.clone(),
+        })),
+        (Some(_), None) => bail!(
+            "tls_cert is set but tls_key is missing: give the certificate's private key \
+             (--tls-key, HALE_TLS_KEY or `tls_key`)"
+        ),
+        (None, Some(_)) => bail!(
+            "tls_key is set but tls_cert is missing: give the certificate chain \
+             (--tls-cert, HALE_TLS_CERT or `tls_cert`)"
+        ),
+        (None, None) if connections.tls_client_ca.is_some() => bail!(
+            "tls_client_ca is set but tls_cert and tls_key are missing: client certificates \
+             need TLS"
+        ),
+        (None, None) => Ok(None),
+    }
+}
+
+fn connection_limits(connections: &ConnectionOverrides) -> anyhow::Result<ConnectionLimits> {
+    let defaults = ConnectionLimits::default();
+    let at_least_one = |name: &str, value: Option<u64>, default: u64| -> anyhow::Result<u64> {
+        match value {
+            Some(0) => bail!("{name} must be at least 1"),
+            Some(value) => Ok(value),
+            None => Ok(default),
+        }
+    };
+    let to_u64 = |value: usize| u64::try_from(value).unwrap_or(u64::MAX);
+    let count = |name: &str, value: Option<usize>, default: usize| {
+        at_least_one(name, value.map(to_u64), to_u64(default))
+            .map(|value| usize::try_from(value).unwrap_or(usize::MAX))
+    };
+    let limits = ConnectionLimits {
+        max_connections: count(
+            "max_connections",
+            connections.max_connections,
+            defaults.max_connections,
+        )?,
+        max_per_client: count(
+            "max_connections_per_client",
+            connections.max_connections_per_client,
+            defaults.max_per_client,
+        )?,
+        header_read_timeout: Duration::from_secs(at_least_one(
+            "header_read_timeout_seconds",
+            connections.header_read_timeout_seconds,
+            defaults.header_read_timeout.as_secs(),
+        )?),
+        idle_timeout: Duration::from_secs(at_least_one(
+            "idle_timeout_seconds",
+            connections.idle_timeout_seconds,
+            defaults.idle_timeout.as_secs(),
+        )?),
+    };
+    if limits.max_per_client > limits.max_connections {
+        bail!("max_connections_per_client must not exceed max_connections");
+    }
+    Ok(limits)
 }
 
 #[cfg(test)]
@@ -283,6 +415,89 @@ applies_to = ["patient"]
             Overrides::default(),
         );
         assert!(store.is_err());
+    }
+
+    #[test]
+    fn tls_and_connection_limits_come_from_the_file_and_the_flags() {
+        let file = parse_file(
+            "version = 1\ntls_cert = \"/etc/hale/chain.pem\"\ntls_key = \"/etc/hale/key.pem\"\n\
+             max_connections = 5000\nheader_read_timeout_seconds = 20\n",
+        )
+        .unwrap();
+        let settings = resolve(
+            file,
+            Overrides {
+                connections: ConnectionOverrides {
+                    tls_client_ca: Some(PathBuf::from("/etc/hale/clients.pem")),
+                    max_connections_per_client: Some(8),
+                    ..ConnectionOverrides::default()
+                },
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        let tls = settings.tls.unwrap();
+        assert_eq!(tls.certificate_chain, PathBuf::from("/etc/hale/chain.pem"));
+        assert_eq!(tls.private_key, PathBuf::from("/etc/hale/key.pem"));
+        assert_eq!(tls.client_ca, Some(PathBuf::from("/etc/hale/clients.pem")));
+        assert_eq!(settings.connections.max_connections, 5000);
+        assert_eq!(settings.connections.max_per_client, 8);
+        assert_eq!(
+            settings.connections.header_read_timeout,
+            Duration::from_secs(20)
+        );
+        assert_eq!(settings.connections.idle_timeout, Duration::from_secs(5));
+
+        let plain = resolve(FileConfig::default(), Overrides::default()).unwrap();
+        assert!(plain.tls.is_none());
+        assert_eq!(plain.connections, ConnectionLimits::default());
+    }
+
+    #[test]
+    fn a_certificate_without_its_key_is_refused_naming_what_is_missing() {
+        let only = |connections: ConnectionOverrides| {
+            let overrides = Overrides {
+                connections,
+                ..Overrides::default()
+            };
+            resolve(FileConfig::default(), overrides)
+                .unwrap_err()
+                .to_string()
+        };
+        let error = only(ConnectionOverrides {
+            tls_cert: Some(PathBuf::from("chain.pem")),
+            ..ConnectionOverrides::default()
+        });
+        assert!(
+            error.starts_with("tls_cert is set but tls_key is missing"),
+            "{error}"
+        );
+        let error = only(ConnectionOverrides {
+            tls_key: Some(PathBuf::from("key.pem")),
+            ..ConnectionOverrides::default()
+        });
+        assert!(
+            error.starts_with("tls_key is set but tls_cert is missing"),
+            "{error}"
+        );
+        let error = only(ConnectionOverrides {
+            tls_client_ca: Some(PathBuf::from("ca.pem")),
+            ..ConnectionOverrides::default()
+        });
+        assert!(error.contains("client certificates need TLS"), "{error}");
+        let error = only(ConnectionOverrides {
+            idle_timeout_seconds: Some(0),
+            ..ConnectionOverrides::default()
+        });
+        assert_eq!(error, "idle_timeout_seconds must be at least 1");
+        let error = only(ConnectionOverrides {
+            max_connections: Some(10),
+            max_connections_per_client: Some(11),
+            ..ConnectionOverrides::default()
+        });
+        assert!(error.contains("must not exceed"), "{error}");
+        let typo = parse_file("version = 1\ntls_certificate = \"x\"\n").unwrap_err();
+        assert!(typo.to_string().contains("tls_certificate"), "{typo}");
     }
 
     #[test]

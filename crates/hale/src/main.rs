@@ -89,6 +89,44 @@ struct ServeArgs {
     /// Refuse to start while any security check fails (see `hale doctor`).
     #[arg(long, env = "HALE_PRODUCTION")]
     production: bool,
+    /// Serve TLS with this certificate chain (PEM: the server's certificate, then its
+    /// intermediates); reloaded on SIGHUP and when the file changes.
+    #[arg(long, env = "HALE_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1), readable by the owner only.
+    #[arg(long, env = "HALE_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// Verify client certificates against these CA certificates (PEM); clients without one
+    /// still connect.
+    #[arg(long, env = "HALE_TLS_CLIENT_CA")]
+    tls_client_ca: Option<PathBuf>,
+    /// Open connections at most, from all clients [default: 10000, at most three quarters of
+    /// the descriptor limit].
+    #[arg(long, env = "HALE_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Open connections at most from one client address (IPv6: one /64) [default: 64].
+    #[arg(long, env = "HALE_MAX_CONNECTIONS_PER_CLIENT")]
+    max_connections_per_client: Option<usize>,
+    /// Seconds a request's headers (and a TLS handshake) may take [default: 10].
+    #[arg(long, env = "HALE_HEADER_READ_TIMEOUT_SECONDS")]
+    header_read_timeout_seconds: Option<u64>,
+    /// Seconds a kept-alive connection waits for its next request [default: 5].
+    #[arg(long, env = "HALE_IDLE_TIMEOUT_SECONDS")]
+    idle_timeout_seconds: Option<u64>,
+}
+
+impl ServeArgs {
+    fn connections(&self) -> config::ConnectionOverrides {
+        config::ConnectionOverrides {
+            tls_cert: self.tls_cert.clone(),
+            tls_key: self.tls_key.clone(),
+            tls_client_ca: self.tls_client_ca.clone(),
+            max_connections: self.max_connections,
+            max_connections_per_client: self.max_connections_per_client,
+            header_read_timeout_seconds: self.header_read_timeout_seconds,
+            idle_timeout_seconds: self.idle_timeout_seconds,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -268,14 +306,21 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(path) => config::load_file(path)?,
         None => config::FileConfig::default(),
     };
-    let (listen, max_body_bytes, rate_limit_store, production) = match &cli.command {
+    let (listen, max_body_bytes, rate_limit_store, production, connections) = match &cli.command {
         Command::Serve(args) | Command::Demo(args) => (
             args.listen,
             args.max_body_bytes,
             args.rate_limit_store.clone(),
             args.production,
+            args.connections(),
         ),
-        _ => (None, None, None, false),
+        _ => (
+            None,
+            None,
+            None,
+            false,
+            config::ConnectionOverrides::default(),
+        ),
     };
     let settings = config::resolve(
         file,
@@ -288,6 +333,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             log_format: cli.log_format,
             rate_limit_store,
             production,
+            connections,
         },
     )?;
     serve::init_logging(settings.log_format);

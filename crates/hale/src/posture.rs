@@ -2,7 +2,6 @@
 //! what production mode refuses to start with. Each failed check says what to change.
 
 use std::net::IpAddr;
-use std::path::Path;
 
 use hale_server::Check;
 
@@ -10,20 +9,6 @@ use crate::config::{RateLimitStore, Settings};
 
 /// The file the demo writes its accounts' credentials to: demo users are present while it is.
 pub const DEMO_CREDENTIALS: &str = "demo-credentials.txt";
-
-/// Whether only the file's owner may read it (always true where there are no Unix modes).
-pub fn is_private(path: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(path).is_ok_and(|meta| meta.permissions().mode() & 0o077 == 0)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        true
-    }
-}
 
 fn is_loopback_host(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -64,7 +49,9 @@ pub fn startup_checks(settings: &Settings) -> Vec<Check> {
         )
     });
     checks.push(
-        if settings.chain_key_file.exists() && !is_private(&settings.chain_key_file) {
+        if settings.chain_key_file.exists()
+            && !hale_listen::key_file_is_private(&settings.chain_key_file)
+        {
             Check::fail(
                 "chain_key",
                 format!(
@@ -77,6 +64,23 @@ pub fn startup_checks(settings: &Settings) -> Vec<Check> {
             Check::pass("chain_key", "the chain key is readable by its owner only")
         },
     );
+    if let Some(tls) = &settings.tls {
+        checks.push(if hale_listen::key_file_is_private(&tls.private_key) {
+            Check::pass(
+                "tls_key",
+                "the TLS private key is readable by its owner only",
+            )
+        } else {
+            Check::fail(
+                "tls_key",
+                format!(
+                    "the TLS private key {} can be read by other users",
+                    tls.private_key.display()
+                ),
+                format!("chmod 600 {}", tls.private_key.display()),
+            )
+        });
+    }
     let demo = settings.data_dir.join(DEMO_CREDENTIALS);
     checks.push(if demo.exists() {
         Check::fail(

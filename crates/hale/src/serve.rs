@@ -1,9 +1,13 @@
-//! `hale serve` and `hale demo`: open the store, issue the first admin token, serve HTTP until
-//! SIGTERM or Ctrl-C, then drain in-flight requests.
+//! `hale serve` and `hale demo`: open the store, issue the first admin token, serve HTTP (or
+//! HTTPS with the customer's certificates) until SIGTERM or Ctrl-C, then drain in-flight
+//! requests.
+
+use std::sync::Arc;
 
 use anyhow::Context;
 use hale_core::{ClaimMapping, ClaimMappingConfig, Core};
 use hale_limit::{Limiter, MemoryConfig, MemoryStore, RedisConfig, RedisStore};
+use hale_listen::{ConnectionLimits, DEFAULT_RELOAD_POLL, Server, Tls, TlsFiles};
 use hale_server::{AppState, Limits, Oidc, Posture, RateLimits, router};
 use tracing_subscriber::EnvFilter;
 
@@ -26,6 +30,8 @@ pub async fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
     if demo && settings.production {
         anyhow::bail!("production mode refuses to start: `hale demo` creates demo users");
     }
+    // Certificates first: a start that cannot serve TLS stops before it touches the database.
+    let tls = settings.tls.as_ref().map(load_tls).transpose()?;
     let store = open_store(settings).await?;
     // After opening the store, which creates the chain key the checks look at.
     let checks = posture::startup_checks(settings);
@@ -72,20 +78,55 @@ pub async fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, database = ?settings.database_url, "hale is serving");
-    println!("Hale is serving on http://{address}");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("serving HTTP")?;
+    let mut server = Server::new(listener, connection_limits(settings.connections));
+    let (app, scheme) = match &tls {
+        Some(tls) => {
+            // Listening for SIGHUP starts here, before the address is announced.
+            server = server.with_tls(tls.reloader(DEFAULT_RELOAD_POLL));
+            (app.layer(hale_listen::strict_transport_security()), "https")
+        }
+        None => (app, "http"),
+    };
+    tracing::info!(%address, database = ?settings.database_url, tls = tls.is_some(), "hale is serving");
+    println!("Hale is serving on {scheme}://{address}");
+    server.serve(app, shutdown_signal()).await;
     // Every request has been answered: the writer commits what is queued, its threads are
     // joined and the chain heads are checkpointed before the process ends.
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Reads the certificate, key and client CA, naming the file that is missing or unusable. A key
+/// that group or others may read is served, with a warning.
+fn load_tls(files: &TlsFiles) -> anyhow::Result<Arc<Tls>> {
+    if !hale_listen::key_file_is_private(&files.private_key) {
+        tracing::warn!(
+            file = %files.private_key.display(),
+            "the TLS private key file is readable by group or others; make it readable by its \
+             owner only (chmod 600)"
+        );
+    }
+    let tls = Tls::load(files.clone()).map_err(|error| anyhow::anyhow!("TLS: {error}"))?;
+    Ok(Arc::new(tls))
+}
+
+/// The configured limits, with the connection cap lowered to what the descriptor limit (raised
+/// to its hard maximum first) leaves room for.
+fn connection_limits(configured: ConnectionLimits) -> ConnectionLimits {
+    let Some(file_limit) = hale_listen::raise_file_limit() else {
+        return configured;
+    };
+    let limits = configured.within_file_limit(file_limit);
+    if limits.max_connections < configured.max_connections {
+        tracing::warn!(
+            file_limit,
+            max_connections = limits.max_connections,
+            "the descriptor limit (RLIMIT_NOFILE) leaves room for fewer connections than \
+             configured; raise it (LimitNOFILE= in systemd) to serve more"
+        );
+    }
+    limits
 }
 
 /// The configured OpenID issuers and sign-in providers, each bound to its tenant. A tenant

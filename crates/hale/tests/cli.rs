@@ -15,6 +15,10 @@ use hale_store::testing::{engines, fresh_url};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+mod cli {
+    pub mod tls;
+}
+
 /// A data directory and database for one test.
 struct Site {
     data_dir: tempfile::TempDir,
