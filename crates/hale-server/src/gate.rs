@@ -167,17 +167,50 @@ pub fn default_rules() -> Vec<RateRule> {
     .collect()
 }
 
-/// The configuration form of a rule.
+/// The configuration form of a rule: a policy (`name`, `calls`, `period`) and whom it covers.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "serde_json::Map<String, serde_json::Value>")]
 pub struct RateRuleConfig {
-    #[serde(flatten)]
     pub policy: hale_limit::PolicyConfig,
     pub key: LimitKey,
     /// Role names, or `anonymous`.
     pub applies_to: Vec<String>,
-    #[serde(default)]
     pub paths: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Coverage {
+    key: LimitKey,
+    applies_to: Vec<String>,
+    #[serde(default)]
+    paths: Vec<String>,
+}
+
+/// Read in two strict halves: serde's `flatten` would let a misspelt key through.
+impl TryFrom<serde_json::Map<String, serde_json::Value>> for RateRuleConfig {
+    type Error = String;
+
+    fn try_from(
+        mut entry: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Self, Self::Error> {
+        let mut coverage = serde_json::Map::new();
+        for name in ["key", "applies_to", "paths"] {
+            if let Some(value) = entry.remove(name) {
+                coverage.insert(name.to_owned(), value);
+            }
+        }
+        let coverage: Coverage = serde_json::from_value(serde_json::Value::Object(coverage))
+            .map_err(|error| error.to_string())?;
+        let policy = serde_json::from_value(serde_json::Value::Object(entry))
+            .map_err(|error| error.to_string())?;
+        Ok(Self {
+            policy,
+            key: coverage.key,
+            applies_to: coverage.applies_to,
+            paths: coverage.paths,
+        })
+    }
 }
 
 impl RateRuleConfig {

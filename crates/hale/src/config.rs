@@ -99,18 +99,53 @@ pub struct OidcConfig {
 
 /// A trusted issuer: how its tokens are verified, and how their claims map.
 #[derive(Clone, Debug, Deserialize)]
+#[serde(try_from = "toml::Table")]
 pub struct IssuerEntry {
-    #[serde(flatten)]
     pub verify: hale_oidc::IssuerConfig,
     pub mapping: hale_core::ClaimMappingConfig,
 }
 
 /// A sign-in provider: the client Hale is registered as, and how the ID token's claims map.
 #[derive(Clone, Debug, Deserialize)]
+#[serde(try_from = "toml::Table")]
 pub struct ProviderEntry {
-    #[serde(flatten)]
     pub client: hale_oidc::ProviderConfig,
     pub mapping: hale_core::ClaimMappingConfig,
+}
+
+/// Splits an entry into its `mapping` table and the rest, each read strictly (serde's
+/// `flatten` would let an unknown key through).
+fn split_entry<T: serde::de::DeserializeOwned>(
+    mut table: toml::Table,
+) -> Result<(T, hale_core::ClaimMappingConfig), String> {
+    let mapping = table
+        .remove("mapping")
+        .ok_or_else(|| String::from("missing field `mapping`"))?;
+    let mapping = mapping
+        .try_into()
+        .map_err(|error: toml::de::Error| format!("mapping: {}", error.message()))?;
+    let rest = toml::Value::Table(table)
+        .try_into()
+        .map_err(|error: toml::de::Error| error.message().to_owned())?;
+    Ok((rest, mapping))
+}
+
+impl TryFrom<toml::Table> for IssuerEntry {
+    type Error = String;
+
+    fn try_from(table: toml::Table) -> Result<Self, Self::Error> {
+        let (verify, mapping) = split_entry(table)?;
+        Ok(Self { verify, mapping })
+    }
+}
+
+impl TryFrom<toml::Table> for ProviderEntry {
+    type Error = String;
+
+    fn try_from(table: toml::Table) -> Result<Self, Self::Error> {
+        let (client, mapping) = split_entry(table)?;
+        Ok(Self { client, mapping })
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
