@@ -1,6 +1,7 @@
 //! The denial-of-service benchmark: floods a real `hale serve` on loopback — unauthenticated
 //! requests, one user far over their rate limit, idle connections that never send a byte and
-//! slow connections that trickle their headers — while a legitimate user keeps working, and
+//! slow connections that trickle their headers, all from 127.0.0.1 — while a legitimate user
+//! keeps working from 127.0.0.2, and
 //! prints the legitimate user's success rate and latency. Bounded in count and time; nothing
 //! is asserted (speed is measured, not tested).
 //!
@@ -133,9 +134,21 @@ fn start(binary: &PathBuf) -> Result<(Server, String, String)> {
     ))
 }
 
-/// One request on a fresh connection; the status, or `None` when the exchange failed.
-async fn call(address: &str, token: Option<&str>) -> Option<u16> {
-    let mut stream = TcpStream::connect(address).await.ok()?;
+/// Where the legitimate user connects from: another loopback address than the flood's, as a
+/// real user's device is not the attacker's (the per-client connection cap keys on it).
+const LEGITIMATE_SOURCE: [u8; 4] = [127, 0, 0, 2];
+
+/// One request on a fresh connection (from `source` when given); the status, or `None` when
+/// the exchange failed.
+async fn call(address: &str, token: Option<&str>, source: Option<[u8; 4]>) -> Option<u16> {
+    let mut stream = match source {
+        None => TcpStream::connect(address).await.ok()?,
+        Some(source) => {
+            let socket = tokio::net::TcpSocket::new_v4().ok()?;
+            socket.bind(std::net::SocketAddr::from((source, 0))).ok()?;
+            socket.connect(address.parse().ok()?).await.ok()?
+        }
+    };
     let authorization = token
         .map(|token| format!("Authorization: Bearer {token}\r\n"))
         .unwrap_or_default();
@@ -233,7 +246,7 @@ async fn main() -> Result<()> {
         let (address, stop, tally) = (address.clone(), stop.clone(), anonymous.clone());
         tasks.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                tally.count(call(&address, None).await);
+                tally.count(call(&address, None, None).await);
             }
         }));
     }
@@ -243,7 +256,7 @@ async fn main() -> Result<()> {
             (address.clone(), stop.clone(), over.clone(), greedy.clone());
         tasks.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                tally.count(call(&address, Some(&token)).await);
+                tally.count(call(&address, Some(&token), None).await);
             }
         }));
     }
@@ -254,7 +267,7 @@ async fn main() -> Result<()> {
     let mut statuses = std::collections::BTreeMap::<String, u64>::new();
     while Instant::now() < deadline {
         let started = Instant::now();
-        let status = call(&address, Some(&legitimate)).await;
+        let status = call(&address, Some(&legitimate), Some(LEGITIMATE_SOURCE)).await;
         let took = started.elapsed();
         total += 1;
         if status == Some(200) {
@@ -279,7 +292,7 @@ async fn main() -> Result<()> {
             idle_closed += 1;
         }
     }
-    let health = call(&address, None).await;
+    let health = call(&address, None, Some(LEGITIMATE_SOURCE)).await;
 
     println!("flood on {address} for {} s", args.duration);
     println!(
