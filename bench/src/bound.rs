@@ -38,7 +38,6 @@ impl BoundOutcome {
 /// One submission's values, everything but ids and times ready.
 struct Prepared {
     event_payload: String,
-    answers: String,
     observations: Vec<(String, String, f64, String)>,
 }
 
@@ -46,14 +45,13 @@ fn prepare(rng: &mut StdRng) -> Result<Vec<Prepared>> {
     let mut prepared = Vec::with_capacity(PREPARED);
     for _ in 0..PREPARED {
         let vitals = Vitals::random(rng);
-        let answers = vitals.answers_json();
         let body = EventBody::SubmissionReceived {
             submission_id: SubmissionId::from_uuid(uuid::Uuid::now_v7()),
             subject_id: SubjectId::from_uuid(uuid::Uuid::new_v4()),
             app_id: AppId::from_uuid(uuid::Uuid::new_v4()),
             app_version: 1,
             authored_at: Timestamp::from_micros(unix_micros()),
-            answers: RawValue::from_string(answers.clone())?,
+            answers: RawValue::from_string(vitals.answers_json())?,
             observations: vitals.observations(),
             idempotency_key: Some(format!("bound-{}", uuid::Uuid::new_v4().simple())),
             request_hash: format!("{:064x}", rng.random::<u128>()),
@@ -66,7 +64,6 @@ fn prepare(rng: &mut StdRng) -> Result<Vec<Prepared>> {
             .collect();
         prepared.push(Prepared {
             event_payload: body.to_payload(),
-            answers,
             observations,
         });
     }
@@ -84,11 +81,12 @@ pub mod layout {
     pub const EVENT: &str = "INSERT INTO events (tenant_id, seq, stream_kind, stream_id, \
          stream_version, event_type, payload, actor, recorded_at, prev_hash, hash) \
          VALUES (?1, ?2, 'submission', ?3, 1, 'submission_received', ?4, ?5, ?6, ?7, ?8)";
-    pub const SUBMISSION: &str = "INSERT INTO submissions (tenant_id, id, subject_id, app_id, \
-         app_version, authored_at, recorded_at, actor, payload, scores) \
-         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6, ?7, NULL)";
-    pub const OBSERVATION: &str = "INSERT INTO observations (tenant_id, submission_id, \
-         position, subject_id, code, effective_at, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    pub const SUBMISSION: &str = "INSERT INTO submissions (tenant_id, event_seq, id, \
+         subject_id, app_id, app_version, authored_at, recorded_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6)";
+    pub const OBSERVATION: &str = "INSERT INTO observations (tenant_id, subject_id, code, \
+         effective_at, submission_id, position, field, value, unit) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
     pub const CLAIM: &str = "INSERT INTO idempotency_keys (tenant_id, actor, idempotency_key, \
          request_hash, stream_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
@@ -97,29 +95,24 @@ pub mod layout {
          SELECT $1, seq, 'submission', id, 1, 'submission_received', payload, $2, $3, prev, hash \
          FROM UNNEST($4::int8[], $5::text[], $6::text[], $7::text[], $8::text[]) \
          AS u(seq, id, payload, prev, hash)";
-    pub const SUBMISSIONS_POSTGRES: &str = "INSERT INTO submissions (tenant_id, id, subject_id, \
-         app_id, app_version, authored_at, recorded_at, actor, payload, scores) \
-         SELECT $1, id, subject, $2, 1, $3, $3, $4, answers, NULL \
-         FROM UNNEST($5::text[], $6::text[], $7::text[]) AS u(id, subject, answers)";
-    pub const OBSERVATIONS_POSTGRES: &str = "INSERT INTO observations (tenant_id, \
-         submission_id, position, subject_id, code, effective_at, payload) \
-         SELECT $1, id, position, subject, code, $2, payload \
-         FROM UNNEST($3::text[], $4::int8[], $5::text[], $6::text[], $7::text[]) \
-         AS u(id, position, subject, code, payload)";
+    pub const SUBMISSIONS_POSTGRES: &str = "INSERT INTO submissions (tenant_id, event_seq, id, \
+         subject_id, app_id, app_version, authored_at, recorded_at) \
+         SELECT $1, seq, id, subject, $2, 1, $3, $3 \
+         FROM UNNEST($4::int8[], $5::bytea[], $6::bytea[]) AS u(seq, id, subject)";
+    pub const OBSERVATIONS_POSTGRES: &str = "INSERT INTO observations (tenant_id, subject_id, \
+         code, effective_at, submission_id, position, field, value, unit) \
+         SELECT $1, subject, code, $2, id, position, field, value, unit \
+         FROM UNNEST($3::bytea[], $4::text[], $5::bytea[], $6::int8[], $7::text[], \
+         $8::float8[], $9::text[]) AS u(subject, code, id, position, field, value, unit)";
     pub const CLAIMS_POSTGRES: &str = "INSERT INTO idempotency_keys (tenant_id, actor, \
          idempotency_key, request_hash, stream_id, created_at) \
          SELECT $1, $2, key, request_hash, id, $3 \
          FROM UNNEST($4::text[], $5::text[], $6::text[]) AS u(key, request_hash, id)";
-
-    /// The observation payload as the projection writes it.
-    pub fn observation_payload(field: &str, value: f64, unit: &str) -> String {
-        serde_json::json!({"field": field, "value": value, "unit": unit}).to_string()
-    }
 }
 
 /// Ids, hashes and times for one batch; the chain hash is computed as the writer does.
 struct Batch {
-    submissions: Vec<(usize, String, usize, i64, String, String, String)>,
+    submissions: Vec<(usize, uuid::Uuid, usize, i64, String, String, String)>,
 }
 
 fn unix_micros() -> i64 {
@@ -134,9 +127,9 @@ struct Fixed {
     key: ChainKey,
     tenant: TenantId,
     tenant_text: String,
-    app: String,
+    app: Vec<u8>,
     actor: String,
-    subjects: Vec<String>,
+    subjects: Vec<Vec<u8>>,
     prepared: Vec<Prepared>,
 }
 
@@ -148,10 +141,10 @@ impl Fixed {
             key: ChainKey::from_bytes(rng.random()),
             tenant,
             tenant_text: tenant.to_string(),
-            app: uuid::Uuid::new_v4().to_string(),
+            app: uuid::Uuid::new_v4().as_bytes().to_vec(),
             actor: uuid::Uuid::new_v4().to_string(),
             subjects: (0..crate::setup::SUBJECTS)
-                .map(|_| uuid::Uuid::new_v4().to_string())
+                .map(|_| uuid::Uuid::new_v4().as_bytes().to_vec())
                 .collect(),
             prepared: prepare(&mut rng)?,
         })
@@ -171,13 +164,14 @@ impl Fixed {
         for _ in 0..size {
             *counter += 1;
             let prepared = (*counter as usize) % self.prepared.len();
-            let id = uuid::Uuid::now_v7().to_string();
+            let uuid = uuid::Uuid::now_v7();
+            let id = uuid.to_string();
             seq += 1;
             let event = RecordedEvent {
                 tenant_id: self.tenant,
                 seq,
                 stream_kind: "submission".to_owned(),
-                stream_id: id.clone(),
+                stream_id: id,
                 stream_version: 1,
                 event_type: "submission_received".to_owned(),
                 payload: self.prepared[prepared].event_payload.clone(),
@@ -189,7 +183,7 @@ impl Fixed {
             let hash = entry_hash(&self.key, &event);
             submissions.push((
                 prepared,
-                id,
+                uuid,
                 rng.random_range(0..self.subjects.len()),
                 seq,
                 hex::encode(prev),
@@ -248,6 +242,8 @@ pub fn sqlite(path: &std::path::Path, duration: Duration, batch: usize) -> Resul
             for (prepared, id, subject, seq, prev, hash, key) in &planned.submissions {
                 let prepared = &fixed.prepared[*prepared];
                 let subject = &fixed.subjects[*subject];
+                let bytes = id.as_bytes().as_slice();
+                let id = id.to_string();
                 events.execute(rusqlite::params![
                     fixed.tenant_text,
                     seq,
@@ -260,24 +256,25 @@ pub fn sqlite(path: &std::path::Path, duration: Duration, batch: usize) -> Resul
                 ])?;
                 rows.execute(rusqlite::params![
                     fixed.tenant_text,
-                    id,
+                    seq,
+                    bytes,
                     subject,
                     fixed.app,
-                    at,
-                    fixed.actor,
-                    prepared.answers
+                    at
                 ])?;
                 for (position, (field, code, value, unit)) in
                     prepared.observations.iter().enumerate()
                 {
                     observations.execute(rusqlite::params![
                         fixed.tenant_text,
-                        id,
-                        position as i64,
                         subject,
                         code,
                         at,
-                        layout::observation_payload(field, *value, unit)
+                        bytes,
+                        position as i64,
+                        field,
+                        value,
+                        unit
                     ])?;
                 }
                 claims.execute(rusqlite::params![
@@ -329,33 +326,36 @@ pub async fn postgres(url: &str, duration: Duration, batch: usize) -> Result<Bou
         let (planned, seq, hash) = fixed.batch(&mut rng, &mut counter, batch, head.0, head.1, at);
         let mut seqs = Vec::with_capacity(batch);
         let mut ids = Vec::with_capacity(batch);
+        let mut id_bytes = Vec::with_capacity(batch);
         let mut payloads = Vec::with_capacity(batch);
         let mut prevs = Vec::with_capacity(batch);
         let mut hashes = Vec::with_capacity(batch);
         let mut subjects = Vec::with_capacity(batch);
-        let mut answers = Vec::with_capacity(batch);
         let mut keys = Vec::with_capacity(batch);
         let mut request_hashes = Vec::with_capacity(batch);
-        let (mut o_ids, mut o_positions, mut o_subjects, mut o_codes, mut o_payloads) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut o_ids, mut o_positions, mut o_subjects, mut o_codes) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut o_fields, mut o_values, mut o_units) = (Vec::new(), Vec::new(), Vec::new());
         for (prepared, id, subject, seq, prev, hash, key) in &planned.submissions {
             let prepared = &fixed.prepared[*prepared];
             let subject = &fixed.subjects[*subject];
             seqs.push(*seq);
-            ids.push(id.as_str());
+            ids.push(id.to_string());
+            id_bytes.push(id.as_bytes().to_vec());
             payloads.push(prepared.event_payload.as_str());
             prevs.push(prev.as_str());
             hashes.push(hash.as_str());
-            subjects.push(subject.as_str());
-            answers.push(prepared.answers.as_str());
+            subjects.push(subject.clone());
             keys.push(key.as_str());
             request_hashes.push(request_hash.as_str());
             for (position, (field, code, value, unit)) in prepared.observations.iter().enumerate() {
-                o_ids.push(id.as_str());
+                o_ids.push(id.as_bytes().to_vec());
                 o_positions.push(position as i64);
-                o_subjects.push(subject.as_str());
+                o_subjects.push(subject.clone());
                 o_codes.push(code.as_str());
-                o_payloads.push(layout::observation_payload(field, *value, unit));
+                o_fields.push(field.as_str());
+                o_values.push(*value);
+                o_units.push(unit.as_str());
             }
         }
         sqlx::query(layout::EVENTS_POSTGRES)
@@ -373,20 +373,21 @@ pub async fn postgres(url: &str, duration: Duration, batch: usize) -> Result<Bou
             .bind(&fixed.tenant_text)
             .bind(&fixed.app)
             .bind(at)
-            .bind(&fixed.actor)
-            .bind(&ids)
+            .bind(&seqs)
+            .bind(&id_bytes)
             .bind(&subjects)
-            .bind(&answers)
             .execute(&mut *transaction)
             .await?;
         sqlx::query(layout::OBSERVATIONS_POSTGRES)
             .bind(&fixed.tenant_text)
             .bind(at)
-            .bind(&o_ids)
-            .bind(&o_positions)
             .bind(&o_subjects)
             .bind(&o_codes)
-            .bind(&o_payloads)
+            .bind(&o_ids)
+            .bind(&o_positions)
+            .bind(&o_fields)
+            .bind(&o_values)
+            .bind(&o_units)
             .execute(&mut *transaction)
             .await?;
         sqlx::query(layout::CLAIMS_POSTGRES)
