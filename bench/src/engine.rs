@@ -70,6 +70,11 @@ impl FreshDatabase {
             .context("creating a temporary directory")?;
         std::fs::create_dir(directory.path().join("data"))
             .context("creating the data directory")?;
+        std::fs::write(
+            directory.path().join("hale.toml"),
+            "version = 1\nrate_limits = []\n",
+        )
+        .context("writing the server's configuration")?;
         match engine {
             Engine::Sqlite => {
                 let file = directory.path().join("data").join("hale.db");
@@ -106,6 +111,16 @@ impl FreshDatabase {
     /// The server's `--data-dir`.
     pub fn data_dir(&self) -> PathBuf {
         self.directory.path().join("data")
+    }
+
+    /// SQLite's database file (meaningless for PostgreSQL).
+    pub fn sqlite_file(&self) -> PathBuf {
+        self.data_dir().join("hale.db")
+    }
+
+    /// The server's configuration file: version 1, no rate limits.
+    pub fn config_path(&self) -> PathBuf {
+        self.directory.path().join("hale.toml")
     }
 
     /// Where the server's output goes.

@@ -8,12 +8,14 @@
 //! cargo run --release -p hale-bench -- --engine both --duration 30 --clients 16
 //! ```
 
+mod bound;
 mod client;
 mod engine;
 mod load;
 mod report;
 mod server;
 mod setup;
+mod size;
 mod workload;
 
 use std::collections::BTreeMap;
@@ -26,7 +28,7 @@ use clap::Parser;
 
 use engine::{Engine, EngineChoice, FreshDatabase};
 use load::Load;
-use report::{EngineResult, HttpPhase, Report};
+use report::{BoundPhase, EngineResult, HttpPhase, Report};
 use server::Hale;
 
 #[derive(Debug, Parser)]
@@ -167,24 +169,68 @@ async fn bench_engine(engine: Engine, hale_bin: &Path, load: Load) -> Result<Eng
         "   HTTP load on a fresh database ({})",
         database.root().display()
     );
+    let http_load = size::load_average();
     let http = interruptible(http_phase(&database, hale_bin, load)).await;
+    let footprint = match (&http, engine) {
+        (Err(_), _) => None,
+        (Ok(_), Engine::Sqlite) => Some(size::sqlite(&database.sqlite_file())),
+        (Ok(_), Engine::Postgres) => Some(size::postgres(&database.url).await),
+    };
     let dropped = database.drop_database().await;
-    let http = http?;
+    let mut http = http?;
+    http.footprint = footprint.transpose()?;
+    http.load_average = http_load;
     dropped?;
 
     let database = FreshDatabase::create(engine).await?;
     eprintln!("   store-only load on another fresh database");
+    let store_load = size::load_average();
     let store = interruptible(load::store_only(&database.url, load)).await;
     let dropped = database.drop_database().await;
     let store = store?;
     dropped?;
 
-    let result = EngineResult::new(&engine.to_string(), http, &store);
+    let database = FreshDatabase::create(engine).await?;
     eprintln!(
-        "   {:.0} submissions/s over HTTP, {:.0} through the store",
-        result.http.submissions_per_second, result.store_only.submissions_per_second
+        "   engine bound on another fresh database, {} submissions per transaction",
+        load.clients
+    );
+    let bound_load = size::load_average();
+    let bound = interruptible(bound_phase(&database, load)).await;
+    let dropped = database.drop_database().await;
+    let bound = bound?;
+    dropped?;
+
+    let result = EngineResult::new(
+        &engine.to_string(),
+        http,
+        (&store, store_load),
+        BoundPhase {
+            outcome: bound,
+            load_average: bound_load,
+        },
+    );
+    eprintln!(
+        "   {:.0} submissions/s over HTTP, {:.0} through the store, {:.0} engine bound",
+        result.http.submissions_per_second,
+        result.store_only.submissions_per_second,
+        result.engine_bound.submissions_per_second
     );
     Ok(result)
+}
+
+async fn bound_phase(database: &FreshDatabase, load: Load) -> Result<bound::BoundOutcome> {
+    bound::migrate(&database.url).await?;
+    match database.engine {
+        Engine::Sqlite => {
+            let path = database.sqlite_file();
+            let (duration, batch) = (load.duration, load.clients);
+            tokio::task::spawn_blocking(move || bound::sqlite(&path, duration, batch))
+                .await
+                .context("the SQLite bound panicked")?
+        }
+        Engine::Postgres => bound::postgres(&database.url, load.duration, load.clients).await,
+    }
 }
 
 async fn http_phase(database: &FreshDatabase, hale_bin: &Path, load: Load) -> Result<HttpPhase> {
@@ -223,5 +269,7 @@ async fn http_phase(database: &FreshDatabase, hale_bin: &Path, load: Load) -> Re
         rss_peak,
         rss_high_water_bytes,
         stopped_on_sigterm,
+        footprint: None,
+        load_average: None,
     })
 }

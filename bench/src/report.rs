@@ -7,7 +7,9 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::bound::BoundOutcome;
 use crate::load::{Outcome, RssPeak};
+use crate::size::Footprint;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -17,8 +19,13 @@ pub struct EngineResult {
     pub engine: String,
     pub http: HttpFigures,
     pub store_only: StoreFigures,
+    pub engine_bound: BoundFigures,
     /// HTTP submissions/s over store-only submissions/s.
     pub ratio_http_to_store: f64,
+    /// Store-only submissions/s over the engine bound's.
+    pub ratio_store_to_bound: f64,
+    /// The HTTP phase's database after the load, WAL checkpointed.
+    pub footprint: Option<Footprint>,
     pub server_rss: RssFigures,
     /// Whether the server stopped within its grace period after SIGTERM.
     pub server_stopped_on_sigterm: bool,
@@ -33,6 +40,8 @@ pub struct HttpFigures {
     pub elapsed_seconds: f64,
     /// Latency of the 201 responses, from sending the request to the last byte of the body.
     pub latency_ms: Latency,
+    /// 1-minute load average as the phase began.
+    pub load_average: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -44,6 +53,23 @@ pub struct StoreFigures {
     pub elapsed_seconds: f64,
     /// Time from `Store::append` to its durable answer.
     pub latency_ms: Latency,
+    pub load_average: Option<f64>,
+}
+
+/// The same rows written by the tightest code (see `bound.rs`).
+#[derive(Debug, Serialize)]
+pub struct BoundFigures {
+    pub submissions_per_second: f64,
+    pub submissions: u64,
+    pub submissions_per_transaction: usize,
+    pub elapsed_seconds: f64,
+    pub load_average: Option<f64>,
+}
+
+/// What the engine-bound phase measured.
+pub struct BoundPhase {
+    pub outcome: BoundOutcome,
+    pub load_average: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -89,12 +115,28 @@ pub struct HttpPhase {
     pub rss_peak: RssPeak,
     pub rss_high_water_bytes: Option<u64>,
     pub stopped_on_sigterm: bool,
+    pub footprint: Option<Footprint>,
+    pub load_average: Option<f64>,
+}
+
+fn ratio(numerator: f64, denominator: f64) -> f64 {
+    if denominator > 0.0 {
+        numerator / denominator
+    } else {
+        0.0
+    }
 }
 
 impl EngineResult {
-    pub fn new(engine: &str, http: HttpPhase, store: &Outcome) -> Self {
+    pub fn new(
+        engine: &str,
+        http: HttpPhase,
+        (store, store_load): (&Outcome, Option<f64>),
+        bound: BoundPhase,
+    ) -> Self {
         let http_rate = http.outcome.per_second();
         let store_rate = store.per_second();
+        let bound_rate = bound.outcome.per_second();
         Self {
             engine: engine.to_owned(),
             http: HttpFigures {
@@ -104,6 +146,7 @@ impl EngineResult {
                 errors_by_kind: http.outcome.errors.clone(),
                 elapsed_seconds: http.outcome.elapsed.as_secs_f64(),
                 latency_ms: Latency::of(&http.outcome),
+                load_average: http.load_average,
             },
             store_only: StoreFigures {
                 submissions_per_second: store_rate,
@@ -112,12 +155,18 @@ impl EngineResult {
                 errors_by_kind: store.errors.clone(),
                 elapsed_seconds: store.elapsed.as_secs_f64(),
                 latency_ms: Latency::of(store),
+                load_average: store_load,
             },
-            ratio_http_to_store: if store_rate > 0.0 {
-                http_rate / store_rate
-            } else {
-                0.0
+            engine_bound: BoundFigures {
+                submissions_per_second: bound_rate,
+                submissions: bound.outcome.submissions,
+                submissions_per_transaction: bound.outcome.batch,
+                elapsed_seconds: bound.outcome.elapsed.as_secs_f64(),
+                load_average: bound.load_average,
             },
+            ratio_http_to_store: ratio(http_rate, store_rate),
+            ratio_store_to_bound: ratio(store_rate, bound_rate),
+            footprint: http.footprint,
             server_rss: RssFigures {
                 idle_mib: http.rss_idle_bytes as f64 / MIB,
                 peak_mib: http.rss_peak.peak_bytes as f64 / MIB,
@@ -156,8 +205,12 @@ impl Report {
             "RSS idle MiB",
             "RSS peak MiB",
             "store sub/s",
+            "bound sub/s",
+            "store/bound",
+            "bytes/sub",
+            "load avg",
         ];
-        let rows: Vec<[String; 10]> = self
+        let rows: Vec<[String; 14]> = self
             .results
             .iter()
             .map(|result| {
@@ -172,6 +225,21 @@ impl Report {
                     format!("{:.1}", result.server_rss.idle_mib),
                     format!("{:.1}", result.server_rss.peak_mib),
                     format!("{:.0}", result.store_only.submissions_per_second),
+                    format!("{:.0}", result.engine_bound.submissions_per_second),
+                    format!("{:.2}", result.ratio_store_to_bound),
+                    result
+                        .footprint
+                        .as_ref()
+                        .map_or("-".to_owned(), |f| format!("{:.0}", f.bytes_per_submission)),
+                    [
+                        result.http.load_average,
+                        result.store_only.load_average,
+                        result.engine_bound.load_average,
+                    ]
+                    .iter()
+                    .map(|load| load.map_or("-".to_owned(), |load| format!("{load:.1}")))
+                    .collect::<Vec<_>>()
+                    .join("/"),
                 ]
             })
             .collect();
@@ -214,6 +282,29 @@ impl Report {
             "\n{} clients, {} s per load, {} CPUs shared by client and server; latency of 201s only.",
             self.clients, self.duration_seconds, self.cpus
         );
+        let _ = writeln!(
+            text,
+            "bound: the same rows by the tightest code, {} submissions per transaction; \
+             bytes/sub: the HTTP run's database after the load (indexes included, WAL \
+             checkpointed); load avg: 1-minute load as the HTTP/store/bound phases began.",
+            self.clients
+        );
+        for result in &self.results {
+            if let Some(footprint) = &result.footprint {
+                let _ = writeln!(
+                    text,
+                    "{}: {} submissions in {} bytes{}",
+                    result.engine,
+                    footprint.submissions,
+                    footprint.bytes,
+                    footprint
+                        .wal_bytes_at_end
+                        .map_or(String::new(), |wal| format!(
+                            "; WAL {wal} bytes at the end of the load"
+                        )),
+                );
+            }
+        }
         let _ = writeln!(text, "command: {}", self.command);
         text
     }

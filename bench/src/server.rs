@@ -34,6 +34,8 @@ pub struct Hale {
     /// `--database-url`, for PostgreSQL; SQLite is the data directory's default.
     database_url: Option<String>,
     log_path: PathBuf,
+    /// A configuration file with no rate-limit rules.
+    config_path: PathBuf,
 }
 
 impl Hale {
@@ -43,6 +45,7 @@ impl Hale {
             data_dir: database.data_dir(),
             database_url: (database.engine == Engine::Postgres).then(|| database.url.clone()),
             log_path: database.log_path(),
+            config_path: database.config_path(),
         }
     }
 
@@ -53,6 +56,9 @@ impl Hale {
             command.env_remove(variable);
         }
         command.arg("--data-dir").arg(&self.data_dir);
+        // No rate limits: the benchmark measures how fast submissions are stored, and the
+        // shipped patient and staff limits would refuse most of its calls.
+        command.arg("--config").arg(&self.config_path);
         if let Some(url) = &self.database_url {
             command.arg("--database-url").arg(url);
         }

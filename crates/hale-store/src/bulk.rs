@@ -9,6 +9,16 @@ pub(crate) enum Bind {
     OptionalText(Option<String>),
     Integer(i64),
     OptionalInteger(Option<i64>),
+    Real(f64),
+    /// Compact ids: a UUID's 16 bytes.
+    Blob(Vec<u8>),
+}
+
+impl Bind {
+    /// A UUID-keyed id as its 16 bytes.
+    pub(crate) fn id(uuid: &uuid::Uuid) -> Self {
+        Bind::Blob(uuid.as_bytes().to_vec())
+    }
 }
 
 /// One statement to run, and what a unique-key violation in it means to the caller.
@@ -43,6 +53,8 @@ pub(crate) fn bind_all<'q>(
             Bind::OptionalText(text) => query.bind(text.as_deref()),
             Bind::Integer(number) => query.bind(*number),
             Bind::OptionalInteger(number) => query.bind(*number),
+            Bind::Real(number) => query.bind(*number),
+            Bind::Blob(bytes) => query.bind(bytes.as_slice()),
         };
     }
     query

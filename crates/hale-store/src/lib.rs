@@ -19,6 +19,7 @@ mod conditional;
 mod custody;
 mod error;
 mod maintenance;
+mod migrations;
 mod plan;
 mod projection;
 mod queries;
@@ -238,7 +239,7 @@ impl Store {
     /// Applies every migration not yet applied, then, on PostgreSQL, raises the tenant wall
     /// over the tables they created (idempotent; see `tenancy.rs`).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR
+        migrations::migrator(self.inner.backend)
             .run(&self.inner.write_pool)
             .await
             .map_err(|error| StoreError::Migration(error.to_string()))?;

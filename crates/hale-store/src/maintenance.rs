@@ -159,9 +159,15 @@ fn row_text(row: &AnyRow) -> Result<String, StoreError> {
     let mut cells = Vec::new();
     for column in row.columns() {
         let name = column.name();
-        let cell = match row.try_get::<Option<i64>, _>(name) {
-            Ok(number) => format!("{name}={number:?}"),
-            Err(_) => format!("{name}={:?}", row.try_get::<Option<String>, _>(name)?),
+        let cell = if let Ok(number) = row.try_get::<Option<i64>, _>(name) {
+            format!("{name}={number:?}")
+        } else if let Ok(number) = row.try_get::<Option<f64>, _>(name) {
+            // Exact: the shortest text that reads back as the same f64.
+            format!("{name}={number:?}")
+        } else if let Ok(bytes) = row.try_get::<Option<Vec<u8>>, _>(name) {
+            format!("{name}={:?}", bytes.map(hex::encode))
+        } else {
+            format!("{name}={:?}", row.try_get::<Option<String>, _>(name)?)
         };
         cells.push(cell);
     }

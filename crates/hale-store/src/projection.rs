@@ -376,19 +376,20 @@ impl SubmissionRows {
     fn new() -> Self {
         Self {
             submissions: BulkInsert::new(
-                "INSERT INTO submissions (tenant_id, id, subject_id, app_id, app_version, \
-                 authored_at, recorded_at, actor, payload, scores)",
-                10,
+                "INSERT INTO submissions (tenant_id, event_seq, id, subject_id, app_id, \
+                 app_version, authored_at, recorded_at)",
+                8,
             ),
             observations: BulkInsert::new(
-                "INSERT INTO observations (tenant_id, submission_id, position, subject_id, \
-                 code, effective_at, payload)",
-                7,
+                "INSERT INTO observations (tenant_id, subject_id, code, effective_at, \
+                 submission_id, position, field, value, unit)",
+                9,
             ),
         }
     }
 
-    /// Gathers the rows of a `SubmissionReceived` event; ignores any other event.
+    /// Gathers the rows of a `SubmissionReceived` event; ignores any other event. The answers
+    /// and scores stay in the event alone: the submission row points at it by `event_seq`.
     fn add(&mut self, event: &RecordedEvent, body: &EventBody) {
         let EventBody::SubmissionReceived {
             submission_id,
@@ -396,43 +397,36 @@ impl SubmissionRows {
             app_id,
             app_version,
             authored_at,
-            answers,
             observations,
-            scores,
             ..
         } = body
         else {
             return;
         };
         let tenant = event.tenant_id.to_string();
-        let submission = submission_id.to_string();
-        let subject = subject_id.to_string();
+        let submission = Bind::id(submission_id.as_uuid());
+        let subject = Bind::id(subject_id.as_uuid());
         self.submissions.row([
             text(&tenant),
-            text(&submission),
-            text(&subject),
-            text(app_id),
+            Bind::Integer(event.seq),
+            submission.clone(),
+            subject.clone(),
+            Bind::id(app_id.as_uuid()),
             Bind::Integer(*app_version),
             Bind::Integer(authored_at.as_micros()),
             Bind::Integer(event.recorded_at.as_micros()),
-            text(&event.actor),
-            text(answers.get()),
-            Bind::OptionalText(scores.as_ref().map(|scores| scores.get().to_owned())),
         ]);
         for observation in observations {
-            let payload = serde_json::json!({
-                "field": observation.field,
-                "value": observation.value,
-                "unit": observation.unit,
-            });
             self.observations.row([
                 text(&tenant),
-                text(&submission),
-                Bind::Integer(i64::from(observation.index)),
-                text(&subject),
+                subject.clone(),
                 text(&observation.code),
                 Bind::Integer(authored_at.as_micros()),
-                text(payload),
+                submission.clone(),
+                Bind::Integer(i64::from(observation.index)),
+                text(&observation.field),
+                Bind::Real(observation.value),
+                text(&observation.unit),
             ]);
         }
     }

@@ -5,7 +5,7 @@
 //! tenant's rows and runs on the connection of [`Store::scoped_read`], behind the tenant wall;
 //! the few that span tenants (tenants, token lookup) run on [`Store::unscoped_reader`].
 
-use hale_domain::event::{Identifier, VersionStatus};
+use hale_domain::event::{EventBody, Identifier, VersionStatus};
 use hale_domain::{AppId, SubjectId, SubmissionId, TenantId, Timestamp};
 use serde::Deserialize;
 use sqlx::Row;
@@ -223,40 +223,64 @@ pub(crate) fn app_version_row(row: &AnyRow) -> Result<AppVersionRow, StoreError>
     })
 }
 
+/// A compact id column: a UUID's 16 bytes.
+fn id_column(row: &AnyRow, column: &str) -> Result<uuid::Uuid, StoreError> {
+    let bytes: Vec<u8> = row.try_get(column)?;
+    uuid::Uuid::from_slice(&bytes)
+        .map_err(|_| StoreError::Corrupt("a stored id is not 16 bytes".into()))
+}
+
+/// A keyset position's id as the bytes it is stored as. A position is one this store handed
+/// out; text that is no UUID (a cursor tampered with) compares as its own bytes, harmlessly.
+fn id_bind(text: &str) -> Bind {
+    match uuid::Uuid::parse_str(text) {
+        Ok(id) => Bind::id(&id),
+        Err(_) => Bind::Blob(text.as_bytes().to_vec()),
+    }
+}
+
+/// The columns of a submission read: its row, and from its event (the one place the answers
+/// are stored) the actor and the payload.
+const SUBMISSION_COLUMNS: &str = "s.id, s.subject_id, s.app_id, s.app_version, s.authored_at, \
+     s.recorded_at, e.actor, e.payload";
+
+/// `submissions s` joined to the event each row points at.
+const SUBMISSIONS_WITH_EVENTS: &str =
+    "submissions s JOIN events e ON e.tenant_id = s.tenant_id AND e.seq = s.event_seq";
+
 fn submission_row(row: &AnyRow) -> Result<SubmissionRow, StoreError> {
+    let payload: String = row.try_get("payload")?;
+    let Ok(EventBody::SubmissionReceived {
+        answers, scores, ..
+    }) = EventBody::from_payload(&payload)
+    else {
+        return Err(StoreError::Corrupt(
+            "a submission's event is not a readable submission".into(),
+        ));
+    };
     Ok(SubmissionRow {
-        id: parse_id(&row.try_get::<String, _>("id")?)?,
-        subject_id: parse_id(&row.try_get::<String, _>("subject_id")?)?,
-        app_id: parse_id(&row.try_get::<String, _>("app_id")?)?,
+        id: SubmissionId::from_uuid(id_column(row, "id")?),
+        subject_id: SubjectId::from_uuid(id_column(row, "subject_id")?),
+        app_id: AppId::from_uuid(id_column(row, "app_id")?),
         app_version: row.try_get("app_version")?,
         authored_at: Timestamp::from_micros(row.try_get("authored_at")?),
         recorded_at: Timestamp::from_micros(row.try_get("recorded_at")?),
         actor: row.try_get("actor")?,
-        answers: row.try_get("payload")?,
-        scores: row.try_get("scores")?,
+        answers: answers.get().to_owned(),
+        scores: scores.map(|scores| scores.get().to_owned()),
     })
 }
 
-#[derive(Deserialize)]
-struct ObservationPayload {
-    field: String,
-    value: f64,
-    unit: String,
-}
-
 fn observation_row(row: &AnyRow) -> Result<ObservationRow, StoreError> {
-    let payload: ObservationPayload =
-        serde_json::from_str(&row.try_get::<String, _>("payload")?)
-            .map_err(|_| StoreError::Corrupt("an observation payload is not valid".into()))?;
     Ok(ObservationRow {
-        submission_id: parse_id(&row.try_get::<String, _>("submission_id")?)?,
+        submission_id: SubmissionId::from_uuid(id_column(row, "submission_id")?),
         position: row.try_get("position")?,
-        subject_id: parse_id(&row.try_get::<String, _>("subject_id")?)?,
+        subject_id: SubjectId::from_uuid(id_column(row, "subject_id")?),
         code: row.try_get("code")?,
         effective_at: Timestamp::from_micros(row.try_get("effective_at")?),
-        field: payload.field,
-        value: payload.value,
-        unit: payload.unit,
+        field: row.try_get("field")?,
+        value: row.try_get("value")?,
+        unit: row.try_get("unit")?,
     })
 }
 
@@ -459,10 +483,12 @@ impl Store {
         id: SubmissionId,
     ) -> Result<Option<SubmissionRow>, StoreError> {
         let mut read = self.scoped_read(tenant).await?;
-        sqlx::query(
-            "SELECT id, subject_id, app_id, app_version, authored_at, recorded_at, actor, payload, scores \
-             FROM submissions WHERE tenant_id = $1 AND id = $2",
-        )
+        // Found through the event's stream key, which the log keeps unique anyway.
+        sqlx::query(&format!(
+            "SELECT {SUBMISSION_COLUMNS} FROM {SUBMISSIONS_WITH_EVENTS} \
+             WHERE e.tenant_id = $1 AND e.stream_kind = 'submission' AND e.stream_id = $2 \
+             AND e.stream_version = 1"
+        ))
         .bind(tenant.to_string())
         .bind(id.to_string())
         .fetch_optional(read.connection())
@@ -483,19 +509,18 @@ impl Store {
         let mut read = self.scoped_read(tenant).await?;
         let mut listing = Listing::new();
         listing
-            .condition("tenant_id = ?", Bind::Text(tenant.to_string()))
-            .condition("subject_id = ?", Bind::Text(subject.to_string()))
-            .time_range("authored_at", range);
+            .condition("s.tenant_id = ?", Bind::Text(tenant.to_string()))
+            .condition("s.subject_id = ?", Bind::id(subject.as_uuid()))
+            .time_range("s.authored_at", range);
         if let Some((time, id, _)) = after {
             listing.before(
-                &["authored_at", "id"],
-                vec![Bind::Integer(time), Bind::Text(id)],
+                &["s.authored_at", "s.id"],
+                vec![Bind::Integer(time), id_bind(&id)],
             );
         }
         let sql = listing.sql(
-            "SELECT id, subject_id, app_id, app_version, authored_at, recorded_at, actor, payload, scores \
-             FROM submissions",
-            "authored_at DESC, id DESC",
+            &format!("SELECT {SUBMISSION_COLUMNS} FROM {SUBMISSIONS_WITH_EVENTS}"),
+            "s.authored_at DESC, s.id DESC",
             limit,
         );
         let rows = listing.fetch(&mut read, &sql).await?;
@@ -517,7 +542,7 @@ impl Store {
         let mut listing = Listing::new();
         listing
             .condition("tenant_id = ?", Bind::Text(tenant.to_string()))
-            .condition("subject_id = ?", Bind::Text(subject.to_string()));
+            .condition("subject_id = ?", Bind::id(subject.as_uuid()));
         if let Some(code) = code {
             listing.condition("code = ?", Bind::Text(code.to_owned()));
         }
@@ -525,11 +550,11 @@ impl Store {
         if let Some((time, id, position)) = after {
             listing.before(
                 &["effective_at", "submission_id", "position"],
-                vec![Bind::Integer(time), Bind::Text(id), Bind::Integer(position)],
+                vec![Bind::Integer(time), id_bind(&id), Bind::Integer(position)],
             );
         }
         let sql = listing.sql(
-            "SELECT submission_id, position, subject_id, code, effective_at, payload \
+            "SELECT submission_id, position, subject_id, code, effective_at, field, value, unit \
              FROM observations",
             "effective_at DESC, submission_id DESC, position DESC",
             limit,

@@ -27,6 +27,8 @@ impl ToSql for Bind {
             Bind::OptionalInteger(Some(number)) => ToSqlOutput::from(*number),
             Bind::OptionalInteger(None) => ToSqlOutput::Owned(Value::Null),
             Bind::Integer(number) => ToSqlOutput::from(*number),
+            Bind::Real(number) => ToSqlOutput::from(*number),
+            Bind::Blob(bytes) => ToSqlOutput::from(bytes.as_slice()),
         })
     }
 }

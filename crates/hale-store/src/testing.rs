@@ -88,6 +88,34 @@ pub async fn fresh(backend: Backend) -> TestDatabase {
     }
 }
 
+/// A store on a fresh database migrated only up to `version` (inclusive), as an older build
+/// left it: a migration test writes rows with that build's statements, then migrates the rest.
+pub async fn fresh_until(backend: Backend, version: i64) -> TestDatabase {
+    let (url, directory) = fresh_url(backend).await;
+    let (custody, keys) = fresh_custody();
+    let store = Store::open(&url, StoreOptions::default(), custody.clone())
+        .await
+        .expect("open test store");
+    let mut migrator = crate::migrations::migrator(backend);
+    migrator.migrations = migrator
+        .iter()
+        .filter(|migration| migration.version <= version)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    migrator
+        .run(store.write_pool())
+        .await
+        .expect("migrate test store part of the way");
+    TestDatabase {
+        store,
+        url,
+        custody,
+        _directory: directory,
+        _keys: keys,
+    }
+}
+
 /// Runs `sql` inside the store's scoped read for `tenant` (or behind the wall with no tenant
 /// set) and returns the first column of its one row: how a test shows that a statement with
 /// no `WHERE` still sees one tenant's rows only.

@@ -129,16 +129,20 @@ impl<'key> Walk<'key> {
     }
 }
 
-/// A cell of a read-model row, in the two types the schema uses.
+/// A cell of a read-model row, in the four types the schema uses.
 fn cell(row: &AnyRow, index: usize) -> Result<Value, StoreError> {
-    Ok(match row.try_get::<Option<String>, _>(index) {
-        Ok(Some(text)) => Value::Text(text),
-        Ok(None) => Value::Null,
-        Err(_) => match row.try_get::<Option<i64>, _>(index)? {
-            Some(number) => Value::Integer(number),
-            None => Value::Null,
-        },
-    })
+    if let Ok(text) = row.try_get::<Option<String>, _>(index) {
+        return Ok(text.map_or(Value::Null, Value::Text));
+    }
+    if let Ok(number) = row.try_get::<Option<i64>, _>(index) {
+        return Ok(number.map_or(Value::Null, Value::Integer));
+    }
+    if let Ok(number) = row.try_get::<Option<f64>, _>(index) {
+        return Ok(number.map_or(Value::Null, Value::Real));
+    }
+    Ok(row
+        .try_get::<Option<Vec<u8>>, _>(index)?
+        .map_or(Value::Null, Value::Blob))
 }
 
 /// A scratch SQLite database (a temporary file SQLite deletes on close) holding the replay of
@@ -153,7 +157,10 @@ impl Replay {
             // An empty path is a private temporary database on disk, not in memory.
             let connection = rusqlite::Connection::open("")?;
             for migration in crate::MIGRATOR.iter() {
-                connection.execute_batch(&migration.sql)?;
+                connection.execute_batch(&crate::migrations::for_engine(
+                    &migration.sql,
+                    Backend::Sqlite,
+                ))?;
             }
             for table in projection::TABLES {
                 connection.execute_batch(&format!(
@@ -268,7 +275,10 @@ impl Replay {
                             Value::Integer(number) => number.to_string(),
                             Value::Text(text) => printable(&text),
                             Value::Null => "null".to_owned(),
-                            Value::Real(_) | Value::Blob(_) => "?".to_owned(),
+                            // Compact ids: their UUID text; other bytes as hex.
+                            Value::Blob(bytes) => uuid::Uuid::from_slice(&bytes)
+                                .map_or_else(|_| hex::encode(&bytes), |id| id.to_string()),
+                            Value::Real(_) => "?".to_owned(),
                         };
                         pairs.push(format!("{name}={value}"));
                     }

@@ -980,6 +980,9 @@ async fn a_closed_store_answers_every_queued_append_and_a_reopened_one_has_them_
     .await;
 }
 
+/// Layout v2 from the layout before it: data written by the old statements, migrated, read.
+#[path = "conformance/migration.rs"]
+mod migration;
 /// Tamper evidence against someone who can write the database but does not hold the chain key.
 #[path = "conformance/tamper.rs"]
 mod tamper;

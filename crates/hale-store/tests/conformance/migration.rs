@@ -1,0 +1,403 @@
+//! Layout v2 is a migration, not a reset: a database written by the statements of the layout
+//! before it (migrations up to `20261203000001`) is migrated, and everything reads back — the
+//! answers byte for byte, observations as typed values, idempotency claims — the log verifies
+//! against the moved read models, the writer extends the moved chain, and a rebuild changes
+//! nothing.
+
+use hale_domain::chain::{GENESIS, entry_hash};
+use hale_domain::event::RecordedEvent;
+use hale_store::ChainKey;
+use hale_store::testing::fresh_until;
+use sqlx::Connection;
+
+use super::*;
+
+/// The last migration of the layout before v2.
+const BEFORE_V2: i64 = 20261203000001;
+
+/// The statements that layout's writer and projections ran, as they were.
+const OLD_EVENT: &str = "INSERT INTO events (tenant_id, seq, stream_kind, stream_id, \
+     stream_version, event_type, payload, actor, recorded_at, prev_hash, hash) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+const OLD_HEAD: &str = "INSERT INTO chain_heads (tenant_id, seq, hash) VALUES ($1, $2, $3)";
+const OLD_TENANT: &str = "INSERT INTO tenants (id, slug, name, created_at) VALUES ($1, $2, $3, $4)";
+const OLD_SUBJECT: &str =
+    "INSERT INTO subjects (tenant_id, id, created_at, payload) VALUES ($1, $2, $3, $4)";
+const OLD_IDENTIFIER: &str =
+    "INSERT INTO subject_identifiers (tenant_id, identifier_key, subject_id) VALUES ($1, $2, $3)";
+const OLD_SUBMISSION: &str = "INSERT INTO submissions (tenant_id, id, subject_id, app_id, \
+     app_version, authored_at, recorded_at, actor, payload, scores) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+const OLD_OBSERVATION: &str = "INSERT INTO observations (tenant_id, submission_id, position, \
+     subject_id, code, effective_at, payload) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+const OLD_CLAIM: &str = "INSERT INTO idempotency_keys (tenant_id, actor, idempotency_key, \
+     request_hash, stream_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+
+/// Answers with spacing and key order a parser would not keep: they must come back as sent.
+const ANSWERS: &str = r#"{ "temperature" : 36.6,"heart_rate":72 , "note":"é\u00e9" }"#;
+
+/// Chains `events` of one tenant from the genesis hash, as the old writer did.
+fn chained(key: &ChainKey, events: Vec<RecordedEvent>) -> Vec<RecordedEvent> {
+    let mut prev = GENESIS;
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(index, mut event)| {
+            event.seq = index as i64 + 1;
+            event.prev_hash = prev;
+            event.hash = entry_hash(key, &event);
+            prev = event.hash;
+            event
+        })
+        .collect()
+}
+
+fn recorded(tenant: TenantId, stream: StreamRef, actor: &str, body: &EventBody) -> RecordedEvent {
+    RecordedEvent {
+        tenant_id: tenant,
+        seq: 0,
+        stream_kind: stream.kind.to_owned(),
+        stream_id: stream.id,
+        stream_version: 1,
+        event_type: body.event_type().to_owned(),
+        payload: body.to_payload(),
+        actor: actor.to_owned(),
+        recorded_at: at(10),
+        prev_hash: GENESIS,
+        hash: [0; 32],
+    }
+}
+
+/// A value bound to one of the old statements.
+enum Cell {
+    Text(String),
+    Integer(i64),
+    Null,
+}
+
+async fn run(connection: &mut sqlx::AnyConnection, sql: &str, binds: Vec<Cell>) {
+    let mut query = sqlx::query(sql);
+    for bind in binds {
+        query = match bind {
+            Cell::Text(text) => query.bind(text),
+            Cell::Integer(number) => query.bind(number),
+            Cell::Null => query.bind(None::<String>),
+        };
+    }
+    query.execute(&mut *connection).await.unwrap();
+}
+
+fn text(value: impl ToString) -> Cell {
+    Cell::Text(value.to_string())
+}
+
+fn int(value: i64) -> Cell {
+    Cell::Integer(value)
+}
+
+/// Writes one tenant, one subject and two submissions (one with an idempotency key and
+/// scores) exactly as the old layout stored them. Returns the tenant, subject and submissions.
+async fn write_old_layout(db: &TestDatabase) -> (TenantId, SubjectId, SubmissionId, SubmissionId) {
+    let key = db.custody.key();
+    let tenant = TenantId::from_uuid(Uuid::new_v4());
+    let subject = SubjectId::from_uuid(Uuid::new_v4());
+    let app = AppId::from_uuid(Uuid::from_u128(5));
+    let (first, second) = (
+        SubmissionId::from_uuid(Uuid::new_v4()),
+        SubmissionId::from_uuid(Uuid::new_v4()),
+    );
+    let created = EventBody::TenantCreated {
+        tenant_id: tenant,
+        slug: "migrated".into(),
+        name: "Migrated health".into(),
+    };
+    let registered = EventBody::SubjectRegistered {
+        subject_id: subject,
+        identifiers: vec![Identifier {
+            system: "urn:mrn".into(),
+            value: "M-1".into(),
+        }],
+        display_name: Some("Pat".into()),
+        birth_date: None,
+        identifier_keys: vec!["key-M-1".into()],
+    };
+    let submission = |id: SubmissionId, seconds: i64, keyed: bool| EventBody::SubmissionReceived {
+        submission_id: id,
+        subject_id: subject,
+        app_id: app,
+        app_version: 1,
+        authored_at: at(seconds),
+        answers: raw(ANSWERS),
+        observations: vec![
+            ObservationRecord {
+                index: 0,
+                field: "heart_rate".into(),
+                code: "8867-4".into(),
+                value: 72.0,
+                unit: "/min".into(),
+            },
+            ObservationRecord {
+                index: 1,
+                field: "temperature".into(),
+                code: "8310-5".into(),
+                value: 36.6,
+                unit: "Cel".into(),
+            },
+        ],
+        idempotency_key: keyed.then(|| "retry-1".to_owned()),
+        request_hash: if keyed {
+            "ab".repeat(32)
+        } else {
+            String::new()
+        },
+        scores: keyed.then(|| raw(r#"{"news2": {"total": 1}}"#)),
+    };
+    let bodies = [submission(first, 20, true), submission(second, 30, false)];
+    let platform = chained(
+        key,
+        vec![recorded(
+            TenantId::PLATFORM,
+            StreamRef::tenant(tenant),
+            "admin",
+            &created,
+        )],
+    );
+    let own = chained(
+        key,
+        vec![
+            recorded(
+                tenant,
+                StreamRef::subject(subject),
+                "clinician",
+                &registered,
+            ),
+            recorded(tenant, StreamRef::submission(first), "patient", &bodies[0]),
+            recorded(tenant, StreamRef::submission(second), "patient", &bodies[1]),
+        ],
+    );
+
+    let mut connection = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    for event in platform.iter().chain(&own) {
+        run(
+            &mut connection,
+            OLD_EVENT,
+            vec![
+                text(event.tenant_id),
+                int(event.seq),
+                text(&event.stream_kind),
+                text(&event.stream_id),
+                int(event.stream_version),
+                text(&event.event_type),
+                text(&event.payload),
+                text(&event.actor),
+                int(event.recorded_at.as_micros()),
+                text(hex::encode(event.prev_hash)),
+                text(hex::encode(event.hash)),
+            ],
+        )
+        .await;
+    }
+    for chain in [&platform, &own] {
+        let last = chain.last().unwrap();
+        run(
+            &mut connection,
+            OLD_HEAD,
+            vec![
+                text(last.tenant_id),
+                int(last.seq),
+                text(hex::encode(last.hash)),
+            ],
+        )
+        .await;
+    }
+    let recorded_at = at(10).as_micros();
+    run(
+        &mut connection,
+        OLD_TENANT,
+        vec![
+            text(tenant),
+            text("migrated"),
+            text("Migrated health"),
+            int(recorded_at),
+        ],
+    )
+    .await;
+    let payload = serde_json::json!({
+        "identifiers": [{"system": "urn:mrn", "value": "M-1"}],
+        "display_name": "Pat",
+        "birth_date": null,
+    });
+    run(
+        &mut connection,
+        OLD_SUBJECT,
+        vec![text(tenant), text(subject), int(recorded_at), text(payload)],
+    )
+    .await;
+    run(
+        &mut connection,
+        OLD_IDENTIFIER,
+        vec![text(tenant), text("key-M-1"), text(subject)],
+    )
+    .await;
+    for (id, seconds, keyed) in [(first, 20, true), (second, 30, false)] {
+        run(
+            &mut connection,
+            OLD_SUBMISSION,
+            vec![
+                text(tenant),
+                text(id),
+                text(subject),
+                text(app),
+                int(1),
+                int(at(seconds).as_micros()),
+                int(recorded_at),
+                text("patient"),
+                text(ANSWERS),
+                if keyed {
+                    text(r#"{"news2": {"total": 1}}"#)
+                } else {
+                    Cell::Null
+                },
+            ],
+        )
+        .await;
+        for (position, field, code, value, unit) in [
+            (0, "heart_rate", "8867-4", 72.0, "/min"),
+            (1, "temperature", "8310-5", 36.6, "Cel"),
+        ] {
+            let payload = serde_json::json!({"field": field, "value": value, "unit": unit});
+            run(
+                &mut connection,
+                OLD_OBSERVATION,
+                vec![
+                    text(tenant),
+                    text(id),
+                    int(position),
+                    text(subject),
+                    text(code),
+                    int(at(seconds).as_micros()),
+                    text(payload),
+                ],
+            )
+            .await;
+        }
+    }
+    run(
+        &mut connection,
+        OLD_CLAIM,
+        vec![
+            text(tenant),
+            text("patient"),
+            text("retry-1"),
+            text("ab".repeat(32)),
+            text(first),
+            int(recorded_at),
+        ],
+    )
+    .await;
+    connection.close().await.unwrap();
+    (tenant, subject, first, second)
+}
+
+#[tokio::test]
+async fn the_old_layout_is_migrated_and_reads_back() {
+    for backend in engines() {
+        eprintln!("engine: {}", backend.name());
+        let db = fresh_until(backend, BEFORE_V2).await;
+        let (tenant, subject, first, second) = write_old_layout(&db).await;
+        db.store.migrate().await.unwrap();
+        let store = &db.store;
+
+        let read = store.submission(tenant, first).await.unwrap().unwrap();
+        assert_eq!(read.answers, ANSWERS, "answers come back byte for byte");
+        assert_eq!(read.scores.as_deref(), Some(r#"{"news2": {"total": 1}}"#));
+        assert_eq!((read.subject_id, read.actor.as_str()), (subject, "patient"));
+        assert_eq!(read.recorded_at, at(10));
+        assert_eq!(
+            store
+                .submission(tenant, second)
+                .await
+                .unwrap()
+                .unwrap()
+                .scores,
+            None
+        );
+        let listed = store
+            .submissions_for_subject(tenant, subject, TimeRange::default(), None, 10)
+            .await
+            .unwrap();
+        let ids: Vec<SubmissionId> = listed.items.iter().map(|row| row.id).collect();
+        assert_eq!(ids, [second, first], "newest first");
+
+        let temperatures = store
+            .observations_for_subject(
+                tenant,
+                subject,
+                Some("8310-5"),
+                TimeRange::default(),
+                None,
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(temperatures.items.len(), 2);
+        for observation in &temperatures.items {
+            assert_eq!(
+                (
+                    observation.field.as_str(),
+                    observation.value,
+                    observation.unit.as_str()
+                ),
+                ("temperature", 36.6, "Cel")
+            );
+            assert_eq!(observation.position, 1);
+        }
+        assert_eq!(temperatures.items[0].submission_id, second);
+
+        let claim = store
+            .claimed_key(tenant, "patient", "retry-1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(claim.stream_id, first.to_string());
+        // A retry of the migrated request replays it; the writer then extends the moved chain.
+        let (_, retry) = submission_append(
+            tenant,
+            subject,
+            20,
+            ANSWERS,
+            Some(("retry-1", &"ab".repeat(32))),
+        );
+        assert_eq!(
+            store.append(retry).await.unwrap(),
+            AppendOutcome::Replayed {
+                stream_id: first.to_string()
+            }
+        );
+        let (third, append) = submission_append(tenant, subject, 40, r#"{"heart_rate":80}"#, None);
+        assert_eq!(
+            store.append(append).await.unwrap(),
+            AppendOutcome::Appended { last_seq: 4 }
+        );
+        assert_eq!(
+            store
+                .submission(tenant, third)
+                .await
+                .unwrap()
+                .unwrap()
+                .answers,
+            r#"{"heart_rate":80}"#
+        );
+        store.checkpoint().await.unwrap();
+
+        let report = store.verify_chains().await.unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        let counts = store.table_counts().await.unwrap();
+        assert_eq!((counts.submissions, counts.observations), (3, 6));
+        assert_eq!(counts.idempotency_keys, 1);
+        let before = store.projection_snapshot().await.unwrap();
+        store.rebuild_projections().await.unwrap();
+        assert_eq!(store.projection_snapshot().await.unwrap(), before);
+        store.close().await;
+    }
+}
