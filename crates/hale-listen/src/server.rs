@@ -86,11 +86,25 @@ impl Server {
             match accepted {
                 Ok((stream, peer)) => {
                     backoff.reset();
-                    let Ok(permit) = admission.admit(peer.ip()) else {
-                        // Closed at once, never queued: a client over its share, or every slot
-                        // taken, must not hold a descriptor while it waits.
-                        drop(stream);
-                        continue;
+                    let permit = match admission.admit(peer.ip()) {
+                        Ok(permit) => permit,
+                        Err(refusal) => {
+                            // Closed at once, never queued: a client over its share, or every
+                            // slot taken, must not hold a descriptor while it waits.
+                            drop(stream);
+                            let refused =
+                                counters.refused_total_cap() + counters.refused_client_cap();
+                            // The 1st, 2nd, 4th, 8th… refusal: a flood shows, without a line each.
+                            if refused.is_power_of_two() {
+                                tracing::warn!(
+                                    ?refusal,
+                                    refused,
+                                    open = counters.open(),
+                                    "connections refused at the cap"
+                                );
+                            }
+                            continue;
+                        }
                     };
                     let connection = Connection {
                         app: app.clone(),
