@@ -20,6 +20,12 @@ pub struct FileConfig {
     pub chain_key_file: Option<PathBuf>,
     pub listen: Option<SocketAddr>,
     pub max_body_bytes: Option<usize>,
+    /// Largest body of requests other than uploads.
+    pub max_json_bytes: Option<usize>,
+    /// Most requests in flight; more are shed with 503.
+    pub max_in_flight: Option<usize>,
+    /// Proxies (addresses or CIDR networks) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Option<Vec<ipnet::IpNet>>,
     pub log_format: Option<LogFormat>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -182,6 +188,9 @@ pub struct Settings {
     pub chain_key_file: PathBuf,
     pub listen: SocketAddr,
     pub max_body_bytes: usize,
+    pub max_json_bytes: usize,
+    pub max_in_flight: usize,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub log_format: LogFormat,
     /// Serve TLS with these files; plain HTTP when `None`.
     pub tls: Option<TlsFiles>,
@@ -285,6 +294,19 @@ pub fn resolve(file: FileConfig, overrides: Overrides) -> anyhow::Result<Setting
             .or(file.listen)
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
         max_body_bytes,
+        max_json_bytes: match file.max_json_bytes {
+            Some(bytes) if bytes < 1024 => bail!("max_json_bytes must be at least 1024"),
+            Some(bytes) => bytes.min(max_body_bytes),
+            None => hale_server::Limits::default()
+                .max_json_bytes
+                .min(max_body_bytes),
+        },
+        max_in_flight: match file.max_in_flight {
+            Some(0) => bail!("max_in_flight must be at least 1"),
+            Some(count) => count,
+            None => hale_server::Limits::default().max_in_flight,
+        },
+        trusted_proxies: file.trusted_proxies.unwrap_or_default(),
         log_format: overrides.log_format.or(file.log_format).unwrap_or_default(),
         tls,
         connections: limits,
@@ -533,6 +555,31 @@ applies_to = ["patient"]
         assert!(error.contains("must not exceed"), "{error}");
         let typo = parse_file("version = 1\ntls_certificate = \"x\"\n").unwrap_err();
         assert!(typo.to_string().contains("tls_certificate"), "{typo}");
+    }
+
+    #[test]
+    fn edge_limits_and_trusted_proxies_come_from_the_file() {
+        let file = parse_file(
+            "version = 1\nmax_json_bytes = 4096\nmax_in_flight = 8\n\
+             trusted_proxies = [\"10.0.0.0/8\", \"192.168.1.1/32\"]\n",
+        )
+        .unwrap();
+        let settings = resolve(file, Overrides::default()).unwrap();
+        assert_eq!(settings.max_json_bytes, 4096);
+        assert_eq!(settings.max_in_flight, 8);
+        assert_eq!(settings.trusted_proxies.len(), 2);
+        let shipped = resolve(parse_file("version = 1\n").unwrap(), Overrides::default()).unwrap();
+        assert_eq!(shipped.max_json_bytes, 256 * 1024);
+        assert!(shipped.trusted_proxies.is_empty());
+        for bad in [
+            "max_json_bytes = 10",
+            "max_in_flight = 0",
+            "trusted_proxies = [\"not a network\"]",
+        ] {
+            let refused = parse_file(&format!("version = 1\n{bad}\n"))
+                .and_then(|file| resolve(file, Overrides::default()));
+            assert!(refused.is_err(), "{bad}");
+        }
     }
 
     #[test]

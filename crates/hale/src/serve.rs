@@ -59,6 +59,9 @@ pub async fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
     }
     let limits = Limits {
         max_body_bytes: settings.max_body_bytes,
+        max_json_bytes: settings.max_json_bytes,
+        max_in_flight: settings.max_in_flight,
+        trusted_proxies: settings.trusted_proxies.clone(),
         ..Limits::default()
     };
     let oidc = providers(&core, &settings.oidc).await?;
