@@ -109,6 +109,16 @@ pub async fn refuse_oversized(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientIp(pub std::net::IpAddr);
 
+impl ClientIp {
+    /// The client's address as text, from a request's extensions; `-` where the server runs
+    /// without connection info (tests that call the router directly).
+    pub fn of(extensions: &axum::http::Extensions) -> String {
+        extensions
+            .get::<ClientIp>()
+            .map_or_else(|| String::from("-"), |client| client.0.to_string())
+    }
+}
+
 /// The proxies whose `X-Forwarded-For` is believed.
 #[derive(Clone, Debug, Default)]
 pub struct TrustedProxies(pub std::sync::Arc<Vec<ipnet::IpNet>>);

@@ -99,11 +99,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let address = parts
-            .extensions
-            .get::<crate::edge::ClientIp>()
-            .map_or_else(|| String::from("-"), |client| client.0.to_string());
-        Ok(ClientAddress(address))
+        Ok(ClientAddress(crate::edge::ClientIp::of(&parts.extensions)))
     }
 }
 

@@ -246,14 +246,6 @@ impl RateRuleConfig {
     }
 }
 
-/// The client's address, as `ClientAddress` reads it.
-fn client_address(request: &Request) -> String {
-    request
-        .extensions()
-        .get::<crate::edge::ClientIp>()
-        .map_or_else(|| String::from("-"), |client| client.0.to_string())
-}
-
 /// The credential's own value, hashed (never kept or sent anywhere in the clear).
 fn credential_key(request: &Request) -> String {
     let headers = request.headers();
@@ -273,7 +265,7 @@ fn key_of(rule: &RateRule, request: &Request, principal: Option<&Principal>) -> 
             .map_or_else(|| String::from("platform"), |tenant| tenant.to_string()),
         (LimitKey::Credential, Some(_)) => credential_key(request),
         // Without a principal, every key is the address.
-        _ => client_address(request),
+        _ => crate::edge::ClientIp::of(request.extensions()),
     };
     format!("{}:{value}", rule.key.as_str())
 }

@@ -798,9 +798,9 @@ async fn raw(address: &str, request: &str) -> (u16, String, String) {
     (status, head.to_owned(), body.to_owned())
 }
 
-/// `hale serve` in another data directory over the same database: a second replica, with its
-/// own copy of the chain key and its own checkpoint file.
-fn replica(site: &Site) -> (tempfile::TempDir, Child, String) {
+/// A second replica's data directory: its own copy of `site`'s chain key (and, once it
+/// serves, its own checkpoint file).
+fn replica_dir(site: &Site) -> tempfile::TempDir {
     let directory = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(directory.path().join("keys")).unwrap();
     std::fs::copy(
@@ -808,29 +808,7 @@ fn replica(site: &Site) -> (tempfile::TempDir, Child, String) {
         directory.path().join("keys/chain.key"),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hale"))
-        .env_remove("HALE_CONFIG")
-        .env("HALE_LOG", "warn")
-        .arg("--data-dir")
-        .arg(directory.path())
-        .arg("--database-url")
-        .arg(&site.database_url)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(address) = line.strip_prefix("Hale is serving on http://") {
-            std::thread::spawn(move || for _ in lines.by_ref() {});
-            return (directory, child, address.to_owned());
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("the second replica did not start");
+    directory
 }
 
 #[tokio::test]
@@ -928,7 +906,8 @@ async fn accounts_and_keys_from_the_command_line_and_revocation_on_every_replica
 
         let admin = site.token(&["tenant-admin"]);
         let (mut first, first_address, _) = site.serve("serve");
-        let (_second_dir, mut second, second_address) = replica(&site);
+        let second_dir = replica_dir(&site);
+        let (mut second, second_address) = serve_in(&site, second_dir.path(), None);
         let (status, me) = http(&second_address, "GET", "/api/v1/auth/me", &lab_key, None)
             .await
             .unwrap();
@@ -1040,14 +1019,15 @@ async fn accounts_and_keys_from_the_command_line_and_revocation_on_every_replica
     }
 }
 
-/// `hale serve` with a configuration file, in `site`'s data directory or another one holding a
-/// copy of its chain key.
-fn serve_with_config(site: &Site, config: &Path, data_dir: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hale"))
-        .env_remove("HALE_CONFIG")
-        .env("HALE_LOG", "warn")
-        .arg("--config")
-        .arg(config)
+/// `hale serve` over `site`'s database in `data_dir` (the site's own, or a replica's), with a
+/// configuration file when given.
+fn serve_in(site: &Site, data_dir: &Path, config: Option<&Path>) -> (Child, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hale"));
+    command.env_remove("HALE_CONFIG").env("HALE_LOG", "warn");
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
+    let mut child = command
         .arg("--data-dir")
         .arg(data_dir)
         .arg("--database-url")
@@ -1067,26 +1047,16 @@ fn serve_with_config(site: &Site, config: &Path, data_dir: &Path) -> (Child, Str
     }
     let _ = child.kill();
     let _ = child.wait();
-    panic!("hale serve did not start with {}", config.display());
+    panic!("hale serve did not start in {}", data_dir.display());
 }
 
-/// One HTTP/1.1 GET with a bearer token; answers the status and the response's headers.
+/// One HTTP/1.1 GET with a bearer token; answers the status and the head in lower case.
 async fn get_headers(address: &str, path: &str, token: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
     );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text[9..12].parse().unwrap();
-    let head = text
-        .split("\r\n\r\n")
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    (status, head)
+    let (status, head, _) = raw(address, &request).await;
+    (status, head.to_ascii_lowercase())
 }
 
 fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
@@ -1115,15 +1085,9 @@ async fn ten_calls_in_the_window_across_two_replicas_and_the_eleventh_is_refused
                  key = \"account\"\napplies_to = [\"patient\"]\n"
             ),
         );
-        let second_dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(second_dir.path().join("keys")).unwrap();
-        std::fs::copy(
-            site.data_dir.path().join("keys/chain.key"),
-            second_dir.path().join("keys/chain.key"),
-        )
-        .unwrap();
-        let (mut first, a) = serve_with_config(&site, &config, site.data_dir.path());
-        let (mut second, b) = serve_with_config(&site, &config, second_dir.path());
+        let second_dir = replica_dir(&site);
+        let (mut first, a) = serve_in(&site, site.data_dir.path(), Some(&config));
+        let (mut second, b) = serve_in(&site, second_dir.path(), Some(&config));
         let (status, subject) = http(
             &a,
             "POST",

@@ -102,7 +102,6 @@ async fn sign_in(
             },
         )
         .await?;
-    let max_age = (session.expires_at.as_micros() - state.core.now().as_micros()) / 1_000_000;
     let mut response = Json(json!({
         "account_id": session.account_id.to_string(),
         "csrf_token": session.csrf.expose(),
@@ -110,14 +109,25 @@ async fn sign_in(
         "mfa_enrolment_required": session.mfa_enrolment_required,
     }))
     .into_response();
+    set_session_cookies(&mut response, &session, state.core.now());
+    Ok(response)
+}
+
+/// Gives a new session to the browser: its cookie, and its anti-forgery token as a cookie the
+/// web app's script can read, both until the session's absolute expiry.
+pub(crate) fn set_session_cookies(
+    response: &mut Response,
+    session: &hale_core::NewSession,
+    now: Timestamp,
+) {
+    let max_age = ((session.expires_at.as_micros() - now.as_micros()) / 1_000_000).max(0);
     let cookies = [
-        session_cookie_header(session.token.expose(), max_age.max(0)),
-        csrf_cookie_header(session.csrf.expose(), max_age.max(0)),
+        session_cookie_header(session.token.expose(), max_age),
+        csrf_cookie_header(session.csrf.expose(), max_age),
     ];
     for cookie in cookies.into_iter().flatten() {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
-    Ok(response)
 }
 
 fn cleared(status: StatusCode) -> Response {

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::extract::{Path, Query};
 use crate::problem::{ApiError, Problem};
-use crate::routes::auth::{csrf_cookie_header, request_id, session_cookie_header};
+use crate::routes::auth::{request_id, set_session_cookies};
 
 /// The cookie binding a pending sign-in to the browser that began it.
 const BINDING_COOKIE: &str = "hale_login";
@@ -157,20 +157,14 @@ async fn callback(
     })?;
     let context = hale_core::Core::anonymous(request_id(&headers), "rest");
     let session = state.core.sign_in_external(&context, identity).await?;
-    let max_age =
-        ((session.expires_at.as_micros() - state.core.now().as_micros()) / 1_000_000).max(0);
     let mut response = (
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
         SIGNED_IN_PAGE,
     )
         .into_response();
-    let cookies = [
-        session_cookie_header(session.token.expose(), max_age),
-        csrf_cookie_header(session.csrf.expose(), max_age),
-        binding_cookie("", 0),
-    ];
-    for cookie in cookies.into_iter().flatten() {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
+    set_session_cookies(&mut response, &session, state.core.now());
+    if let Some(cleared) = binding_cookie("", 0) {
+        response.headers_mut().append(header::SET_COOKIE, cleared);
     }
     Ok(response)
 }
