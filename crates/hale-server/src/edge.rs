@@ -238,6 +238,32 @@ mod tests {
         text.parse().unwrap()
     }
 
+    proptest::proptest! {
+        /// Any header text, however long or malformed, names the peer or one of its hops:
+        /// never a panic, never an address that was not sent.
+        #[test]
+        fn any_forwarded_header_names_the_peer_or_a_hop_it_carries(
+            values in proptest::collection::vec(
+                proptest::prop_oneof![
+                    ".{0,200}",
+                    "((10|198)\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}|junk)(, ?((10|198)\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}|junk)){0,4}",
+                ],
+                0..4,
+            ),
+            trusted_peer in proptest::bool::ANY,
+        ) {
+            let peer = if trusted_peer { ip("10.0.0.1") } else { ip("203.0.113.1") };
+            let forwarded: Vec<&str> = values.iter().map(String::as_str).collect();
+            let client = proxies(&["10.0.0.0/8"]).client(peer, &forwarded);
+            let carried = values
+                .iter()
+                .flat_map(|value| value.split(','))
+                .filter_map(|hop| hop.trim().parse::<std::net::IpAddr>().ok())
+                .any(|hop| hop == client);
+            proptest::prop_assert!(client == peer || (trusted_peer && carried));
+        }
+    }
+
     #[test]
     fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
         let trusted = proxies(&["10.0.0.0/8", "192.168.1.1/32"]);
