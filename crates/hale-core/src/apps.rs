@@ -387,6 +387,23 @@ impl Core {
     /// possible. The cache holds only the immutable compiled form, never the status: whether
     /// the version still takes submissions is checked by the writer, in the transaction that
     /// stores the submission (`Precondition::AppVersionPublished`), on every replica alike.
+    /// The rate-limit policy that an app's published form names for its submissions: `None`
+    /// when it names none (the caller's own limit, its tenant's default, applies alone) or the
+    /// app has no published version. The edge asks before the submission's use case runs, to
+    /// count the call under that policy too; it reads form metadata, never PHI.
+    pub async fn submission_rate_policy(
+        &self,
+        tenant: TenantId,
+        app: AppId,
+        version: Option<i64>,
+    ) -> Result<Option<String>, CoreError> {
+        match self.published_form(tenant, app, version).await {
+            Ok((_, form)) => Ok(form.rate_limit_policy.clone()),
+            Err(CoreError::NotFound) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     pub(crate) async fn published_form(
         &self,
         tenant: TenantId,

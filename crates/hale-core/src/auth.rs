@@ -610,6 +610,28 @@ impl Core {
         Ok(principal)
     }
 
+    /// The principal for a client certificate that the TLS layer verified against the
+    /// customer's client CA and that the configuration binds to the integration account
+    /// `username` of `tenant`. The account is read on every request, so disabling it takes
+    /// effect at once; one that is missing, disabled or not an integration is refused.
+    pub async fn authenticate_certificate(
+        &self,
+        tenant: TenantId,
+        username: &str,
+        scopes: Scopes,
+    ) -> Result<Principal, CoreError> {
+        let account = self
+            .store()
+            .account_by_username(Some(tenant), username)
+            .await?
+            .ok_or(CoreError::Unauthenticated)?;
+        let integration = AccountKind::parse(&account.kind) == Some(AccountKind::Integration);
+        if account.disabled || !integration {
+            return Err(CoreError::Unauthenticated);
+        }
+        Ok(self.principal_of(&account, scopes))
+    }
+
     /// The account linked to a provider's identity, linked (and created) on first sight;
     /// refused when disabled or when the provider now maps it to another tenant.
     async fn linked_account(&self, identity: &ExternalIdentity) -> Result<AccountRow, CoreError> {

@@ -47,4 +47,14 @@ impl Limiter {
             Limiter::Redis(store) => store.check(policy, key).await,
         }
     }
+
+    /// Decides one call under several policies at once, all or nothing: counted under every
+    /// one if each allows it, under none if any refuses it (refused calls consume no quota
+    /// anywhere). Decisions come in the order of `checks`.
+    pub async fn check_all(&self, checks: &[(&Policy, &str)]) -> Result<Vec<Decision>, LimitError> {
+        match self {
+            Limiter::Memory(store) => store.check_all(checks),
+            Limiter::Redis(store) => store.check_all(checks).await,
+        }
+    }
 }

@@ -80,28 +80,71 @@ impl MemoryStore {
     /// Decides one call for `key` under `policy`, counting it if allowed. State is per policy
     /// name and key.
     pub fn check(&self, policy: &Policy, key: &str) -> Result<Decision, LimitError> {
-        let digest = KeyDigest::new(policy.name(), key);
+        let mut decisions = self.check_all(&[(policy, key)])?;
+        decisions.pop().ok_or(LimitError::UnexpectedReply)
+    }
+
+    /// Decides one call under several policies at once, all or nothing: it is counted under
+    /// every one if each allows it, and under none if any refuses it (a refused call consumes
+    /// no quota anywhere). The decisions come in the order of `checks`; each pair should be a
+    /// different policy or key.
+    pub fn check_all(&self, checks: &[(&Policy, &str)]) -> Result<Vec<Decision>, LimitError> {
         let inner = &*self.inner;
-        let mut shard = lock(&inner.shards[digest.shard(inner.shards.len())].0);
+        let count = inner.shards.len();
+        let digests: Vec<(KeyDigest, usize)> = checks
+            .iter()
+            .map(|(policy, key)| {
+                let digest = KeyDigest::new(policy.name(), key);
+                let shard = digest.shard(count);
+                (digest, shard)
+            })
+            .collect();
+        // Shards are locked in ascending order, each once, so two checks never deadlock.
+        let mut order: Vec<usize> = digests.iter().map(|(_, shard)| *shard).collect();
+        order.sort_unstable();
+        order.dedup();
+        let mut guards: Vec<std::sync::MutexGuard<'_, Shard>> = order
+            .iter()
+            .map(|&index| lock(&inner.shards[index].0))
+            .collect();
         let now = nanos(inner.clock.now());
-        let period = nanos(policy.period());
-        if now >= shard.earliest_idle && now >= shard.last_sweep.saturating_add(SWEEP_INTERVAL) {
-            shard.sweep(now);
-        }
-        if shard.logs.len() >= inner.keys_per_shard && !shard.logs.contains_key(&digest) {
-            if now >= shard.earliest_idle {
+        // The guard of a shard, found by its place among the sorted indices.
+        let held = |index: &usize| order.binary_search(index).ok();
+        let mut peeked = Vec::with_capacity(checks.len());
+        for ((policy, _), (digest, index)) in checks.iter().zip(&digests) {
+            let place = held(index).ok_or(LimitError::UnexpectedReply)?;
+            let shard = &mut *guards[place];
+            if now >= shard.earliest_idle && now >= shard.last_sweep.saturating_add(SWEEP_INTERVAL)
+            {
                 shard.sweep(now);
             }
-            if shard.logs.len() >= inner.keys_per_shard {
-                return Err(LimitError::Full);
+            if shard.logs.len() >= inner.keys_per_shard && !shard.logs.contains_key(digest) {
+                if now >= shard.earliest_idle {
+                    shard.sweep(now);
+                }
+                if shard.logs.len() >= inner.keys_per_shard {
+                    return Err(LimitError::Full);
+                }
             }
+            let log = shard.logs.entry(*digest).or_default();
+            peeked.push(log.peek(now, policy.calls(), nanos(policy.period())));
         }
-        let log = shard.logs.entry(digest).or_default();
-        let decision = log.decide(now, policy.calls(), period);
-        // A new key, or one whose policy's period was shortened, may go idle before the bound.
-        let idle_at = log.idle_at();
-        shard.earliest_idle = shard.earliest_idle.min(idle_at);
-        Ok(decision)
+        let allowed = peeked.iter().all(|(decision, _)| decision.is_allowed());
+        for ((digest, index), (_, at)) in digests.iter().zip(&peeked) {
+            let place = held(index).ok_or(LimitError::UnexpectedReply)?;
+            let shard = &mut *guards[place];
+            let Some(log) = shard.logs.get_mut(digest) else {
+                continue;
+            };
+            if allowed {
+                log.accepted.push_back(*at);
+            }
+            // A new key, or one whose policy's period was shortened, may go idle before the
+            // bound; a new key refused elsewhere is idle at once.
+            let idle_at = log.idle_at();
+            shard.earliest_idle = shard.earliest_idle.min(idle_at);
+        }
+        Ok(peeked.into_iter().map(|(decision, _)| decision).collect())
     }
 
     /// How many keys are held now (idle ones included until they are swept).
@@ -177,8 +220,10 @@ struct Log {
 }
 
 impl Log {
-    fn decide(&mut self, now: u64, calls: u32, period: u64) -> Decision {
-        // Times in a log never go backwards, whatever the clock does.
+    /// Drops the times that left the window and decides a call at `now` without counting it;
+    /// also returns the time it would be counted at (times in a log never go backwards,
+    /// whatever the clock does).
+    fn peek(&mut self, now: u64, calls: u32, period: u64) -> (Decision, u64) {
         let now = self.accepted.back().map_or(now, |&newest| now.max(newest));
         self.period = period;
         while let Some(&oldest) = self.accepted.front() {
@@ -191,25 +236,26 @@ impl Log {
         let counted = self.accepted.len();
         let calls = calls as usize;
         if counted < calls {
-            self.accepted.push_back(now);
-            return Decision::Allowed {
+            let decision = Decision::Allowed {
                 limit,
                 remaining: (calls - counted - 1) as u32,
                 reset_after: Duration::from_nanos(period),
             };
+            return (decision, now);
         }
         // The call is accepted once all but `calls - 1` of the counted ones have left (only
         // more than `calls` after the policy was lowered).
         let blocking = self.accepted[counted - calls];
         let newest = self.accepted[counted - 1];
-        Decision::Refused {
+        let decision = Decision::Refused {
             limit,
             retry_after: Duration::from_nanos(blocking.saturating_add(period) - now),
             reset_after: Duration::from_nanos(newest.saturating_add(period) - now),
-        }
+        };
+        (decision, now)
     }
 
-    /// When the newest call leaves the window (a log is never empty once decided).
+    /// When the newest call leaves the window (0 for a log that never counted a call).
     fn idle_at(&self) -> u64 {
         self.accepted
             .back()

@@ -24,25 +24,43 @@ use crate::error::LimitError;
 use crate::key::KeyDigest;
 use crate::policy::Policy;
 
-/// `KEYS[1]` the key's sorted set; `ARGV` the quota, the period in microseconds and the member
-/// for this call. Numbers go to Redis as `%d` strings, so none is rounded through a float's
-/// shortest form. Returns `{1, remaining, reset_after}` or `{0, retry_after, reset_after}`,
-/// times in microseconds.
+/// `KEYS[1..n]` the sorted sets of the policies a call is checked under; `ARGV` each one's
+/// quota and period in microseconds, in order, then the member for this call. Numbers go to
+/// Redis as `%d` strings, so none is rounded through a float's shortest form. The call is
+/// added to every set only if each allows it (all or nothing). Returns three numbers per key:
+/// `1, remaining, reset_after` where it allows the call or `0, retry_after, reset_after` where
+/// it refuses it, times in microseconds.
 const CHECK: &str = r"
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-local calls = tonumber(ARGV[1])
-local period = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now - period))
-local counted = redis.call('ZCARD', KEYS[1])
-if counted < calls then
-  redis.call('ZADD', KEYS[1], string.format('%d', now), ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], string.format('%d', period / 1000))
-  return {1, calls - counted - 1, period}
+local result = {}
+local refused = false
+for i = 1, #KEYS do
+  local calls = tonumber(ARGV[2 * i - 1])
+  local period = tonumber(ARGV[2 * i])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', string.format('%d', now - period))
+  local counted = redis.call('ZCARD', KEYS[i])
+  if counted < calls then
+    table.insert(result, 1)
+    table.insert(result, calls - counted - 1)
+    table.insert(result, period)
+  else
+    refused = true
+    local blocking = redis.call('ZRANGE', KEYS[i], counted - calls, counted - calls, 'WITHSCORES')
+    local newest = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
+    table.insert(result, 0)
+    table.insert(result, tonumber(blocking[2]) + period - now)
+    table.insert(result, tonumber(newest[2]) + period - now)
+  end
 end
-local blocking = redis.call('ZRANGE', KEYS[1], counted - calls, counted - calls, 'WITHSCORES')
-local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-return {0, tonumber(blocking[2]) + period - now, tonumber(newest[2]) + period - now}
+if not refused then
+  local member = ARGV[2 * #KEYS + 1]
+  for i = 1, #KEYS do
+    redis.call('ZADD', KEYS[i], string.format('%d', now), member)
+    redis.call('PEXPIRE', KEYS[i], string.format('%d', tonumber(ARGV[2 * i]) / 1000))
+  end
+end
+return result
 ";
 
 /// Where the shared store is and how long to wait for it.
@@ -125,12 +143,26 @@ impl RedisStore {
 
     /// Decides one call for `key` under `policy` in one round trip, counting it if allowed.
     pub async fn check(&self, policy: &Policy, key: &str) -> Result<Decision, LimitError> {
-        let period = u64::try_from(policy.period().as_micros()).unwrap_or(u64::MAX);
+        let mut decisions = self.check_all(&[(policy, key)]).await?;
+        decisions.pop().ok_or(LimitError::UnexpectedReply)
+    }
+
+    /// Decides one call under several policies in one round trip, all or nothing: counted
+    /// under every one if each allows it, under none if any refuses it. Decisions come in the
+    /// order of `checks`.
+    pub async fn check_all(&self, checks: &[(&Policy, &str)]) -> Result<Vec<Decision>, LimitError> {
         let call = self.calls.fetch_add(1, Ordering::Relaxed);
         let member = format!("{}:{call}", self.instance);
         let mut connection = self.connection.clone();
-        let mut invocation = self.script.key(self.redis_key(policy, key));
-        invocation.arg(policy.calls()).arg(period).arg(member);
+        let mut invocation = self.script.prepare_invoke();
+        for (policy, key) in checks {
+            let period = u64::try_from(policy.period().as_micros()).unwrap_or(u64::MAX);
+            invocation
+                .key(self.redis_key(policy, key))
+                .arg(policy.calls())
+                .arg(period);
+        }
+        invocation.arg(member);
         // The response timeout covers a command on a live connection; this also bounds the
         // wait for a reconnection while Redis is away.
         let reply: Vec<i64> = tokio::time::timeout(
@@ -140,7 +172,14 @@ impl RedisStore {
         .await
         .map_err(|_| LimitError::TimedOut)?
         .map_err(LimitError::Unavailable)?;
-        decode(policy.calls(), &reply)
+        if reply.len() != checks.len() * 3 {
+            return Err(LimitError::UnexpectedReply);
+        }
+        checks
+            .iter()
+            .zip(reply.chunks_exact(3))
+            .map(|((policy, _), triple)| decode(policy.calls(), triple))
+            .collect()
     }
 
     /// The Redis key that holds `key`'s log under `policy`: for an operator looking at Redis.

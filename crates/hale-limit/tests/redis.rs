@@ -322,3 +322,33 @@ async fn checks_fail_closed_while_redis_is_away_and_resume_when_it_returns() {
     let resumed = resumed.expect("the store reconnected");
     assert_eq!(resumed.remaining(), 1);
 }
+
+/// The script counts a call under several policies all or nothing, as the memory store does.
+#[tokio::test]
+async fn a_call_under_several_policies_is_counted_under_all_or_none() {
+    let prefix = prefix("several");
+    let Some(store) = replica(&prefix).await else {
+        return;
+    };
+    let tight = Policy::new(
+        PolicyName::parse("tenant-tight").unwrap(),
+        2,
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    let wide = policy(3, 60);
+    let both = [(&tight, "account"), (&wide, "account")];
+    for call in 0..2u32 {
+        let decisions = store.check_all(&both).await.unwrap();
+        assert!(decisions.iter().all(Decision::is_allowed), "call {call}");
+        assert_eq!(decisions[1].remaining(), 2 - call);
+    }
+    let refused = store.check_all(&both).await.unwrap();
+    assert!(
+        !refused[0].is_allowed() && refused[1].is_allowed(),
+        "{refused:?}"
+    );
+    let wide_alone = store.check(&wide, "account").await.unwrap();
+    assert!(wide_alone.is_allowed() && wide_alone.remaining() == 0);
+    assert!(!store.check(&wide, "account").await.unwrap().is_allowed());
+}

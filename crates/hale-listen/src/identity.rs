@@ -75,3 +75,51 @@ mod tests {
         }
     }
 }
+
+/// When a certificate is valid, and whom it names: what the security posture reports of the
+/// server's certificate in force.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertificateValidity {
+    /// The subject's first common name, or the first DNS name when it has none.
+    pub subject: Option<String>,
+    /// Seconds since the Unix epoch.
+    pub not_before: i64,
+    /// Seconds since the Unix epoch.
+    pub not_after: i64,
+}
+
+impl CertificateValidity {
+    /// Reads the validity of a DER certificate; `None` when it cannot be parsed.
+    pub fn from_der(der: &[u8]) -> Option<Self> {
+        let (_, certificate) = X509Certificate::from_der(der).ok()?;
+        let validity = certificate.validity();
+        let dns = || {
+            certificate
+                .subject_alternative_name()
+                .ok()
+                .flatten()
+                .and_then(|names| {
+                    names
+                        .value
+                        .general_names
+                        .iter()
+                        .find_map(|name| match name {
+                            GeneralName::DNSName(dns) => Some((*dns).to_owned()),
+                            _ => None,
+                        })
+                })
+        };
+        let subject = certificate
+            .subject()
+            .iter_common_name()
+            .next()
+            .and_then(|name| name.as_str().ok())
+            .map(str::to_owned)
+            .or_else(dns);
+        Some(Self {
+            subject,
+            not_before: validity.not_before.timestamp(),
+            not_after: validity.not_after.timestamp(),
+        })
+    }
+}

@@ -13,7 +13,7 @@ mod limits;
 mod server;
 mod tls;
 
-pub use identity::ClientCertificate;
+pub use identity::{CertificateValidity, ClientCertificate};
 pub use limits::{
     Admission, ClientKey, ConnectionLimits, Counters, Permit, Refusal, connection_share,
     raise_file_limit,

@@ -13,6 +13,8 @@ use rustls::{RootCertStore, ServerConfig};
 use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
+use crate::identity::CertificateValidity;
+
 /// A PEM file larger than this is not a certificate chain or a key.
 const MAX_PEM_BYTES: u64 = 1024 * 1024;
 
@@ -85,7 +87,16 @@ pub fn crypto_provider() -> CryptoProvider {
 /// Reads the files and builds the server configuration: TLS 1.2 and 1.3 only, HTTP/1.1 by ALPN,
 /// the whole chain sent, client certificates verified against `client_ca` when one is given.
 pub fn server_config(files: &TlsFiles) -> Result<ServerConfig, TlsError> {
+    configure(files).map(|(config, _)| config)
+}
+
+/// The configuration and the validity of the server's own certificate (the chain's first),
+/// from one reading of the files.
+fn configure(files: &TlsFiles) -> Result<(ServerConfig, Option<CertificateValidity>), TlsError> {
     let chain = read_certificates(&files.certificate_chain)?;
+    let validity = chain
+        .first()
+        .and_then(|leaf| CertificateValidity::from_der(leaf.as_ref()));
     let key = read_private_key(&files.private_key)?;
     let provider = Arc::new(crypto_provider());
     let unusable = |error: rustls::Error| TlsError::Unusable {
@@ -118,7 +129,7 @@ pub fn server_config(files: &TlsFiles) -> Result<ServerConfig, TlsError> {
     };
     let mut config = builder.with_single_cert(chain, key).map_err(unusable)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
+    Ok((config, validity))
 }
 
 fn read_pem(file: &Path) -> Result<Vec<u8>, TlsError> {
@@ -223,7 +234,7 @@ impl Stamp {
 #[derive(Debug)]
 pub struct Tls {
     files: TlsFiles,
-    current: RwLock<Arc<ServerConfig>>,
+    current: RwLock<(Arc<ServerConfig>, Option<CertificateValidity>)>,
     /// The files as they were when last read, successfully or not.
     seen: Mutex<Stamp>,
 }
@@ -232,10 +243,10 @@ impl Tls {
     /// Reads the files; fails, naming the file, when one is missing or unusable.
     pub fn load(files: TlsFiles) -> Result<Self, TlsError> {
         let seen = Stamp::of(&files);
-        let config = server_config(&files)?;
+        let (config, validity) = configure(&files)?;
         Ok(Self {
             files,
-            current: RwLock::new(Arc::new(config)),
+            current: RwLock::new((Arc::new(config), validity)),
             seen: Mutex::new(seen),
         })
     }
@@ -246,14 +257,31 @@ impl Tls {
 
     /// The configuration for the next handshake.
     pub fn config(&self) -> Arc<ServerConfig> {
-        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+        Arc::clone(
+            &self
+                .current
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .0,
+        )
+    }
+
+    /// When the certificate in force is valid; `None` when it could not be parsed for that
+    /// (rustls accepted it, so this is not expected).
+    pub fn validity(&self) -> Option<CertificateValidity> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .1
+            .clone()
     }
 
     /// Reads the files again; on failure the configuration in force stays.
     pub fn reload(&self) -> Result<(), TlsError> {
         *self.seen.lock().unwrap_or_else(PoisonError::into_inner) = Stamp::of(&self.files);
-        let config = server_config(&self.files)?;
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(config);
+        let (config, validity) = configure(&self.files)?;
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) =
+            (Arc::new(config), validity);
         Ok(())
     }
 

@@ -6,9 +6,10 @@ use axum::extract::path::ErrorKind;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{FromRef, FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{Extensions, HeaderMap, Method, header};
 use hale_core::Credential;
 use hale_domain::{Principal, RequestContext};
+use hale_listen::ClientCertificate;
 use serde::de::DeserializeOwned;
 
 use crate::AppState;
@@ -56,28 +57,46 @@ where
 #[derive(Clone, Debug)]
 pub struct Authentication(pub Result<Principal, (ErrorCode, String)>);
 
-/// Whether the request carries a credential at all (a bearer token or a session cookie).
-pub fn has_credential(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::AUTHORIZATION) || session_cookie(headers).is_some()
+/// Whether the request carries a credential at all: a bearer token, a session cookie, or a
+/// client certificate the TLS layer verified.
+pub fn has_credential(headers: &HeaderMap, extensions: &Extensions) -> bool {
+    explicit_credential(headers) || extensions.get::<ClientCertificate>().is_some()
 }
 
 /// The principal behind the request's credential: a Hale API key, a trusted provider's JWT
-/// access token, or a web session. Every refusal of the credential itself is one
-/// `unauthenticated` answer; only unavailability, an internal error and a missing anti-forgery
-/// token say more.
+/// access token, a web session, or else a verified client certificate bound to an integration
+/// account. Every refusal of the credential itself is one `unauthenticated` answer; only
+/// unavailability, an internal error and a missing anti-forgery token say more.
 pub async fn authenticate(
     state: &AppState,
     parts: &Parts,
 ) -> Result<Principal, (ErrorCode, String)> {
-    let credential = credential(parts).map_err(|error| (error.code(), error.detail()))?;
-    let authenticated = match credential {
-        Credential::ApiKey(token) if state.oidc.takes(token) => {
-            match state.oidc.identity(token).await {
-                Ok(identity) => state.core.authenticate_external(identity).await,
-                Err(error) => Err(error),
+    let authenticated = match (
+        explicit_credential(&parts.headers),
+        parts.extensions.get::<ClientCertificate>(),
+    ) {
+        (false, Some(certificate)) => match state.clients.binding_for(certificate) {
+            Some(binding) => {
+                state
+                    .core
+                    .authenticate_certificate(
+                        binding.tenant,
+                        &binding.account,
+                        binding.scopes.clone(),
+                    )
+                    .await
             }
-        }
-        credential => state.core.authenticate(credential).await,
+            None => Err(hale_core::CoreError::Unauthenticated),
+        },
+        _ => match credential(parts).map_err(|error| (error.code(), error.detail()))? {
+            Credential::ApiKey(token) if state.oidc.takes(token) => {
+                match state.oidc.identity(token).await {
+                    Ok(identity) => state.core.authenticate_external(identity).await,
+                    Err(error) => Err(error),
+                }
+            }
+            credential => state.core.authenticate(credential).await,
+        },
     };
     authenticated.map_err(|error| match error {
         hale_core::CoreError::Unavailable
@@ -88,6 +107,12 @@ pub async fn authenticate(
             String::from("the credential is not valid"),
         ),
     })
+}
+
+/// Whether the request names its caller in a header (a bearer token or a session cookie),
+/// which decides it over any client certificate the connection presented.
+fn explicit_credential(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::AUTHORIZATION) || session_cookie(headers).is_some()
 }
 
 /// The client's address as the edge resolved it (`edge::ClientIp`: the socket's peer, or the

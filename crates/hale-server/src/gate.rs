@@ -5,10 +5,15 @@
 //! credential are limited per address. Every limited response carries the IETF `RateLimit`
 //! and `RateLimit-Policy` headers.
 //!
-//! One rule applies to a request: the first, in configuration order, that covers it. A rule
+//! A request is counted under the first rule, in configuration order, that covers it; a rule
 //! covers a principal holding any of its roles (or, for `anonymous`, a request with no
 //! principal, one whose credential was refused, or one whose principal holds no role yet), and
-//! only paths under its prefixes when it names any.
+//! only paths under its prefixes when it names any. A tenant may tighten that: the first rule
+//! bound to the caller's tenant that covers the request counts it too. A submission is also
+//! counted, per account and app, under the policy its app's published form names
+//! (`rate_limit_policy`); an app that names none gets the caller's own rule alone. All of a
+//! call's checks are made at once, all or nothing (`Limiter::check_all`), so a call refused
+//! under one policy consumes no quota under another.
 
 use std::sync::Arc;
 
@@ -17,8 +22,9 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hale_core::{ErrorCode, token_hash};
-use hale_domain::{Principal, Role};
+use hale_domain::{AppId, Principal, Role, TenantId};
 use hale_limit::{Decision, Limiter, Policy, RateLimitHeaders};
+use hale_listen::ClientCertificate;
 use serde::Deserialize;
 
 use crate::AppState;
@@ -55,6 +61,9 @@ pub struct RateRule {
     pub applies_to: Vec<Covered>,
     /// Path prefixes it is limited to; empty for every path.
     pub paths: Vec<String>,
+    /// The tenant whose callers it tightens the platform's rules for; `None` for a platform
+    /// rule.
+    pub tenant: Option<TenantId>,
 }
 
 /// The rules in force and the store that counts for them; clones share the store.
@@ -87,19 +96,46 @@ impl RateLimits {
         &self.rules
     }
 
-    fn rule_for(&self, path: &str, principal: Option<&Principal>) -> Option<&RateRule> {
+    /// The platform rule that counts this request, and the caller's tenant's own rule when it
+    /// has one that covers the request.
+    fn rules_for(
+        &self,
+        path: &str,
+        principal: Option<&Principal>,
+    ) -> (Option<&RateRule>, Option<&RateRule>) {
         let roles = principal
             .map(|principal| principal.roles.as_slice())
             .unwrap_or(&[]);
-        self.rules.iter().find(|rule| {
+        let covers = |rule: &&RateRule| {
             let on_path =
                 rule.paths.is_empty() || rule.paths.iter().any(|prefix| path.starts_with(prefix));
-            let covers = rule.applies_to.iter().any(|covered| match covered {
+            let covered = rule.applies_to.iter().any(|covered| match covered {
                 Covered::Role(role) => roles.contains(role),
                 Covered::Anonymous => roles.is_empty(),
             });
-            on_path && covers
-        })
+            on_path && covered
+        };
+        let platform = self
+            .rules
+            .iter()
+            .filter(|rule| rule.tenant.is_none())
+            .find(covers);
+        let tenant = principal.and_then(|principal| principal.tenant);
+        let tightened = self
+            .rules
+            .iter()
+            .filter(|rule| tenant.is_some() && rule.tenant == tenant)
+            .find(covers);
+        (platform, tightened)
+    }
+
+    /// The policy called `name` (an app's `rate_limit_policy`), from the platform's rules.
+    fn named(&self, name: &str) -> Option<&Policy> {
+        self.rules
+            .iter()
+            .filter(|rule| rule.tenant.is_none())
+            .map(|rule| &rule.policy)
+            .find(|policy| policy.name().as_str() == name)
     }
 }
 
@@ -115,6 +151,7 @@ pub fn default_rules() -> Vec<RateRule> {
             key,
             applies_to,
             paths: paths.iter().map(|path| (*path).to_owned()).collect(),
+            tenant: None,
         })
     };
     let staff = [
@@ -176,6 +213,8 @@ pub struct RateRuleConfig {
     /// Role names, or `anonymous`.
     pub applies_to: Vec<String>,
     pub paths: Vec<String>,
+    /// The tenant (slug or id) whose callers the rule tightens the platform's rules for.
+    pub tenant: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -185,6 +224,7 @@ struct Coverage {
     applies_to: Vec<String>,
     #[serde(default)]
     paths: Vec<String>,
+    tenant: Option<String>,
 }
 
 /// Read in two strict halves: serde's `flatten` would let a misspelt key through.
@@ -195,7 +235,7 @@ impl TryFrom<serde_json::Map<String, serde_json::Value>> for RateRuleConfig {
         mut entry: serde_json::Map<String, serde_json::Value>,
     ) -> Result<Self, Self::Error> {
         let mut coverage = serde_json::Map::new();
-        for name in ["key", "applies_to", "paths"] {
+        for name in ["key", "applies_to", "paths", "tenant"] {
             if let Some(value) = entry.remove(name) {
                 coverage.insert(name.to_owned(), value);
             }
@@ -209,12 +249,15 @@ impl TryFrom<serde_json::Map<String, serde_json::Value>> for RateRuleConfig {
             key: coverage.key,
             applies_to: coverage.applies_to,
             paths: coverage.paths,
+            tenant: coverage.tenant,
         })
     }
 }
 
 impl RateRuleConfig {
-    /// Checks the rule: its policy, each role name, and that it applies to someone.
+    /// Checks the rule: its policy, each role name, and that it applies to someone. A tenant
+    /// rule comes out bound to no tenant yet: the caller resolves [`RateRuleConfig::tenant`]
+    /// and sets [`RateRule::tenant`].
     pub fn rule(self) -> Result<RateRule, String> {
         let name = self.policy.name.clone();
         let policy = Policy::try_from(self.policy)
@@ -242,19 +285,23 @@ impl RateRuleConfig {
             key: self.key,
             applies_to,
             paths: self.paths,
+            tenant: None,
         })
     }
 }
 
-/// The credential's own value, hashed (never kept or sent anywhere in the clear).
+/// The credential's own value, hashed (never kept or sent anywhere in the clear); for a
+/// client certificate, its fingerprint.
 fn credential_key(request: &Request) -> String {
     let headers = request.headers();
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .or_else(|| crate::extract::session_cookie(headers))
-        .unwrap_or_default();
-    token_hash(presented)
+        .or_else(|| crate::extract::session_cookie(headers));
+    match (presented, request.extensions().get::<ClientCertificate>()) {
+        (None, Some(certificate)) => certificate.fingerprint_hex(),
+        (presented, _) => token_hash(presented.unwrap_or_default()),
+    }
 }
 
 fn key_of(rule: &RateRule, request: &Request, principal: Option<&Principal>) -> String {
@@ -294,9 +341,114 @@ fn set_headers(response: &mut Response, headers: &RateLimitHeaders) {
     }
 }
 
+/// The calls a submission route makes into apps: `app_id` of a single submission, or of each
+/// submission of a batch (none when the body is not of that shape: the handler refuses it).
+fn submitted_apps(path: &str, body: &[u8]) -> Vec<AppId> {
+    #[derive(Deserialize)]
+    struct Item {
+        app_id: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Batch {
+        submissions: Vec<Item>,
+    }
+    let items = if path.ends_with("/submissions/batch") {
+        serde_json::from_slice::<Batch>(body).map(|batch| batch.submissions)
+    } else {
+        serde_json::from_slice::<Item>(body).map(|item| vec![item])
+    };
+    let mut apps: Vec<AppId> = items
+        .unwrap_or_default()
+        .into_iter()
+        .take(MAX_APPS_PER_CALL)
+        .filter_map(|item| item.app_id?.parse().ok())
+        .collect();
+    apps.sort_unstable_by_key(ToString::to_string);
+    apps.dedup();
+    apps
+}
+
+/// Most distinct apps whose policies one call is checked under (a batch holds at most 50
+/// submissions; a larger one is refused by its handler).
+const MAX_APPS_PER_CALL: usize = 50;
+
+/// Whether the request submits answers (a single submission or a batch).
+fn submits(request: &Request) -> bool {
+    let path = request.uri().path();
+    let Some(rest) = path.strip_prefix("/api/v1/tenants/") else {
+        return false;
+    };
+    request.method() == axum::http::Method::POST
+        && matches!(
+            rest.split_once('/'),
+            Some((tenant, "submissions" | "submissions/batch")) if !tenant.is_empty()
+        )
+}
+
+/// The policies of the apps a submission names, each keyed by account and app; `Err` with the
+/// response to send when the body cannot be read or the core cannot say.
+async fn app_checks<'a>(
+    state: &'a AppState,
+    principal: &Principal,
+    request: Request,
+) -> Result<(Request, Vec<(&'a Policy, String)>), Response> {
+    let (parts, body) = request.into_parts();
+    // The edge has bounded the body already (`edge::refuse_oversized`).
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.map_err(|_| {
+        Problem::new(
+            ErrorCode::PayloadTooLarge,
+            "the body is larger than this endpoint accepts",
+        )
+        .into_response()
+    })?;
+    let mut checks = Vec::new();
+    if let Some(tenant) = principal.tenant {
+        for app in submitted_apps(parts.uri.path(), &bytes) {
+            let named = state
+                .core
+                .submission_rate_policy(tenant, app, None)
+                .await
+                .map_err(|error| {
+                    tracing::warn!(code = %error.code().as_str(), "an app's rate-limit policy cannot be read");
+                    Problem::new(ErrorCode::Unavailable, "the service is temporarily unavailable")
+                        .into_response()
+                })?;
+            let Some(name) = named else { continue };
+            match state.rate.named(&name) {
+                Some(policy) => checks.push((policy, format!("app:{}:{app}", principal.id))),
+                // Publication cannot see the server's configuration: the caller's own limit
+                // still applies, and the operator hears of it.
+                None => {
+                    tracing::warn!(policy = %name, "an app names a rate-limit policy that is not configured")
+                }
+            }
+        }
+    }
+    Ok((
+        Request::from_parts(parts, axum::body::Body::from(bytes)),
+        checks,
+    ))
+}
+
+/// The decision to report: the first refusal, or else the one with the fewest calls left.
+fn reported<'a>(decided: &[(Decision, &'a Policy)]) -> Option<(Decision, &'a Policy)> {
+    decided
+        .iter()
+        .find(|(decision, _)| !decision.is_allowed())
+        .or_else(|| {
+            decided
+                .iter()
+                .min_by_key(|(decision, _)| decision.remaining())
+        })
+        .copied()
+}
+
 /// The middleware: authenticate, limit, then run the handler (or refuse).
 pub async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let outcome = if has_credential(request.headers()) {
+    // Only the API authenticates: the web app's files and the health probes are the same for
+    // everyone, so they never count against a caller's own quota, only their address's.
+    let api = request.uri().path().starts_with("/api/");
+    let outcome = if api && has_credential(request.headers(), request.extensions()) {
         let (parts, body) = request.into_parts();
         let outcome = authenticate(&state, &parts).await;
         request = Request::from_parts(parts, body);
@@ -305,14 +457,36 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
         None
     };
     let principal = outcome.as_ref().and_then(|outcome| outcome.as_ref().ok());
-    let limited = match (
-        &state.rate.limiter,
-        state.rate.rule_for(request.uri().path(), principal),
-    ) {
-        (Some(limiter), Some(rule)) => {
-            let key = key_of(rule, &request, principal);
-            match limiter.check(&rule.policy, &key).await {
-                Ok(decision) => Some((decision, rule)),
+    let mut reported_decision = None;
+    if let Some(limiter) = &state.rate.limiter {
+        let (platform, tightened) = state.rate.rules_for(request.uri().path(), principal);
+        let mut checks: Vec<(&Policy, String)> = [platform, tightened]
+            .into_iter()
+            .flatten()
+            .map(|rule| (&rule.policy, key_of(rule, &request, principal)))
+            .collect();
+        if let Some(principal) = principal.filter(|_| submits(&request)) {
+            match app_checks(&state, principal, request).await {
+                Ok((read, apps)) => {
+                    request = read;
+                    checks.extend(apps);
+                }
+                Err(response) => return response,
+            }
+        }
+        if !checks.is_empty() {
+            let pairs: Vec<(&Policy, &str)> = checks
+                .iter()
+                .map(|(policy, key)| (*policy, key.as_str()))
+                .collect();
+            match limiter.check_all(&pairs).await {
+                Ok(decisions) => {
+                    let decided: Vec<(Decision, &Policy)> = decisions
+                        .into_iter()
+                        .zip(checks.iter().map(|(policy, _)| *policy))
+                        .collect();
+                    reported_decision = reported(&decided);
+                }
                 Err(error) => {
                     // Fail closed: an uncounted call could be one too many.
                     tracing::warn!(code = error.code(), "the rate limiter cannot decide");
@@ -324,26 +498,25 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
                 }
             }
         }
-        _ => None,
-    };
-    if let Some((decision @ Decision::Refused { .. }, rule)) = &limited {
+    }
+    if let Some((decision @ Decision::Refused { .. }, policy)) = reported_decision {
         let mut response = Problem::new(
             ErrorCode::RateLimited,
             format!(
                 "the rate limit `{}` allows no more calls yet",
-                rule.policy.name()
+                policy.name()
             ),
         )
         .into_response();
-        set_headers(&mut response, &decision.headers(&rule.policy));
+        set_headers(&mut response, &decision.headers(policy));
         return response;
     }
     if let Some(outcome) = outcome {
         request.extensions_mut().insert(Authentication(outcome));
     }
     let mut response = next.run(request).await;
-    if let Some((decision, rule)) = limited {
-        set_headers(&mut response, &decision.headers(&rule.policy));
+    if let Some((decision, policy)) = reported_decision {
+        set_headers(&mut response, &decision.headers(policy));
     }
     response
 }
@@ -421,6 +594,7 @@ mod tests {
             key,
             applies_to: vec![Covered::Anonymous],
             paths: Vec::new(),
+            tenant: None,
         };
         let mut request = Request::builder()
             .uri("/x")
@@ -474,7 +648,8 @@ mod tests {
         );
         let name = |path: &str, principal: Option<&Principal>| {
             limits
-                .rule_for(path, principal)
+                .rules_for(path, principal)
+                .0
                 .map(|rule| rule.policy.name().as_str().to_owned())
         };
         let patient = principal(&[Role::Patient]);
@@ -506,9 +681,142 @@ mod tests {
             Some("sign-in")
         );
         assert_eq!(name("/health", None).as_deref(), Some("anonymous"));
-        assert_eq!(
-            RateLimits::default().rule_for("/health", None).map(|_| ()),
-            None
+        assert!(matches!(
+            RateLimits::default().rules_for("/health", None),
+            (None, None)
+        ));
+    }
+
+    fn tenant(n: u128) -> TenantId {
+        TenantId::from_uuid(uuid::Uuid::from_u128(n))
+    }
+
+    #[test]
+    fn a_tenant_rule_counts_its_own_callers_beside_the_platform_rule() {
+        let mut tight = config(serde_json::json!({
+            "name": "patient-clinic", "calls": 5, "period": "5m", "key": "account",
+            "applies_to": ["patient"], "tenant": "clinic"
+        }))
+        .unwrap();
+        tight.tenant = Some(tenant(1));
+        let mut rules = vec![tight];
+        rules.extend(default_rules());
+        let limits = RateLimits::new(
+            Limiter::Memory(hale_limit::MemoryStore::new(
+                hale_limit::MemoryConfig::default(),
+            )),
+            rules,
         );
+        let names = |principal: &Principal| {
+            let (platform, tightened) = limits.rules_for("/api/v1/x", Some(principal));
+            (
+                platform.map(|rule| rule.policy.name().as_str().to_owned()),
+                tightened.map(|rule| rule.policy.name().as_str().to_owned()),
+            )
+        };
+        let mut patient = principal(&[Role::Patient]);
+        patient.tenant = Some(tenant(1));
+        assert_eq!(
+            names(&patient),
+            (Some("patient".into()), Some("patient-clinic".into()))
+        );
+        patient.tenant = Some(tenant(2));
+        assert_eq!(names(&patient), (Some("patient".into()), None));
+        let mut clinician = principal(&[Role::Clinician]);
+        clinician.tenant = Some(tenant(1));
+        assert_eq!(names(&clinician), (Some("staff".into()), None));
+        // A platform caller is never matched to a tenant rule, nor is an app's policy.
+        assert_eq!(names(&principal(&[Role::Patient])).1, None);
+        assert_eq!(limits.named("patient").map(|p| p.calls()), Some(10));
+        assert!(limits.named("patient-clinic").is_none());
+        assert!(limits.named("nothing").is_none());
+    }
+
+    #[test]
+    fn only_submission_posts_name_the_apps_they_submit_to() {
+        let request = |method: &str, path: &str| {
+            Request::builder()
+                .method(method)
+                .uri(path)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        assert!(submits(&request("POST", "/api/v1/tenants/t/submissions")));
+        assert!(submits(&request(
+            "POST",
+            "/api/v1/tenants/t/submissions/batch"
+        )));
+        for (method, path) in [
+            ("GET", "/api/v1/tenants/t/submissions"),
+            ("POST", "/api/v1/tenants//submissions"),
+            ("POST", "/api/v1/tenants/t/submissions/x"),
+            ("POST", "/api/v1/tenants/t/apps"),
+            ("POST", "/submissions"),
+        ] {
+            assert!(!submits(&request(method, path)), "{method} {path}");
+        }
+        let a = "00000000-0000-0000-0000-00000000000a";
+        let b = "00000000-0000-0000-0000-00000000000b";
+        let single = format!(r#"{{"app_id":"{a}","answers":{{}}}}"#);
+        assert_eq!(
+            submitted_apps("/api/v1/tenants/t/submissions", single.as_bytes()),
+            vec![a.parse().unwrap()]
+        );
+        let batch = format!(
+            r#"{{"submissions":[{{"app_id":"{b}"}},{{"app_id":"{a}"}},{{"app_id":"{b}"}},{{"app_id":"bad"}},{{}}]}}"#
+        );
+        assert_eq!(
+            submitted_apps("/api/v1/tenants/t/submissions/batch", batch.as_bytes()),
+            vec![a.parse().unwrap(), b.parse().unwrap()]
+        );
+        for body in ["", "[]", r#"{"submissions":3}"#, "{"] {
+            assert!(
+                submitted_apps("/api/v1/tenants/t/submissions/batch", body.as_bytes()).is_empty()
+            );
+        }
+        let many: Vec<String> = (0..60u128)
+            .map(|n| format!(r#"{{"app_id":"{}"}}"#, uuid::Uuid::from_u128(n)))
+            .collect();
+        let many = format!(r#"{{"submissions":[{}]}}"#, many.join(","));
+        assert_eq!(
+            submitted_apps("/api/v1/tenants/t/submissions/batch", many.as_bytes()).len(),
+            MAX_APPS_PER_CALL
+        );
+    }
+
+    #[test]
+    fn the_reported_decision_is_the_refusal_or_else_the_tightest() {
+        let policy = |name: &str| {
+            Policy::new(
+                hale_limit::PolicyName::parse(name).unwrap(),
+                10,
+                std::time::Duration::from_secs(60),
+            )
+            .unwrap()
+        };
+        let (first, second) = (policy("first"), policy("second"));
+        let allowed = |remaining| Decision::Allowed {
+            limit: 10,
+            remaining,
+            reset_after: std::time::Duration::from_secs(60),
+        };
+        let refused = Decision::Refused {
+            limit: 10,
+            retry_after: std::time::Duration::from_secs(5),
+            reset_after: std::time::Duration::from_secs(60),
+        };
+        let name = |decided: &[(Decision, &Policy)]| {
+            reported(decided)
+                .map(|(decision, policy)| (decision, policy.name().as_str().to_owned()))
+        };
+        assert_eq!(
+            name(&[(allowed(7), &first), (allowed(2), &second)]),
+            Some((allowed(2), "second".into()))
+        );
+        assert_eq!(
+            name(&[(allowed(1), &first), (refused, &second)]),
+            Some((refused, "second".into()))
+        );
+        assert_eq!(name(&[]), None);
     }
 }

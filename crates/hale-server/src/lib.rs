@@ -2,6 +2,7 @@
 //! domain types, call the core and map the result to wire types. Nothing below this crate knows
 //! HTTP.
 
+mod clients;
 mod dto;
 mod edge;
 mod extract;
@@ -24,10 +25,14 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub use clients::{CertificateMatch, TlsClient, TlsClients};
 pub use edge::{ClientIp, MAX_HEADER_BYTES, MAX_URI_BYTES};
 pub use gate::{Covered, LimitKey, RateLimits, RateRule, RateRuleConfig, default_rules};
 pub use oidc::{Oidc, SignInProvider};
-pub use posture::{Check, Posture, mfa_checks, oidc_checks, rate_limit_checks};
+pub use posture::{
+    Check, Posture, RENEW_WITHIN_DAYS, certificate_check, mfa_checks, oidc_checks,
+    rate_limit_checks,
+};
 pub use problem::{MAX_FIELD_ERRORS, Problem, status_of};
 
 /// Limits the edge enforces before the core sees a request.
@@ -68,6 +73,8 @@ pub struct AppState {
     pub rate: RateLimits,
     /// The checks made at start, reported by `GET /security-status`.
     pub posture: Posture,
+    /// Client certificates bound to integration accounts (mutual TLS); none by default.
+    pub clients: TlsClients,
 }
 
 /// The whole HTTP API.

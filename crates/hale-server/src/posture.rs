@@ -43,10 +43,45 @@ impl Check {
     }
 }
 
-/// The checks made when the server started.
+/// The checks made when the server started, and the certificate in force (it is reloaded in
+/// place, so its expiry is read on each report).
 #[derive(Clone, Debug, Default)]
 pub struct Posture {
     pub startup: Arc<Vec<Check>>,
+    pub tls: Option<Arc<hale_listen::Tls>>,
+}
+
+/// Days before expiry from which the certificate check fails, so renewal is due in time.
+pub const RENEW_WITHIN_DAYS: i64 = 14;
+
+/// The server certificate's validity at `now` (seconds since the Unix epoch): it fails once
+/// the certificate has expired or is not yet valid, and from [`RENEW_WITHIN_DAYS`] before it
+/// expires.
+pub fn certificate_check(validity: Option<&hale_listen::CertificateValidity>, now: i64) -> Check {
+    const ID: &str = "tls_certificate";
+    let renew = "renew it and replace the certificate and key files: the server reloads them \
+                 without a restart (or send SIGHUP)";
+    let Some(validity) = validity else {
+        return Check::fail(ID, "the certificate's validity cannot be read", renew);
+    };
+    let named = validity
+        .subject
+        .as_deref()
+        .unwrap_or("the server certificate");
+    let days_left = (validity.not_after - now).div_euclid(86_400);
+    if now < validity.not_before {
+        Check::fail(
+            ID,
+            format!("{named} is not valid yet"),
+            "check the certificate's dates and the machine's clock",
+        )
+    } else if now > validity.not_after {
+        Check::fail(ID, format!("{named} has expired"), renew)
+    } else if days_left < RENEW_WITHIN_DAYS {
+        Check::fail(ID, format!("{named} expires in {days_left} days"), renew)
+    } else {
+        Check::pass(ID, format!("{named} is valid for {days_left} more days"))
+    }
 }
 
 /// Every person holding a role that needs a second factor has one (TOTP, or a provider that
@@ -214,5 +249,40 @@ mod tests {
         assert_eq!(passed, [true, true, false, false], "{checks:?}");
         assert!(checks[3].detail.contains("plain HTTP"));
         assert_eq!(checks[0].id, "oidc.https://idp.example");
+    }
+}
+
+#[cfg(test)]
+mod certificate_tests {
+    use super::*;
+
+    const DAY: i64 = 86_400;
+
+    fn validity(not_before: i64, not_after: i64) -> hale_listen::CertificateValidity {
+        hale_listen::CertificateValidity {
+            subject: Some(String::from("hale.example")),
+            not_before,
+            not_after,
+        }
+    }
+
+    #[test]
+    fn the_check_fails_before_validity_after_expiry_and_inside_the_renewal_window() {
+        let cert = validity(0, 100 * DAY);
+        let at = |now| certificate_check(Some(&cert), now);
+        assert!(!at(-1).passed && at(-1).detail.contains("not valid yet"));
+        assert!(at(0).passed);
+        assert!(at(100 * DAY - RENEW_WITHIN_DAYS * DAY).passed);
+        let inside = at(100 * DAY - RENEW_WITHIN_DAYS * DAY + 1);
+        assert!(!inside.passed && inside.detail.contains("expires in 13 days"));
+        assert!(!at(100 * DAY).passed && at(100 * DAY).detail.contains("expires in 0 days"));
+        let expired = at(100 * DAY + 1);
+        assert!(!expired.passed && expired.detail.contains("has expired"));
+        assert!(expired.fix.is_some_and(|fix| fix.contains("SIGHUP")));
+        assert_eq!(
+            at(30 * DAY).detail,
+            "hale.example is valid for 70 more days"
+        );
+        assert!(!certificate_check(None, 0).passed);
     }
 }

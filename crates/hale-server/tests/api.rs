@@ -151,6 +151,7 @@ fn build_router(store: Store) -> Router {
             oidc: hale_server::Oidc::default(),
             rate: hale_server::RateLimits::default(),
             posture: hale_server::Posture::default(),
+            clients: hale_server::TlsClients::default(),
         },
         &Limits::default(),
     )

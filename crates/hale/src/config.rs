@@ -43,6 +43,75 @@ pub struct FileConfig {
     /// Rate-limit rules, in the order they are tried; when given, they replace the shipped
     /// ones entirely.
     pub rate_limits: Option<Vec<hale_server::RateRuleConfig>>,
+    /// Client certificates (mutual TLS) that act as integration accounts.
+    #[serde(default)]
+    pub tls_clients: Vec<TlsClientEntry>,
+}
+
+/// `[[tls_clients]]`: what identifies a client certificate the client CA signed, and the
+/// integration account of a tenant it acts as.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsClientEntry {
+    pub tenant: String,
+    /// The integration account's username.
+    pub account: String,
+    /// SHA-256 of the certificate's DER bytes, 64 hex digits (colons allowed).
+    pub fingerprint: Option<String>,
+    /// A URI subject alternative name (a SPIFFE id, for one).
+    pub uri: Option<String>,
+    /// A DNS subject alternative name.
+    pub dns: Option<String>,
+    pub common_name: Option<String>,
+    /// SMART scopes the certificate is limited to; every scope of the account when absent.
+    pub scopes: Option<String>,
+}
+
+/// A `[[tls_clients]]` entry checked: exactly one way to match, scopes that parse.
+#[derive(Clone, Debug)]
+pub struct TlsClientBinding {
+    pub tenant: String,
+    pub account: String,
+    pub matches: hale_server::CertificateMatch,
+    pub scopes: hale_domain::scope::Scopes,
+}
+
+impl TlsClientEntry {
+    fn binding(self) -> anyhow::Result<TlsClientBinding> {
+        use hale_server::CertificateMatch;
+        let what = format!("tls_clients `{}`", self.account);
+        let matches: Vec<anyhow::Result<CertificateMatch>> = [
+            self.fingerprint.map(|text| {
+                CertificateMatch::fingerprint(&text).map_err(|error| anyhow::anyhow!(error))
+            }),
+            self.uri.map(|uri| Ok(CertificateMatch::Uri(uri))),
+            self.dns.map(|name| Ok(CertificateMatch::Dns(name))),
+            self.common_name
+                .map(|name| Ok(CertificateMatch::CommonName(name))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let mut matches = matches.into_iter();
+        let matched = match (matches.next(), matches.next()) {
+            (Some(matched), None) => matched.with_context(|| what.clone())?,
+            _ => bail!(
+                "{what}: give exactly one of fingerprint, uri, dns or common_name to say which \
+                 certificate it is"
+            ),
+        };
+        let scopes = match self.scopes.as_deref() {
+            None => hale_domain::scope::Scopes::unrestricted(),
+            Some(text) => hale_domain::scope::Scopes::parse(text)
+                .map_err(|error| anyhow::anyhow!("{what}: scopes: {error}"))?,
+        };
+        Ok(TlsClientBinding {
+            tenant: self.tenant,
+            account: self.account,
+            matches: matched,
+            scopes,
+        })
+    }
 }
 
 impl FileConfig {
@@ -199,8 +268,47 @@ pub struct Settings {
     pub connections: ConnectionLimits,
     pub oidc: OidcConfig,
     pub rate_limit_store: RateLimitStore,
-    pub rate_limits: Vec<hale_server::RateRule>,
+    /// The platform's rules (the configured ones, or the shipped ones when none is), then the
+    /// tenants' own.
+    pub rate_limits: Vec<ConfiguredRule>,
+    pub tls_clients: Vec<TlsClientBinding>,
     pub production: bool,
+}
+
+/// A rate-limit rule, and the tenant (slug or id, resolved at start) it tightens the
+/// platform's rules for.
+#[derive(Clone, Debug)]
+pub struct ConfiguredRule {
+    pub tenant: Option<String>,
+    pub rule: hale_server::RateRule,
+}
+
+/// The configured rules: a platform rule in the file replaces the shipped ones; tenant rules
+/// add to whichever the platform has.
+fn rate_rules(
+    configured: Option<Vec<hale_server::RateRuleConfig>>,
+) -> anyhow::Result<Vec<ConfiguredRule>> {
+    let mut platform = Vec::new();
+    let mut tenants = Vec::new();
+    for entry in configured.unwrap_or_default() {
+        let tenant = entry.tenant.clone();
+        let rule = entry.rule().map_err(|error| anyhow::anyhow!("{error}"))?;
+        match tenant {
+            Some(tenant) => tenants.push(ConfiguredRule {
+                tenant: Some(tenant),
+                rule,
+            }),
+            None => platform.push(ConfiguredRule { tenant: None, rule }),
+        }
+    }
+    if platform.is_empty() {
+        platform = hale_server::default_rules()
+            .into_iter()
+            .map(|rule| ConfiguredRule { tenant: None, rule })
+            .collect();
+    }
+    platform.extend(tenants);
+    Ok(platform)
 }
 
 /// Where rate-limit counts live.
@@ -285,6 +393,17 @@ pub fn resolve(file: FileConfig, overrides: Overrides) -> anyhow::Result<Setting
     }
     let tls = tls_files(&connections)?;
     let limits = connection_limits(&connections)?;
+    if !file.tls_clients.is_empty() && tls.as_ref().is_none_or(|tls| tls.client_ca.is_none()) {
+        bail!(
+            "tls_clients needs mutual TLS: give the CA that signs client certificates \
+             (--tls-client-ca, HALE_TLS_CLIENT_CA or `tls_client_ca`)"
+        );
+    }
+    let tls_clients = file
+        .tls_clients
+        .into_iter()
+        .map(TlsClientEntry::binding)
+        .collect::<anyhow::Result<_>>()?;
     Ok(Settings {
         data_dir,
         database_url: DatabaseUrl(database_url),
@@ -313,14 +432,8 @@ pub fn resolve(file: FileConfig, overrides: Overrides) -> anyhow::Result<Setting
         oidc: file.oidc,
         rate_limit_store: rate_limit_store(overrides.rate_limit_store.or(file.rate_limit_store))?,
         production: overrides.production || file.production.unwrap_or(false),
-        rate_limits: match file.rate_limits {
-            None => hale_server::default_rules(),
-            Some(rules) => rules
-                .into_iter()
-                .map(hale_server::RateRuleConfig::rule)
-                .collect::<Result<_, _>>()
-                .map_err(|error| anyhow::anyhow!("{error}"))?,
-        },
+        tls_clients,
+        rate_limits: rate_rules(file.rate_limits)?,
     })
 }
 
@@ -444,7 +557,7 @@ mapping = { tenant = "contoso", subject_claim = "oid" }
     fn rate_limits_replace_the_shipped_ones_and_the_store_is_checked() {
         let shipped = resolve(parse_file("version = 1\n").unwrap(), Overrides::default()).unwrap();
         assert!(matches!(shipped.rate_limit_store, RateLimitStore::Memory));
-        assert_eq!(shipped.rate_limits[0].policy.calls(), 10);
+        assert_eq!(shipped.rate_limits[0].rule.policy.calls(), 10);
         let file = parse_file(
             r#"version = 1
 rate_limit_store = "redis://:secret@127.0.0.1:6379"
@@ -459,7 +572,31 @@ applies_to = ["patient"]
         .unwrap();
         let settings = resolve(file, Overrides::default()).unwrap();
         assert_eq!(settings.rate_limits.len(), 1);
-        assert_eq!(settings.rate_limits[0].policy.calls(), 3);
+        assert_eq!(settings.rate_limits[0].rule.policy.calls(), 3);
+        // Tenant rules add to the platform's, shipped or configured.
+        let tenant_only = parse_file(
+            r#"version = 1
+[[rate_limits]]
+name = "patient-clinic"
+calls = 5
+period = "5m"
+key = "account"
+applies_to = ["patient"]
+tenant = "clinic"
+"#,
+        )
+        .unwrap();
+        let settings = resolve(tenant_only, Overrides::default()).unwrap();
+        let shipped_count = hale_server::default_rules().len();
+        assert_eq!(settings.rate_limits.len(), shipped_count + 1);
+        let last = &settings.rate_limits[shipped_count];
+        assert_eq!(last.tenant.as_deref(), Some("clinic"));
+        assert_eq!(last.rule.policy.calls(), 5);
+        assert!(
+            settings.rate_limits[..shipped_count]
+                .iter()
+                .all(|r| r.tenant.is_none())
+        );
         assert!(!format!("{settings:?}").contains("secret"));
         let typo = parse_file(
             "version = 1\n[[rate_limits]]\nname = \"p\"\ncals = 3\nperiod = \"2s\"\n\

@@ -8,11 +8,13 @@ use anyhow::Context;
 use hale_core::{ClaimMapping, ClaimMappingConfig, Core};
 use hale_limit::{Limiter, MemoryConfig, MemoryStore, RedisConfig, RedisStore};
 use hale_listen::{ConnectionLimits, DEFAULT_RELOAD_POLL, Server, Tls, TlsFiles};
-use hale_server::{AppState, Limits, Oidc, Posture, RateLimits, router};
+use hale_server::{
+    AppState, Limits, Oidc, Posture, RateLimits, RateRule, TlsClient, TlsClients, router,
+};
 use tracing_subscriber::EnvFilter;
 
 use crate::commands::{open_store, operator};
-use crate::config::{LogFormat, OidcConfig, RateLimitStore, Settings};
+use crate::config::{LogFormat, OidcConfig, RateLimitStore, Settings, TlsClientBinding};
 use crate::posture;
 
 pub fn init_logging(format: LogFormat) {
@@ -65,14 +67,17 @@ pub async fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
         ..Limits::default()
     };
     let oidc = providers(&core, &settings.oidc).await?;
-    let rate = rate_limits(settings).await?;
+    let rate = rate_limits(&core, settings).await?;
+    let clients = tls_clients(&core, &settings.tls_clients).await?;
     let app = router(
         AppState {
             core,
             oidc,
             rate,
+            clients,
             posture: Posture {
                 startup: std::sync::Arc::new(checks),
+                tls: tls.clone(),
             },
         },
         &limits,
@@ -156,6 +161,39 @@ async fn providers(core: &Core, config: &OidcConfig) -> anyhow::Result<Oidc> {
     Oidc::new(issuers, providers).map_err(|error| anyhow::anyhow!("oidc: {error}"))
 }
 
+/// The client certificates bound to integration accounts. A tenant that does not exist, or an
+/// account that is missing or not an integration, stops the start, naming the entry; an
+/// account disabled later is refused on its next request.
+async fn tls_clients(core: &Core, bindings: &[TlsClientBinding]) -> anyhow::Result<TlsClients> {
+    let mut clients = Vec::with_capacity(bindings.len());
+    for binding in bindings {
+        let what = format!("tls_clients `{}`", binding.account);
+        let tenant = core
+            .resolve_tenant(&operator(), &binding.tenant)
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!("{what}: the tenant `{}` does not exist", binding.tenant)
+            })?;
+        core.authenticate_certificate(tenant, &binding.account, binding.scopes.clone())
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "{what}: no enabled integration account `{}` in tenant `{}`; create it with \
+                     `hale user invite --integration --role integration`",
+                    binding.account,
+                    binding.tenant
+                )
+            })?;
+        clients.push(TlsClient {
+            matches: binding.matches.clone(),
+            tenant,
+            account: binding.account.clone(),
+            scopes: binding.scopes.clone(),
+        });
+    }
+    Ok(TlsClients::new(clients))
+}
+
 /// `hale doctor`: the checks made at start, and the live ones the server would report.
 pub async fn doctor(settings: &Settings) -> anyhow::Result<std::process::ExitCode> {
     let store = open_store(settings).await?;
@@ -168,12 +206,17 @@ pub async fn doctor(settings: &Settings) -> anyhow::Result<std::process::ExitCod
     checks.extend(hale_server::mfa_checks(&coverage));
     let rules = RateLimits::new(
         Limiter::Memory(MemoryStore::new(MemoryConfig::default())),
-        settings.rate_limits.clone(),
+        resolved_rules(&core, settings).await?,
     );
     checks.extend(hale_server::rate_limit_checks(&rules));
     checks.extend(hale_server::oidc_checks(
         &providers(&core, &settings.oidc).await?,
     ));
+    if let Some(files) = &settings.tls {
+        let tls = load_tls(files)?;
+        let now = core.now().as_micros().div_euclid(1_000_000);
+        checks.push(hale_server::certificate_check(tls.validity().as_ref(), now));
+    }
     store.close().await;
     posture::print(&checks);
     Ok(if checks.iter().all(|check| check.passed) {
@@ -185,7 +228,7 @@ pub async fn doctor(settings: &Settings) -> anyhow::Result<std::process::ExitCod
 
 /// The rate limiter over its store: this process's memory (idle keys swept every minute), or
 /// the Redis replicas share, reached before serving so a wrong URL stops the start.
-async fn rate_limits(settings: &Settings) -> anyhow::Result<RateLimits> {
+async fn rate_limits(core: &Core, settings: &Settings) -> anyhow::Result<RateLimits> {
     let limiter = match &settings.rate_limit_store {
         RateLimitStore::Memory => {
             let store = MemoryStore::new(MemoryConfig::default());
@@ -205,7 +248,33 @@ async fn rate_limits(settings: &Settings) -> anyhow::Result<RateLimits> {
                 .map_err(|error| anyhow::anyhow!("rate_limit_store: {error}"))?,
         ),
     };
-    Ok(RateLimits::new(limiter, settings.rate_limits.clone()))
+    Ok(RateLimits::new(
+        limiter,
+        resolved_rules(core, settings).await?,
+    ))
+}
+
+/// The rules with each tenant rule bound to its tenant; one naming a tenant that does not exist
+/// stops the start.
+async fn resolved_rules(core: &Core, settings: &Settings) -> anyhow::Result<Vec<RateRule>> {
+    let mut rules = Vec::with_capacity(settings.rate_limits.len());
+    for configured in &settings.rate_limits {
+        let mut rule = configured.rule.clone();
+        if let Some(reference) = &configured.tenant {
+            let tenant = core
+                .resolve_tenant(&operator(), reference)
+                .await
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "rate limit `{}`: the tenant `{reference}` does not exist",
+                        rule.policy.name()
+                    )
+                })?;
+            rule.tenant = Some(tenant);
+        }
+        rules.push(rule);
+    }
+    Ok(rules)
 }
 
 async fn shutdown_signal() {

@@ -319,3 +319,38 @@ proptest! {
         }
     }
 }
+
+/// A call checked under two policies is counted under both or neither: the tighter one's
+/// refusal leaves the wider one's quota untouched, on one shard or across shards.
+#[test]
+fn a_call_under_several_policies_is_counted_under_all_or_none() {
+    for shards in [1, 32] {
+        let (store, clock) = store(1024, shards);
+        let tight = policy("tenant-tight", 2, 10);
+        let wide = policy("patient", 3, 10);
+        let both = [(&tight, "account"), (&wide, "account")];
+        for call in 0..2u32 {
+            let decisions = store.check_all(&both).unwrap();
+            assert!(decisions.iter().all(Decision::is_allowed), "call {call}");
+            assert_eq!(decisions[0].remaining(), 1 - call);
+            assert_eq!(decisions[1].remaining(), 2 - call);
+        }
+        let refused = store.check_all(&both).unwrap();
+        assert!(!refused[0].is_allowed(), "{refused:?}");
+        assert!(refused[1].is_allowed() && refused[1].remaining() == 0);
+        // The refusal counted nothing under the wide policy: it still has its third call.
+        let wide_alone = store.check(&wide, "account").unwrap();
+        assert!(wide_alone.is_allowed() && wide_alone.remaining() == 0);
+        assert!(!store.check(&wide, "account").unwrap().is_allowed());
+        // Once the window has passed, both allow again.
+        clock.set(Duration::from_secs(10));
+        assert!(
+            store
+                .check_all(&both)
+                .unwrap()
+                .iter()
+                .all(Decision::is_allowed)
+        );
+        assert!(store.check_all(&[]).unwrap().is_empty());
+    }
+}

@@ -41,6 +41,7 @@ async fn provider_router(h: &Harness, provider: &TestProvider) -> Router {
             oidc,
             rate: hale_server::RateLimits::default(),
             posture: hale_server::Posture::default(),
+            clients: hale_server::TlsClients::default(),
         },
         &Limits::default(),
     )

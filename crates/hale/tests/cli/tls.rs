@@ -37,9 +37,26 @@ impl Certificates {
 
     /// Issues a fresh `localhost` certificate and writes it (renamed into place) with its key.
     fn write(&self, chain: &Path, key_file: &Path, serial: u64) -> CertificateDer<'static> {
-        let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
         params.serial_number = Some(serial.into());
+        self.write_signed(params, chain, key_file)
+    }
+
+    /// As [`Certificates::write`], for a certificate that expires at `not_after`.
+    fn write_valid_until(&self, chain: &Path, key_file: &Path, not_after: time::OffsetDateTime) {
+        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        params.not_before = time::OffsetDateTime::now_utc() - time::Duration::days(1);
+        params.not_after = not_after;
+        self.write_signed(params, chain, key_file);
+    }
+
+    fn write_signed(
+        &self,
+        params: CertificateParams,
+        chain: &Path,
+        key_file: &Path,
+    ) -> CertificateDer<'static> {
+        let key = KeyPair::generate().unwrap();
         let certificate = params.signed_by(&key, &self.issuer).unwrap();
         let staged = chain.with_extension("new");
         std::fs::write(&staged, certificate.pem()).unwrap();
@@ -52,17 +69,62 @@ impl Certificates {
     }
 
     fn client(&self) -> tokio_rustls::TlsConnector {
+        tokio_rustls::TlsConnector::from(Arc::new(self.client_builder().with_no_client_auth()))
+    }
+
+    fn client_builder(
+        &self,
+    ) -> rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert> {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(self.root.clone()).unwrap();
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
         .with_protocol_versions(&[&rustls::version::TLS13])
         .unwrap()
         .with_root_certificates(roots)
-        .with_no_client_auth();
+    }
+
+    /// A client that trusts this CA and presents `identity` (a certificate and its key).
+    fn client_presenting(
+        &self,
+        identity: (CertificateDer<'static>, KeyPair),
+    ) -> tokio_rustls::TlsConnector {
+        let (certificate, key) = identity;
+        let key = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+        let config = self
+            .client_builder()
+            .with_client_auth_cert(vec![certificate], key)
+            .unwrap();
         tokio_rustls::TlsConnector::from(Arc::new(config))
     }
+
+    /// A client certificate this CA signs, naming `uri` in its subject alternative names.
+    fn client_certificate(&self, uri: &str) -> (CertificateDer<'static>, KeyPair) {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .subject_alt_names
+            .push(rcgen::SanType::URI(uri.try_into().unwrap()));
+        params.distinguished_name.push(DnType::CommonName, uri);
+        let certificate = params.signed_by(&key, &self.issuer).unwrap();
+        (certificate.der().clone(), key)
+    }
+
+    /// The CA's own certificate as PEM.
+    fn root_pem(&self) -> String {
+        let base64 = base64_lines(&self.root);
+        format!("-----BEGIN CERTIFICATE-----\n{base64}-----END CERTIFICATE-----\n")
+    }
+}
+
+fn base64_lines(der: &[u8]) -> String {
+    use base64::Engine;
+    let text = base64::engine::general_purpose::STANDARD.encode(der);
+    text.as_bytes()
+        .chunks(64)
+        .map(|line| format!("{}\n", String::from_utf8_lossy(line)))
+        .collect()
 }
 
 fn set_mode(path: &Path, mode: u32) {
@@ -109,12 +171,24 @@ async fn get(stream: &mut Stream, path: &str) -> (String, String) {
 
 /// `hale serve` over TLS; returns the child, its address and what it logs on stderr.
 fn serve_tls(site: &Site, chain: &Path, key: &Path) -> (Child, String, Arc<Mutex<String>>) {
-    let mut child = site
-        .command()
+    serve_tls_with(site, chain, key, |_| {})
+}
+
+/// As [`serve_tls`], with more flags or environment.
+fn serve_tls_with(
+    site: &Site,
+    chain: &Path,
+    key: &Path,
+    configure: impl FnOnce(&mut Command),
+) -> (Child, String, Arc<Mutex<String>>) {
+    let mut command = site.command();
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert"])
         .arg(chain)
         .arg("--tls-key")
-        .arg(key)
+        .arg(key);
+    configure(&mut command);
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -278,4 +352,119 @@ fn tls_start_up_errors_name_the_missing_key_or_the_file() {
         "{stderr}"
     );
     assert!(!stderr.contains("not a certificate"), "{stderr}");
+}
+
+/// Mutual TLS: a client certificate that `[[tls_clients]]` binds to an integration account
+/// authenticates as that account, with no token; an unbound one from the same CA and none at
+/// all authenticate nobody; disabling the account refuses its certificate at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificate_bound_in_the_configuration_acts_as_its_integration() {
+    for backend in engines() {
+        eprintln!("engine: {}", backend.name());
+        let site = Site::new(backend).await;
+        site.run_ok(&["tenant", "create", "--slug", "contoso", "--name", "Contoso"]);
+        let lab: serde_json::Value = serde_json::from_str(&site.run_ok(&[
+            "user",
+            "invite",
+            "--tenant",
+            "contoso",
+            "--username",
+            "lab",
+            "--role",
+            "integration",
+            "--integration",
+        ]))
+        .unwrap();
+        let lab_id = lab["account_id"].as_str().unwrap().to_owned();
+        let server = Certificates::new();
+        let clients = Certificates::new();
+        let chain = site.data_dir.path().join("chain.pem");
+        let key = site.data_dir.path().join("key.pem");
+        server.write(&chain, &key, 1);
+        let client_ca = path(site.data_dir.path(), "clients.pem", &clients.root_pem());
+        let config = path(
+            site.data_dir.path(),
+            "hale.toml",
+            "version = 1\n[[tls_clients]]\ntenant = \"contoso\"\naccount = \"lab\"\n\
+             uri = \"spiffe://lab.example/feed\"\nscopes = \"system/Observation.rs\"\n",
+        );
+        let (mut child, address, _) = serve_tls_with(&site, &chain, &key, |command| {
+            command
+                .arg("--tls-client-ca")
+                .arg(&client_ca)
+                .env("HALE_CONFIG", &config);
+        });
+
+        let bound =
+            server.client_presenting(clients.client_certificate("spiffe://lab.example/feed"));
+        let mut stream = connect(&bound, &address).await;
+        let (head, body) = get(&mut stream, "/api/v1/auth/me").await;
+        assert!(head.starts_with("http/1.1 200"), "{head}{body}");
+        let me: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(me["account_id"], lab_id.as_str());
+        assert_eq!(me["kind"], "integration");
+        assert_eq!(me["scopes"], "system/Observation.rs");
+
+        let unbound =
+            server.client_presenting(clients.client_certificate("spiffe://lab.example/other"));
+        for connector in [unbound, server.client()] {
+            let mut stream = connect(&connector, &address).await;
+            let (head, body) = get(&mut stream, "/api/v1/auth/me").await;
+            assert!(head.starts_with("http/1.1 401"), "{head}{body}");
+        }
+
+        site.run_ok(&["user", "disable", &lab_id]);
+        let (head, _) = get(&mut stream, "/api/v1/auth/me").await;
+        assert!(head.starts_with("http/1.1 401"), "{head}");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// `hale doctor` reports the certificate's expiry: a long-lived one passes, one expiring
+/// within the renewal window fails with what to do.
+#[tokio::test]
+async fn doctor_reports_the_certificates_expiry() {
+    let site = Site::new(engines()[0]).await;
+    let certificates = Certificates::new();
+    let chain = site.data_dir.path().join("chain.pem");
+    let key = site.data_dir.path().join("key.pem");
+    certificates.write(&chain, &key, 1);
+    let config = path(
+        site.data_dir.path(),
+        "hale.toml",
+        &format!(
+            "version = 1\ntls_cert = {:?}\ntls_key = {:?}\n",
+            chain.display().to_string(),
+            key.display().to_string()
+        ),
+    );
+    let doctor = |site: &Site| {
+        let output = site
+            .command()
+            .arg("doctor")
+            .env("HALE_CONFIG", &config)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let report = doctor(&site);
+    let line = report
+        .lines()
+        .find(|line| line.contains("tls_certificate"))
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(
+        line.starts_with("ok") && line.contains("more days"),
+        "{line}"
+    );
+
+    let soon = time::OffsetDateTime::now_utc() + time::Duration::days(5);
+    certificates.write_valid_until(&chain, &key, soon);
+    let report = doctor(&site);
+    assert!(
+        report.contains("FAILED  tls_certificate")
+            && (report.contains("expires in 4 days") || report.contains("expires in 5 days")),
+        "{report}"
+    );
+    assert!(report.contains("reloads them"), "{report}");
 }
