@@ -833,3 +833,6 @@ mod leaks;
 // Error codes, framework rejections, limits and HTTP hygiene.
 #[path = "api/errors.rs"]
 mod errors;
+
+#[path = "api/rate.rs"]
+mod rate;
