@@ -62,6 +62,23 @@ impl Site {
         String::from_utf8(output.stdout).unwrap()
     }
 
+    /// Invites an integration account into `tenant`; returns its account id.
+    fn invite_integration(&self, tenant: &str, username: &str) -> String {
+        let invited: Value = serde_json::from_str(&self.run_ok(&[
+            "user",
+            "invite",
+            "--tenant",
+            tenant,
+            "--username",
+            username,
+            "--role",
+            "integration",
+            "--integration",
+        ]))
+        .unwrap();
+        invited["account_id"].as_str().unwrap().to_owned()
+    }
+
     fn token(&self, roles: &[&str]) -> String {
         let mut args = vec!["token", "issue", "--tenant", "contoso"];
         for role in roles {
@@ -859,19 +876,7 @@ async fn accounts_and_keys_from_the_command_line_and_revocation_on_every_replica
                 .as_str()
                 .is_some_and(|code| code.len() > 20)
         );
-        let lab: Value = serde_json::from_str(&site.run_ok(&[
-            "user",
-            "invite",
-            "--tenant",
-            "contoso",
-            "--username",
-            "lab",
-            "--role",
-            "integration",
-            "--integration",
-        ]))
-        .unwrap();
-        let lab_id = lab["account_id"].as_str().unwrap().to_owned();
+        let lab_id = site.invite_integration("contoso", "lab");
         let key: Value = serde_json::from_str(&site.run_ok(&[
             "key",
             "create",

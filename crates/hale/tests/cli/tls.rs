@@ -363,19 +363,7 @@ async fn a_client_certificate_bound_in_the_configuration_acts_as_its_integration
         eprintln!("engine: {}", backend.name());
         let site = Site::new(backend).await;
         site.run_ok(&["tenant", "create", "--slug", "contoso", "--name", "Contoso"]);
-        let lab: serde_json::Value = serde_json::from_str(&site.run_ok(&[
-            "user",
-            "invite",
-            "--tenant",
-            "contoso",
-            "--username",
-            "lab",
-            "--role",
-            "integration",
-            "--integration",
-        ]))
-        .unwrap();
-        let lab_id = lab["account_id"].as_str().unwrap().to_owned();
+        let lab_id = site.invite_integration("contoso", "lab");
         let server = Certificates::new();
         let clients = Certificates::new();
         let chain = site.data_dir.path().join("chain.pem");
