@@ -174,6 +174,10 @@ pub struct Choice {
     /// The number the choice stands for in a score (FHIR `ordinalValue`/`itemWeight`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
+    /// The option came as a FHIR Coding with a display and no code: its value is the display,
+    /// and it goes back out without a code.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub uncoded: bool,
 }
 
 impl Choice {
@@ -184,6 +188,7 @@ impl Choice {
             label,
             system: None,
             score: None,
+            uncoded: false,
         }
     }
 }

@@ -356,12 +356,7 @@ mod generated {
             labels
                 .into_iter()
                 .enumerate()
-                .map(|(index, label)| Choice {
-                    value: format!("c{index}"),
-                    label,
-                    system: None,
-                    score: None,
-                })
+                .map(|(index, label)| Choice::new(&format!("c{index}"), label))
                 .collect()
         })
     }
@@ -639,4 +634,37 @@ fn phq9_imports_lints_clean_and_scores() {
     assert_eq!(codes(&form, answers.clone()), Vec::<&str>::new());
     answers[&total] = json!(11);
     assert_eq!(codes(&form, answers), ["calculation_mismatch"]);
+}
+
+#[test]
+fn an_option_with_only_a_display_is_answered_by_its_display_and_exported_without_a_code() {
+    let resource = questionnaire(json!([
+        {"linkId": "pick", "type": "choice", "text": "Pick", "answerOption": [
+            {"valueCoding": {"code": "c1"}},
+            {"valueCoding": {"display": "Answer 2"}},
+            {"valueCoding": {"code": "c3", "display": "Answer 3"}}]}
+    ]));
+    let definition = import(&resource).unwrap();
+    let form = definition.compile().unwrap();
+    assert_eq!(
+        codes(&form, json!({"pick": "Answer_2"})),
+        Vec::<&str>::new()
+    );
+    assert_eq!(codes(&form, json!({"pick": "c3"})), Vec::<&str>::new());
+    assert_eq!(codes(&form, json!({"pick": "Answer 3"})), ["invalid_choice"]);
+    let options = export(&definition)["item"][0]["answerOption"].clone();
+    assert_eq!(
+        options,
+        json!([
+            {"valueCoding": {"code": "c1", "display": "c1"}},
+            {"valueCoding": {"display": "Answer 2"}},
+            {"valueCoding": {"code": "c3", "display": "Answer 3"}}
+        ])
+    );
+    assert_refused(
+        json!({"linkId": "empty", "type": "choice", "text": "E",
+               "answerOption": [{"valueCoding": {"system": "http://x"}}]}),
+        "empty",
+        "neither a code nor a display",
+    );
 }

@@ -34,6 +34,7 @@ fn maximal() -> AppDefinition {
         label: translated.clone(),
         system: Some("http://loinc.org".to_owned()),
         score: Some(2.0),
+        uncoded: true,
     };
     let coding = hale_forms::Coding {
         system: Some("http://loinc.org".to_owned()),

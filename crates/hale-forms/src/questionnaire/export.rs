@@ -172,7 +172,9 @@ fn coding(choice: &Choice, language: &str) -> Value {
     if let Some(system) = &choice.system {
         object.insert("system".into(), json!(system));
     }
-    object.insert("code".into(), json!(choice.value));
+    if !choice.uncoded {
+        object.insert("code".into(), json!(choice.value));
+    }
     put_text(&mut object, "display", &choice.label, language);
     Value::Object(object)
 }

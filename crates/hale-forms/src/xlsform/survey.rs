@@ -357,12 +357,10 @@ fn read_choices(
             continue;
         };
         list_rows.entry(list.clone()).or_insert(*row);
-        app.choice_lists.entry(list).or_default().push(Choice {
-            value,
-            label,
-            system: None,
-            score: None,
-        });
+        app.choice_lists
+            .entry(list)
+            .or_default()
+            .push(Choice::new(&value, label));
     }
 }
 
@@ -625,12 +623,7 @@ fn add_other_choices(
             continue;
         };
         let mut choices = choices.clone();
-        choices.push(Choice {
-            value: String::from("other"),
-            label: Text::Plain(String::from("Other")),
-            system: None,
-            score: None,
-        });
+        choices.push(Choice::new("other", Text::Plain(String::from("Other"))));
         field.choices = choices;
         field.choice_list = None;
     }

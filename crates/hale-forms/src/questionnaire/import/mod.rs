@@ -771,17 +771,32 @@ impl Importer {
                 "an option's valueCoding member '{other}' is not supported"
             ));
         }
-        let value = coding
-            .get("code")
-            .and_then(string)
-            .ok_or_else(|| String::from("an option's valueCoding has no code"))?;
-        let label = get_text(coding, "display", &self.language)?
-            .unwrap_or_else(|| Text::Plain(value.clone()));
+        let label = get_text(coding, "display", &self.language)?;
+        // FHIR lets a Coding carry only a display: the patient picks it by its display, and the
+        // answer holds the display with its spaces as underscores (a value has none).
+        let (value, label, uncoded) = match (coding.get("code").and_then(string), label) {
+            (Some(code), label) => {
+                let label = label.unwrap_or_else(|| Text::Plain(code.clone()));
+                (code, label, false)
+            }
+            (None, Some(label)) => match coding.get("display").and_then(string) {
+                Some(display) => (
+                    display.split_whitespace().collect::<Vec<_>>().join("_"),
+                    label,
+                    true,
+                ),
+                None => return Err(String::from("an option's valueCoding has no code")),
+            },
+            (None, None) => {
+                return Err(String::from(
+                    "an option's valueCoding has neither a code nor a display",
+                ));
+            }
+        };
         Ok(Choice {
-            value,
-            label,
             system: coding.get("system").and_then(string),
-            score: None,
+            uncoded,
+            ..Choice::new(&value, label)
         })
     }
 
