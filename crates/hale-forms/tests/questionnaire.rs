@@ -651,7 +651,10 @@ fn an_option_with_only_a_display_is_answered_by_its_display_and_exported_without
         Vec::<&str>::new()
     );
     assert_eq!(codes(&form, json!({"pick": "c3"})), Vec::<&str>::new());
-    assert_eq!(codes(&form, json!({"pick": "Answer 3"})), ["invalid_choice"]);
+    assert_eq!(
+        codes(&form, json!({"pick": "Answer 3"})),
+        ["invalid_choice"]
+    );
     let options = export(&definition)["item"][0]["answerOption"].clone();
     assert_eq!(
         options,
