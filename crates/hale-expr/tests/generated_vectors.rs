@@ -546,7 +546,7 @@ fn date_cases(draws: &mut Draws, cases: &mut Vec<Case>) {
     }
 }
 
-const PATTERNS: [&str; 40] = [
+const PATTERNS: [&str; 60] = [
     "^[0-9]{3}$",
     "^\\d+$",
     "\\w+",
@@ -587,9 +587,29 @@ const PATTERNS: [&str; 40] = [
     "\\A\\d\\z",
     "[^\\n]",
     "(?U)a+",
+    "^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,}$",
+    "^\\d{1,3}(\\.\\d{1,2})?$",
+    "^(0?[1-9]|1[0-2]):[0-5]\\d$",
+    "(?i)^[a-c]+$",
+    "[^\\p{L}\\s]",
+    "\\p{Lu}",
+    "^\\S+$",
+    "[\\u{41}-\\u{5a}]{2}",
+    "^a{0}$",
+    "(a|b)*c",
+    "^\\w{3,}$",
+    "[[:space:]]",
+    "[\\[\\]]",
+    "[a\\-z]",
+    "^[^\\s@]+$",
+    "\\b\\w",
+    "\\<c",
+    "t\\>",
+    "^(?:\\+|00)\\d+",
+    "(?i)straße|é",
 ];
 
-const SUBJECTS: [&str; 20] = [
+const SUBJECTS: [&str; 27] = [
     "",
     "abc",
     "123",
@@ -610,6 +630,13 @@ const SUBJECTS: [&str; 20] = [
     "7",
     "colour",
     "a\u{a0}b",
+    "ABC",
+    "a@b.co",
+    "12.34",
+    "9:05",
+    "[x]",
+    "a-z",
+    "STRASSE",
 ];
 
 fn regex_cases(cases: &mut Vec<Case>) {
