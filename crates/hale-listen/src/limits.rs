@@ -20,6 +20,11 @@ pub struct ConnectionLimits {
     /// How long a kept-alive connection waits for its next request (bounded by
     /// `header_read_timeout` too).
     pub idle_timeout: Duration,
+    /// Connections held back beyond `max_connections` for the health probes (see
+    /// [`Server::with_probe_paths`](crate::Server::with_probe_paths)): when clients together
+    /// take every slot, a load balancer's probe still gets an answer. Such a connection answers
+    /// one request, and only on a probe path.
+    pub probe_reserve: usize,
 }
 
 impl Default for ConnectionLimits {
@@ -29,6 +34,7 @@ impl Default for ConnectionLimits {
             max_per_client: 64,
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(5),
+            probe_reserve: 16,
         }
     }
 }
@@ -105,6 +111,7 @@ pub struct Counters {
     refused_client_cap: AtomicU64,
     accept_errors: AtomicU64,
     open: AtomicU64,
+    probes: AtomicU64,
 }
 
 impl Counters {
@@ -124,13 +131,17 @@ impl Counters {
     pub fn accept_errors(&self) -> u64 {
         self.accept_errors.load(Ordering::Relaxed)
     }
+    /// Connections admitted to the probe reserve since the start.
+    pub fn probes(&self) -> u64 {
+        self.probes.load(Ordering::Relaxed)
+    }
     /// Connections open now.
     pub fn open(&self) -> u64 {
         self.open.load(Ordering::Relaxed)
     }
     /// Every connection the loop has taken off the socket and decided about.
     pub fn decided(&self) -> u64 {
-        self.accepted() + self.refused_total_cap() + self.refused_client_cap()
+        self.accepted() + self.probes() + self.refused_total_cap() + self.refused_client_cap()
     }
     pub(crate) fn accept_failed(&self) {
         self.accept_errors.fetch_add(1, Ordering::Relaxed);
@@ -144,11 +155,13 @@ pub enum Refusal {
     ClientCap,
 }
 
-/// Counts open connections, in total and per client, and admits a new one only below both caps.
+/// Counts open connections, in total and per client, and admits a new one only below both caps;
+/// past the total cap, into the probe reserve while it has room.
 #[derive(Debug)]
 pub struct Admission {
     max_connections: usize,
     max_per_client: usize,
+    probe_reserve: usize,
     state: Mutex<Open>,
     counters: Arc<Counters>,
 }
@@ -156,14 +169,18 @@ pub struct Admission {
 #[derive(Debug, Default)]
 struct Open {
     total: usize,
+    probes: usize,
     by_client: HashMap<ClientKey, usize>,
 }
 
 impl Admission {
-    pub fn new(limits: &ConnectionLimits, counters: Arc<Counters>) -> Arc<Self> {
+    /// Admission under `limits`; `probes` says whether anything answers on the probe reserve
+    /// (without probe paths it stays closed).
+    pub fn new(limits: &ConnectionLimits, probes: bool, counters: Arc<Counters>) -> Arc<Self> {
         Arc::new(Self {
             max_connections: limits.max_connections,
             max_per_client: limits.max_per_client,
+            probe_reserve: if probes { limits.probe_reserve } else { 0 },
             state: Mutex::new(Open::default()),
             counters,
         })
@@ -176,6 +193,15 @@ impl Admission {
         // Nothing panics while the lock is held, so a poisoned lock still holds true counts.
         let mut open = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if open.total >= self.max_connections {
+            if open.probes < self.probe_reserve {
+                open.probes += 1;
+                self.counters.probes.fetch_add(1, Ordering::Relaxed);
+                self.counters.open.fetch_add(1, Ordering::Relaxed);
+                return Ok(Permit {
+                    admission: Arc::clone(self),
+                    slot: Slot::Probe,
+                });
+            }
             self.counters
                 .refused_total_cap
                 .fetch_add(1, Ordering::Relaxed);
@@ -194,17 +220,22 @@ impl Admission {
         self.counters.open.fetch_add(1, Ordering::Relaxed);
         Ok(Permit {
             admission: Arc::clone(self),
-            client,
+            slot: Slot::Client(client),
         })
     }
 
-    fn release(&self, client: ClientKey) {
+    fn release(&self, slot: Slot) {
         let mut open = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        open.total = open.total.saturating_sub(1);
-        if let Some(held) = open.by_client.get_mut(&client) {
-            *held = held.saturating_sub(1);
-            if *held == 0 {
-                open.by_client.remove(&client);
+        match slot {
+            Slot::Probe => open.probes = open.probes.saturating_sub(1),
+            Slot::Client(client) => {
+                open.total = open.total.saturating_sub(1);
+                if let Some(held) = open.by_client.get_mut(&client) {
+                    *held = held.saturating_sub(1);
+                    if *held == 0 {
+                        open.by_client.remove(&client);
+                    }
+                }
             }
         }
         self.counters.open.fetch_sub(1, Ordering::Relaxed);
@@ -220,16 +251,32 @@ impl Admission {
     }
 }
 
+/// Which slot a permit holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    /// One of the `max_connections`, counted for its client.
+    Client(ClientKey),
+    /// One of the probe reserve.
+    Probe,
+}
+
 /// One admitted connection's slot.
 #[derive(Debug)]
 pub struct Permit {
     admission: Arc<Admission>,
-    client: ClientKey,
+    slot: Slot,
+}
+
+impl Permit {
+    /// Whether the connection holds a slot of the probe reserve (one request, probe paths only).
+    pub fn is_probe(&self) -> bool {
+        self.slot == Slot::Probe
+    }
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        self.admission.release(self.client);
+        self.admission.release(self.slot);
     }
 }
 
@@ -278,7 +325,7 @@ mod tests {
     #[test]
     fn permits_give_their_slot_back() {
         let counters = Arc::new(Counters::default());
-        let admission = Admission::new(&limits(2, 1), Arc::clone(&counters));
+        let admission = Admission::new(&limits(2, 1), false, Arc::clone(&counters));
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let b: IpAddr = "192.0.2.2".parse().unwrap();
         let c: IpAddr = "192.0.2.3".parse().unwrap();
@@ -302,34 +349,44 @@ mod tests {
         fn admission_matches_a_model(
             max_connections in 1usize..8,
             max_per_client in 1usize..4,
+            reserve in 0usize..3,
+            probes in any::<bool>(),
             steps in proptest::collection::vec((any::<bool>(), 0u8..5), 0..200),
         ) {
             let counters = Arc::new(Counters::default());
-            let admission = Admission::new(&limits(max_connections, max_per_client), counters);
-            let mut held: Vec<(u8, Permit)> = Vec::new();
+            let limits = ConnectionLimits {
+                probe_reserve: reserve,
+                ..limits(max_connections, max_per_client)
+            };
+            let admission = Admission::new(&limits, probes, counters);
+            let reserve = if probes { reserve } else { 0 };
+            // (client, whether it holds a probe slot, permit)
+            let mut held: Vec<(u8, bool, Permit)> = Vec::new();
             for (arrive, client) in steps {
                 let address = IpAddr::from([10, 0, 0, client]);
                 if arrive {
-                    let total = held.len();
-                    let mine = held.iter().filter(|(c, _)| *c == client).count();
+                    let total = held.iter().filter(|(_, probe, _)| !probe).count();
+                    let in_reserve = held.len() - total;
+                    let mine = held.iter().filter(|(c, probe, _)| *c == client && !probe).count();
                     let expected = if total >= max_connections {
-                        Err(Refusal::TotalCap)
+                        if in_reserve < reserve { Ok(true) } else { Err(Refusal::TotalCap) }
                     } else if mine >= max_per_client {
                         Err(Refusal::ClientCap)
                     } else {
-                        Ok(())
+                        Ok(false)
                     };
                     match admission.admit(address) {
                         Ok(permit) => {
-                            prop_assert_eq!(expected, Ok(()));
-                            held.push((client, permit));
+                            prop_assert_eq!(expected, Ok(permit.is_probe()));
+                            held.push((client, permit.is_probe(), permit));
                         }
                         Err(refusal) => prop_assert_eq!(expected, Err(refusal)),
                     }
-                } else if let Some(index) = held.iter().position(|(c, _)| *c == client) {
+                } else if let Some(index) = held.iter().position(|(c, _, _)| *c == client) {
                     held.remove(index);
                 }
-                let mut clients: Vec<u8> = held.iter().map(|(c, _)| *c).collect();
+                let mut clients: Vec<u8> =
+                    held.iter().filter(|(_, probe, _)| !probe).map(|(c, _, _)| *c).collect();
                 clients.sort_unstable();
                 clients.dedup();
                 prop_assert_eq!(admission.clients(), clients.len());

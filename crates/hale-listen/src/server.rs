@@ -26,12 +26,17 @@ use crate::tls::Reloader;
 /// How often the certificate files are looked at by default.
 pub const DEFAULT_RELOAD_POLL: Duration = Duration::from_secs(5);
 
+/// How long a connection in the probe reserve may take to send its request: a probe asks at
+/// once, and a reserve slot held open by an idle client is back within this.
+pub const PROBE_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// A bound socket with its limits, and TLS when configured.
 pub struct Server {
     listener: TcpListener,
     limits: ConnectionLimits,
     tls: Option<Reloader>,
     counters: Arc<Counters>,
+    probe_paths: Arc<[String]>,
 }
 
 impl Server {
@@ -41,7 +46,15 @@ impl Server {
             limits,
             tls: None,
             counters: Arc::new(Counters::default()),
+            probe_paths: Arc::from([]),
         }
+    }
+
+    /// The paths (exact, such as `/health`) that connections in the probe reserve may ask for;
+    /// with none, there is no reserve and every connection past the cap is closed.
+    pub fn with_probe_paths(mut self, paths: &[&str]) -> Self {
+        self.probe_paths = paths.iter().map(|path| (*path).to_owned()).collect();
+        self
     }
 
     /// Serve TLS with the reloader's certificates, reloaded while serving.
@@ -69,8 +82,9 @@ impl Server {
             limits,
             tls,
             counters,
+            probe_paths,
         } = self;
-        let admission = Admission::new(&limits, Arc::clone(&counters));
+        let admission = Admission::new(&limits, !probe_paths.is_empty(), Arc::clone(&counters));
         let (stop_sender, stop) = watch::channel(false);
         // Every connection task holds a sender; when the last one ends, `recv` returns None.
         let (running, mut all_ended) = mpsc::channel::<()>(1);
@@ -107,6 +121,7 @@ impl Server {
                         }
                     };
                     let connection = Connection {
+                        probe_paths: permit.is_probe().then(|| Arc::clone(&probe_paths)),
                         app: app.clone(),
                         tls: certificates.as_ref().map(|tls| tls.config()),
                         peer,
@@ -238,6 +253,8 @@ async fn idle_expired(mut activity: watch::Receiver<Activity>, idle: Duration) {
 }
 
 struct Connection {
+    /// On a connection of the probe reserve, the only paths it may ask for.
+    probe_paths: Option<Arc<[String]>>,
     app: Router,
     tls: Option<Arc<rustls::ServerConfig>>,
     peer: SocketAddr,
@@ -288,8 +305,10 @@ impl Connection {
             peer,
             limits,
             mut stop,
+            probe_paths,
             ..
         } = self;
+        let probe = probe_paths.is_some();
         let (activity, watched) = watch::channel(Activity::default());
         let activity = Arc::new(activity);
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
@@ -299,17 +318,28 @@ impl Connection {
             }
             let in_flight = InFlight::start(&activity);
             let app = app.clone();
+            let refused = probe_paths
+                .as_ref()
+                .is_some_and(|paths| !paths.iter().any(|path| path == request.uri().path()));
             async move {
+                if refused {
+                    return Ok(busy());
+                }
                 let response = app.oneshot(request).await;
                 drop(in_flight);
                 response
             }
         });
+        let header_read_timeout = if probe {
+            limits.header_read_timeout.min(PROBE_HEADER_READ_TIMEOUT)
+        } else {
+            limits.header_read_timeout
+        };
         let mut builder = http1::Builder::new();
         builder
             .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
-            .keep_alive(true);
+            .header_read_timeout(header_read_timeout)
+            .keep_alive(!probe);
         let connection = builder.serve_connection(TokioIo::new(io), service);
         tokio::pin!(connection);
         let idle = idle_expired(watched, limits.idle_timeout);
@@ -334,6 +364,24 @@ impl Connection {
             }
         }
     }
+}
+
+/// The answer on the probe reserve to anything but a probe: every slot is taken, try again.
+fn busy() -> axum::response::Response {
+    let mut response = axum::response::Response::new(axum::body::Body::from(
+        r#"{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"every connection slot is taken; retry shortly"}"#,
+    ));
+    *response.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
+    let headers = response.headers_mut();
+    headers.insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/problem+json"),
+    );
+    headers.insert(
+        hyper::header::RETRY_AFTER,
+        hyper::header::HeaderValue::from_static("1"),
+    );
+    response
 }
 
 #[cfg(test)]

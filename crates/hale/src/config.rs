@@ -496,6 +496,7 @@ fn connection_limits(connections: &ConnectionOverrides) -> anyhow::Result<Connec
             connections.idle_timeout_seconds,
             defaults.idle_timeout.as_secs(),
         )?),
+        probe_reserve: defaults.probe_reserve,
     };
     if limits.max_per_client > limits.max_connections {
         bail!("max_connections_per_client must not exceed max_connections");

@@ -86,7 +86,9 @@ pub async fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
     let address = listener.local_addr()?;
-    let mut server = Server::new(listener, connection_limits(settings.connections));
+    // When clients together take every connection slot, a few more are held for the probes.
+    let mut server = Server::new(listener, connection_limits(settings.connections))
+        .with_probe_paths(&["/health", "/ready"]);
     let (app, scheme) = match &tls {
         Some(tls) => {
             // Listening for SIGHUP starts here, before the address is announced.

@@ -15,6 +15,7 @@ fn limits(max_connections: usize, max_per_client: usize) -> ConnectionLimits {
         // Long enough that no idle connection of these tests is closed by a timeout.
         header_read_timeout: Duration::from_secs(120),
         idle_timeout: Duration::from_secs(120),
+        probe_reserve: 0,
     }
 }
 
@@ -89,6 +90,54 @@ async fn when_every_slot_is_taken_a_new_connection_is_closed_at_once() {
     // Connections that go away give their slots back.
     idle.truncate(15);
     server.until(|counters| counters.open() == 15).await;
+    let health = get_plain(server.address, "/health").await.unwrap();
+    assert_eq!(health.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_clients_take_every_slot_the_probe_reserve_answers_health_and_nothing_else() {
+    let limits = ConnectionLimits {
+        probe_reserve: 2,
+        ..limits(20, 64)
+    };
+    let server = Running::with_probes(limits, &["/health"]).await;
+    let mut idle = Vec::new();
+    for _ in 0..20 {
+        idle.push(connect_from(loopback(2), server.address).await.unwrap());
+    }
+    server.until_decided(20).await;
+
+    // Past the cap, a probe is answered on the reserve; anything else there is told to retry.
+    let health = get_plain(server.address, "/health").await.unwrap();
+    assert_eq!(health.status, 200);
+    let other = get_plain(server.address, "/whoami").await.unwrap();
+    assert_eq!(other.status, 503);
+    assert_eq!(other.headers["retry-after"], "1");
+    assert_eq!(other.headers["content-type"], "application/problem+json");
+    assert_eq!(server.counters.probes(), 2);
+    assert_eq!(server.counters.refused_total_cap(), 0);
+
+    // A reserve connection answers one request, then closes.
+    let mut once = connect_from(loopback(3), server.address).await.unwrap();
+    once.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = String::from_utf8(until_closed(&mut once).await).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    // Clients holding the reserve idle are closed after the probe's short header timeout, and
+    // while they hold it, the next connection is closed at once.
+    let _held: Vec<_> = [
+        connect_from(loopback(4), server.address).await.unwrap(),
+        connect_from(loopback(4), server.address).await.unwrap(),
+    ]
+    .into();
+    server.until(|counters| counters.probes() == 5).await;
+    let mut refused = connect_from(loopback(5), server.address).await.unwrap();
+    let answer = until_closed(&mut refused).await;
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    assert_eq!(server.counters.refused_total_cap(), 1);
+    server.until(|counters| counters.open() == 20).await;
     let health = get_plain(server.address, "/health").await.unwrap();
     assert_eq!(health.status, 200);
 }

@@ -75,17 +75,27 @@ pub struct Running {
 
 impl Running {
     pub async fn plain(limits: ConnectionLimits) -> Running {
-        Self::start(limits, None, Duration::from_secs(3600)).await
+        Self::start(limits, None, Duration::from_secs(3600), &[]).await
+    }
+
+    /// Plain, with a probe reserve answering `probe_paths`.
+    pub async fn with_probes(limits: ConnectionLimits, probe_paths: &[&str]) -> Running {
+        Self::start(limits, None, Duration::from_secs(3600), probe_paths).await
     }
 
     pub async fn tls(files: TlsFiles, reload_poll: Duration) -> Running {
         let tls = Arc::new(Tls::load(files).unwrap());
-        Self::start(ConnectionLimits::default(), Some(tls), reload_poll).await
+        Self::start(ConnectionLimits::default(), Some(tls), reload_poll, &[]).await
     }
 
-    async fn start(limits: ConnectionLimits, tls: Option<Arc<Tls>>, poll: Duration) -> Running {
+    async fn start(
+        limits: ConnectionLimits,
+        tls: Option<Arc<Tls>>,
+        poll: Duration,
+        probe_paths: &[&str],
+    ) -> Running {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut server = Server::new(listener, limits);
+        let mut server = Server::new(listener, limits).with_probe_paths(probe_paths);
         if let Some(tls) = &tls {
             server = server.with_tls(tls.reloader(poll));
         }
