@@ -200,15 +200,25 @@ pub async fn shed_load(State(slots): State<InFlight>, request: Request, next: Ne
 
 /// Every answer may carry PHI or be read as such: no cache keeps it, no browser guesses
 /// another media type for it, frames it, sends its address onward or lets it load anything.
+/// The web app's files, the same for everyone, are the one exception to caching and loading.
 pub async fn hygiene_headers(mut response: Response) -> Response {
+    // The web app's files set their own caching (revalidated, never `no-store`, or the app
+    // could not work offline) and a policy that lets them load their own scripts and styles.
+    let web_file = response.extensions().get::<hale_web::WebFile>().is_some();
     let headers = response.headers_mut();
+    if !web_file {
+        for (name, value) in [
+            (header::CACHE_CONTROL, "no-store"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+            ),
+        ] {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    }
     for (name, value) in [
-        (header::CACHE_CONTROL, "no-store"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-        ),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "no-referrer"),
     ] {

@@ -83,7 +83,7 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
     Router::new()
         .merge(routes::health::routes())
         .nest("/api/v1", routes::api())
-        .fallback(|| async { Problem::new(ErrorCode::NotFound, "no such endpoint") })
+        .fallback(web_app_or_not_found)
         // Authenticates once and applies the caller's rate limit before any handler runs.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -129,6 +129,24 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
         // Outermost, so that a malformed client id never reaches the id layer, the logs, the
         // audit record or the response: the request gets a fresh UUID instead.
         .layer(axum::middleware::map_request(drop_malformed_request_id))
+}
+
+/// Everything outside the API is the web app; an unknown API path stays a problem+json 404.
+async fn web_app_or_not_found(request: axum::extract::Request) -> axum::response::Response {
+    let path = request.uri().path();
+    if path == "/api" || path.starts_with("/api/") {
+        return Problem::new(ErrorCode::NotFound, "no such endpoint").into_response();
+    }
+    match tower::ServiceExt::oneshot(web_app(), request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+/// The web app's router, built once: its file table is static.
+fn web_app() -> Router {
+    static WEB_APP: std::sync::OnceLock<Router> = std::sync::OnceLock::new();
+    WEB_APP.get_or_init(hale_web::router).clone()
 }
 
 /// Removes the client's `X-Request-Id` unless there is exactly one and it is well formed.

@@ -836,3 +836,7 @@ mod errors;
 
 #[path = "api/rate.rs"]
 mod rate;
+
+// The web app's files: caching, compression, client-side routes, and the API's 404s beside them.
+#[path = "api/web.rs"]
+mod web;

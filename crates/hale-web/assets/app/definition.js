@@ -1,0 +1,57 @@
+// @ts-check
+/**
+ * The app definition format (`hale.app/1`) as the app reads it, and the few facts about it
+ * the screens need: choices of a field, units as people read them.
+ */
+
+/**
+ * @typedef {import('./i18n.js').Text} Text
+ * @typedef {{value: string, label: Text}} Choice
+ * @typedef {{name: string, type: string, label?: Text, hint?: Text, required?: boolean,
+ *   required_message?: Text, constraint?: string, constraint_message?: Text, relevant?: string,
+ *   calculation?: string, default?: unknown, choices?: Choice[], choice_list?: string,
+ *   appearance?: string, unit?: string, accepted_units?: string[], code?: string,
+ *   min?: number, max?: number, step?: number, children?: Field[], min_count?: number,
+ *   max_count?: number, repeat_count?: string, required_if?: string, read_only?: boolean,
+ *   hidden?: boolean, prefill?: string, parameters?: Record<string, string>,
+ *   max_length?: number, prefix?: Text}} Field
+ * @typedef {{title: Text, default_language?: string, languages?: string[],
+ *   choice_lists?: Record<string, Choice[]>, fields: Field[]}} Definition
+ */
+
+/**
+ * The choices of a select field: inline, or from the app's named list.
+ * @param {Definition} definition
+ * @param {Field} field
+ * @returns {Choice[]}
+ */
+export function choicesOf(definition, field) {
+  if (field.choices && field.choices.length > 0) return field.choices;
+  return (field.choice_list && definition.choice_lists?.[field.choice_list]) || [];
+}
+
+/** UCUM units as people write them. */
+const UNIT_LABELS = /** @type {Record<string, string>} */ ({
+  Cel: '°C',
+  '[degF]': '°F',
+  'mm[Hg]': 'mmHg',
+  '/min': '/min',
+  '%': '%',
+  kg: 'kg',
+  '[lb_av]': 'lb',
+  g: 'g',
+  cm: 'cm',
+  '[in_i]': 'in',
+  'mg/dL': 'mg/dL',
+  'mmol/L': 'mmol/L',
+});
+
+/**
+ * @param {string} unit a UCUM unit
+ */
+export function unitLabel(unit) {
+  return UNIT_LABELS[unit] ?? unit;
+}
+
+/** Field types whose answers are numbers. */
+export const NUMERIC = new Set(['integer', 'decimal', 'range']);

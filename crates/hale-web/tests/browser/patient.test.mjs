@@ -1,0 +1,174 @@
+// A patient and a clinician in Chromium against a real `hale demo`, with nothing mocked: the
+// patient signs in on a phone, goes offline, fills in the daily vitals twice, closes the page,
+// opens it again offline, goes back online, and both entries arrive exactly once; the
+// clinician then sees the new values in the chart and the patient's NEWS2 band in the list.
+// axe-core runs on every screen and every screen is photographed at phone and desktop sizes.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startDemo, launch, seriousViolations, screenshots, signIn, api, assignDailyVitals, PHONE, DESKTOP } from './harness.mjs';
+
+/** @type {Awaited<ReturnType<typeof startDemo>>} */
+let demo;
+/** @type {import('playwright-core').Browser} */
+let browser;
+
+before(async () => {
+  demo = await startDemo();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await demo?.stop();
+});
+
+/**
+ * Fills in the daily vitals form with `values` and submits it.
+ * @param {import('playwright-core').Page} page
+ * @param {{heartRate: number, systolic: number, diastolic: number, weight: string}} values
+ */
+async function fillVitals(page, values) {
+  await page.getByRole('link', { name: /^Fill in Daily vital/ }).click();
+  await page.getByRole('heading', { level: 1, name: /^Daily vital/ }).waitFor();
+  await page.getByRole('textbox', { name: /^Heart rate/ }).fill(String(values.heartRate));
+  await page.getByRole('textbox', { name: /^Oxygen saturation/ }).fill('97');
+  await page.getByRole('textbox', { name: /^Temperature/ }).fill('36.8');
+  await page.getByRole('textbox', { name: /^Systolic/ }).fill(String(values.systolic));
+  await page.getByRole('textbox', { name: /^Diastolic/ }).fill(String(values.diastolic));
+  await page.getByRole('textbox', { name: /^Weight/ }).fill(values.weight);
+  await page.getByRole('textbox', { name: /^Respiration rate/ }).fill('16');
+  await page.getByRole('radio', { name: 'Alert', exact: true }).check();
+  await page.getByRole('radio', { name: 'Air', exact: true }).check();
+  await page.getByRole('button', { name: 'Submit' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Your health checks' }).waitFor();
+}
+
+/** @param {import('playwright-core').Page} page */
+async function waitForOfflineCopy(page) {
+  const cached = await page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+    for (let attempt = 0; attempt < 200; attempt += 1) {
+      const names = await caches.keys();
+      const cache = names.length > 0 ? await caches.open(names[0]) : null;
+      if (cache && (await cache.match('/app/main.js')) && navigator.serviceWorker.controller) return true;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return false;
+  });
+  assert.ok(cached, 'the service worker controls the page and holds the app');
+}
+
+test('offline entries survive a closed tab and arrive exactly once; the clinician sees them', async () => {
+  const patient = demo.credentials.accounts['mrn-1001'];
+  const clinician = demo.credentials.accounts.clinician;
+  assert.ok(patient?.password && patient.subject && clinician?.password && clinician.token, 'demo credentials');
+  await assignDailyVitals(demo, patient.subject);
+  const context = await browser.newContext({ viewport: PHONE, hasTouch: true, isMobile: true, locale: 'en-GB' });
+  let page = await context.newPage();
+  await page.goto(demo.base);
+  await signIn(page, 'mrn-1001', patient.password);
+  await page.getByRole('heading', { level: 1, name: 'Your health checks' }).waitFor();
+  assert.deepEqual(await seriousViolations(page), []);
+  await screenshots(page, 'patient-home');
+  await waitForOfflineCopy(page);
+
+  await page.getByRole('link', { name: 'See your trends' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Your trends' }).waitFor();
+  assert.deepEqual(await seriousViolations(page), []);
+  await screenshots(page, 'patient-trends');
+  await page.getByRole('link', { name: /Home/ }).first().click();
+  await page.getByRole('heading', { level: 1, name: 'Your health checks' }).waitFor();
+
+  await context.setOffline(true);
+  await page.getByText('Offline', { exact: true }).waitFor();
+
+  // The form shows its errors inline, tied to the inputs, before anything is queued.
+  await page.getByRole('link', { name: /^Fill in Daily vital/ }).click();
+  const systolic = page.getByRole('textbox', { name: /^Systolic/ });
+  const diastolic = page.getByRole('textbox', { name: /^Diastolic/ });
+  await systolic.fill('120');
+  await diastolic.fill('130');
+  await page.keyboard.press('Tab');
+  await page.getByText('Diastolic must be below systolic').waitFor();
+  assert.equal(await diastolic.getAttribute('aria-invalid'), 'true');
+  const describedBy = (await diastolic.getAttribute('aria-describedby')) ?? '';
+  const described = await page.evaluate((ids) => ids.split(' ').map((id) => document.getElementById(id)?.textContent ?? '').join(' '), describedBy);
+  assert.match(described, /Diastolic must be below systolic/);
+  await page.getByRole('button', { name: 'Submit' }).click();
+  await page.getByRole('heading', { name: /^Please fix/ }).waitFor();
+  assert.deepEqual(await seriousViolations(page), []);
+  await screenshots(page, 'patient-form-errors');
+  await page.getByRole('link', { name: /Home/ }).first().click();
+
+  await fillVitals(page, { heartRate: 111, systolic: 131, diastolic: 81, weight: '70.4' });
+  await page.getByText('1 waiting to be sent').waitFor();
+  await fillVitals(page, { heartRate: 113, systolic: 133, diastolic: 83, weight: '70.6' });
+  await page.getByText('2 waiting to be sent').waitFor();
+  assert.deepEqual(await seriousViolations(page), []);
+  await screenshots(page, 'patient-home-offline');
+
+  // Closed and opened again, still offline: the queue is on disk, the shell in the worker.
+  await page.close();
+  page = await context.newPage();
+  await page.goto(demo.base);
+  await page.getByRole('heading', { level: 1, name: 'Your health checks' }).waitFor();
+  await page.getByText('2 waiting to be sent').waitFor();
+
+  const calls = [];
+  page.on('request', (request) => { if (new URL(request.url()).pathname.startsWith('/api/')) calls.push(request.url()); });
+  await context.setOffline(false);
+  await page.getByText('Everything has been sent.').waitFor();
+  assert.equal(calls.filter((url) => url.endsWith('/submissions/batch')).length, 1, 'one batch call');
+
+  const since = new Date(Date.now() - 3600_000).toISOString();
+  const submitted = await api(demo.base, clinician.token, `/tenants/contoso/subjects/${patient.subject}/submissions?since=${encodeURIComponent(since)}`);
+  const rates = submitted.items.map((/** @type {any} */ item) => item.answers.heart_rate).sort();
+  assert.deepEqual(rates, [111, 113], 'both entries stored, each once');
+  await context.close();
+
+  const desk = await browser.newContext({ viewport: DESKTOP, locale: 'en-GB' });
+  const staff = await desk.newPage();
+  await staff.goto(demo.base);
+  await signIn(staff, 'clinician', clinician.password);
+  await staff.getByRole('heading', { level: 1, name: 'Patients' }).waitFor();
+  const card = staff.getByRole('listitem').filter({ has: staff.getByRole('link', { name: patient.name }) });
+  await card.getByText(/NEWS2 \d+ · (Low|Low–medium|Medium|High)/).waitFor();
+  assert.deepEqual(await seriousViolations(staff), []);
+  await screenshots(staff, 'clinician-patients', DESKTOP);
+
+  await card.getByRole('link', { name: patient.name }).click();
+  await staff.getByRole('heading', { level: 1, name: patient.name }).waitFor();
+  const heart = staff.locator('figure', { has: staff.getByText('Heart rate', { exact: true }) }).first();
+  await heart.getByText('Show the values as a table').click();
+  await heart.getByRole('cell', { name: '113 /min' }).waitFor();
+  await heart.getByRole('cell', { name: '111 /min' }).waitFor();
+  assert.deepEqual(await seriousViolations(staff), []);
+  await screenshots(staff, 'clinician-patient', DESKTOP);
+  await desk.close();
+});
+
+test('a patient who fills in five forms in five minutes, online, never meets a 429', async () => {
+  const patient = demo.credentials.accounts['mrn-1002'];
+  assert.ok(patient?.password && patient.subject);
+  await assignDailyVitals(demo, patient.subject);
+  const context = await browser.newContext({ viewport: PHONE, hasTouch: true, isMobile: true, locale: 'en-GB' });
+  const page = await context.newPage();
+  /** @type {{path: string, status: number}[]} */
+  const answers = [];
+  page.on('response', (response) => {
+    const path = new URL(response.url()).pathname;
+    if (path.startsWith('/api/')) answers.push({ path, status: response.status() });
+  });
+  await page.goto(demo.base);
+  await signIn(page, 'mrn-1002', patient.password);
+  await page.getByRole('heading', { level: 1, name: 'Your health checks' }).waitFor();
+  for (let entry = 0; entry < 5; entry += 1) {
+    await fillVitals(page, { heartRate: 70 + entry, systolic: 120, diastolic: 80, weight: '68.2' });
+    await page.getByText('Everything has been sent.').waitFor();
+  }
+  assert.deepEqual(answers.filter((answer) => answer.status === 429), []);
+  const counted = answers.filter((answer) => !answer.path.startsWith('/api/v1/auth/'));
+  assert.ok(counted.length <= 10, `${counted.length} calls counted against the patient: ${JSON.stringify(counted)}`);
+  await context.close();
+});
