@@ -622,7 +622,8 @@ async fn health_and_readiness() {
             json!({"status": "ready"}),
             "no engine name to strangers"
         );
-        let unknown = send(&h.app, "GET", "/nowhere", None, None, &[]).await;
+        // Outside `/api/` every path is the web app's (tests/api/web.rs); inside, a problem.
+        let unknown = send(&h.app, "GET", "/api/nowhere", None, None, &[]).await;
         assert_problem(&unknown, StatusCode::NOT_FOUND, "not_found");
     })
     .await;

@@ -57,6 +57,12 @@ function drawBar() {
   if (skip) skip.textContent = t('nav.skip');
 }
 
+/** The skip link moves focus itself: browsers differ in whether a fragment link does. */
+function skipToContent(/** @type {Event} */ event) {
+  event.preventDefault();
+  main.focus();
+}
+
 async function signOut() {
   const signed = session.current();
   if (signed) {
@@ -186,6 +192,7 @@ const routes = [
 async function start() {
   await setLanguage(preferredLanguage());
   drawBar();
+  document.querySelector('.skip')?.addEventListener('click', skipToContent);
   window.addEventListener('online', () => {
     drawBar();
     const signed = session.current();

@@ -32,9 +32,18 @@ test('the sign-in screen is accessible, keyboard-usable and offered in French', 
   assert.deepEqual(await seriousViolations(page), []);
   await screenshots(page, 'sign-in');
 
-  // Keyboard only: the skip link first, then the form's fields in order.
+  // Keyboard only: a new screen puts focus on its heading; the fields follow in order, and
+  // the skip link before the bar leads back to the content.
+  assert.equal(await page.evaluate(() => document.activeElement?.tagName), 'H1');
   await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'sign-in-tenant');
+  for (let press = 0; press < 10; press += 1) {
+    if (await page.evaluate(() => document.activeElement?.classList.contains('skip'))) break;
+    await page.keyboard.press('Shift+Tab');
+  }
   assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'main');
   await page.getByLabel('Organisation').focus();
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement?.id), 'sign-in-username');
