@@ -43,7 +43,7 @@ async fn fetch(
     }
 }
 
-fn header_of<'a>(raw: &'a Raw, name: header::HeaderName) -> &'a str {
+fn header_of(raw: &Raw, name: header::HeaderName) -> &str {
     raw.headers
         .get(&name)
         .map(|value| value.to_str().unwrap())
