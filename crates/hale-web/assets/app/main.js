@@ -171,7 +171,11 @@ const routes = [
     notice: takeNotice(),
     onSignedIn: (role) => {
       drawBar();
-      void router.navigate(landing(role), { replace: true });
+      void router.navigate(landing(role), { replace: true }).then(() => {
+        // Entries made before the session ended go now.
+        const signed = session.current();
+        if (role === 'patient' && signed && navigator.onLine) return send(signed.tenant);
+      });
     },
   })],
   [/^\/home$/, guarded((signed) => homeScreen(main, { tenant: signed.tenant, notice: takeNotice(), onSync: () => send(signed.tenant) }), 'patient')],

@@ -61,13 +61,15 @@ async function load(tenant) {
 }
 
 /**
- * Queue entries made after the home answer was: not in its history or due flags yet.
+ * Queue entries the home answer does not reflect yet: those still waiting, and those sent
+ * after it was fetched.
  * @param {api.Home} answer
  * @param {outbox.Queued[]} entries
  */
 export function since(answer, entries) {
   const fetched = Date.parse(answer.now);
-  return entries.filter((entry) => entry.state !== 'rejected' && Date.parse(entry.submit.authored_at) > fetched);
+  return entries.filter((entry) => entry.state === 'pending'
+    || (entry.state === 'sent' && Date.parse(entry.sent_at ?? '') > fetched));
 }
 
 /**

@@ -2,7 +2,7 @@
 /** The patient's home: what is due, what is waiting to be sent, the latest NEWS2. */
 
 import { h, replace } from '../dom.js';
-import { t, text, dateTime, language } from '../i18n.js';
+import { t, text, dateTime, language, formLanguage } from '../i18n.js';
 import * as outbox from '../sync.js';
 import * as patient from '../patient.js';
 import { news2Badge } from '../vitals.js';
@@ -21,7 +21,11 @@ export async function homeScreen(main, { tenant, notice, onSync }) {
 
   const assignments = home.assignments.map((assignment) => {
     const due = patient.isDue(assignment, recent);
-    const title = text(assignment.title, language());
+    const definition = home.apps[assignment.app_id]?.definition;
+    // The definition's title in the patient's language; the assignment's is the default one.
+    const title = definition
+      ? text(definition.title, formLanguage(definition, language()), definition.default_language)
+      : text(assignment.title, language());
     const last = recent.find((entry) => entry.submit.app_id === assignment.app_id)?.submit.authored_at ?? assignment.last_submitted_at;
     return h('li', { class: `card assignment ${due ? 'due' : 'done'}` },
       h('h3', {}, title),
