@@ -16,7 +16,7 @@
  * @typedef {'low' | 'low-medium' | 'medium' | 'high'} Band
  * @typedef {{effective_at: string, total: number, band: Band}} News2
  * @typedef {{subject_id: string, now: string, assignments: HomeAssignment[],
- *   apps: Record<string, {version: number, definition: import('./engine.js').Definition}>,
+ *   apps: Record<string, {version: number, definition: import('./definition.js').Definition}>,
  *   history: {observations: HistoryObservation[], news2: News2[]}}} Home
  * @typedef {{subject_id: string, app_id: string, app_version: number, authored_at: string,
  *   answers: Record<string, unknown>, idempotency_key: string}} Submit
