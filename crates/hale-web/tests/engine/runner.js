@@ -77,31 +77,33 @@ function runExpression(engine, testCase) {
 
 /**
  * One form case: `{definition, answers, now, expected: {valid, errors: [{field, code,
- * message?}], observations: [{code, value, unit}], news2_total}}`. Errors compare as a set,
- * observations in order and exactly.
+ * message?}], observations: [{code, value, unit}], news2_total}}`, or `{definition, expected:
+ * {compile_errors: [{path, code, message?}]}}` for a definition that must not compile. Errors
+ * compare as sets (with their messages when the vector has them), observations in order and
+ * exactly.
  * @param {Engine} engine
  * @param {any} testCase
+ * @param {(definition: unknown) => any} compile compiles, or throws as `engine.compile` does
  * @returns {string | null}
  */
-function runForm(engine, testCase) {
+function runForm(engine, testCase, compile) {
+  const expected = testCase.expected;
   let form;
   try {
-    form = engine.compile(testCase.definition);
+    form = compile(testCase.definition);
   } catch (error) {
-    return `compile: ${/** @type {Error} */ (error).message}`;
+    if (!expected.compile_errors) return `compile: ${/** @type {Error} */ (error).message}`;
+    const got = errorKeys(/** @type {any} */ (error).errors ?? [], expected.compile_errors, 'path');
+    const want = errorKeys(expected.compile_errors, expected.compile_errors, 'path');
+    return sameJson(got, want) ? null : `compile errors ${got.join(' ')}, want ${want.join(' ')}`;
   }
+  if (expected.compile_errors) return `compiled, want errors ${show(expected.compile_errors)}`;
   const state = engine.formState(form, testCase.answers ?? {}, testCase.now);
-  const expected = testCase.expected;
   if (state.valid !== expected.valid) {
     return `valid ${state.valid}, want ${expected.valid}: errors ${show(state.errors)}`;
   }
-  const withMessages = (expected.errors ?? []).some((/** @type {any} */ error) => error.message !== undefined);
-  /** @param {any[]} errors */
-  const keys = (errors) => errors
-    .map((error) => show(withMessages ? [error.field, error.code, error.message] : [error.field, error.code]))
-    .sort();
-  const got = keys(state.errors);
-  const want = keys(expected.errors ?? []);
+  const got = errorKeys(state.errors, expected.errors ?? [], 'field');
+  const want = errorKeys(expected.errors ?? [], expected.errors ?? [], 'field');
   if (!sameJson(got, want)) return `errors ${got.join(' ')}, want ${want.join(' ')}`;
   if (!sameJson(state.observations, expected.observations ?? [])) {
     return `observations ${show(state.observations)}, want ${show(expected.observations)}`;
@@ -110,6 +112,20 @@ function runForm(engine, testCase) {
     return `news2 ${state.news2_total}, want ${expected.news2_total}`;
   }
   return null;
+}
+
+/**
+ * Errors as sorted keys: where and code, and the message too when the expected errors give
+ * messages.
+ * @param {any[]} errors
+ * @param {any[]} expected
+ * @param {string} where `field` or `path`
+ */
+function errorKeys(errors, expected, where) {
+  const withMessages = expected.some((error) => error.message !== undefined);
+  return errors
+    .map((error) => show(withMessages ? [error[where], error.code, error.message] : [error[where], error.code]))
+    .sort();
 }
 
 /**
@@ -137,20 +153,60 @@ function report(name, cases, run) {
 }
 
 /**
+ * The form cases of one file: a single case, a list of cases, or `{definitions, cases}` whose
+ * cases name their definition.
+ * @param {string} name
+ * @param {any} content
+ * @returns {any[]}
+ */
+function formCases(name, content) {
+  if (Array.isArray(content)) return content.map((testCase, index) => ({ ...testCase, name: `${name}[${index}]` }));
+  if (content.cases) {
+    return content.cases.map((/** @type {any} */ testCase, /** @type {number} */ index) => ({
+      ...testCase,
+      definition: content.definitions[testCase.definition],
+      name: `${name}[${index}] (${testCase.definition})`,
+    }));
+  }
+  return [{ ...content, name }];
+}
+
+/**
  * Runs every vector file.
  * @param {Engine} engine
  * @param {{expressions: Record<string, any[]>, forms: Record<string, any>}} vectors
- *   expression files by name (each a list of cases), form cases by file name
+ *   expression files by name (each a list of cases), form files by name
  * @returns {Report[]}
  */
 export function runAll(engine, vectors) {
   const reports = Object.entries(vectors.expressions)
     .map(([name, cases]) => report(name, cases, (testCase) => runExpression(engine, testCase)));
-  const forms = Object.entries(vectors.forms).flatMap(([name, content]) =>
-    (Array.isArray(content) ? content : [content]).map((testCase, index) => ({
-      ...testCase,
-      name: Array.isArray(content) ? `${name}[${index}]` : name,
-    })));
-  reports.push(report('forms', forms, (testCase) => runForm(engine, testCase)));
+  // A definition shared by many cases is compiled once.
+  /** @type {Map<unknown, {form?: unknown, error?: unknown}>} */
+  const compiled = new Map();
+  /** @param {unknown} definition */
+  const compile = (definition) => {
+    if (!compiled.has(definition)) {
+      try {
+        compiled.set(definition, { form: engine.compile(definition) });
+      } catch (error) {
+        compiled.set(definition, { error });
+      }
+    }
+    const outcome = /** @type {{form?: unknown, error?: unknown}} */ (compiled.get(definition));
+    if (outcome.error) throw outcome.error;
+    return outcome.form;
+  };
+  // Files of one case each are reported together, by folder.
+  /** @type {Map<string, any[]>} */
+  const groups = new Map();
+  for (const [name, content] of Object.entries(vectors.forms)) {
+    const single = !Array.isArray(content) && !content.cases;
+    const group = single ? `${name.slice(0, name.lastIndexOf('/'))}/*.json` : name;
+    groups.set(group, [...(groups.get(group) ?? []), ...formCases(name, content)]);
+  }
+  for (const [name, cases] of groups) {
+    reports.push(report(name, cases, (testCase) => runForm(engine, testCase, compile)));
+  }
   return reports;
 }
