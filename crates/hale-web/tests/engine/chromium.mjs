@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { readdirSync } from 'node:fs';
 import { chromium } from 'playwright-core';
-import { EXPRESSION_FILES, ROOT, formFiles } from './vectors.mjs';
+import { EXPRESSION_FILES, ROOT, STATE_FILES, formFiles } from './vectors.mjs';
 
 const ENGINE = 'crates/hale-web/assets/engine';
 const RUNNER = 'crates/hale-web/tests/engine/runner.js';
@@ -28,6 +28,7 @@ const served = new Set([
   RUNNER,
   ...EXPRESSION_FILES,
   ...forms,
+  ...STATE_FILES,
 ]);
 
 const server = createServer(async (request, response) => {
@@ -63,19 +64,23 @@ try {
   const pageErrors = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
   await page.goto(`http://127.0.0.1:${port}/`);
-  const reports = await page.evaluate(async ({ engine, runner, expressionFiles, formFiles }) => {
+  const reports = await page.evaluate(async ({ engine, runner, expressionFiles, formFiles, stateFiles }) => {
     const module = await import(engine);
     const { runAll } = await import(runner);
     /** @param {string} path */
     const fetchJson = async (path) => (await fetch(`/${path}`)).json();
-    const expressions = Object.fromEntries(await Promise.all(
-      expressionFiles.map(async (/** @type {string} */ path) => [path, await fetchJson(path)]),
+    /** @param {string[]} paths */
+    const load = async (paths) => Object.fromEntries(await Promise.all(
+      paths.map(async (path) => [path, await fetchJson(path)]),
     ));
-    const forms = Object.fromEntries(await Promise.all(
-      formFiles.map(async (/** @type {string} */ path) => [path, await fetchJson(path)]),
-    ));
-    return runAll(module, { expressions, forms });
-  }, { engine: `/${ENGINE}/index.js`, runner: `/${RUNNER}`, expressionFiles: EXPRESSION_FILES, formFiles: forms });
+    return runAll(module, { expressions: await load(expressionFiles), forms: await load(formFiles), states: await load(stateFiles) });
+  }, {
+    engine: `/${ENGINE}/index.js`,
+    runner: `/${RUNNER}`,
+    expressionFiles: EXPRESSION_FILES,
+    formFiles: forms,
+    stateFiles: STATE_FILES,
+  });
   console.log(`chromium ${browser.version()}`);
   failed = pageErrors.length;
   for (const error of pageErrors) console.log(`page error: ${error}`);

@@ -6,11 +6,12 @@
 
 import * as engine from '../../assets/engine/index.js';
 import { runAll } from './runner.js';
-import { EXPRESSION_FILES, formFiles, readVector } from './vectors.mjs';
+import { EXPRESSION_FILES, STATE_FILES, formFiles, readVector } from './vectors.mjs';
 
 const vectors = {
   expressions: Object.fromEntries(EXPRESSION_FILES.map((path) => [path, readVector(path)])),
   forms: Object.fromEntries(formFiles().map((path) => [path, readVector(path)])),
+  states: Object.fromEntries(STATE_FILES.map((path) => [path, readVector(path)])),
 };
 const reports = runAll(engine, vectors);
 let failed = 0;

@@ -129,6 +129,29 @@ function errorKeys(errors, expected, where) {
 }
 
 /**
+ * One field-state case of `state_cases.json`: `{definition, answers, now, fields: {path:
+ * {member: value}}, valid?, observations?}`; only the members given are compared.
+ * @param {Engine} engine
+ * @param {any} testCase
+ * @returns {string | null}
+ */
+function runState(engine, testCase) {
+  const state = engine.formState(engine.compile(testCase.definition), testCase.answers, testCase.now);
+  for (const [path, expected] of Object.entries(testCase.fields)) {
+    const actual = /** @type {Record<string, unknown> | undefined} */ (state.fields[path]);
+    if (!actual) return `no state for ${path}`;
+    for (const [member, value] of Object.entries(/** @type {object} */ (expected))) {
+      if (!sameJson(actual[member], value)) return `${path}.${member} is ${show(actual[member])}, want ${show(value)}`;
+    }
+  }
+  if (testCase.valid !== undefined && state.valid !== testCase.valid) return `valid ${state.valid}, want ${testCase.valid}`;
+  if (testCase.observations !== undefined && !sameJson(state.observations, testCase.observations)) {
+    return `observations ${show(state.observations)}, want ${show(testCase.observations)}`;
+  }
+  return null;
+}
+
+/**
  * Runs a list of cases and reports.
  * @param {string} name
  * @param {any[]} cases
@@ -174,8 +197,8 @@ function formCases(name, content) {
 /**
  * Runs every vector file.
  * @param {Engine} engine
- * @param {{expressions: Record<string, any[]>, forms: Record<string, any>}} vectors
- *   expression files by name (each a list of cases), form files by name
+ * @param {{expressions: Record<string, any[]>, forms: Record<string, any>, states?: Record<string, any[]>}} vectors
+ *   expression files by name (each a list of cases), form files by name, field-state files
  * @returns {Report[]}
  */
 export function runAll(engine, vectors) {
@@ -207,6 +230,9 @@ export function runAll(engine, vectors) {
   }
   for (const [name, cases] of groups) {
     reports.push(report(name, cases, (testCase) => runForm(engine, testCase, compile)));
+  }
+  for (const [name, cases] of Object.entries(vectors.states ?? {})) {
+    reports.push(report(name, cases, (testCase) => runState(engine, testCase)));
   }
   return reports;
 }

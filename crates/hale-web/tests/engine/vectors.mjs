@@ -10,6 +10,9 @@ import { join } from 'node:path';
 
 export const ROOT = new URL('../../../../', import.meta.url).pathname;
 
+/** Field states on screen, which no server vector covers: this engine's own cases. */
+export const STATE_FILES = ['crates/hale-web/tests/engine/state_cases.json'];
+
 export const EXPRESSION_FILES = [
   'crates/hale-expr/tests/vectors.json',
   'crates/hale-expr/tests/generated_vectors.json',
