@@ -655,6 +655,7 @@ export function compile(definition) {
     news2: optional(app.news2),
     fields: compiled,
     order,
-    index: new Map(compiled.map((field, index) => [field.name, index])),
+    // The first field of a name, as `CompiledForm::index_of` finds it.
+    index: new Map(compiled.map((field, index) => /** @type {[string, number]} */ ([field.name, index])).reverse()),
   };
 }
