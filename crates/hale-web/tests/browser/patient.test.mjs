@@ -80,6 +80,17 @@ test('offline entries survive a closed tab and arrive exactly once; the clinicia
   await page.getByRole('link', { name: /Home/ }).first().click();
   await page.getByRole('heading', { level: 1, name: 'Your health checks' }).waitFor();
 
+  // The app's own labels follow the interface into French, from the definition's texts.
+  await page.getByLabel('Language').selectOption('fr');
+  await page.getByRole('heading', { level: 1, name: 'Vos relevés de santé' }).waitFor();
+  await page.getByRole('link', { name: /^Remplir / }).click();
+  await page.getByRole('textbox', { name: /^Fréquence cardiaque/ }).waitFor();
+  await page.getByRole('radio', { name: 'Alerte', exact: true }).waitFor();
+  await screenshots(page, 'patient-form-fr');
+  await page.getByLabel('Langue').selectOption('en');
+  await page.getByRole('link', { name: /Home/ }).first().click();
+  await page.getByRole('heading', { level: 1, name: 'Your health checks' }).waitFor();
+
   await context.setOffline(true);
   await page.getByText('Offline', { exact: true }).waitFor();
 
