@@ -11,12 +11,12 @@
 import { h, replace, uid, announce } from './dom.js';
 import { t, text, has } from './i18n.js';
 import { choicesOf, unitLabel, NUMERIC } from './definition.js';
-import { compile, formState } from './engine.js';
+import { compile, formState } from '../engine/index.js';
 
 /**
  * @typedef {import('./definition.js').Definition} Definition
  * @typedef {import('./definition.js').Field} Field
- * @typedef {import('./engine.js').FormState} FormState
+ * @typedef {import('../engine/validate.js').FormState} FormState
  * @typedef {{field: Field, wrapper: HTMLElement, error: HTMLElement, focusTarget: HTMLElement,
  *   output?: HTMLElement, inputs: HTMLElement[]}} View
  * @typedef {{answers: Record<string, unknown>, state: FormState}} Finished
