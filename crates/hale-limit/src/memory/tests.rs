@@ -354,3 +354,20 @@ fn a_call_under_several_policies_is_counted_under_all_or_none() {
         assert!(store.check_all(&[]).unwrap().is_empty());
     }
 }
+
+/// The limiter over a memory store hands every check on and keeps their order.
+#[tokio::test]
+async fn the_limiter_decides_every_check_in_order() {
+    let (store, _clock) = store(1024, 4);
+    let limiter = crate::Limiter::Memory(store);
+    let one = policy("one", 1, 60);
+    let three = policy("three", 3, 60);
+    let decisions = limiter
+        .check_all(&[(&three, "a"), (&one, "a")])
+        .await
+        .unwrap();
+    let remaining: Vec<u32> = decisions.iter().map(Decision::remaining).collect();
+    assert_eq!(remaining, [2, 0]);
+    let refused = limiter.check(&one, "a").await.unwrap();
+    assert!(!refused.is_allowed());
+}

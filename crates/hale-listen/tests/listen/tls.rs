@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use hale_listen::{Tls, TlsError, TlsFiles, key_file_is_private};
+use hale_listen::{CertificateValidity, Tls, TlsError, TlsFiles, key_file_is_private};
 use rustls::version::{TLS12, TLS13};
 use rustls::{AlertDescription, CertificateError, ProtocolVersion};
 use sha2::{Digest, Sha256};
@@ -487,4 +487,37 @@ proptest::proptest! {
             }
         }
     }
+}
+
+#[test]
+fn the_certificate_in_force_reports_its_validity_and_whom_it_names() {
+    let pki = Pki::new();
+    let directory = tempfile::tempdir().unwrap();
+    let expired = pki.intermediate.issue(Leaf {
+        common_name: "hale.example",
+        expired: true,
+        ..Leaf::default()
+    });
+    let tls = Tls::load(write_files(
+        directory.path(),
+        &expired,
+        &[&pki.intermediate],
+    ))
+    .unwrap();
+    let validity = tls.validity().unwrap();
+    assert_eq!(validity.subject.as_deref(), Some("hale.example"));
+    // 2020-01-01 and 2021-01-01, midnight UTC.
+    assert_eq!(
+        (validity.not_before, validity.not_after),
+        (1_577_836_800, 1_609_459_200)
+    );
+
+    // Without a common name, its first DNS name names it.
+    let mut params = rcgen::CertificateParams::new(vec!["only-dns.example".to_owned()]).unwrap();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let der = params.self_signed(&key).unwrap().der().to_vec();
+    let unnamed = CertificateValidity::from_der(&der).unwrap();
+    assert_eq!(unnamed.subject.as_deref(), Some("only-dns.example"));
+    assert!(CertificateValidity::from_der(b"not a certificate").is_none());
 }
