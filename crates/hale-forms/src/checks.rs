@@ -1,6 +1,7 @@
 //! Checks on one field, on choice lists and on the NEWS2 mapping, each reporting into a shared
 //! error list so that compile reports every problem at once.
 
+use std::cmp::Ordering;
 use std::collections::HashSet;
 
 use crate::compile::CompiledField;
@@ -226,6 +227,9 @@ pub(crate) fn check_field(
     let mut push = |member: &str, code: &'static str, message: &str| {
         errors.push(error(&format!("{path}.{member}"), code, message));
     };
+    if let Some(problem) = tick_labels_problem(app, field) {
+        push("parameters", "invalid_parameter", &problem);
+    }
     if kind.is_container() {
         if field.children.is_empty() {
             push(
@@ -396,4 +400,46 @@ pub(crate) fn check_news2(
             ));
         }
     }
+}
+
+/// A range's `tick_labelset` parameter names the choice list that labels its ticks; with the
+/// `no-ticks` appearance only its two ends are labelled, so the list holds exactly the start
+/// and the end (the XLSForm specification's rules).
+fn tick_labels_problem(app: &AppDefinition, field: &Field) -> Option<String> {
+    if field.field_type != FieldType::Range {
+        return None;
+    }
+    let name = field.parameters.get("tick_labelset")?;
+    let Some(list) = app.choice_lists.get(name) else {
+        return Some(format!(
+            "tick_labelset names no choice list: there is no list '{name}'"
+        ));
+    };
+    let no_ticks = field
+        .appearance
+        .as_deref()
+        .is_some_and(|appearance| appearance.split_whitespace().any(|word| word == "no-ticks"));
+    if !no_ticks {
+        return None;
+    }
+    let by_value = |a: &Option<f64>, b: &Option<f64>| a.partial_cmp(b).unwrap_or(Ordering::Equal);
+    // Repeated values (a list allowed duplicates) label the same tick.
+    let mut values: Vec<Option<f64>> = list
+        .iter()
+        .map(|choice| choice.value.parse::<f64>().ok())
+        .collect();
+    values.sort_by(by_value);
+    values.dedup();
+    if values.len() != 2 {
+        return Some(String::from(
+            "with the no-ticks appearance, the tick_labelset list has exactly two values: the start and the end",
+        ));
+    }
+    let mut ends = vec![field.min, field.max];
+    ends.sort_by(by_value);
+    (values != ends || values.contains(&None)).then(|| {
+        String::from(
+            "with the no-ticks appearance, the tick_labelset choices are the range's start and end values",
+        )
+    })
 }

@@ -222,8 +222,13 @@ fn required_as_an_expression_and_range_defaults() {
     let survey = "type,name,label,required\ninteger,age,Age,yes\ntext,guardian,Guardian,${age} < 18\nrange,pain,Pain,\n";
     assert_eq!(codes(survey, r#"{"age": 12}"#), ["required"]);
     assert!(codes(survey, r#"{"age": 40}"#).is_empty());
-    // XLSForm's range defaults: start 0, end 10, step 1.
+    // XLSForm's range defaults: start 1, end 10, step 1.
     assert!(codes(survey, r#"{"age": 40, "pain": 10}"#).is_empty());
+    assert!(codes(survey, r#"{"age": 40, "pain": 1}"#).is_empty());
+    assert_eq!(
+        codes(survey, r#"{"age": 40, "pain": 0}"#),
+        ["below_minimum"]
+    );
     assert_eq!(
         codes(survey, r#"{"age": 40, "pain": 11}"#),
         ["above_maximum"]
@@ -259,5 +264,50 @@ fn bounds_written_as_constraints_count_and_a_missing_policy_is_the_default() {
             .infos
             .iter()
             .any(|issue| issue.code == "plausible_range_applied")
+    );
+}
+
+#[test]
+fn a_ranges_tick_labels_name_a_list_and_with_no_ticks_label_its_two_ends() {
+    let lint = |parameters: &str, appearance: &str, choices: &str| -> Vec<(String, &'static str)> {
+        let survey = format!(
+            "type,name,label,parameters,appearance\nrange,q1,Q1,{parameters},{appearance}\n"
+        );
+        match import_csv(&survey, Some(choices), None) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors
+                .into_iter()
+                .map(|error| {
+                    (
+                        format!("{} {} {}", error.sheet, error.row, error.column),
+                        error.code,
+                    )
+                })
+                .collect(),
+        }
+    };
+    let ends = "list_name,name,label\nc1,1,Low\nc1,10,High\n";
+    assert!(lint("tick_labelset=c1", "no-ticks", ends).is_empty());
+    assert!(
+        lint(
+            "tick_labelset=c1",
+            "",
+            "list_name,name,label\nc1,2,A\nc1,4,B\nc1,6,C\n"
+        )
+        .is_empty()
+    );
+    let refused = vec![(String::from("survey 2 parameters"), "invalid_parameter")];
+    assert_eq!(lint("tick_labelset=c9", "", ends), refused);
+    let three = "list_name,name,label\nc1,1,A\nc1,5,B\nc1,10,C\n";
+    assert_eq!(lint("tick_labelset=c1", "no-ticks", three), refused);
+    let not_the_end = "list_name,name,label\nc1,1,A\nc1,9,B\n";
+    assert_eq!(lint("tick_labelset=c1", "no-ticks", not_the_end), refused);
+    assert!(
+        lint(
+            "start=0 end=9 tick_labelset=c1",
+            "no-ticks",
+            "list_name,name,label\nc1,0,A\nc1,9,B\n"
+        )
+        .is_empty()
     );
 }

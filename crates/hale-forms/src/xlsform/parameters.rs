@@ -1,6 +1,6 @@
 //! The survey's `parameters` column: `key=value` pairs (separated by spaces, `;` or `,`, as
 //! the reference converter reads them), per question type. Range bounds take XLSForm's
-//! defaults (start 0, end 10, step 1); display parameters pass to the client untouched.
+//! defaults (start 1, end 10, step 1, as the reference converter has them); display parameters pass to the client untouched.
 
 use super::ImportError;
 use crate::definition::{Field, FieldType};
@@ -31,7 +31,7 @@ fn error(errors: &mut Vec<ImportError>, row: usize, code: &'static str, message:
 pub(crate) fn read(errors: &mut Vec<ImportError>, text: &str, row: usize, field: &mut Field) {
     let kind = field.field_type;
     if kind == FieldType::Range {
-        field.min = field.min.or(Some(0.0));
+        field.min = field.min.or(Some(1.0));
         field.max = field.max.or(Some(10.0));
         field.step = field.step.or(Some(1.0));
     }
