@@ -8,9 +8,11 @@
 
 mod app_io;
 mod apps;
+mod assignments;
 mod auth;
 mod error;
 mod external;
+mod home;
 pub mod policy;
 mod subjects;
 mod submissions;
@@ -27,6 +29,7 @@ use hale_store::Store;
 
 pub use app_io::{AppSource, ExportFormat, lint_source, read_definition, uploads_being_parsed};
 pub use apps::{AppSummary, DraftVersion, VersionPage, VersionStep};
+pub use assignments::NewAssignment;
 pub use auth::{
     AccountSummary, ApiKeySummary, Argon2Settings, AuthSettings, CreatedAccount, Credential,
     ExternalIdentity, IssueToken, IssuedKey, IssuedToken, MFA_ROLES, MfaCoverage, MfaOffer,
@@ -34,11 +37,16 @@ pub use auth::{
 };
 pub use error::{CoreError, ErrorCode};
 pub use external::{ClaimMapping, ClaimMappingConfig, ProviderClaims};
+pub use home::{
+    HISTORY_DAYS, HISTORY_LIMIT, Home, HomeAssignment, OVERVIEW_LIMIT, PatientOverview,
+    PublishedApp,
+};
 pub use subjects::RegisterSubject;
 pub use submissions::{DEFAULT_PAGE_SIZE, Listing, MAX_PAGE_SIZE, SubmitAnswers, Submitted};
 
 pub use hale_store::{
-    AppRow, AppVersionRow, ObservationRow, Page, SubjectRow, SubmissionRow, TenantRow, TimeRange,
+    AppRow, AppVersionRow, AssignmentRow, LatestObservation, News2Row, ObservationRow, Page,
+    PatientRow, SubjectRow, SubmissionRow, TenantRow, TimeRange,
 };
 
 /// Generates identifiers and secrets; injected so tests can make them predictable.

@@ -149,4 +149,14 @@ policies! {
         Need::Resource(QuestionnaireResponse, Search);
     ListObservations: Roles::AnyOf(&[TenantAdmin, Clinician, Integration, Role::Patient]),
         Need::Resource(Observation, Search);
+    /// Asking a subject to fill in an app changes their care: clinicians and administrators.
+    Assign: Roles::AnyOf(&[TenantAdmin, Clinician]), Need::Resource(Patient, Update);
+    /// A patient sees their own assignments through their home, never through this.
+    ListAssignments: Roles::AnyOf(&[TenantAdmin, Clinician]), Need::Resource(Patient, Read);
+    EndAssignment: Roles::AnyOf(&[TenantAdmin, Clinician]), Need::Resource(Patient, Update);
+    /// A patient's own home: their assignments, the apps to fill in, their recent readings.
+    ReadHome: Roles::AnyOf(&[Role::Patient]), Need::Resource(Observation, Read);
+    /// Every patient's newest readings; the use case also needs `ListSubjects` for the names.
+    ReadPatientOverview: Roles::AnyOf(&[TenantAdmin, Clinician]),
+        Need::Resource(Observation, Search);
 }

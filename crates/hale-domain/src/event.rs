@@ -7,8 +7,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::assignment::{CalendarDate, Schedule};
 use crate::clock::Timestamp;
-use crate::ids::{AppId, PrincipalId, SubjectId, SubmissionId, TenantId};
+use crate::ids::{AppId, AssignmentId, PrincipalId, SubjectId, SubmissionId, TenantId};
 
 /// The stream an event belongs to; optimistic concurrency is per stream.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -253,6 +254,21 @@ pub enum EventBody {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         scores: Option<Box<RawValue>>,
     },
+    /// An app asked of a subject on a schedule. Assignments are appended to their subject's
+    /// stream, expecting the version their check read, so that of two concurrent changes to
+    /// one subject's assignments (the same app assigned twice, say) one wins.
+    AssignmentMade {
+        assignment_id: AssignmentId,
+        subject_id: SubjectId,
+        app_id: AppId,
+        schedule: Schedule,
+        starts_on: CalendarDate,
+    },
+    /// The assignment asks for nothing more; its subject's stream, as for `AssignmentMade`.
+    AssignmentEnded {
+        assignment_id: AssignmentId,
+        subject_id: SubjectId,
+    },
 }
 
 impl EventBody {
@@ -276,6 +292,8 @@ impl EventBody {
             EventBody::AppVersionDrafted { .. } => "app_version_drafted",
             EventBody::AppVersionStatusChanged { .. } => "app_version_status_changed",
             EventBody::SubmissionReceived { .. } => "submission_received",
+            EventBody::AssignmentMade { .. } => "assignment_made",
+            EventBody::AssignmentEnded { .. } => "assignment_ended",
         }
     }
 

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use uuid::Uuid;
 
-/// Declares a UUID-backed identifier type. Kept as a tiny macro because the five id types differ
+/// Declares a UUID-backed identifier type. Kept as a tiny macro because the id types differ
 /// only in name; behaviour must stay identical across them.
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
@@ -69,6 +69,10 @@ uuid_id!(
 uuid_id!(
     /// A user or machine client acting on Hale.
     PrincipalId
+);
+uuid_id!(
+    /// One app assigned to one subject on a schedule.
+    AssignmentId
 );
 
 impl TenantId {

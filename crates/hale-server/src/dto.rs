@@ -1,10 +1,14 @@
 //! Wire types: what the REST API sends and accepts. Domain and store types never reach the
 //! wire directly, so either can change without breaking clients.
 
+use std::collections::BTreeMap;
+
 use base64::Engine;
 use hale_core::{
-    AppRow, AppSummary, AppVersionRow, ObservationRow, Page, SubjectRow, SubmissionRow, TenantRow,
+    AppRow, AppSummary, AppVersionRow, AssignmentRow, Home, News2Row, ObservationRow, Page,
+    PatientOverview, SubjectRow, SubmissionRow, TenantRow,
 };
+use hale_domain::assignment::Schedule;
 use hale_domain::event::Identifier;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -311,4 +315,209 @@ pub fn decode_cursor(cursor: &str) -> Result<(i64, String, i64), ApiError> {
             )
             .into()
         })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAssignment {
+    pub subject_id: String,
+    pub app_id: String,
+    pub schedule: Schedule,
+    pub starts_on: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct AssignmentDto {
+    pub id: String,
+    pub subject_id: String,
+    pub app_id: String,
+    pub schedule: Schedule,
+    pub starts_on: String,
+    pub created_at: String,
+    pub ended_at: Option<String>,
+}
+
+impl From<AssignmentRow> for AssignmentDto {
+    fn from(row: AssignmentRow) -> Self {
+        Self {
+            id: row.id.to_string(),
+            subject_id: row.subject_id.to_string(),
+            app_id: row.app_id.to_string(),
+            schedule: row.schedule,
+            starts_on: row.starts_on.to_string(),
+            created_at: row.created_at.to_rfc3339(),
+            ended_at: row.ended_at.map(|at| at.to_rfc3339()),
+        }
+    }
+}
+
+/// A NEWS2 risk band as the wire names it (`low-medium`), from the score's own name.
+fn band(risk: &str) -> String {
+    risk.replace('_', "-")
+}
+
+#[derive(Serialize)]
+pub struct HomeDto {
+    pub subject_id: String,
+    pub now: String,
+    pub assignments: Vec<HomeAssignmentDto>,
+    pub apps: BTreeMap<String, PublishedAppDto>,
+    pub history: HistoryDto,
+}
+
+#[derive(Serialize)]
+pub struct HomeAssignmentDto {
+    pub id: String,
+    pub app_id: String,
+    pub title: String,
+    pub schedule: Schedule,
+    pub due: bool,
+    pub last_submitted_at: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct PublishedAppDto {
+    pub version: i64,
+    pub definition: serde_json::Value,
+}
+
+#[derive(Serialize)]
+pub struct HistoryDto {
+    pub observations: Vec<HistoryObservationDto>,
+    pub news2: Vec<News2Dto>,
+}
+
+#[derive(Serialize)]
+pub struct HistoryObservationDto {
+    pub code: String,
+    pub value: f64,
+    pub unit: String,
+    pub effective_at: String,
+}
+
+#[derive(Serialize)]
+pub struct News2Dto {
+    pub effective_at: String,
+    pub total: i64,
+    pub band: String,
+}
+
+impl From<&News2Row> for News2Dto {
+    fn from(row: &News2Row) -> Self {
+        Self {
+            effective_at: row.effective_at.to_rfc3339(),
+            total: row.total,
+            band: band(&row.risk),
+        }
+    }
+}
+
+impl From<Home> for HomeDto {
+    fn from(home: Home) -> Self {
+        Self {
+            subject_id: home.subject.to_string(),
+            now: home.now.to_rfc3339(),
+            assignments: home
+                .assignments
+                .into_iter()
+                .map(|item| HomeAssignmentDto {
+                    id: item.assignment.id.to_string(),
+                    app_id: item.assignment.app_id.to_string(),
+                    title: item.title,
+                    schedule: item.assignment.schedule,
+                    due: item.due,
+                    last_submitted_at: item.last_submitted_at.map(|at| at.to_rfc3339()),
+                })
+                .collect(),
+            apps: home
+                .apps
+                .into_iter()
+                .map(|app| {
+                    (
+                        app.app.to_string(),
+                        PublishedAppDto {
+                            version: app.version,
+                            definition: app.definition,
+                        },
+                    )
+                })
+                .collect(),
+            history: HistoryDto {
+                observations: home
+                    .observations
+                    .into_iter()
+                    .map(|row| HistoryObservationDto {
+                        code: row.code,
+                        value: row.value,
+                        unit: row.unit,
+                        effective_at: row.effective_at.to_rfc3339(),
+                    })
+                    .collect(),
+                news2: home.news2.iter().map(News2Dto::from).collect(),
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct LatestDto {
+    pub value: f64,
+    pub unit: String,
+    pub effective_at: String,
+}
+
+#[derive(Serialize)]
+pub struct PatientRowDto {
+    pub subject_id: String,
+    pub display_name: Option<String>,
+    pub latest: BTreeMap<String, LatestDto>,
+    pub news2: Option<News2Dto>,
+    pub alert: bool,
+    pub last_submitted_at: Option<String>,
+}
+
+impl From<PatientOverview> for PatientRowDto {
+    fn from(row: PatientOverview) -> Self {
+        let patient = row.patient;
+        Self {
+            subject_id: patient.subject.id.to_string(),
+            display_name: patient.subject.display_name,
+            latest: patient
+                .latest
+                .into_iter()
+                .map(|latest| {
+                    (
+                        latest.code,
+                        LatestDto {
+                            value: latest.value,
+                            unit: latest.unit,
+                            effective_at: latest.effective_at.to_rfc3339(),
+                        },
+                    )
+                })
+                .collect(),
+            news2: patient.news2.as_ref().map(News2Dto::from),
+            alert: row.alert,
+            last_submitted_at: patient.last_submitted_at.map(|at| at.to_rfc3339()),
+        }
+    }
+}
+
+/// `POST …/submissions/batch`: each item exactly the body of a single submission, kept as
+/// text so that each is read (and refused) on its own.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitBatch {
+    pub submissions: Vec<Box<RawValue>>,
+}
+
+/// One item's outcome: its status, and the submission or the problem the single endpoint
+/// would have answered.
+#[derive(Serialize)]
+pub struct BatchResultDto {
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub submission: Option<SubmissionDto>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<Problem>,
 }

@@ -331,7 +331,7 @@ where
 /// The problem for a refused JSON body: its own code for a body with two meanings or an
 /// unrepresentable value, `malformed_request` for plain syntax or shape errors. Only the
 /// position is reported, never the content.
-fn json_problem(error: &hale_domain::json::JsonError) -> Problem {
+pub(crate) fn json_problem(error: &hale_domain::json::JsonError) -> Problem {
     use hale_domain::json::JsonErrorKind;
     let code = match error.kind {
         JsonErrorKind::Malformed | JsonErrorKind::UnexpectedShape => ErrorCode::MalformedRequest,

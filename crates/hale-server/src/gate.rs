@@ -368,9 +368,9 @@ fn submitted_apps(path: &str, body: &[u8]) -> Vec<AppId> {
     apps
 }
 
-/// Most distinct apps whose policies one call is checked under (a batch holds at most 50
-/// submissions; a larger one is refused by its handler).
-const MAX_APPS_PER_CALL: usize = 50;
+/// Most distinct apps whose policies one call is checked under: as many as a batch holds
+/// submissions (a larger one is refused by its handler).
+const MAX_APPS_PER_CALL: usize = crate::routes::submissions::MAX_BATCH;
 
 /// Whether the request submits answers (a single submission or a batch).
 fn submits(request: &Request) -> bool {

@@ -841,3 +841,6 @@ mod rate;
 // The web app's files: caching, compression, client-side routes, and the API's 404s beside them.
 #[path = "api/web.rs"]
 mod web;
+
+#[path = "api/patient_app.rs"]
+mod patient_app;

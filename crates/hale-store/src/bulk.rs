@@ -72,6 +72,8 @@ pub(crate) struct BulkInsert {
     width: usize,
     values: Vec<Bind>,
     on_conflict: &'static str,
+    /// `ON CONFLICT … DO UPDATE …` after the rows, for an upsert; empty otherwise.
+    upsert: &'static str,
 }
 
 /// Rows per statement: well under SQLite's and PostgreSQL's limits on bound parameters.
@@ -85,7 +87,16 @@ impl BulkInsert {
             width,
             values: Vec::new(),
             on_conflict: RECORD_EXISTS,
+            upsert: "",
         }
+    }
+
+    /// Makes the insert an upsert: `clause` (`ON CONFLICT (key) DO UPDATE …`) follows the
+    /// rows. PostgreSQL refuses to update one row twice in a statement, so the rows gathered
+    /// must have distinct keys.
+    pub(crate) fn upsert(mut self, clause: &'static str) -> Self {
+        self.upsert = clause;
+        self
     }
 
     pub(crate) fn on_conflict(mut self, meaning: &'static str) -> Self {
@@ -104,8 +115,13 @@ impl BulkInsert {
             let groups: Vec<String> = (0..rows)
                 .map(|row| placeholders(row * self.width + 1, self.width))
                 .collect();
+            let mut sql = format!("{} VALUES {}", self.head, groups.join(", "));
+            if !self.upsert.is_empty() {
+                sql.push(' ');
+                sql.push_str(self.upsert);
+            }
             out.push(Statement {
-                sql: format!("{} VALUES {}", self.head, groups.join(", ")),
+                sql,
                 binds: chunk.to_vec(),
                 on_conflict: self.on_conflict,
             });
@@ -140,5 +156,26 @@ mod tests {
         );
         insert.drain_into(&mut statements);
         assert_eq!(statements.len(), 3, "drained rows are not inserted twice");
+    }
+
+    #[test]
+    fn an_upsert_clause_follows_the_rows_of_every_statement() {
+        let mut upsert =
+            BulkInsert::new("INSERT INTO t (a)", 1).upsert("ON CONFLICT (a) DO NOTHING");
+        for n in 0..201 {
+            upsert.row([Bind::Integer(n)]);
+        }
+        let mut statements = Vec::new();
+        upsert.drain_into(&mut statements);
+        assert_eq!(statements.len(), 2);
+        assert!(
+            statements[0]
+                .sql
+                .ends_with("($200) ON CONFLICT (a) DO NOTHING")
+        );
+        assert_eq!(
+            statements[1].sql,
+            "INSERT INTO t (a) VALUES ($1) ON CONFLICT (a) DO NOTHING"
+        );
     }
 }

@@ -15,6 +15,7 @@
 
 mod accounts;
 mod bulk;
+mod care;
 mod conditional;
 mod custody;
 mod error;
@@ -40,6 +41,10 @@ use sqlx::{AnyPool, Executor};
 use tokio::sync::{mpsc, oneshot};
 
 pub use accounts::{AccountRow, ApiKeyRow, SessionRow};
+pub use care::{
+    AssignmentCheck, AssignmentRow, HomeAssignment, HomeRows, LatestObservation, News2Row,
+    PatientRow,
+};
 pub use conditional::ClaimedKey;
 pub use custody::ChainCustody;
 pub use error::StoreError;

@@ -3,12 +3,20 @@
 //! runs them again for every event in the log. Nothing here reads the clock, the database or
 //! anything but the event, which is what makes a rebuild reproduce the read models exactly.
 
+use std::collections::BTreeMap;
+
 use hale_domain::event::{EventBody, RecordedEvent};
+use serde::Deserialize;
 
 use crate::bulk::{Bind, BulkInsert, Statement};
 
 /// Every table this module writes, in an order safe to empty them.
-pub(crate) const TABLES: [&str; 13] = [
+pub(crate) const TABLES: [&str; 18] = [
+    "latest_news2",
+    "news2_scores",
+    "latest_observations",
+    "latest_submissions",
+    "assignments",
     "observations",
     "submissions",
     "app_versions",
@@ -131,6 +139,31 @@ fn single(event: &RecordedEvent, body: &EventBody, out: &mut Vec<Statement>) {
             rows.add(event, body);
             rows.drain_into(out);
         }
+        EventBody::AssignmentMade {
+            assignment_id,
+            subject_id,
+            app_id,
+            schedule,
+            starts_on,
+        } => out.push(Statement::new(
+            "INSERT INTO assignments (tenant_id, id, subject_id, app_id, schedule, starts_on, \
+             created_by, created_at, ended_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)",
+            vec![
+                text(&tenant),
+                text(assignment_id),
+                text(subject_id),
+                text(app_id),
+                // A plain enum of a few words: serialising it cannot fail.
+                text(serde_json::to_string(schedule).unwrap_or_default()),
+                text(starts_on),
+                text(&event.actor),
+                at,
+            ],
+        )),
+        EventBody::AssignmentEnded { assignment_id, .. } => out.push(Statement::new(
+            "UPDATE assignments SET ended_at = $1 WHERE tenant_id = $2 AND id = $3",
+            vec![at, text(&tenant), text(assignment_id)],
+        )),
         account => accounts(event, account, out),
     }
 }
@@ -365,11 +398,68 @@ fn accounts(event: &RecordedEvent, body: &EventBody, out: &mut Vec<Statement>) {
     ));
 }
 
+/// A NEWS2 as a submission's scores hold it (`{"news2": {"total", "risk", "parameters"}}`).
+#[derive(Deserialize)]
+struct Scores {
+    news2: Option<News2>,
+}
+
+#[derive(Deserialize)]
+struct News2 {
+    total: i64,
+    risk: String,
+    parameters: News2Parameters,
+}
+
+/// Each parameter's score; a NEWS2 is only scored with all seven (the migration that fills
+/// `news2_scores` from existing rows requires them all too).
+#[derive(Deserialize)]
+struct News2Parameters {
+    respiration_rate: i64,
+    spo2: i64,
+    air_or_oxygen: i64,
+    systolic_bp: i64,
+    pulse: i64,
+    consciousness: i64,
+    temperature: i64,
+}
+
+impl News2Parameters {
+    fn highest(&self) -> i64 {
+        [
+            self.respiration_rate,
+            self.spo2,
+            self.air_or_oxygen,
+            self.systolic_bp,
+            self.pulse,
+            self.consciousness,
+            self.temperature,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0)
+    }
+}
+
+/// The newest of something, by time and then by submission id's bytes: a total order, so a
+/// replay keeps the same row however its events are grouped into batches.
+type Newest = (i64, Vec<u8>);
+
 /// Submission and observation rows gathered for multi-row inserts: submissions are the bulk of
-/// all events, so a batch of them costs two statements.
+/// all events, so a batch of them costs a few statements. The newest-of tables keep one row
+/// per key of the batch (PostgreSQL updates a row once per statement), and their upserts keep
+/// whichever of the stored and the new row is newer.
 struct SubmissionRows {
     submissions: BulkInsert,
     observations: BulkInsert,
+    news2: BulkInsert,
+    /// (tenant, subject, app) → newest submission.
+    latest_submissions: BTreeMap<(String, String, String), Newest>,
+    /// (tenant, subject, code) → newest observation: its time, submission and position, its
+    /// value and unit.
+    latest_observations: BTreeMap<(String, String, String), ((Newest, i64), f64, String)>,
+    /// (tenant, subject) → newest NEWS2: its time, submission, total, risk, highest parameter.
+    latest_news2: BTreeMap<(String, String), (Newest, i64, String, i64)>,
 }
 
 impl SubmissionRows {
@@ -385,6 +475,14 @@ impl SubmissionRows {
                  submission_id, position, field, value, unit)",
                 9,
             ),
+            news2: BulkInsert::new(
+                "INSERT INTO news2_scores (tenant_id, subject_id, effective_at, submission_id, \
+                 total, risk, highest_parameter)",
+                7,
+            ),
+            latest_submissions: BTreeMap::new(),
+            latest_observations: BTreeMap::new(),
+            latest_news2: BTreeMap::new(),
         }
     }
 
@@ -398,6 +496,7 @@ impl SubmissionRows {
             app_version,
             authored_at,
             observations,
+            scores,
             ..
         } = body
         else {
@@ -406,6 +505,8 @@ impl SubmissionRows {
         let tenant = event.tenant_id.to_string();
         let submission = Bind::id(submission_id.as_uuid());
         let subject = Bind::id(subject_id.as_uuid());
+        let authored = authored_at.as_micros();
+        let newest: Newest = (authored, submission_id.as_uuid().as_bytes().to_vec());
         self.submissions.row([
             text(&tenant),
             Bind::Integer(event.seq),
@@ -413,27 +514,163 @@ impl SubmissionRows {
             subject.clone(),
             Bind::id(app_id.as_uuid()),
             Bind::Integer(*app_version),
-            Bind::Integer(authored_at.as_micros()),
+            Bind::Integer(authored),
             Bind::Integer(event.recorded_at.as_micros()),
         ]);
+        keep_newest(
+            &mut self.latest_submissions,
+            (tenant.clone(), subject_id.to_string(), app_id.to_string()),
+            newest.clone(),
+            |kept| kept,
+        );
         for observation in observations {
             self.observations.row([
                 text(&tenant),
                 subject.clone(),
                 text(&observation.code),
-                Bind::Integer(authored_at.as_micros()),
+                Bind::Integer(authored),
                 submission.clone(),
                 Bind::Integer(i64::from(observation.index)),
                 text(&observation.field),
                 Bind::Real(observation.value),
                 text(&observation.unit),
             ]);
+            // Within one submission, the later position of a code is the newer.
+            keep_newest(
+                &mut self.latest_observations,
+                (
+                    tenant.clone(),
+                    subject_id.to_string(),
+                    observation.code.clone(),
+                ),
+                (
+                    (newest.clone(), i64::from(observation.index)),
+                    observation.value,
+                    observation.unit.clone(),
+                ),
+                |kept| &kept.0,
+            );
+        }
+        let news2 = scores
+            .as_ref()
+            .and_then(|scores| serde_json::from_str::<Scores>(scores.get()).ok())
+            .and_then(|scores| scores.news2);
+        if let Some(news2) = news2 {
+            let highest = news2.parameters.highest();
+            self.news2.row([
+                text(&tenant),
+                subject,
+                Bind::Integer(authored),
+                submission,
+                Bind::Integer(news2.total),
+                text(&news2.risk),
+                Bind::Integer(highest),
+            ]);
+            keep_newest(
+                &mut self.latest_news2,
+                (tenant, subject_id.to_string()),
+                (newest, news2.total, news2.risk, highest),
+                |kept| &kept.0,
+            );
         }
     }
 
     fn drain_into(&mut self, out: &mut Vec<Statement>) {
         self.submissions.drain_into(out);
         self.observations.drain_into(out);
+        self.news2.drain_into(out);
+        let mut submissions = BulkInsert::new(
+            "INSERT INTO latest_submissions (tenant_id, subject_id, app_id, authored_at, \
+             submission_id)",
+            5,
+        )
+        .upsert(
+            "ON CONFLICT (tenant_id, subject_id, app_id) DO UPDATE SET \
+             authored_at = excluded.authored_at, submission_id = excluded.submission_id \
+             WHERE (excluded.authored_at, excluded.submission_id) > \
+             (latest_submissions.authored_at, latest_submissions.submission_id)",
+        );
+        for ((tenant, subject, app), (at, id)) in std::mem::take(&mut self.latest_submissions) {
+            submissions.row([
+                text(tenant),
+                text(subject),
+                text(app),
+                Bind::Integer(at),
+                Bind::Blob(id),
+            ]);
+        }
+        submissions.drain_into(out);
+        let mut observations = BulkInsert::new(
+            "INSERT INTO latest_observations (tenant_id, subject_id, code, effective_at, \
+             submission_id, position, value, unit)",
+            8,
+        )
+        .upsert(
+            "ON CONFLICT (tenant_id, subject_id, code) DO UPDATE SET \
+             effective_at = excluded.effective_at, submission_id = excluded.submission_id, \
+             position = excluded.position, value = excluded.value, unit = excluded.unit \
+             WHERE (excluded.effective_at, excluded.submission_id, excluded.position) > \
+             (latest_observations.effective_at, latest_observations.submission_id, \
+             latest_observations.position)",
+        );
+        for ((tenant, subject, code), (((at, id), position), value, unit)) in
+            std::mem::take(&mut self.latest_observations)
+        {
+            observations.row([
+                text(tenant),
+                text(subject),
+                text(code),
+                Bind::Integer(at),
+                Bind::Blob(id),
+                Bind::Integer(position),
+                Bind::Real(value),
+                text(unit),
+            ]);
+        }
+        observations.drain_into(out);
+        let mut news2 = BulkInsert::new(
+            "INSERT INTO latest_news2 (tenant_id, subject_id, effective_at, submission_id, \
+             total, risk, highest_parameter)",
+            7,
+        )
+        .upsert(
+            "ON CONFLICT (tenant_id, subject_id) DO UPDATE SET \
+             effective_at = excluded.effective_at, submission_id = excluded.submission_id, \
+             total = excluded.total, risk = excluded.risk, \
+             highest_parameter = excluded.highest_parameter \
+             WHERE (excluded.effective_at, excluded.submission_id) > \
+             (latest_news2.effective_at, latest_news2.submission_id)",
+        );
+        for ((tenant, subject), ((at, id), total, risk, highest)) in
+            std::mem::take(&mut self.latest_news2)
+        {
+            news2.row([
+                text(tenant),
+                text(subject),
+                Bind::Integer(at),
+                Bind::Blob(id),
+                Bind::Integer(total),
+                text(risk),
+                Bind::Integer(highest),
+            ]);
+        }
+        news2.drain_into(out);
+    }
+}
+
+/// Keeps `candidate` under `key` unless what is kept there already is at least as new, by the
+/// order `newest` reads from each.
+fn keep_newest<K: Ord, V, O: Ord>(
+    kept: &mut BTreeMap<K, V>,
+    key: K,
+    candidate: V,
+    newest: impl Fn(&V) -> &O,
+) {
+    let newer = kept
+        .get(&key)
+        .is_none_or(|current| newest(current) < newest(&candidate));
+    if newer {
+        kept.insert(key, candidate);
     }
 }
 

@@ -181,7 +181,7 @@ struct SubjectPayload {
     birth_date: Option<String>,
 }
 
-fn subject_row(row: &AnyRow) -> Result<SubjectRow, StoreError> {
+pub(crate) fn subject_row(row: &AnyRow) -> Result<SubjectRow, StoreError> {
     let payload: SubjectPayload = serde_json::from_str(&row.try_get::<String, _>("payload")?)
         .map_err(|_| StoreError::Corrupt("a subject payload is not valid".into()))?;
     Ok(SubjectRow {
@@ -271,7 +271,7 @@ fn submission_row(row: &AnyRow) -> Result<SubmissionRow, StoreError> {
     })
 }
 
-fn observation_row(row: &AnyRow) -> Result<ObservationRow, StoreError> {
+pub(crate) fn observation_row(row: &AnyRow) -> Result<ObservationRow, StoreError> {
     Ok(ObservationRow {
         submission_id: SubmissionId::from_uuid(id_column(row, "submission_id")?),
         position: row.try_get("position")?,

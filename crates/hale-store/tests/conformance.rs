@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use hale_domain::assignment::{AssignmentId, CalendarDate, Schedule, Weekday};
 use hale_domain::event::{
     EventBody, ExpectedVersion, Identifier, NewEvent, ObservationRecord, StreamRef, VersionStatus,
 };
@@ -74,6 +75,54 @@ async fn register_subject(store: &Store, tenant: TenantId, mrn: &str) -> Subject
     subject
 }
 
+/// Scores as the core writes them for a NEWS2 of 1 (SpO2 alone scoring).
+const NEWS2_SCORES: &str = r#"{"news2":{"total":1,"parameters":{"respiration_rate":0,"spo2":1,"air_or_oxygen":0,"systolic_bp":0,"pulse":0,"consciousness":0,"temperature":0},"risk":"low"}}"#;
+
+/// Assigns an app to a subject and ends the assignment, then assigns another that stays
+/// active: both assignment events, on the subject's stream after its registration.
+async fn assign_and_end(store: &Store, tenant: TenantId, subject: SubjectId) {
+    let ended = AssignmentId::from_uuid(Uuid::new_v4());
+    let events = [
+        EventBody::AssignmentMade {
+            assignment_id: ended,
+            subject_id: subject,
+            app_id: AppId::from_uuid(Uuid::from_u128(5)),
+            schedule: Schedule::Daily,
+            starts_on: CalendarDate::parse("2026-12-01").unwrap(),
+        },
+        EventBody::AssignmentEnded {
+            assignment_id: ended,
+            subject_id: subject,
+        },
+        EventBody::AssignmentMade {
+            assignment_id: AssignmentId::from_uuid(Uuid::new_v4()),
+            subject_id: subject,
+            app_id: AppId::from_uuid(Uuid::from_u128(6)),
+            schedule: Schedule::Weekly {
+                weekday: Weekday::Friday,
+            },
+            starts_on: CalendarDate::parse("2026-12-04").unwrap(),
+        },
+    ];
+    for (n, body) in events.into_iter().enumerate() {
+        store
+            .append(Append {
+                tenant,
+                actor: "clinician".into(),
+                recorded_at: at(2 + n as i64),
+                events: vec![NewEvent {
+                    stream: StreamRef::subject(subject),
+                    expected: ExpectedVersion::Exact(1 + n as i64),
+                    body,
+                }],
+                idempotency: None,
+                preconditions: Vec::new(),
+            })
+            .await
+            .unwrap();
+    }
+}
+
 fn submission_append(
     tenant: TenantId,
     subject: SubjectId,
@@ -114,7 +163,7 @@ fn submission_append(
                 ],
                 idempotency_key: key.map(|(k, _)| k.to_owned()),
                 request_hash: key.map(|(_, h)| h.to_owned()).unwrap_or_default(),
-                scores: Some(raw(r#"{"news2":{"total":1}}"#)),
+                scores: Some(raw(NEWS2_SCORES)),
             },
         }],
         idempotency: key.map(|(key, hash)| IdempotencyClaim {
@@ -533,6 +582,7 @@ async fn projections_rebuild_to_identical_read_models() {
             issue_token(store, tenant, None, &["clinician", "analyst"]).await;
             issue_token(store, tenant, Some(subject), &["patient"]).await;
             app_with_history(store, tenant, &format!("{slug} vitals")).await;
+            assign_and_end(store, tenant, subject).await;
             for n in 0..5 {
                 let (_, append) = submission_append(
                     tenant,

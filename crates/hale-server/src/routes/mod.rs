@@ -1,9 +1,12 @@
 //! The REST routes under `/api/v1`, one module per resource.
 
 pub mod apps;
+pub mod assignments;
 pub mod auth;
 pub mod health;
+pub mod home;
 pub mod oidc;
+pub mod patients;
 pub mod security;
 pub mod subjects;
 pub mod submissions;
@@ -22,4 +25,7 @@ pub fn api() -> Router<AppState> {
         .merge(subjects::routes())
         .merge(apps::routes())
         .merge(submissions::routes())
+        .merge(assignments::routes())
+        .merge(home::routes())
+        .merge(patients::routes())
 }

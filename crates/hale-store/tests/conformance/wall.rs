@@ -23,11 +23,13 @@ async fn postgres() -> Option<TestDatabase> {
     }
 }
 
-/// A tenant with a row in every table of the wall: a subject and its identifier, an app with
-/// versions, a submission with observations claimed by an idempotency key, an access token.
+/// A tenant with a row in every table of the wall: a subject and its identifier and
+/// assignments, an app with versions, a submission with observations and a NEWS2 claimed by an
+/// idempotency key, an access token.
 async fn populated_tenant(store: &Store, slug: &str) -> TenantId {
     let tenant = create_tenant(store, slug).await;
     let subject = register_subject(store, tenant, slug).await;
+    assign_and_end(store, tenant, subject).await;
     app_with_history(store, tenant, slug).await;
     let (_, append) = submission_append(tenant, subject, 3, "{}", Some((slug, "hash")));
     store.append(append).await.unwrap();
