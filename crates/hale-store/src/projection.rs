@@ -445,6 +445,12 @@ impl News2Parameters {
 /// replay keeps the same row however its events are grouped into batches.
 type Newest = (i64, Vec<u8>);
 
+/// A newest observation: its time and submission, then its position; its value and unit.
+type NewestObservation = ((Newest, i64), f64, String);
+
+/// A newest NEWS2: its time and submission; its total, risk and highest parameter score.
+type NewestNews2 = (Newest, i64, String, i64);
+
 /// Submission and observation rows gathered for multi-row inserts: submissions are the bulk of
 /// all events, so a batch of them costs a few statements. The newest-of tables keep one row
 /// per key of the batch (PostgreSQL updates a row once per statement), and their upserts keep
@@ -455,11 +461,10 @@ struct SubmissionRows {
     news2: BulkInsert,
     /// (tenant, subject, app) → newest submission.
     latest_submissions: BTreeMap<(String, String, String), Newest>,
-    /// (tenant, subject, code) → newest observation: its time, submission and position, its
-    /// value and unit.
-    latest_observations: BTreeMap<(String, String, String), ((Newest, i64), f64, String)>,
-    /// (tenant, subject) → newest NEWS2: its time, submission, total, risk, highest parameter.
-    latest_news2: BTreeMap<(String, String), (Newest, i64, String, i64)>,
+    /// (tenant, subject, code) → newest observation.
+    latest_observations: BTreeMap<(String, String, String), NewestObservation>,
+    /// (tenant, subject) → newest NEWS2.
+    latest_news2: BTreeMap<(String, String), NewestNews2>,
 }
 
 impl SubmissionRows {
