@@ -1,16 +1,18 @@
 //! `hale demo`: a demo tenant (Contoso Health) with the three sample apps published (daily
 //! vitals with NEWS2, a respiratory symptom diary, medication doses), a few
-//! patients with several weeks of submissions, and credentials for each role. Seeding happens
-//! once per data directory; re-running prints the same credentials and writes nothing.
+//! patients with several weeks of submissions and the sample apps assigned to them, and
+//! credentials for each role. Seeding happens once per data directory; re-running prints the
+//! same credentials and writes nothing (a demo seeded before assignments existed gets them).
 
 use std::path::Path;
 
 use anyhow::Context;
 use base64::Engine;
 use hale_core::{
-    AppSource, Core, MFA_ROLES, NewAccount, NewApiKey, RegisterSubject, Secret, SubmitAnswers,
-    VersionStep,
+    AppSource, Core, MFA_ROLES, NewAccount, NewApiKey, NewAssignment, RegisterSubject, Secret,
+    SubmitAnswers, VersionStep,
 };
+use hale_domain::assignment::{Schedule, Weekday};
 use hale_domain::event::Identifier;
 use hale_domain::totp::TotpSecret;
 use hale_domain::{AccountKind, Principal, RequestContext, Role, Timestamp};
@@ -34,6 +36,22 @@ const SAMPLES: [(&str, &[u8]); 3] = [
     ),
 ];
 
+/// How often each sample app is asked of the demo's patients: vitals and doses every day, the
+/// symptom diary once a week, so the patient app shows both kinds.
+const SCHEDULES: [(&str, Schedule); 3] = [
+    ("Daily vitals", Schedule::Daily),
+    (
+        "Respiratory symptom diary",
+        Schedule::Weekly {
+            weekday: Weekday::Monday,
+        },
+    ),
+    ("Medication doses", Schedule::Daily),
+];
+
+/// The identifier system of the demo's patients' medical record numbers.
+const MRN_SYSTEM: &str = "urn:contoso:mrn";
+
 const CREDENTIALS_FILE: &str = crate::posture::DEMO_CREDENTIALS;
 const PATIENTS: [(&str, &str); 3] = [
     ("MRN-1001", "Alex Morgan"),
@@ -45,7 +63,7 @@ const DAYS: i64 = 28;
 pub async fn seed_and_print(core: &Core, data_dir: &Path) -> anyhow::Result<()> {
     let path = data_dir.join(CREDENTIALS_FILE);
     let existing = core.store().tenant_by_slug("contoso").await?;
-    let credentials = match (existing, path.exists()) {
+    let credentials = match (existing.as_ref(), path.exists()) {
         (Some(_), true) => std::fs::read_to_string(&path).context("reading demo credentials")?,
         (Some(_), false) => {
             "The demo tenant exists, but its credentials file is missing; create accounts with \
@@ -60,6 +78,17 @@ pub async fn seed_and_print(core: &Core, data_dir: &Path) -> anyhow::Result<()> 
             text
         }
     };
+    let tenant = match existing {
+        Some(tenant) => tenant.id,
+        None => {
+            core.store()
+                .tenant_by_slug("contoso")
+                .await?
+                .context("the demo tenant was just created")?
+                .id
+        }
+    };
+    assign_samples(core, tenant).await?;
     println!("\nDemo tenant: Contoso Health (slug `contoso`)\n{credentials}");
     Ok(())
 }
@@ -267,7 +296,7 @@ async fn seed(core: &Core) -> anyhow::Result<String> {
                 tenant,
                 RegisterSubject {
                     identifiers: vec![Identifier {
-                        system: "urn:contoso:mrn".into(),
+                        system: MRN_SYSTEM.into(),
                         value: mrn.into(),
                     }],
                     display_name: Some(name.into()),
@@ -326,6 +355,53 @@ async fn seed(core: &Core) -> anyhow::Result<String> {
         }
     }
     Ok(lines.join("\n") + "\n")
+}
+
+/// Assigns each sample app to each demo patient that does not have it yet: everything in a
+/// fresh demo, nothing in one already assigned. Patients registered later are left alone.
+async fn assign_samples(core: &Core, tenant: hale_domain::TenantId) -> anyhow::Result<()> {
+    let operator = operator();
+    let apps = core.list_apps(&operator, tenant).await.map_err(describe)?;
+    let subjects = core
+        .list_subjects(&operator, tenant, None, Some(hale_core::MAX_PAGE_SIZE))
+        .await
+        .map_err(describe)?;
+    let patients = subjects.items.iter().filter(|subject| {
+        subject.identifiers.iter().any(|identifier| {
+            identifier.system == MRN_SYSTEM
+                && PATIENTS.iter().any(|(mrn, _)| *mrn == identifier.value)
+        })
+    });
+    for patient in patients {
+        let assigned = core
+            .list_assignments(&operator, tenant, patient.id)
+            .await
+            .map_err(describe)?;
+        for (name, schedule) in SCHEDULES {
+            let Some(app) = apps.iter().find(|app| app.name == name) else {
+                continue;
+            };
+            if assigned
+                .iter()
+                .any(|assignment| assignment.app_id == app.id)
+            {
+                continue;
+            }
+            core.assign(
+                &operator,
+                tenant,
+                NewAssignment {
+                    subject: patient.id,
+                    app: app.id,
+                    schedule,
+                    starts_on: None,
+                },
+            )
+            .await
+            .map_err(describe)?;
+        }
+    }
+    Ok(())
 }
 
 fn core_now() -> Timestamp {

@@ -430,6 +430,39 @@ async fn the_demo_seeds_once_and_prints_the_same_credentials_again() {
                 .unwrap();
             assert_eq!(status, 200, "{me}");
         }
+        // Each demo patient has the sample apps assigned, vitals daily, the diary weekly.
+        let patient = demo_block(&printed, "mrn-1001");
+        let (status, home) = http(
+            &address,
+            "GET",
+            "/api/v1/tenants/contoso/home",
+            &patient["API token"],
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(status, 200, "{home}");
+        let assigned: Vec<(&str, &str)> = home["assignments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| {
+                (
+                    item["title"].as_str().unwrap(),
+                    item["schedule"]["kind"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(assigned.len(), 3, "{home}");
+        assert!(assigned.contains(&("Daily vital signs", "daily")), "{home}");
+        assert!(assigned.iter().any(|(_, kind)| *kind == "weekly"), "{home}");
+        assert_eq!(home["apps"].as_object().unwrap().len(), 3, "{home}");
+        assert!(
+            !home["history"]["observations"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
         third.kill().unwrap();
         third.wait().unwrap();
     }

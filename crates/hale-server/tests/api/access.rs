@@ -156,6 +156,27 @@ const TABLE: &[Row] = &[
         body: Some(r#"{"slug": "t-{mrn}", "name": "New"}"#),
         expect: "FFFFFFFA",
     },
+    Row {
+        what: "a subject's assignments",
+        method: "GET",
+        path: "/api/v1/tenants/contoso/assignments?subject_id={subject}",
+        body: None,
+        expect: "AFFAFFFF",
+    },
+    Row {
+        what: "the patient's home",
+        method: "GET",
+        path: "/api/v1/tenants/contoso/home",
+        body: None,
+        expect: "FFFFFAFF",
+    },
+    Row {
+        what: "the patients overview",
+        method: "GET",
+        path: "/api/v1/tenants/contoso/patients",
+        body: None,
+        expect: "AFFAFFFF",
+    },
 ];
 
 fn outcome(status: StatusCode) -> char {
@@ -237,18 +258,18 @@ async fn every_role_reaches_exactly_what_the_table_says() {
 /// Scopes narrow a key below its account's roles, never widen them.
 const SCOPED: &[(&str, &str, &str)] = &[
     // (account, scopes, expected per row of TABLE)
-    ("clinician", "user/Observation.rs", "FFFFFFFFAAFFFFNNF"),
-    ("clinician", "user/*.rs", "AAFFAFAAAAAFFFNNF"),
+    ("clinician", "user/Observation.rs", "FFFFFFFFAAFFFFNNFFFF"),
+    ("clinician", "user/*.rs", "AAFFAFAAAAAFFFNNFAFA"),
     (
         "clinician",
         "user/Patient.cruds user/QuestionnaireResponse.c",
-        "FFFFAAAAFFFAAFNNF",
+        "FFFFAAAAFFFAAFNNFAFF",
     ),
-    ("patient", "patient/Observation.rs", "FFFFFFFFANFFFFNNF"),
+    ("patient", "patient/Observation.rs", "FFFFFFFFANFFFFNNFFAF"),
     (
         "integration",
         "system/QuestionnaireResponse.c system/Questionnaire.rs",
-        "AAFFFFFFFFFAAFNNF",
+        "AAFFFFFFFFFAAFNNFFFF",
     ),
 ];
 
