@@ -16,8 +16,6 @@ import * as router from './router.js';
 import { signInScreen, roleFromProvider } from './screens/signin.js';
 import { homeScreen } from './screens/home.js';
 import { fillScreen } from './screens/fill.js';
-import { trendsScreen } from './screens/trends.js';
-import { patientsScreen, patientScreen } from './screens/clinician.js';
 
 const main = byId('main', HTMLElement);
 /** A message for the next screen drawn (after a Submit, after the session ended). */
@@ -188,9 +186,10 @@ const routes = [
       if (navigator.onLine) await send(signed.tenant);
     },
   }), 'patient')()],
-  [/^\/trends$/, guarded((signed) => trendsScreen(main, { tenant: signed.tenant }), 'patient')],
-  [/^\/patients$/, guarded((signed) => patientsScreen(main, { tenant: signed.tenant }), 'clinician')],
-  [/^\/patients\/([^/]+)$/, (params) => guarded((signed) => patientScreen(main, { tenant: signed.tenant, subject: params[0] }), 'clinician')()],
+  // Charts and the clinician's screens load when first shown: the form screen does without.
+  [/^\/trends$/, guarded(async (signed) => (await import('./screens/trends.js')).trendsScreen(main, { tenant: signed.tenant }), 'patient')],
+  [/^\/patients$/, guarded(async (signed) => (await import('./screens/clinician.js')).patientsScreen(main, { tenant: signed.tenant }), 'clinician')],
+  [/^\/patients\/([^/]+)$/, (params) => guarded(async (signed) => (await import('./screens/clinician.js')).patientScreen(main, { tenant: signed.tenant, subject: params[0] }), 'clinician')()],
 ];
 
 async function start() {
