@@ -98,7 +98,7 @@ export function parseCredentials(text) {
       accounts[account[3]] = current;
       continue;
     }
-    const detail = /^ {6}(password|API token|patient)\s*: (\S+)(?:, subject (\S+))?/.exec(line);
+    const detail = /^ {6}(password|API token|patient)\s*: ([^\s,]+)(?:, subject (\S+))?/.exec(line);
     if (!current || !detail) continue;
     if (detail[1] === 'password') current.password = detail[2];
     if (detail[1] === 'API token') current.token = detail[2];

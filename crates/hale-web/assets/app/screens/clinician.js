@@ -11,6 +11,8 @@ import { CODES, trends, nameOf, news2Badge } from '../vitals.js';
 
 /** How far back a patient's page looks. */
 const DAYS = 90;
+/** Submissions listed on a patient's page, newest first; the charts show the whole period. */
+const SHOWN = 10;
 
 /** The list as last drawn, so a patient's page can name them without another call. */
 /** @type {Map<string, api.PatientRow>} */
@@ -44,7 +46,10 @@ function patientCard(row) {
     h('p', {}, news2Badge(row.news2)),
     h('dl', { class: 'latest' }, LISTED.flatMap((code) => {
       const latest = row.latest[code];
-      return latest ? [h('dt', {}, nameOf(code)), h('dd', {}, `${number(latest.value)} ${unitLabel(latest.unit)}`)] : [];
+      if (!latest) return [];
+      const diastolic = code === CODES.systolic ? row.latest[CODES.diastolic] : undefined;
+      const reading = diastolic ? `${number(latest.value)}/${number(diastolic.value)}` : number(latest.value);
+      return [h('dt', {}, code === CODES.systolic ? t('vital.blood_pressure') : nameOf(code)), h('dd', {}, `${reading} ${unitLabel(latest.unit)}`)];
     })),
     h('p', { class: 'muted' }, row.last_submitted_at ? t('patients.last', { when: dateTime(row.last_submitted_at) }) : t('patients.never')));
 }
@@ -82,7 +87,7 @@ export async function patientScreen(main, { tenant, subject }) {
       points: (byCode.get(line.code) ?? []).map((point) => ({ at: new Date(point.effective_at), value: point.value })),
     })),
   }));
-  const newest = [...submitted.items].sort((a, b) => b.authored_at.localeCompare(a.authored_at)).slice(0, 20);
+  const newest = [...submitted.items].sort((a, b) => b.authored_at.localeCompare(a.authored_at)).slice(0, SHOWN);
   replace(main,
     h('p', { class: 'back' }, h('a', { href: '/patients' }, `← ${t('patients.title')}`)),
     h('h1', {}, name),
@@ -108,12 +113,13 @@ function submissionItem(submission, observations) {
     h('h3', {}, dateTime(submission.authored_at)),
     news2 && typeof news2.total === 'number' && band ? h('p', {}, news2Badge({ total: news2.total, band })) : null,
     h('details', {},
-      h('summary', {}, t('patient.answers')),
+      h('summary', {}, t('patient.details')),
+      h('h4', {}, t('patient.answers')),
       h('dl', { class: 'answers' }, Object.entries(submission.answers).flatMap(([field, value]) =>
-        [h('dt', {}, field), h('dd', {}, typeof value === 'string' ? value : JSON.stringify(value))]))),
-    observations.length > 0 ? h('table', { class: 'observations' },
-      h('caption', {}, t('patient.observations')),
-      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('chart.measure')), h('th', { scope: 'col' }, t('chart.value')))),
-      h('tbody', {}, observations.sort((a, b) => a.position - b.position).map((observation) =>
-        h('tr', {}, h('td', {}, nameOf(observation.code)), h('td', {}, `${number(observation.value)} ${observation.unit}`))))) : null);
+        [h('dt', {}, field), h('dd', {}, typeof value === 'string' ? value : JSON.stringify(value))])),
+      observations.length > 0 ? h('table', { class: 'observations' },
+        h('caption', {}, t('patient.observations')),
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('chart.measure')), h('th', { scope: 'col' }, t('chart.value')))),
+        h('tbody', {}, observations.sort((a, b) => a.position - b.position).map((observation) =>
+          h('tr', {}, h('td', {}, nameOf(observation.code)), h('td', {}, `${number(observation.value)} ${observation.unit}`))))) : null));
 }

@@ -65,7 +65,7 @@ export async function homeScreen(main, { tenant, notice, onSync }) {
 
 /** @param {outbox.Queued} entry */
 function entryItem(entry) {
-  const glyph = { pending: '⏳', sent: '✓', rejected: '✕' }[entry.state];
+  const glyph = { pending: '○', sent: '✓', rejected: '✕' }[entry.state];
   return h('li', { class: `entry entry-${entry.state}`, 'data-key': entry.idempotency_key },
     h('span', { class: 'glyph', 'aria-hidden': 'true' }, glyph),
     h('span', {}, text(entry.title, language())),
