@@ -170,19 +170,3 @@ export async function api(base, token, path) {
   return response.json();
 }
 
-/**
- * Assigns the daily vitals to a patient, as a clinician would (already assigned is fine).
- * @param {Awaited<ReturnType<typeof startDemo>>} demo
- * @param {string} subject
- */
-export async function assignDailyVitals(demo, subject) {
-  const token = demo.credentials.accounts.clinician.token;
-  const response = await fetch(`${demo.base}/api/v1/tenants/contoso/assignments`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ subject_id: subject, app_id: demo.credentials.apps['Daily vitals'], schedule: { kind: 'daily' } }),
-  });
-  if (response.status !== 201 && response.status !== 409) {
-    throw new Error(`assigning: ${response.status} ${await response.text()}`);
-  }
-}

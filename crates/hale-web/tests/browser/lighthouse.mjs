@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import lighthouse from 'lighthouse';
 import { chromium } from 'playwright-core';
-import { startDemo, signIn, assignDailyVitals, CHROMIUM_ARGS } from './harness.mjs';
+import { startDemo, signIn, CHROMIUM_ARGS } from './harness.mjs';
 
 const THRESHOLDS = { performance: 0.9, accessibility: 0.95, 'best-practices': 0.95 };
 
@@ -32,7 +32,6 @@ const context = await chromium.launchPersistentContext(profile, {
 let failed = false;
 try {
   const patient = demo.credentials.accounts['mrn-1003'];
-  await assignDailyVitals(demo, patient.subject ?? '');
   const appId = demo.credentials.apps['Daily vitals'];
   const runs = [['sign-in', `${demo.base}/sign-in`, false], ['patient form', `${demo.base}/apps/${appId}`, true]];
   for (const [name, url, signedIn] of runs) {

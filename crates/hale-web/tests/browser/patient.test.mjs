@@ -6,7 +6,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDemo, launch, seriousViolations, screenshots, signIn, api, assignDailyVitals, PHONE, DESKTOP } from './harness.mjs';
+import { startDemo, launch, seriousViolations, screenshots, signIn, api, PHONE, DESKTOP } from './harness.mjs';
 
 /** @type {Awaited<ReturnType<typeof startDemo>>} */
 let demo;
@@ -63,7 +63,6 @@ test('offline entries survive a closed tab and arrive exactly once; the clinicia
   const patient = demo.credentials.accounts['mrn-1001'];
   const clinician = demo.credentials.accounts.clinician;
   assert.ok(patient?.password && patient.subject && clinician?.password && clinician.token, 'demo credentials');
-  await assignDailyVitals(demo, patient.subject);
   const context = await browser.newContext({ viewport: PHONE, hasTouch: true, isMobile: true, locale: 'en-GB' });
   let page = await context.newPage();
   await page.goto(demo.base);
@@ -83,7 +82,7 @@ test('offline entries survive a closed tab and arrive exactly once; the clinicia
   // The app's own labels follow the interface into French, from the definition's texts.
   await page.getByLabel('Language').selectOption('fr');
   await page.getByRole('heading', { level: 1, name: 'Vos relevés de santé' }).waitFor();
-  await page.getByRole('link', { name: /^Remplir / }).click();
+  await page.getByRole('link', { name: /^Remplir Daily vital/ }).click();
   await page.getByRole('textbox', { name: /^Fréquence cardiaque/ }).waitFor();
   await page.getByRole('radio', { name: 'Alerte', exact: true }).waitFor();
   await screenshots(page, 'patient-form-fr');
@@ -162,7 +161,6 @@ test('offline entries survive a closed tab and arrive exactly once; the clinicia
 test('the form screen loads under 100 KB of compressed JavaScript; five forms in five minutes never meet a 429', async () => {
   const patient = demo.credentials.accounts['mrn-1002'];
   assert.ok(patient?.password && patient.subject);
-  await assignDailyVitals(demo, patient.subject);
   // Without the service worker, so that every file crosses the network as a first visit's do.
   const context = await browser.newContext({ viewport: PHONE, hasTouch: true, isMobile: true, locale: 'en-GB', serviceWorkers: 'block' });
   const page = await context.newPage();
