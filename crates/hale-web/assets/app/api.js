@@ -50,10 +50,20 @@ export class ApiError extends Error {
   }
 }
 
-/** The session's anti-forgery token, from the cookie the server set beside the session. */
+/** The anti-forgery token as last read or given; `null` until read. */
+/** @type {string | null} */
+let csrf = null;
+
+/**
+ * The session's anti-forgery token, from the cookie the server set beside the session. Read
+ * once per page: every read of `document.cookie` waits on the browser process.
+ */
 export function csrfToken() {
-  const entry = document.cookie.split('; ').find((pair) => pair.startsWith('hale_csrf='));
-  return entry ? decodeURIComponent(entry.slice('hale_csrf='.length)) : '';
+  if (csrf === null) {
+    const entry = document.cookie.split('; ').find((pair) => pair.startsWith('hale_csrf='));
+    csrf = entry ? decodeURIComponent(entry.slice('hale_csrf='.length)) : '';
+  }
+  return csrf;
 }
 
 /**
@@ -105,12 +115,18 @@ const segment = (value) => encodeURIComponent(value);
  * @returns {Promise<{account_id: string, csrf_token: string, expires_at: string,
  *   mfa_enrolment_required: boolean}>}
  */
-export function signIn(credentials) {
-  return call('POST', '/auth/sign-in', credentials);
+export async function signIn(credentials) {
+  const session = await call('POST', '/auth/sign-in', credentials);
+  csrf = session.csrf_token;
+  return session;
 }
 
-export function signOut() {
-  return call('POST', '/auth/sign-out');
+export async function signOut() {
+  try {
+    await call('POST', '/auth/sign-out');
+  } finally {
+    csrf = '';
+  }
 }
 
 /** @returns {Promise<Me>} */

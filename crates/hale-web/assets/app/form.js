@@ -57,7 +57,7 @@ export function renderForm(definition, language, onSubmit) {
    * @returns {HTMLElement[]}
    */
   const drawFields = (fields, row, prefix) =>
-    fields.filter((field) => !field.hidden && !field.prefill).map((field) => drawField(field, row, prefix));
+    fields.filter((field) => shown(field)).map((field) => drawField(field, row, prefix));
 
   /**
    * @param {Field} field
@@ -209,6 +209,15 @@ export function renderForm(definition, language, onSubmit) {
   replace(body, drawFields(definition.fields, answers, ''));
   queueMicrotask(refresh);
   return element;
+}
+
+/**
+ * Whether a field is drawn: hidden fields, values the client records itself and unlabelled
+ * calculations are kept out of sight (their values still count).
+ * @param {Field} field
+ */
+function shown(field) {
+  return !field.hidden && !field.prefill && !(field.type === 'calculate' && !field.label);
 }
 
 /** @param {Field} field */

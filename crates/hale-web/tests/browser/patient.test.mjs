@@ -193,3 +193,48 @@ test('the form screen loads under 100 KB of compressed JavaScript; five forms in
   assert.ok(counted.length <= 10, `${counted.length} calls counted against the patient: ${JSON.stringify(counted)}`);
   await context.close();
 });
+
+test('repeat rows are added and removed, relevance and calculations follow, and the rows arrive as given', async () => {
+  const patient = demo.credentials.accounts['mrn-1003'];
+  const clinician = demo.credentials.accounts.clinician;
+  assert.ok(patient?.password && patient.subject && clinician?.token);
+  const context = await browser.newContext({ viewport: PHONE, hasTouch: true, isMobile: true, locale: 'en-GB' });
+  const page = await context.newPage();
+  await page.goto(demo.base);
+  await signIn(page, 'mrn-1003', patient.password);
+  await page.getByRole('link', { name: /^Fill in Medication doses/ }).click();
+  await page.getByRole('heading', { level: 1, name: 'Medication doses' }).waitFor();
+  const confirm = page.getByRole('checkbox', { name: /I confirm these doses are complete/ });
+  assert.equal(await confirm.isVisible(), false, 'no confirmation before a dose is listed');
+
+  await page.getByRole('button', { name: 'Add a Dose' }).click();
+  await page.getByRole('group', { name: 'Dose 1' }).waitFor();
+  const other = page.getByRole('textbox', { name: /^Which medicine/ });
+  assert.equal(await other.isVisible(), false);
+  await page.getByRole('radio', { name: 'Other', exact: true }).check();
+  await other.fill('Ibuprofen');
+  await page.getByRole('textbox', { name: /^Dose/ }).fill('2');
+  await page.getByRole('radio', { name: 'tablets', exact: true }).check();
+  await page.getByLabel(/^Time taken/).fill('08:30');
+  await confirm.waitFor();
+
+  await page.getByRole('button', { name: 'Add a Dose' }).click();
+  await page.getByRole('group', { name: 'Dose 2' }).waitFor();
+  assert.deepEqual(await seriousViolations(page), []);
+  await screenshots(page, 'patient-form-repeat');
+  await page.getByRole('button', { name: 'Remove Dose 2' }).click();
+  assert.equal(await page.getByRole('group', { name: 'Dose 2' }).count(), 0);
+
+  await confirm.check();
+  await page.getByRole('button', { name: 'Submit' }).click();
+  await page.getByText('Everything has been sent.').waitFor();
+  const since = new Date(Date.now() - 3600_000).toISOString();
+  const submitted = await api(demo.base, clinician.token, `/tenants/contoso/subjects/${patient.subject}/submissions?since=${encodeURIComponent(since)}`);
+  const doses = submitted.items.filter((/** @type {any} */ item) => item.app_id === demo.credentials.apps['Medication doses']);
+  assert.equal(doses.length, 1);
+  assert.deepEqual(doses[0].answers, {
+    doses: [{ drug: 'other', drug_other: 'Ibuprofen', dose: 2, dose_unit: 'tablets', time_taken: '08:30' }],
+    confirm: true,
+  });
+  await context.close();
+});
