@@ -26,18 +26,19 @@ after(async () => {
 /**
  * Fills in the daily vitals form with `values` and submits it.
  * @param {import('playwright-core').Page} page
- * @param {{heartRate: number, systolic: number, diastolic: number, weight: string}} values
+ * @param {{heartRate: number, systolic: number, diastolic: number, weight: string, spo2?: number,
+ *   respiration?: number}} values
  */
 async function fillVitals(page, values) {
   await page.getByRole('link', { name: /^Fill in Daily vital/ }).click();
   await page.getByRole('heading', { level: 1, name: /^Daily vital/ }).waitFor();
   await page.getByRole('textbox', { name: /^Heart rate/ }).fill(String(values.heartRate));
-  await page.getByRole('textbox', { name: /^Oxygen saturation/ }).fill('97');
+  await page.getByRole('textbox', { name: /^Oxygen saturation/ }).fill(String(values.spo2 ?? 97));
   await page.getByRole('textbox', { name: /^Temperature/ }).fill('36.8');
   await page.getByRole('textbox', { name: /^Systolic/ }).fill(String(values.systolic));
   await page.getByRole('textbox', { name: /^Diastolic/ }).fill(String(values.diastolic));
   await page.getByRole('textbox', { name: /^Weight/ }).fill(values.weight);
-  await page.getByRole('textbox', { name: /^Respiration rate/ }).fill('16');
+  await page.getByRole('textbox', { name: /^Respiration rate/ }).fill(String(values.respiration ?? 16));
   await page.getByRole('radio', { name: 'Alert', exact: true }).check();
   await page.getByRole('radio', { name: 'Air', exact: true }).check();
   await page.getByRole('button', { name: 'Submit' }).click();
@@ -113,7 +114,8 @@ test('offline entries survive a closed tab and arrive exactly once; the clinicia
 
   await fillVitals(page, { heartRate: 111, systolic: 131, diastolic: 81, weight: '70.4' });
   await page.getByText('1 waiting to be sent').waitFor();
-  await fillVitals(page, { heartRate: 113, systolic: 133, diastolic: 83, weight: '70.6' });
+  // Fast breathing, low saturation and a fast pulse: NEWS2 3 + 3 + 3, the high band.
+  await fillVitals(page, { heartRate: 131, systolic: 133, diastolic: 83, weight: '70.6', spo2: 91, respiration: 25 });
   await page.getByText('2 waiting to be sent').waitFor();
   assert.deepEqual(await seriousViolations(page), []);
   await screenshots(page, 'patient-home-offline');
@@ -134,7 +136,7 @@ test('offline entries survive a closed tab and arrive exactly once; the clinicia
   const since = new Date(Date.now() - 3600_000).toISOString();
   const submitted = await api(demo.base, clinician.token, `/tenants/contoso/subjects/${patient.subject}/submissions?since=${encodeURIComponent(since)}`);
   const rates = submitted.items.map((/** @type {any} */ item) => item.answers.heart_rate).sort();
-  assert.deepEqual(rates, [111, 113], 'both entries stored, each once');
+  assert.deepEqual(rates, [111, 131], 'both entries stored, each once');
   await context.close();
 
   const desk = await browser.newContext({ viewport: DESKTOP, locale: 'en-GB' });
@@ -142,8 +144,12 @@ test('offline entries survive a closed tab and arrive exactly once; the clinicia
   await staff.goto(demo.base);
   await signIn(staff, 'clinician', clinician.password);
   await staff.getByRole('heading', { level: 1, name: 'Patients' }).waitFor();
-  const card = staff.getByRole('listitem').filter({ has: staff.getByRole('link', { name: patient.name }) });
-  await card.getByText(/NEWS2 \d+ · (Low|Low–medium|Medium|High)/).waitFor();
+  // Riskiest first, and the alert said in words, not only in red.
+  const first = staff.locator('.patients > li').first();
+  await first.getByRole('link', { name: patient.name }).waitFor();
+  await first.getByText('NEWS2 9 · High').waitFor();
+  await first.getByText(/Alert: NEWS2 of 5 or more/).waitFor();
+  const card = first;
   assert.deepEqual(await seriousViolations(staff), []);
   await screenshots(staff, 'clinician-patients', DESKTOP);
 
@@ -151,7 +157,7 @@ test('offline entries survive a closed tab and arrive exactly once; the clinicia
   await staff.getByRole('heading', { level: 1, name: patient.name }).waitFor();
   const heart = staff.locator('figure', { has: staff.getByText('Heart rate', { exact: true }) }).first();
   await heart.getByText('Show the values as a table').click();
-  await heart.getByRole('cell', { name: '113 /min' }).waitFor();
+  await heart.getByRole('cell', { name: '131 /min' }).waitFor();
   await heart.getByRole('cell', { name: '111 /min' }).waitFor();
   assert.deepEqual(await seriousViolations(staff), []);
   await screenshots(staff, 'clinician-patient', DESKTOP);
