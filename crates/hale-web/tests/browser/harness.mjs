@@ -21,6 +21,8 @@ export const CHROMIUM_ARGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
 export const PHONE = { width: 390, height: 844 };
+/** The smallest phone the app is made for. */
+export const SMALL_PHONE = { width: 360, height: 640 };
 export const DESKTOP = { width: 1280, height: 800 };
 export const SCREENSHOTS = join(root, 'target/web-screenshots');
 
@@ -131,13 +133,17 @@ export async function seriousViolations(page) {
 }
 
 /**
- * Screenshots the page at phone and desktop sizes, then puts it back at phone size.
+ * Checks that the page fits a 360 px screen without scrolling sideways, screenshots it at
+ * phone and desktop sizes, then puts it back at `restore`.
  * @param {import('playwright-core').Page} page
  * @param {string} name
  * @param {{width: number, height: number}} [restore]
  */
 export async function screenshots(page, name, restore = PHONE) {
   mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.setViewportSize(SMALL_PHONE);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  if (overflow > 0) throw new Error(`${name}: ${overflow} px wider than a 360 px screen`);
   await page.setViewportSize(PHONE);
   await page.screenshot({ path: join(SCREENSHOTS, `${name}-phone.png`), fullPage: true });
   await page.setViewportSize(DESKTOP);
