@@ -176,7 +176,12 @@ const routes = [
       });
     },
   })],
-  [/^\/home$/, guarded((signed) => homeScreen(main, { tenant: signed.tenant, notice: takeNotice(), onSync: () => send(signed.tenant) }), 'patient')],
+  [/^\/home$/, guarded((signed) => homeScreen(main, {
+    tenant: signed.tenant,
+    notice: takeNotice(),
+    onSync: () => send(signed.tenant),
+    onDismissed: () => router.navigate('/home', { replace: true }),
+  }), 'patient')],
   [/^\/apps\/([^/]+)$/, (params) => guarded((signed) => fillScreen(main, {
     tenant: signed.tenant,
     appId: params[0],

@@ -164,7 +164,7 @@ test('offline entries survive a closed tab and arrive exactly once; the clinicia
   await desk.close();
 });
 
-test('the form screen loads under 100 KB of compressed JavaScript; five forms in five minutes never meet a 429', async () => {
+test('the form screen loads under 100 KB of compressed JavaScript; five forms in five minutes never meet a 429; a refused entry stays until removed', async () => {
   const patient = demo.credentials.accounts['mrn-1002'];
   assert.ok(patient?.password && patient.subject);
   // Without the service worker, so that every file crosses the network as a first visit's do.
@@ -194,6 +194,44 @@ test('the form screen loads under 100 KB of compressed JavaScript; five forms in
     await fillVitals(page, { heartRate: 70 + entry, systolic: 120, diastolic: 80, weight: '68.2' });
     await page.getByText('Everything has been sent.').waitFor();
   }
+  // An entry the server refuses (here one altered on the device) is kept and shown, not
+  // dropped, until the patient removes it.
+  await page.evaluate(async ({ subject, app }) => {
+    const db = await new Promise((resolve, reject) => {
+      const request = indexedDB.open('hale');
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const now = new Date().toISOString();
+    await new Promise((resolve, reject) => {
+      const transaction = /** @type {IDBDatabase} */ (db).transaction('queue', 'readwrite');
+      transaction.objectStore('queue').put({
+        idempotency_key: 'altered-entry', tenant: 'contoso', title: 'Daily vital signs', state: 'pending',
+        queued_at: now, observations: [], news2_total: null,
+        submit: { subject_id: subject, app_id: app, app_version: 1, authored_at: now, answers: { heart_rate: 'fast' }, idempotency_key: 'altered-entry' },
+      });
+      transaction.oncomplete = resolve;
+      transaction.onerror = () => reject(transaction.error);
+    });
+  }, { subject: patient.subject, app: demo.credentials.apps['Daily vitals'] });
+  await page.getByRole('link', { name: /Home/ }).first().click();
+  await page.getByText('1 waiting to be sent').waitFor();
+  await page.getByRole('button', { name: 'Send now' }).click();
+  await page.locator('.entry-rejected', { hasText: 'Not accepted' }).waitFor();
+  assert.deepEqual(await seriousViolations(page), []);
+  await page.locator('.entry-rejected').getByRole('button', { name: 'Remove' }).click();
+  await page.locator('.entry-rejected').waitFor({ state: 'detached' });
+  const kept = await page.evaluate(() => new Promise((resolve, reject) => {
+    const request = indexedDB.open('hale');
+    request.onerror = () => reject(request.error);
+    request.onsuccess = () => {
+      const read = request.result.transaction('queue').objectStore('queue').get('altered-entry');
+      read.onsuccess = () => resolve(read.result ?? null);
+      read.onerror = () => reject(read.error);
+    };
+  }));
+  assert.equal(kept, null, 'the removed entry is gone from the device');
+
   assert.deepEqual(answers.filter((answer) => answer.status === 429), []);
   const counted = answers.filter((answer) => !answer.path.startsWith('/api/v1/auth/'));
   assert.ok(counted.length <= 10, `${counted.length} calls counted against the patient: ${JSON.stringify(counted)}`);

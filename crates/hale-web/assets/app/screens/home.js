@@ -9,9 +9,10 @@ import { news2Badge } from '../vitals.js';
 
 /**
  * @param {HTMLElement} main
- * @param {{tenant: string, notice?: string, onSync: () => Promise<void>}} options
+ * @param {{tenant: string, notice?: string, onSync: () => Promise<void>,
+ *   onDismissed: () => Promise<void>}} options
  */
-export async function homeScreen(main, { tenant, notice, onSync }) {
+export async function homeScreen(main, { tenant, notice, onSync, onDismissed }) {
   const { home, fresh } = await patient.home(tenant);
   const entries = await outbox.queued(tenant);
   const recent = patient.since(home, entries);
@@ -54,7 +55,7 @@ export async function homeScreen(main, { tenant, notice, onSync }) {
       h('p', { id: 'queue-count', role: 'status' },
         pending.length === 0 ? t('queue.all_sent') : t('queue.waiting', { count: pending.length })),
       pending.length > 0 ? sendNow : null,
-      entries.length > 0 ? h('ul', { class: 'entries' }, entries.slice(0, 10).map((entry) => entryItem(entry))) : null,
+      entries.length > 0 ? h('ul', { class: 'entries' }, entries.slice(0, 10).map((entry) => entryItem(entry, onDismissed))) : null,
       rejected.length > 0 ? h('p', { class: 'muted' }, t('queue.rejected_help')) : null),
     h('section', { 'aria-labelledby': 'news2-heading' },
       h('h2', { id: 'news2-heading' }, t('news2.latest')),
@@ -63,13 +64,20 @@ export async function homeScreen(main, { tenant, notice, onSync }) {
       h('a', { href: '/trends', class: 'button secondary' }, t('home.trends'))));
 }
 
-/** @param {outbox.Queued} entry */
-function entryItem(entry) {
+/**
+ * @param {outbox.Queued} entry
+ * @param {() => Promise<void>} onDismissed
+ */
+function entryItem(entry, onDismissed) {
   const glyph = { pending: '○', sent: '✓', rejected: '✕' }[entry.state];
   return h('li', { class: `entry entry-${entry.state}`, 'data-key': entry.idempotency_key },
     h('span', { class: 'glyph', 'aria-hidden': 'true' }, glyph),
     h('span', {}, text(entry.title, language())),
     h('span', { class: 'muted' }, dateTime(entry.submit.authored_at)),
     h('strong', { class: 'entry-state' }, t(`queue.${entry.state}`)),
-    entry.state === 'rejected' && entry.problem?.detail ? h('span', { class: 'muted' }, entry.problem.detail) : null);
+    entry.state === 'rejected' && entry.problem?.detail ? h('span', { class: 'muted' }, entry.problem.detail) : null,
+    entry.state === 'rejected' ? h('button', { type: 'button', class: 'link', onclick: async () => {
+      await outbox.dismiss(entry.idempotency_key);
+      await onDismissed();
+    } }, t('queue.dismiss')) : null);
 }
