@@ -3,7 +3,7 @@
 // under the app's own Content-Security-Policy, and screenshots.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -27,7 +27,7 @@ export const DESKTOP = { width: 1280, height: 800 };
 export const SCREENSHOTS = join(root, 'target/web-screenshots');
 
 /** A free TCP port on the loopback. */
-async function freePort() {
+export async function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -39,39 +39,64 @@ async function freePort() {
 }
 
 /**
- * Starts `hale demo` and waits until it answers; resolves with its address and credentials.
+ * Runs `hale demo` on `port` over `dataDir` until it answers; resolves with the process.
+ * @param {string} dataDir
+ * @param {number} port
+ * @param {string[]} flags before the command (`--config FILE`)
  */
-export async function startDemo() {
+async function runDemo(dataDir, port, flags) {
   const executable = process.env.HALE_BINARY
     ?? join(process.env.CARGO_TARGET_DIR ?? join(root, 'target'), 'debug/hale');
-  const dataDir = mkdtempSync(join(tmpdir(), 'hale-web-'));
-  const port = await freePort();
-  const child = spawn(executable, ['--data-dir', dataDir, 'demo', '--listen', `127.0.0.1:${port}`], {
+  const child = spawn(executable, ['--data-dir', dataDir, ...flags, 'demo', '--listen', `127.0.0.1:${port}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, HALE_LOG: 'warn' },
   });
   let output = '';
   child.stdout.on('data', (chunk) => { output += chunk; });
   child.stderr.on('data', (chunk) => { output += chunk; });
-  const base = `http://127.0.0.1:${port}`;
   for (let attempt = 0; ; attempt += 1) {
     if (child.exitCode !== null) throw new Error(`hale demo exited: ${output}`);
     try {
-      const response = await fetch(`${base}/ready`);
-      if (response.ok) break;
+      const response = await fetch(`http://127.0.0.1:${port}/ready`);
+      if (response.ok) return child;
     } catch {
       // Not listening yet.
     }
     if (attempt > 600) throw new Error(`hale demo did not become ready: ${output}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+/** @param {import('node:child_process').ChildProcess} child */
+async function stopProcess(child) {
+  if (child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  await new Promise((resolve) => child.once('exit', resolve));
+}
+
+/**
+ * Starts `hale demo` on a free port (or `options.port`) with its own data directory and waits
+ * until it answers; resolves with its address and credentials. With `options.config` (a
+ * configuration file's text) the demo is seeded first, then started again with it, since a
+ * configuration may name the demo's tenant.
+ * @param {{port?: number, config?: string}} [options]
+ */
+export async function startDemo(options = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'hale-web-'));
+  const port = options.port ?? await freePort();
+  let child = await runDemo(dataDir, port, []);
+  if (options.config !== undefined) {
+    await stopProcess(child);
+    const file = join(dataDir, 'hale.toml');
+    writeFileSync(file, options.config);
+    child = await runDemo(dataDir, port, ['--config', file]);
+  }
   const credentials = parseCredentials(readFileSync(join(dataDir, 'demo-credentials.txt'), 'utf8'));
   return {
-    base,
+    base: `http://127.0.0.1:${port}`,
     credentials,
     async stop() {
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
+      await stopProcess(child);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -5,21 +5,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import lighthouse from 'lighthouse';
 import { chromium } from 'playwright-core';
-import { startDemo, signIn, CHROMIUM_ARGS } from './harness.mjs';
+import { startDemo, signIn, freePort, CHROMIUM_ARGS } from './harness.mjs';
 
 const THRESHOLDS = { performance: 0.9, accessibility: 0.95, 'best-practices': 0.95 };
-
-async function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const demo = await startDemo();
 const profile = mkdtempSync(join(tmpdir(), 'hale-lighthouse-'));
