@@ -1,6 +1,6 @@
 // The app's shell in a real Chromium against a real `hale demo`: the sign-in screen draws
 // under the strict CSP with no console error, passes axe, works by keyboard, offers French,
-// and installs a service worker that precaches the shell.
+// installs a service worker that precaches the shell, and follows dark mode and reduced motion.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -80,6 +80,20 @@ test('the sign-in screen is accessible, keyboard-usable and offered in French', 
   });
   assert.ok(cached > 20, `the service worker precached ${cached} files`);
   assert.deepEqual(problems.filter((text) => !text.includes('401')), []);
+  await context.close();
+});
+
+test('dark mode and reduced motion keep the contrast and drop the transitions', async () => {
+  const context = await browser.newContext({ viewport: PHONE, colorScheme: 'dark', reducedMotion: 'reduce', locale: 'en-GB' });
+  const page = await context.newPage();
+  await page.goto(demo.base);
+  await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+  const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  assert.equal(background, 'rgb(15, 28, 31)', 'the dark palette applies');
+  const transition = await page.getByRole('button', { name: 'Sign in' }).evaluate((button) => getComputedStyle(button).transitionDuration);
+  assert.equal(transition, '0s');
+  assert.deepEqual(await seriousViolations(page), []);
+  await screenshots(page, 'sign-in-dark');
   await context.close();
 });
 
