@@ -187,6 +187,17 @@ export function observations(tenant, subject, code, since) {
 }
 
 /**
+ * One version of an app, as its Hale definition.
+ * @param {string} tenant
+ * @param {string} app
+ * @param {number} version
+ * @returns {Promise<import('./definition.js').Definition>}
+ */
+export function appVersion(tenant, app, version) {
+  return call('GET', `/tenants/${segment(tenant)}/apps/${segment(app)}/versions/${version}`);
+}
+
+/**
  * A subject's submissions since `since`.
  * @param {string} tenant
  * @param {string} subject

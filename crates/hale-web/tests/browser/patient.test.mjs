@@ -159,6 +159,12 @@ test('offline entries survive a closed tab and arrive exactly once; the clinicia
   await heart.getByText('Show the values as a table').click();
   await heart.getByRole('cell', { name: '131 /min' }).waitFor();
   await heart.getByRole('cell', { name: '111 /min' }).waitFor();
+  // The answers as the patient gave them, under the form's own labels.
+  const newest = staff.locator('.submissions > li').first();
+  await newest.getByText('Answers and observations').click();
+  const answers = newest.locator('dl.answers');
+  await answers.locator('dt', { hasText: /^Heart rate$/ }).waitFor();
+  assert.equal(await answers.locator('dt', { hasText: /^heart_rate$/ }).count(), 0);
   assert.deepEqual(await seriousViolations(staff), []);
   await screenshots(staff, 'clinician-patient', DESKTOP);
   await desk.close();

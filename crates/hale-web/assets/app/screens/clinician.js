@@ -3,7 +3,7 @@
  * one patient's trends across apps with the submissions behind them. */
 
 import { h, replace } from '../dom.js';
-import { t, dateTime, number } from '../i18n.js';
+import { t, dateTime, number, text, language } from '../i18n.js';
 import * as api from '../api.js';
 import { trendChart } from '../charts.js';
 import { unitLabel } from '../definition.js';
@@ -88,6 +88,7 @@ export async function patientScreen(main, { tenant, subject }) {
     })),
   }));
   const newest = [...submitted.items].sort((a, b) => b.authored_at.localeCompare(a.authored_at)).slice(0, SHOWN);
+  const labels = await fieldLabels(tenant, newest);
   replace(main,
     h('p', { class: 'back' }, h('a', { href: '/patients' }, `← ${t('patients.title')}`)),
     h('h1', {}, name),
@@ -98,14 +99,54 @@ export async function patientScreen(main, { tenant, subject }) {
     h('section', { 'aria-labelledby': 'submissions-heading' },
       h('h2', { id: 'submissions-heading' }, t('patient.submissions')),
       newest.length === 0 ? h('p', {}, t('patient.no_submissions'))
-        : h('ol', { class: 'submissions' }, newest.map((submission) => submissionItem(submission, bySubmission.get(submission.id) ?? [])))));
+        : h('ol', { class: 'submissions' }, newest.map((submission) => submissionItem(submission, bySubmission.get(submission.id) ?? [],
+          labels.get(versionKey(submission)) ?? new Map())))));
+}
+
+/** @param {{app_id: string, app_version: number}} submission */
+function versionKey(submission) {
+  return `${submission.app_id}/${submission.app_version}`;
+}
+
+/**
+ * Each field's label, by name, for every app version among `submissions` (one call per
+ * version, not per submission). A version that cannot be read leaves its answers under their
+ * field names.
+ * @param {string} tenant
+ * @param {api.Submission[]} submissions
+ * @returns {Promise<Map<string, Map<string, string>>>}
+ */
+async function fieldLabels(tenant, submissions) {
+  const versions = [...new Map(submissions.map((submission) => [versionKey(submission), submission])).values()];
+  const definitions = await Promise.all(versions.map((submission) =>
+    api.appVersion(tenant, submission.app_id, submission.app_version).catch(() => null)));
+  /** @type {Map<string, Map<string, string>>} */
+  const labels = new Map();
+  versions.forEach((submission, index) => {
+    const definition = definitions[index];
+    if (!definition) return;
+    /** @type {Map<string, string>} */
+    const byName = new Map();
+    /** @param {import('../definition.js').Field[]} fields */
+    const walk = (fields) => {
+      for (const field of fields) {
+        const label = text(field.label, language(), definition.default_language);
+        if (label) byName.set(field.name, label);
+        walk(field.children ?? []);
+      }
+    };
+    walk(definition.fields);
+    labels.set(versionKey(submission), byName);
+  });
+  return labels;
 }
 
 /**
  * @param {api.Submission} submission
  * @param {api.Observation[]} observations
+ * @param {Map<string, string>} labels each field's label, by name
  */
-function submissionItem(submission, observations) {
+function submissionItem(submission, observations, labels) {
   // Stored scores spell the risk in snake case (`low_medium`); bands are kebab case.
   const news2 = /** @type {{news2?: {total?: number, risk?: string}} | undefined} */ (submission.scores)?.news2;
   const band = /** @type {api.Band | undefined} */ (news2?.risk?.replace('_', '-'));
@@ -116,7 +157,7 @@ function submissionItem(submission, observations) {
       h('summary', {}, t('patient.details')),
       h('h4', {}, t('patient.answers')),
       h('dl', { class: 'answers' }, Object.entries(submission.answers).flatMap(([field, value]) =>
-        [h('dt', {}, field), h('dd', {}, typeof value === 'string' ? value : JSON.stringify(value))])),
+        [h('dt', {}, labels.get(field) ?? field), h('dd', {}, typeof value === 'string' ? value : JSON.stringify(value))])),
       observations.length > 0 ? h('table', { class: 'observations' },
         h('caption', {}, t('patient.observations')),
         h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('chart.measure')), h('th', { scope: 'col' }, t('chart.value')))),
