@@ -117,7 +117,9 @@ async fn when_clients_take_every_slot_the_probe_reserve_answers_health_and_nothi
     assert_eq!(server.counters.probes(), 2);
     assert_eq!(server.counters.refused_total_cap(), 0);
 
-    // A reserve connection answers one request, then closes.
+    // A reserve connection answers one request, then closes; the slots of those before it are
+    // back once their tasks end (a client sees the close a moment before that).
+    server.until(|counters| counters.open() == 20).await;
     let mut once = connect_from(loopback(3), server.address).await.unwrap();
     once.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
@@ -127,6 +129,7 @@ async fn when_clients_take_every_slot_the_probe_reserve_answers_health_and_nothi
 
     // Clients holding the reserve idle are closed after the probe's short header timeout, and
     // while they hold it, the next connection is closed at once.
+    server.until(|counters| counters.open() == 20).await;
     let _held: Vec<_> = [
         connect_from(loopback(4), server.address).await.unwrap(),
         connect_from(loopback(4), server.address).await.unwrap(),
