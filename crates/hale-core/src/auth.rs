@@ -276,6 +276,8 @@ pub struct ExternalIdentity {
     pub display_name: String,
     /// The provider showed (or is configured to vouch for) a second factor.
     pub mfa: bool,
+    /// A patient's identifier from the claims, when the mapping names where it is.
+    pub patient_identifier: Option<hale_domain::event::Identifier>,
 }
 
 /// A new account.
@@ -718,6 +720,23 @@ impl Core {
         }))
     }
 
+    /// The subject a provider's patient acts for: the one registered with the identifier their
+    /// claims carry, when the mapping names it and such a subject exists. Read when the account
+    /// is linked, so the link holds even if the claim later changes.
+    async fn patient_subject(
+        &self,
+        identity: &ExternalIdentity,
+    ) -> Result<Option<hale_domain::SubjectId>, CoreError> {
+        let Some(identifier) = &identity.patient_identifier else {
+            return Ok(None);
+        };
+        let key = hale_domain::subject::identifier_key(identity.tenant, identifier);
+        Ok(self
+            .store()
+            .subject_by_identifier_key(identity.tenant, &key)
+            .await?)
+    }
+
     async fn link_external(&self, identity: &ExternalIdentity) -> Result<AccountRow, CoreError> {
         let account_id = PrincipalId::from_uuid(self.new_uuid());
         // The whole id: a UUIDv7's leading digits are its millisecond, shared by accounts
@@ -729,6 +748,7 @@ impl Core {
         } else {
             display_name
         };
+        let subject_id = self.patient_subject(identity).await?;
         let appended = self
             .store()
             .append(Append {
@@ -746,7 +766,7 @@ impl Core {
                             username,
                             display_name,
                             roles: Vec::new(),
-                            subject_id: None,
+                            subject_id,
                             password_hash: None,
                         },
                     },

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use hale_domain::event::Identifier;
 use hale_domain::scope::Scopes;
 use hale_domain::{AccountKind, Role, TenantId, Timestamp};
 use serde::Deserialize;
@@ -43,6 +44,19 @@ pub struct ClaimMappingConfig {
     /// access policy), so roles that need one apply without `amr` showing it.
     #[serde(default)]
     pub provider_enforces_mfa: bool,
+    /// Where the claims name a patient's own record: a person the provider maps to the
+    /// patient role acts for the subject registered with this identifier.
+    #[serde(default)]
+    pub patient_identifier: Option<PatientIdentifierConfig>,
+}
+
+/// The claim that carries a patient's identifier (say, their MRN) and the identifier system
+/// it belongs to (as subjects are registered with it).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatientIdentifierConfig {
+    pub claim: String,
+    pub system: String,
 }
 
 fn default_subject_claim() -> String {
@@ -62,6 +76,7 @@ pub struct ClaimMapping {
     role_map: BTreeMap<String, Vec<Role>>,
     client_roles: BTreeMap<String, Vec<Role>>,
     provider_enforces_mfa: bool,
+    patient_identifier: Option<PatientIdentifierConfig>,
 }
 
 /// What a verified token or ID token says, as the mapping needs it.
@@ -79,13 +94,29 @@ impl ClaimMapping {
     pub fn new(config: &ClaimMappingConfig, tenant: TenantId) -> Result<Self, String> {
         let role_map = checked_roles("role_map", &config.role_map)?;
         let client_roles = checked_roles("client_roles", &config.client_roles)?;
+        let patient_claim = config
+            .patient_identifier
+            .as_ref()
+            .map(|patient| ("patient_identifier.claim", &patient.claim));
         for (what, claim) in [
             ("subject_claim", &config.subject_claim),
             ("roles_claim", &config.roles_claim),
-        ] {
+        ]
+        .into_iter()
+        .chain(patient_claim)
+        {
             if claim.is_empty() || claim.len() > 64 {
                 return Err(format!("{what} must name a claim"));
             }
+        }
+        if config
+            .patient_identifier
+            .as_ref()
+            .is_some_and(|patient| patient.system.trim().is_empty())
+        {
+            return Err(String::from(
+                "patient_identifier.system must name the identifier system",
+            ));
         }
         Ok(Self {
             tenant,
@@ -94,6 +125,7 @@ impl ClaimMapping {
             role_map,
             client_roles,
             provider_enforces_mfa: config.provider_enforces_mfa,
+            patient_identifier: config.patient_identifier.clone(),
         })
     }
 
@@ -127,6 +159,17 @@ impl ClaimMapping {
             .iter()
             .find_map(|claim| short_text(token.claims.get(*claim)))
             .unwrap_or_default();
+        // Only a patient's claims name their record: a clinician's MRN claim, say, is not one.
+        let patient_identifier = self
+            .patient_identifier
+            .as_ref()
+            .filter(|_| !integration && roles.contains(&Role::Patient))
+            .and_then(|patient| {
+                short_text(token.claims.get(&patient.claim)).map(|value| Identifier {
+                    system: patient.system.clone(),
+                    value,
+                })
+            });
         let mfa = self.provider_enforces_mfa
             || claim_values(token.claims.get("amr"))
                 .any(|method| SECOND_FACTOR_METHODS.contains(&method));
@@ -147,6 +190,7 @@ impl ClaimMapping {
                 .map(Timestamp::from_micros),
             display_name,
             mfa,
+            patient_identifier,
         })
     }
 }
@@ -304,6 +348,54 @@ mod tests {
         );
         assert_eq!(person.kind, AccountKind::User);
         assert_eq!(person.roles, vec![Role::Clinician]);
+    }
+
+    #[test]
+    fn a_patients_identifier_is_read_from_the_named_claim_for_patients_only() {
+        let config = toml_like(json!({
+            "tenant": "contoso",
+            "role_map": {"patients": ["patient"], "staff": ["clinician"]},
+            "patient_identifier": {"claim": "mrn", "system": "urn:mrn"},
+        }));
+        let mapping = ClaimMapping::new(&config, TenantId::from_uuid(uuid::Uuid::nil())).unwrap();
+        let patient = identity(
+            &mapping,
+            json!({"sub": "p", "roles": ["patients"], "mrn": "MRN-7"}),
+            None,
+        );
+        assert_eq!(
+            patient.patient_identifier,
+            Some(Identifier {
+                system: "urn:mrn".into(),
+                value: "MRN-7".into()
+            })
+        );
+        let clinician = identity(
+            &mapping,
+            json!({"sub": "c", "roles": ["staff"], "mrn": "MRN-7"}),
+            None,
+        );
+        assert_eq!(clinician.patient_identifier, None);
+        let unnamed = identity(&mapping, json!({"sub": "q", "roles": ["patients"]}), None);
+        assert_eq!(unnamed.patient_identifier, None);
+        let without = ClaimMapping::new(
+            &toml_like(json!({"tenant": "contoso", "role_map": {"patients": ["patient"]}})),
+            TenantId::from_uuid(uuid::Uuid::nil()),
+        )
+        .unwrap();
+        let plain = identity(
+            &without,
+            json!({"sub": "p", "roles": ["patients"], "mrn": "MRN-7"}),
+            None,
+        );
+        assert_eq!(plain.patient_identifier, None);
+        for (claim, system) in [("", "urn:mrn"), ("mrn", " ")] {
+            let config = toml_like(json!({
+                "tenant": "contoso",
+                "patient_identifier": {"claim": claim, "system": system},
+            }));
+            assert!(ClaimMapping::new(&config, TenantId::from_uuid(uuid::Uuid::nil())).is_err());
+        }
     }
 
     #[test]

@@ -20,7 +20,9 @@ fn mapping_config() -> ClaimMappingConfig {
         "role_map": {
             "clinician": ["clinician"],
             "admin": ["tenant-admin"],
+            "patient": ["patient"],
         },
+        "patient_identifier": {"claim": "mrn", "system": "urn:mrn"},
         "client_roles": { "hale-service": ["integration"] },
     }))
     .unwrap()
@@ -417,4 +419,58 @@ fn issuer_config_defaults_refuse_symmetric_algorithms() {
     )
     .unwrap();
     assert!(hale_server::Oidc::new(vec![(config, mapping)], vec![]).is_err());
+}
+
+/// A GET with a bearer token.
+async fn get(app: &Router, token: &str, path: &str) -> Reply {
+    send(app, "GET", path, Some(token), None, &[]).await
+}
+
+#[tokio::test]
+async fn a_provider_patient_acts_for_the_subject_their_identifier_names() {
+    let Some(provider) = TestProvider::start_with_redirect_uri(CALLBACK).await else {
+        return;
+    };
+    each_engine(|h| {
+        let provider = &provider;
+        async move {
+            let app = provider_router(&h, provider).await;
+            // MRN-1 is the harness's first subject, written as people do: in lower case.
+            let claims = with(
+                person(provider, "pat", json!(["patient"])),
+                "mrn",
+                json!("mrn-1"),
+            );
+            let patient = provider.sign(&claims);
+            let me = get(&app, &patient, "/api/v1/auth/me").await;
+            assert_eq!(me.status, StatusCode::OK, "{:?}", me.body);
+            assert_eq!(me.body["roles"], json!(["patient"]));
+            assert_eq!(me.body["subject_id"], json!(h.subject));
+            let home = get(&app, &patient, "/api/v1/tenants/contoso/home").await;
+            assert_eq!(home.status, StatusCode::OK, "{:?}", home.body);
+            assert_eq!(home.body["subject_id"], json!(h.subject));
+
+            // An identifier no subject has links no record: the patient sees nothing.
+            let claims = with(
+                person(provider, "stranger", json!(["patient"])),
+                "mrn",
+                json!("MRN-404"),
+            );
+            let stranger = provider.sign(&claims);
+            let me = get(&app, &stranger, "/api/v1/auth/me").await;
+            assert_eq!(me.body["subject_id"], Value::Null, "{:?}", me.body);
+            let home = get(&app, &stranger, "/api/v1/tenants/contoso/home").await;
+            assert_eq!(home.status, StatusCode::NOT_FOUND, "{:?}", home.body);
+
+            // Staff carrying an MRN claim are not made that patient.
+            let claims = with(
+                person(provider, "nurse", json!(["clinician"])),
+                "mrn",
+                json!("MRN-2"),
+            );
+            let me = get(&app, &provider.sign(&claims), "/api/v1/auth/me").await;
+            assert_eq!(me.body["subject_id"], Value::Null, "{:?}", me.body);
+        }
+    })
+    .await;
 }
