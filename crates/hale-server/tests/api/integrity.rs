@@ -182,3 +182,25 @@ async fn only_a_well_formed_request_id_is_kept() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_idempotency_key_in_the_header_and_the_body_must_agree() {
+    each_engine(|h| async move {
+        let with_key = |key: &str| {
+            format!(
+                r#"{{"subject_id":"{}","app_id":"{}","answers":{{"heart_rate":70}},"idempotency_key":"{key}"}}"#,
+                h.subject, h.app_id
+            )
+        };
+        let before = h.counts().await;
+        let differ = h.submit_raw(&h.patient, with_key("b-1"), Some("h-1")).await;
+        assert_problem(&differ, StatusCode::BAD_REQUEST, "malformed_request");
+        assert_eq!(h.counts().await, before, "nothing stored");
+        let same = h.submit_raw(&h.patient, with_key("k-1"), Some("k-1")).await;
+        assert_eq!(same.status, StatusCode::CREATED, "{:?}", same.body);
+        let again = h.submit_raw(&h.patient, with_key("k-1"), None).await;
+        assert_eq!(again.status, StatusCode::OK, "a replay under the same key");
+        assert_eq!(again.body["id"], same.body["id"]);
+    })
+    .await;
+}
