@@ -5,7 +5,7 @@
 
 use hale_domain::assignment::{AssignmentId, CalendarDate, Schedule};
 use hale_domain::event::{EventBody, ExpectedVersion, NewEvent, StreamRef};
-use hale_domain::{AppId, RequestContext, SubjectId, TenantId};
+use hale_domain::{AppId, RequestContext, SubjectId, TenantId, Timestamp};
 use hale_store::{Append, AssignmentRow};
 
 use crate::{Core, CoreError, Target};
@@ -81,27 +81,15 @@ impl Core {
                 created_at: now,
                 ended_at: None,
             };
-            self.store()
-                .append(Append {
-                    tenant,
-                    actor: context.actor(),
-                    recorded_at: now,
-                    events: vec![NewEvent {
-                        stream: StreamRef::subject(request.subject),
-                        expected: ExpectedVersion::Exact(subject_version),
-                        body: EventBody::AssignmentMade {
-                            assignment_id: assignment.id,
-                            subject_id: assignment.subject_id,
-                            app_id: assignment.app_id,
-                            schedule: assignment.schedule,
-                            starts_on: assignment.starts_on,
-                        },
-                    }],
-                    idempotency: None,
-                    preconditions: Vec::new(),
-                })
-                .await
-                .map_err(concurrent)?;
+            let made = EventBody::AssignmentMade {
+                assignment_id: assignment.id,
+                subject_id: assignment.subject_id,
+                app_id: assignment.app_id,
+                schedule: assignment.schedule,
+                starts_on: assignment.starts_on,
+            };
+            self.append_to_subject(context, tenant, request.subject, subject_version, now, made)
+                .await?;
             // Everything the row holds is known here: no read after the write.
             Ok(assignment)
         })
@@ -157,27 +145,44 @@ impl Core {
                 return Err(CoreError::Conflict(ALREADY_ENDED));
             }
             let now = self.now();
-            self.store()
-                .append(Append {
-                    tenant,
-                    actor: context.actor(),
-                    recorded_at: now,
-                    events: vec![NewEvent {
-                        stream: StreamRef::subject(row.subject_id),
-                        expected: ExpectedVersion::Exact(subject_version),
-                        body: EventBody::AssignmentEnded {
-                            assignment_id: row.id,
-                            subject_id: row.subject_id,
-                        },
-                    }],
-                    idempotency: None,
-                    preconditions: Vec::new(),
-                })
-                .await
-                .map_err(concurrent)?;
+            let ended = EventBody::AssignmentEnded {
+                assignment_id: row.id,
+                subject_id: row.subject_id,
+            };
+            self.append_to_subject(context, tenant, row.subject_id, subject_version, now, ended)
+                .await?;
             row.ended_at = Some(now);
             Ok(row)
         })
         .await
+    }
+
+    /// Appends one assignment event to the subject's stream at the version read, so that of
+    /// two concurrent changes to one subject's assignments only one succeeds.
+    async fn append_to_subject(
+        &self,
+        context: &RequestContext,
+        tenant: TenantId,
+        subject: SubjectId,
+        subject_version: i64,
+        now: Timestamp,
+        body: EventBody,
+    ) -> Result<(), CoreError> {
+        self.store()
+            .append(Append {
+                tenant,
+                actor: context.actor(),
+                recorded_at: now,
+                events: vec![NewEvent {
+                    stream: StreamRef::subject(subject),
+                    expected: ExpectedVersion::Exact(subject_version),
+                    body,
+                }],
+                idempotency: None,
+                preconditions: Vec::new(),
+            })
+            .await
+            .map_err(concurrent)?;
+        Ok(())
     }
 }
