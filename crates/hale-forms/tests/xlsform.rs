@@ -311,3 +311,102 @@ fn a_ranges_tick_labels_name_a_list_and_with_no_ticks_label_its_two_ends() {
         .is_empty()
     );
 }
+
+/// Where each error of importing the CSV sheets is: `sheet row column code`.
+fn refusals(survey: &str, choices: Option<&str>, settings: Option<&str>) -> Vec<String> {
+    match import_csv(survey, choices, settings) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors
+            .into_iter()
+            .map(|error| {
+                format!(
+                    "{} {} {} {}",
+                    error.sheet, error.row, error.column, error.code
+                )
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn the_reference_converters_name_and_parameter_rules_are_kept() {
+    let choices = Some("list_name,name,label\nc,a,A\n");
+    // Parameter values are read lower-cased; a seed is a number or a plain `${name}`.
+    let select = |parameters: &str| {
+        refusals(
+            &format!(
+                "type,name,label,parameters\ninteger,s,S,\nselect_one c,q,Q,\"{parameters}\"\n"
+            ),
+            choices,
+            None,
+        )
+    };
+    assert!(select("randomize=True").is_empty());
+    assert!(select("randomize=true seed=${s}").is_empty());
+    assert!(select("randomize=true seed=12.5").is_empty());
+    let bad_seed = vec![String::from("survey 3 parameters invalid_parameter")];
+    assert_eq!(select("randomize=true seed=int(${s})"), bad_seed);
+    assert_eq!(select("randomize=true seed=soon"), bad_seed);
+    assert_eq!(
+        select("randomize=true seed=${nobody}"),
+        vec![String::from("survey 3 parameters unknown_reference")]
+    );
+    // A repeat_count that is not a plain reference is computed in `<repeat>_count`.
+    let counted = |count: &str, other: &str| {
+        refusals(
+            &format!(
+                "type,name,label,repeat_count\ninteger,{other},N,\nbegin repeat,r1,R,{count}\ntext,q,Q,\nend repeat,,,\n"
+            ),
+            None,
+            None,
+        )
+    };
+    assert!(counted("${r1_count}", "r1_count").is_empty());
+    assert!(counted("2", "n").is_empty());
+    assert_eq!(
+        counted("2", "r1_count"),
+        vec![String::from("survey 3 repeat_count generated_name_taken")]
+    );
+    // The root's name, the audit's name, big-image without an image, settings references.
+    assert_eq!(
+        refusals(
+            "type,name,label\nbegin repeat,data,R\ntext,q,Q\nend repeat,,\n",
+            None,
+            None
+        ),
+        vec![String::from("survey 2 name reserved_name")]
+    );
+    assert!(refusals("type,name,label\naudit,,\ntext,q,Q\n", None, None).is_empty());
+    assert_eq!(
+        refusals("type,name,label\naudit,bobby,\ntext,q,Q\n", None, None),
+        vec![String::from("survey 2 name invalid_name")]
+    );
+    assert_eq!(
+        refusals(
+            "type,name,label,media::big-image\ntext,q,Q,b.png\n",
+            None,
+            None
+        ),
+        vec![String::from("survey 2 media::big-image image_missing")]
+    );
+    assert!(
+        refusals(
+            "type,name,label,media::big-image,media::image::fr\ntext,q,Q,b.png,i.png\n",
+            None,
+            None
+        )
+        .is_empty()
+    );
+    let named = |instance: &str| {
+        refusals(
+            "type,name,label\ntext,q,Q\n",
+            None,
+            Some(&format!("form_title,instance_name\nT,{instance}\n")),
+        )
+    };
+    assert!(named("visit ${q}").is_empty());
+    assert_eq!(
+        named("${q2}"),
+        vec![String::from("settings 2 instance_name unknown_reference")]
+    );
+}

@@ -49,7 +49,13 @@ pub(crate) fn read(errors: &mut Vec<ImportError>, text: &str, row: usize, field:
             continue;
         };
         let key = key.trim().to_ascii_lowercase();
-        let value = value.trim();
+        // As the reference converter reads them, values are lower-cased (`randomize=True` is
+        // `true`), except those that name something in a file.
+        let value = match key.as_str() {
+            "label" | "value" => value.trim().to_owned(),
+            _ => value.trim().to_lowercase(),
+        };
+        let value = value.as_str();
         let bound = match (kind, key.as_str()) {
             (FieldType::Range, "start") => Some(&mut field.min),
             (FieldType::Range, "end") => Some(&mut field.max),
@@ -97,6 +103,15 @@ pub(crate) fn read(errors: &mut Vec<ImportError>, text: &str, row: usize, field:
     }
 }
 
+/// The field `${name}` names, when that is all the text is (a `seed` read from a field, a
+/// `repeat_count` the reference converter uses as it is).
+pub(crate) fn plain_reference(value: &str) -> Option<&str> {
+    value
+        .strip_prefix("${")?
+        .strip_suffix('}')
+        .filter(|name| crate::definition::is_valid_name(name))
+}
+
 /// The rules the reference converter applies to display parameters.
 fn check_display(key: &str, value: &str) -> Option<String> {
     let whole = |text: &str| text.parse::<u32>().is_ok_and(|number| number > 0);
@@ -104,6 +119,9 @@ fn check_display(key: &str, value: &str) -> Option<String> {
         "randomize" => {
             (!matches!(value, "true" | "false")).then(|| String::from("randomize is true or false"))
         }
+        // A number, or a field to read it from (written `${name}` and nothing else).
+        "seed" => (value.parse::<f64>().is_err() && plain_reference(value).is_none())
+            .then(|| String::from("seed is a number or a reference to a field, ${name}")),
         "max-pixels" | "rows" => {
             (!whole(value)).then(|| format!("{key} is a whole number above zero"))
         }

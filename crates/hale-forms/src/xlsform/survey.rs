@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use super::types::{RowType, parse_type};
 use super::{ImportError, Table};
 use crate::definition::{
-    AppDefinition, Choice, DefinitionError, Field, FieldType, News2Mapping, Text,
+    AppDefinition, Choice, DefinitionError, Field, FieldType, News2Mapping, Prefill, Text,
 };
 
 /// Survey columns this importer reads (translated columns are `label::…`, `hint::…`, …).
@@ -232,6 +232,10 @@ pub fn import(
     let mut rows_in_order = Vec::new();
     app.fields = read_survey(&mut importer, survey, &mut rows_in_order);
     add_other_choices(&mut app.fields, &importer.or_other, &app.choice_lists);
+    generated_names(&mut importer, &app, &rows_in_order);
+    if let Some(settings) = settings {
+        settings_references(&mut importer, settings, &app);
+    }
     importer.languages.remove(&importer.default_language);
     app.languages = importer.languages.iter().cloned().collect();
     app.default_language = importer.default_language.clone();
@@ -254,6 +258,86 @@ pub fn import(
         Ok(app)
     } else {
         Err(importer.errors)
+    }
+}
+
+/// The name of the form's root element in the reference converter's XForm (its default form
+/// name), which a repeat may not take.
+const ROOT: &str = "data";
+
+/// The reference converter's rules for names it generates or reads outside expressions:
+/// a `repeat_count` that is not a plain `${name}` becomes a calculation named
+/// `<repeat>_count`, referred to by that name, so no other field may be called so; and a
+/// `seed=${name}` parameter must name a field.
+fn generated_names(importer: &mut Importer, app: &AppDefinition, rows: &[usize]) {
+    let walked = app.walk();
+    let names: BTreeSet<&str> = walked
+        .iter()
+        .map(|(_, field)| field.name.as_str())
+        .collect();
+    for (index, (_, field)) in walked.iter().enumerate() {
+        let row = rows.get(index).copied().unwrap_or(1);
+        if let Some(count) = &field.repeat_count {
+            let generated = format!("{}_count", field.name);
+            let plain = super::parameters::plain_reference(count.trim()).is_some();
+            if !plain && names.contains(generated.as_str()) {
+                importer.error(
+                    "survey",
+                    row,
+                    "repeat_count",
+                    "generated_name_taken",
+                    &format!(
+                        "this repeat_count is computed in a field named '{generated}', as the reference converter does, and another field has that name"
+                    ),
+                );
+            }
+        }
+        if let Some(name) = field
+            .parameters
+            .get("seed")
+            .and_then(|seed| super::parameters::plain_reference(seed))
+            && !names.contains(name)
+        {
+            importer.error(
+                "survey",
+                row,
+                "parameters",
+                "unknown_reference",
+                &format!("the seed ${{{name}}} names no field of this app"),
+            );
+        }
+    }
+}
+
+/// `${name}` in any settings cell (`instance_name`, a title, …) must name a field, as the
+/// reference converter requires, even where Hale ignores the setting.
+fn settings_references(importer: &mut Importer, settings: &Table, app: &AppDefinition) {
+    let walked = app.walk();
+    let names: BTreeSet<&str> = walked
+        .iter()
+        .map(|(_, field)| field.name.as_str())
+        .collect();
+    for (row, cells) in &settings.rows {
+        for (index, header) in settings.headers.iter().enumerate() {
+            let cell = cells.get(index).map(String::as_str).unwrap_or("");
+            let mut rest = cell;
+            while let Some(start) = rest.find("${") {
+                let after = &rest[start + 2..];
+                let Some(end) = after.find('}') else { break };
+                let name = &after[..end];
+                if !names.contains(name) {
+                    importer.error(
+                        "settings",
+                        *row,
+                        header_name(header),
+                        "unknown_reference",
+                        "a ${name} in this setting names no field of the survey",
+                    );
+                    break;
+                }
+                rest = &after[end + 1..];
+            }
+        }
     }
 }
 
@@ -459,6 +543,29 @@ fn read_survey(
         };
         let mut field = Field::new(&cell("name"), kind);
         field.prefill = prefill;
+        if prefill == Some(Prefill::Audit) {
+            // The reference converter names the audit itself.
+            if field.name.is_empty() {
+                field.name = String::from("audit");
+            } else if field.name != "audit" {
+                importer.error(
+                    "survey",
+                    row,
+                    "name",
+                    "invalid_name",
+                    "an audit is always named 'audit': leave its name blank",
+                );
+            }
+        }
+        if kind == FieldType::Repeat && field.name == ROOT {
+            importer.error(
+                "survey",
+                row,
+                "name",
+                "reserved_name",
+                "a repeat cannot be named 'data', the name of the form's root element",
+            );
+        }
         field.label = importer.text(survey, cells, "label");
         field.hint = importer.text(survey, cells, "hint");
         field.guidance_hint = importer.text(survey, cells, "guidance_hint");
@@ -468,6 +575,15 @@ fn read_survey(
             if let Some(text) = importer.text(survey, cells, &format!("media::{medium}")) {
                 field.media.insert(medium.to_owned(), text);
             }
+        }
+        if field.media.contains_key("big-image") && !field.media.contains_key("image") {
+            importer.error(
+                "survey",
+                row,
+                "media::big-image",
+                "image_missing",
+                "big-image is the larger version of an image: give the image too",
+            );
         }
         let required = cell("required");
         match parse_flag(&required) {
