@@ -22,6 +22,11 @@ pub enum Expr {
     },
     /// `.`, the value of the field the expression belongs to.
     Current,
+    /// A bare name in a choice filter: a member of the choice being filtered (`name` is its
+    /// value, `label` its label, any other name one of its attributes).
+    Attribute {
+        name: String,
+    },
     Negate {
         operand: Box<Expr>,
     },
@@ -292,6 +297,51 @@ impl Expr {
         names
     }
 
+    /// The bare names of a choice filter: the members of the choice it reads.
+    pub fn attributes(&self) -> BTreeSet<String> {
+        let mut names = BTreeSet::new();
+        self.visit(&mut |node| {
+            if let Self::Attribute { name } = node {
+                names.insert(name.clone());
+            }
+        });
+        names
+    }
+
+    /// The tree with every node for which `replace` gives a tree replaced by it (the node's
+    /// own children are then not visited); other nodes are kept, their children rewritten.
+    pub fn rewrite(&self, replace: &dyn Fn(&Self) -> Option<Self>) -> Self {
+        if let Some(replaced) = replace(self) {
+            return replaced;
+        }
+        let inner = |expr: &Self| Box::new(expr.rewrite(replace));
+        match self {
+            Self::Negate { operand } => Self::Negate {
+                operand: inner(operand),
+            },
+            Self::Binary {
+                operator,
+                left,
+                right,
+            } => Self::Binary {
+                operator: *operator,
+                left: inner(left),
+                right: inner(right),
+            },
+            Self::Call {
+                function,
+                arguments,
+            } => Self::Call {
+                function: *function,
+                arguments: arguments
+                    .iter()
+                    .map(|argument| argument.rewrite(replace))
+                    .collect(),
+            },
+            leaf => leaf.clone(),
+        }
+    }
+
     /// Field names read as one value, not as every row of a repeat: all references except the
     /// direct arguments of `count`, `sum`, `max`, `min` and the first two of
     /// `indexed-repeat`, which read a repeat's rows from outside it.
@@ -306,7 +356,7 @@ impl Expr {
             Self::Field { name } => {
                 names.insert(name.clone());
             }
-            Self::Number { .. } | Self::String { .. } | Self::Current => {}
+            Self::Number { .. } | Self::String { .. } | Self::Current | Self::Attribute { .. } => {}
             Self::Negate { operand } => operand.visit_scalar(names),
             Self::Binary { left, right, .. } => {
                 left.visit_scalar(names);
@@ -341,7 +391,11 @@ impl Expr {
     /// Nodes on the longest path from the root to a leaf; a lone literal has depth 1.
     pub fn depth(&self) -> usize {
         match self {
-            Self::Number { .. } | Self::String { .. } | Self::Field { .. } | Self::Current => 1,
+            Self::Number { .. }
+            | Self::String { .. }
+            | Self::Field { .. }
+            | Self::Current
+            | Self::Attribute { .. } => 1,
             Self::Negate { operand } => 1 + operand.depth(),
             Self::Binary { left, right, .. } => 1 + left.depth().max(right.depth()),
             Self::Call { arguments, .. } => {
@@ -367,7 +421,11 @@ impl Expr {
                         "number literal {value} is not finite and non-negative"
                     ));
                 }
-                Self::Number { .. } | Self::String { .. } | Self::Field { .. } | Self::Current => {}
+                Self::Number { .. }
+                | Self::String { .. }
+                | Self::Field { .. }
+                | Self::Current
+                | Self::Attribute { .. } => {}
                 Self::Negate { operand } => pending.push((operand, depth + 1)),
                 Self::Binary { left, right, .. } => {
                     pending.push((left, depth + 1));
@@ -401,7 +459,11 @@ impl Expr {
     fn visit(&self, action: &mut dyn FnMut(&Self)) {
         action(self);
         match self {
-            Self::Number { .. } | Self::String { .. } | Self::Field { .. } | Self::Current => {}
+            Self::Number { .. }
+            | Self::String { .. }
+            | Self::Field { .. }
+            | Self::Current
+            | Self::Attribute { .. } => {}
             Self::Negate { operand } => operand.visit(action),
             Self::Binary { left, right, .. } => {
                 left.visit(action);

@@ -40,6 +40,12 @@ pub trait Env {
         let _ = (field, value);
         Value::String(String::new())
     }
+    /// A member of the choice a choice filter is deciding on (`name`, `label` or one of its
+    /// attributes); unanswered outside a choice filter and for a member the choice lacks.
+    fn attribute(&self, name: &str) -> Value {
+        let _ = name;
+        Value::Null
+    }
     /// The submission's seed and the call's site (field and row) that `random()` and
     /// `uuid()` draw from (see [`crate::seeded_random`]).
     fn random_site(&self) -> (String, String) {
@@ -63,6 +69,8 @@ pub struct MapEnv {
     /// The submission's seed and the call site for `random()` and `uuid()`.
     pub seed: String,
     pub site: String,
+    /// The members of the choice a choice filter is deciding on.
+    pub choice: BTreeMap<String, Value>,
 }
 
 impl MapEnv {
@@ -76,6 +84,7 @@ impl MapEnv {
             labels: BTreeMap::new(),
             seed: String::new(),
             site: String::new(),
+            choice: BTreeMap::new(),
         }
     }
 
@@ -127,6 +136,10 @@ impl Env for MapEnv {
     fn random_site(&self) -> (String, String) {
         (self.seed.clone(), self.site.clone())
     }
+
+    fn attribute(&self, name: &str) -> Value {
+        self.choice.get(name).cloned().unwrap_or(Value::Null)
+    }
 }
 
 /// Evaluates `expr`. Trees deeper than the parser allows (only possible when built by hand
@@ -146,6 +159,7 @@ fn evaluate_at(expr: &Expr, env: &dyn Env, depth: usize) -> Value {
         Expr::String { value } => Value::String(value.clone()),
         Expr::Field { name } => env.value(name),
         Expr::Current => env.current(),
+        Expr::Attribute { name } => env.attribute(name),
         Expr::Negate { operand } => Value::Number(-evaluate_at(operand, env, below).as_number()),
         Expr::Binary {
             operator,

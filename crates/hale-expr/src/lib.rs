@@ -27,6 +27,9 @@
 //!   `position(..)`, `indexed-repeat(${f}, ${repeat}, n)`, `once(x)`,
 //!   `jr:choice-name(value, '${select}')`, `format-date(d, format)`,
 //!   `decimal-date-time(x)`, `boolean-from-string(s)`, `uuid()`, `random()`.
+//! * A choice filter ([`parse_choice_filter`], XLSForm `choice_filter`) is evaluated once per
+//!   choice: there a bare name (`state`, `name`, `label`) reads that member of the choice
+//!   ([`Env::attribute`]; `name` is its value), and `.` is refused.
 //! * Limits: at most 4096 characters ([`MAX_SOURCE_LENGTH`]); at most 64 levels of
 //!   parentheses, calls and unary minus ([`MAX_NESTING`]); a tree at most 256 deep
 //!   ([`MAX_TREE_DEPTH`]). Error positions are 0-based character (not byte) offsets.
@@ -41,6 +44,7 @@
 //! | string literal | `{"op":"string","value":"yes"}` |
 //! | `${age}` | `{"op":"field","name":"age"}` |
 //! | `.` | `{"op":"current"}` |
+//! | a choice's member `state` (choice filters only) | `{"op":"attribute","name":"state"}` |
 //! | `-x` | `{"op":"negate","operand":X}` |
 //! | `a + b` | `{"op":"binary","operator":"+","left":A,"right":B}` |
 //! | `f(a, b)` | `{"op":"call","function":"count-selected","arguments":[A,B]}` |
@@ -138,5 +142,7 @@ mod value;
 pub use ast::{BinaryOperator, Expr, Function};
 pub use evaluate::{Env, MAX_COMPILED_PATTERN_BYTES, MAX_PATTERN_LENGTH, MapEnv, evaluate};
 pub use functions::{seeded_draw, seeded_random, seeded_uuid};
-pub use parser::{MAX_NESTING, MAX_SOURCE_LENGTH, MAX_TREE_DEPTH, ParseError, parse};
+pub use parser::{
+    MAX_NESTING, MAX_SOURCE_LENGTH, MAX_TREE_DEPTH, ParseError, parse, parse_choice_filter,
+};
 pub use value::{DateTimeValue, DateValue, Value, format_number};

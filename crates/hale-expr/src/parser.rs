@@ -43,6 +43,16 @@ impl std::error::Error for ParseError {}
 
 /// Parses XLSForm expression source into a tree.
 pub fn parse(source: &str) -> Result<Expr, ParseError> {
+    parse_with(source, false)
+}
+
+/// Parses a choice filter (XLSForm `choice_filter`): an expression evaluated once per choice,
+/// where a bare name is a member of that choice ([`Expr::Attribute`]) and `.` has no meaning.
+pub fn parse_choice_filter(source: &str) -> Result<Expr, ParseError> {
+    parse_with(source, true)
+}
+
+fn parse_with(source: &str, choice_filter: bool) -> Result<Expr, ParseError> {
     if source.chars().nth(MAX_SOURCE_LENGTH).is_some() {
         return Err(ParseError::new(
             MAX_SOURCE_LENGTH,
@@ -55,6 +65,7 @@ pub fn parse(source: &str) -> Result<Expr, ParseError> {
         tokens,
         index: 0,
         nesting: 0,
+        choice_filter,
     };
     let parsed = parser.expression()?;
     let token = parser.peek();
@@ -86,6 +97,8 @@ struct Parser {
     tokens: Vec<Token>,
     index: usize,
     nesting: usize,
+    /// Bare names are choice members, and `.` is refused.
+    choice_filter: bool,
 }
 
 /// One precedence level of left-associative binary operators.
@@ -246,6 +259,10 @@ impl Parser {
             TokenKind::Number(value) => Ok(Parsed::leaf(Expr::Number { value })),
             TokenKind::String(value) => Ok(Parsed::leaf(Expr::String { value })),
             TokenKind::Field(name) => Ok(Parsed::leaf(Expr::Field { name })),
+            TokenKind::Dot if self.choice_filter => Err(ParseError::new(
+                token.position,
+                "'.' has no meaning in a choice filter: the choice's value is 'name'",
+            )),
             TokenKind::Dot => Ok(Parsed::leaf(Expr::Current)),
             TokenKind::LeftParen => {
                 let inner = self.expression()?;
@@ -259,6 +276,9 @@ impl Parser {
                 token.position,
                 format!("expected an expression, found the operator '{name}'"),
             )),
+            TokenKind::Name(name) if self.choice_filter => {
+                Ok(Parsed::leaf(Expr::Attribute { name }))
+            }
             TokenKind::Name(name) => Err(ParseError::new(
                 token.position,
                 format!("unexpected name '{name}': refer to fields as ${{{name}}}"),

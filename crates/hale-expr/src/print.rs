@@ -47,6 +47,7 @@ fn write_expr(expr: &Expr, out: &mut String) {
             out.push('}');
         }
         Expr::Current => out.push('.'),
+        Expr::Attribute { name } => out.push_str(name),
         Expr::Negate { operand } => {
             out.push('-');
             write_operand(operand, precedence(operand) < UNARY_PRECEDENCE, out);

@@ -111,6 +111,7 @@ impl Case {
             labels: self.labels.clone(),
             seed: self.seed.clone().unwrap_or_default(),
             site: self.site.clone().unwrap_or_default(),
+            choice: BTreeMap::new(),
         };
         let expected = evaluate(&tree, &env).to_json();
         let mut case = json!({

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use hale_expr::{
     BinaryOperator, DateTimeValue, DateValue, Expr, Function, MAX_TREE_DEPTH, MapEnv, Value,
-    evaluate, parse,
+    evaluate, parse, parse_choice_filter,
 };
 use proptest::prelude::*;
 
@@ -200,8 +200,45 @@ fn has_only_valid_literal_patterns(expr: &Expr) -> bool {
     parse(&expr.to_string()).is_ok()
 }
 
+/// Choice members a filter may name, as the lexer reads a bare name.
+const ATTRIBUTES: [&str; 5] = ["name", "label", "state", "a_b", "h-i"];
+
+/// The tree as a choice filter: every `.` becomes the choice member `attribute`.
+fn as_choice_filter(expr: Expr, attribute: &str) -> Expr {
+    expr.rewrite(&|node| {
+        matches!(node, Expr::Current).then(|| Expr::Attribute {
+            name: String::from(attribute),
+        })
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn choice_filters_parse_cleanly_and_print_back(
+        source in any::<String>(),
+        expr in arbitrary_expr(),
+        attribute in prop::sample::select(ATTRIBUTES.as_slice()),
+        mut env in arbitrary_env(),
+    ) {
+        if let Err(error) = parse_choice_filter(&source) {
+            prop_assert!(error.position <= source.chars().count());
+        }
+        prop_assume!(has_only_valid_literal_patterns(&expr));
+        let filter = as_choice_filter(expr, attribute);
+        prop_assert!(!filter.uses_current());
+        let printed = filter.to_string();
+        prop_assert_eq!(&parse_choice_filter(&printed).unwrap(), &filter, "printed as {}", printed);
+        // A filter reads the choice's members where an expression reads nothing.
+        env.choice.insert(String::from(attribute), Value::String(String::from("x")));
+        let _ = evaluate(&filter, &env);
+        if filter.attributes().is_empty() {
+            prop_assert_eq!(parse(&printed).unwrap(), filter);
+        } else {
+            prop_assert!(parse(&printed).is_err());
+        }
+    }
 
     #[test]
     fn parse_never_panics_on_arbitrary_text(source in any::<String>()) {

@@ -3,13 +3,16 @@
 //! Each case is `{"expr", "env", "current", "now", "expected"}`: `env` maps field names to
 //! values and `current` is the value of `.`, both in the plain JSON value encoding from the
 //! crate docs; `now` is an RFC 3339 date-time; `expected` is the value `evaluate` must return.
-//! Numbers compare exactly, with NaN equal to NaN.
+//! Numbers compare exactly, with NaN equal to NaN. A case with `choice` (the members of one
+//! choice) is a choice filter: parsed as one, its bare names read from `choice`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 
-use hale_expr::{DateTimeValue, MapEnv, Value, evaluate, parse};
+use hale_expr::{
+    DateTimeValue, Expr, MapEnv, ParseError, Value, evaluate, parse, parse_choice_filter,
+};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -34,6 +37,19 @@ struct Case {
     seed: String,
     #[serde(default)]
     site: String,
+    /// The choice a choice filter decides on, by member (`name`, `label`, attributes).
+    #[serde(default)]
+    choice: Option<BTreeMap<String, Value>>,
+}
+
+impl Case {
+    fn parse(&self) -> Result<Expr, ParseError> {
+        if self.choice.is_some() {
+            parse_choice_filter(&self.expr)
+        } else {
+            parse(&self.expr)
+        }
+    }
 }
 
 fn unanswered() -> Value {
@@ -51,7 +67,7 @@ fn shared_vectors_evaluate_as_expected() {
     assert!(cases.len() >= 60, "only {} vectors", cases.len());
     let mut failures = Vec::new();
     for case in &cases {
-        let expr = match parse(&case.expr) {
+        let expr = match case.parse() {
             Ok(expr) => expr,
             Err(error) => {
                 failures.push(format!("{}: parse error {error}", case.expr));
@@ -67,6 +83,7 @@ fn shared_vectors_evaluate_as_expected() {
             labels: case.labels.clone(),
             seed: case.seed.clone(),
             site: case.site.clone(),
+            choice: case.choice.clone().unwrap_or_default(),
         };
         let actual = evaluate(&expr, &env);
         if !actual.same_as(&case.expected) {
@@ -97,14 +114,18 @@ fn shared_vectors_cover_every_function() {
 #[test]
 fn shared_vectors_survive_printing() {
     for case in cases() {
-        let expr = parse(&case.expr).unwrap();
+        let expr = case.parse().unwrap();
         assert_eq!(expr.validate(), Ok(()), "{}", case.expr);
         let printed = expr.to_string();
+        let source = case.expr.clone();
+        let reparsed = Case {
+            expr: printed.clone(),
+            ..case
+        };
         assert_eq!(
-            parse(&printed).unwrap(),
+            reparsed.parse().unwrap(),
             expr,
-            "{} printed as {printed}",
-            case.expr
+            "{source} printed as {printed}"
         );
         let json = serde_json::to_string(&expr).unwrap();
         let back: hale_expr::Expr = serde_json::from_str(&json).unwrap();

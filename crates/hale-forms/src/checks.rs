@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use crate::compile::CompiledField;
 use crate::definition::{
     AppDefinition, Choice, DefinitionError, Field, FieldType, News2Mapping,
-    definition_error as error,
+    definition_error as error, is_valid_name,
 };
 
 /// Choice values a NEWS2 consciousness field may use, in ACVPU order.
@@ -38,6 +38,18 @@ pub(crate) fn check_choices(choices: &[Choice], path: &str, errors: &mut Vec<Def
                 &format!("{path}[{index}].value"),
                 "duplicate_choice",
                 &format!("choice value '{}' is used twice", choice.value),
+            ));
+        }
+        // `name` and `label` are the choice's own value and label in a choice filter.
+        if choice
+            .attributes
+            .keys()
+            .any(|key| !is_valid_name(key) || key == "name" || key == "label")
+        {
+            errors.push(error(
+                &format!("{path}[{index}].attributes"),
+                "invalid_name",
+                "an attribute name is a plain name like a field's, other than 'name' and 'label'",
             ));
         }
     }
@@ -217,12 +229,21 @@ pub(crate) fn check_field(
             }
             (None, _) => check_choices(&field.choices, &format!("{path}.choices"), errors),
         }
-    } else if !field.choices.is_empty() || field.choice_list.is_some() {
-        push(
-            "choices",
-            "choices_on_non_select",
-            "choices apply only to select_one and select_multiple fields",
-        );
+    } else {
+        if !field.choices.is_empty() || field.choice_list.is_some() {
+            push(
+                "choices",
+                "choices_on_non_select",
+                "choices apply only to select_one and select_multiple fields",
+            );
+        }
+        if field.choice_filter.is_some() {
+            push(
+                "choice_filter",
+                "choices_on_non_select",
+                "choice_filter applies only to select_one and select_multiple fields",
+            );
+        }
     }
     let mut push = |member: &str, code: &'static str, message: &str| {
         errors.push(error(&format!("{path}.{member}"), code, message));

@@ -49,6 +49,8 @@ pub struct CompiledField {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub choices: Vec<Choice>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice_filter: Option<Expr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appearance: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
@@ -314,8 +316,32 @@ fn parse_expression(
     member: &str,
     errors: &mut Vec<DefinitionError>,
 ) -> Option<Expr> {
+    parse_with(hale_expr::parse, source, path, member, errors)
+}
+
+fn parse_choice_filter(
+    source: Option<&String>,
+    path: &str,
+    errors: &mut Vec<DefinitionError>,
+) -> Option<Expr> {
+    parse_with(
+        hale_expr::parse_choice_filter,
+        source,
+        path,
+        "choice_filter",
+        errors,
+    )
+}
+
+fn parse_with(
+    parse: fn(&str) -> Result<Expr, hale_expr::ParseError>,
+    source: Option<&String>,
+    path: &str,
+    member: &str,
+    errors: &mut Vec<DefinitionError>,
+) -> Option<Expr> {
     let source = source?;
-    match hale_expr::parse(source) {
+    match parse(source) {
         Ok(expr) => Some(expr),
         Err(parse_error) => {
             errors.push(DefinitionError {
@@ -373,6 +399,7 @@ fn compile_field(
         calculation: parse_expression(field.calculation.as_ref(), path, "calculation", errors),
         default: field.default.clone(),
         choices,
+        choice_filter: parse_choice_filter(field.choice_filter.as_ref(), path, errors),
         appearance: field.appearance.clone(),
         unit: field.unit.clone(),
         accepted_units: field.accepted_units.clone(),
@@ -476,6 +503,8 @@ fn check_references(
             ("repeat_count", &field.repeat_count, true),
             ("required_if", &field.required_if, false),
             ("default_expression", &field.default_expression, false),
+            // The select is judged after the answers its filter reads.
+            ("choice_filter", &field.choice_filter, true),
         ];
         for (member, expr, orders) in members {
             let Some(expr) = expr else { continue };

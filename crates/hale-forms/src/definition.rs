@@ -178,6 +178,10 @@ pub struct Choice {
     /// and it goes back out without a code.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub uncoded: bool,
+    /// More about the choice, by name, for choice filters to read (XLSForm's extra columns
+    /// of the choices sheet: `state`, `district`, …).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
 }
 
 impl Choice {
@@ -189,6 +193,7 @@ impl Choice {
             system: None,
             score: None,
             uncoded: false,
+            attributes: BTreeMap::new(),
         }
     }
 }
@@ -251,6 +256,11 @@ pub struct Field {
     /// Name of an app-level choice list, instead of inline choices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub choice_list: Option<String>,
+    /// Expression deciding, for each choice, whether it is offered (XLSForm `choice_filter`):
+    /// bare names read the choice (`name` is its value, `label` its label, other names its
+    /// attributes) and `${name}` the answers. A chosen value must pass it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice_filter: Option<String>,
     /// Display hint for the client (XLSForm `appearance`); not interpreted by the server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appearance: Option<String>,

@@ -15,7 +15,7 @@ use serde_json::Map;
 
 use crate::answer::{read_answer, same_computed};
 use crate::compile::{CompiledField, CompiledForm};
-use crate::definition::FieldType;
+use crate::definition::{Choice, FieldType};
 use crate::observe::{Reading, derive};
 
 /// One problem with one answer.
@@ -350,7 +350,24 @@ impl Run<'_> {
                             .unwrap_or_else(|| String::from("an answer is required"));
                         self.error(path.clone(), "required", &message);
                     }
-                    let value = self.answer(field, index, submitted, relevant, path, in_row);
+                    let mut value =
+                        self.answer(field, index, submitted, relevant, path.clone(), in_row);
+                    if let Some(filter) = &field.choice_filter {
+                        let scope = self.scope(
+                            values_for_eval,
+                            in_row.then_some(&level.values),
+                            Value::Null,
+                            &field.name,
+                        );
+                        if !chosen_are_offered(field, filter, &scope, &value) {
+                            self.error(
+                                path,
+                                "choice_not_offered",
+                                "the answer is not among the choices the field's choice_filter offers",
+                            );
+                            value = Value::Null;
+                        }
+                    }
                     if !value.is_empty() {
                         level.answered.push(index);
                     }
@@ -527,6 +544,86 @@ impl Run<'_> {
         }
         answer.value
     }
+}
+
+/// A choice filter's view of one choice: the answers as the select's own expressions see
+/// them, and the choice's members as bare names.
+struct ChoiceScope<'a> {
+    answers: &'a Scope<'a>,
+    choice: &'a Choice,
+    language: &'a str,
+}
+
+impl Env for ChoiceScope<'_> {
+    fn value(&self, field: &str) -> Value {
+        self.answers.value(field)
+    }
+    fn current(&self) -> Value {
+        Value::Null
+    }
+    fn now(&self) -> DateTimeValue {
+        self.answers.now()
+    }
+    fn nodes(&self, field: &str) -> Vec<Value> {
+        self.answers.nodes(field)
+    }
+    fn position(&self) -> Value {
+        self.answers.position()
+    }
+    fn choice_label(&self, field: &str, value: &str) -> Value {
+        self.answers.choice_label(field, value)
+    }
+    fn random_site(&self) -> (String, String) {
+        self.answers.random_site()
+    }
+    fn attribute(&self, name: &str) -> Value {
+        choice_member(self.choice, name, self.language)
+    }
+}
+
+/// A member of a choice as a choice filter reads it: `name` is its value, `label` its label
+/// in `language`, anything else one of its attributes (unanswered when it has none).
+pub fn choice_member(choice: &Choice, name: &str, language: &str) -> Value {
+    match name {
+        "name" => Value::String(choice.value.clone()),
+        "label" => Value::String(choice.label.in_language(language).to_owned()),
+        other => choice
+            .attributes
+            .get(other)
+            .map_or(Value::Null, |text| Value::String(text.clone())),
+    }
+}
+
+/// Whether every chosen value that is one of the field's choices passes its filter (a free
+/// answer to an open select is no choice, so no filter applies to it).
+fn chosen_are_offered(
+    field: &CompiledField,
+    filter: &Expr,
+    answers: &Scope,
+    value: &Value,
+) -> bool {
+    let language = answers
+        .shared
+        .map_or("", |shared| shared.form.default_language.as_str());
+    let chosen: Vec<&str> = match value {
+        Value::String(text) => vec![text.as_str()],
+        Value::Multi(values) => values.iter().map(String::as_str).collect(),
+        _ => Vec::new(),
+    };
+    chosen.into_iter().all(|chosen| {
+        field
+            .choices
+            .iter()
+            .find(|choice| choice.value == chosen)
+            .is_none_or(|choice| {
+                let scope = ChoiceScope {
+                    answers,
+                    choice,
+                    language,
+                };
+                evaluate(filter, &scope).truthy()
+            })
+    })
 }
 
 /// A submitted computed value read back as an expression value, for `.` and `once(…)`.

@@ -35,6 +35,7 @@ fn maximal() -> AppDefinition {
         system: Some("http://loinc.org".to_owned()),
         score: Some(2.0),
         uncoded: true,
+        attributes: BTreeMap::from([("state".to_owned(), "nsw".to_owned())]),
     };
     let coding = hale_forms::Coding {
         system: Some("http://loinc.org".to_owned()),
@@ -55,6 +56,7 @@ fn maximal() -> AppDefinition {
         default: Some(json!(1)),
         choices: vec![choice.clone()],
         choice_list: Some("l".to_owned()),
+        choice_filter: Some("state = 'nsw'".to_owned()),
         appearance: Some("minimal".to_owned()),
         unit: Some("kg".to_owned()),
         accepted_units: vec!["[lb_av]".to_owned()],

@@ -82,7 +82,7 @@ fn ten_mistakes_are_all_reported_with_their_cells() {
         calculate,a,,,,,${b} + 1,,,\n\
         calculate,b,,,,,${a} + 1,,,\n\
         end_group,,,,,,,,,\n\
-        select_one nolist,pick,Pick,,,,,,,true()\n\
+        select_one nolist,pick,Pick,,,,,,,name = .\n\
         integer,score,Score,,,. >,,,,\n\
         integer,pulse,Pulse,maybe,,,,kg,8867-4,\n";
     let choices = "list_name,name,label\nyn,yes,Yes\n";
@@ -93,12 +93,12 @@ fn ten_mistakes_are_all_reported_with_their_cells() {
         .collect();
     found.sort();
     let expected = [
-        ("survey", 1, "choice_filter", "choice_filter_unsupported"),
         ("survey", 2, "type", "type_unsupported"),
         ("survey", 4, "name", "duplicate_name"),
         ("survey", 5, "relevant", "unknown_reference"),
         ("survey", 6, "calculation", "cycle"),
         ("survey", 8, "type", "unbalanced_group"),
+        ("survey", 9, "choice_filter", "expression_syntax"),
         ("survey", 9, "type", "choice_list_missing"),
         ("survey", 10, "constraint", "expression_syntax"),
         ("survey", 11, "required", "expression_syntax"),
@@ -408,5 +408,62 @@ fn the_reference_converters_name_and_parameter_rules_are_kept() {
     assert_eq!(
         named("${q2}"),
         vec![String::from("settings 2 instance_name unknown_reference")]
+    );
+}
+
+#[test]
+fn a_choice_filter_offers_the_choices_whose_columns_pass_it() {
+    let survey = "type,name,label,choice_filter\n\
+        select_one states,state,State,\n\
+        select_one cities,city,City,State = ${state}\n\
+        select_one cities or_other,other_city,Other city,State = ${state}\n";
+    let choices = "list_name,name,label,State,e f\n\
+        states,nsw,NSW,,\n\
+        states,vic,Victoria,,\n\
+        cities,sydney,Sydney,nsw,x\n\
+        cities,melbourne,Melbourne,vic,y\n";
+    // With `or_other` the generated `other` choice would have to pass the filter too.
+    let errors = import_csv(survey, Some(choices), None).unwrap_err();
+    let cells: Vec<(usize, &str, &str)> = errors
+        .iter()
+        .map(|error| (error.row, error.column.as_str(), error.code))
+        .collect();
+    assert_eq!(
+        cells,
+        [(4, "choice_filter", "choice_filter_with_or_other")],
+        "{errors:?}"
+    );
+    let survey = survey.lines().take(3).collect::<Vec<_>>().join("\n");
+    let app = import_csv(&survey, Some(choices), None).unwrap();
+    // The extra column is an attribute named as written; one that is no name is passed over.
+    let sydney = &app.choice_lists["cities"][0];
+    assert_eq!(
+        sydney.attributes,
+        std::collections::BTreeMap::from([("State".to_owned(), "nsw".to_owned())])
+    );
+    let form = app.compile().unwrap();
+    let now = Timestamp::parse_rfc3339("2026-01-31T08:00:00Z").unwrap();
+    let judge = |answers: serde_json::Value| {
+        form.validate(answers.as_object().unwrap(), now)
+            .err()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .map(|e| (e.field.clone(), e.code))
+                    .collect::<Vec<_>>()
+            })
+    };
+    assert_eq!(
+        judge(serde_json::json!({"state": "nsw", "city": "sydney"})),
+        None
+    );
+    assert_eq!(
+        judge(serde_json::json!({"state": "nsw", "city": "melbourne"})),
+        Some(vec![("city".to_owned(), "choice_not_offered")])
+    );
+    // Unanswered, the state reads as '' and no city passes.
+    assert_eq!(
+        judge(serde_json::json!({"city": "sydney"})),
+        Some(vec![("city".to_owned(), "choice_not_offered")])
     );
 }

@@ -276,6 +276,46 @@ impl Context<'_> {
         Value::Object(option)
     }
 
+    /// A choice filter as SDC's `answerOptionsToggleExpression`: the filter with each
+    /// choice's members made constants, in FHIRPath, options grouped by expression. When any
+    /// choice's filter has no FHIRPath twin the filter is not exported (docs/app-format.md).
+    fn options_toggle(&self, filter: &str, choices: &[Choice], options: &[Value]) -> Vec<Value> {
+        let Ok(filter) = hale_expr::parse_choice_filter(filter) else {
+            return Vec::new();
+        };
+        let mut groups: Vec<(String, Vec<Value>)> = Vec::new();
+        for (choice, option) in choices.iter().zip(options) {
+            let bound = bind_choice(&filter, choice, self.language);
+            let Some(expression) = to_fhirpath(&bound, &self.answers) else {
+                return Vec::new();
+            };
+            let value = option
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(key, _)| key.starts_with("value"))
+                .map(|(key, value)| {
+                    let mut part = Map::new();
+                    part.insert("url".into(), json!("option"));
+                    part.insert(key.clone(), value.clone());
+                    Value::Object(part)
+                });
+            match groups.iter_mut().find(|(known, _)| *known == expression) {
+                Some((_, parts)) => parts.extend(value),
+                None => groups.push((expression, value.collect())),
+            }
+        }
+        groups
+            .into_iter()
+            .map(|(expression, mut parts)| {
+                parts.push(json!({"url": "expression", "valueExpression": {
+                    "language": FHIRPATH, "expression": expression,
+                }}));
+                json!({"url": ANSWER_OPTIONS_TOGGLE_EXPRESSION, "extension": parts})
+            })
+            .collect()
+    }
+
     /// A repeat marked `answer_list` as the one repeating question it stands for.
     fn answer_list(&self, list: &Field, question: &Field, follow: &[Field]) -> Value {
         let mut question = question.clone();
@@ -531,6 +571,9 @@ impl Context<'_> {
                     option
                 })
                 .collect();
+            if let Some(filter) = &field.choice_filter {
+                extensions.extend(self.options_toggle(filter, choices, &options));
+            }
             if !options.is_empty() {
                 item.insert("answerOption".into(), Value::Array(options));
             }
@@ -563,6 +606,17 @@ impl Context<'_> {
 }
 
 /// A default with no exact FHIR form keeps its answer encoding as JSON text.
+/// A choice filter with the members of `choice` written in as constants (a member the
+/// choice lacks reads as `''`, as an unanswered value does).
+fn bind_choice(expr: &hale_expr::Expr, choice: &Choice, language: &str) -> hale_expr::Expr {
+    expr.rewrite(&|node| match node {
+        hale_expr::Expr::Attribute { name } => Some(hale_expr::Expr::String {
+            value: crate::validate::choice_member(choice, name, language).as_string(),
+        }),
+        _ => None,
+    })
+}
+
 fn default_extension(default: Option<&Value>) -> Value {
     let text = default.map(Value::to_string).unwrap_or_default();
     json!({"url": hale("default"), "valueString": text})

@@ -750,7 +750,8 @@ fn print(expr: &Expr, answers: &HashMap<String, Answer>, depth: usize) -> Option
                 if answer.coded { ".code" } else { "" }
             )
         }
-        Expr::Current => return None,
+        // A choice filter's member is made a constant per option before translating.
+        Expr::Current | Expr::Attribute { .. } => return None,
         Expr::Negate { operand } => format!("-({})", inner(operand)?),
         Expr::Binary {
             operator,

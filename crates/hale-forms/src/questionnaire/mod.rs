@@ -55,6 +55,7 @@ pub(crate) const CHOICE_ORIENTATION: &str =
     "http://hl7.org/fhir/StructureDefinition/questionnaire-choiceOrientation";
 pub(crate) const ENTRY_FORMAT: &str = "http://hl7.org/fhir/StructureDefinition/entryFormat";
 pub(crate) const VARIABLE: &str = "http://hl7.org/fhir/StructureDefinition/variable";
+pub(crate) const ANSWER_OPTIONS_TOGGLE_EXPRESSION: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-answerOptionsToggleExpression";
 pub(crate) const INITIAL_EXPRESSION: &str =
     "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-initialExpression";
 pub(crate) const ORDINAL_VALUE: &str = "http://hl7.org/fhir/StructureDefinition/ordinalValue";

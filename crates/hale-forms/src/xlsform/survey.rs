@@ -8,13 +8,15 @@ use super::types::{RowType, parse_type};
 use super::{ImportError, Table};
 use crate::definition::{
     AppDefinition, Choice, DefinitionError, Field, FieldType, News2Mapping, Prefill, Text,
+    is_valid_name,
 };
 
 /// Survey columns this importer reads (translated columns are `label::…`, `hint::…`, …).
-const SURVEY_COLUMNS: [&str; 29] = [
+const SURVEY_COLUMNS: [&str; 30] = [
     "type",
     "name",
     "label",
+    "choice_filter",
     "hint",
     "guidance_hint",
     "required",
@@ -216,6 +218,10 @@ pub fn import(
         duplicate_headers(&mut importer, &canonical(table));
     }
     let survey = &canonical(survey);
+    // Extra columns of the choices sheet are attributes, named as written.
+    let choice_headers = choices
+        .map(|table| table.headers.clone())
+        .unwrap_or_default();
     let choices = choices.map(canonical);
     let settings = settings.map(canonical);
     let (choices, settings) = (choices.as_ref(), settings.as_ref());
@@ -227,7 +233,13 @@ pub fn import(
     }
     let mut list_rows = BTreeMap::new();
     if let Some(choices) = choices {
-        read_choices(&mut importer, choices, &mut app, &mut list_rows);
+        read_choices(
+            &mut importer,
+            choices,
+            &choice_headers,
+            &mut app,
+            &mut list_rows,
+        );
     }
     let mut rows_in_order = Vec::new();
     app.fields = read_survey(&mut importer, survey, &mut rows_in_order);
@@ -403,20 +415,24 @@ fn read_settings(importer: &mut Importer, settings: &Table, app: &mut AppDefinit
 fn read_choices(
     importer: &mut Importer,
     choices: &Table,
+    written_headers: &[String],
     app: &mut AppDefinition,
     list_rows: &mut BTreeMap<String, usize>,
 ) {
-    for header in &choices.headers {
-        if !header.is_empty() && !known_column(header, &CHOICE_COLUMNS) {
-            importer.error(
-                "choices",
-                1,
-                header_name(header),
-                "unknown_column",
-                "this column is not supported; remove it",
-            );
-        }
-    }
+    // Any other column says more about each choice, for choice filters to read by its name
+    // as written. A header that is no plain name cannot be named in an expression, so it
+    // changes nothing and is passed over.
+    let attributes: Vec<(usize, String)> = choices
+        .headers
+        .iter()
+        .enumerate()
+        .filter(|(_, header)| !header.is_empty() && !known_column(header, &CHOICE_COLUMNS))
+        .filter_map(|(index, _)| {
+            let written = written_headers.get(index)?.trim();
+            let usable = is_valid_name(written) && !matches!(written, "name" | "label");
+            usable.then(|| (index, written.to_owned()))
+        })
+        .collect();
     for (row, cells) in &choices.rows {
         let list = choices.cell(cells, "list_name").to_owned();
         let value = choices.cell(cells, "name").to_owned();
@@ -441,20 +457,18 @@ fn read_choices(
             continue;
         };
         list_rows.entry(list.clone()).or_insert(*row);
-        app.choice_lists
-            .entry(list)
-            .or_default()
-            .push(Choice::new(&value, label));
+        let mut choice = Choice::new(&value, label);
+        for (index, name) in &attributes {
+            if let Some(text) = cells.get(*index).filter(|text| !text.is_empty()) {
+                choice.attributes.insert(name.clone(), text.clone());
+            }
+        }
+        app.choice_lists.entry(list).or_default().push(choice);
     }
 }
 
 /// Columns of the survey sheet that other tools define and Hale refuses, with why.
-const REFUSED_COLUMNS: [(&str, &str, &str); 3] = [
-    (
-        "choice_filter",
-        "choice_filter_unsupported",
-        "choice_filter (cascading selects) is not supported",
-    ),
+const REFUSED_COLUMNS: [(&str, &str, &str); 2] = [
     (
         "save_to",
         "entities_unsupported",
@@ -611,6 +625,17 @@ fn read_survey(
         field.code = optional(cell("code"));
         field.purpose = optional(cell("purpose"));
         field.choice_list = list;
+        field.choice_filter = optional(cell("choice_filter"));
+        if or_other && field.choice_filter.is_some() {
+            // The generated `other` choice would have to pass the filter too.
+            importer.error(
+                "survey",
+                row,
+                "choice_filter",
+                "choice_filter_with_or_other",
+                "a choice_filter cannot be combined with or_other",
+            );
+        }
         if let Some(text) = optional(cell("default")) {
             if is_dynamic_default(&text) {
                 field.default_expression = Some(text);

@@ -175,6 +175,10 @@ export function renderForm(definition, language, onSubmit) {
       view.error.textContent = shown.map((error) => message(view.field, error, say)).join(' ');
       view.wrapper.classList.toggle('invalid', shown.length > 0);
       for (const input of view.inputs) {
+        // A choice_filter offers only some choices, recomputed as the answers it reads change.
+        if (field.choices && input instanceof HTMLInputElement && input.parentElement) {
+          input.parentElement.hidden = !field.choices.includes(input.value);
+        }
         if (shown.length > 0) input.setAttribute('aria-invalid', 'true');
         else input.removeAttribute('aria-invalid');
         // A radio button takes no aria-required: its group's legend says so instead.

@@ -52,6 +52,15 @@ export function checkChoices(choices, path, errors) {
     } else {
       values.add(choice.value);
     }
+    // `name` and `label` are the choice's own value and label in a choice filter.
+    const attributes = Object.keys(choice.attributes ?? {});
+    if (attributes.some((key) => !isValidName(key) || key === 'name' || key === 'label')) {
+      errors.push(problem(
+        `${path}[${index}].attributes`,
+        'invalid_name',
+        "an attribute name is a plain name like a field's, other than 'name' and 'label'",
+      ));
+    }
   });
 }
 
@@ -155,8 +164,13 @@ export function checkField(field, path, app, errors) {
     } else {
       checkChoices(inlineChoices, `${path}.choices`, errors);
     }
-  } else if (inlineChoices.length > 0 || given(field.choice_list)) {
-    push('choices', 'choices_on_non_select', 'choices apply only to select_one and select_multiple fields');
+  } else {
+    if (inlineChoices.length > 0 || given(field.choice_list)) {
+      push('choices', 'choices_on_non_select', 'choices apply only to select_one and select_multiple fields');
+    }
+    if (given(field.choice_filter)) {
+      push('choice_filter', 'choices_on_non_select', 'choice_filter applies only to select_one and select_multiple fields');
+    }
   }
   /**
    * @param {string} member

@@ -31,6 +31,7 @@ import {
  * @property {() => Value} position `position(..)`, the 1-based row
  * @property {(field: string, value: string) => Value} choiceLabel for `jr:choice-name`
  * @property {() => [string, string]} randomSite the seed and call site of `random()`, `uuid()`
+ * @property {(name: string) => Value} [attribute] a member of the choice a choice filter decides on
  */
 
 /**
@@ -57,6 +58,8 @@ function evaluateAt(expr, env, depth) {
       return env.value(expr.name);
     case 'current':
       return env.current();
+    case 'attribute':
+      return env.attribute ? env.attribute(expr.name) : null;
     case 'negate':
       return -asNumber(evaluateAt(expr.operand, env, depth + 1));
     case 'binary':

@@ -8,7 +8,7 @@
 
 import { readAnswer } from './answer.js';
 import { checkChoices, checkField, checkNews2, isValidName } from './checks.js';
-import { ParseError, parse, references, scalarReferences } from './parser.js';
+import { ParseError, parse, parseChoiceFilter, references, scalarReferences } from './parser.js';
 
 /** Most fields an app may have, counting those inside groups and repeats. */
 export const MAX_FIELDS = 500;
@@ -17,7 +17,8 @@ const FORMAT = 'hale.app/1';
 /**
  * @typedef {import('./parser.js').Expr} Expr
  * @typedef {string | Record<string, string>} Text
- * @typedef {{value: string, label: Text, system?: string, score?: number}} Choice
+ * @typedef {{value: string, label: Text, system?: string, score?: number, uncoded?: boolean,
+ *   attributes?: Record<string, string>}} Choice
  * @typedef {{oxygen: string, consciousness: string, spo2_scale?: string}} News2Mapping
  * @typedef {{path: string, code: string, message: string}} DefinitionError
  * @typedef {Record<string, any>} Field a field of the definition, as written
@@ -40,6 +41,7 @@ const FORMAT = 'hale.app/1';
  * @property {Expr | undefined} calculation
  * @property {unknown} default
  * @property {Choice[]} choices
+ * @property {Expr | undefined} choice_filter decides, per choice, whether it is offered
  * @property {string | undefined} appearance
  * @property {string | undefined} unit
  * @property {string[]} accepted_units
@@ -110,7 +112,7 @@ const APP_MEMBERS = /** @type {Record<string, string>} */ ({
 const FIELD_MEMBERS = /** @type {Record<string, string>} */ ({
   name: 'string', type: 'type', label: TEXT, hint: TEXT, required: 'bool', required_message: TEXT,
   constraint: 'string', constraint_message: TEXT, relevant: 'string', calculation: 'string', default: 'any',
-  choices: 'choices', choice_list: 'string', appearance: 'string', unit: 'string', accepted_units: 'strings',
+  choices: 'choices', choice_list: 'string', choice_filter: 'string', appearance: 'string', unit: 'string', accepted_units: 'strings',
   code: 'string', purpose: 'string', min: 'number', max: 'number', step: 'number', children: 'fields',
   min_count: 'count', max_count: 'count', answer_list: 'bool', repeat_count: 'string', required_if: 'string',
   read_only: 'bool', default_expression: 'string', guidance_hint: TEXT, media: 'texts', parameters: 'strings_map',
@@ -153,8 +155,10 @@ function hasKind(value, kind) {
     case 'fields': return Array.isArray(value);
     case 'choices': return Array.isArray(value) && value.every((choice) => isPlainObject(choice)
       && typeof choice.value === 'string' && textValue(choice.label)
-      && Object.keys(choice).every((key) => ['value', 'label', 'system', 'score'].includes(key))
+      && Object.keys(choice).every((key) => ['value', 'label', 'system', 'score', 'uncoded', 'attributes'].includes(key))
       && (choice.system === undefined || choice.system === null || typeof choice.system === 'string')
+      && (choice.uncoded === undefined || typeof choice.uncoded === 'boolean')
+      && (choice.attributes === undefined || hasKind(choice.attributes, 'strings_map'))
       && (choice.score === undefined || choice.score === null || typeof choice.score === 'number'));
     case 'choice_lists': return isPlainObject(value) && Object.values(/** @type {object} */ (value)).every((list) => hasKind(list, 'choices'));
     case 'news2': return isPlainObject(value) && typeof object.oxygen === 'string' && typeof object.consciousness === 'string'
@@ -246,9 +250,21 @@ function refusedConstruct(source) {
  * @returns {Expr | undefined}
  */
 function parseExpression(source, path, member, errors) {
+  return parseWith(parse, source, path, member, errors);
+}
+
+/**
+ * @param {(source: string) => Expr} parser
+ * @param {unknown} source
+ * @param {string} path
+ * @param {string} member
+ * @param {DefinitionError[]} errors
+ * @returns {Expr | undefined}
+ */
+function parseWith(parser, source, path, member, errors) {
   if (typeof source !== 'string') return undefined;
   try {
-    return parse(source);
+    return parser(source);
   } catch (error) {
     if (!(error instanceof ParseError)) throw error;
     errors.push(definitionError(
@@ -296,6 +312,7 @@ function compileField({ field, parent, repeat, path }, app, errors) {
     calculation: expression('calculation'),
     default: optional(field.default),
     choices: choices.map((/** @type {Choice} */ choice) => ({ ...choice })),
+    choice_filter: parseWith(parseChoiceFilter, optional(field.choice_filter), path, 'choice_filter', errors),
     appearance: optional(field.appearance),
     unit: optional(field.unit),
     accepted_units: field.accepted_units ?? [],
@@ -504,6 +521,8 @@ function checkReferences(fields, paths, errors) {
       ['relevant', field.relevant, true], ['calculation', field.calculation, true],
       ['constraint', field.constraint, false], ['repeat_count', field.repeat_count, true],
       ['required_if', field.required_if, false], ['default_expression', field.default_expression, false],
+      // The select is judged after the answers its filter reads.
+      ['choice_filter', field.choice_filter, true],
     ];
     for (const [member, expr, orders] of members) {
       if (expr === undefined) continue;

@@ -12,13 +12,13 @@
  *   `{"number": "NaN"}`).
  */
 
-import { parse } from './parser.js';
+import { parse, parseChoiceFilter } from './parser.js';
 import { evaluate as evaluateTree } from './evaluate.js';
 import { DateTimeValue, fromJson, toJson } from './value.js';
 
 export { compile } from './form.js';
 export { formState } from './validate.js';
-export { ParseError, parse } from './parser.js';
+export { ParseError, parse, parseChoiceFilter } from './parser.js';
 
 /**
  * @typedef {import('./value.js').Value} Value
@@ -50,6 +50,7 @@ export function readClock(now) {
  * @property {Record<string, Record<string, string>>} [labels]
  * @property {string} [seed]
  * @property {string} [site]
+ * @property {Record<string, JsonValue>} [choice] the members of the choice a choice filter decides on
  */
 
 /**
@@ -78,6 +79,7 @@ export function mapEnv(values, current, now, extras = {}) {
       return Object.hasOwn(labels, field) && Object.hasOwn(labels[field], choice) ? labels[field][choice] : '';
     },
     randomSite: () => [extras.seed ?? '', extras.site ?? ''],
+    attribute: (name) => (extras.choice && Object.hasOwn(extras.choice, name) ? fromJson(extras.choice[name]) : null),
   };
 }
 
@@ -92,5 +94,6 @@ export function mapEnv(values, current, now, extras = {}) {
  * @returns {JsonValue}
  */
 export function evaluate(expression, env, current, now, extras) {
-  return toJson(evaluateTree(parse(expression), mapEnv(env, current, readClock(now), extras)));
+  const tree = extras?.choice ? parseChoiceFilter(expression) : parse(expression);
+  return toJson(evaluateTree(tree, mapEnv(env, current, readClock(now), extras)));
 }

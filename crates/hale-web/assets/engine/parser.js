@@ -22,6 +22,7 @@ export const MAX_TREE_DEPTH = 256;
  *   | {op: 'string', value: string}
  *   | {op: 'field', name: string}
  *   | {op: 'current'}
+ *   | {op: 'attribute', name: string}
  *   | {op: 'negate', operand: Expr}
  *   | {op: 'binary', operator: BinaryOperator, left: Expr, right: Expr}
  *   | {op: 'call', function: string, arguments: Expr[]}} Expr
@@ -66,11 +67,15 @@ const isOperatorWord = (name) => name === 'and' || name === 'or' || name === 'di
 /** @typedef {{expr: Expr, depth: number}} Parsed */
 
 class Parser {
-  /** @param {Token[]} tokens */
-  constructor(tokens) {
+  /**
+   * @param {Token[]} tokens
+   * @param {boolean} choiceFilter bare names are choice members, and `.` is refused
+   */
+  constructor(tokens, choiceFilter) {
     this.tokens = tokens;
     this.index = 0;
     this.nesting = 0;
+    this.choiceFilter = choiceFilter;
   }
 
   /** @returns {Token} */
@@ -158,6 +163,9 @@ class Parser {
       case 'field':
         return { expr: { op: 'field', name: token.value }, depth: 1 };
       case 'dot':
+        if (this.choiceFilter) {
+          throw new ParseError(token.position, "'.' has no meaning in a choice filter: the choice's value is 'name'");
+        }
         return { expr: { op: 'current' }, depth: 1 };
       case '(': {
         const inner = this.expression();
@@ -169,6 +177,7 @@ class Parser {
         if (isOperatorWord(token.value)) {
           throw new ParseError(token.position, `expected an expression, found the operator '${token.value}'`);
         }
+        if (this.choiceFilter) return { expr: { op: 'attribute', name: token.value }, depth: 1 };
         throw new ParseError(token.position, `unexpected name '${token.value}': refer to fields as \${${token.value}}`);
       default:
         throw new ParseError(token.position, `expected an expression, found ${describe(token)}`);
@@ -308,12 +317,27 @@ function checkArity(name, count, position) {
  * @param {string} source
  * @returns {Expr}
  */
-export function parse(source) {
+export const parse = (source) => parseWith(source, false);
+
+/**
+ * Parses a choice filter (XLSForm `choice_filter`), evaluated once per choice: a bare name is
+ * a member of that choice (`name` is its value), and `.` has no meaning.
+ * @param {string} source
+ * @returns {Expr}
+ */
+export const parseChoiceFilter = (source) => parseWith(source, true);
+
+/**
+ * @param {string} source
+ * @param {boolean} choiceFilter
+ * @returns {Expr}
+ */
+function parseWith(source, choiceFilter) {
   const characters = Array.from(source);
   if (characters.length > MAX_SOURCE_LENGTH) {
     throw new ParseError(MAX_SOURCE_LENGTH, `expression is longer than ${MAX_SOURCE_LENGTH} characters`);
   }
-  const parser = new Parser(tokenize(characters));
+  const parser = new Parser(tokenize(characters), choiceFilter);
   const parsed = parser.expression();
   const token = parser.peek();
   if (token.kind !== 'end') {

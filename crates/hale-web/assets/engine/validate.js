@@ -22,7 +22,8 @@ import { DateTimeValue, asNumber, isEmpty, truthy } from './value.js';
  * @typedef {{field: string, code: string, message: string}} FieldError
  * @typedef {{index: number, path: string, number: number, inRepeat: boolean}} Reading
  * @typedef {Map<number, Map<string, Value>[]>} RowValues every repeat's rows, by repeat index
- * @typedef {{relevant: boolean, required: boolean, readOnly: boolean, value: unknown, errors: {code: string, message: string}[]}} FieldState
+ * @typedef {{relevant: boolean, required: boolean, readOnly: boolean, value: unknown, errors: {code: string, message: string}[],
+ *   choices?: string[]}} FieldState `choices`: the values a select's choice_filter offers
  */
 
 /** The state of one level (the top, or one repeat row) while it is evaluated. */
@@ -39,6 +40,54 @@ class Level {
 
 /** @type {Map<string, Value>} */
 const NO_VALUES = new Map();
+
+/**
+ * A member of a choice as a choice filter reads it: `name` is its value, `label` its label
+ * in `language`, anything else one of its attributes (unanswered when it has none).
+ * @param {import('./form.js').Choice} choice
+ * @param {string} name
+ * @param {string} language
+ * @returns {Value}
+ */
+export function choiceMember(choice, name, language) {
+  if (name === 'name') return choice.value;
+  if (name === 'label') return inLanguage(choice.label, language);
+  const attributes = choice.attributes ?? {};
+  return Object.hasOwn(attributes, name) ? attributes[name] : null;
+}
+
+/**
+ * The values of the choices a select's filter offers, in their order.
+ * @param {CompiledField} field
+ * @param {Expr} filter
+ * @param {Env} answers the answers as the select's own expressions see them
+ * @param {string} language
+ * @returns {string[]}
+ */
+function offeredChoices(field, filter, answers, language) {
+  return field.choices
+    .filter((choice) => truthy(evaluate(filter, {
+      ...answers,
+      current: () => null,
+      attribute: (name) => choiceMember(choice, name, language),
+    })))
+    .map((choice) => choice.value);
+}
+
+/**
+ * Whether every chosen value that is one of the field's choices is offered (a free answer to
+ * an open select is no choice, so no filter applies to it).
+ * @param {CompiledField} field
+ * @param {string[]} offered
+ * @param {Value} value
+ */
+function chosenAreOffered(field, offered, value) {
+  /** @type {string[]} */
+  let chosen = [];
+  if (typeof value === 'string') chosen = [value];
+  else if (Array.isArray(value)) chosen = value;
+  return chosen.every((one) => !field.choices.some((choice) => choice.value === one) || offered.includes(one));
+}
 
 /**
  * A submitted computed value read back as an expression value, for `.` and `once(…)`.
@@ -242,7 +291,15 @@ class Run {
             : inLanguage(field.required_message, form.default_language);
           this.error(path, 'required', message);
         }
-        const value = this.answer(field, index, submitted, relevant, path, inRow);
+        let value = this.answer(field, index, submitted, relevant, path, inRow);
+        if (field.choice_filter !== undefined) {
+          const scope = this.scope(valuesForEval, inRow ? level.values : null, null, field.name);
+          state.choices = offeredChoices(field, field.choice_filter, scope, form.default_language);
+          if (!chosenAreOffered(field, state.choices, value)) {
+            this.error(path, 'choice_not_offered', "the answer is not among the choices the field's choice_filter offers");
+            value = null;
+          }
+        }
         if (!isEmpty(value)) level.answered.push(index);
         level.values.set(field.name, value);
       }

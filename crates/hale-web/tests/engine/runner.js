@@ -51,7 +51,7 @@ function runExpression(engine, testCase) {
   const label = show(testCase.expr).slice(0, 200);
   let tree;
   try {
-    tree = engine.parse(testCase.expr);
+    tree = testCase.choice ? engine.parseChoiceFilter(testCase.expr) : engine.parse(testCase.expr);
   } catch (error) {
     if (!(error instanceof engine.ParseError)) return `${label}: threw ${error}`;
     if (!testCase.error) return `${label}: parse error at ${error.position}: ${error.message}`;
@@ -67,8 +67,8 @@ function runExpression(engine, testCase) {
   if (testCase.tree !== undefined && !sameJson(tree, testCase.tree)) {
     return `${label}: tree ${show(tree)}, want ${show(testCase.tree)}`;
   }
-  const { env, current, now, nodes, position, labels, seed, site } = testCase;
-  const actual = engine.evaluate(testCase.expr, env, current, now, { nodes, position, labels, seed, site });
+  const { env, current, now, nodes, position, labels, seed, site, choice } = testCase;
+  const actual = engine.evaluate(testCase.expr, env, current, now, { nodes, position, labels, seed, site, choice });
   if (!sameJson(actual, testCase.expected, testCase.tree === undefined)) {
     return `${label} with ${show({ env, current, now, nodes, position })}: got ${show(actual)}, want ${show(testCase.expected)}`;
   }
