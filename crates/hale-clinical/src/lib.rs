@@ -33,13 +33,13 @@ mod rounding;
 pub mod ucum;
 pub mod vitals;
 
+pub use self::ucum::{Analyte, Dimension, Unit, UnitError, convert, convert_with_analyte};
 pub use bmi::{BmiError, bmi};
 pub use news2::{
     Acvpu, ClinicalRisk, News2Error, News2Input, News2Parameter, News2Score, ParameterScores,
     Spo2Scale, clinical_risk, news2,
 };
-pub use ucum::{Analyte, Dimension, Unit, UnitError, convert, convert_with_analyte};
 pub use vitals::{
-    Measurement, PlausibleRange, VitalError, VitalSign, catalogue, normalise, panel_members,
-    to_canonical, vital,
+    Measurement, PlausibleRange, VitalError, VitalSign, catalogue, convert_reading, normalise,
+    panel_members, to_canonical, vital,
 };

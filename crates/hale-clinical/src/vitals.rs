@@ -92,7 +92,7 @@ impl VitalSign {
                 unit: unit.to_owned(),
             });
         }
-        let converted = convert_with_analyte(value, unit, self.canonical_unit, self.analyte)?;
+        let converted = convert_reading(value, unit, self.canonical_unit, self.analyte)?;
         Ok((converted, self.canonical_unit))
     }
 }
@@ -242,6 +242,35 @@ pub fn catalogue() -> &'static [VitalSign] {
 /// The vital sign with this LOINC code or alias.
 pub fn vital(code: &str) -> Option<&'static VitalSign> {
     CATALOGUE.iter().find(|vital| vital.is_named_by(code))
+}
+
+/// A converted reading is rounded to this many units per unit (ten decimal places): far below
+/// any measurement's precision, and enough to drop a conversion's last-bit noise, so that
+/// 113 [degF] is 45 Cel, not 45.00000000000006, and never crosses a bound it sits on.
+const READING_SCALE: f64 = 1e10;
+
+/// Converts a reading (an answer, an observation) between units as [`convert_with_analyte`]
+/// does, rounded half away from zero to ten decimal places; a value in its own unit is kept
+/// as it is. `units.js` rounds the same way.
+pub fn convert_reading(
+    value: f64,
+    from: &str,
+    to: &str,
+    analyte: Option<Analyte>,
+) -> Result<f64, UnitError> {
+    let converted = convert_with_analyte(value, from, to, analyte)?;
+    if from == to {
+        return Ok(converted);
+    }
+    Ok((converted * READING_SCALE).round() / READING_SCALE)
+}
+
+/// Whether `unit` is one of the catalogue's accepted units: the units answers are converted
+/// between, by the server and, with the same numbers, by the browser.
+pub fn is_catalogue_unit(unit: &str) -> bool {
+    CATALOGUE
+        .iter()
+        .any(|vital| vital.accepted_units.contains(&unit))
 }
 
 /// The catalogued vital signs recorded inside the given LOINC panel, e.g. systolic and
@@ -412,6 +441,25 @@ mod tests {
         assert!((millimolar - 5.55).abs() < 0.005);
         let (beats, _) = to_canonical(loinc::HEART_RATE, 72.0, "{beats}/min").unwrap();
         assert!((beats - 72.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn converted_readings_drop_the_last_bits_noise() {
+        // Through UCUM's kelvin, 113 [degF] is 45.00000000000006 Cel: just past the bound.
+        assert!(convert_with_analyte(113.0, "[degF]", "Cel", None).unwrap() > 45.0);
+        assert_eq!(convert_reading(113.0, "[degF]", "Cel", None).unwrap(), 45.0);
+        assert_eq!(
+            to_canonical(loinc::BODY_TEMPERATURE, 105.8, "[degF]")
+                .unwrap()
+                .0,
+            41.0
+        );
+        // A reading in its own unit is kept to the last digit typed.
+        assert_eq!(
+            convert_reading(36.123_456_789_012_3, "Cel", "Cel", None).unwrap(),
+            36.123_456_789_012_3
+        );
+        assert!(is_catalogue_unit("[lb_av]") && !is_catalogue_unit("10*3/uL"));
     }
 
     #[test]

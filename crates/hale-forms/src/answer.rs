@@ -137,7 +137,7 @@ fn read_number(field: &CompiledField, json: &serde_json::Value) -> Result<f64, P
         .as_deref()
         .and_then(hale_clinical::vital)
         .and_then(|vital| vital.analyte);
-    hale_clinical::convert_with_analyte(number, unit, own, analyte)
+    hale_clinical::convert_reading(number, unit, own, analyte)
         .map_err(|_| problem("unit_not_accepted", "the unit cannot be converted"))
 }
 

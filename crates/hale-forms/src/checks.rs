@@ -55,10 +55,6 @@ pub(crate) fn check_choices(choices: &[Choice], path: &str, errors: &mut Vec<Def
     }
 }
 
-fn parses_as_unit(unit: &str) -> bool {
-    hale_clinical::Unit::parse(unit).is_ok()
-}
-
 pub(crate) fn check_field(
     field: &Field,
     path: &str,
@@ -154,19 +150,25 @@ pub(crate) fn check_field(
         ),
     }
     if let Some(unit) = &field.unit {
-        if !parses_as_unit(unit) {
-            push(
-                "unit",
-                "unknown_unit",
-                &format!("'{unit}' is not a UCUM unit Hale knows"),
-            );
+        // Any UCUM unit may be a field's own; whether it is one is checked here only, not in
+        // the browser, which renders forms the server has compiled.
+        if let Err(error) = hale_clinical::Unit::parse(unit) {
+            push("unit", "unknown_unit", &error.to_string());
         }
+        // Answers in another unit are converted in the browser as well as here, and both
+        // convert between the catalogue's units only.
         for (index, other) in field.accepted_units.iter().enumerate() {
-            if hale_clinical::convert(1.0, other, unit).is_err() {
+            let convertible = [unit, other]
+                .iter()
+                .all(|code| hale_clinical::vitals::is_catalogue_unit(code))
+                && hale_clinical::convert(1.0, other, unit).is_ok();
+            if !convertible {
                 push(
                     &format!("accepted_units[{index}]"),
                     "unit_not_convertible",
-                    &format!("'{other}' cannot be converted to '{unit}'"),
+                    &format!(
+                        "'{other}' cannot be converted to '{unit}' (answers are converted between the vital-signs catalogue's units)"
+                    ),
                 );
             }
         }

@@ -726,3 +726,67 @@ fn a_choice_filter_is_exported_as_options_toggled_by_fhirpath_where_it_translate
     // `regex` has no FHIRPath twin here: the filter is not exported (documented as dropped).
     assert!(toggles("town").is_empty());
 }
+
+#[test]
+fn any_valid_ucum_unit_imports_and_an_invalid_one_is_named() {
+    let item = |link_id: &str, unit: &str| {
+        json!({"linkId": link_id, "type": "decimal", "text": link_id, "extension": [
+            {"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-unit",
+             "valueCoding": {"system": "http://unitsofmeasure.org", "code": unit}}]})
+    };
+    let resource = questionnaire(json!([
+        item("wbc", "10*3/uL"),
+        item("urine", "mmol/(24.h)"),
+        item("rate", "/min"),
+        item("beats", "{beats}/min"),
+        item("egfr", "mL/min/{1.73_m2}"),
+    ]));
+    let definition = import(&resource).unwrap();
+    let units: Vec<&str> = definition
+        .fields
+        .iter()
+        .filter_map(|field| field.unit.as_deref())
+        .collect();
+    assert_eq!(
+        units,
+        [
+            "10*3/uL",
+            "mmol/(24.h)",
+            "/min",
+            "{beats}/min",
+            "mL/min/{1.73_m2}"
+        ]
+    );
+    definition.compile().unwrap();
+
+    let refused = import(&questionnaire(json!([item("pressure", "mmHg")])))
+        .unwrap()
+        .compile()
+        .unwrap_err();
+    assert_eq!(refused.len(), 1, "{refused:#?}");
+    assert_eq!(refused[0].code, "unknown_unit");
+    assert!(
+        refused[0].message.contains("`mmHg`"),
+        "{}",
+        refused[0].message
+    );
+
+    // Answers in another unit are converted between the catalogue's units only, so that the
+    // browser converts them with the same numbers.
+    let mut counts = item("neutrophils", "10*3/uL");
+    counts["type"] = json!("quantity");
+    counts["extension"].as_array_mut().unwrap().push(
+        json!({"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-unitOption",
+                     "valueCoding": {"system": "http://unitsofmeasure.org", "code": "10*6/uL"}}),
+    );
+    let refused = import(&questionnaire(json!([counts])))
+        .unwrap()
+        .compile()
+        .unwrap_err();
+    assert_eq!(refused[0].code, "unit_not_convertible");
+    assert!(
+        refused[0].message.contains("catalogue"),
+        "{}",
+        refused[0].message
+    );
+}

@@ -467,3 +467,32 @@ fn a_choice_filter_offers_the_choices_whose_columns_pass_it() {
         Some(vec![("city".to_owned(), "choice_not_offered")])
     );
 }
+
+#[test]
+fn any_valid_ucum_unit_imports_and_an_invalid_one_is_named_at_its_cell() {
+    let survey = "type,name,label,unit\n\
+        decimal,wbc,White cells,10*3/uL\n\
+        decimal,urine,Urine sodium,mmol/(24.h)\n\
+        integer,pulse,Pulse,{beats}/min\n";
+    let definition = import_csv(survey, None, None).unwrap();
+    assert_eq!(definition.fields[1].unit.as_deref(), Some("mmol/(24.h)"));
+    let errors =
+        import_csv(&format!("{survey}decimal,bp,Pressure,mmHg\n"), None, None).unwrap_err();
+    let found: Vec<(&str, usize, &str, &str)> = errors
+        .iter()
+        .map(|error| {
+            (
+                error.sheet.as_str(),
+                error.row,
+                error.column.as_str(),
+                error.code,
+            )
+        })
+        .collect();
+    assert_eq!(found, [("survey", 5, "unit", "unknown_unit")]);
+    assert!(
+        errors[0].message.contains("`mmHg`"),
+        "{}",
+        errors[0].message
+    );
+}

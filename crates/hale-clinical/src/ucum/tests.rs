@@ -1,5 +1,6 @@
-//! Tests for the UCUM subset: definitions from the UCUM specification, parsing of compound
-//! codes, refusal of incommensurable conversions, and round-trip properties.
+//! Tests for Hale's use of UCUM: the catalogue's conversions against the UCUM specification's
+//! definitions, compound codes, refusal of incommensurable conversions, the analyte bridge,
+//! and round-trip properties. UCUM's own functional tests are in `tests/ucum_conformance.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -104,9 +105,10 @@ fn compound_units_compose_from_their_parts() {
 
 #[test]
 fn dimensions_are_reported() {
+    // UCUM's base order: m, s, g, rad, K, C, cd.
     assert_eq!(
         Unit::parse("mm[Hg]").unwrap().dimension(),
-        Dimension::new(-1, 1, -2, 0, 0)
+        Dimension([-1, -2, 1, 0, 0, 0, 0])
     );
     assert_eq!(
         Unit::parse("kg/m2").unwrap().dimension().to_string(),
@@ -159,16 +161,37 @@ fn incommensurable_units_are_refused() {
 #[test]
 fn malformed_and_unknown_codes_are_refused() {
     for code in [
-        "", "kg/", "kg//m", "kg..m", "[lb_av", "lb_av]", "{beats", "m{x}2", "(kg)", "kg m", "°C",
+        "",
+        "kg/",
+        "kg//m",
+        "kg..m",
+        "[lb_av",
+        "{beats",
+        "m{x}2",
+        "m99999999999",
     ] {
         assert!(
             matches!(Unit::parse(code), Err(UnitError::Syntax { .. })),
             "{code:?} should be a syntax error"
         );
     }
-    for code in ["lb", "degF", "mmHg", "KG", "kmin", "Mmin", "x", "[in_us]"] {
-        assert!(
-            matches!(Unit::parse(code), Err(UnitError::UnknownUnit { .. })),
+    for (code, symbol) in [
+        ("lb", "lb"),
+        ("degF", "degF"),
+        ("mmHg", "mmHg"),
+        ("KG", "KG"),
+        ("kmin", "kmin"),
+        ("x", "x"),
+        ("kg m", "kg m"),
+        ("°C", "°C"),
+        ("mg/furlong", "furlong"),
+    ] {
+        assert_eq!(
+            Unit::parse(code),
+            Err(UnitError::UnknownUnit {
+                code: code.into(),
+                symbol: symbol.into()
+            }),
             "{code:?} should be unknown"
         );
     }
@@ -179,12 +202,60 @@ fn malformed_and_unknown_codes_are_refused() {
 }
 
 #[test]
-fn offset_temperature_units_stand_alone() {
-    for code in ["Cel/min", "Cel2", "mCel", "[degF].s", "/Cel"] {
-        assert!(Unit::parse(code).is_err(), "{code} should be refused");
+fn real_forms_units_are_valid_ucum() {
+    for code in [
+        "10*3/uL",
+        "10*6/uL",
+        "10*9/L",
+        "mmol/(24.h)",
+        "/min",
+        "{beats}/min",
+        "{counts}/min",
+        "mL/min/{1.73_m2}",
+        "[iU]/L",
+        "(kg)",
+        "[in_us]",
+        "{score}",
+        "1",
+    ] {
+        assert!(Unit::parse(code).is_ok(), "{code}");
+    }
+    assert!(close(
+        convert(4.5, "10*6/uL", "10*3/uL").unwrap(),
+        4500.0,
+        1e-9
+    ));
+    assert!(close(
+        convert(1.0, "mmol/(24.h)", "umol/h").unwrap(),
+        1000.0 / 24.0,
+        1e-9
+    ));
+}
+
+#[test]
+fn units_without_a_linear_scale_are_valid_but_not_converted() {
+    // Temperature scales inside compounds, arbitrary and logarithmic units are UCUM, but there
+    // is no factor to convert them by.
+    for (from, to) in [
+        ("Cel/min", "K/min"),
+        ("[iU]/L", "[iU]/mL"),
+        ("[arb'U]/mL", "[arb'U]/L"),
+    ] {
+        assert!(Unit::parse(from).is_ok(), "{from}");
+        assert!(
+            matches!(
+                convert(1.0, from, to),
+                Err(UnitError::NotConvertible { .. })
+            ),
+            "{from} → {to}"
+        );
     }
     // A rate of temperature change is spelled with kelvin, which has no offset.
-    assert!(Unit::parse("K/h").is_ok());
+    assert!(close(
+        convert(1.0, "K/h", "K/min").unwrap(),
+        1.0 / 60.0,
+        1e-12
+    ));
 }
 
 #[test]
@@ -210,9 +281,10 @@ fn non_finite_values_are_refused() {
 }
 
 #[test]
-fn huge_exponents_are_refused_not_overflowed() {
+fn huge_exponents_are_refused_or_saturate() {
     assert!(Unit::parse("m99999999999").is_err());
-    assert!(Unit::parse("m2147483647.m2147483647").is_err());
+    // UCUM's exponents saturate rather than overflow: a nonsense unit, but no panic.
+    assert!(Unit::parse("m2147483647.m2147483647").is_ok());
 }
 
 /// Groups of mutually commensurable units, for round-trip properties.
@@ -297,4 +369,13 @@ fn a_unit_converts_to_itself_exactly() {
     // Through the base unit and back, 36.6 Cel would come out as 36.600000000000023.
     assert_eq!(convert(36.6, "Cel", "Cel").unwrap(), 36.6);
     assert_eq!(convert(98.6, "[degF]", "[degF]").unwrap(), 98.6);
+}
+
+#[test]
+fn the_mole_is_avogadros_number_as_units_js_holds_it() {
+    assert_eq!(Unit::parse("mol").unwrap().factor(), 6.022_140_76e23);
+    assert_eq!(
+        Unit::parse("mmol/L").unwrap().dimension(),
+        Unit::parse("/L").unwrap().dimension()
+    );
 }

@@ -5,7 +5,7 @@
  * a problem with a stable code and a message that never quotes the answer.
  */
 
-import { convert } from './units.js';
+import { convertReading } from './units.js';
 import { vital } from './vitals.js';
 import { DateTimeValue, DateValue, asString, charCount, trim } from './value.js';
 
@@ -74,7 +74,7 @@ function readNumber(field, json) {
   if (unit === own) return value;
   if (!field.accepted_units.includes(unit)) return refuse('unit_not_accepted', 'the unit is not one this field accepts');
   const sign = field.code === undefined ? null : vital(field.code);
-  const converted = convert(value, unit, own, sign ? sign.analyte : null);
+  const converted = convertReading(value, unit, own, sign ? sign.analyte : null);
   return converted ?? refuse('unit_not_accepted', 'the unit cannot be converted');
 }
 

@@ -4,7 +4,7 @@
  * `checks.rs` makes them, each reporting into a shared list so compile reports every problem.
  */
 
-import { convert, parseUnit } from './units.js';
+import { convert } from './units.js';
 import { vital } from './vitals.js';
 import { hasWhitespace } from './value.js';
 
@@ -125,10 +125,15 @@ export function checkField(field, path, app, errors) {
   }
   if (given(field.unit)) {
     const unit = field.unit;
-    if (parseUnit(unit) === null) push('unit', 'unknown_unit', `'${unit}' is not a UCUM unit Hale knows`);
+    // Whether the unit is UCUM at all is checked by the server alone (`unknown_unit`), which
+    // compiles every form before the browser renders it.
     acceptedUnits.forEach((/** @type {string} */ other, /** @type {number} */ index) => {
       if (convert(1.0, other, unit) === null) {
-        push(`accepted_units[${index}]`, 'unit_not_convertible', `'${other}' cannot be converted to '${unit}'`);
+        push(
+          `accepted_units[${index}]`,
+          'unit_not_convertible',
+          `'${other}' cannot be converted to '${unit}' (answers are converted between the vital-signs catalogue's units)`,
+        );
       }
     });
   } else if (acceptedUnits.length > 0) {

@@ -4,7 +4,7 @@
  * units a person may enter, the plausible range in the canonical unit) and BMI.
  */
 
-import { convert } from './units.js';
+import { convertReading } from './units.js';
 import { toChartUnits } from './news2.js';
 import { powi } from './functions.js';
 
@@ -70,7 +70,7 @@ export const isPlausible = (sign, value) => value >= sign.plausible[0] && value 
  */
 export function toCanonical(sign, value, unit) {
   if (!sign.acceptedUnits.includes(unit)) return null;
-  return convert(value, unit, sign.canonicalUnit, sign.analyte);
+  return convertReading(value, unit, sign.canonicalUnit, sign.analyte);
 }
 
 /**
