@@ -111,6 +111,19 @@ fn assert_sane(resource: &Value) {
                             || url.starts_with("urn:hale:fhir:extension:"),
                         "{url}"
                     );
+                    // FHIR's `id`: a constraint's key is one.
+                    for part in extension["extension"].as_array().into_iter().flatten() {
+                        if let Some(id) = part["valueId"].as_str() {
+                            assert!(
+                                (1..=64).contains(&id.len())
+                                    && id.chars().all(|character| {
+                                        character.is_ascii_alphanumeric()
+                                            || matches!(character, '-' | '.')
+                                    }),
+                                "{link_id}: key {id}"
+                            );
+                        }
+                    }
                 }
             }
         }

@@ -519,7 +519,7 @@ impl Context<'_> {
         }
         if field.constraint.is_some() || field.constraint_message.is_some() {
             let mut parts = vec![
-                json!({"url": "key", "valueId": format!("{}-constraint", field.name)}),
+                json!({"url": "key", "valueId": constraint_key(&field.name)}),
                 json!({"url": "severity", "valueCode": "error"}),
             ];
             if let Some(constraint) = &field.constraint {
@@ -681,4 +681,19 @@ fn initial(field: &Field, kind: &str, default: &Value) -> Option<Value> {
         }
         _ => return None,
     })
+}
+
+/// A `questionnaire-constraint` key: an `id`, so only letters, digits, `-` and `.`, at most 64.
+fn constraint_key(name: &str) -> String {
+    let key: String = name
+        .chars()
+        .map(|character| match character {
+            'A'..='Z' | 'a'..='z' | '0'..='9' | '-' | '.' => character,
+            _ => '-',
+        })
+        .chain("-constraint".chars())
+        .collect();
+    key.chars()
+        .skip(key.chars().count().saturating_sub(64))
+        .collect()
 }
