@@ -274,29 +274,158 @@ pub fn read_answer(field: &CompiledField, json: &serde_json::Value) -> Result<An
             )),
             None => Err(problem("not_a_boolean", "the answer must be true")),
         },
-        FieldType::File | FieldType::Photo => {
-            let reference = json.as_str().ok_or(problem(
-                "invalid_attachment",
-                "the answer must be an attachment reference",
-            ))?;
-            let valid = !reference.is_empty()
-                && reference.chars().count() <= MAX_ATTACHMENT_REFERENCE
-                && !reference
-                    .chars()
-                    .any(|c| c.is_whitespace() || c.is_control());
-            if valid {
-                Ok(plain(Value::String(reference.to_owned())))
-            } else {
-                Err(problem(
-                    "invalid_attachment",
-                    "an attachment reference is at most 256 characters without spaces",
-                ))
-            }
-        }
-        FieldType::Note | FieldType::Calculate | FieldType::Group | FieldType::Repeat => Err(
-            problem("not_answerable", "this field is not answered by the client"),
-        ),
+        kind if kind.is_attachment() => read_attachment(kind, json).map(plain),
+        kind if kind.is_location() => json
+            .as_str()
+            .filter(|text| is_location(kind, text))
+            .map(|text| plain(Value::String(text.to_owned())))
+            .ok_or(problem(
+                "invalid_location",
+                "the answer must be points \"lat lon [altitude [accuracy]]\" separated by ';': one for a geopoint, two or more for a geotrace, four or more ending where they began for a geoshape",
+            )),
+        FieldType::Barcode => json
+            .as_str()
+            .filter(|text| !text.is_empty() && text.chars().count() <= MAX_TEXT_LENGTH)
+            .map(|text| plain(Value::String(text.to_owned())))
+            .ok_or(problem(
+                "invalid_barcode",
+                "the answer must be the barcode's text, 1 to 10000 characters",
+            )),
+        _ => Err(problem(
+            "not_answerable",
+            "this field is not answered by the client",
+        )),
     }
+}
+
+/// Largest attachment size an answer may state, in bytes.
+pub const MAX_ATTACHMENT_SIZE: u64 = 100 * 1024 * 1024;
+
+/// An attachment answer: its reference, as a string or as `{"reference", "media_type",
+/// "size"}` (the last two optional). A stated media type must fit the field (an image for a
+/// photo, audio for audio, video for video) and a stated size must be a whole number of bytes
+/// up to [`MAX_ATTACHMENT_SIZE`]. Expressions see the reference.
+fn read_attachment(kind: FieldType, json: &serde_json::Value) -> Result<Value, Problem> {
+    let invalid = problem(
+        "invalid_attachment",
+        "the answer must be an attachment reference, or {\"reference\", \"media_type\", \"size\"}",
+    );
+    let reference = match json {
+        serde_json::Value::String(reference) => reference,
+        serde_json::Value::Object(members) => {
+            if members
+                .keys()
+                .any(|key| !matches!(key.as_str(), "reference" | "media_type" | "size"))
+            {
+                return Err(invalid);
+            }
+            if let Some(media_type) = members.get("media_type") {
+                let fits = media_type
+                    .as_str()
+                    .and_then(|media_type| media_type.split_once('/'))
+                    .is_some_and(|(top, sub)| {
+                        is_token(top)
+                            && is_token(sub)
+                            && match kind {
+                                FieldType::Photo => top.eq_ignore_ascii_case("image"),
+                                FieldType::Audio => top.eq_ignore_ascii_case("audio"),
+                                FieldType::Video => top.eq_ignore_ascii_case("video"),
+                                _ => true,
+                            }
+                    });
+                if !fits {
+                    return Err(problem(
+                        "media_type_not_accepted",
+                        "the attachment's media type is not one this field takes",
+                    ));
+                }
+            }
+            if let Some(size) = members.get("size")
+                && size.as_u64().is_none_or(|size| size > MAX_ATTACHMENT_SIZE)
+            {
+                return Err(problem(
+                    "attachment_too_large",
+                    "an attachment's size is a whole number of bytes, at most 100 MiB",
+                ));
+            }
+            members
+                .get("reference")
+                .and_then(serde_json::Value::as_str)
+                .ok_or(invalid)?
+        }
+        _ => return Err(invalid),
+    };
+    let valid = !reference.is_empty()
+        && reference.chars().count() <= MAX_ATTACHMENT_REFERENCE
+        && !reference
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(Value::String(reference.to_owned()))
+    } else {
+        Err(problem(
+            "invalid_attachment",
+            "an attachment reference is at most 256 characters without spaces",
+        ))
+    }
+}
+
+/// An RFC 2045 token: what a media type's type and subtype are made of.
+fn is_token(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 127
+        && text
+            .bytes()
+            .all(|byte| byte.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&byte))
+}
+
+/// A location answer as XLSForm clients write it: points separated by `;`, each two to four
+/// decimals separated by spaces — latitude (−90 to 90), longitude (−180 to 180), then
+/// altitude and a non-negative accuracy. A geotrace has two points or more; a geoshape four or
+/// more, closed (its last point is its first).
+fn is_location(kind: FieldType, text: &str) -> bool {
+    if text.chars().count() > MAX_TEXT_LENGTH {
+        return false;
+    }
+    let points: Vec<Vec<f64>> = match text.split(';').map(location_point).collect() {
+        Some(points) => points,
+        None => return false,
+    };
+    match kind {
+        FieldType::Geopoint => points.len() == 1,
+        FieldType::Geotrace => points.len() >= 2,
+        _ => points.len() >= 4 && points.first() == points.last(),
+    }
+}
+
+fn location_point(text: &str) -> Option<Vec<f64>> {
+    let numbers: Vec<f64> = text
+        .split(' ')
+        .filter(|part| !part.is_empty())
+        .map(plain_decimal)
+        .collect::<Option<_>>()?;
+    let in_range = match numbers.as_slice() {
+        [latitude, longitude, rest @ ..] if rest.len() <= 2 => {
+            latitude.abs() <= 90.0
+                && longitude.abs() <= 180.0
+                && rest.get(1).is_none_or(|accuracy| *accuracy >= 0.0)
+        }
+        _ => false,
+    };
+    in_range.then_some(numbers)
+}
+
+/// A decimal written plainly (`-33.86`, `151`, `.5`): an optional sign, digits with at most
+/// one point, no exponent.
+fn plain_decimal(text: &str) -> Option<f64> {
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let mut parts = digits.splitn(2, '.');
+    let whole = parts.next().unwrap_or("");
+    let fraction = parts.next().unwrap_or("");
+    let all_digits = |part: &str| part.bytes().all(|byte| byte.is_ascii_digit());
+    let readable =
+        (!whole.is_empty() || !fraction.is_empty()) && all_digits(whole) && all_digits(fraction);
+    readable.then(|| text.parse::<f64>().ok()).flatten()
 }
 
 /// Converts a computed value to the answer encoding, to compare with a submitted calculate.

@@ -62,11 +62,21 @@ pub enum FieldType {
     Repeat,
     File,
     Photo,
+    /// A location: `"lat lon [altitude [accuracy]]"`, as XLSForm clients write it.
+    Geopoint,
+    /// A line: two or more geopoints separated by `;`.
+    Geotrace,
+    /// A closed area: four or more geopoints separated by `;`, the last equal to the first.
+    Geoshape,
+    /// The text a scanned barcode holds.
+    Barcode,
+    Audio,
+    Video,
 }
 
 impl FieldType {
     /// Every type, for generators and documentation.
-    pub const ALL: [FieldType; 17] = [
+    pub const ALL: [FieldType; 23] = [
         FieldType::Integer,
         FieldType::Decimal,
         FieldType::Text,
@@ -84,6 +94,12 @@ impl FieldType {
         FieldType::Repeat,
         FieldType::File,
         FieldType::Photo,
+        FieldType::Geopoint,
+        FieldType::Geotrace,
+        FieldType::Geoshape,
+        FieldType::Barcode,
+        FieldType::Audio,
+        FieldType::Video,
     ];
 
     /// Integer, decimal and range answers are numbers with optional bounds and unit.
@@ -127,7 +143,29 @@ impl FieldType {
             FieldType::Repeat => "repeat",
             FieldType::File => "file",
             FieldType::Photo => "photo",
+            FieldType::Geopoint => "geopoint",
+            FieldType::Geotrace => "geotrace",
+            FieldType::Geoshape => "geoshape",
+            FieldType::Barcode => "barcode",
+            FieldType::Audio => "audio",
+            FieldType::Video => "video",
         }
+    }
+
+    /// Whether the answer is a reference to an attached file.
+    pub const fn is_attachment(self) -> bool {
+        matches!(
+            self,
+            FieldType::File | FieldType::Photo | FieldType::Audio | FieldType::Video
+        )
+    }
+
+    /// Whether the answer is a location: a point, a line or an area.
+    pub const fn is_location(self) -> bool {
+        matches!(
+            self,
+            FieldType::Geopoint | FieldType::Geotrace | FieldType::Geoshape
+        )
     }
 }
 

@@ -191,10 +191,11 @@ pub fn lint(app: &AppDefinition) -> LintReport {
                 ),
             }
         }
-        let free_text = matches!(
-            field.field_type,
-            FieldType::Text | FieldType::File | FieldType::Photo
-        );
+        // A location or a barcode can identify a person as free text can.
+        let free_text = field.field_type == FieldType::Text
+            || field.field_type.is_attachment()
+            || field.field_type.is_location()
+            || field.field_type == FieldType::Barcode;
         if free_text
             && field.prefill.is_none()
             && field.purpose.as_deref().is_none_or(|p| p.trim().is_empty())

@@ -400,23 +400,13 @@ mod generated {
         .boxed()
     }
 
-    const TYPES: [FieldType; 15] = [
-        FieldType::Integer,
-        FieldType::Decimal,
-        FieldType::Text,
-        FieldType::SelectOne,
-        FieldType::SelectMultiple,
-        FieldType::Date,
-        FieldType::Datetime,
-        FieldType::Time,
-        FieldType::Boolean,
-        FieldType::Acknowledge,
-        FieldType::Range,
-        FieldType::Note,
-        FieldType::Calculate,
-        FieldType::File,
-        FieldType::Photo,
-    ];
+    /// Every type but groups and repeats, which the generator builds itself.
+    fn types() -> Vec<FieldType> {
+        FieldType::ALL
+            .into_iter()
+            .filter(|kind| !kind.is_container())
+            .collect()
+    }
 
     fn default_for(field: &Field, pick: u8) -> Option<Value> {
         if !pick.is_multiple_of(3) {
@@ -448,7 +438,7 @@ mod generated {
 
     prop_compose! {
         fn field(index: usize)(
-            field_type in prop::sample::select(TYPES.to_vec()),
+            field_type in prop::sample::select(types()),
             label in prop::option::of(text()),
             hint in prop::option::of(text()),
             required in any::<bool>(),

@@ -75,7 +75,7 @@ fn daily_vitals_scores_news2() {
 #[test]
 fn ten_mistakes_are_all_reported_with_their_cells() {
     let survey = "type,name,label,required,relevant,constraint,calculation,unit,code,choice_filter\n\
-        barcode,scan,Scan,,,,,,,\n\
+        rank yn,scan,Scan,,,,,,,\n\
         integer,age,Age,,,,,,,\n\
         integer,age,Age again,,,,,,,\n\
         text,why,Why,,${ghost} > 1,,,,,\n\
@@ -93,7 +93,7 @@ fn ten_mistakes_are_all_reported_with_their_cells() {
         .collect();
     found.sort();
     let expected = [
-        ("survey", 2, "type", "type_unsupported"),
+        ("survey", 2, "type", "rank_unsupported"),
         ("survey", 4, "name", "duplicate_name"),
         ("survey", 5, "relevant", "unknown_reference"),
         ("survey", 6, "calculation", "cycle"),
@@ -494,5 +494,62 @@ fn any_valid_ucum_unit_imports_and_an_invalid_one_is_named_at_its_cell() {
         errors[0].message.contains("`mmHg`"),
         "{}",
         errors[0].message
+    );
+}
+
+#[test]
+fn locations_barcodes_and_media_import_and_their_answers_are_checked() {
+    let survey = "type,name,label,appearance,parameters,purpose\n\
+        gps,home,Home,,capture-accuracy=5,where the visit happens\n\
+        geotrace,walk,Walk,,incremental=true,route walked\n\
+        geoshape,plot,Plot,,,the garden's area\n\
+        barcode,kit,Kit,,,the test kit's number\n\
+        audio,voice,Voice,,quality=voice-only,symptoms described\n\
+        video,gait,Gait,,,walking assessment\n\
+        image,signature,Signature,signature,,consent\n";
+    let app = import_csv(survey, None, None).unwrap();
+    let types: Vec<&str> = app.fields.iter().map(|f| f.field_type.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "geopoint", "geotrace", "geoshape", "barcode", "audio", "video", "photo"
+        ]
+    );
+    assert_eq!(app.fields[6].appearance.as_deref(), Some("signature"));
+    // Parameters the reference converter refuses for the type are refused here too.
+    let refused = import_csv(
+        "type,name,label,parameters,purpose\ngeoshape,plot,Plot,warning-accuracy=5,p\naudio,v,V,quality=best,p\n",
+        None,
+        None,
+    )
+    .unwrap_err();
+    let codes: Vec<&str> = refused.iter().map(|e| e.code).collect();
+    assert_eq!(codes, ["unsupported_parameter", "invalid_parameter"]);
+    let form = app.compile().unwrap();
+    let now = Timestamp::parse_rfc3339("2026-01-31T08:00:00Z").unwrap();
+    let answers = serde_json::json!({
+        "home": "-33.8688 151.2093 58 4.5",
+        "walk": "-33.86 151.20;-33.87 151.21",
+        "plot": "0 0;0 1;1 1;0 0",
+        "kit": "9780141036144",
+        "voice": {"reference": "v.ogg", "media_type": "audio/ogg", "size": 2048},
+        "gait": "gait.mp4",
+        "signature": {"reference": "sig.png", "media_type": "image/png"},
+    });
+    assert!(form.validate(answers.as_object().unwrap(), now).is_ok());
+    let wrong = serde_json::json!({
+        "home": "-33.8688",
+        "plot": "0 0;0 1;1 1",
+        "voice": {"reference": "v.mp4", "media_type": "video/mp4"},
+    });
+    let errors = form.validate(wrong.as_object().unwrap(), now).unwrap_err();
+    let codes: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.code)).collect();
+    assert_eq!(
+        codes,
+        [
+            ("home", "invalid_location"),
+            ("plot", "invalid_location"),
+            ("voice", "media_type_not_accepted")
+        ]
     );
 }

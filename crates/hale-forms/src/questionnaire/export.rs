@@ -230,7 +230,11 @@ fn item_type(field: &Field) -> &'static str {
             Some(ChoiceType::Date) => "date",
             Some(ChoiceType::Time) => "time",
         },
-        FieldType::File | FieldType::Photo => "attachment",
+        // FHIR has no location or barcode type: text, with Hale's field-type saying which.
+        FieldType::Geopoint | FieldType::Geotrace | FieldType::Geoshape | FieldType::Barcode => {
+            "string"
+        }
+        FieldType::File | FieldType::Photo | FieldType::Audio | FieldType::Video => "attachment",
     }
 }
 
@@ -393,10 +397,21 @@ impl Context<'_> {
         item.insert("type".into(), json!(kind));
         let mut extensions = Vec::new();
         match field.field_type {
-            FieldType::Acknowledge | FieldType::Range => extensions
+            FieldType::Acknowledge
+            | FieldType::Range
+            | FieldType::Geopoint
+            | FieldType::Geotrace
+            | FieldType::Geoshape
+            | FieldType::Barcode => extensions
                 .push(json!({"url": hale("field-type"), "valueCode": field.field_type.as_str()})),
             FieldType::Photo => {
                 extensions.push(json!({"url": MIME_TYPE, "valueCode": "image/*"}));
+            }
+            FieldType::Audio => {
+                extensions.push(json!({"url": MIME_TYPE, "valueCode": "audio/*"}));
+            }
+            FieldType::Video => {
+                extensions.push(json!({"url": MIME_TYPE, "valueCode": "video/*"}));
             }
             FieldType::Calculate => {
                 item.insert("readOnly".into(), json!(true));

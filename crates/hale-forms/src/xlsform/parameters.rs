@@ -12,6 +12,13 @@ fn display_keys(kind: FieldType) -> &'static [&'static str] {
         FieldType::SelectOne | FieldType::SelectMultiple => &["randomize", "seed"],
         FieldType::Photo => &["max-pixels", "app"],
         FieldType::File => &["app"],
+        FieldType::Audio => &["quality"],
+        FieldType::Geopoint => &[
+            "allow-mock-accuracy",
+            "capture-accuracy",
+            "warning-accuracy",
+        ],
+        FieldType::Geotrace | FieldType::Geoshape => &["allow-mock-accuracy", "incremental"],
         FieldType::Text => &["rows"],
         _ => &[],
     }
@@ -116,16 +123,18 @@ pub(crate) fn plain_reference(value: &str) -> Option<&str> {
 fn check_display(key: &str, value: &str) -> Option<String> {
     let whole = |text: &str| text.parse::<u32>().is_ok_and(|number| number > 0);
     match key {
-        "randomize" => {
-            (!matches!(value, "true" | "false")).then(|| String::from("randomize is true or false"))
+        "randomize" | "allow-mock-accuracy" | "incremental" => {
+            (!matches!(value, "true" | "false")).then(|| format!("{key} is true or false"))
         }
+        "quality" => (!matches!(value, "voice-only" | "low" | "normal" | "external"))
+            .then(|| String::from("an audio quality is voice-only, low, normal or external")),
         // A number, or a field to read it from (written `${name}` and nothing else).
         "seed" => (value.parse::<f64>().is_err() && plain_reference(value).is_none())
             .then(|| String::from("seed is a number or a reference to a field, ${name}")),
         "max-pixels" | "rows" => {
             (!whole(value)).then(|| format!("{key} is a whole number above zero"))
         }
-        "tick_interval" | "placeholder" => value
+        "tick_interval" | "placeholder" | "capture-accuracy" | "warning-accuracy" => value
             .parse::<f64>()
             .ok()
             .filter(|number| number.is_finite())

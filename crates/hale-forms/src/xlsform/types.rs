@@ -1,6 +1,7 @@
 //! The survey sheet's `type` cell read with the reference converter's spellings: `begin group`
 //! as well as `begin_group`, the type aliases (`int`, `string`, `select one`, `q picture`, …),
-//! `select_one list or_other`, the metadata types, and by name the types Hale refuses.
+//! `select_one list or_other`, the metadata types, locations, barcodes and media, and by name
+//! the types Hale refuses.
 
 use crate::definition::{FieldType, Prefill};
 
@@ -67,6 +68,26 @@ const PLAIN: &[(&str, FieldType)] = &[
     ("add photo prompt", FieldType::Photo),
     ("file", FieldType::File),
     ("add file prompt", FieldType::File),
+    ("geopoint", FieldType::Geopoint),
+    ("gps", FieldType::Geopoint),
+    ("location", FieldType::Geopoint),
+    ("q geopoint", FieldType::Geopoint),
+    ("q location", FieldType::Geopoint),
+    ("add geopoint prompt", FieldType::Geopoint),
+    ("add location prompt", FieldType::Geopoint),
+    ("geotrace", FieldType::Geotrace),
+    ("add geotrace prompt", FieldType::Geotrace),
+    ("geoshape", FieldType::Geoshape),
+    ("add geoshape prompt", FieldType::Geoshape),
+    ("barcode", FieldType::Barcode),
+    ("q barcode", FieldType::Barcode),
+    ("add barcode prompt", FieldType::Barcode),
+    ("audio", FieldType::Audio),
+    ("q audio", FieldType::Audio),
+    ("add audio prompt", FieldType::Audio),
+    ("video", FieldType::Video),
+    ("q video", FieldType::Video),
+    ("add video prompt", FieldType::Video),
 ];
 
 /// Metadata the client records itself, with the type of the value it records.
@@ -240,29 +261,6 @@ pub(crate) fn parse_type(text: &str) -> RowType {
         return RowType::Refused(
             "rank_unsupported",
             "rank (ordering every choice) is not supported yet",
-        );
-    }
-    if let Some(head) = words.first()
-        && matches!(
-            *head,
-            "geopoint"
-                | "geotrace"
-                | "geoshape"
-                | "gps"
-                | "location"
-                | "barcode"
-                | "audio"
-                | "video"
-                | "q geopoint"
-                | "q location"
-                | "q barcode"
-                | "q audio"
-                | "q video"
-        )
-    {
-        return RowType::Refused(
-            "type_unsupported",
-            "locations, barcodes, audio and video are not supported yet",
         );
     }
     for (spelling, kind) in SELECT {

@@ -175,15 +175,99 @@ function readTyped(field, json) {
       if (json === false) return refuse('not_acknowledged', 'an acknowledgement is true; leave it out when not given');
       return refuse('not_a_boolean', 'the answer must be true');
     case 'file':
-    case 'photo': {
-      if (typeof json !== 'string') return refuse('invalid_attachment', 'the answer must be an attachment reference');
-      const valid = json !== '' && charCount(json) <= MAX_ATTACHMENT_REFERENCE && !/[\p{White_Space}\p{Cc}]/u.test(json);
-      if (valid) return plain(json);
-      return refuse('invalid_attachment', 'an attachment reference is at most 256 characters without spaces');
-    }
+    case 'photo':
+    case 'audio':
+    case 'video':
+      return plain(readAttachment(field.type, json));
+    case 'geopoint':
+    case 'geotrace':
+    case 'geoshape':
+      if (typeof json === 'string' && isLocation(field.type, json)) return plain(json);
+      return refuse('invalid_location', 'the answer must be points "lat lon [altitude [accuracy]]" separated by \';\': one for a geopoint, two or more for a geotrace, four or more ending where they began for a geoshape');
+    case 'barcode':
+      if (typeof json === 'string' && json !== '' && charCount(json) <= MAX_TEXT_LENGTH) return plain(json);
+      return refuse('invalid_barcode', "the answer must be the barcode's text, 1 to 10000 characters");
     default:
       return refuse('not_answerable', 'this field is not answered by the client');
   }
+}
+
+/** Largest attachment size an answer may state, in bytes. */
+const MAX_ATTACHMENT_SIZE = 100 * 1024 * 1024;
+
+/** The top-level media type each attachment field takes (a file takes any). */
+const MEDIA_TOPS = /** @type {Record<string, string>} */ ({ photo: 'image', audio: 'audio', video: 'video' });
+
+/** An RFC 2045 token, what a media type's type and subtype are made of. */
+const TOKEN = /^[!#$%&'*+\-.^_`{|}~0-9A-Za-z]{1,127}$/;
+
+/**
+ * An attachment answer: its reference, as a string or as `{reference, media_type, size}`
+ * (the last two optional); a stated media type must fit the field, a stated size must be a
+ * whole number of bytes up to 100 MiB. Expressions see the reference.
+ * @param {string} type
+ * @param {unknown} json
+ * @returns {string}
+ */
+function readAttachment(type, json) {
+  const invalid = () => refuse('invalid_attachment', 'the answer must be an attachment reference, or {"reference", "media_type", "size"}');
+  let reference = json;
+  if (isObject(json)) {
+    const members = /** @type {Record<string, unknown>} */ (json);
+    if (Object.keys(members).some((key) => !['reference', 'media_type', 'size'].includes(key))) invalid();
+    if (Object.hasOwn(members, 'media_type')) {
+      const mediaType = members.media_type;
+      const parts = typeof mediaType === 'string' ? mediaType.split('/') : [];
+      const top = MEDIA_TOPS[type];
+      // Rust splits at the first '/': a second one is not a token character.
+      const fits = parts.length === 2 && TOKEN.test(parts[0]) && TOKEN.test(parts[1])
+        && (top === undefined || parts[0].toLowerCase() === top);
+      if (!fits) refuse('media_type_not_accepted', "the attachment's media type is not one this field takes");
+    }
+    if (Object.hasOwn(members, 'size')) {
+      const size = members.size;
+      if (!(typeof size === 'number' && isIntegerLiteral(size) && size >= 0 && size <= MAX_ATTACHMENT_SIZE)) {
+        refuse('attachment_too_large', "an attachment's size is a whole number of bytes, at most 100 MiB");
+      }
+    }
+    reference = members.reference;
+  }
+  if (typeof reference !== 'string') return invalid();
+  const valid = reference !== '' && charCount(reference) <= MAX_ATTACHMENT_REFERENCE && !/[\p{White_Space}\p{Cc}]/u.test(reference);
+  if (!valid) refuse('invalid_attachment', 'an attachment reference is at most 256 characters without spaces');
+  return reference;
+}
+
+/**
+ * A location answer as XLSForm clients write it: points separated by `;`, each two to four
+ * plain decimals separated by spaces (latitude −90 to 90, longitude −180 to 180, altitude,
+ * accuracy ≥ 0); a geotrace has two points or more, a geoshape four or more, closed.
+ * @param {string} type
+ * @param {string} text
+ */
+function isLocation(type, text) {
+  if (charCount(text) > MAX_TEXT_LENGTH) return false;
+  const points = text.split(';').map(locationPoint);
+  if (points.some((point) => point === null)) return false;
+  if (type === 'geopoint') return points.length === 1;
+  if (type === 'geotrace') return points.length >= 2;
+  const first = /** @type {number[]} */ (points[0]);
+  const last = /** @type {number[]} */ (points[points.length - 1]);
+  return points.length >= 4 && first.length === last.length && first.every((number, index) => number === last[index]);
+}
+
+/**
+ * @param {string} text
+ * @returns {number[] | null}
+ */
+function locationPoint(text) {
+  const parts = text.split(' ').filter((part) => part !== '');
+  if (!parts.every((part) => /^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$/.test(part))) return null;
+  const numbers = parts.map(Number);
+  if (numbers.length < 2 || numbers.length > 4) return null;
+  const [latitude, longitude, , accuracy] = numbers;
+  const inRange = Math.abs(latitude) <= 90 && Math.abs(longitude) <= 180 && (accuracy === undefined || accuracy >= 0);
+  return inRange ? numbers : null;
 }
 
 /**

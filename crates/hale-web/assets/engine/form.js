@@ -122,6 +122,7 @@ const FIELD_MEMBERS = /** @type {Record<string, string>} */ ({
 const FIELD_TYPES = [
   'integer', 'decimal', 'text', 'select_one', 'select_multiple', 'date', 'datetime', 'time', 'boolean',
   'acknowledge', 'range', 'note', 'calculate', 'group', 'repeat', 'file', 'photo',
+  'geopoint', 'geotrace', 'geoshape', 'barcode', 'audio', 'video',
 ];
 const PREFILLS = ['start', 'end', 'today', 'deviceid', 'username', 'audit'];
 const CHOICE_TYPES = ['string', 'integer', 'date', 'time'];

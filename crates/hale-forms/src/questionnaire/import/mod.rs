@@ -273,18 +273,27 @@ fn hale_type(item: &Map<String, Value>) -> Result<(FieldType, Option<ChoiceType>
                 "a choice item without answerOption is not supported (answerValueSet and answerExpression need a terminology server)",
             ));
         }
+        ("string", Some("geopoint")) => FieldType::Geopoint,
+        ("string", Some("geotrace")) => FieldType::Geotrace,
+        ("string", Some("geoshape")) => FieldType::Geoshape,
+        ("string", Some("barcode")) => FieldType::Barcode,
         ("attachment", None) => {
-            let mimes = extensions_named(item, MIME_TYPE);
+            let mimes: Vec<&str> = extensions_named(item, MIME_TYPE)
+                .iter()
+                .map(|mime| mime.get("valueCode").and_then(Value::as_str).unwrap_or(""))
+                .collect();
+            let all = |wanted: &str| mimes.iter().all(|mime| *mime == wanted);
             if mimes.is_empty() {
                 FieldType::File
-            } else if mimes
-                .iter()
-                .all(|mime| mime.get("valueCode").and_then(Value::as_str) == Some("image/*"))
-            {
+            } else if all("image/*") {
                 FieldType::Photo
+            } else if all("audio/*") {
+                FieldType::Audio
+            } else if all("video/*") {
+                FieldType::Video
             } else {
                 return Err(String::from(
-                    "mimeType other than 'image/*' is not supported (Hale has file and photo attachments)",
+                    "mimeType other than one of 'image/*', 'audio/*' or 'video/*' is not supported (Hale has file, photo, audio and video attachments)",
                 ));
             }
         }
