@@ -388,6 +388,27 @@ impl Expr {
         found
     }
 
+    /// Whether the value depends on more than the fields it names: the clock (`now`,
+    /// `today`), the submission's seed (`random`, `uuid`) or its own field (`.`, `once`).
+    pub fn reads_beyond_fields(&self) -> bool {
+        let mut found = false;
+        self.visit(&mut |node| {
+            found |= match node {
+                Self::Current => true,
+                Self::Call { function, .. } => matches!(
+                    function,
+                    Function::Now
+                        | Function::Today
+                        | Function::Random
+                        | Function::Uuid
+                        | Function::Once
+                ),
+                _ => false,
+            }
+        });
+        found
+    }
+
     /// Nodes on the longest path from the root to a leaf; a lone literal has depth 1.
     pub fn depth(&self) -> usize {
         match self {

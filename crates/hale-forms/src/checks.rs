@@ -348,6 +348,15 @@ pub(crate) fn check_field(
         ),
         _ => {}
     }
+    if !field.trigger.is_empty()
+        && matches!(kind, FieldType::Note | FieldType::Group | FieldType::Repeat)
+    {
+        push(
+            "trigger",
+            "trigger_not_allowed",
+            "only a question or a calculation is set by a trigger",
+        );
+    }
     if kind != FieldType::Repeat && field.repeat_count.is_some() {
         push(
             "repeat_count",

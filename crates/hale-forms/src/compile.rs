@@ -44,6 +44,8 @@ pub struct CompiledField {
     pub constraint_message: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calculation: Option<Expr>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trigger: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -397,6 +399,7 @@ fn compile_field(
         constraint: parse_expression(field.constraint.as_ref(), path, "constraint", errors),
         constraint_message: field.constraint_message.clone(),
         calculation: parse_expression(field.calculation.as_ref(), path, "calculation", errors),
+        trigger: field.trigger.clone(),
         default: field.default.clone(),
         choices,
         choice_filter: parse_choice_filter(field.choice_filter.as_ref(), path, errors),
@@ -411,7 +414,8 @@ fn compile_field(
         max_count: field.max_count,
         repeat_count: parse_expression(field.repeat_count.as_ref(), path, "repeat_count", errors),
         required_if: parse_expression(field.required_if.as_ref(), path, "required_if", errors),
-        read_only: field.read_only || field.calculation.is_some(),
+        // A triggered calculation only sets the answer, which the person may then change.
+        read_only: field.read_only || (field.calculation.is_some() && field.trigger.is_empty()),
         default_expression: parse_expression(
             field.default_expression.as_ref(),
             path,
@@ -450,6 +454,14 @@ fn text_references(text: &Text) -> Vec<String> {
         }
     }
     names
+}
+
+fn unknown_reference(path: &str, name: &str) -> DefinitionError {
+    error(
+        path,
+        "unknown_reference",
+        &format!("${{{name}}} names no field of this app"),
+    )
 }
 
 /// Checks every `${ref}`, builds the dependency graph and returns the evaluation order.
@@ -496,6 +508,28 @@ fn check_references(
         if let Some(parent) = field.parent {
             graph.depends(index, parent);
         }
+        for name in &field.trigger {
+            let path = format!("{}.trigger", paths[index]);
+            let Some(&target) = by_name.get(name.as_str()) else {
+                errors.push(unknown_reference(&path, name));
+                continue;
+            };
+            // Only a change the person makes sets a triggered field.
+            let trigger = &fields[target];
+            let answered_by_person = trigger.field_type.is_answered()
+                && !trigger.field_type.is_container()
+                && trigger.calculation.is_none()
+                && trigger.prefill.is_none();
+            if !answered_by_person {
+                errors.push(error(
+                    &path,
+                    "invalid_trigger",
+                    &format!("${{{name}}} is not answered by the person, so it never changes to trigger this field"),
+                ));
+            } else {
+                graph.depends(index, target);
+            }
+        }
         let members = [
             ("relevant", &field.relevant, true),
             ("calculation", &field.calculation, true),
@@ -512,11 +546,7 @@ fn check_references(
             let scalar = expr.scalar_references();
             for name in expr.references() {
                 let Some(&target) = by_name.get(name.as_str()) else {
-                    errors.push(error(
-                        &path,
-                        "unknown_reference",
-                        &format!("${{{name}}} names no field of this app"),
-                    ));
+                    errors.push(unknown_reference(&path, &name));
                     continue;
                 };
                 let target_field = &fields[target];

@@ -285,6 +285,11 @@ pub struct Field {
     /// Expression computing a `calculate` field's value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calculation: Option<String>,
+    /// Fields whose change alone sets this field (XLSForm `trigger`): the calculation is then
+    /// evaluated when one of them changes, not kept up to date, and the field is cleared when
+    /// it has none; a question stays editable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trigger: Vec<String>,
     /// Initial answer offered by the client, in the answer encoding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<serde_json::Value>,

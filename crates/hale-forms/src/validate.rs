@@ -264,23 +264,38 @@ impl Run<'_> {
             let submitted = answers.get(&field.name).filter(|json| !json.is_null());
             match field.field_type {
                 FieldType::Group => {}
-                // A typed question with a calculation is a read-only computed answer.
-                _ if field.calculation.is_some() && !field.field_type.is_container() => {
+                // A typed question with a calculation is a read-only computed answer; one set
+                // by a trigger stays a question the person may change.
+                _ if field.calculation.is_some()
+                    && !field.field_type.is_container()
+                    && (field.read_only || field.field_type == FieldType::Calculate) =>
+                {
                     // `.` (and so `once(…)`) reads the submitted value: a value computed once
                     // on the device keeps what it first computed.
                     let own = submitted.map(computed_value).unwrap_or(Value::Null);
-                    let value = match (&field.calculation, relevant) {
+                    let mut value = match (&field.calculation, relevant) {
                         (Some(expr), true) => {
                             let scope = self.scope(
                                 values_for_eval,
                                 in_row.then_some(&level.values),
-                                own,
+                                own.clone(),
                                 &field.name,
                             );
                             evaluate(expr, &scope)
                         }
                         _ => Value::Null,
                     };
+                    // A triggered value was computed when its trigger last changed, so it
+                    // can be checked only when the calculation reads nothing but the
+                    // triggers, whose final answers it then saw.
+                    let checkable = field.trigger.is_empty()
+                        || field.calculation.as_ref().is_some_and(|expr| {
+                            !expr.reads_beyond_fields()
+                                && expr
+                                    .references()
+                                    .iter()
+                                    .all(|name| field.trigger.contains(name))
+                        });
                     if let Some(json) = submitted {
                         if !relevant {
                             self.error(
@@ -288,12 +303,37 @@ impl Run<'_> {
                                 "not_relevant",
                                 "this field is not relevant and must not be answered",
                             );
+                        } else if !checkable {
+                            value = match read_answer(field, json) {
+                                _ if field.field_type == FieldType::Calculate => own,
+                                Ok(answer) => answer.value,
+                                Err(problem) => {
+                                    self.error(path.clone(), problem.code, problem.message);
+                                    Value::Null
+                                }
+                            };
                         } else if !same_computed(&value, json) {
                             self.error(
                                 path.clone(),
                                 "calculation_mismatch",
                                 "the submitted value differs from the calculation",
                             );
+                        }
+                    } else if !field.trigger.is_empty() {
+                        // Unsubmitted, it holds what its trigger last gave it: nothing until a
+                        // trigger is answered.
+                        let scope = self.scope(
+                            values_for_eval,
+                            in_row.then_some(&level.values),
+                            Value::Null,
+                            &field.name,
+                        );
+                        let triggered = field
+                            .trigger
+                            .iter()
+                            .any(|name| !scope.value(name).is_empty());
+                        if !checkable || !triggered {
+                            value = Value::Null;
                         }
                     }
                     if let Value::Number(number) = value

@@ -793,3 +793,33 @@ fn any_valid_ucum_unit_imports_and_an_invalid_one_is_named() {
         refused[0].message
     );
 }
+
+#[test]
+fn a_trigger_round_trips_and_its_calculation_gets_no_fhirpath_twin() {
+    let definition = hale_forms::AppDefinition::from_json(
+        &json!({"title": "Stamp", "fields": [
+            {"name": "a", "type": "text", "label": "A", "purpose": "p"},
+            {"name": "stamp", "type": "datetime", "label": "When", "calculation": "now()",
+             "trigger": ["a"]},
+            {"name": "home", "type": "geopoint", "label": "Home", "purpose": "p"}]})
+        .to_string(),
+    )
+    .unwrap();
+    let resource = export(&definition);
+    assert_sane(&resource);
+    let stamp = &resource["item"][1];
+    let urls: Vec<&str> = stamp["extension"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|extension| extension["url"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression",
+            "urn:hale:fhir:extension:trigger"
+        ]
+    );
+    assert_eq!(import(&resource).unwrap(), definition);
+}

@@ -57,6 +57,7 @@ fn maximal() -> AppDefinition {
         choices: vec![choice.clone()],
         choice_list: Some("l".to_owned()),
         choice_filter: Some("state = 'nsw'".to_owned()),
+        trigger: vec!["c".to_owned()],
         appearance: Some("minimal".to_owned()),
         unit: Some("kg".to_owned()),
         accepted_units: vec!["[lb_av]".to_owned()],

@@ -553,3 +553,22 @@ fn locations_barcodes_and_media_import_and_their_answers_are_checked() {
         ]
     );
 }
+
+#[test]
+fn a_trigger_names_questions_the_person_answers() {
+    let refused = |trigger: &str| {
+        let survey = format!(
+            "type,name,label,calculation,trigger\n\
+             text,a,A,,\n\
+             calculate,c,,1 + 1,\n\
+             dateTime,b,B,now(),{trigger}\n"
+        );
+        refusals(&survey, None, None)
+    };
+    assert!(refused("${a}").is_empty());
+    assert!(refused("${a} ${a}").is_empty());
+    assert_eq!(refused("6"), ["survey 4 trigger invalid_trigger"]);
+    assert_eq!(refused("${nobody}"), ["survey 4 trigger unknown_reference"]);
+    // A calculation never changes by the person's hand, so it triggers nothing.
+    assert_eq!(refused("${c}"), ["survey 4 trigger invalid_trigger"]);
+}

@@ -526,7 +526,14 @@ impl Context<'_> {
         }
         if let Some(calculation) = &field.calculation {
             extensions.push(expression(CALCULATED_EXPRESSION, calculation));
-            extensions.extend(self.fhirpath(CALCULATED_EXPRESSION, calculation));
+            // SDC keeps a calculated value up to date; one set by a trigger is not, so no
+            // FHIRPath twin that another renderer would keep recomputing.
+            if field.trigger.is_empty() {
+                extensions.extend(self.fhirpath(CALCULATED_EXPRESSION, calculation));
+            }
+        }
+        for name in &field.trigger {
+            extensions.push(json!({"url": hale("trigger"), "valueString": name}));
         }
         if let Some(initial) = &field.default_expression {
             extensions.push(expression(INITIAL_EXPRESSION, initial));

@@ -12,11 +12,12 @@ use crate::definition::{
 };
 
 /// Survey columns this importer reads (translated columns are `label::…`, `hint::…`, …).
-const SURVEY_COLUMNS: [&str; 30] = [
+const SURVEY_COLUMNS: [&str; 31] = [
     "type",
     "name",
     "label",
     "choice_filter",
+    "trigger",
     "hint",
     "guidance_hint",
     "required",
@@ -468,18 +469,11 @@ fn read_choices(
 }
 
 /// Columns of the survey sheet that other tools define and Hale refuses, with why.
-const REFUSED_COLUMNS: [(&str, &str, &str); 2] = [
-    (
-        "save_to",
-        "entities_unsupported",
-        "save_to belongs to entities (ODK's case records), which are not supported",
-    ),
-    (
-        "trigger",
-        "trigger_unsupported",
-        "trigger (recalculating when another answer changes) is not supported",
-    ),
-];
+const REFUSED_COLUMNS: [(&str, &str, &str); 1] = [(
+    "save_to",
+    "entities_unsupported",
+    "save_to belongs to entities (ODK's case records), which are not supported",
+)];
 
 fn read_survey(
     importer: &mut Importer,
@@ -626,6 +620,16 @@ fn read_survey(
         field.purpose = optional(cell("purpose"));
         field.choice_list = list;
         field.choice_filter = optional(cell("choice_filter"));
+        match triggers(&cell("trigger")) {
+            Some(names) => field.trigger = names,
+            None => importer.error(
+                "survey",
+                row,
+                "trigger",
+                "invalid_trigger",
+                "a trigger names the questions that set this field: ${name}, or several separated by spaces or commas",
+            ),
+        }
         if or_other && field.choice_filter.is_some() {
             // The generated `other` choice would have to pass the filter too.
             importer.error(
@@ -699,6 +703,14 @@ fn read_survey(
         }
     }
     top
+}
+
+/// The names of a `trigger` cell: `${a}`, or several separated by spaces or commas.
+fn triggers(text: &str) -> Option<Vec<String>> {
+    text.split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|part| !part.is_empty())
+        .map(|part| super::parameters::plain_reference(part).map(str::to_owned))
+        .collect()
 }
 
 /// `end group` / `end repeat` closes the innermost container, which must be of that kind.

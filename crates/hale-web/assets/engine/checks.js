@@ -221,6 +221,9 @@ export function checkField(field, path, app, errors) {
   }
   if (kind === 'calculate' && !hasCalculation) at('calculation', 'calculation_missing', 'a calculate field needs a calculation');
   if (container && hasCalculation) at('calculation', 'calculation_on_non_calculate', 'groups and repeats take no calculation');
+  if ((field.trigger ?? []).length > 0 && (kind === 'note' || kind === 'group' || kind === 'repeat')) {
+    at('trigger', 'trigger_not_allowed', 'only a question or a calculation is set by a trigger');
+  }
   if (kind !== 'repeat' && given(field.repeat_count)) at('repeat_count', 'count_on_non_repeat', 'repeat_count applies only to repeats');
   if (given(field.default) && given(field.default_expression)) {
     at('default_expression', 'default_and_expression', 'give a constant default or a default expression, not both');

@@ -39,6 +39,7 @@ const FORMAT = 'hale.app/1';
  * @property {Expr | undefined} constraint
  * @property {Text | undefined} constraint_message
  * @property {Expr | undefined} calculation
+ * @property {string[]} trigger fields whose change alone sets this one
  * @property {unknown} default
  * @property {Choice[]} choices
  * @property {Expr | undefined} choice_filter decides, per choice, whether it is offered
@@ -111,7 +112,7 @@ const APP_MEMBERS = /** @type {Record<string, string>} */ ({
 });
 const FIELD_MEMBERS = /** @type {Record<string, string>} */ ({
   name: 'string', type: 'type', label: TEXT, hint: TEXT, required: 'bool', required_message: TEXT,
-  constraint: 'string', constraint_message: TEXT, relevant: 'string', calculation: 'string', default: 'any',
+  constraint: 'string', constraint_message: TEXT, relevant: 'string', calculation: 'string', trigger: 'strings', default: 'any',
   choices: 'choices', choice_list: 'string', choice_filter: 'string', appearance: 'string', unit: 'string', accepted_units: 'strings',
   code: 'string', purpose: 'string', min: 'number', max: 'number', step: 'number', children: 'fields',
   min_count: 'count', max_count: 'count', answer_list: 'bool', repeat_count: 'string', required_if: 'string',
@@ -311,6 +312,7 @@ function compileField({ field, parent, repeat, path }, app, errors) {
     constraint: expression('constraint'),
     constraint_message: optional(field.constraint_message),
     calculation: expression('calculation'),
+    trigger: field.trigger ?? [],
     default: optional(field.default),
     choices: choices.map((/** @type {Choice} */ choice) => ({ ...choice })),
     choice_filter: parseWith(parseChoiceFilter, optional(field.choice_filter), path, 'choice_filter', errors),
@@ -325,7 +327,8 @@ function compileField({ field, parent, repeat, path }, app, errors) {
     max_count: optional(field.max_count),
     repeat_count: expression('repeat_count'),
     required_if: expression('required_if'),
-    read_only: field.read_only === true || typeof field.calculation === 'string',
+    // A triggered calculation only sets the answer, which the person may then change.
+    read_only: field.read_only === true || (typeof field.calculation === 'string' && (field.trigger ?? []).length === 0),
     default_expression: expression('default_expression'),
     guidance_hint: optional(field.guidance_hint),
     media: field.media ?? {},
@@ -517,6 +520,23 @@ function checkReferences(fields, paths, errors) {
       }
     }
     if (field.parent !== undefined) dependencies[index].add(field.parent);
+    for (const name of field.trigger) {
+      const path = `${paths[index]}.trigger`;
+      const target = byName.get(name);
+      if (target === undefined) {
+        errors.push(definitionError(path, 'unknown_reference', `\${${name}} names no field of this app`));
+        continue;
+      }
+      // Only a change the person makes sets a triggered field.
+      const trigger = fields[target];
+      const answeredByPerson = isAnswered(trigger.type) && trigger.type !== 'repeat'
+        && trigger.calculation === undefined && trigger.prefill === undefined;
+      if (!answeredByPerson) {
+        errors.push(definitionError(path, 'invalid_trigger', `\${${name}} is not answered by the person, so it never changes to trigger this field`));
+      } else {
+        dependencies[index].add(target);
+      }
+    }
     /** @type {[string, Expr | undefined, boolean][]} */
     const members = [
       ['relevant', field.relevant, true], ['calculation', field.calculation, true],

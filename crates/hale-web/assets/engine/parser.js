@@ -347,6 +347,22 @@ function parseWith(source, choiceFilter) {
 }
 
 /**
+ * Whether the value depends on more than the fields it names: the clock (`now`, `today`),
+ * the submission's seed (`random`, `uuid`) or its own field (`.`, `once`).
+ * @param {Expr} expr
+ * @returns {boolean}
+ */
+export function readsBeyondFields(expr) {
+  if (expr.op === 'current') return true;
+  if (expr.op === 'negate') return readsBeyondFields(expr.operand);
+  if (expr.op === 'binary') return readsBeyondFields(expr.left) || readsBeyondFields(expr.right);
+  if (expr.op === 'call') {
+    return ['now', 'today', 'random', 'uuid', 'once'].includes(expr.function) || expr.arguments.some(readsBeyondFields);
+  }
+  return false;
+}
+
+/**
  * Field names referenced through `${…}`.
  * @param {Expr} expr
  * @param {Set<string>} [names]

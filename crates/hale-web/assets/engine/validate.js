@@ -10,7 +10,7 @@ import { readAnswer, sameComputed } from './answer.js';
 import { evaluate } from './evaluate.js';
 import { inLanguage } from './form.js';
 import { deriveObservations } from './observe.js';
-import { references } from './parser.js';
+import { readsBeyondFields, references } from './parser.js';
 import { DateTimeValue, asNumber, isEmpty, truthy } from './value.js';
 
 /**
@@ -252,17 +252,36 @@ class Run {
       const state = { relevant, required: false, readOnly: field.read_only, value: submitted ?? null, errors: [] };
       this.states[path] = state;
       if (field.type === 'group') continue;
-      if (field.calculation !== undefined && field.type !== 'repeat') {
+      if (field.calculation !== undefined && field.type !== 'repeat' && (field.read_only || field.type === 'calculate')) {
         // `.` (and so `once(…)`) reads the submitted value.
         const own = submitted === undefined ? null : computedValue(submitted);
-        const value = relevant
-          ? evaluate(field.calculation, this.scope(valuesForEval, inRow ? level.values : null, own, field.name))
+        const calculation = field.calculation;
+        let value = relevant
+          ? evaluate(calculation, this.scope(valuesForEval, inRow ? level.values : null, own, field.name))
           : null;
+        // A triggered value was computed when its trigger last changed: checked only when the
+        // calculation reads nothing but the triggers, whose final answers it then saw.
+        const checkable = field.trigger.length === 0
+          || (!readsBeyondFields(calculation) && [...references(calculation)].every((name) => field.trigger.includes(name)));
         if (submitted !== undefined) {
           if (!relevant) this.error(path, 'not_relevant', 'this field is not relevant and must not be answered');
-          else if (!sameComputed(value, submitted)) {
+          else if (!checkable) {
+            if (field.type === 'calculate') value = own;
+            else {
+              const read = readAnswer(field, submitted);
+              if ('problem' in read) {
+                this.error(path, read.problem.code, read.problem.message);
+                value = null;
+              } else value = read.answer.value;
+            }
+          } else if (!sameComputed(value, submitted)) {
             this.error(path, 'calculation_mismatch', 'the submitted value differs from the calculation');
           }
+        } else if (field.trigger.length > 0) {
+          // Unsubmitted, it holds what its trigger last gave it: nothing until one is answered.
+          const scope = this.scope(valuesForEval, inRow ? level.values : null, null, field.name);
+          const triggered = field.trigger.some((name) => !isEmpty(scope.value(name)));
+          if (!checkable || !triggered) value = null;
         }
         if (typeof value === 'number' && Number.isFinite(value) && field.code !== undefined) {
           this.readings.push({ index, path, number: value, inRepeat: inRow });

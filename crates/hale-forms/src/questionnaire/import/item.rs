@@ -177,6 +177,7 @@ impl Importer {
                     })?;
                     once(&mut field.required_message, message, "required-message")?;
                 }
+                Some("trigger") => field.trigger.push(value_string(extension, "trigger")?),
                 Some("default") => {
                     once(default_text, value_string(extension, "default")?, "default")?;
                 }
