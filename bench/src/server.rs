@@ -56,8 +56,8 @@ impl Hale {
             command.env_remove(variable);
         }
         command.arg("--data-dir").arg(&self.data_dir);
-        // No rate limits: the benchmark measures how fast submissions are stored, and the
-        // shipped patient and staff limits would refuse most of its calls.
+        // No rate limit that counts its calls: the benchmark measures how fast submissions are
+        // stored, and the shipped staff limit would refuse most of them (`SERVER_CONFIG`).
         command.arg("--config").arg(&self.config_path);
         if let Some(url) = &self.database_url {
             command.arg("--database-url").arg(url);

@@ -25,7 +25,6 @@ pub fn app_definition() -> Value {
         .collect();
     json!({
         "title": "Bench vitals",
-        "rate_limit_policy": "patient-default",
         "fields": [
             {"name": "heart_rate", "type": "integer", "label": "Heart rate", "unit": "/min",
              "min": 20, "max": 300, "code": "8867-4"},
