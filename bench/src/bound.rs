@@ -4,9 +4,17 @@
 //! (payloads are made beforehand and reused). What the store reaches is read against this.
 //!
 //! The rows are those of `crates/hale-store/migrations` as they stand: one event (with its
-//! chain hash), one submission, its five observations, its idempotency claim, and the chain
-//! head once per batch. A change of layout changes [`layout`] with it.
+//! chain hash), one submission, its five observations, its idempotency claim, the newest
+//! submission of its subject and app and the newest observation of each of its codes
+//! (`latest_submissions`, `latest_observations`, one row per key and batch, as the store
+//! keeps them), and the chain head once per batch. The store writes NEWS2 rows
+//! (`news2_scores`, `latest_news2`) only for a scored submission, and the bench app maps no
+//! score, so neither writes them here. A change of layout changes [`layout`] with it.
+//!
+//! The same writers fill a large database before a load (`prefill.rs`), with real payloads.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -35,26 +43,36 @@ impl BoundOutcome {
     }
 }
 
-/// One submission's values, everything but ids and times ready.
-struct Prepared {
+/// One submission's event payload and its observations (field, code, value, unit).
+pub struct Prepared {
     event_payload: String,
     observations: Vec<(String, String, f64, String)>,
 }
 
-fn prepare(rng: &mut StdRng) -> Result<Vec<Prepared>> {
-    let mut prepared = Vec::with_capacity(PREPARED);
-    for _ in 0..PREPARED {
-        let vitals = Vitals::random(rng);
+/// What a submission's event says beyond its vitals.
+pub struct Submission {
+    pub id: SubmissionId,
+    pub subject: SubjectId,
+    pub app: AppId,
+    pub authored_at: i64,
+    pub idempotency_key: String,
+    pub request_hash: String,
+}
+
+impl Prepared {
+    /// The event payload and observations the server records for `vitals` submitted so.
+    pub fn new(submission: Submission, vitals: &Vitals) -> Result<Self> {
         let body = EventBody::SubmissionReceived {
-            submission_id: SubmissionId::from_uuid(uuid::Uuid::now_v7()),
-            subject_id: SubjectId::from_uuid(uuid::Uuid::new_v4()),
-            app_id: AppId::from_uuid(uuid::Uuid::new_v4()),
+            submission_id: submission.id,
+            subject_id: submission.subject,
+            app_id: submission.app,
             app_version: 1,
-            authored_at: Timestamp::from_micros(unix_micros()),
+            authored_at: Timestamp::from_micros(submission.authored_at),
             answers: RawValue::from_string(vitals.answers_json())?,
             observations: vitals.observations(),
-            idempotency_key: Some(format!("bound-{}", uuid::Uuid::new_v4().simple())),
-            request_hash: format!("{:064x}", rng.random::<u128>()),
+            idempotency_key: Some(submission.idempotency_key),
+            request_hash: submission.request_hash,
+            // The bench app maps no clinical score.
             scores: None,
         };
         let observations = vitals
@@ -62,12 +80,27 @@ fn prepare(rng: &mut StdRng) -> Result<Vec<Prepared>> {
             .into_iter()
             .map(|o| (o.field, o.code, o.value, o.unit))
             .collect();
-        prepared.push(Prepared {
+        Ok(Self {
             event_payload: body.to_payload(),
             observations,
-        });
+        })
     }
-    Ok(prepared)
+}
+
+fn prepare(rng: &mut StdRng) -> Result<Vec<Arc<Prepared>>> {
+    (0..PREPARED)
+        .map(|_| {
+            let submission = Submission {
+                id: SubmissionId::from_uuid(uuid::Uuid::now_v7()),
+                subject: SubjectId::from_uuid(uuid::Uuid::new_v4()),
+                app: AppId::from_uuid(uuid::Uuid::new_v4()),
+                authored_at: unix_micros(),
+                idempotency_key: format!("bound-{}", uuid::Uuid::new_v4().simple()),
+                request_hash: format!("{:064x}", rng.random::<u128>()),
+            };
+            Prepared::new(submission, &Vitals::random(rng)).map(Arc::new)
+        })
+        .collect()
 }
 
 /// The statements of the current layout, in both engines' words.
@@ -90,6 +123,35 @@ pub mod layout {
     pub const CLAIM: &str = "INSERT INTO idempotency_keys (tenant_id, actor, idempotency_key, \
          request_hash, stream_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
+    /// The upserts' conflict clauses: the newer row wins, by time and then submission id.
+    const LATEST_SUBMISSION_CONFLICT: &str = "ON CONFLICT (tenant_id, subject_id, app_id) \
+         DO UPDATE SET authored_at = excluded.authored_at, \
+         submission_id = excluded.submission_id \
+         WHERE (excluded.authored_at, excluded.submission_id) > \
+         (latest_submissions.authored_at, latest_submissions.submission_id)";
+    const LATEST_OBSERVATION_CONFLICT: &str = "ON CONFLICT (tenant_id, subject_id, code) \
+         DO UPDATE SET effective_at = excluded.effective_at, \
+         submission_id = excluded.submission_id, position = excluded.position, \
+         value = excluded.value, unit = excluded.unit \
+         WHERE (excluded.effective_at, excluded.submission_id, excluded.position) > \
+         (latest_observations.effective_at, latest_observations.submission_id, \
+         latest_observations.position)";
+
+    pub fn latest_submission() -> String {
+        format!(
+            "INSERT INTO latest_submissions (tenant_id, subject_id, app_id, authored_at, \
+             submission_id) VALUES (?1, ?2, ?3, ?4, ?5) {LATEST_SUBMISSION_CONFLICT}"
+        )
+    }
+
+    pub fn latest_observation() -> String {
+        format!(
+            "INSERT INTO latest_observations (tenant_id, subject_id, code, effective_at, \
+             submission_id, position, value, unit) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             {LATEST_OBSERVATION_CONFLICT}"
+        )
+    }
+
     pub const EVENTS_POSTGRES: &str = "INSERT INTO events (tenant_id, seq, stream_kind, \
          stream_id, stream_version, event_type, payload, actor, recorded_at, prev_hash, hash) \
          SELECT $1, seq, 'submission', id, 1, 'submission_received', payload, $2, $3, prev, hash \
@@ -108,11 +170,52 @@ pub mod layout {
          idempotency_key, request_hash, stream_id, created_at) \
          SELECT $1, $2, key, request_hash, id, $3 \
          FROM UNNEST($4::text[], $5::text[], $6::text[]) AS u(key, request_hash, id)";
+
+    pub fn latest_submissions_postgres() -> String {
+        format!(
+            "INSERT INTO latest_submissions (tenant_id, subject_id, app_id, authored_at, \
+             submission_id) SELECT $1, subject, $2, $3, id \
+             FROM UNNEST($4::text[], $5::bytea[]) AS u(subject, id) \
+             {LATEST_SUBMISSION_CONFLICT}"
+        )
+    }
+
+    pub fn latest_observations_postgres() -> String {
+        format!(
+            "INSERT INTO latest_observations (tenant_id, subject_id, code, effective_at, \
+             submission_id, position, value, unit) \
+             SELECT $1, subject, code, $2, id, position, value, unit \
+             FROM UNNEST($3::text[], $4::text[], $5::bytea[], $6::int8[], $7::float8[], \
+             $8::text[]) AS u(subject, code, id, position, value, unit) \
+             {LATEST_OBSERVATION_CONFLICT}"
+        )
+    }
 }
 
-/// Ids, hashes and times for one batch; the chain hash is computed as the writer does.
-struct Batch {
-    submissions: Vec<(usize, uuid::Uuid, usize, i64, String, String, String)>,
+/// One submission of a batch: its payload, ids, place in the chain and idempotency key.
+pub struct Row {
+    prepared: Arc<Prepared>,
+    id: uuid::Uuid,
+    /// An index into [`Fixed::subjects`].
+    subject: usize,
+    seq: i64,
+    prev: String,
+    hash: String,
+    key: String,
+}
+
+/// The head of the tenant's chain: the last sequence number and its hash.
+#[derive(Clone, Copy, Debug)]
+pub struct Head {
+    pub seq: i64,
+    pub hash: [u8; 32],
+}
+
+impl Head {
+    pub const EMPTY: Head = Head {
+        seq: 0,
+        hash: GENESIS,
+    };
 }
 
 fn unix_micros() -> i64 {
@@ -122,78 +225,350 @@ fn unix_micros() -> i64 {
         .unwrap_or(0)
 }
 
-/// The fixed parts every row shares.
-struct Fixed {
+/// The parts every row of one tenant's chain shares.
+pub struct Fixed {
     key: ChainKey,
     tenant: TenantId,
     tenant_text: String,
-    app: Vec<u8>,
+    app: uuid::Uuid,
+    app_text: String,
     actor: String,
-    subjects: Vec<Vec<u8>>,
-    prepared: Vec<Prepared>,
+    subjects: Vec<uuid::Uuid>,
+    subject_texts: Vec<String>,
+    /// Idempotency keys are this and a counter.
+    key_prefix: &'static str,
+    request_hash: String,
 }
 
 impl Fixed {
-    fn new() -> Result<Self> {
-        let mut rng = StdRng::from_os_rng();
-        let tenant = TenantId::from_uuid(uuid::Uuid::new_v4());
-        Ok(Self {
-            key: ChainKey::from_bytes(rng.random()),
+    /// A tenant's chain: its key, the app and subjects submitted for, the acting principal.
+    pub fn new(
+        key: ChainKey,
+        tenant: TenantId,
+        app: uuid::Uuid,
+        subjects: Vec<uuid::Uuid>,
+        actor: String,
+        key_prefix: &'static str,
+    ) -> Self {
+        Self {
+            key,
             tenant,
             tenant_text: tenant.to_string(),
-            app: uuid::Uuid::new_v4().as_bytes().to_vec(),
-            actor: uuid::Uuid::new_v4().to_string(),
-            subjects: (0..crate::setup::SUBJECTS)
-                .map(|_| uuid::Uuid::new_v4().as_bytes().to_vec())
-                .collect(),
-            prepared: prepare(&mut rng)?,
-        })
+            app,
+            app_text: app.to_string(),
+            actor,
+            subject_texts: subjects.iter().map(ToString::to_string).collect(),
+            subjects,
+            key_prefix,
+            request_hash: format!("{:064x}", 7u8),
+        }
     }
 
-    /// Plans `size` submissions after `(seq, prev)`: ids, chain hashes. Returns the new head.
-    fn batch(
+    /// A fresh tenant with random ids and key, as the bound writes.
+    fn random() -> Self {
+        let mut rng = StdRng::from_os_rng();
+        Self::new(
+            ChainKey::from_bytes(rng.random()),
+            TenantId::from_uuid(uuid::Uuid::new_v4()),
+            uuid::Uuid::new_v4(),
+            (0..crate::setup::SUBJECTS)
+                .map(|_| uuid::Uuid::new_v4())
+                .collect(),
+            uuid::Uuid::new_v4().to_string(),
+            "bound-",
+        )
+    }
+
+    pub fn tenant_text(&self) -> &str {
+        &self.tenant_text
+    }
+
+    pub fn app(&self) -> AppId {
+        AppId::from_uuid(self.app)
+    }
+
+    pub fn subject(&self, index: usize) -> SubjectId {
+        SubjectId::from_uuid(self.subjects[index])
+    }
+
+    pub fn request_hash(&self) -> &str {
+        &self.request_hash
+    }
+
+    pub fn idempotency_key(&self, counter: u64) -> String {
+        format!("{}{counter}", self.key_prefix)
+    }
+
+    /// Plans `size` submissions after `head`, recorded at `at`: ids, a random subject each,
+    /// the payload `payload` gives (for the submission's id, subject index and counter), and
+    /// the chain hash computed as the writer does. Moves `head` to the last of them.
+    pub fn plan(
         &self,
         rng: &mut StdRng,
         counter: &mut u64,
         size: usize,
-        mut seq: i64,
-        mut prev: [u8; 32],
+        head: &mut Head,
         at: i64,
-    ) -> (Batch, i64, [u8; 32]) {
-        let mut submissions = Vec::with_capacity(size);
+        mut payload: impl FnMut(uuid::Uuid, usize, u64) -> Result<Arc<Prepared>>,
+    ) -> Result<Vec<Row>> {
+        let mut rows = Vec::with_capacity(size);
         for _ in 0..size {
             *counter += 1;
-            let prepared = (*counter as usize) % self.prepared.len();
-            let uuid = uuid::Uuid::now_v7();
-            let id = uuid.to_string();
-            seq += 1;
+            let id = uuid::Uuid::now_v7();
+            let subject = rng.random_range(0..self.subjects.len());
+            let prepared = payload(id, subject, *counter)?;
+            let seq = head.seq + 1;
             let event = RecordedEvent {
                 tenant_id: self.tenant,
                 seq,
                 stream_kind: "submission".to_owned(),
-                stream_id: id,
+                stream_id: id.to_string(),
                 stream_version: 1,
                 event_type: "submission_received".to_owned(),
-                payload: self.prepared[prepared].event_payload.clone(),
+                payload: prepared.event_payload.clone(),
                 actor: self.actor.clone(),
                 recorded_at: Timestamp::from_micros(at),
-                prev_hash: prev,
+                prev_hash: head.hash,
                 hash: [0; 32],
             };
             let hash = entry_hash(&self.key, &event);
-            submissions.push((
+            rows.push(Row {
                 prepared,
-                uuid,
-                rng.random_range(0..self.subjects.len()),
+                id,
+                subject,
                 seq,
-                hex::encode(prev),
-                hex::encode(hash),
-                format!("bound-{counter}"),
-            ));
-            prev = hash;
+                prev: hex::encode(head.hash),
+                hash: hex::encode(hash),
+                key: self.idempotency_key(*counter),
+            });
+            *head = Head { seq, hash };
         }
-        (Batch { submissions }, seq, prev)
+        Ok(rows)
     }
+
+    /// The newest row of each subject in `rows` (ids grow with time, so the last one): what
+    /// the newest-of tables keep, one upsert per key and batch as the store makes them.
+    fn newest_per_subject<'a>(&self, rows: &'a [Row]) -> Vec<&'a Row> {
+        let mut newest = BTreeMap::new();
+        for row in rows {
+            newest.insert(row.subject, row);
+        }
+        newest.into_values().collect()
+    }
+}
+
+/// Writes `rows` and the new chain head inside `transaction` (SQLite), statements cached.
+pub fn write_sqlite(
+    transaction: &rusqlite::Transaction<'_>,
+    fixed: &Fixed,
+    rows: &[Row],
+    at: i64,
+) -> Result<()> {
+    let mut events = transaction.prepare_cached(layout::EVENT)?;
+    let mut submissions = transaction.prepare_cached(layout::SUBMISSION)?;
+    let mut observations = transaction.prepare_cached(layout::OBSERVATION)?;
+    let mut claims = transaction.prepare_cached(layout::CLAIM)?;
+    let tenant = &fixed.tenant_text;
+    let app = fixed.app.as_bytes().as_slice();
+    for row in rows {
+        let subject = fixed.subjects[row.subject].as_bytes().as_slice();
+        let bytes = row.id.as_bytes().as_slice();
+        let id = row.id.to_string();
+        events.execute(rusqlite::params![
+            tenant,
+            row.seq,
+            id,
+            row.prepared.event_payload,
+            fixed.actor,
+            at,
+            row.prev,
+            row.hash
+        ])?;
+        submissions.execute(rusqlite::params![tenant, row.seq, bytes, subject, app, at])?;
+        for (position, (field, code, value, unit)) in row.prepared.observations.iter().enumerate() {
+            observations.execute(rusqlite::params![
+                tenant,
+                subject,
+                code,
+                at,
+                bytes,
+                position as i64,
+                field,
+                value,
+                unit
+            ])?;
+        }
+        claims.execute(rusqlite::params![
+            tenant,
+            fixed.actor,
+            row.key,
+            fixed.request_hash,
+            id,
+            at
+        ])?;
+    }
+    let mut latest_submissions = transaction.prepare_cached(&layout::latest_submission())?;
+    let mut latest_observations = transaction.prepare_cached(&layout::latest_observation())?;
+    for row in fixed.newest_per_subject(rows) {
+        let subject = &fixed.subject_texts[row.subject];
+        let bytes = row.id.as_bytes().as_slice();
+        latest_submissions.execute(rusqlite::params![
+            tenant,
+            subject,
+            fixed.app_text,
+            at,
+            bytes
+        ])?;
+        for (position, (_, code, value, unit)) in row.prepared.observations.iter().enumerate() {
+            latest_observations.execute(rusqlite::params![
+                tenant,
+                subject,
+                code,
+                at,
+                bytes,
+                position as i64,
+                value,
+                unit
+            ])?;
+        }
+    }
+    if let Some(last) = rows.last() {
+        transaction
+            .prepare_cached(&layout::UPSERT_HEAD.replace('$', "?"))?
+            .execute(rusqlite::params![tenant, last.seq, last.hash])?;
+    }
+    Ok(())
+}
+
+/// Writes `rows` and the new chain head on `connection`, inside the caller's transaction
+/// (PostgreSQL): one multi-row insert from arrays (`UNNEST`) per table.
+pub async fn write_postgres(
+    connection: &mut sqlx::PgConnection,
+    fixed: &Fixed,
+    rows: &[Row],
+    at: i64,
+) -> Result<()> {
+    let mut seqs = Vec::with_capacity(rows.len());
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut id_bytes = Vec::with_capacity(rows.len());
+    let mut payloads = Vec::with_capacity(rows.len());
+    let mut prevs = Vec::with_capacity(rows.len());
+    let mut hashes = Vec::with_capacity(rows.len());
+    let mut subjects = Vec::with_capacity(rows.len());
+    let mut keys = Vec::with_capacity(rows.len());
+    let mut request_hashes = Vec::with_capacity(rows.len());
+    let (mut o_ids, mut o_positions, mut o_subjects, mut o_codes) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut o_fields, mut o_values, mut o_units) = (Vec::new(), Vec::new(), Vec::new());
+    for row in rows {
+        let subject = fixed.subjects[row.subject].as_bytes().as_slice();
+        seqs.push(row.seq);
+        ids.push(row.id.to_string());
+        id_bytes.push(row.id.as_bytes().as_slice());
+        payloads.push(row.prepared.event_payload.as_str());
+        prevs.push(row.prev.as_str());
+        hashes.push(row.hash.as_str());
+        subjects.push(subject);
+        keys.push(row.key.as_str());
+        request_hashes.push(fixed.request_hash.as_str());
+        for (position, (field, code, value, unit)) in row.prepared.observations.iter().enumerate() {
+            o_ids.push(row.id.as_bytes().as_slice());
+            o_positions.push(position as i64);
+            o_subjects.push(subject);
+            o_codes.push(code.as_str());
+            o_fields.push(field.as_str());
+            o_values.push(*value);
+            o_units.push(unit.as_str());
+        }
+    }
+    let tenant = &fixed.tenant_text;
+    sqlx::query(layout::EVENTS_POSTGRES)
+        .bind(tenant)
+        .bind(&fixed.actor)
+        .bind(at)
+        .bind(&seqs)
+        .bind(&ids)
+        .bind(&payloads)
+        .bind(&prevs)
+        .bind(&hashes)
+        .execute(&mut *connection)
+        .await?;
+    sqlx::query(layout::SUBMISSIONS_POSTGRES)
+        .bind(tenant)
+        .bind(fixed.app.as_bytes().as_slice())
+        .bind(at)
+        .bind(&seqs)
+        .bind(&id_bytes)
+        .bind(&subjects)
+        .execute(&mut *connection)
+        .await?;
+    sqlx::query(layout::OBSERVATIONS_POSTGRES)
+        .bind(tenant)
+        .bind(at)
+        .bind(&o_subjects)
+        .bind(&o_codes)
+        .bind(&o_ids)
+        .bind(&o_positions)
+        .bind(&o_fields)
+        .bind(&o_values)
+        .bind(&o_units)
+        .execute(&mut *connection)
+        .await?;
+    sqlx::query(layout::CLAIMS_POSTGRES)
+        .bind(tenant)
+        .bind(&fixed.actor)
+        .bind(at)
+        .bind(&keys)
+        .bind(&request_hashes)
+        .bind(&ids)
+        .execute(&mut *connection)
+        .await?;
+
+    let newest = fixed.newest_per_subject(rows);
+    let (mut l_subjects, mut l_ids) = (Vec::new(), Vec::new());
+    let (mut lo_subjects, mut lo_codes, mut lo_ids) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut lo_positions, mut lo_values, mut lo_units) = (Vec::new(), Vec::new(), Vec::new());
+    for row in newest {
+        let subject = fixed.subject_texts[row.subject].as_str();
+        l_subjects.push(subject);
+        l_ids.push(row.id.as_bytes().as_slice());
+        for (position, (_, code, value, unit)) in row.prepared.observations.iter().enumerate() {
+            lo_subjects.push(subject);
+            lo_codes.push(code.as_str());
+            lo_ids.push(row.id.as_bytes().as_slice());
+            lo_positions.push(position as i64);
+            lo_values.push(*value);
+            lo_units.push(unit.as_str());
+        }
+    }
+    sqlx::query(&layout::latest_submissions_postgres())
+        .bind(tenant)
+        .bind(&fixed.app_text)
+        .bind(at)
+        .bind(&l_subjects)
+        .bind(&l_ids)
+        .execute(&mut *connection)
+        .await?;
+    sqlx::query(&layout::latest_observations_postgres())
+        .bind(tenant)
+        .bind(at)
+        .bind(&lo_subjects)
+        .bind(&lo_codes)
+        .bind(&lo_ids)
+        .bind(&lo_positions)
+        .bind(&lo_values)
+        .bind(&lo_units)
+        .execute(&mut *connection)
+        .await?;
+    if let Some(last) = rows.last() {
+        sqlx::query(layout::UPSERT_HEAD)
+            .bind(tenant)
+            .bind(last.seq)
+            .bind(&last.hash)
+            .execute(&mut *connection)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Creates the store's schema at `url` with the store's own migrations, then lets go of it.
@@ -209,17 +584,23 @@ pub async fn migrate(url: &str) -> Result<()> {
     Ok(())
 }
 
-/// Runs the bound on SQLite: the file at `path` already holds the migrated schema.
-pub fn sqlite(path: &std::path::Path, duration: Duration, batch: usize) -> Result<BoundOutcome> {
-    let fixed = Fixed::new()?;
-    let mut connection = rusqlite::Connection::open(path).context("opening the SQLite file")?;
+/// Opens SQLite's file as the store does: WAL, `synchronous = FULL`.
+pub fn open_sqlite(path: &std::path::Path) -> Result<rusqlite::Connection> {
+    let connection = rusqlite::Connection::open(path).context("opening the SQLite file")?;
     connection.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -65536;",
     )?;
+    Ok(connection)
+}
+
+/// Runs the bound on SQLite: the file at `path` already holds the migrated schema.
+pub fn sqlite(path: &std::path::Path, duration: Duration, batch: usize) -> Result<BoundOutcome> {
+    let fixed = Fixed::random();
     let mut rng = StdRng::from_os_rng();
+    let prepared = prepare(&mut rng)?;
+    let mut connection = open_sqlite(path)?;
     let mut counter = 0u64;
-    let mut head: (i64, [u8; 32]) = (0, GENESIS);
-    let request_hash = format!("{:064x}", 7u8);
+    let mut head = Head::EMPTY;
     let started = Instant::now();
     let mut submissions = 0u64;
     while started.elapsed() < duration {
@@ -231,67 +612,13 @@ pub fn sqlite(path: &std::path::Path, duration: Duration, batch: usize) -> Resul
             .query_row([&fixed.tenant_text], |row| Ok((row.get(0)?, row.get(1)?)))
             .ok();
         if let Some((seq, _)) = stored {
-            debug_assert_eq!(seq, head.0);
+            debug_assert_eq!(seq, head.seq);
         }
-        let (planned, seq, hash) = fixed.batch(&mut rng, &mut counter, batch, head.0, head.1, at);
-        {
-            let mut events = transaction.prepare_cached(layout::EVENT)?;
-            let mut rows = transaction.prepare_cached(layout::SUBMISSION)?;
-            let mut observations = transaction.prepare_cached(layout::OBSERVATION)?;
-            let mut claims = transaction.prepare_cached(layout::CLAIM)?;
-            for (prepared, id, subject, seq, prev, hash, key) in &planned.submissions {
-                let prepared = &fixed.prepared[*prepared];
-                let subject = &fixed.subjects[*subject];
-                let bytes = id.as_bytes().as_slice();
-                let id = id.to_string();
-                events.execute(rusqlite::params![
-                    fixed.tenant_text,
-                    seq,
-                    id,
-                    prepared.event_payload,
-                    fixed.actor,
-                    at,
-                    prev,
-                    hash
-                ])?;
-                rows.execute(rusqlite::params![
-                    fixed.tenant_text,
-                    seq,
-                    bytes,
-                    subject,
-                    fixed.app,
-                    at
-                ])?;
-                for (position, (field, code, value, unit)) in
-                    prepared.observations.iter().enumerate()
-                {
-                    observations.execute(rusqlite::params![
-                        fixed.tenant_text,
-                        subject,
-                        code,
-                        at,
-                        bytes,
-                        position as i64,
-                        field,
-                        value,
-                        unit
-                    ])?;
-                }
-                claims.execute(rusqlite::params![
-                    fixed.tenant_text,
-                    fixed.actor,
-                    key,
-                    request_hash,
-                    id,
-                    at
-                ])?;
-            }
-            transaction
-                .prepare_cached(&layout::UPSERT_HEAD.replace('$', "?"))?
-                .execute(rusqlite::params![fixed.tenant_text, seq, hex::encode(hash)])?;
-        }
+        let rows = fixed.plan(&mut rng, &mut counter, batch, &mut head, at, |_, _, n| {
+            Ok(prepared[n as usize % prepared.len()].clone())
+        })?;
+        write_sqlite(&transaction, &fixed, &rows, at)?;
         transaction.commit()?;
-        head = (seq, hash);
         submissions += batch as u64;
     }
     Ok(BoundOutcome {
@@ -305,14 +632,14 @@ pub fn sqlite(path: &std::path::Path, duration: Duration, batch: usize) -> Resul
 /// (`UNNEST`), prepared once, the chain head locked as the writer locks it.
 pub async fn postgres(url: &str, duration: Duration, batch: usize) -> Result<BoundOutcome> {
     use sqlx::{Connection, Row};
-    let fixed = Fixed::new()?;
+    let fixed = Fixed::random();
+    let mut rng = StdRng::from_os_rng();
+    let prepared = prepare(&mut rng)?;
     let mut connection = sqlx::PgConnection::connect(url)
         .await
         .context("connecting to PostgreSQL")?;
-    let mut rng = StdRng::from_os_rng();
     let mut counter = 0u64;
-    let mut head: (i64, [u8; 32]) = (0, GENESIS);
-    let request_hash = format!("{:064x}", 7u8);
+    let mut head = Head::EMPTY;
     let started = Instant::now();
     let mut submissions = 0u64;
     while started.elapsed() < duration {
@@ -323,90 +650,11 @@ pub async fn postgres(url: &str, duration: Duration, batch: usize) -> Result<Bou
             .fetch_optional(&mut *transaction)
             .await?
             .map(|row| row.get::<i64, _>(0));
-        let (planned, seq, hash) = fixed.batch(&mut rng, &mut counter, batch, head.0, head.1, at);
-        let mut seqs = Vec::with_capacity(batch);
-        let mut ids = Vec::with_capacity(batch);
-        let mut id_bytes = Vec::with_capacity(batch);
-        let mut payloads = Vec::with_capacity(batch);
-        let mut prevs = Vec::with_capacity(batch);
-        let mut hashes = Vec::with_capacity(batch);
-        let mut subjects = Vec::with_capacity(batch);
-        let mut keys = Vec::with_capacity(batch);
-        let mut request_hashes = Vec::with_capacity(batch);
-        let (mut o_ids, mut o_positions, mut o_subjects, mut o_codes) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let (mut o_fields, mut o_values, mut o_units) = (Vec::new(), Vec::new(), Vec::new());
-        for (prepared, id, subject, seq, prev, hash, key) in &planned.submissions {
-            let prepared = &fixed.prepared[*prepared];
-            let subject = &fixed.subjects[*subject];
-            seqs.push(*seq);
-            ids.push(id.to_string());
-            id_bytes.push(id.as_bytes().to_vec());
-            payloads.push(prepared.event_payload.as_str());
-            prevs.push(prev.as_str());
-            hashes.push(hash.as_str());
-            subjects.push(subject.clone());
-            keys.push(key.as_str());
-            request_hashes.push(request_hash.as_str());
-            for (position, (field, code, value, unit)) in prepared.observations.iter().enumerate() {
-                o_ids.push(id.as_bytes().to_vec());
-                o_positions.push(position as i64);
-                o_subjects.push(subject.clone());
-                o_codes.push(code.as_str());
-                o_fields.push(field.as_str());
-                o_values.push(*value);
-                o_units.push(unit.as_str());
-            }
-        }
-        sqlx::query(layout::EVENTS_POSTGRES)
-            .bind(&fixed.tenant_text)
-            .bind(&fixed.actor)
-            .bind(at)
-            .bind(&seqs)
-            .bind(&ids)
-            .bind(&payloads)
-            .bind(&prevs)
-            .bind(&hashes)
-            .execute(&mut *transaction)
-            .await?;
-        sqlx::query(layout::SUBMISSIONS_POSTGRES)
-            .bind(&fixed.tenant_text)
-            .bind(&fixed.app)
-            .bind(at)
-            .bind(&seqs)
-            .bind(&id_bytes)
-            .bind(&subjects)
-            .execute(&mut *transaction)
-            .await?;
-        sqlx::query(layout::OBSERVATIONS_POSTGRES)
-            .bind(&fixed.tenant_text)
-            .bind(at)
-            .bind(&o_subjects)
-            .bind(&o_codes)
-            .bind(&o_ids)
-            .bind(&o_positions)
-            .bind(&o_fields)
-            .bind(&o_values)
-            .bind(&o_units)
-            .execute(&mut *transaction)
-            .await?;
-        sqlx::query(layout::CLAIMS_POSTGRES)
-            .bind(&fixed.tenant_text)
-            .bind(&fixed.actor)
-            .bind(at)
-            .bind(&keys)
-            .bind(&request_hashes)
-            .bind(&ids)
-            .execute(&mut *transaction)
-            .await?;
-        sqlx::query(layout::UPSERT_HEAD)
-            .bind(&fixed.tenant_text)
-            .bind(seq)
-            .bind(hex::encode(hash))
-            .execute(&mut *transaction)
-            .await?;
+        let rows = fixed.plan(&mut rng, &mut counter, batch, &mut head, at, |_, _, n| {
+            Ok(prepared[n as usize % prepared.len()].clone())
+        })?;
+        write_postgres(&mut transaction, &fixed, &rows, at).await?;
         transaction.commit().await?;
-        head = (seq, hash);
         submissions += batch as u64;
     }
     let _ = connection.close().await;

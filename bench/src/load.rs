@@ -1,12 +1,15 @@
-//! The two loads: N clients posting submissions over HTTP to the server as fast as it answers,
-//! and the same appends made in-process through `hale_store::Store`, which no HTTP server can
-//! beat on the same machine and engine.
+//! The loads: N clients posting submissions over HTTP to the server as fast as it answers (to
+//! one tenant or spread over several), N clients reading observations back, and the same
+//! appends made in-process through `hale_store::Store`, which no HTTP server can beat on the
+//! same machine and engine; and the sampler of the server's memory and files meanwhile.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use hale_domain::event::{EventBody, ExpectedVersion, Identifier, NewEvent, StreamRef};
 use hale_domain::{AppId, SubjectId, SubmissionId, TenantId, Timestamp};
 use hale_store::{Append, IdempotencyClaim, Store, StoreOptions};
@@ -20,13 +23,13 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 use crate::client::Connection;
-use crate::server::{Server, rss_bytes};
+use crate::server::rss_bytes;
 use crate::setup::{Fixture, SUBJECTS};
 use crate::workload::Vitals;
 
 /// Latencies are kept in microseconds, up to a minute, to three significant digits.
 const HISTOGRAM_MAX_MICROS: u64 = 60_000_000;
-const RSS_INTERVAL: Duration = Duration::from_millis(250);
+const SAMPLE_INTERVAL: Duration = Duration::from_millis(250);
 
 /// How hard and how long to push.
 #[derive(Clone, Copy, Debug)]
@@ -114,59 +117,114 @@ async fn gather(mut tasks: JoinSet<Result<Tally>>, started: Instant) -> Result<O
     })
 }
 
-/// The server's memory while the load ran.
-pub struct RssPeak {
-    /// The largest of the samples taken every 250 ms.
-    pub peak_bytes: u64,
+/// What was sampled every 250 ms while a load ran: the server's memory and, on SQLite, the
+/// size of the database file and of its write-ahead log.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Peaks {
+    pub rss_bytes: u64,
     pub samples: u64,
+    /// SQLite only: the largest `-wal` file seen.
+    pub wal_bytes: Option<u64>,
+    /// SQLite only: the largest database file seen (without its WAL).
+    pub database_file_bytes: Option<u64>,
 }
 
-/// Samples the resident set of `pid` every 250 ms until told to stop.
-fn sample_rss(pid: u32) -> (oneshot::Sender<()>, tokio::task::JoinHandle<RssPeak>) {
-    let (stop, mut stopped) = oneshot::channel::<()>();
-    let sampler = tokio::spawn(async move {
-        let mut peak = RssPeak {
-            peak_bytes: 0,
-            samples: 0,
-        };
-        let mut ticker = tokio::time::interval(RSS_INTERVAL);
-        loop {
-            tokio::select! {
-                _ = ticker.tick() => {
-                    if let Ok(bytes) = rss_bytes(pid) {
-                        peak.peak_bytes = peak.peak_bytes.max(bytes);
-                        peak.samples += 1;
-                    }
-                }
-                _ = &mut stopped => break,
-            }
+impl Peaks {
+    fn note(&mut self, rss: Option<u64>, wal: Option<u64>, database_file: Option<u64>) {
+        if let Some(rss) = rss {
+            self.rss_bytes = self.rss_bytes.max(rss);
+            self.samples += 1;
         }
-        peak
-    });
-    (stop, sampler)
+        let larger = |kept: Option<u64>, seen: Option<u64>| match (kept, seen) {
+            (Some(kept), Some(seen)) => Some(kept.max(seen)),
+            (kept, seen) => kept.or(seen),
+        };
+        self.wal_bytes = larger(self.wal_bytes, wal);
+        self.database_file_bytes = larger(self.database_file_bytes, database_file);
+    }
 }
 
-/// The HTTP load against a running server, with its RSS sampled throughout.
-pub async fn http(server: &Server, fixture: &Fixture, load: Load) -> Result<(Outcome, RssPeak)> {
-    let path: Arc<str> = format!("/api/v1/tenants/{}/submissions", fixture.tenant).into();
-    let token: Arc<str> = fixture.tokens.clinician.as_str().into();
-    let subjects: Arc<[String]> = fixture.subjects.clone().into();
-    let app_id: Arc<str> = fixture.app_id.as_str().into();
-    let run = uuid::Uuid::new_v4().simple().to_string();
-    let address = server.address;
+/// Samples a server process (and its SQLite files, when given) every 250 ms until finished.
+pub struct Sampler {
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Peaks>,
+}
 
-    let (stop_sampling, sampler) = sample_rss(server.pid());
+impl Sampler {
+    pub fn start(pid: u32, sqlite_file: Option<PathBuf>) -> Self {
+        let (stop, mut stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let wal_file = sqlite_file.as_deref().map(crate::size::wal_path);
+            let file_size = |path: Option<&Path>| {
+                path.and_then(|path| std::fs::metadata(path).ok())
+                    .map(|meta| meta.len())
+            };
+            let mut peaks = Peaks::default();
+            let mut ticker = tokio::time::interval(SAMPLE_INTERVAL);
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => peaks.note(
+                        rss_bytes(pid).ok(),
+                        file_size(wal_file.as_deref()),
+                        file_size(sqlite_file.as_deref()),
+                    ),
+                    _ = &mut stopped => break,
+                }
+            }
+            peaks
+        });
+        Self { stop, task }
+    }
+
+    pub async fn finish(self) -> Result<Peaks> {
+        let _ = self.stop.send(());
+        self.task.await.context("the sampler panicked")
+    }
+}
+
+/// Where one client's submissions go: a tenant, its clinician's token, its subjects and app.
+#[derive(Clone)]
+struct Target {
+    submissions_path: Arc<str>,
+    token: Arc<str>,
+    subjects: Arc<[String]>,
+    app_id: Arc<str>,
+}
+
+impl Target {
+    fn of(fixture: &Fixture) -> Self {
+        Self {
+            submissions_path: format!("/api/v1/tenants/{}/submissions", fixture.tenant).into(),
+            token: fixture.tokens.clinician.as_str().into(),
+            subjects: fixture.subjects.clone().into(),
+            app_id: fixture.app_id.as_str().into(),
+        }
+    }
+}
+
+/// One request a client sends, and the status that counts it a success.
+struct Call {
+    method: Method,
+    path: String,
+    token: Arc<str>,
+    idempotency_key: Option<String>,
+    body: Option<Bytes>,
+    expected: StatusCode,
+}
+
+/// `load.clients` keep-alive clients, each sending the calls `next` makes for it (given its
+/// number, the count of calls it made so far and its own random source) as fast as the server
+/// answers, until the load's time is up.
+async fn run_clients<F>(address: SocketAddr, load: Load, next: F) -> Result<Outcome>
+where
+    F: Fn(usize, u64, &mut StdRng) -> Call + Send + Sync + 'static,
+{
+    let next = Arc::new(next);
     let started = Instant::now();
     let deadline = started + load.duration;
     let mut tasks = JoinSet::new();
     for client in 0..load.clients {
-        let (path, token, subjects, app_id) = (
-            path.clone(),
-            token.clone(),
-            subjects.clone(),
-            app_id.clone(),
-        );
-        let key_prefix = format!("bench-{run}-{client}-");
+        let next = next.clone();
         tasks.spawn(async move {
             let mut tally = Tally::new()?;
             let mut rng = StdRng::from_os_rng();
@@ -185,26 +243,25 @@ pub async fn http(server: &Server, fixture: &Fixture, load: Load) -> Result<(Out
                     },
                 };
                 sequence += 1;
-                let key = format!("{key_prefix}{sequence}");
-                let subject = &subjects[rng.random_range(0..subjects.len())];
-                let answers = Vitals::random(&mut rng).answers_json();
-                let body = format!(
-                    r#"{{"subject_id":"{subject}","app_id":"{app_id}","answers":{answers}}}"#
-                );
+                let call = next(client, sequence, &mut rng);
+                let headers: Vec<(&'static str, &str)> = call
+                    .idempotency_key
+                    .as_deref()
+                    .map(|key| ("idempotency-key", key))
+                    .into_iter()
+                    .collect();
                 let sent = Instant::now();
                 let reply = open
                     .send(
-                        Method::POST,
-                        &path,
-                        Some(&token),
-                        &[("idempotency-key", &key)],
-                        Some(Bytes::from(body)),
+                        call.method,
+                        &call.path,
+                        Some(&call.token),
+                        &headers,
+                        call.body,
                     )
                     .await;
                 match reply {
-                    Ok(reply) if reply.status == StatusCode::CREATED => {
-                        tally.success(sent.elapsed());
-                    }
+                    Ok(reply) if reply.status == call.expected => tally.success(sent.elapsed()),
                     Ok(reply) => tally.error(format!("HTTP {}", reply.status.as_u16())),
                     Err(_) => {
                         // The connection is in an unknown state: start a new one.
@@ -216,10 +273,58 @@ pub async fn http(server: &Server, fixture: &Fixture, load: Load) -> Result<(Out
             Ok(tally)
         });
     }
-    let outcome = gather(tasks, started).await;
-    let _ = stop_sampling.send(());
-    let peak = sampler.await.context("the RSS sampler panicked")?;
-    Ok((outcome?, peak))
+    gather(tasks, started).await
+}
+
+/// Submissions over HTTP to a running server: client `n` posts to `fixtures[n % len]`, a
+/// random subject of that tenant each time, each with an idempotency key of its own.
+pub async fn submissions(address: SocketAddr, fixtures: &[Fixture], load: Load) -> Result<Outcome> {
+    let targets: Vec<Target> = fixtures.iter().map(Target::of).collect();
+    if targets.is_empty() {
+        bail!("no tenant to submit to");
+    }
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    run_clients(address, load, move |client, sequence, rng| {
+        let target = &targets[client % targets.len()];
+        let subject = &target.subjects[rng.random_range(0..target.subjects.len())];
+        let answers = Vitals::random(rng).answers_json();
+        let app_id = &target.app_id;
+        let body =
+            format!(r#"{{"subject_id":"{subject}","app_id":"{app_id}","answers":{answers}}}"#);
+        Call {
+            method: Method::POST,
+            path: target.submissions_path.to_string(),
+            token: target.token.clone(),
+            idempotency_key: Some(format!("bench-{run}-{client}-{sequence}")),
+            body: Some(Bytes::from(body)),
+            expected: StatusCode::CREATED,
+        }
+    })
+    .await
+}
+
+/// The code the read load asks for: heart rate, one of each submission's observations.
+pub const READ_CODE: &str = "8867-4";
+/// How many observations each read asks for.
+pub const READ_LIMIT: usize = 50;
+
+/// Reads over HTTP: each call asks for a random subject's last 50 heart rates.
+pub async fn reads(address: SocketAddr, fixture: &Fixture, load: Load) -> Result<Outcome> {
+    let base = format!("/api/v1/tenants/{}/subjects", fixture.tenant);
+    let token: Arc<str> = fixture.tokens.clinician.as_str().into();
+    let subjects: Arc<[String]> = fixture.subjects.clone().into();
+    run_clients(address, load, move |_, _, rng| {
+        let subject = &subjects[rng.random_range(0..subjects.len())];
+        Call {
+            method: Method::GET,
+            path: format!("{base}/{subject}/observations?code={READ_CODE}&limit={READ_LIMIT}"),
+            token: token.clone(),
+            idempotency_key: None,
+            body: None,
+            expected: StatusCode::OK,
+        }
+    })
+    .await
 }
 
 /// The lower bound: the same appends through the store, in-process, on the database at `url`

@@ -11,6 +11,15 @@ use crate::workload;
 
 pub const TENANT_SLUG: &str = "bench";
 pub const SUBJECTS: usize = 100;
+/// How many tenants write at once in the many-tenants load.
+pub const TENANTS_AT_ONCE: usize = 10;
+
+/// The tenants of the many-tenants load, beside the main one.
+pub fn many_tenant_slugs() -> Vec<String> {
+    (1..=TENANTS_AT_ONCE)
+        .map(|number| format!("{TENANT_SLUG}-{number:02}"))
+        .collect()
+}
 
 /// The tokens the benchmark acts with; each is a different principal.
 pub struct Tokens {
@@ -31,18 +40,20 @@ pub struct Fixture {
     pub app_id: String,
 }
 
-/// Before the server starts: migrate, create the tenant, issue the tokens.
-pub async fn provision(hale: &Hale) -> Result<Tokens> {
+/// Before the server starts: migrate, then create each tenant of `slugs` and issue its tokens.
+pub async fn provision(hale: &Hale, slugs: &[String]) -> Result<Vec<(String, Tokens)>> {
     hale.run(&["migrate"]).await?;
+    let mut provisioned = Vec::with_capacity(slugs.len());
+    for slug in slugs {
+        provisioned.push((slug.clone(), provision_tenant(hale, slug).await?));
+    }
+    Ok(provisioned)
+}
+
+async fn provision_tenant(hale: &Hale, slug: &str) -> Result<Tokens> {
+    let name = format!("Bench Health {slug}");
     let created = hale
-        .run(&[
-            "tenant",
-            "create",
-            "--slug",
-            TENANT_SLUG,
-            "--name",
-            "Bench Health",
-        ])
+        .run(&["tenant", "create", "--slug", slug, "--name", &name])
         .await?;
     let created: Value = serde_json::from_str(created.trim())
         .with_context(|| format!("`hale tenant create` printed {created:?}, not JSON"))?;
@@ -50,7 +61,7 @@ pub async fn provision(hale: &Hale) -> Result<Tokens> {
         return Err(anyhow!("`hale tenant create` printed no id: {created}"));
     }
     let issue = |roles: &'static [&'static str], label: &'static str| async move {
-        let mut args = vec!["token", "issue", "--tenant", TENANT_SLUG];
+        let mut args = vec!["token", "issue", "--tenant", slug];
         for role in roles {
             args.extend(["--role", role]);
         }
@@ -70,10 +81,9 @@ pub async fn provision(hale: &Hale) -> Result<Tokens> {
     })
 }
 
-/// Once the server is up: the subjects, and the app created, submitted and approved.
-pub async fn populate(server: &Server, tokens: Tokens) -> Result<Fixture> {
+/// Once the server is up: a tenant's subjects, and its app created, submitted and approved.
+pub async fn populate(server: &Server, tenant: String, tokens: Tokens) -> Result<Fixture> {
     let mut connection = Connection::open(server.address).await?;
-    let tenant = TENANT_SLUG.to_owned();
     let base = format!("/api/v1/tenants/{tenant}");
 
     let mut subjects = Vec::with_capacity(SUBJECTS);

@@ -2,7 +2,7 @@
 //! with SQLite's WAL checkpointed back into the file first; and the machine's load average,
 //! since client, server and other work share its cores.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -34,10 +34,18 @@ impl Footprint {
     }
 }
 
+/// SQLite's write-ahead log beside the database file: its name with `-wal` appended.
+pub fn wal_path(database: &Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
 /// Checkpoints the WAL into the file (truncating it), then measures the pages in use.
 pub fn sqlite(path: &Path) -> Result<Footprint> {
-    let wal = path.with_extension("db-wal");
-    let wal_bytes_at_end = std::fs::metadata(&wal).map(|meta| meta.len()).ok();
+    let wal_bytes_at_end = std::fs::metadata(wal_path(path))
+        .map(|meta| meta.len())
+        .ok();
     let connection = rusqlite::Connection::open(path).context("opening the SQLite file")?;
     connection
         .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
@@ -74,6 +82,19 @@ pub async fn postgres(url: &str) -> Result<Footprint> {
     Ok(Footprint::new(submissions, bytes.unwrap_or(0), None))
 }
 
+/// PostgreSQL's `pg_database_size` of the database at `url`: every relation, WAL excluded.
+pub async fn postgres_database_bytes(url: &str) -> Result<i64> {
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(url)
+        .await
+        .context("connecting to PostgreSQL")?;
+    let (bytes,): (i64,) = sqlx::query_as("SELECT pg_database_size(current_database())")
+        .fetch_one(&mut connection)
+        .await?;
+    let _ = connection.close().await;
+    Ok(bytes)
+}
+
 /// The 1-minute load average, from /proc/loadavg.
 pub fn load_average() -> Option<f64> {
     std::fs::read_to_string("/proc/loadavg")
@@ -92,6 +113,14 @@ mod tests {
     fn bytes_per_submission_divides_and_never_divides_by_zero() {
         assert_eq!(Footprint::new(4, 1000, None).bytes_per_submission, 250.0);
         assert_eq!(Footprint::new(0, 1000, None).bytes_per_submission, 0.0);
+    }
+
+    #[test]
+    fn the_wal_is_beside_the_database_file() {
+        assert_eq!(
+            wal_path(Path::new("/data/hale.db")),
+            PathBuf::from("/data/hale.db-wal")
+        );
     }
 
     #[test]
