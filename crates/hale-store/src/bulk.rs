@@ -1,6 +1,10 @@
 //! Statements as data: SQL text with its bound values, built by pure code (projections, the
 //! batch plan) and run by either executor — sqlx for PostgreSQL and reads, rusqlite for the
-//! SQLite writer. Multi-row `INSERT`s let a whole batch of rows cost one statement.
+//! SQLite writer. Multi-row `INSERT`s let a whole batch of rows cost one statement: as
+//! `VALUES (…), (…)` with one placeholder per value on SQLite (and for a rebuild), and on the
+//! PostgreSQL writer as `SELECT * FROM UNNEST($1::text[], …)` with one array per column, whose
+//! text is the same for any number of rows, so the server parses and plans it once per
+//! connection.
 
 /// A value bound to a placeholder.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,9 +28,103 @@ impl Bind {
 /// One statement to run, and what a unique-key violation in it means to the caller.
 #[derive(Clone, Debug)]
 pub(crate) struct Statement {
+    /// The statement with one placeholder per bound value (for a multi-row insert, its
+    /// `VALUES` form).
     pub sql: String,
     pub binds: Vec<Bind>,
     pub on_conflict: &'static str,
+    /// Set for a multi-row insert: its shape, from which [`Rows::unnest_sql`] and
+    /// [`Rows::columns`] give the array form of the same rows.
+    pub rows: Option<Rows>,
+}
+
+/// The shape of a multi-row insert: `binds` hold `width` values per row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Rows {
+    head: &'static str,
+    width: usize,
+    upsert: &'static str,
+}
+
+/// One column's values across the rows of a multi-row insert, for a PostgreSQL array.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Column {
+    Text(Vec<Option<String>>),
+    Integer(Vec<Option<i64>>),
+    Real(Vec<f64>),
+    Blob(Vec<Vec<u8>>),
+}
+
+impl Column {
+    fn for_value(value: &Bind, rows: usize) -> Self {
+        match value {
+            Bind::Text(_) | Bind::OptionalText(_) => Column::Text(Vec::with_capacity(rows)),
+            Bind::Integer(_) | Bind::OptionalInteger(_) => {
+                Column::Integer(Vec::with_capacity(rows))
+            }
+            Bind::Real(_) => Column::Real(Vec::with_capacity(rows)),
+            Bind::Blob(_) => Column::Blob(Vec::with_capacity(rows)),
+        }
+    }
+
+    /// Adds a row's value; `false` if it is not of this column's type.
+    fn push(&mut self, value: &Bind) -> bool {
+        match (self, value) {
+            (Column::Text(values), Bind::Text(text)) => values.push(Some(text.clone())),
+            (Column::Text(values), Bind::OptionalText(text)) => values.push(text.clone()),
+            (Column::Integer(values), Bind::Integer(number)) => values.push(Some(*number)),
+            (Column::Integer(values), Bind::OptionalInteger(number)) => values.push(*number),
+            (Column::Real(values), Bind::Real(number)) => values.push(*number),
+            (Column::Blob(values), Bind::Blob(bytes)) => values.push(bytes.clone()),
+            _ => return false,
+        }
+        true
+    }
+
+    fn array_type(&self) -> &'static str {
+        match self {
+            Column::Text(_) => "text[]",
+            Column::Integer(_) => "int8[]",
+            Column::Real(_) => "float8[]",
+            Column::Blob(_) => "bytea[]",
+        }
+    }
+}
+
+impl Rows {
+    /// The rows of `binds` as one array per column, or `None` when a column's values are not
+    /// all of one type (then the `VALUES` form is used).
+    pub(crate) fn columns(&self, binds: &[Bind]) -> Option<Vec<Column>> {
+        let rows = binds.len() / self.width;
+        let first = binds.get(..self.width)?;
+        let mut columns: Vec<Column> = first
+            .iter()
+            .map(|value| Column::for_value(value, rows))
+            .collect();
+        for row in binds.chunks(self.width) {
+            for (column, value) in columns.iter_mut().zip(row) {
+                if !column.push(value) {
+                    return None;
+                }
+            }
+        }
+        Some(columns)
+    }
+
+    /// `head SELECT * FROM UNNEST($1::type[], …) upsert`: the same text for any number of rows.
+    pub(crate) fn unnest_sql(&self, columns: &[Column]) -> String {
+        let arrays: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(index, column)| format!("${}::{}", index + 1, column.array_type()))
+            .collect();
+        let mut sql = format!("{} SELECT * FROM UNNEST({})", self.head, arrays.join(", "));
+        if !self.upsert.is_empty() {
+            sql.push(' ');
+            sql.push_str(self.upsert);
+        }
+        sql
+    }
 }
 
 pub(crate) const RECORD_EXISTS: &str = "a record with the same key already exists";
@@ -38,15 +136,25 @@ impl Statement {
             sql: sql.into(),
             binds,
             on_conflict: RECORD_EXISTS,
+            rows: None,
         }
     }
 }
 
-/// Binds `binds`, in order, to a sqlx query's `$1…$n`.
-pub(crate) fn bind_all<'q>(
-    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+/// Binds `binds`, in order, to a sqlx query's `$1…$n`, through `sqlx::Any` or a typed driver.
+pub(crate) fn bind_all<'q, DB>(
+    mut query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
     binds: &'q [Bind],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    f64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
     for bind in binds {
         query = match bind {
             Bind::Text(text) => query.bind(text.as_str()),
@@ -124,6 +232,11 @@ impl BulkInsert {
                 sql,
                 binds: chunk.to_vec(),
                 on_conflict: self.on_conflict,
+                rows: Some(Rows {
+                    head: self.head,
+                    width: self.width,
+                    upsert: self.upsert,
+                }),
             });
         }
         self.values.clear();
@@ -177,5 +290,72 @@ mod tests {
             statements[1].sql,
             "INSERT INTO t (a) VALUES ($1) ON CONFLICT (a) DO NOTHING"
         );
+    }
+
+    #[test]
+    fn a_multi_row_insert_becomes_one_array_per_column_with_one_text_for_any_size() {
+        let mut insert = BulkInsert::new("INSERT INTO t (a, b, c, d, e)", 5)
+            .upsert("ON CONFLICT (a) DO NOTHING");
+        insert.row([
+            Bind::Text("x".into()),
+            Bind::Integer(1),
+            Bind::Real(0.5),
+            Bind::Blob(vec![1, 2]),
+            Bind::OptionalText(None),
+        ]);
+        insert.row([
+            Bind::Text("y".into()),
+            Bind::OptionalInteger(None),
+            Bind::Real(1.5),
+            Bind::Blob(vec![3]),
+            Bind::OptionalText(Some("z".into())),
+        ]);
+        let mut statements = Vec::new();
+        insert.drain_into(&mut statements);
+        let [statement] = statements.as_slice() else {
+            panic!("one statement for two rows");
+        };
+        let rows = statement.rows.expect("a multi-row insert keeps its shape");
+        let columns = rows
+            .columns(&statement.binds)
+            .expect("each column is of one type");
+        assert_eq!(
+            columns,
+            [
+                Column::Text(vec![Some("x".into()), Some("y".into())]),
+                Column::Integer(vec![Some(1), None]),
+                Column::Real(vec![0.5, 1.5]),
+                Column::Blob(vec![vec![1, 2], vec![3]]),
+                Column::Text(vec![None, Some("z".into())]),
+            ]
+        );
+        assert_eq!(
+            rows.unnest_sql(&columns),
+            "INSERT INTO t (a, b, c, d, e) SELECT * FROM UNNEST($1::text[], $2::int8[], \
+             $3::float8[], $4::bytea[], $5::text[]) ON CONFLICT (a) DO NOTHING"
+        );
+        let mut one = BulkInsert::new("INSERT INTO t (a, b, c, d, e)", 5)
+            .upsert("ON CONFLICT (a) DO NOTHING");
+        one.row(statement.binds[..5].iter().cloned());
+        let mut single = Vec::new();
+        one.drain_into(&mut single);
+        let shape = single[0].rows.expect("shape");
+        assert_eq!(
+            shape.unnest_sql(&shape.columns(&single[0].binds).expect("columns")),
+            rows.unnest_sql(&columns),
+            "one row and two rows are the same statement"
+        );
+    }
+
+    #[test]
+    fn a_column_of_mixed_types_has_no_array_form() {
+        let mut insert = BulkInsert::new("INSERT INTO t (a)", 1);
+        insert.row([Bind::Text("x".into())]);
+        insert.row([Bind::Integer(1)]);
+        let mut statements = Vec::new();
+        insert.drain_into(&mut statements);
+        let rows = statements[0].rows.expect("shape");
+        assert_eq!(rows.columns(&statements[0].binds), None);
+        assert!(Statement::new("SELECT 1", Vec::new()).rows.is_none());
     }
 }

@@ -19,6 +19,7 @@ mod care;
 mod conditional;
 mod custody;
 mod error;
+mod expiry;
 mod maintenance;
 mod migrations;
 mod plan;
@@ -48,6 +49,7 @@ pub use care::{
 pub use conditional::ClaimedKey;
 pub use custody::ChainCustody;
 pub use error::StoreError;
+pub use expiry::{ClaimCursor, ClaimSweep};
 pub use hale_domain::chain::ChainKey;
 pub use maintenance::TableCounts;
 pub use queries::{
@@ -183,8 +185,12 @@ impl Store {
                     .collect()
             }
             Backend::Postgres => vec![WriterTask::Task(writer::spawn(
-                backend,
-                write_pool.clone(),
+                // The writer holds one connection at a time; a second lets it begin the next
+                // batch while the pool checks the first one back in.
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(2)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_lazy(url)?,
                 receiver,
                 options.max_batch,
                 Arc::clone(&checkpointer),

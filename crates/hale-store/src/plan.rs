@@ -70,6 +70,15 @@ pub(crate) fn claims_sql(claims: usize) -> String {
     )
 }
 
+/// The claims among `$1`, `$2`, `$3` (arrays of tenants, actors and keys) on PostgreSQL: one
+/// text for any number of claims. Joined, not `IN (SELECT …)`, so that each claim is one probe
+/// of the claims' primary key.
+pub(crate) const CLAIMS_UNNEST_SQL: &str = "SELECT k.tenant_id, k.actor, k.idempotency_key, \
+     k.request_hash, k.stream_id FROM UNNEST($1::text[], $2::text[], $3::text[]) \
+     AS wanted (tenant_id, actor, idempotency_key) JOIN idempotency_keys k \
+     ON k.tenant_id = wanted.tenant_id AND k.actor = wanted.actor \
+     AND k.idempotency_key = wanted.idempotency_key";
+
 /// The statement reading a tenant's chain head; on PostgreSQL it also locks it, so that several
 /// replicas take turns extending one tenant's chain.
 pub(crate) fn head_sql(backend: Backend) -> &'static str {

@@ -16,12 +16,11 @@ use std::sync::Arc;
 
 use hale_domain::event::NewEvent;
 use hale_domain::{AppId, TenantId, Timestamp};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, AnyPool, Connection, Row};
+use sqlx::{AnyConnection, Connection, PgConnection, PgPool, Postgres};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::Backend;
-use crate::bulk::{Statement, bind_all};
+use crate::bulk::{Column, Statement, bind_all};
 use crate::custody::Checkpointer;
 use crate::error::StoreError;
 use crate::plan::{self, Lookups, Needed};
@@ -93,9 +92,12 @@ pub(crate) fn reply(jobs: &mut Vec<WriteJob>, result: Result<Outcomes, StoreErro
 /// was measured slower (1.4k against 1.9k submissions/s), as each waited on the other's
 /// chain-head lock with a transaction open. Heads are still locked in tenant order, so writers
 /// of several replicas never deadlock.
+///
+/// It runs on a pool of its own, typed for PostgreSQL rather than through `sqlx::Any`, so that
+/// a batch's rows go as one array per column (`UNNEST`): every statement it sends has a text
+/// that does not depend on the batch's size, and is parsed and planned once per connection.
 pub(crate) fn spawn(
-    backend: Backend,
-    pool: AnyPool,
+    pool: PgPool,
     mut queue: mpsc::Receiver<WriteJob>,
     max_batch: usize,
     checkpointer: Arc<Checkpointer>,
@@ -103,15 +105,14 @@ pub(crate) fn spawn(
     tokio::spawn(async move {
         let mut jobs = Vec::with_capacity(max_batch);
         while queue.recv_many(&mut jobs, max_batch).await > 0 {
-            let result = commit_batch(backend, &pool, &jobs, &checkpointer).await;
+            let result = commit_batch(&pool, &jobs, &checkpointer).await;
             reply(&mut jobs, result);
         }
     })
 }
 
 async fn commit_batch(
-    backend: Backend,
-    pool: &AnyPool,
+    pool: &PgPool,
     jobs: &[WriteJob],
     checkpointer: &Checkpointer,
 ) -> Result<Outcomes, StoreError> {
@@ -120,9 +121,9 @@ async fn commit_batch(
     let mut connection = pool.acquire().await?;
     let mut transaction = connection.begin().await?;
     let fast = async {
-        let lookups = fetch_lookups(backend, &mut transaction, &plan::needed(&appends)).await?;
+        let lookups = fetch_lookups(&mut transaction, &plan::needed(&appends)).await?;
         let plan = plan::plan(key, &appends, lookups);
-        execute(&mut transaction, &plan.statements).await?;
+        execute_postgres(&mut transaction, &plan.statements).await?;
         Ok::<_, StoreError>((plan.outcomes, plan.heads))
     }
     .await;
@@ -139,17 +140,16 @@ async fn commit_batch(
             // Every head of the batch is locked up front, in the fast path's order: locked one
             // savepoint at a time they would be taken in queue order, and two replicas whose
             // queues interleave tenants differently would deadlock.
-            lock_heads(backend, &mut transaction, &plan::needed(&appends).tenants).await?;
+            lock_heads(&mut transaction, &plan::needed(&appends).tenants).await?;
             let mut outcomes = Vec::with_capacity(appends.len());
             let mut heads = Vec::new();
             for append in &appends {
                 let mut savepoint = Connection::begin(&mut *transaction).await?;
                 let single = [*append];
                 let result = async {
-                    let lookups =
-                        fetch_lookups(backend, &mut savepoint, &plan::needed(&single)).await?;
+                    let lookups = fetch_lookups(&mut savepoint, &plan::needed(&single)).await?;
                     let mut plan = plan::plan(key, &single, lookups);
-                    execute(&mut savepoint, &plan.statements).await?;
+                    execute_postgres(&mut savepoint, &plan.statements).await?;
                     let outcome = plan.outcomes.pop().unwrap_or(Err(StoreError::Unavailable));
                     Ok::<_, StoreError>((outcome?, plan.heads))
                 }
@@ -174,16 +174,15 @@ async fn commit_batch(
     }
 }
 
-/// Reads (and on PostgreSQL locks) the chain heads of `tenants`, which come sorted from
-/// [`plan::needed`] so that every writer locks in one order.
+/// Reads and locks the chain heads of `tenants`, which come sorted from [`plan::needed`] so
+/// that every writer locks in one order.
 async fn lock_heads(
-    backend: Backend,
-    connection: &mut AnyConnection,
+    connection: &mut PgConnection,
     tenants: &[TenantId],
 ) -> Result<HashMap<TenantId, plan::Head>, StoreError> {
     let mut heads = HashMap::with_capacity(tenants.len());
     for tenant in tenants {
-        let head: Option<(i64, String)> = sqlx::query_as(plan::head_sql(backend))
+        let head: Option<(i64, String)> = sqlx::query_as(plan::head_sql(Backend::Postgres))
             .bind(tenant.to_string())
             .fetch_optional(&mut *connection)
             .await?;
@@ -194,33 +193,38 @@ async fn lock_heads(
     Ok(heads)
 }
 
-/// Reads what the plan needs, with the same statements the SQLite writer uses.
+/// Reads what the plan needs: the same lookups the SQLite writer makes, the claims in one
+/// statement whatever their number.
 async fn fetch_lookups(
-    backend: Backend,
-    connection: &mut AnyConnection,
+    connection: &mut PgConnection,
     needed: &Needed,
 ) -> Result<Lookups, StoreError> {
     // Heads first: once this writer holds its tenants' heads, every claim, stream version and
     // status committed by another writer is visible to the lookups that follow.
     let mut lookups = Lookups {
-        heads: lock_heads(backend, connection, &needed.tenants).await?,
+        heads: lock_heads(connection, &needed.tenants).await?,
         ..Lookups::default()
     };
-    for chunk in needed.claims.chunks(300) {
-        let binds: Vec<crate::bulk::Bind> = chunk
-            .iter()
-            .flat_map(|(tenant, actor, key)| {
-                [tenant, actor, key].map(|text| crate::bulk::Bind::Text(text.clone()))
-            })
-            .collect();
-        let rows: Vec<AnyRow> = bind_all(sqlx::query(&plan::claims_sql(chunk.len())), &binds)
-            .fetch_all(&mut *connection)
-            .await?;
-        for row in rows {
-            lookups.claims.insert(
-                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?),
-                (row.try_get(3)?, row.try_get(4)?),
-            );
+    if !needed.claims.is_empty() {
+        let mut tenants = Vec::with_capacity(needed.claims.len());
+        let mut actors = Vec::with_capacity(needed.claims.len());
+        let mut keys = Vec::with_capacity(needed.claims.len());
+        for (tenant, actor, key) in &needed.claims {
+            tenants.push(tenant.as_str());
+            actors.push(actor.as_str());
+            keys.push(key.as_str());
+        }
+        let rows: Vec<(String, String, String, String, String)> =
+            sqlx::query_as(plan::CLAIMS_UNNEST_SQL)
+                .bind(tenants)
+                .bind(actors)
+                .bind(keys)
+                .fetch_all(&mut *connection)
+                .await?;
+        for (tenant, actor, key, request_hash, stream_id) in rows {
+            lookups
+                .claims
+                .insert((tenant, actor, key), (request_hash, stream_id));
         }
     }
     for stream in &needed.streams {
@@ -250,7 +254,43 @@ async fn fetch_lookups(
     Ok(lookups)
 }
 
-/// Runs statements in order; a unique-key violation becomes the conflict it means.
+/// Runs the plan's statements in order on PostgreSQL, each multi-row insert as arrays; a
+/// unique-key violation becomes the conflict it means.
+async fn execute_postgres(
+    connection: &mut PgConnection,
+    statements: &[Statement],
+) -> Result<(), StoreError> {
+    for statement in statements {
+        let columns = statement
+            .rows
+            .and_then(|rows| Some((rows, rows.columns(&statement.binds)?)));
+        let done = match &columns {
+            Some((rows, columns)) => {
+                let sql = rows.unnest_sql(columns);
+                let mut query = sqlx::query::<Postgres>(&sql);
+                for column in columns {
+                    query = match column {
+                        Column::Text(values) => query.bind(values),
+                        Column::Integer(values) => query.bind(values),
+                        Column::Real(values) => query.bind(values),
+                        Column::Blob(values) => query.bind(values),
+                    };
+                }
+                query.execute(&mut *connection).await
+            }
+            None => {
+                bind_all(sqlx::query::<Postgres>(&statement.sql), &statement.binds)
+                    .execute(&mut *connection)
+                    .await
+            }
+        };
+        done.map_err(|error| StoreError::from(error).conflict_as(statement.on_conflict))?;
+    }
+    Ok(())
+}
+
+/// Runs statements in order through `sqlx::Any` (a rebuild, on either engine), each multi-row
+/// insert in its `VALUES` form; a unique-key violation becomes the conflict it means.
 pub(crate) async fn execute(
     connection: &mut AnyConnection,
     statements: &[Statement],

@@ -712,6 +712,69 @@ async fn concurrent_retries_with_one_key_store_exactly_once() {
     .await;
 }
 
+#[tokio::test]
+async fn idempotency_claims_older_than_the_cutoff_expire_step_by_step_and_younger_ones_replay() {
+    each_engine(|db| async move {
+        let store = &db.store;
+        let tenants = [
+            create_tenant(store, "contoso").await,
+            create_tenant(store, "fabrikam").await,
+        ];
+        let mut firsts = Vec::new();
+        for seconds in 1..=25 {
+            let tenant = tenants[usize::try_from(seconds % 2).unwrap()];
+            let subject = register_subject(store, tenant, &seconds.to_string()).await;
+            let key = format!("key-{seconds:02}");
+            let (id, append) = submission_append(tenant, subject, seconds, "{}", Some((&key, "h")));
+            store.append(append).await.unwrap();
+            firsts.push((tenant, subject, key, id));
+        }
+        // A step of 4 claims at a time: the walk takes several steps and stops at the end.
+        let mut cursor = hale_store::ClaimCursor::default();
+        let (mut steps, mut expired) = (0, 0);
+        loop {
+            let sweep = store
+                .expire_idempotency_claims(&cursor, at(13), 4)
+                .await
+                .unwrap();
+            steps += 1;
+            expired += sweep.expired;
+            match sweep.next {
+                Some(next) => cursor = next,
+                None => break,
+            }
+        }
+        assert_eq!(expired, 12, "the claims made at seconds 1 to 12 are gone");
+        assert_eq!(steps, 7, "25 claims, 4 a step: six full steps and the rest");
+        assert_eq!(store.table_counts().await.unwrap().idempotency_keys, 13);
+        for (seconds, (tenant, subject, key, first)) in (1..).zip(&firsts) {
+            let (_, retry) = submission_append(*tenant, *subject, 99, "{}", Some((key, "h")));
+            let outcome = store.append(retry).await.unwrap();
+            if seconds < 13 {
+                assert!(
+                    matches!(outcome, AppendOutcome::Appended { .. }),
+                    "an expired key is a new request: {key}"
+                );
+            } else {
+                assert_eq!(
+                    outcome,
+                    AppendOutcome::Replayed {
+                        stream_id: first.to_string()
+                    },
+                    "a claim younger than the cutoff still replays: {key}"
+                );
+            }
+        }
+        // A second pass with a later cutoff empties what is older, in one call.
+        let rest = store
+            .expire_all_idempotency_claims(at(20), 1000)
+            .await
+            .unwrap();
+        assert_eq!(rest, 7, "seconds 13 to 19");
+    })
+    .await;
+}
+
 // Ordering between writers: preconditions checked in the appending transaction, and one lock
 // order on every path.
 

@@ -24,6 +24,8 @@ pub struct FileConfig {
     pub max_json_bytes: Option<usize>,
     /// Most requests in flight; more are shed with 503.
     pub max_in_flight: Option<usize>,
+    /// Days an idempotency key replays its first request; older claims are swept away.
+    pub idempotency_key_retention_days: Option<u32>,
     /// Proxies (addresses or CIDR networks) whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Option<Vec<ipnet::IpNet>>,
     pub log_format: Option<LogFormat>,
@@ -247,6 +249,11 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
+/// How long an idempotency key replays by default: the patient app keeps an entry offline until
+/// it is sent, and a retry whose first attempt landed must still find its claim.
+pub const DEFAULT_IDEMPOTENCY_KEY_RETENTION: std::time::Duration =
+    std::time::Duration::from_secs(30 * 86_400);
+
 /// The configuration in force after every source is applied.
 #[derive(Debug)]
 pub struct Settings {
@@ -259,6 +266,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub max_json_bytes: usize,
     pub max_in_flight: usize,
+    /// How long an idempotency key replays its first request.
+    pub idempotency_key_retention: std::time::Duration,
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub log_format: LogFormat,
     /// Serve TLS with these files; plain HTTP when `None`.
@@ -424,6 +433,11 @@ pub fn resolve(file: FileConfig, overrides: Overrides) -> anyhow::Result<Setting
             Some(0) => bail!("max_in_flight must be at least 1"),
             Some(count) => count,
             None => hale_server::Limits::default().max_in_flight,
+        },
+        idempotency_key_retention: match file.idempotency_key_retention_days {
+            Some(0) => bail!("idempotency_key_retention_days must be at least 1"),
+            Some(days) => std::time::Duration::from_secs(u64::from(days) * 86_400),
+            None => DEFAULT_IDEMPOTENCY_KEY_RETENTION,
         },
         trusted_proxies: file.trusted_proxies.unwrap_or_default(),
         log_format: overrides.log_format.or(file.log_format).unwrap_or_default(),
@@ -699,19 +713,29 @@ tenant = "clinic"
     fn edge_limits_and_trusted_proxies_come_from_the_file() {
         let file = parse_file(
             "version = 1\nmax_json_bytes = 4096\nmax_in_flight = 8\n\
+             idempotency_key_retention_days = 2\n\
              trusted_proxies = [\"10.0.0.0/8\", \"192.168.1.1/32\"]\n",
         )
         .unwrap();
         let settings = resolve(file, Overrides::default()).unwrap();
         assert_eq!(settings.max_json_bytes, 4096);
         assert_eq!(settings.max_in_flight, 8);
+        assert_eq!(
+            settings.idempotency_key_retention,
+            std::time::Duration::from_secs(2 * 86_400)
+        );
         assert_eq!(settings.trusted_proxies.len(), 2);
         let shipped = resolve(parse_file("version = 1\n").unwrap(), Overrides::default()).unwrap();
         assert_eq!(shipped.max_json_bytes, 256 * 1024);
         assert!(shipped.trusted_proxies.is_empty());
+        assert_eq!(
+            shipped.idempotency_key_retention,
+            std::time::Duration::from_secs(30 * 86_400)
+        );
         for bad in [
             "max_json_bytes = 10",
             "max_in_flight = 0",
+            "idempotency_key_retention_days = 0",
             "trusted_proxies = [\"not a network\"]",
         ] {
             let refused = parse_file(&format!("version = 1\n{bad}\n"))

@@ -67,6 +67,7 @@ pub async fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
         ..Limits::default()
     };
     let oidc = providers(&core, &settings.oidc).await?;
+    expire_idempotency_claims(store.clone(), settings.idempotency_key_retention);
     let rate = rate_limits(&core, settings).await?;
     let clients = tls_clients(&core, &settings.tls_clients).await?;
     let app = router(
@@ -226,6 +227,50 @@ pub async fn doctor(settings: &Settings) -> anyhow::Result<std::process::ExitCod
     } else {
         std::process::ExitCode::FAILURE
     })
+}
+
+/// Claims a step between sweeps looks at: one short write each, so the writer waits little.
+const CLAIMS_PER_STEP: u32 = 2_000;
+
+/// Sweeps expired idempotency claims away for as long as the process serves: a step every
+/// 100 ms while a pass walks the claims, and a new pass an hour after the last one ended.
+/// Several replicas may sweep at once; each step deletes only what has expired.
+fn expire_idempotency_claims(store: hale_store::Store, retention: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut cursor = hale_store::ClaimCursor::default();
+        loop {
+            let now = hale_domain::Clock::now(&hale_core::SystemClock);
+            let cutoff = hale_domain::Timestamp::from_micros(
+                now.as_micros()
+                    .saturating_sub(i64::try_from(retention.as_micros()).unwrap_or(i64::MAX)),
+            );
+            let pause = match store
+                .expire_idempotency_claims(&cursor, cutoff, CLAIMS_PER_STEP)
+                .await
+            {
+                Ok(sweep) => {
+                    if sweep.expired > 0 {
+                        tracing::info!(expired = sweep.expired, "idempotency claims expired");
+                    }
+                    match sweep.next {
+                        Some(next) => {
+                            cursor = next;
+                            std::time::Duration::from_millis(100)
+                        }
+                        None => {
+                            cursor = hale_store::ClaimCursor::default();
+                            std::time::Duration::from_secs(3_600)
+                        }
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "sweeping idempotency claims failed; retrying");
+                    std::time::Duration::from_secs(60)
+                }
+            };
+            tokio::time::sleep(pause).await;
+        }
+    });
 }
 
 /// The rate limiter over its store: this process's memory (idle keys swept every minute), or
