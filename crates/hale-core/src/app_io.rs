@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use hale_domain::{AppId, RequestContext, TenantId};
 use hale_forms::lint::LintIssue;
+use hale_forms::xlsform::{ImportError, ImportLimits};
 use hale_forms::{AppDefinition, Change, LintReport};
 use tokio::sync::Semaphore;
 
@@ -55,36 +56,73 @@ pub enum ExportFormat {
 
 /// Turns any source into a definition; every problem is reported at once.
 pub fn read_definition(source: &AppSource) -> Result<AppDefinition, CoreError> {
-    read_with_notes(source).map(|(definition, _)| definition)
+    read_with_origin(source).map(|read| read.definition)
 }
 
 /// A Questionnaire's import notes (what Hale derived or dropped on purpose, each naming the
 /// item's linkId) as info findings.
-fn questionnaire_import(
-    resource: &serde_json::Value,
-) -> Result<(AppDefinition, Vec<LintIssue>), CoreError> {
+fn questionnaire_import(resource: &serde_json::Value) -> Result<Read, CoreError> {
     hale_forms::questionnaire::import_with_notes(resource)
-        .map(|imported| (imported.definition, imported.notes))
+        .map(|imported| Read {
+            definition: imported.definition,
+            notes: imported.notes,
+            origin: Origin::Questionnaire,
+        })
         .map_err(CoreError::InvalidDefinition)
 }
 
-/// [`read_definition`], with the import's info notes (only Questionnaires have any).
-fn read_with_notes(source: &AppSource) -> Result<(AppDefinition, Vec<LintIssue>), CoreError> {
-    let plain = |definition: AppDefinition| (definition, Vec::new());
+/// Where a definition was written, so that each lint finding can name its place there.
+enum Origin {
+    /// The cells of a spreadsheet.
+    Spreadsheet(hale_forms::xlsform::SheetMap),
+    /// The items of a Questionnaire, by linkId.
+    Questionnaire,
+    /// Hale's own format: the JSON path says it.
+    Hale,
+}
+
+/// A definition as read, with the import's info notes (only Questionnaires have any).
+struct Read {
+    definition: AppDefinition,
+    notes: Vec<LintIssue>,
+    origin: Origin,
+}
+
+fn spreadsheet(
+    imported: Result<(AppDefinition, hale_forms::xlsform::SheetMap), Vec<ImportError>>,
+) -> Result<Read, CoreError> {
+    let (definition, map) = imported.map_err(CoreError::InvalidSpreadsheet)?;
+    Ok(Read {
+        definition,
+        notes: Vec::new(),
+        origin: Origin::Spreadsheet(map),
+    })
+}
+
+fn read_with_origin(source: &AppSource) -> Result<Read, CoreError> {
+    let hale = |definition: AppDefinition| Read {
+        definition,
+        notes: Vec::new(),
+        origin: Origin::Hale,
+    };
+    let limits = ImportLimits::default();
     match source {
-        AppSource::Xlsx(bytes) => hale_forms::xlsform::import_xlsx(bytes)
-            .map(plain)
-            .map_err(CoreError::InvalidSpreadsheet),
+        AppSource::Xlsx(bytes) => {
+            spreadsheet(hale_forms::xlsform::import_xlsx_mapped(bytes, &limits))
+        }
         AppSource::Csv {
             survey,
             choices,
             settings,
-        } => hale_forms::xlsform::import_csv(survey, choices.as_deref(), settings.as_deref())
-            .map(plain)
-            .map_err(CoreError::InvalidSpreadsheet),
+        } => spreadsheet(hale_forms::xlsform::import_csv_mapped(
+            survey,
+            choices.as_deref(),
+            settings.as_deref(),
+            &limits,
+        )),
         AppSource::Questionnaire(resource) => questionnaire_import(resource),
         AppSource::Hale(text) => AppDefinition::from_json(text)
-            .map(plain)
+            .map(hale)
             .map_err(CoreError::InvalidDefinition),
         AppSource::Json {
             bytes,
@@ -100,7 +138,7 @@ fn read_with_notes(source: &AppSource) -> Result<(AppDefinition, Vec<LintIssue>)
                 // again from the text so that its errors keep their line and column.
                 let text = String::from_utf8_lossy(bytes);
                 AppDefinition::from_json(&text)
-                    .map(plain)
+                    .map(hale)
                     .map_err(CoreError::InvalidDefinition)
             }
         }
@@ -115,11 +153,18 @@ pub fn lint_source(context: &RequestContext, source: &AppSource) -> Result<LintR
     lint_with_notes(source)
 }
 
-/// The lint of what `source` reads as, with the import's notes among the infos.
+/// The lint of what `source` reads as, with the import's notes among the infos, each finding
+/// naming its spreadsheet cell or Questionnaire linkId.
 fn lint_with_notes(source: &AppSource) -> Result<LintReport, CoreError> {
-    let (definition, notes) = read_with_notes(source)?;
-    let mut report = hale_forms::lint(&definition);
-    report.infos.extend(notes);
+    let read = read_with_origin(source)?;
+    let mut report = hale_forms::lint(&read.definition);
+    match &read.origin {
+        Origin::Spreadsheet(map) => map.name_cells(&mut report),
+        Origin::Questionnaire => report.name_link_ids(&read.definition),
+        Origin::Hale => {}
+    }
+    // The notes name their linkId already, from the Questionnaire's own paths.
+    report.infos.extend(read.notes);
     Ok(report)
 }
 
@@ -377,7 +422,33 @@ mod tests {
             .expect("the dropped definition is told");
         assert_eq!(dropped.severity, hale_forms::lint::Severity::Info);
         assert!(dropped.message.contains("'w'"), "{}", dropped.message);
+        assert_eq!(dropped.link_id.as_deref(), Some("w"));
         assert!(report.errors.is_empty(), "{:?}", report.errors);
+    }
+
+    #[test]
+    fn lint_findings_name_their_cell_or_link_id() {
+        let csv = AppSource::Csv {
+            survey: String::from(
+                "type,name,label
+text,why,Why
+",
+            ),
+            choices: None,
+            settings: None,
+        };
+        let report = lint_source(&caller(vec![Role::Analyst]), &csv).unwrap();
+        assert_eq!(report.warnings[0].code, "free_text_without_purpose");
+        // No purpose column: the row is named.
+        assert_eq!(report.warnings[0].cell.as_deref(), Some("survey!2:2"));
+        assert_eq!(report.warnings[0].link_id, None);
+        let questionnaire = AppSource::Questionnaire(serde_json::json!({
+            "resourceType": "Questionnaire", "title": "T",
+            "item": [{"linkId": "why", "type": "string", "text": "Why"}]
+        }));
+        let report = lint_source(&caller(vec![Role::Analyst]), &questionnaire).unwrap();
+        assert_eq!(report.warnings[0].link_id.as_deref(), Some("why"));
+        assert_eq!(report.warnings[0].cell, None);
     }
 
     #[tokio::test]

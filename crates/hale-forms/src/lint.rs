@@ -22,13 +22,20 @@ pub enum Severity {
     Info,
 }
 
-/// One finding, with the JSON path of the member at fault.
+/// One finding, with the JSON path of the member at fault and, when the definition was read
+/// from a spreadsheet or a Questionnaire, where the analyst wrote it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LintIssue {
     pub severity: Severity,
     pub path: String,
     pub code: &'static str,
     pub message: String,
+    /// The spreadsheet cell, `survey!C7` (`survey!7:7` for a row with no column to name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cell: Option<String>,
+    /// The Questionnaire item's linkId.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_id: Option<String>,
 }
 
 /// Errors block publication; warnings need the reviewer's acknowledgement; infos say what
@@ -45,6 +52,33 @@ impl LintReport {
     pub fn is_publishable(&self) -> bool {
         self.errors.is_empty()
     }
+
+    /// Every finding, errors first.
+    pub fn issues_mut(&mut self) -> impl Iterator<Item = &mut LintIssue> {
+        self.errors
+            .iter_mut()
+            .chain(&mut self.warnings)
+            .chain(&mut self.infos)
+    }
+
+    /// Names the Questionnaire item of each finding about a field: the linkId Hale reads and
+    /// exports it under (the field's own `link_id`, else its name).
+    pub fn name_link_ids(&mut self, app: &AppDefinition) {
+        let walked = app.walk();
+        for issue in self.issues_mut() {
+            let field = walked
+                .iter()
+                .filter(|(path, _)| {
+                    issue.path.strip_prefix(path.as_str()).is_some_and(|rest| {
+                        rest.is_empty() || rest.starts_with('.') || rest.starts_with('[')
+                    })
+                })
+                .max_by_key(|(path, _)| path.len());
+            if let Some((_, field)) = field {
+                issue.link_id = Some(field.link_id.clone().unwrap_or_else(|| field.name.clone()));
+            }
+        }
+    }
 }
 
 fn issue(severity: Severity, path: &str, code: &'static str, message: String) -> LintIssue {
@@ -53,6 +87,8 @@ fn issue(severity: Severity, path: &str, code: &'static str, message: String) ->
         path: path.to_owned(),
         code,
         message,
+        cell: None,
+        link_id: None,
     }
 }
 

@@ -823,3 +823,37 @@ fn a_trigger_round_trips_and_its_calculation_gets_no_fhirpath_twin() {
     );
     assert_eq!(import(&resource).unwrap(), definition);
 }
+
+#[test]
+fn lint_findings_name_the_link_id_they_come_from() {
+    let resource = questionnaire(json!([
+        {"linkId": "1.a", "type": "string", "text": "Why"},
+        {"linkId": "pulse", "type": "integer", "text": "Pulse",
+         "_text": {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/rendering-style", "valueString": "color: red"}]},
+         "code": [{"system": "http://loinc.org", "code": "8867-4"}],
+         "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-unit",
+                        "valueCoding": {"system": "http://unitsofmeasure.org", "code": "/min"}}]}
+    ]));
+    let imported = hale_forms::questionnaire::import_with_notes(&resource).unwrap();
+    let mut report = hale_forms::lint(&imported.definition);
+    report.name_link_ids(&imported.definition);
+    let warning = &report.warnings[0];
+    assert_eq!(warning.code, "free_text_without_purpose");
+    // A linkId that is not a field name is still the one named.
+    assert_eq!(warning.link_id.as_deref(), Some("1.a"));
+    let range = report
+        .infos
+        .iter()
+        .find(|issue| issue.code == "plausible_range_applied")
+        .unwrap();
+    assert_eq!(range.link_id.as_deref(), Some("pulse"));
+    // The import's own notes name the item too, read from the Questionnaire's paths.
+    assert!(
+        imported
+            .notes
+            .iter()
+            .any(|note| note.link_id.as_deref() == Some("pulse")),
+        "{:#?}",
+        imported.notes
+    );
+}

@@ -572,3 +572,48 @@ fn a_trigger_names_questions_the_person_answers() {
     // A calculation never changes by the person's hand, so it triggers nothing.
     assert_eq!(refused("${c}"), ["survey 4 trigger invalid_trigger"]);
 }
+
+#[test]
+fn lint_findings_name_the_cell_they_come_from() {
+    let survey = "type,name,label,purpose,unit,code\n\
+        text,why,Why,,,\n\
+        integer,pulse,Pulse,,/min,8867-4\n";
+    let settings = "form_title,default_language\nPulse,en\n";
+    let (app, map) = hale_forms::xlsform::import_csv_mapped(
+        survey,
+        None,
+        Some(settings),
+        &hale_forms::xlsform::ImportLimits::default(),
+    )
+    .unwrap();
+    let mut report = hale_forms::lint(&app);
+    map.name_cells(&mut report);
+    let found = |issues: &[hale_forms::LintIssue]| -> Vec<(&str, String)> {
+        issues
+            .iter()
+            .map(|issue| (issue.code, issue.cell.clone().unwrap_or_default()))
+            .collect()
+    };
+    assert_eq!(
+        found(&report.warnings),
+        [("free_text_without_purpose", String::from("survey!D2"))]
+    );
+    // No rate_limit_policy column: the settings row names the finding.
+    assert_eq!(
+        found(&report.infos),
+        [
+            ("default_rate_limit_policy", String::from("settings!2:2")),
+            ("plausible_range_applied", String::from("survey!A3")),
+        ]
+    );
+    assert_eq!(map.cell("$.title"), "settings!A2");
+    assert_eq!(map.cell("$.fields[1].unit"), "survey!E3");
+    // The same sheets as a workbook name the same cells.
+    let (_, from_xlsx) = hale_forms::xlsform::import_xlsx_mapped(
+        &workbook(&[("survey", survey), ("settings", settings)]),
+        &hale_forms::xlsform::ImportLimits::default(),
+    )
+    .unwrap();
+    assert_eq!(from_xlsx.cell("$.fields[0].purpose"), "survey!D2");
+    assert_eq!(from_xlsx.cell("$.fields[1]"), "survey!A3");
+}

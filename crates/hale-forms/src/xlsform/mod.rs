@@ -4,6 +4,7 @@
 //! read within [`ImportLimits`]: a hostile file ends in one error naming the limit it passed.
 
 mod archive;
+mod cells;
 mod columns;
 mod limits;
 mod parameters;
@@ -14,6 +15,7 @@ mod types;
 use serde::Serialize;
 
 use crate::definition::AppDefinition;
+pub use cells::SheetMap;
 pub use limits::ImportLimits;
 use limits::{TextBudget, cap_errors};
 pub use sheet::Table;
@@ -40,8 +42,16 @@ pub fn import_xlsx_within(
     bytes: &[u8],
     limits: &ImportLimits,
 ) -> Result<AppDefinition, Vec<ImportError>> {
+    import_xlsx_mapped(bytes, limits).map(|(app, _)| app)
+}
+
+/// [`import_xlsx_within`], with where each part of the definition was written.
+pub fn import_xlsx_mapped(
+    bytes: &[u8],
+    limits: &ImportLimits,
+) -> Result<(AppDefinition, SheetMap), Vec<ImportError>> {
     let (survey, choices, settings) = sheet::read_workbook(bytes, limits)?;
-    survey::import(&survey, choices.as_ref(), settings.as_ref()).map_err(|mut errors| {
+    survey::import_mapped(&survey, choices.as_ref(), settings.as_ref()).map_err(|mut errors| {
         cap_errors(&mut errors, limits.max_errors);
         errors
     })
@@ -64,6 +74,16 @@ pub fn import_csv_within(
     settings: Option<&str>,
     limits: &ImportLimits,
 ) -> Result<AppDefinition, Vec<ImportError>> {
+    import_csv_mapped(survey, choices, settings, limits).map(|(app, _)| app)
+}
+
+/// [`import_csv_within`], with where each part of the definition was written.
+pub fn import_csv_mapped(
+    survey: &str,
+    choices: Option<&str>,
+    settings: Option<&str>,
+    limits: &ImportLimits,
+) -> Result<(AppDefinition, SheetMap), Vec<ImportError>> {
     let mut errors = Vec::new();
     let mut budget = TextBudget::new(limits);
     let mut read =
@@ -83,7 +103,7 @@ pub fn import_csv_within(
     if !errors.is_empty() {
         return Err(errors);
     }
-    survey::import(&survey, choices.as_ref(), settings.as_ref()).map_err(|mut errors| {
+    survey::import_mapped(&survey, choices.as_ref(), settings.as_ref()).map_err(|mut errors| {
         cap_errors(&mut errors, limits.max_errors);
         errors
     })

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::cells::SheetMap;
 use super::types::{RowType, parse_type};
 use super::{ImportError, Table};
 use crate::definition::{
@@ -200,6 +201,15 @@ pub fn import(
     choices: Option<&Table>,
     settings: Option<&Table>,
 ) -> Result<AppDefinition, Vec<ImportError>> {
+    import_mapped(survey, choices, settings).map(|(app, _)| app)
+}
+
+/// [`import`], with where each part of the definition was written.
+pub fn import_mapped(
+    survey: &Table,
+    choices: Option<&Table>,
+    settings: Option<&Table>,
+) -> Result<(AppDefinition, SheetMap), Vec<ImportError>> {
     let mut importer = Importer {
         errors: Vec::new(),
         or_other: BTreeSet::new(),
@@ -268,7 +278,23 @@ pub fn import(
         }
     }
     if importer.errors.is_empty() {
-        Ok(app)
+        let map = SheetMap {
+            paths: app
+                .walk()
+                .into_iter()
+                .enumerate()
+                .map(|(index, (path, _))| (path, index))
+                .collect(),
+            rows: rows_in_order,
+            list_rows,
+            settings_row,
+            headers: [Some(survey), choices, settings]
+                .into_iter()
+                .flatten()
+                .map(|table| (table.name.to_ascii_lowercase(), table.headers.clone()))
+                .collect(),
+        };
+        Ok((app, map))
     } else {
         Err(importer.errors)
     }
@@ -790,7 +816,7 @@ fn is_dynamic_default(text: &str) -> bool {
 }
 
 /// Maps a compile error's JSON path back to a spreadsheet cell.
-fn locate(
+pub(super) fn locate(
     error: &DefinitionError,
     paths: &HashMap<&str, usize>,
     rows: &[usize],

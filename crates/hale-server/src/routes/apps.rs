@@ -256,6 +256,6 @@ async fn lint(
 ) -> Result<Json<Value>, ApiError> {
     let report = state.core.lint(&context, source).await?;
     Ok(Json(
-        json!({ "publishable": report.is_publishable(), "errors": report.errors, "warnings": report.warnings }),
+        json!({ "publishable": report.is_publishable(), "errors": report.errors, "warnings": report.warnings, "infos": report.infos }),
     ))
 }

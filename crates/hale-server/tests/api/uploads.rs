@@ -116,3 +116,19 @@ async fn uploads_are_read_only_for_those_who_build_or_review_apps() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn lint_findings_name_the_questionnaire_link_id_and_list_the_infos() {
+    each_engine(|h| async move {
+        let questionnaire = json!({"resourceType": "Questionnaire", "status": "active", "title": "T",
+            "item": [{"linkId": "why", "type": "string", "text": "Why"}]});
+        let reply = upload(&h.app, "/api/v1/lint", &h.analyst, "application/fhir+json", questionnaire.to_string().into_bytes()).await;
+        assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+        assert_eq!(reply.body["warnings"][0]["code"], "free_text_without_purpose");
+        assert_eq!(reply.body["warnings"][0]["link_id"], "why");
+        assert_eq!(reply.body["infos"][0]["code"], "default_rate_limit_policy");
+        // Spreadsheets' findings name their cells (`survey!D2`): see hale-forms' and hale-core's
+        // tests, since every sample workbook lints clean.
+    })
+    .await;
+}

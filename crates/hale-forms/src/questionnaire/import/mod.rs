@@ -81,13 +81,31 @@ pub fn import_with_notes(questionnaire: &Value) -> Result<Imported, Vec<Definiti
     if importer.errors.is_empty()
         && let Some(definition) = definition
     {
-        Ok(Imported {
-            definition,
-            notes: importer.notes,
-        })
+        let mut notes = importer.notes;
+        for note in &mut notes {
+            note.link_id = link_id_at(questionnaire, &note.path);
+        }
+        Ok(Imported { definition, notes })
     } else {
         Err(importer.errors)
     }
+}
+
+/// The linkId of the innermost item a Questionnaire path (`$.item[2].item[0].text`) is in.
+fn link_id_at(questionnaire: &Value, path: &str) -> Option<String> {
+    let mut node = questionnaire;
+    let mut link_id = None;
+    let mut rest = path.strip_prefix('$')?;
+    while let Some(after) = rest.strip_prefix(".item[") {
+        let (index, tail) = after.split_once(']')?;
+        node = node.get("item")?.get(index.parse::<usize>().ok()?)?;
+        link_id = node
+            .get("linkId")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        rest = tail;
+    }
+    link_id
 }
 
 struct Importer {
@@ -424,6 +442,8 @@ impl Importer {
             path: path.to_owned(),
             code,
             message,
+            cell: None,
+            link_id: None,
         });
     }
 
