@@ -268,7 +268,8 @@ impl Function {
             | Self::BooleanFromString => (1, Some(1)),
             Self::Max | Self::Min => (1, None),
             Self::ChoiceName | Self::FormatDate => (2, Some(2)),
-            Self::IndexedRepeat => (3, Some(3)),
+            // A field, then a repeat and a row for each enclosing repeat given: 3, 5 or 7.
+            Self::IndexedRepeat => (3, Some(7)),
             Self::Not
             | Self::CountSelected
             | Self::StringLength
@@ -343,8 +344,8 @@ impl Expr {
     }
 
     /// Field names read as one value, not as every row of a repeat: all references except the
-    /// direct arguments of `count`, `sum`, `max`, `min` and the first two of
-    /// `indexed-repeat`, which read a repeat's rows from outside it.
+    /// direct arguments of `count`, `sum`, `max`, `min` and the field and repeats of
+    /// `indexed-repeat` (every argument but its rows), which read a repeat's rows from outside it.
     pub fn scalar_references(&self) -> BTreeSet<String> {
         let mut names = BTreeSet::new();
         self.visit_scalar(&mut names);
@@ -369,7 +370,7 @@ impl Expr {
                 for (index, argument) in arguments.iter().enumerate() {
                     let reads_rows = match function {
                         Function::Count | Function::Sum | Function::Max | Function::Min => true,
-                        Function::IndexedRepeat => index < 2,
+                        Function::IndexedRepeat => index == 0 || index % 2 == 1,
                         _ => false,
                     };
                     if reads_rows && matches!(argument, Self::Field { .. }) {
@@ -458,7 +459,10 @@ impl Expr {
                 } => {
                     let (minimum, maximum) = function.arity();
                     let count = arguments.len();
-                    if count < minimum || maximum.is_some_and(|maximum| count > maximum) {
+                    if count < minimum
+                        || maximum.is_some_and(|maximum| count > maximum)
+                        || (*function == Function::IndexedRepeat && count.is_multiple_of(2))
+                    {
                         return Err(format!(
                             "function '{}' called with {count} arguments",
                             function.name()

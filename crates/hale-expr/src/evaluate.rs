@@ -30,6 +30,16 @@ pub trait Env {
     fn nodes(&self, field: &str) -> Vec<Value> {
         vec![self.value(field)]
     }
+    /// `indexed-repeat(${field}, ${r1}, n1[, ${r2}, n2[, ${r3}, n3]])`: the value of `field` in
+    /// row `n1` (counted from 1) of repeat `r1`, row `n2` of the repeat `r2` inside that row,
+    /// and so on; unanswered when there is no such row. The default reads [`Env::nodes`] for
+    /// one repeat, and has no rows of nested repeats.
+    fn indexed_repeat(&self, field: &str, rows: &[(&str, f64)]) -> Value {
+        match rows {
+            [(_, row)] => nth_row(self.nodes(field), *row),
+            _ => Value::Null,
+        }
+    }
     /// `position(..)`: the 1-based row of the repeat being evaluated; unanswered outside one.
     fn position(&self) -> Value {
         Value::Null
@@ -50,6 +60,18 @@ pub trait Env {
     /// `uuid()` draw from (see [`crate::seeded_random`]).
     fn random_site(&self) -> (String, String) {
         (String::new(), String::new())
+    }
+}
+
+/// Row `row` (counted from 1) of `values`; unanswered for anything else.
+pub fn nth_row(values: Vec<Value>, row: f64) -> Value {
+    if row.fract() == 0.0 && row >= 1.0 && row <= values.len() as f64 {
+        values
+            .into_iter()
+            .nth(row as usize - 1)
+            .unwrap_or(Value::Null)
+    } else {
+        Value::Null
     }
 }
 
@@ -360,17 +382,18 @@ fn call(function: Function, arguments: &[Expr], env: &dyn Env, depth: usize) -> 
         }
         Function::Position => env.position(),
         Function::IndexedRepeat => {
-            // Rows are counted from 1; anything else is no row.
-            let row = argument(2).as_number();
-            let values = nodes(0);
-            if row.fract() == 0.0 && row >= 1.0 && row <= values.len() as f64 {
-                values
-                    .into_iter()
-                    .nth(row as usize - 1)
-                    .unwrap_or(Value::Null)
-            } else {
-                Value::Null
+            // The field, then each repeat with its row (counted from 1; anything else is no row).
+            let Some(Expr::Field { name }) = arguments.first() else {
+                return Value::Null;
+            };
+            let mut rows = Vec::new();
+            for pair in arguments[1..].chunks(2) {
+                let [Expr::Field { name: repeat }, row] = pair else {
+                    return Value::Null;
+                };
+                rows.push((repeat.as_str(), evaluate_at(row, env, depth).as_number()));
             }
+            env.indexed_repeat(name, &rows)
         }
         Function::Once => {
             // The field keeps the value it already has; only an empty one is computed.

@@ -24,7 +24,8 @@
 //!   `regex(s, pattern)`, `string-length(s)`, `round(x)`, `round(x, digits)`, `int(x)`,
 //!   `coalesce(a, b)`, `concat(…)` (any count), `number(x)`, `string(x)`, `boolean(x)`,
 //!   `date(x)`, `count(${f})`, `sum(${f})`, `max(…)`, `min(…)` (one or more),
-//!   `position(..)`, `indexed-repeat(${f}, ${repeat}, n)`, `once(x)`,
+//!   `position(..)`, `indexed-repeat(${f}, ${repeat}, n)` (or with 5 or 7 arguments, a repeat
+//!   and a row for each nested repeat), `once(x)`,
 //!   `jr:choice-name(value, '${select}')`, `format-date(d, format)`,
 //!   `decimal-date-time(x)`, `boolean-from-string(s)`, `uuid()`, `random()`.
 //! * A choice filter ([`parse_choice_filter`], XLSForm `choice_filter`) is evaluated once per
@@ -109,8 +110,9 @@
 //! * `count`, `sum`, `max`, `min` and `indexed-repeat` read [`Env::nodes`]: one value per
 //!   row for a field inside a repeat, else the field's one value. `sum` reads every node as
 //!   a number, so one empty row makes it NaN (XPath); `max`/`min` of no nodes, or of any
-//!   non-number, is NaN (ODK). `indexed-repeat` counts rows from 1; any other row is
-//!   unanswered. `position(..)` is [`Env::position`], the 1-based row being evaluated.
+//!   non-number, is NaN (ODK). `indexed-repeat` reads [`Env::indexed_repeat`]: the field in
+//!   the given row of each repeat given (rows from 1; any other row is unanswered).
+//!   `position(..)` is [`Env::position`], the 1-based row being evaluated.
 //! * `once(x)` is the field's own value ([`Env::current`]) when it has one, else `x`: a value
 //!   computed once keeps what was first computed and submitted.
 //! * `jr:choice-name(v, '${s}')` is the label of choice `v` of select `s` ([`Env::choice_label`];
@@ -120,7 +122,8 @@
 //!   `decimal-date-time(x)` is days since 1970-01-01 with the time as a fraction.
 //!   `boolean-from-string(s)` is true exactly for `"true"` and `"1"`.
 //! * `random()` and `uuid()` are seeded per submission so the server and the browser agree:
-//!   with `(seed, site)` from [`Env::random_site`] (site = field name, `#row` inside a repeat),
+//!   with `(seed, site)` from [`Env::random_site`] (site = field name, then `#row` for each
+//!   enclosing repeat row, outermost first),
 //!   draw `n` is `splitmix64(fnv1a_64(seed + "\n" + site) + n)`; `random()` is draw 0's top 53
 //!   bits over 2^53, `uuid()` a version 4 UUID from draws 1 and 2 ([`seeded_random`],
 //!   [`seeded_uuid`]). Two calls in one expression give the same value.
@@ -140,7 +143,9 @@ mod print;
 mod value;
 
 pub use ast::{BinaryOperator, Expr, Function};
-pub use evaluate::{Env, MAX_COMPILED_PATTERN_BYTES, MAX_PATTERN_LENGTH, MapEnv, evaluate};
+pub use evaluate::{
+    Env, MAX_COMPILED_PATTERN_BYTES, MAX_PATTERN_LENGTH, MapEnv, evaluate, nth_row,
+};
 pub use functions::{seeded_draw, seeded_random, seeded_uuid};
 pub use parser::{
     MAX_NESTING, MAX_SOURCE_LENGTH, MAX_TREE_DEPTH, ParseError, parse, parse_choice_filter,

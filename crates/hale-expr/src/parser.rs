@@ -361,16 +361,13 @@ impl Parser {
             function,
             Function::Count | Function::Sum | Function::IndexedRepeat
         ) {
-            let rows = if function == Function::IndexedRepeat {
-                2
-            } else {
-                1
+            // The field, and for `indexed-repeat` each repeat (every argument but the rows).
+            let reads_rows = |index: usize| {
+                index == 0 || (function == Function::IndexedRepeat && index % 2 == 1)
             };
-            if arguments
-                .iter()
-                .take(rows)
-                .any(|argument| !matches!(argument.expr, Expr::Field { .. }))
-            {
+            if arguments.iter().enumerate().any(|(index, argument)| {
+                reads_rows(index) && !matches!(argument.expr, Expr::Field { .. })
+            }) {
                 return Err(ParseError::new(
                     position,
                     format!("{name} reads the rows of a field: give it as ${{name}}"),
@@ -445,6 +442,14 @@ impl Parser {
 }
 
 fn check_arity(function: Function, count: usize, position: usize) -> Result<(), ParseError> {
+    if function == Function::IndexedRepeat && count.is_multiple_of(2) {
+        return Err(ParseError::new(
+            position,
+            format!(
+                "function 'indexed-repeat' takes a field, then a repeat and a row for each repeat: 3, 5 or 7 arguments, found {count}"
+            ),
+        ));
+    }
     let (minimum, maximum) = function.arity();
     let fits = count >= minimum && maximum.is_none_or(|maximum| count <= maximum);
     if fits {

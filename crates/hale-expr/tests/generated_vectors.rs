@@ -771,6 +771,14 @@ fn repeat_cases(draws: &mut Draws, pool: &[Json], cases: &mut Vec<Case>) {
         case.position = Some(json!(1 + draws.below(4)));
         cases.push(case);
     }
+    // Rows of a nested repeat are the form's: an environment without them reads none.
+    for row in [json!(1), json!(2)] {
+        cases.push(
+            Case::new("indexed-repeat(${q}, ${r}, ${a}, ${s}, 1)")
+                .nodes("q", vec![json!("x"), json!("y")])
+                .with("a", row),
+        );
+    }
     for numbers in [
         vec![json!(1), json!(2), json!(3)],
         vec![json!(0.1), json!(0.2), json!(0.3)],
@@ -838,6 +846,10 @@ fn syntax_cases(cases: &mut Vec<Case>) {
         "sum(1)",
         "count(. + 1)",
         "indexed-repeat(${a}, 1, 1)",
+        "indexed-repeat(${a}, ${r}, 1, ${s})",
+        "indexed-repeat(${a}, ${r}, 1, 2, 1)",
+        "indexed-repeat(${a}, ${r})",
+        "indexed-repeat(${a}, ${r}, 1, ${s}, 1, ${t}, 1, ${u}, 1)",
         "",
         "   ",
         "(1 + 2",

@@ -162,13 +162,6 @@ impl AppDefinition {
                     &format!("field name '{}' is used twice", field.name),
                 ));
             }
-            if repeat.is_some() && field.field_type == FieldType::Repeat {
-                errors.push(error(
-                    path,
-                    "nested_repeat",
-                    "a repeat inside a repeat is not supported",
-                ));
-            }
             crate::checks::check_field(field, path, self, &mut errors);
             compiled.push(compile_field(
                 field,
@@ -464,6 +457,20 @@ fn unknown_reference(path: &str, name: &str) -> DefinitionError {
     )
 }
 
+/// Whether the level `outer` (a repeat, or the top for `None`) is `inner` or encloses it.
+fn encloses(fields: &[CompiledField], outer: Option<usize>, inner: Option<usize>) -> bool {
+    let mut level = inner;
+    loop {
+        if level == outer {
+            return true;
+        }
+        match level {
+            Some(repeat) => level = fields[repeat].repeat,
+            None => return false,
+        }
+    }
+}
+
 /// Checks every `${ref}`, builds the dependency graph and returns the evaluation order.
 fn check_references(
     fields: &[CompiledField],
@@ -558,9 +565,10 @@ fn check_references(
                     ));
                     continue;
                 }
-                // `count(${q})`, `sum(${q})`, … read a repeat's rows from outside it.
+                // `count(${q})`, `sum(${q})`, … read a repeat's rows from outside it; one value
+                // is there only in the row being evaluated or one that encloses it.
                 if target_field.repeat.is_some()
-                    && target_field.repeat != field.repeat
+                    && !encloses(fields, target_field.repeat, field.repeat)
                     && scalar.contains(&name)
                 {
                     errors.push(error(

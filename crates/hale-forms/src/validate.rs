@@ -1,8 +1,9 @@
 //! Validation of a submission against a compiled form: relevance and calculations in
 //! dependency order, then required, types, bounds, choices, constraints and repeat rows, and
 //! finally the observations derived from coded numeric answers. Every error names the field
-//! (`name`, or `repeat[row].name` with 0-based rows) and carries a stable code; no message or
-//! path repeats a submitted value, because answers are PHI.
+//! (`name`, `repeat[row].name`, `repeat[row].inner[row].name`, … with 0-based rows) and
+//! carries a stable code; no message or path repeats a submitted value, because answers are
+//! PHI.
 
 use std::collections::HashMap;
 
@@ -33,419 +34,577 @@ pub struct ValidSubmission {
     pub news2: Option<News2Score>,
 }
 
-/// Every repeat row's values from the previous pass, by repeat index.
-type RowValues = HashMap<usize, Vec<HashMap<String, Value>>>;
-
-/// What every expression of one submission shares besides the values.
-#[derive(Clone, Copy)]
-struct Shared<'a> {
-    form: &'a CompiledForm,
-    rows: &'a RowValues,
-    seed: &'a str,
+/// One level of answers: the top, or one row of a repeat (at any depth of nesting).
+struct Instance<'a> {
+    /// The answers of the level; `None` for a row that is not an object (nothing in it is
+    /// evaluated, but it counts as a row).
+    answers: Option<&'a Map<String, serde_json::Value>>,
+    /// Put before field names in error paths: `""`, `visits[0].`, `visits[0].doses[1].`.
+    prefix: String,
+    /// (repeat, 0-based row, instance) of each enclosing row and this one, outermost first.
+    trail: Vec<(usize, usize, usize)>,
+    values: HashMap<String, Value>,
+    relevant: HashMap<usize, bool>,
+    /// Fields whose answer was read, for the constraint pass.
+    answered: Vec<usize>,
+    /// Relevant answered fields left unanswered, for the required pass, each with where its
+    /// error goes among the others (they are reported in evaluation order).
+    unanswered: Vec<(usize, usize)>,
+    /// The rows of each repeat answered in this level, by repeat index: instance indices.
+    rows: HashMap<usize, Vec<usize>>,
 }
 
-/// The values an expression can read: the current repeat row's first, then the top level;
-/// a repeat's rows through `nodes`.
+/// The values an expression can read: its own level's first, then each enclosing row's, then
+/// the top's; the rows of repeats through `nodes`, bound to the rows being evaluated.
 struct Scope<'a> {
-    top: &'a HashMap<String, Value>,
-    row: Option<&'a HashMap<String, Value>>,
+    run: &'a Run<'a>,
+    instance: usize,
     current: Value,
-    now: DateTimeValue,
-    shared: Option<Shared<'a>>,
-    /// (repeat index, 0-based row) while a row is evaluated.
-    position: Option<(usize, usize)>,
     /// The field the expression belongs to, for `random()`'s call site.
     field: &'a str,
 }
 
+impl Scope<'_> {
+    /// The repeats that multiply field `index`, outermost first, the field itself last when it
+    /// is a repeat (its nodes are its rows).
+    fn multipliers(&self, index: usize) -> Vec<usize> {
+        let fields = &self.run.form.fields;
+        let mut chain = Vec::new();
+        if fields[index].field_type == FieldType::Repeat {
+            chain.push(index);
+        }
+        let mut repeat = fields[index].repeat;
+        while let Some(outer) = repeat {
+            chain.push(outer);
+            repeat = fields[outer].repeat;
+        }
+        chain.reverse();
+        chain
+    }
+
+    /// The value of `field` seen from `instance`: its own level first, then outwards.
+    fn value_from(&self, instance: usize, field: &str) -> Value {
+        let instances = &self.run.instances;
+        let mut at = Some(instance);
+        while let Some(id) = at {
+            if let Some(value) = instances[id].values.get(field) {
+                return value.clone();
+            }
+            at = instances[id]
+                .trail
+                .len()
+                .checked_sub(2)
+                .map(|outer| instances[id].trail[outer].2)
+                .or((id != 0).then_some(0));
+        }
+        Value::Null
+    }
+
+    /// Every node of `field` (field `index`) under `instance` through the repeats `chain`, in
+    /// document order: the field's value in each row, or nothing (`Null`) for a repeat's rows.
+    fn collect(&self, instance: usize, chain: &[usize], index: usize, out: &mut Vec<Value>) {
+        let instances = &self.run.instances;
+        let Some((&repeat, rest)) = chain.split_first() else {
+            let field = &self.run.form.fields[index];
+            out.push(if field.field_type == FieldType::Repeat {
+                Value::Null
+            } else {
+                instances[instance]
+                    .values
+                    .get(&field.name)
+                    .cloned()
+                    .unwrap_or(Value::Null)
+            });
+            return;
+        };
+        for &row in instances[instance].rows.get(&repeat).into_iter().flatten() {
+            self.collect(row, rest, index, out);
+        }
+    }
+
+    /// How far the repeats `chain` follow the rows being evaluated: the instance they lead
+    /// to and how many of them are bound.
+    fn bound(&self, chain: &[usize]) -> (usize, usize) {
+        let trail = &self.run.instances[self.instance].trail;
+        let mut at = 0;
+        let mut depth = 0;
+        while depth < chain.len() && depth < trail.len() && trail[depth].0 == chain[depth] {
+            at = trail[depth].2;
+            depth += 1;
+        }
+        (at, depth)
+    }
+}
+
 impl Env for Scope<'_> {
     fn nodes(&self, field: &str) -> Vec<Value> {
-        let Some(shared) = self.shared else {
-            return vec![self.value(field)];
-        };
-        let Some(index) = shared.form.index_of(field) else {
+        let Some(index) = self.run.form.index_of(field) else {
             return vec![Value::Null];
         };
-        let target = &shared.form.fields[index];
-        let own_repeat = self.position.map(|(repeat, _)| repeat);
-        let rows = |repeat: usize| shared.rows.get(&repeat).map(Vec::as_slice).unwrap_or(&[]);
-        if target.field_type == FieldType::Repeat && own_repeat != Some(index) {
-            return vec![Value::Null; rows(index).len()];
+        let chain = self.multipliers(index);
+        let (at, depth) = self.bound(&chain);
+        if depth == chain.len() {
+            // Inside the field's own row (or the top): its one value.
+            return vec![self.value_from(at, field)];
         }
-        match target.repeat {
-            Some(repeat) if own_repeat != Some(repeat) => rows(repeat)
+        let mut out = Vec::new();
+        self.collect(at, &chain[depth..], index, &mut out);
+        out
+    }
+
+    fn indexed_repeat(&self, field: &str, rows: &[(&str, f64)]) -> Value {
+        let form = self.run.form;
+        let instances = &self.run.instances;
+        let Some(index) = form.index_of(field) else {
+            return Value::Null;
+        };
+        let chain = self.multipliers(index);
+        let trail = &instances[self.instance].trail;
+        let mut at = 0;
+        for (depth, &repeat) in chain.iter().enumerate() {
+            let given = rows
                 .iter()
-                .map(|row| row.get(field).cloned().unwrap_or(Value::Null))
-                .collect(),
-            _ => vec![self.value(field)],
+                .find(|(name, _)| *name == form.fields[repeat].name);
+            let here = instances[at]
+                .rows
+                .get(&repeat)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            match given {
+                Some(&(_, row)) => {
+                    if row.fract() != 0.0 || row < 1.0 || row > here.len() as f64 {
+                        return Value::Null;
+                    }
+                    at = here[row as usize - 1];
+                }
+                // A repeat not given follows the row being evaluated when it is inside it,
+                // else its first row, as XPath reads the first of several nodes.
+                None => match trail.get(depth) {
+                    Some(&(own, _, id)) if own == repeat && here.contains(&id) => at = id,
+                    _ => {
+                        let mut out = Vec::new();
+                        self.collect(at, &chain[depth..], index, &mut out);
+                        return out.into_iter().next().unwrap_or(Value::Null);
+                    }
+                },
+            }
         }
+        if form.fields[index].field_type == FieldType::Repeat {
+            return Value::Null;
+        }
+        instances[at]
+            .values
+            .get(field)
+            .cloned()
+            .unwrap_or(Value::Null)
     }
 
     fn position(&self) -> Value {
-        self.position
-            .map_or(Value::Null, |(_, row)| Value::Number(row as f64 + 1.0))
+        self.run.instances[self.instance]
+            .trail
+            .last()
+            .map_or(Value::Null, |&(_, row, _)| Value::Number(row as f64 + 1.0))
     }
 
     fn choice_label(&self, field: &str, value: &str) -> Value {
-        let label = self.shared.and_then(|shared| {
-            let index = shared.form.index_of(field)?;
-            let choice = shared.form.fields[index]
+        let form = self.run.form;
+        let label = form.index_of(field).and_then(|index| {
+            let choice = form.fields[index]
                 .choices
                 .iter()
                 .find(|choice| choice.value == value)?;
-            Some(
-                choice
-                    .label
-                    .in_language(&shared.form.default_language)
-                    .to_owned(),
-            )
+            Some(choice.label.in_language(&form.default_language).to_owned())
         });
         Value::String(label.unwrap_or_default())
     }
 
     fn random_site(&self) -> (String, String) {
-        let seed = self.shared.map(|shared| shared.seed).unwrap_or("");
-        let site = match self.position {
-            Some((_, row)) => format!("{}#{}", self.field, row + 1),
-            None => self.field.to_owned(),
-        };
-        (seed.to_owned(), site)
+        let mut site = self.field.to_owned();
+        for (_, row, _) in &self.run.instances[self.instance].trail {
+            site.push_str(&format!("#{}", row + 1));
+        }
+        (self.run.seed.to_owned(), site)
     }
 
     fn value(&self, field: &str) -> Value {
-        self.row
-            .and_then(|row| row.get(field))
-            .or_else(|| self.top.get(field))
-            .cloned()
-            .unwrap_or(Value::Null)
+        self.value_from(self.instance, field)
     }
     fn current(&self) -> Value {
         self.current.clone()
     }
     fn now(&self) -> DateTimeValue {
-        self.now
+        self.run.now
     }
 }
 
-/// The state of one level (the top, or one repeat row) while it is evaluated.
-#[derive(Default)]
-struct Level {
-    values: HashMap<String, Value>,
-    relevant: HashMap<usize, bool>,
-    /// Fields whose answer was read, for the constraint pass.
-    answered: Vec<usize>,
-}
-
+/// One validation: every level of the answers, evaluated field by field in the form's
+/// dependency order, each field in every row it has before the next field.
 struct Run<'a> {
     form: &'a CompiledForm,
     now: DateTimeValue,
-    errors: Vec<FieldError>,
-    readings: Vec<Reading>,
-    /// Repeat rows as the previous pass left them, for `count`, `sum`, … outside a repeat.
-    rows: &'a RowValues,
     seed: &'a str,
-    /// (repeat index, 0-based row) of the row being evaluated.
-    position: Option<(usize, usize)>,
+    /// Each error with the level it belongs to and its phase (0 while fields are evaluated,
+    /// 1 for constraints), so that they are reported level by level in document order.
+    errors: Vec<(usize, u8, FieldError)>,
+    /// The level being evaluated, and the phase.
+    at: (usize, u8),
+    /// Readings with the (repeat, row) trail of their level, for document order.
+    readings: Vec<(Vec<(usize, usize)>, Reading)>,
+    /// The top first, then every row in the order it was reached.
+    instances: Vec<Instance<'a>>,
+    /// The instances of each level (`None` the top, else a repeat), in document order.
+    levels: HashMap<Option<usize>, Vec<usize>>,
 }
 
-fn path_of(prefix: &str, name: &str) -> String {
-    format!("{prefix}{name}")
-}
-
-impl Run<'_> {
+impl<'a> Run<'a> {
     fn error(&mut self, path: String, code: &'static str, message: &str) {
-        self.errors.push(FieldError {
-            field: path,
-            code,
-            message: message.to_owned(),
-        });
+        let (level, phase) = self.at;
+        self.errors.push((
+            level,
+            phase,
+            FieldError {
+                field: path,
+                code,
+                message: message.to_owned(),
+            },
+        ));
     }
 
-    fn scope<'s>(
-        &'s self,
-        top: &'s HashMap<String, Value>,
-        row: Option<&'s HashMap<String, Value>>,
-        current: Value,
-        field: &'s str,
-    ) -> Scope<'s> {
-        Scope {
-            top,
-            row,
+    fn evaluate(&self, instance: usize, expr: &Expr, current: Value, field: &str) -> Value {
+        let scope = Scope {
+            run: self,
+            instance,
             current,
-            now: self.now,
-            shared: Some(Shared {
-                form: self.form,
-                rows: self.rows,
-                seed: self.seed,
-            }),
-            position: self.position,
             field,
-        }
-    }
-
-    fn truthy(
-        &self,
-        expr: &Expr,
-        top: &HashMap<String, Value>,
-        level: &Level,
-        in_row: bool,
-        field: &str,
-    ) -> bool {
-        let scope = self.scope(top, in_row.then_some(&level.values), Value::Null, field);
-        evaluate(expr, &scope).truthy()
-    }
-
-    /// Evaluates one level: `repeat` is `None` for the top level, else the repeat's index;
-    /// `prefix` is prepended to field names in error paths.
-    fn level(
-        &mut self,
-        answers: &Map<String, serde_json::Value>,
-        repeat: Option<usize>,
-        prefix: &str,
-        top: Option<&Level>,
-    ) -> Level {
-        let form = self.form;
-        let mut level = Level::default();
-        let empty = HashMap::new();
-        let in_row = top.is_some();
-        let own_fields = || {
-            form.fields
-                .iter()
-                .enumerate()
-                .filter(move |(_, field)| field.repeat == repeat)
         };
-        let unknown = answers
-            .keys()
-            .filter(|key| {
-                !own_fields().any(|(index, field)| {
-                    &field.name == *key
-                        && Some(index) != repeat
-                        && field.field_type != FieldType::Group
-                })
-            })
-            .count();
-        if unknown > 0 {
-            // Keys are client-chosen text (possibly PHI), so the error names the object that
-            // holds them and how many there are, one error however many: never a key itself.
-            let holder = match prefix.strip_suffix('.') {
-                Some(row) => row.to_owned(),
-                None => String::from("answers"),
-            };
-            let message = if unknown == 1 {
-                String::from("1 answer names no field of this app")
-            } else {
-                format!("{unknown} answers name no field of this app")
-            };
-            self.error(holder, "unknown_field", &message);
+        evaluate(expr, &scope)
+    }
+
+    fn truthy(&self, instance: usize, expr: &Expr, field: &str) -> bool {
+        self.evaluate(instance, expr, Value::Null, field).truthy()
+    }
+
+    /// Adds a level: the top (`parent` `None`) or row `row` of `repeat` in `parent`, and
+    /// reports answers that name no field of it.
+    fn add(
+        &mut self,
+        repeat: Option<usize>,
+        parent: Option<(usize, usize)>,
+        answers: Option<&'a Map<String, serde_json::Value>>,
+        prefix: String,
+    ) -> usize {
+        let id = self.instances.len();
+        let mut trail = Vec::new();
+        if let (Some(repeat), Some((parent, row))) = (repeat, parent) {
+            trail = self.instances[parent].trail.clone();
+            trail.push((repeat, row, id));
+            self.instances[parent]
+                .rows
+                .entry(repeat)
+                .or_default()
+                .push(id);
         }
-        for &index in &form.order {
-            let field = &form.fields[index];
-            if field.repeat != repeat || Some(index) == repeat {
-                continue;
+        let outer = self.at;
+        self.at = (id, 0);
+        if let Some(answers) = answers {
+            let form = self.form;
+            let unknown = answers
+                .keys()
+                .filter(|key| {
+                    !form.fields.iter().enumerate().any(|(index, field)| {
+                        field.repeat == repeat
+                            && &field.name == *key
+                            && Some(index) != repeat
+                            && field.field_type != FieldType::Group
+                    })
+                })
+                .count();
+            if unknown > 0 {
+                // Keys are client-chosen text (possibly PHI), so the error names the object that
+                // holds them and how many there are, one error however many: never a key itself.
+                let holder = match prefix.strip_suffix('.') {
+                    Some(row) => row.to_owned(),
+                    None => String::from("answers"),
+                };
+                let message = if unknown == 1 {
+                    String::from("1 answer names no field of this app")
+                } else {
+                    format!("{unknown} answers name no field of this app")
+                };
+                self.error(holder, "unknown_field", &message);
             }
-            let top_values = top.map(|top| &top.values).unwrap_or(&empty);
-            let values_for_eval = if in_row { top_values } else { &level.values };
-            let parent_relevant = match field.parent {
-                None => true,
-                Some(parent) if Some(parent) == repeat => true,
-                Some(parent) => level
-                    .relevant
-                    .get(&parent)
-                    .or_else(|| top.and_then(|top| top.relevant.get(&parent)))
-                    .copied()
-                    .unwrap_or(true),
-            };
-            let relevant = parent_relevant
-                && field.relevant.as_ref().is_none_or(|expr| {
-                    self.truthy(expr, values_for_eval, &level, in_row, &field.name)
-                });
-            level.relevant.insert(index, relevant);
-            let path = path_of(prefix, &field.name);
-            let submitted = answers.get(&field.name).filter(|json| !json.is_null());
-            match field.field_type {
-                FieldType::Group => {}
-                // A typed question with a calculation is a read-only computed answer; one set
-                // by a trigger stays a question the person may change.
-                _ if field.calculation.is_some()
-                    && !field.field_type.is_container()
-                    && (field.read_only || field.field_type == FieldType::Calculate) =>
-                {
-                    // `.` (and so `once(…)`) reads the submitted value: a value computed once
-                    // on the device keeps what it first computed.
-                    let own = submitted.map(computed_value).unwrap_or(Value::Null);
-                    let mut value = match (&field.calculation, relevant) {
-                        (Some(expr), true) => {
-                            let scope = self.scope(
-                                values_for_eval,
-                                in_row.then_some(&level.values),
-                                own.clone(),
-                                &field.name,
-                            );
-                            evaluate(expr, &scope)
-                        }
-                        _ => Value::Null,
-                    };
-                    // A triggered value was computed when its trigger last changed, so it
-                    // can be checked only when the calculation reads nothing but the
-                    // triggers, whose final answers it then saw.
-                    let checkable = field.trigger.is_empty()
-                        || field.calculation.as_ref().is_some_and(|expr| {
-                            !expr.reads_beyond_fields()
-                                && expr
-                                    .references()
-                                    .iter()
-                                    .all(|name| field.trigger.contains(name))
-                        });
-                    if let Some(json) = submitted {
-                        if !relevant {
-                            self.error(
-                                path.clone(),
-                                "not_relevant",
-                                "this field is not relevant and must not be answered",
-                            );
-                        } else if !checkable {
-                            value = match read_answer(field, json) {
-                                _ if field.field_type == FieldType::Calculate => own,
-                                Ok(answer) => answer.value,
-                                Err(problem) => {
-                                    self.error(path.clone(), problem.code, problem.message);
-                                    Value::Null
-                                }
-                            };
-                        } else if !same_computed(&value, json) {
-                            self.error(
-                                path.clone(),
-                                "calculation_mismatch",
-                                "the submitted value differs from the calculation",
-                            );
-                        }
-                    } else if !field.trigger.is_empty() {
-                        // Unsubmitted, it holds what its trigger last gave it: nothing until a
-                        // trigger is answered.
-                        let scope = self.scope(
-                            values_for_eval,
-                            in_row.then_some(&level.values),
-                            Value::Null,
-                            &field.name,
-                        );
-                        let triggered = field
-                            .trigger
-                            .iter()
-                            .any(|name| !scope.value(name).is_empty());
-                        if !checkable || !triggered {
-                            value = Value::Null;
-                        }
-                    }
-                    if let Value::Number(number) = value
-                        && number.is_finite()
-                        && field.code.is_some()
-                    {
-                        self.readings.push(Reading {
-                            index,
-                            path,
-                            number,
-                            in_repeat: in_row,
-                        });
-                    }
-                    level.values.insert(field.name.clone(), value);
-                }
-                FieldType::Note => {
-                    if submitted.is_some() {
-                        self.error(path, "not_answerable", "a note takes no answer");
-                    }
-                }
-                FieldType::Repeat => {
-                    let count = field.repeat_count.as_ref().map(|expr| {
-                        let scope = self.scope(
-                            values_for_eval,
-                            in_row.then_some(&level.values),
-                            Value::Null,
-                            &field.name,
-                        );
-                        evaluate(expr, &scope).as_number()
+        }
+        self.at = outer;
+        self.instances.push(Instance {
+            answers,
+            prefix,
+            trail,
+            values: HashMap::new(),
+            relevant: HashMap::new(),
+            answered: Vec::new(),
+            unanswered: Vec::new(),
+            rows: HashMap::new(),
+        });
+        self.levels.entry(repeat).or_default().push(id);
+        id
+    }
+
+    /// Evaluates field `index` in level `id`.
+    fn field(&mut self, id: usize, index: usize) {
+        let form = self.form;
+        let field = &form.fields[index];
+        let Some(answers) = self.instances[id].answers else {
+            return;
+        };
+        self.at = (id, 0);
+        let parent_relevant = match field.parent {
+            None => true,
+            Some(parent) if Some(parent) == field.repeat => true,
+            Some(parent) => self.instances[id]
+                .relevant
+                .get(&parent)
+                .copied()
+                .unwrap_or(true),
+        };
+        let relevant = parent_relevant
+            && field
+                .relevant
+                .as_ref()
+                .is_none_or(|expr| self.truthy(id, expr, &field.name));
+        self.instances[id].relevant.insert(index, relevant);
+        let path = path_of(&self.instances[id].prefix, &field.name);
+        let submitted = answers.get(&field.name).filter(|json| !json.is_null());
+        match field.field_type {
+            FieldType::Group => {}
+            // A typed question with a calculation is a read-only computed answer; one set
+            // by a trigger stays a question the person may change.
+            _ if field.calculation.is_some()
+                && !field.field_type.is_container()
+                && (field.read_only || field.field_type == FieldType::Calculate) =>
+            {
+                // `.` (and so `once(…)`) reads the submitted value: a value computed once
+                // on the device keeps what it first computed.
+                let own = submitted.map(computed_value).unwrap_or(Value::Null);
+                let mut value = match (&field.calculation, relevant) {
+                    (Some(expr), true) => self.evaluate(id, expr, own.clone(), &field.name),
+                    _ => Value::Null,
+                };
+                // A triggered value was computed when its trigger last changed, so it
+                // can be checked only when the calculation reads nothing but the
+                // triggers, whose final answers it then saw.
+                let checkable = field.trigger.is_empty()
+                    || field.calculation.as_ref().is_some_and(|expr| {
+                        !expr.reads_beyond_fields()
+                            && expr
+                                .references()
+                                .iter()
+                                .all(|name| field.trigger.contains(name))
                     });
-                    let rows = self.check_repeat(field, submitted, relevant, &path, count);
-                    level
-                        .values
-                        .insert(field.name.clone(), Value::Number(rows as f64));
-                }
-                _ => {
-                    let required = field.required
-                        || field.required_if.as_ref().is_some_and(|expr| {
-                            self.truthy(expr, values_for_eval, &level, in_row, &field.name)
-                        });
-                    if field.read_only && submitted.is_some() && submitted != field.default.as_ref()
-                    {
+                if let Some(json) = submitted {
+                    if !relevant {
                         self.error(
                             path.clone(),
-                            "read_only",
-                            "this field is read-only: its answer is its default",
+                            "not_relevant",
+                            "this field is not relevant and must not be answered",
+                        );
+                    } else if !checkable {
+                        value = match read_answer(field, json) {
+                            _ if field.field_type == FieldType::Calculate => own,
+                            Ok(answer) => answer.value,
+                            Err(problem) => {
+                                self.error(path.clone(), problem.code, problem.message);
+                                Value::Null
+                            }
+                        };
+                    } else if !same_computed(&value, json) {
+                        self.error(
+                            path.clone(),
+                            "calculation_mismatch",
+                            "the submitted value differs from the calculation",
                         );
                     }
-                    if submitted.is_none() && relevant && required {
-                        let message = field
-                            .required_message
-                            .as_ref()
-                            .map(|text| text.in_language(&form.default_language).to_owned())
-                            .unwrap_or_else(|| String::from("an answer is required"));
-                        self.error(path.clone(), "required", &message);
+                } else if !field.trigger.is_empty() {
+                    // Unsubmitted, it holds what its trigger last gave it: nothing until a
+                    // trigger is answered.
+                    let scope = Scope {
+                        run: self,
+                        instance: id,
+                        current: Value::Null,
+                        field: &field.name,
+                    };
+                    let triggered = field
+                        .trigger
+                        .iter()
+                        .any(|name| !scope.value(name).is_empty());
+                    if !checkable || !triggered {
+                        value = Value::Null;
                     }
-                    let mut value =
-                        self.answer(field, index, submitted, relevant, path.clone(), in_row);
-                    if let Some(filter) = &field.choice_filter {
-                        let scope = self.scope(
-                            values_for_eval,
-                            in_row.then_some(&level.values),
-                            Value::Null,
-                            &field.name,
-                        );
-                        if !chosen_are_offered(field, filter, &scope, &value) {
+                }
+                if let Value::Number(number) = value
+                    && number.is_finite()
+                    && field.code.is_some()
+                {
+                    self.reading(id, index, path, number);
+                }
+                self.instances[id].values.insert(field.name.clone(), value);
+            }
+            FieldType::Note => {
+                if submitted.is_some() {
+                    self.error(path, "not_answerable", "a note takes no answer");
+                }
+            }
+            FieldType::Repeat => {
+                let count = field.repeat_count.as_ref().map(|expr| {
+                    self.evaluate(id, expr, Value::Null, &field.name)
+                        .as_number()
+                });
+                let rows = self.check_repeat(field, submitted, relevant, &path, count);
+                self.instances[id]
+                    .values
+                    .insert(field.name.clone(), Value::Number(rows as f64));
+                if relevant && let Some(rows) = submitted.and_then(|json| json.as_array()) {
+                    for (row_number, row) in rows.iter().enumerate() {
+                        let object = row.as_object();
+                        let prefix = format!("{path}[{row_number}].");
+                        let row_id = self.add(Some(index), Some((id, row_number)), object, prefix);
+                        if object.is_none() {
+                            self.at = (row_id, 0);
                             self.error(
-                                path,
-                                "choice_not_offered",
-                                "the answer is not among the choices the field's choice_filter offers",
+                                format!("{path}[{row_number}]"),
+                                "not_an_object",
+                                "a repeat row is an object of answers",
                             );
-                            value = Value::Null;
+                            self.at = (id, 0);
                         }
                     }
-                    if !value.is_empty() {
-                        level.answered.push(index);
+                }
+            }
+            _ => {
+                if field.read_only && submitted.is_some() && submitted != field.default.as_ref() {
+                    self.error(
+                        path.clone(),
+                        "read_only",
+                        "this field is read-only: its answer is its default",
+                    );
+                }
+                if submitted.is_none() && relevant {
+                    let at = self.errors.len();
+                    self.instances[id].unanswered.push((index, at));
+                }
+                let mut value = self.answer(id, field, index, submitted, relevant, path.clone());
+                if let Some(filter) = &field.choice_filter {
+                    let scope = Scope {
+                        run: self,
+                        instance: id,
+                        current: Value::Null,
+                        field: &field.name,
+                    };
+                    if !chosen_are_offered(field, filter, &scope, &value) {
+                        self.error(
+                            path,
+                            "choice_not_offered",
+                            "the answer is not among the choices the field's choice_filter offers",
+                        );
+                        value = Value::Null;
                     }
-                    level.values.insert(field.name.clone(), value);
+                }
+                if !value.is_empty() {
+                    self.instances[id].answered.push(index);
+                }
+                self.instances[id].values.insert(field.name.clone(), value);
+            }
+        }
+    }
+
+    fn reading(&mut self, id: usize, index: usize, path: String, number: f64) {
+        let trail = self.instances[id]
+            .trail
+            .iter()
+            .map(|&(repeat, row, _)| (repeat, row))
+            .collect();
+        self.readings.push((
+            trail,
+            Reading {
+                index,
+                path,
+                number,
+                in_repeat: id != 0,
+            },
+        ));
+    }
+
+    /// What needs every value: `required` (as an expression it may read any field) and
+    /// constraints, in every level.
+    fn finish(&mut self) {
+        let form = self.form;
+        let mut missing = Vec::new();
+        for id in 0..self.instances.len() {
+            let prefix = self.instances[id].prefix.clone();
+            for (index, at) in self.instances[id].unanswered.clone() {
+                let field = &form.fields[index];
+                let required = field.required
+                    || field
+                        .required_if
+                        .as_ref()
+                        .is_some_and(|expr| self.truthy(id, expr, &field.name));
+                if required {
+                    let message = field
+                        .required_message
+                        .as_ref()
+                        .map(|text| text.in_language(&form.default_language).to_owned())
+                        .unwrap_or_else(|| String::from("an answer is required"));
+                    missing.push((
+                        at,
+                        (
+                            id,
+                            0,
+                            FieldError {
+                                field: path_of(&prefix, &field.name),
+                                code: "required",
+                                message,
+                            },
+                        ),
+                    ));
                 }
             }
         }
-        // Constraints may read any field, including later ones, so they run once every value
-        // of the level is known.
-        for &index in &level.answered {
-            let field = &form.fields[index];
-            let Some(expr) = &field.constraint else {
-                continue;
-            };
-            let top_values = top.map(|top| &top.values).unwrap_or(&level.values);
-            let current = level
-                .values
-                .get(&field.name)
-                .cloned()
-                .unwrap_or(Value::Null);
-            let scope = self.scope(
-                top_values,
-                in_row.then_some(&level.values),
-                current,
-                &field.name,
-            );
-            if !evaluate(expr, &scope).truthy() {
-                let message = field
-                    .constraint_message
-                    .as_ref()
-                    .map(|text| text.in_language(&form.default_language).to_owned())
-                    .unwrap_or_else(|| {
-                        String::from("the answer does not meet the field's constraint")
-                    });
-                self.error(path_of(prefix, &field.name), "constraint_failed", &message);
+        // Each `required` where the field was evaluated, the constraints after everything.
+        missing.sort_by_key(|(at, _)| *at);
+        let mut missing = missing.into_iter().peekable();
+        let mut errors = Vec::with_capacity(self.errors.len() + missing.len());
+        for (position, error) in std::mem::take(&mut self.errors).into_iter().enumerate() {
+            while let Some((_, required)) = missing.next_if(|(at, _)| *at <= position) {
+                errors.push(required);
+            }
+            errors.push(error);
+        }
+        errors.extend(missing.map(|(_, required)| required));
+        self.errors = errors;
+        for id in 0..self.instances.len() {
+            self.at = (id, 1);
+            let prefix = self.instances[id].prefix.clone();
+            for index in self.instances[id].answered.clone() {
+                let field = &form.fields[index];
+                let Some(expr) = &field.constraint else {
+                    continue;
+                };
+                let current = self.instances[id]
+                    .values
+                    .get(&field.name)
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                if !self.evaluate(id, expr, current, &field.name).truthy() {
+                    let message = field
+                        .constraint_message
+                        .as_ref()
+                        .map(|text| text.in_language(&form.default_language).to_owned())
+                        .unwrap_or_else(|| {
+                            String::from("the answer does not meet the field's constraint")
+                        });
+                    self.error(path_of(&prefix, &field.name), "constraint_failed", &message);
+                }
             }
         }
-        level
     }
 
     /// Checks a repeat's rows (not their contents) and returns how many there are.
@@ -523,12 +682,12 @@ impl Run<'_> {
 
     fn answer(
         &mut self,
+        id: usize,
         field: &CompiledField,
         index: usize,
         submitted: Option<&serde_json::Value>,
         relevant: bool,
         path: String,
-        in_repeat: bool,
     ) -> Value {
         let Some(json) = submitted else {
             return Value::Null;
@@ -574,16 +733,15 @@ impl Run<'_> {
                 return Value::Null;
             }
             if field.code.is_some() {
-                self.readings.push(Reading {
-                    index,
-                    path,
-                    number,
-                    in_repeat,
-                });
+                self.reading(id, index, path, number);
             }
         }
         answer.value
     }
+}
+
+fn path_of(prefix: &str, name: &str) -> String {
+    format!("{prefix}{name}")
 }
 
 /// A choice filter's view of one choice: the answers as the select's own expressions see
@@ -606,6 +764,9 @@ impl Env for ChoiceScope<'_> {
     }
     fn nodes(&self, field: &str) -> Vec<Value> {
         self.answers.nodes(field)
+    }
+    fn indexed_repeat(&self, field: &str, rows: &[(&str, f64)]) -> Value {
+        self.answers.indexed_repeat(field, rows)
     }
     fn position(&self) -> Value {
         self.answers.position()
@@ -642,9 +803,7 @@ fn chosen_are_offered(
     answers: &Scope,
     value: &Value,
 ) -> bool {
-    let language = answers
-        .shared
-        .map_or("", |shared| shared.form.default_language.as_str());
+    let language = answers.run.form.default_language.as_str();
     let chosen: Vec<&str> = match value {
         Value::String(text) => vec![text.as_str()],
         Value::Multi(values) => values.iter().map(String::as_str).collect(),
@@ -707,37 +866,13 @@ impl CompiledForm {
         self.validate_seeded(answers, now, "")
     }
 
-    /// Whether an expression outside a repeat reads that repeat's rows (`count`, `sum`, …):
-    /// the top level then needs the rows first, so validation runs in passes.
-    fn reads_rows_across_levels(&self) -> bool {
-        self.fields.iter().any(|field| {
-            [
-                &field.relevant,
-                &field.calculation,
-                &field.constraint,
-                &field.repeat_count,
-                &field.required_if,
-            ]
-            .into_iter()
-            .flatten()
-            .any(|expr| {
-                expr.references().iter().any(|name| {
-                    self.index_of(name).is_some_and(|index| {
-                        let target = &self.fields[index];
-                        let rows_of = if target.field_type == FieldType::Repeat {
-                            Some(index)
-                        } else {
-                            target.repeat
-                        };
-                        rows_of.is_some() && rows_of != field.repeat
-                    })
-                })
-            })
-        })
-    }
-
     /// Validates with `seed` (the submission's own, shared with the client) for `random()`
     /// and `uuid()`.
+    ///
+    /// Fields are evaluated in the dependency order, each in every level it has (the top, or
+    /// every row of its repeat, at any depth) before the next: whatever an expression reads,
+    /// in its own row, an enclosing one or the rows of a repeat, is known before it is read.
+    /// `required` and constraints, which may read any field, come once every value is known.
     pub fn validate_seeded(
         &self,
         answers: &Map<String, serde_json::Value>,
@@ -753,87 +888,55 @@ impl CompiledForm {
                 message: String::from("the server clock is out of range"),
             }]);
         };
-        // The top level reads rows through `count`, `sum`, …, and rows read the top level:
-        // each pass sees the rows of the one before, and three passes settle every chain
-        // top → rows → top → rows that an acyclic form can have across its two levels.
-        let passes = if self.reads_rows_across_levels() {
-            3
-        } else {
-            1
+        let mut run = Run {
+            form: self,
+            now,
+            seed,
+            errors: Vec::new(),
+            at: (0, 0),
+            readings: Vec::new(),
+            instances: Vec::new(),
+            levels: HashMap::new(),
         };
-        let mut rows = RowValues::new();
-        let mut outcome = None;
-        for _ in 0..passes {
-            let (run, top, next_rows) = self.pass(answers, now, seed, &rows);
-            rows = next_rows;
-            outcome = Some((run, top));
+        run.add(None, None, Some(answers), String::new());
+        for &index in &self.order {
+            let level = self.fields[index].repeat;
+            let ids = run.levels.get(&level).cloned().unwrap_or_default();
+            for id in ids {
+                run.field(id, index);
+            }
         }
-        let Some((run, top)) = outcome else {
-            return Err(Vec::new());
-        };
-        let (mut errors, readings) = run;
+        run.finish();
+        // Observations in document order: the top's, then each row's before its nested rows.
+        run.readings.sort_by(|a, b| a.0.cmp(&b.0));
+        let readings: Vec<Reading> = run
+            .readings
+            .into_iter()
+            .map(|(_, reading)| reading)
+            .collect();
+        // Errors level by level in document order (the top's, then each row's before its
+        // nested rows'), each level's constraints after its other errors.
+        let trails: Vec<Vec<(usize, usize)>> = run
+            .instances
+            .iter()
+            .map(|instance| {
+                instance
+                    .trail
+                    .iter()
+                    .map(|&(repeat, row, _)| (repeat, row))
+                    .collect()
+            })
+            .collect();
+        run.errors
+            .sort_by(|a, b| (&trails[a.0], a.1).cmp(&(&trails[b.0], b.1)));
+        let mut errors: Vec<FieldError> =
+            run.errors.into_iter().map(|(_, _, error)| error).collect();
+        let top = run.instances.swap_remove(0);
         let derived = derive(self, &readings, &top.values, &mut errors);
         if errors.is_empty() {
             Ok(derived)
         } else {
             Err(errors)
         }
-    }
-
-    /// One evaluation of every level: its errors and readings, the top level, and every
-    /// repeat row's values for the next pass.
-    fn pass(
-        &self,
-        answers: &Map<String, serde_json::Value>,
-        now: DateTimeValue,
-        seed: &str,
-        rows: &RowValues,
-    ) -> ((Vec<FieldError>, Vec<Reading>), Level, RowValues) {
-        let mut run = Run {
-            form: self,
-            now,
-            errors: Vec::new(),
-            readings: Vec::new(),
-            rows,
-            seed,
-            position: None,
-        };
-        let top = run.level(answers, None, "", None);
-        let mut next_rows = RowValues::new();
-        for (index, field) in self.fields.iter().enumerate() {
-            if field.field_type != FieldType::Repeat || field.repeat.is_some() {
-                continue;
-            }
-            if !top.relevant.get(&index).copied().unwrap_or(false) {
-                continue;
-            }
-            let Some(submitted) = answers.get(&field.name).and_then(|json| json.as_array()) else {
-                continue;
-            };
-            let values = next_rows.entry(index).or_default();
-            for (row_number, row) in submitted.iter().enumerate() {
-                let prefix = format!("{}[{row_number}].", field.name);
-                run.position = Some((index, row_number));
-                match row.as_object() {
-                    Some(row) => {
-                        let level = run.level(row, Some(index), &prefix, Some(&top));
-                        values.push(level.values);
-                    }
-                    None => {
-                        run.error(
-                            format!("{}[{row_number}]", field.name),
-                            "not_an_object",
-                            "a repeat row is an object of answers",
-                        );
-                        values.push(HashMap::new());
-                    }
-                }
-            }
-            run.position = None;
-        }
-        let Run {
-            errors, readings, ..
-        } = run;
-        ((errors, readings), top, next_rows)
     }
 }

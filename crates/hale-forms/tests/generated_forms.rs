@@ -3,7 +3,7 @@
 //! drift fails here until the file is regenerated on purpose with
 //! `HALE_BLESS=1 cargo test -p hale-forms --test generated_forms`.
 //!
-//! The definitions are the sample apps and forms written for repeats (rows read across levels,
+//! The definitions are the sample apps and forms written for repeats (rows read across levels, repeats nested in repeats,
 //! `position`, `indexed-repeat`, `repeat_count`), relevance chains, calculations, unit
 //! conversion through every accepted unit of the catalogue, required and `required_if`,
 //! constraints with translated messages, and NEWS2; each is answered many times at random, from
@@ -87,6 +87,46 @@ fn repeats() -> Value {
                 {"name": "ok", "type": "boolean", "label": "Taken?", "required_if": "position(..) = 1"}
             ]},
             {"name": "note_rows", "type": "note", "label": "Rows: ${dose_count}"}
+        ]
+    })
+}
+
+/// Repeats inside repeats: rows read their own row, the enclosing row and the top; `count`,
+/// `sum` and `max` read the rows under the row being evaluated (or every row, from the top);
+/// `position(..)` and `indexed-repeat` with 3 and 5 arguments; coded answers in nested rows.
+fn nested() -> Value {
+    json!({
+        "title": "Nested repeats",
+        "rate_limit_policy": "daily",
+        "choice_lists": {"drugs": [{"value": "para", "label": "Paracetamol"}, {"value": "ibu", "label": "Ibuprofen"}]},
+        "fields": [
+            {"name": "limit", "type": "decimal", "label": "Dose limit", "min": 0, "max": 100},
+            {"name": "visits", "type": "repeat", "label": "Visits", "max_count": 3, "children": [
+                {"name": "seen", "type": "date", "label": "Seen on", "required": true},
+                {"name": "planned", "type": "integer", "label": "Checks planned", "min": 0, "max": 3},
+                {"name": "visit_row", "type": "calculate", "calculation": "position(..)"},
+                {"name": "doses", "type": "repeat", "label": "Doses", "relevant": "${seen} != ''", "max_count": 3, "children": [
+                    {"name": "drug", "type": "select_one", "label": "Drug", "choice_list": "drugs", "required": true},
+                    {"name": "amount", "type": "decimal", "label": "Amount", "required": true, "constraint": ". > 0 and . <= ${limit}"},
+                    {"name": "pulse", "type": "integer", "label": "Pulse", "code": "8867-4", "unit": "/min", "relevant": "${visit_row} = 1"},
+                    {"name": "where", "type": "calculate", "calculation": "concat(${visit_row}, '.', position(..))"},
+                    {"name": "previous", "type": "calculate", "calculation": "indexed-repeat(${amount}, ${doses}, position(..) - 1)"},
+                    {"name": "more", "type": "acknowledge", "label": "More than before", "relevant": "${amount} > ${previous}"},
+                    {"name": "draw", "type": "calculate", "calculation": "round(random(), 3)"}
+                ]},
+                {"name": "visit_total", "type": "calculate", "calculation": "sum(${amount})"},
+                {"name": "visit_doses", "type": "calculate", "calculation": "count(${doses})"},
+                {"name": "checks", "type": "repeat", "label": "Checks", "repeat_count": "${planned}", "children": [
+                    {"name": "done", "type": "boolean", "label": "Done?", "required_if": "${visit_doses} > 0"}
+                ]},
+                {"name": "heavy", "type": "acknowledge", "label": "Heavy visit", "relevant": "${visit_total} > ${limit}", "required": true}
+            ]},
+            {"name": "all_doses", "type": "calculate", "calculation": "count(${doses})"},
+            {"name": "all_total", "type": "calculate", "calculation": "sum(${amount})"},
+            {"name": "largest", "type": "calculate", "calculation": "max(${visit_total})"},
+            {"name": "first_second", "type": "calculate", "calculation": "indexed-repeat(${amount}, ${visits}, 1, ${doses}, 2)"},
+            {"name": "last_visit_first", "type": "calculate", "calculation": "indexed-repeat(${drug}, ${visits}, count(${visits}), ${doses}, 1)"},
+            {"name": "note_all", "type": "note", "label": "Doses: ${all_doses}"}
         ]
     })
 }
@@ -475,22 +515,20 @@ fn repair(
             break;
         };
         for error in errors {
-            // `name`, `repeat[row].name`, `repeat[row]` or `answers`.
-            let (holder, name) = match error.field.split_once('.') {
-                Some((row, name)) => (Some(row.to_owned()), name.to_owned()),
+            // `name`, `repeat[row].name`, `repeat[row]` or `answers`, with rows nested in rows.
+            let (holder, name) = match error.field.rsplit_once('.') {
+                Some((rows, name)) => (Some(rows.to_owned()), name.to_owned()),
                 None => (None, error.field.clone()),
             };
-            let level = match &holder {
-                None => Some(&mut answers),
-                Some(row) => {
-                    let (repeat, index) = row.trim_end_matches(']').split_once('[').unwrap();
-                    let index: usize = index.parse().unwrap();
-                    answers
-                        .get_mut(repeat)
-                        .and_then(|rows| rows.get_mut(index))
-                        .and_then(Value::as_object_mut)
-                }
-            };
+            let mut level = Some(&mut answers);
+            for row in holder.iter().flat_map(|rows| rows.split('.')) {
+                let (repeat, index) = row.trim_end_matches(']').split_once('[').unwrap();
+                let index: usize = index.parse().unwrap();
+                level = level
+                    .and_then(|level| level.get_mut(repeat))
+                    .and_then(|rows| rows.get_mut(index))
+                    .and_then(Value::as_object_mut);
+            }
             let Some(level) = level else { continue };
             if name == "answers" {
                 level.remove("not_a_field");
@@ -688,8 +726,10 @@ fn broken() -> Vec<(&'static str, Value)> {
             json!({"title": "Broken", "fields": [{"name": "g", "type": "group", "label": "G"}]}),
         ),
         (
-            "nested-repeat",
-            json!({"title": "Broken", "fields": [{"name": "r", "type": "repeat", "children": [{"name": "s", "type": "repeat", "children": [field(json!({}))]}]}]}),
+            "reference-into-nested-repeat",
+            json!({"title": "Broken", "fields": [{"name": "r", "type": "repeat", "children": [
+                {"name": "s", "type": "repeat", "children": [field(json!({}))]},
+                {"name": "t", "type": "calculate", "calculation": "${a} + 1"}]}]}),
         ),
         (
             "calculation-missing",
@@ -799,6 +839,23 @@ fn generate() -> Value {
             );
         }
     }
+    // Nested repeats, from draws of their own so that the cases above stay as they were.
+    let mut nested_draws = Draws(0x4e45_5354);
+    let definition = nested();
+    for _ in 0..150 {
+        let draws = &mut nested_draws;
+        let now = *draws.pick(&NOWS);
+        let wrong_too = draws.chance(50);
+        let mut answers = answers_for(draws, &definition, &definition["fields"], wrong_too);
+        if !wrong_too {
+            answers = repair(draws, &definition, answers, now);
+        }
+        let expected = verdict(&definition, &answers, now);
+        cases.push(
+            json!({"definition": "nested", "answers": answers, "now": now, "expected": expected}),
+        );
+    }
+    definitions.insert(String::from("nested"), definition);
     for (name, definition) in broken() {
         let name = format!("broken-{name}");
         cases.push(json!({"definition": name, "expected": compile_verdict(&definition)}));

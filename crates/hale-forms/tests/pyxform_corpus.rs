@@ -17,14 +17,13 @@ use hale_forms::xlsform::{ImportLimits, import_tables};
 /// Refusals that are design decisions, documented in docs/app-format.md ("XLSForm import"):
 /// a form pyxform accepts and Hale refuses with one of these is not counted against the
 /// acceptance target.
-const DESIGN_REFUSALS: [&str; 14] = [
+const DESIGN_REFUSALS: [&str; 13] = [
     "attached_data_unsupported",
     "select_from_file_unsupported",
     "external_data_unsupported",
     "external_choices_unsupported",
     "unsupported_sheet",
     "entities_unsupported",
-    "nested_repeat",
     "duplicate_name",
     "last_saved_unsupported",
     "xpath_path_unsupported",

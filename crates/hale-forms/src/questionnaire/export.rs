@@ -240,8 +240,21 @@ fn item_type(field: &Field) -> &'static str {
 
 impl Context<'_> {
     /// The FHIRPath twin of a Hale expression, when it has one.
-    fn fhirpath(&self, url: &str, source: &str) -> Option<Value> {
+    /// The expression in FHIRPath, for a field answered in `repeat` (if any). FHIRPath reads
+    /// a question by linkId across the whole response: in a repeat that is every row's answer,
+    /// not the row's own, so an expression inside a repeat that reads a field of a repeat has
+    /// no FHIRPath here (Hale's own expression says it).
+    fn fhirpath(&self, url: &str, source: &str, repeat: Option<&str>) -> Option<Value> {
         let expr = hale_expr::parse(source).ok()?;
+        if repeat.is_some()
+            && expr.references().iter().any(|name| {
+                self.targets
+                    .get(name)
+                    .is_some_and(|target| target.repeat.is_some())
+            })
+        {
+            return None;
+        }
         let text = to_fhirpath(&expr, &self.answers)?;
         Some(json!({"url": url, "valueExpression": {"language": FHIRPATH, "expression": text}}))
     }
@@ -520,7 +533,7 @@ impl Context<'_> {
                 }
                 None => {
                     extensions.push(expression(ENABLE_WHEN_EXPRESSION, relevant));
-                    extensions.extend(self.fhirpath(ENABLE_WHEN_EXPRESSION, relevant));
+                    extensions.extend(self.fhirpath(ENABLE_WHEN_EXPRESSION, relevant, repeat));
                 }
             }
         }
@@ -529,7 +542,7 @@ impl Context<'_> {
             // SDC keeps a calculated value up to date; one set by a trigger is not, so no
             // FHIRPath twin that another renderer would keep recomputing.
             if field.trigger.is_empty() {
-                extensions.extend(self.fhirpath(CALCULATED_EXPRESSION, calculation));
+                extensions.extend(self.fhirpath(CALCULATED_EXPRESSION, calculation, repeat));
             }
         }
         for name in &field.trigger {
@@ -537,7 +550,7 @@ impl Context<'_> {
         }
         if let Some(initial) = &field.default_expression {
             extensions.push(expression(INITIAL_EXPRESSION, initial));
-            extensions.extend(self.fhirpath(INITIAL_EXPRESSION, initial));
+            extensions.extend(self.fhirpath(INITIAL_EXPRESSION, initial, repeat));
         }
         if field.constraint.is_some() || field.constraint_message.is_some() {
             let mut parts = vec![

@@ -149,10 +149,22 @@ fn condition(
     own_repeat: Option<&str>,
     targets: &HashMap<String, Target>,
 ) -> Option<Value> {
+    // FHIR reads a question in a repeating group from the same group instance or one that
+    // encloses it, as Hale reads a field from its own row or an enclosing one.
+    let encloses = |repeat: &str| {
+        let mut level = own_repeat;
+        while let Some(name) = level {
+            if name == repeat {
+                return true;
+            }
+            level = targets.get(name).and_then(|outer| outer.repeat.as_deref());
+        }
+        false
+    };
     let reachable = |name: &str| {
         targets
             .get(name)
-            .filter(|target| target.repeat.is_none() || target.repeat.as_deref() == own_repeat)
+            .filter(|target| target.repeat.as_deref().is_none_or(encloses))
     };
     let make = |target: &Target, operator: &str, answer: Value| {
         let mut condition = json!({"question": target.link_id, "operator": operator});

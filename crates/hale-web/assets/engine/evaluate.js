@@ -28,11 +28,23 @@ import {
  * @property {() => Value} current `.`, the field the expression belongs to
  * @property {() => DateTimeValue} now what `now()` returns
  * @property {(field: string) => Value[]} nodes every row's value of a field in a repeat
+ * @property {(field: string, rows: [string, number][]) => Value} indexedRepeat `indexed-repeat`:
+ *   the field in row n1 (from 1) of repeat r1, row n2 of r2 inside it, …; null when no such row
  * @property {() => Value} position `position(..)`, the 1-based row
  * @property {(field: string, value: string) => Value} choiceLabel for `jr:choice-name`
  * @property {() => [string, string]} randomSite the seed and call site of `random()`, `uuid()`
  * @property {(name: string) => Value} [attribute] a member of the choice a choice filter decides on
  */
+
+/**
+ * Row `row` (counted from 1) of `values`; null for anything else.
+ * @param {Value[]} values
+ * @param {number} row
+ * @returns {Value}
+ */
+export function nthRow(values, row) {
+  return row % 1 === 0 && row >= 1 && row <= values.length ? values[row - 1] : null;
+}
 
 /**
  * Evaluates `expr`; a tree deeper than the parser allows reads as unanswered below the limit.
@@ -238,10 +250,17 @@ function call(name, args, env, depth) {
     }
     case 'position': return env.position();
     case 'indexed-repeat': {
-      // Rows are counted from 1; anything else is no row.
-      const row = asNumber(argument(2));
-      const values = nodes(0);
-      return row % 1 === 0 && row >= 1 && row <= values.length ? values[row - 1] : null;
+      // The field, then each repeat with its row (counted from 1; anything else is no row).
+      const target = args[0];
+      if (target?.op !== 'field') return null;
+      /** @type {[string, number][]} */
+      const rows = [];
+      for (let index = 1; index + 1 < args.length; index += 2) {
+        const repeat = args[index];
+        if (repeat.op !== 'field') return null;
+        rows.push([repeat.name, asNumber(evaluateAt(args[index + 1], env, depth))]);
+      }
+      return env.indexedRepeat(target.name, rows);
     }
     case 'once': {
       // The field keeps the value it already has; only an empty one is computed.

@@ -492,6 +492,20 @@ function findCycles(dependencies, order) {
 }
 
 /**
+ * Whether the level `outer` (a repeat's index, or the top for `undefined`) is `inner` or
+ * encloses it.
+ * @param {CompiledField[]} fields
+ * @param {number | undefined} outer
+ * @param {number | undefined} inner
+ */
+function encloses(fields, outer, inner) {
+  for (let level = inner; ; level = fields[level].repeat) {
+    if (level === outer) return true;
+    if (level === undefined) return false;
+  }
+}
+
+/**
  * Checks every `${ref}`, builds the dependency graph and returns the evaluation order.
  * @param {CompiledField[]} fields
  * @param {string[]} paths
@@ -560,8 +574,9 @@ function checkReferences(fields, paths, errors) {
           errors.push(definitionError(path, 'reference_to_group', `\${${name}} is a group, which has no value`));
           continue;
         }
-        // `count(${q})`, `sum(${q})`, … read a repeat's rows from outside it.
-        if (targetField.repeat !== undefined && targetField.repeat !== field.repeat && scalar.has(name)) {
+        // `count(${q})`, `sum(${q})`, … read a repeat's rows from outside it; one value is
+        // there only in the row being evaluated or one that encloses it.
+        if (targetField.repeat !== undefined && !encloses(fields, targetField.repeat, field.repeat) && scalar.has(name)) {
           errors.push(definitionError(
             path,
             'reference_into_repeat',
@@ -643,7 +658,7 @@ export function compile(definition) {
   }
   const seen = new Set();
   const compiled = flat.map((entry) => {
-    const { field, repeat, path } = entry;
+    const { field, path } = entry;
     if (!isValidName(field.name)) {
       errors.push(definitionError(
         `${path}.name`,
@@ -654,9 +669,6 @@ export function compile(definition) {
       errors.push(definitionError(`${path}.name`, 'duplicate_name', `field name '${field.name}' is used twice`));
     } else {
       seen.add(field.name);
-    }
-    if (repeat !== undefined && field.type === 'repeat') {
-      errors.push(definitionError(path, 'nested_repeat', 'a repeat inside a repeat is not supported'));
     }
     checkField(field, path, app, errors);
     return compileField(entry, app, errors);

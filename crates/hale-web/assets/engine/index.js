@@ -13,7 +13,7 @@
  */
 
 import { parse, parseChoiceFilter } from './parser.js';
-import { evaluate as evaluateTree } from './evaluate.js';
+import { evaluate as evaluateTree, nthRow } from './evaluate.js';
 import { DateTimeValue, fromJson, toJson } from './value.js';
 
 export { compile } from './form.js';
@@ -73,6 +73,8 @@ export function mapEnv(values, current, now, extras = {}) {
     current: () => own,
     now: () => now,
     nodes: (field) => rows.get(field) ?? [value(field)],
+    // One repeat's rows are the nodes given; the rows of nested repeats are the form's.
+    indexedRepeat: (field, steps) => (steps.length === 1 ? nthRow(rows.get(field) ?? [value(field)], steps[0][1]) : null),
     position: () => position,
     choiceLabel: (field, choice) => {
       const labels = extras.labels ?? {};

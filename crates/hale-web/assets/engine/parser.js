@@ -35,7 +35,8 @@ export const ARITY = /** @type {Record<string, [number, number]>} */ ({
   count: [1, 1], sum: [1, 1], once: [1, 1], 'decimal-date-time': [1, 1], 'boolean-from-string': [1, 1],
   max: [1, Infinity], min: [1, Infinity],
   'jr:choice-name': [2, 2], 'format-date': [2, 2],
-  'indexed-repeat': [3, 3],
+  // A field, then a repeat and a row for each enclosing repeat given: 3, 5 or 7.
+  'indexed-repeat': [3, 7],
   not: [1, 1], 'count-selected': [1, 1], 'string-length': [1, 1], int: [1, 1], number: [1, 1],
   string: [1, 1], boolean: [1, 1], date: [1, 1],
   round: [1, 2],
@@ -230,8 +231,9 @@ class Parser {
       argumentList[1] = { expr: { op: 'field', name: match[1] }, depth: argumentList[1].depth };
     }
     if (name === 'count' || name === 'sum' || name === 'indexed-repeat') {
-      const rows = name === 'indexed-repeat' ? 2 : 1;
-      if (argumentList.slice(0, rows).some((argument) => argument.expr.op !== 'field')) {
+      // The field, and for `indexed-repeat` each repeat (every argument but the rows).
+      const readsRows = (/** @type {number} */ index) => index === 0 || (name === 'indexed-repeat' && index % 2 === 1);
+      if (argumentList.some((argument, index) => readsRows(index) && argument.expr.op !== 'field')) {
         throw new ParseError(position, `${name} reads the rows of a field: give it as \${name}`);
       }
     }
@@ -302,6 +304,12 @@ const trimRust = (text) => text.replace(/^\p{White_Space}+|\p{White_Space}+$/gu,
  * @param {number} position
  */
 function checkArity(name, count, position) {
+  if (name === 'indexed-repeat' && count % 2 === 0) {
+    throw new ParseError(
+      position,
+      `function 'indexed-repeat' takes a field, then a repeat and a row for each repeat: 3, 5 or 7 arguments, found ${count}`,
+    );
+  }
   const [minimum, maximum] = ARITY[name];
   if (count >= minimum && count <= maximum) return;
   let expected;
@@ -380,7 +388,8 @@ export function references(expr, names = new Set()) {
 
 /**
  * Field names read as one value: all references but the direct field arguments of `count`,
- * `sum`, `max`, `min` and the first two of `indexed-repeat`, which read a repeat's rows.
+ * `sum`, `max`, `min` and the field and repeats of `indexed-repeat` (all but its rows), which
+ * read a repeat's rows.
  * @param {Expr} expr
  * @param {Set<string>} [names]
  * @returns {Set<string>}
@@ -394,7 +403,7 @@ export function scalarReferences(expr, names = new Set()) {
   } else if (expr.op === 'call') {
     const readsRows = ['count', 'sum', 'max', 'min'].includes(expr.function);
     expr.arguments.forEach((argument, index) => {
-      const rows = readsRows || (expr.function === 'indexed-repeat' && index < 2);
+      const rows = readsRows || (expr.function === 'indexed-repeat' && (index === 0 || index % 2 === 1));
       if (!(rows && argument.op === 'field')) scalarReferences(argument, names);
     });
   }

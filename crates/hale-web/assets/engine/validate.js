@@ -21,25 +21,9 @@ import { DateTimeValue, asNumber, isEmpty, truthy } from './value.js';
  * @typedef {import('./evaluate.js').Env} Env
  * @typedef {{field: string, code: string, message: string}} FieldError
  * @typedef {{index: number, path: string, number: number, inRepeat: boolean}} Reading
- * @typedef {Map<number, Map<string, Value>[]>} RowValues every repeat's rows, by repeat index
  * @typedef {{relevant: boolean, required: boolean, readOnly: boolean, value: unknown, errors: {code: string, message: string}[],
  *   choices?: string[]}} FieldState `choices`: the values a select's choice_filter offers
  */
-
-/** The state of one level (the top, or one repeat row) while it is evaluated. */
-class Level {
-  constructor() {
-    /** @type {Map<string, Value>} */
-    this.values = new Map();
-    /** @type {Map<number, boolean>} */
-    this.relevant = new Map();
-    /** Fields whose answer was read, for the constraint pass. @type {number[]} */
-    this.answered = [];
-  }
-}
-
-/** @type {Map<string, Value>} */
-const NO_VALUES = new Map();
 
 /**
  * A member of a choice as a choice filter reads it: `name` is its value, `label` its label
@@ -128,25 +112,60 @@ function checkNumber(field, number) {
   return null;
 }
 
-/** One evaluation of every level: errors, readings, each field's state. */
+/** One level of answers: the top, or one row of a repeat (at any depth of nesting). */
+class Instance {
+  /**
+   * @param {Record<string, unknown> | null} answers null for a row that is not an object
+   * @param {string} prefix put before field names in error paths
+   * @param {[number, number, number][]} trail (repeat, 0-based row, instance) of each enclosing row and this one
+   */
+  constructor(answers, prefix, trail) {
+    this.answers = answers;
+    this.prefix = prefix;
+    this.trail = trail;
+    /** @type {Map<string, Value>} */
+    this.values = new Map();
+    /** @type {Map<number, boolean>} */
+    this.relevant = new Map();
+    /** Fields whose answer was read, for the constraint pass. @type {number[]} */
+    this.answered = [];
+    /**
+     * Answered fields, for the required pass: with where a `required` error goes among the
+     * others when the field is relevant and unanswered.
+     * @type {[number, FieldState, number | null][]}
+     */
+    this.questions = [];
+    /** The rows of each repeat answered in this level: instance indices. @type {Map<number, number[]>} */
+    this.rows = new Map();
+  }
+}
+
+/**
+ * @typedef {{level: number, phase: number, error: FieldError}} KeyedError an error with the level
+ *   it belongs to and its phase (0 while fields are evaluated, 1 for constraints)
+ */
+
+/** One validation: every level, evaluated field by field in the form's dependency order. */
 class Run {
   /**
    * @param {Form} form
    * @param {DateTimeValue} now
-   * @param {RowValues} rows repeat rows as the previous pass left them
    * @param {string} seed
    */
-  constructor(form, now, rows, seed) {
+  constructor(form, now, seed) {
     this.form = form;
     this.now = now;
-    this.rows = rows;
     this.seed = seed;
-    /** @type {FieldError[]} */
+    /** @type {KeyedError[]} */
     this.errors = [];
-    /** @type {Reading[]} */
+    /** The level being evaluated, and the phase. @type {[number, number]} */
+    this.at = [0, 0];
+    /** Readings with the (repeat, row) trail of their level. @type {[number[], Reading][]} */
     this.readings = [];
-    /** (repeat index, 0-based row) of the row being evaluated. @type {[number, number] | null} */
-    this.position = null;
+    /** The top first, then every row in the order it was reached. @type {Instance[]} */
+    this.instances = [];
+    /** The instances of each level (-1 the top, else a repeat's index). @type {Map<number, number[]>} */
+    this.levels = new Map();
     /** @type {Record<string, FieldState>} */
     this.states = {};
   }
@@ -157,188 +176,325 @@ class Run {
    * @param {string} message
    */
   error(field, code, message) {
-    this.errors.push({ field, code, message });
+    this.errors.push({ level: this.at[0], phase: this.at[1], error: { field, code, message } });
   }
 
   /**
-   * The values an expression can read: the current row's first, then the top level.
-   * @param {Map<string, Value>} top
-   * @param {Map<string, Value> | null} row
+   * The repeats that multiply field `index`, outermost first, the field itself last when it
+   * is a repeat (its nodes are its rows).
+   * @param {number} index
+   */
+  multipliers(index) {
+    const fields = this.form.fields;
+    const chain = fields[index].type === 'repeat' ? [index] : [];
+    for (let repeat = fields[index].repeat; repeat !== undefined; repeat = fields[repeat].repeat) chain.push(repeat);
+    return chain.reverse();
+  }
+
+  /**
+   * The value of `field` seen from `instance`: its own level first, then outwards.
+   * @param {number} instance
+   * @param {string} field
+   * @returns {Value}
+   */
+  valueFrom(instance, field) {
+    for (let id = /** @type {number | null} */ (instance); id !== null;) {
+      const level = this.instances[id];
+      if (level.values.has(field)) return /** @type {Value} */ (level.values.get(field));
+      const trail = level.trail;
+      id = trail.length >= 2 ? trail[trail.length - 2][2] : (id !== 0 ? 0 : null);
+    }
+    return null;
+  }
+
+  /**
+   * Every node of field `index` under `instance` through the repeats `chain`, in document order.
+   * @param {number} instance
+   * @param {number[]} chain
+   * @param {number} index
+   * @param {Value[]} out
+   */
+  collect(instance, chain, index, out) {
+    if (chain.length === 0) {
+      const field = this.form.fields[index];
+      out.push(field.type === 'repeat' ? null : (this.instances[instance].values.get(field.name) ?? null));
+      return;
+    }
+    for (const row of this.instances[instance].rows.get(chain[0]) ?? []) this.collect(row, chain.slice(1), index, out);
+  }
+
+  /**
+   * The values an expression in level `instance` can read.
+   * @param {number} instance
    * @param {Value} current
    * @param {string} fieldName
    * @returns {Env}
    */
-  scope(top, row, current, fieldName) {
-    const { form, rows, seed, now } = this;
-    const position = this.position;
-    /** @param {string} field */
-    const value = (field) => {
-      if (row && row.has(field)) return /** @type {Value} */ (row.get(field));
-      return top.get(field) ?? null;
-    };
+  scope(instance, current, fieldName) {
+    const { form, seed, now } = this;
+    const trail = this.instances[instance].trail;
     return {
-      value,
+      value: (field) => this.valueFrom(instance, field),
       current: () => current,
       now: () => now,
       nodes: (field) => {
         const index = form.index.get(field);
         if (index === undefined) return [null];
-        const target = form.fields[index];
-        const ownRepeat = position ? position[0] : undefined;
-        /** @param {number} repeat */
-        const rowsOf = (repeat) => rows.get(repeat) ?? [];
-        if (target.type === 'repeat' && ownRepeat !== index) return rowsOf(index).map(() => null);
-        if (target.repeat !== undefined && ownRepeat !== target.repeat) {
-          return rowsOf(target.repeat).map((values) => values.get(field) ?? null);
+        const chain = this.multipliers(index);
+        let at = 0;
+        let depth = 0;
+        while (depth < chain.length && depth < trail.length && trail[depth][0] === chain[depth]) {
+          at = trail[depth][2];
+          depth += 1;
         }
-        return [value(field)];
+        // Inside the field's own row (or the top): its one value.
+        if (depth === chain.length) return [this.valueFrom(at, field)];
+        /** @type {Value[]} */
+        const out = [];
+        this.collect(at, chain.slice(depth), index, out);
+        return out;
       },
-      position: () => (position ? position[1] + 1 : null),
+      indexedRepeat: (field, rows) => {
+        const index = form.index.get(field);
+        if (index === undefined) return null;
+        const chain = this.multipliers(index);
+        let at = 0;
+        for (let depth = 0; depth < chain.length; depth += 1) {
+          const repeat = chain[depth];
+          const given = rows.find(([name]) => name === form.fields[repeat].name);
+          const here = this.instances[at].rows.get(repeat) ?? [];
+          if (given) {
+            const row = given[1];
+            if (!(row % 1 === 0 && row >= 1 && row <= here.length)) return null;
+            at = here[row - 1];
+          } else if (depth < trail.length && trail[depth][0] === repeat && here.includes(trail[depth][2])) {
+            // A repeat not given follows the row being evaluated when it is inside it.
+            at = trail[depth][2];
+          } else {
+            // Else its first row, as XPath reads the first of several nodes.
+            /** @type {Value[]} */
+            const out = [];
+            this.collect(at, chain.slice(depth), index, out);
+            return out[0] ?? null;
+          }
+        }
+        if (form.fields[index].type === 'repeat') return null;
+        return this.instances[at].values.get(field) ?? null;
+      },
+      position: () => (trail.length > 0 ? trail[trail.length - 1][1] + 1 : null),
       choiceLabel: (field, choice) => {
         const index = form.index.get(field);
         const found = index === undefined ? undefined : form.fields[index].choices.find((known) => known.value === choice);
         return found ? inLanguage(found.label, form.default_language) : '';
       },
-      randomSite: () => [seed, position ? `${fieldName}#${position[1] + 1}` : fieldName],
+      randomSite: () => [seed, fieldName + trail.map(([, row]) => `#${row + 1}`).join('')],
     };
   }
 
   /**
+   * @param {number} instance
    * @param {Expr} expr
-   * @param {Map<string, Value>} top
-   * @param {Level} level
-   * @param {boolean} inRow
+   * @param {Value} current
    * @param {string} fieldName
    */
-  truthy(expr, top, level, inRow, fieldName) {
-    return truthy(evaluate(expr, this.scope(top, inRow ? level.values : null, null, fieldName)));
+  evaluate(instance, expr, current, fieldName) {
+    return evaluate(expr, this.scope(instance, current, fieldName));
   }
 
   /**
-   * Evaluates one level: `repeat` undefined for the top, else the repeat's index; `prefix` is
-   * put before field names in error paths.
-   * @param {Record<string, unknown>} answers
+   * Adds a level, the top or row `row` of `repeat` in `parent`, and reports answers that name
+   * no field of it.
    * @param {number | undefined} repeat
+   * @param {[number, number] | null} parent
+   * @param {Record<string, unknown> | null} answers
    * @param {string} prefix
-   * @param {Level | null} top
    */
-  level(answers, repeat, prefix, top) {
-    const form = this.form;
-    const level = new Level();
-    const inRow = top !== null;
-    const unknown = Object.keys(answers).filter((key) => !form.fields.some((field, index) =>
-      field.repeat === repeat && field.name === key && index !== repeat && field.type !== 'group')).length;
-    if (unknown > 0) {
-      // Keys are client-chosen text (possibly PHI): name the object holding them, never a key.
-      const holder = prefix.endsWith('.') ? prefix.slice(0, -1) : 'answers';
-      this.error(holder, 'unknown_field', unknown === 1 ? '1 answer names no field of this app' : `${unknown} answers name no field of this app`);
+  add(repeat, parent, answers, prefix) {
+    const id = this.instances.length;
+    /** @type {[number, number, number][]} */
+    let trail = [];
+    if (repeat !== undefined && parent) {
+      const [outer, row] = parent;
+      trail = [...this.instances[outer].trail, [repeat, row, id]];
+      const rows = this.instances[outer].rows.get(repeat);
+      if (rows) rows.push(id);
+      else this.instances[outer].rows.set(repeat, [id]);
     }
-    for (const index of form.order) {
-      const field = form.fields[index];
-      if (field.repeat !== repeat || index === repeat) continue;
-      const topValues = top ? top.values : NO_VALUES;
-      const valuesForEval = inRow ? topValues : level.values;
-      let parentRelevant = true;
-      if (field.parent !== undefined && field.parent !== repeat) {
-        parentRelevant = level.relevant.get(field.parent) ?? top?.relevant.get(field.parent) ?? true;
+    const outer = this.at;
+    this.at = [id, 0];
+    const form = this.form;
+    if (answers) {
+      const unknown = Object.keys(answers).filter((key) => !form.fields.some((field, index) =>
+        field.repeat === repeat && field.name === key && index !== repeat && field.type !== 'group')).length;
+      if (unknown > 0) {
+        // Keys are client-chosen text (possibly PHI): name the object holding them, never a key.
+        const holder = prefix.endsWith('.') ? prefix.slice(0, -1) : 'answers';
+        this.error(holder, 'unknown_field', unknown === 1 ? '1 answer names no field of this app' : `${unknown} answers name no field of this app`);
       }
-      const relevant = parentRelevant
-        && (field.relevant === undefined || this.truthy(field.relevant, valuesForEval, level, inRow, field.name));
-      level.relevant.set(index, relevant);
-      const path = `${prefix}${field.name}`;
-      const raw = Object.hasOwn(answers, field.name) ? answers[field.name] : null;
-      const submitted = raw === null || raw === undefined ? undefined : raw;
-      /** @type {FieldState} */
-      const state = { relevant, required: false, readOnly: field.read_only, value: submitted ?? null, errors: [] };
-      this.states[path] = state;
-      if (field.type === 'group') continue;
-      if (field.calculation !== undefined && field.type !== 'repeat' && (field.read_only || field.type === 'calculate')) {
-        // `.` (and so `once(…)`) reads the submitted value.
-        const own = submitted === undefined ? null : computedValue(submitted);
-        const calculation = field.calculation;
-        let value = relevant
-          ? evaluate(calculation, this.scope(valuesForEval, inRow ? level.values : null, own, field.name))
-          : null;
-        // A triggered value was computed when its trigger last changed: checked only when the
-        // calculation reads nothing but the triggers, whose final answers it then saw.
-        const checkable = field.trigger.length === 0
-          || (!readsBeyondFields(calculation) && [...references(calculation)].every((name) => field.trigger.includes(name)));
-        if (submitted !== undefined) {
-          if (!relevant) this.error(path, 'not_relevant', 'this field is not relevant and must not be answered');
-          else if (!checkable) {
-            if (field.type === 'calculate') value = own;
-            else {
-              const read = readAnswer(field, submitted);
-              if ('problem' in read) {
-                this.error(path, read.problem.code, read.problem.message);
-                value = null;
-              } else value = read.answer.value;
-            }
-          } else if (!sameComputed(value, submitted)) {
-            this.error(path, 'calculation_mismatch', 'the submitted value differs from the calculation');
+    }
+    this.at = outer;
+    this.instances.push(new Instance(answers, prefix, trail));
+    const key = repeat ?? -1;
+    const level = this.levels.get(key);
+    if (level) level.push(id);
+    else this.levels.set(key, [id]);
+    return id;
+  }
+
+  /**
+   * Evaluates field `index` in level `id`.
+   * @param {number} id
+   * @param {number} index
+   */
+  field(id, index) {
+    const form = this.form;
+    const field = form.fields[index];
+    const instance = this.instances[id];
+    const answers = instance.answers;
+    if (!answers) return;
+    this.at = [id, 0];
+    let parentRelevant = true;
+    if (field.parent !== undefined && field.parent !== field.repeat) {
+      parentRelevant = instance.relevant.get(field.parent) ?? true;
+    }
+    const relevant = parentRelevant
+      && (field.relevant === undefined || truthy(this.evaluate(id, field.relevant, null, field.name)));
+    instance.relevant.set(index, relevant);
+    const path = `${instance.prefix}${field.name}`;
+    const raw = Object.hasOwn(answers, field.name) ? answers[field.name] : null;
+    const submitted = raw === null || raw === undefined ? undefined : raw;
+    /** @type {FieldState} */
+    const state = { relevant, required: false, readOnly: field.read_only, value: submitted ?? null, errors: [] };
+    this.states[path] = state;
+    if (field.type === 'group') return;
+    if (field.calculation !== undefined && field.type !== 'repeat' && (field.read_only || field.type === 'calculate')) {
+      // `.` (and so `once(…)`) reads the submitted value.
+      const own = submitted === undefined ? null : computedValue(submitted);
+      const calculation = field.calculation;
+      let value = relevant ? this.evaluate(id, calculation, own, field.name) : null;
+      // A triggered value was computed when its trigger last changed: checked only when the
+      // calculation reads nothing but the triggers, whose final answers it then saw.
+      const checkable = field.trigger.length === 0
+        || (!readsBeyondFields(calculation) && [...references(calculation)].every((name) => field.trigger.includes(name)));
+      if (submitted !== undefined) {
+        if (!relevant) this.error(path, 'not_relevant', 'this field is not relevant and must not be answered');
+        else if (!checkable) {
+          if (field.type === 'calculate') value = own;
+          else {
+            const read = readAnswer(field, submitted);
+            if ('problem' in read) {
+              this.error(path, read.problem.code, read.problem.message);
+              value = null;
+            } else value = read.answer.value;
           }
-        } else if (field.trigger.length > 0) {
-          // Unsubmitted, it holds what its trigger last gave it: nothing until one is answered.
-          const scope = this.scope(valuesForEval, inRow ? level.values : null, null, field.name);
-          const triggered = field.trigger.some((name) => !isEmpty(scope.value(name)));
-          if (!checkable || !triggered) value = null;
+        } else if (!sameComputed(value, submitted)) {
+          this.error(path, 'calculation_mismatch', 'the submitted value differs from the calculation');
         }
-        if (typeof value === 'number' && Number.isFinite(value) && field.code !== undefined) {
-          this.readings.push({ index, path, number: value, inRepeat: inRow });
+      } else if (field.trigger.length > 0) {
+        // Unsubmitted, it holds what its trigger last gave it: nothing until one is answered.
+        const triggered = field.trigger.some((name) => !isEmpty(this.valueFrom(id, name)));
+        if (!checkable || !triggered) value = null;
+      }
+      if (typeof value === 'number' && Number.isFinite(value) && field.code !== undefined) {
+        this.reading(id, index, path, value);
+      }
+      state.value = asAnswer(value);
+      instance.values.set(field.name, value);
+    } else if (field.type === 'note') {
+      if (submitted !== undefined) this.error(path, 'not_answerable', 'a note takes no answer');
+    } else if (field.type === 'repeat') {
+      const count = field.repeat_count === undefined
+        ? null
+        : asNumber(this.evaluate(id, field.repeat_count, null, field.name));
+      const rows = this.checkRepeat(field, submitted, relevant, path, count);
+      state.value = rows;
+      instance.values.set(field.name, rows);
+      if (relevant && Array.isArray(submitted)) {
+        submitted.forEach((row, rowNumber) => {
+          const object = row !== null && typeof row === 'object' && !Array.isArray(row)
+            ? /** @type {Record<string, unknown>} */ (row)
+            : null;
+          const rowId = this.add(index, [id, rowNumber], object, `${path}[${rowNumber}].`);
+          if (!object) {
+            this.at = [rowId, 0];
+            this.error(`${path}[${rowNumber}]`, 'not_an_object', 'a repeat row is an object of answers');
+            this.at = [id, 0];
+          }
+        });
+      }
+    } else {
+      if (field.read_only && submitted !== undefined && !sameJsonValue(submitted, field.default)) {
+        this.error(path, 'read_only', 'this field is read-only: its answer is its default');
+      }
+      instance.questions.push([index, state, submitted === undefined && relevant ? this.errors.length : null]);
+      let value = this.answer(id, field, index, submitted, relevant, path);
+      if (field.choice_filter !== undefined) {
+        state.choices = offeredChoices(field, field.choice_filter, this.scope(id, null, field.name), form.default_language);
+        if (!chosenAreOffered(field, state.choices, value)) {
+          this.error(path, 'choice_not_offered', "the answer is not among the choices the field's choice_filter offers");
+          value = null;
         }
-        state.value = asAnswer(value);
-        level.values.set(field.name, value);
-      } else if (field.type === 'note') {
-        if (submitted !== undefined) this.error(path, 'not_answerable', 'a note takes no answer');
-      } else if (field.type === 'repeat') {
-        const count = field.repeat_count === undefined
-          ? null
-          : asNumber(evaluate(field.repeat_count, this.scope(valuesForEval, inRow ? level.values : null, null, field.name)));
-        const rows = this.checkRepeat(field, submitted, relevant, path, count);
-        state.value = rows;
-        level.values.set(field.name, rows);
-      } else {
+      }
+      if (!isEmpty(value)) instance.answered.push(index);
+      instance.values.set(field.name, value);
+    }
+  }
+
+  /**
+   * @param {number} id
+   * @param {number} index
+   * @param {string} path
+   * @param {number} number
+   */
+  reading(id, index, path, number) {
+    const trail = this.instances[id].trail.flatMap(([repeat, row]) => [repeat, row]);
+    this.readings.push([trail, { index, path, number, inRepeat: id !== 0 }]);
+  }
+
+  /** What needs every value: `required` (as an expression it may read any field) and constraints. */
+  finish() {
+    const form = this.form;
+    /** @type {[number, KeyedError][]} */
+    const missing = [];
+    this.instances.forEach((instance, id) => {
+      for (const [index, state, at] of instance.questions) {
+        const field = form.fields[index];
         const required = field.required
-          || (field.required_if !== undefined && this.truthy(field.required_if, valuesForEval, level, inRow, field.name));
+          || (field.required_if !== undefined && truthy(this.evaluate(id, field.required_if, null, field.name)));
         state.required = required;
-        if (field.read_only && submitted !== undefined && !sameJsonValue(submitted, field.default)) {
-          this.error(path, 'read_only', 'this field is read-only: its answer is its default');
-        }
-        if (submitted === undefined && relevant && required) {
+        if (at !== null && required) {
           const message = field.required_message === undefined
             ? 'an answer is required'
             : inLanguage(field.required_message, form.default_language);
-          this.error(path, 'required', message);
+          missing.push([at, { level: id, phase: 0, error: { field: `${instance.prefix}${field.name}`, code: 'required', message } }]);
         }
-        let value = this.answer(field, index, submitted, relevant, path, inRow);
-        if (field.choice_filter !== undefined) {
-          const scope = this.scope(valuesForEval, inRow ? level.values : null, null, field.name);
-          state.choices = offeredChoices(field, field.choice_filter, scope, form.default_language);
-          if (!chosenAreOffered(field, state.choices, value)) {
-            this.error(path, 'choice_not_offered', "the answer is not among the choices the field's choice_filter offers");
-            value = null;
-          }
+      }
+    });
+    // Each `required` where the field was evaluated, the constraints after everything.
+    missing.sort((a, b) => a[0] - b[0]);
+    /** @type {KeyedError[]} */
+    const errors = [];
+    let next = 0;
+    this.errors.forEach((error, position) => {
+      while (next < missing.length && missing[next][0] <= position) errors.push(missing[next++][1]);
+      errors.push(error);
+    });
+    while (next < missing.length) errors.push(missing[next++][1]);
+    this.errors = errors;
+    this.instances.forEach((instance, id) => {
+      this.at = [id, 1];
+      for (const index of instance.answered) {
+        const field = form.fields[index];
+        if (field.constraint === undefined) continue;
+        const current = instance.values.get(field.name) ?? null;
+        if (!truthy(this.evaluate(id, field.constraint, current, field.name))) {
+          const message = field.constraint_message === undefined
+            ? "the answer does not meet the field's constraint"
+            : inLanguage(field.constraint_message, form.default_language);
+          this.error(`${instance.prefix}${field.name}`, 'constraint_failed', message);
         }
-        if (!isEmpty(value)) level.answered.push(index);
-        level.values.set(field.name, value);
       }
-    }
-    // Constraints may read any field, including later ones, so they run once every value
-    // of the level is known.
-    for (const index of level.answered) {
-      const field = form.fields[index];
-      if (field.constraint === undefined) continue;
-      const topValues = top ? top.values : level.values;
-      const current = level.values.get(field.name) ?? null;
-      const scope = this.scope(topValues, inRow ? level.values : null, current, field.name);
-      if (!truthy(evaluate(field.constraint, scope))) {
-        const message = field.constraint_message === undefined
-          ? "the answer does not meet the field's constraint"
-          : inLanguage(field.constraint_message, form.default_language);
-        this.error(`${prefix}${field.name}`, 'constraint_failed', message);
-      }
-    }
-    return level;
+    });
   }
 
   /**
@@ -381,15 +537,15 @@ class Run {
   }
 
   /**
+   * @param {number} id
    * @param {CompiledField} field
    * @param {number} index
    * @param {unknown} submitted
    * @param {boolean} relevant
    * @param {string} path
-   * @param {boolean} inRepeat
    * @returns {Value}
    */
-  answer(field, index, submitted, relevant, path, inRepeat) {
+  answer(id, field, index, submitted, relevant, path) {
     if (submitted === undefined) return null;
     if (!relevant) {
       this.error(path, 'not_relevant', 'this field is not relevant and must not be answered');
@@ -417,7 +573,7 @@ class Run {
         this.error(path, problem[0], problem[1]);
         return null;
       }
-      if (field.code !== undefined) this.readings.push({ index, path, number: answer.number, inRepeat });
+      if (field.code !== undefined) this.reading(id, index, path, answer.number);
     }
     return answer.value;
   }
@@ -442,54 +598,15 @@ function sameJsonValue(left, right) {
 }
 
 /**
- * Whether an expression outside a repeat reads that repeat's rows: the top level then needs
- * the rows first, so evaluation runs in passes.
- * @param {Form} form
+ * Lexicographic order of two number lists.
+ * @param {number[]} a
+ * @param {number[]} b
  */
-function readsRowsAcrossLevels(form) {
-  return form.fields.some((field) => [field.relevant, field.calculation, field.constraint, field.repeat_count, field.required_if]
-    .some((expr) => expr !== undefined && [...references(expr)].some((name) => {
-      const index = form.index.get(name);
-      if (index === undefined) return false;
-      const target = form.fields[index];
-      const rowsOf = target.type === 'repeat' ? index : target.repeat;
-      return rowsOf !== undefined && rowsOf !== field.repeat;
-    })));
-}
-
-/**
- * One evaluation of every level: the run, the top level, and every repeat row's values.
- * @param {Form} form
- * @param {Record<string, unknown>} answers
- * @param {DateTimeValue} now
- * @param {string} seed
- * @param {RowValues} rows
- * @returns {[Run, Level, RowValues]}
- */
-function pass(form, answers, now, seed, rows) {
-  const run = new Run(form, now, rows, seed);
-  const top = run.level(answers, undefined, '', null);
-  /** @type {RowValues} */
-  const nextRows = new Map();
-  form.fields.forEach((field, index) => {
-    if (field.type !== 'repeat' || field.repeat !== undefined || !top.relevant.get(index)) return;
-    const submitted = answers[field.name];
-    if (!Array.isArray(submitted)) return;
-    /** @type {Map<string, Value>[]} */
-    const values = [];
-    nextRows.set(index, values);
-    submitted.forEach((row, rowNumber) => {
-      run.position = [index, rowNumber];
-      if (row !== null && typeof row === 'object' && !Array.isArray(row)) {
-        values.push(run.level(/** @type {Record<string, unknown>} */ (row), index, `${field.name}[${rowNumber}].`, top).values);
-      } else {
-        run.error(`${field.name}[${rowNumber}]`, 'not_an_object', 'a repeat row is an object of answers');
-        values.push(new Map());
-      }
-    });
-    run.position = null;
-  });
-  return [run, top, nextRows];
+function compareLists(a, b) {
+  for (let index = 0; index < Math.min(a.length, b.length); index += 1) {
+    if (a[index] !== b[index]) return a[index] - b[index];
+  }
+  return a.length - b.length;
 }
 
 /**
@@ -519,18 +636,21 @@ export function formState(form, answers, now, seed = '') {
   const millis = typeof now === 'string' ? (DateTimeValue.parse(now)?.unixMillis ?? NaN) : now.getTime();
   const clock = DateTimeValue.create(millis, 0) ?? DateTimeValue.create(0, 0);
   if (!clock || Number.isNaN(millis)) throw new Error('the clock is not a valid date-time');
-  const passes = readsRowsAcrossLevels(form) ? 3 : 1;
-  /** @type {RowValues} */
-  let rows = new Map();
-  /** @type {[Run, Level, RowValues] | null} */
-  let outcome = null;
-  for (let round = 0; round < passes; round += 1) {
-    outcome = pass(form, wire, clock, seed, rows);
-    rows = outcome[2];
+  // Fields in the dependency order, each in every level it has (the top, or every row of its
+  // repeat at any depth) before the next; `required` and constraints once every value is known.
+  const run = new Run(form, clock, seed);
+  run.add(undefined, null, wire, '');
+  for (const index of form.order) {
+    // A field adds rows only to its own repeat's level, never to the one it is evaluated in.
+    for (const id of run.levels.get(form.fields[index].repeat ?? -1) ?? []) run.field(id, index);
   }
-  const [run, top] = /** @type {[Run, Level, RowValues]} */ (outcome);
-  const errors = run.errors;
-  const derived = deriveObservations(form, run.readings, top.values, errors);
+  run.finish();
+  // Errors and observations level by level in document order, each level's constraints last.
+  const trails = run.instances.map((instance) => instance.trail.flatMap(([repeat, row]) => [repeat, row]));
+  const keyed = [...run.errors].sort((a, b) => compareLists(trails[a.level], trails[b.level]) || a.phase - b.phase);
+  const errors = keyed.map((entry) => entry.error);
+  const readings = [...run.readings].sort((a, b) => compareLists(a[0], b[0])).map((entry) => entry[1]);
+  const derived = deriveObservations(form, readings, run.instances[0].values, errors);
   for (const error of errors) run.states[error.field]?.errors.push({ code: error.code, message: error.message });
   const valid = errors.length === 0;
   return {

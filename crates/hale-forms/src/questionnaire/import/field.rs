@@ -16,7 +16,6 @@ impl Importer {
         &mut self,
         item: &Value,
         path: &str,
-        in_repeat: bool,
         seen: &mut HashSet<String>,
         depth: usize,
     ) -> Option<Field> {
@@ -64,15 +63,6 @@ impl Importer {
         field.open = kind == "open-choice";
         field.answer_list = super::is_answer_list(object);
         let repeating = field_type == FieldType::Repeat || field.answer_list;
-        if repeating && in_repeat {
-            fail(
-                &mut self.errors,
-                UNSUPPORTED,
-                String::from(
-                    "a repeating group or question inside a repeating group (nested repeat) is not supported",
-                ),
-            );
-        }
         if kind == "text" {
             field.appearance = Some(String::from("multiline"));
         }
@@ -344,8 +334,7 @@ impl Importer {
         if let Some(children) = object.get("item") {
             match children.as_array() {
                 Some(children) => {
-                    let inner = in_repeat || repeating;
-                    field.children = self.items(children, path, inner, seen, depth + 1);
+                    field.children = self.items(children, path, seen, depth + 1);
                 }
                 None => fail(
                     &mut self.errors,

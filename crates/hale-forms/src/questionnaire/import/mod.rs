@@ -684,7 +684,7 @@ impl Importer {
         }
         app.choice_lists = self.lists.clone();
         let mut seen = HashSet::new();
-        app.fields = self.items(&items, "$", false, &mut seen, 0);
+        app.fields = self.items(&items, "$", &mut seen, 0);
         Some(app)
     }
 
@@ -833,7 +833,6 @@ impl Importer {
         &mut self,
         items: &[Value],
         prefix: &str,
-        in_repeat: bool,
         seen: &mut HashSet<String>,
         depth: usize,
     ) -> Vec<Field> {
@@ -848,7 +847,7 @@ impl Importer {
         let mut fields = Vec::new();
         for (index, item) in items.iter().enumerate() {
             let path = format!("{prefix}.item[{index}]");
-            if let Some(field) = self.item(item, &path, in_repeat, seen, depth) {
+            if let Some(field) = self.item(item, &path, seen, depth) {
                 fields.push(field);
             }
         }
