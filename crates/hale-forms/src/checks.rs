@@ -410,6 +410,14 @@ pub(crate) fn check_news2(
             ));
             continue;
         };
+        if fields.iter().filter(|field| &field.name == name).count() > 1 {
+            errors.push(error(
+                &path,
+                "ambiguous_reference",
+                &format!("NEWS2 {role} names more than one field '{name}'"),
+            ));
+            continue;
+        }
         let boolean_ok = role == "oxygen" && field.field_type == FieldType::Boolean;
         let choices_ok = field.field_type == FieldType::SelectOne
             && field

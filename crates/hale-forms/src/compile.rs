@@ -147,7 +147,11 @@ impl AppDefinition {
             ));
         }
         let mut compiled = Vec::with_capacity(flat.len());
-        let mut seen = HashSet::new();
+        // One name may serve fields of different groups and repeats, as in XLSForm, but not
+        // two fields of one group, nor two answers of one object: a level (the top, or a
+        // repeat's row) keys its answers by name, and a group does not separate them.
+        let mut siblings = HashSet::new();
+        let mut answers = HashSet::new();
         for ((field, parent, repeat), path) in flat.iter().zip(&paths) {
             if !is_valid_name(&field.name) {
                 errors.push(error(
@@ -155,11 +159,22 @@ impl AppDefinition {
                     "invalid_name",
                     "a field name starts with a letter or '_' and has only letters, digits, '_', '-' and '.' (at most 64)",
                 ));
-            } else if !seen.insert(field.name.as_str()) {
+            } else if !siblings.insert((*parent, field.name.as_str())) {
                 errors.push(error(
                     &format!("{path}.name"),
                     "duplicate_name",
                     &format!("field name '{}' is used twice", field.name),
+                ));
+            } else if field.field_type != FieldType::Group
+                && !answers.insert((*repeat, field.name.as_str()))
+            {
+                errors.push(error(
+                    &format!("{path}.name"),
+                    "duplicate_name",
+                    &format!(
+                        "field name '{}' is answered twice in one level: fields of different groups share their level's answers (only a repeat separates them)",
+                        field.name
+                    ),
                 ));
             }
             crate::checks::check_field(field, path, self, &mut errors);
@@ -477,11 +492,24 @@ fn check_references(
     paths: &[String],
     errors: &mut Vec<DefinitionError>,
 ) -> Vec<usize> {
-    let by_name: HashMap<&str, usize> = fields
-        .iter()
-        .enumerate()
-        .map(|(index, field)| (field.name.as_str(), index))
-        .collect();
+    // Every field of each name: `${name}` must name exactly one.
+    let mut named: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (index, field) in fields.iter().enumerate() {
+        named.entry(field.name.as_str()).or_default().push(index);
+    }
+    let resolve = |name: &str, path: &str| -> Result<usize, DefinitionError> {
+        match named.get(name).map(Vec::as_slice) {
+            None | Some([]) => Err(unknown_reference(path, name)),
+            Some([only]) => Ok(*only),
+            Some(_) => Err(error(
+                path,
+                "ambiguous_reference",
+                &format!(
+                    "${{{name}}} names more than one field of this app (in different groups or repeats): give them different names"
+                ),
+            )),
+        }
+    };
     let mut graph = Graph::new(fields.len());
     for (index, field) in fields.iter().enumerate() {
         // `${name}` inside a label, hint or message shows that field's value: it must exist.
@@ -503,12 +531,8 @@ fn check_references(
         {
             let Some(text) = text else { continue };
             for name in text_references(text) {
-                if !by_name.contains_key(name.as_str()) {
-                    errors.push(error(
-                        &format!("{}.{member}", paths[index]),
-                        "unknown_reference",
-                        &format!("${{{name}}} names no field of this app"),
-                    ));
+                if let Err(problem) = resolve(&name, &format!("{}.{member}", paths[index])) {
+                    errors.push(problem);
                 }
             }
         }
@@ -517,9 +541,12 @@ fn check_references(
         }
         for name in &field.trigger {
             let path = format!("{}.trigger", paths[index]);
-            let Some(&target) = by_name.get(name.as_str()) else {
-                errors.push(unknown_reference(&path, name));
-                continue;
+            let target = match resolve(name, &path) {
+                Ok(target) => target,
+                Err(problem) => {
+                    errors.push(problem);
+                    continue;
+                }
             };
             // Only a change the person makes sets a triggered field.
             let trigger = &fields[target];
@@ -552,9 +579,12 @@ fn check_references(
             let path = format!("{}.{member}", paths[index]);
             let scalar = expr.scalar_references();
             for name in expr.references() {
-                let Some(&target) = by_name.get(name.as_str()) else {
-                    errors.push(unknown_reference(&path, &name));
-                    continue;
+                let target = match resolve(&name, &path) {
+                    Ok(target) => target,
+                    Err(problem) => {
+                        errors.push(problem);
+                        continue;
+                    }
                 };
                 let target_field = &fields[target];
                 if target_field.field_type == FieldType::Group {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::definition::AppDefinition;
+use crate::definition::{AppDefinition, Field};
 
 /// One difference between two versions.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -37,19 +37,44 @@ fn changed_members(before: Value, after: Value) -> Vec<String> {
         .collect()
 }
 
-/// Compares two definitions. Fields are matched by name (names are unique in an app), so a
-/// moved field shows as a change of nothing, and a renamed one as removed plus added.
+/// Every field with the names of its groups and repeats and its own, outermost first.
+fn named_fields<'a>(
+    fields: &'a [Field],
+    outer: &[&'a str],
+    out: &mut Vec<(Vec<&'a str>, &'a Field)>,
+) {
+    for field in fields {
+        let mut names = outer.to_vec();
+        names.push(field.name.as_str());
+        named_fields(&field.children, &names, out);
+        out.push((names, field));
+    }
+}
+
+/// Compares two definitions. Fields are matched by name, so a moved field shows as a change
+/// of nothing, and a renamed one as removed plus added; a name that several fields of an app
+/// share (in different groups or repeats) is matched by its place, `group/…/name`.
 pub fn diff(before: &AppDefinition, after: &AppDefinition) -> Vec<Change> {
     let fields = |app: &AppDefinition| -> BTreeMap<String, Value> {
-        app.walk()
-            .into_iter()
-            .map(|(_, field)| {
+        let mut all = Vec::new();
+        named_fields(&app.fields, &[], &mut all);
+        let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+        for (_, field) in &all {
+            *count.entry(field.name.as_str()).or_default() += 1;
+        }
+        all.iter()
+            .map(|(names, field)| {
                 let mut value = serde_json::to_value(field).unwrap_or(Value::Null);
                 // Children are compared as fields of their own.
                 if let Value::Object(map) = &mut value {
                     map.remove("children");
                 }
-                (field.name.clone(), value)
+                let key = if count.get(field.name.as_str()).copied().unwrap_or(0) > 1 {
+                    names.join("/")
+                } else {
+                    field.name.clone()
+                };
+                (key, value)
             })
             .collect()
     };
@@ -134,5 +159,21 @@ mod tests {
             ]
         );
         assert!(diff(&before, &before).is_empty());
+    }
+
+    #[test]
+    fn a_shared_name_is_matched_by_its_place() {
+        let app = |label: &str| {
+            AppDefinition::from_json(&format!(
+                r#"{{"title":"A","fields":[
+                {{"name":"q","type":"integer","label":"Q"}},
+                {{"name":"r","type":"repeat","label":"R","children":[{{"name":"q","type":"integer","label":"{label}"}}]}}]}}"#
+            ))
+            .unwrap()
+        };
+        let changes = diff(&app("Q"), &app("Row Q"));
+        let summary: Vec<(&str, &str)> =
+            changes.iter().map(|c| (c.field.as_str(), c.kind)).collect();
+        assert_eq!(summary, [("r/q", "changed")]);
     }
 }

@@ -204,3 +204,53 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn one_name_serves_fields_of_different_levels_and_must_then_be_unambiguous() {
+    // A repeat's rows are objects of their own: the same name at the top and in a row is two
+    // answers; groups share their level's answers, so the same name there would be one.
+    let form = compile(
+        r#"{"title":"T","fields":[
+          {"name":"q","type":"integer","label":"Q"},
+          {"name":"g","type":"group","label":"G","children":[{"name":"x","type":"text","label":"X","purpose":"p"}]},
+          {"name":"r","type":"repeat","label":"R","children":[
+            {"name":"q","type":"integer","label":"Row Q","max":3},
+            {"name":"g","type":"group","label":"G","children":[{"name":"x","type":"integer","label":"X"}]},
+            {"name":"r","type":"calculate","calculation":"position(..)"}]}]}"#,
+    );
+    let errors = form
+        .validate(
+            &answers(r#"{"q":9,"x":"a","r":[{"q":9,"x":"b","r":1}]}"#),
+            now(),
+        )
+        .unwrap_err();
+    let found: Vec<_> = errors.iter().map(|e| (e.field.as_str(), e.code)).collect();
+    assert_eq!(
+        found,
+        [("r[0].q", "above_maximum"), ("r[0].x", "not_a_number")]
+    );
+    assert_eq!(
+        compile_errors(
+            r#"{"title":"T","fields":[{"name":"q","type":"integer","label":"Q"},
+              {"name":"g","type":"group","label":"G","children":[{"name":"q","type":"integer","label":"Q"}]}]}"#
+        ),
+        ["duplicate_name"]
+    );
+    assert_eq!(
+        compile_errors(
+            r#"{"title":"T","fields":[
+              {"name":"g","type":"group","label":"G","children":[{"name":"a","type":"integer","label":"A"}]},
+              {"name":"g","type":"group","label":"G","children":[{"name":"b","type":"integer","label":"B"}]}]}"#
+        ),
+        ["duplicate_name"]
+    );
+    // `${q}` would be either field: refused, in expressions and in texts alike.
+    assert_eq!(
+        compile_errors(
+            r#"{"title":"T","fields":[{"name":"q","type":"integer","label":"Q"},
+              {"name":"r","type":"repeat","label":"R","children":[{"name":"q","type":"integer","label":"Q ${q}"}]},
+              {"name":"n","type":"calculate","calculation":"sum(${q})"}]}"#
+        ),
+        ["ambiguous_reference", "ambiguous_reference"]
+    );
+}

@@ -722,6 +722,17 @@ fn broken() -> Vec<(&'static str, Value)> {
             json!({"title": "Broken", "fields": [field(json!({})), field(json!({}))]}),
         ),
         (
+            "duplicate-in-one-level",
+            json!({"title": "Broken", "fields": [field(json!({})),
+            {"name": "g", "type": "group", "label": "G", "children": [field(json!({}))]}]}),
+        ),
+        (
+            "ambiguous-reference",
+            json!({"title": "Broken", "fields": [field(json!({})),
+            {"name": "r", "type": "repeat", "label": "R", "children": [field(json!({}))]},
+            {"name": "t", "type": "calculate", "calculation": "count(${a})"}]}),
+        ),
+        (
             "empty-group",
             json!({"title": "Broken", "fields": [{"name": "g", "type": "group", "label": "G"}]}),
         ),

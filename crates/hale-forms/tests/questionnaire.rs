@@ -152,6 +152,35 @@ fn repeating_groups_nest_and_round_trip() {
     assert_eq!(import(&back).unwrap(), definition);
 }
 
+#[test]
+fn a_name_several_fields_share_exports_under_unique_link_ids_and_comes_back() {
+    let definition = hale_forms::AppDefinition::from_json(
+        r#"{"title":"T","fields":[
+          {"name":"q","type":"integer","label":"Q"},
+          {"name":"g","type":"group","label":"G","children":[{"name":"x","type":"text","label":"X"}]},
+          {"name":"r","type":"repeat","label":"R","children":[
+            {"name":"q","type":"integer","label":"Row Q"},
+            {"name":"g","type":"group","label":"G","children":[{"name":"x","type":"integer","label":"X"}]},
+            {"name":"d","type":"time","label":"D","children":[], "answer_list": false}]}]}"#,
+    )
+    .unwrap();
+    definition.compile().unwrap();
+    let back = export(&definition);
+    assert_sane(&back);
+    let mut link_ids = Vec::new();
+    fn collect(items: &Value, out: &mut Vec<String>) {
+        for item in items.as_array().unwrap() {
+            out.push(item["linkId"].as_str().unwrap().to_owned());
+            if let Some(children) = item.get("item") {
+                collect(children, out);
+            }
+        }
+    }
+    collect(&back["item"], &mut link_ids);
+    assert_eq!(link_ids, ["q", "g", "g/x", "r", "r/q", "r/g", "r/g/x", "d"]);
+    assert_eq!(import(&back).unwrap(), definition);
+}
+
 use common::{SAMPLES, sample_definition as sample};
 
 /// resourceType and status, every item with a linkId and a type, answerOption only on choice

@@ -617,3 +617,22 @@ fn lint_findings_name_the_cell_they_come_from() {
     assert_eq!(from_xlsx.cell("$.fields[0].purpose"), "survey!D2");
     assert_eq!(from_xlsx.cell("$.fields[1]"), "survey!A3");
 }
+
+#[test]
+fn a_name_may_repeat_in_another_level_but_not_among_one_levels_answers() {
+    // As the reference converter allows: the same name in a group at the top and in a repeat.
+    let across = "type,name,label\nbegin group,g1,G1\ntext,q1,Q1\nend group,,\nbegin repeat,r1,R1\nbegin group,g1,G1\ntext,q1,Q1\nend group,,\ntext,q2,Q2\nend repeat,,\n";
+    assert!(refusals(across, None, None).is_empty());
+    // Two groups of one level share its answers: one name there would be one answer.
+    let one_level = "type,name,label\ntext,q1,Q1\nbegin group,g1,G1\ntext,q1,Q1\nend group,,\n";
+    assert_eq!(
+        refusals(one_level, None, None),
+        vec![String::from("survey 4 name duplicate_name")]
+    );
+    // `${q1}` must then name one field, as the reference converter requires.
+    let referenced = "type,name,label,relevant\ntext,q1,Q1,\nbegin repeat,r1,R1,\ntext,q1,Q1,\nend repeat,,,\ntext,q3,Q3,${q1} != ''\n";
+    assert_eq!(
+        refusals(referenced, None, None),
+        vec![String::from("survey 6 relevant ambiguous_reference")]
+    );
+}

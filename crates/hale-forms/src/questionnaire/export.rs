@@ -1,6 +1,6 @@
 //! `AppDefinition` → FHIR R4 Questionnaire.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
 
@@ -71,16 +71,24 @@ pub fn export(definition: &AppDefinition) -> Value {
             (name.clone(), answer)
         })
         .collect();
+    let mut seen = HashSet::new();
+    let shared = definition
+        .walk()
+        .into_iter()
+        .filter(|(_, field)| !seen.insert(field.name.as_str()))
+        .map(|(_, field)| field.name.clone())
+        .collect();
     let context = Context {
         app: definition,
         language,
         targets,
         answers,
+        shared,
     };
     let items: Vec<Value> = definition
         .fields
         .iter()
-        .map(|field| context.item(field, None))
+        .map(|field| context.item(field, None, ""))
         .collect();
     resource.insert("item".into(), Value::Array(items));
     Value::Object(resource)
@@ -165,6 +173,8 @@ struct Context<'a> {
     language: &'a str,
     targets: HashMap<String, Target>,
     answers: HashMap<String, Answer>,
+    /// Names that several fields share (in different groups or repeats).
+    shared: HashSet<String>,
 }
 
 fn coding(choice: &Choice, language: &str) -> Value {
@@ -334,9 +344,9 @@ impl Context<'_> {
     }
 
     /// A repeat marked `answer_list` as the one repeating question it stands for.
-    fn answer_list(&self, list: &Field, question: &Field, follow: &[Field]) -> Value {
+    fn answer_list(&self, list: &Field, question: &Field, follow: &[Field], place: &str) -> Value {
         let mut question = question.clone();
-        question.link_id = Some(list.link_id.clone().unwrap_or_else(|| list.name.clone()));
+        question.link_id = Some(self.link_id(list, place));
         question.relevant.clone_from(&list.relevant);
         question.required = list.min_count.is_some_and(|low| low >= 1);
         question.min_count = list.min_count.filter(|low| *low != 1);
@@ -358,7 +368,7 @@ impl Context<'_> {
                 .collect::<Option<Vec<Value>>>()
                 .filter(|values| !values.is_empty())
         });
-        let mut item = self.item(&question, Some(&list.name));
+        let mut item = self.item(&question, Some(&list.name), place);
         if let Some(object) = item.as_object_mut() {
             match initials {
                 None => {}
@@ -376,6 +386,15 @@ impl Context<'_> {
                 }
             }
             object.insert("repeats".into(), json!(true));
+            if list.link_id.is_none() && self.link_id(list, place) != list.name {
+                let own = json!({"url": hale("name"), "valueString": list.name});
+                match object.get_mut("extension").and_then(Value::as_array_mut) {
+                    Some(extensions) => extensions.push(own),
+                    None => {
+                        object.insert("extension".into(), json!([own]));
+                    }
+                }
+            }
             let name = json!({"url": hale("answer-name"), "valueString": question.name});
             match object.get_mut("extension").and_then(Value::as_array_mut) {
                 Some(extensions) => extensions.push(name),
@@ -387,20 +406,29 @@ impl Context<'_> {
         item
     }
 
-    fn item(&self, field: &Field, repeat: Option<&str>) -> Value {
+    /// The field's linkId: its own, else its name; a name several fields share takes the
+    /// names of its groups and repeats before it (`visit/dose`), as linkIds are unique.
+    fn link_id(&self, field: &Field, place: &str) -> String {
+        match &field.link_id {
+            Some(link_id) => link_id.clone(),
+            None if self.shared.contains(&field.name) => format!("{place}{}", field.name),
+            None => field.name.clone(),
+        }
+    }
+
+    /// `place` is the names of the groups and repeats around the field, each followed by `/`.
+    fn item(&self, field: &Field, repeat: Option<&str>, place: &str) -> Value {
         if field.answer_list
             && field.field_type == FieldType::Repeat
             && let Some((question, follow)) = field.children.split_first()
         {
-            return self.answer_list(field, question, follow);
+            return self.answer_list(field, question, follow, place);
         }
         let language = self.language;
         let kind = item_type(field);
         let mut item = Map::new();
-        item.insert(
-            "linkId".into(),
-            json!(field.link_id.as_deref().unwrap_or(&field.name)),
-        );
+        let link_id = self.link_id(field, place);
+        item.insert("linkId".into(), json!(link_id));
         if let Some(prefix) = &field.prefix {
             put_text(&mut item, "prefix", prefix, language);
         }
@@ -409,6 +437,9 @@ impl Context<'_> {
         }
         item.insert("type".into(), json!(kind));
         let mut extensions = Vec::new();
+        if link_id != field.name && field.link_id.is_none() {
+            extensions.push(json!({"url": hale("name"), "valueString": field.name}));
+        }
         match field.field_type {
             FieldType::Acknowledge
             | FieldType::Range
@@ -629,10 +660,11 @@ impl Context<'_> {
             } else {
                 repeat
             };
+            let place = format!("{place}{}/", field.name);
             let children: Vec<Value> = field
                 .children
                 .iter()
-                .map(|child| self.item(child, inner))
+                .map(|child| self.item(child, inner, &place))
                 .collect();
             item.insert("item".into(), Value::Array(children));
         }

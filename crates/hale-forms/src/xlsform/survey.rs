@@ -104,8 +104,8 @@ fn language_code(text: &str) -> String {
 
 struct Importer {
     errors: Vec<ImportError>,
-    /// Selects written `select_one list or_other`.
-    or_other: BTreeSet<String>,
+    /// Selects written `select_one list or_other`, by their place in document order.
+    or_other: BTreeSet<usize>,
     default_language: String,
     languages: BTreeSet<String>,
 }
@@ -254,7 +254,12 @@ pub fn import_mapped(
     }
     let mut rows_in_order = Vec::new();
     app.fields = read_survey(&mut importer, survey, &mut rows_in_order);
-    add_other_choices(&mut app.fields, &importer.or_other, &app.choice_lists);
+    add_other_choices(
+        &mut app.fields,
+        &importer.or_other,
+        &app.choice_lists,
+        &mut 0,
+    );
     generated_names(&mut importer, &app, &rows_in_order);
     if let Some(settings) = settings {
         settings_references(&mut importer, settings, &app);
@@ -529,6 +534,7 @@ fn read_survey(
     }
     // Open containers: (field, its row).
     let mut stack: Vec<(Field, usize)> = Vec::new();
+    let mut repeat_names = BTreeSet::new();
     let mut top: Vec<Field> = Vec::new();
     for (row, cells) in &survey.rows {
         let row = *row;
@@ -590,6 +596,15 @@ fn read_survey(
                     "an audit is always named 'audit': leave its name blank",
                 );
             }
+        }
+        if kind == FieldType::Repeat && !repeat_names.insert(field.name.clone()) {
+            importer.error(
+                "survey",
+                row,
+                "name",
+                "duplicate_name",
+                "a repeat's name is used once in the whole form (other fields may share names across groups and repeats)",
+            );
         }
         if kind == FieldType::Repeat && field.name == ROOT {
             importer.error(
@@ -701,7 +716,8 @@ fn read_survey(
         }
         let other = or_other.then(|| other_field(&field));
         if or_other {
-            importer.or_other.insert(field.name.clone());
+            // By place, not name: one name may serve selects of different groups.
+            importer.or_other.insert(rows_in_order.len() - 1);
         }
         let siblings = match stack.last_mut() {
             Some((parent, _)) => &mut parent.children,
@@ -786,16 +802,19 @@ fn other_field(select: &Field) -> Field {
     other
 }
 
-/// Gives every `or_other` select (named in `selects`) its list plus `other`, inline, so the
+/// Gives every `or_other` select (by its place in document order, in `selects`) its list plus `other`, inline, so the
 /// list's other users are untouched.
 fn add_other_choices(
     fields: &mut [Field],
-    selects: &BTreeSet<String>,
+    selects: &BTreeSet<usize>,
     lists: &BTreeMap<String, Vec<Choice>>,
+    next: &mut usize,
 ) {
     for field in fields {
-        add_other_choices(&mut field.children, selects, lists);
-        if !selects.contains(&field.name) {
+        let place = *next;
+        *next += 1;
+        add_other_choices(&mut field.children, selects, lists, next);
+        if !selects.contains(&place) {
             continue;
         }
         let Some(choices) = field.choice_list.as_ref().and_then(|list| lists.get(list)) else {

@@ -256,6 +256,10 @@ export function checkNews2(mapping, fields, errors) {
       errors.push(problem(path, 'unknown_reference', `NEWS2 ${role} names no field '${name}'`));
       continue;
     }
+    if (fields.filter((candidate) => candidate.name === name).length > 1) {
+      errors.push(problem(path, 'ambiguous_reference', `NEWS2 ${role} names more than one field '${name}'`));
+      continue;
+    }
     const booleanOk = role === 'oxygen' && field.type === 'boolean';
     const choicesOk = field.type === 'select_one' && field.choices.every((choice) => allowed.includes(choice.value));
     if (field.repeat !== undefined || !(booleanOk || choicesOk)) {

@@ -512,9 +512,28 @@ function encloses(fields, outer, inner) {
  * @param {DefinitionError[]} errors
  */
 function checkReferences(fields, paths, errors) {
-  /** @type {Map<string, number>} */
-  const byName = new Map();
-  fields.forEach((field, index) => byName.set(field.name, index));
+  // Every field of each name: `${name}` must name exactly one.
+  /** @type {Map<string, number[]>} */
+  const named = new Map();
+  fields.forEach((field, index) => {
+    const list = named.get(field.name);
+    if (list) list.push(index);
+    else named.set(field.name, [index]);
+  });
+  /**
+   * The one field `name` names, or undefined after reporting why there is none.
+   * @param {string} name
+   * @param {string} path
+   * @returns {number | undefined}
+   */
+  const resolve = (name, path) => {
+    const list = named.get(name) ?? [];
+    if (list.length === 1) return list[0];
+    errors.push(list.length === 0
+      ? definitionError(path, 'unknown_reference', `\${${name}} names no field of this app`)
+      : definitionError(path, 'ambiguous_reference', `\${${name}} names more than one field of this app (in different groups or repeats): give them different names`));
+    return undefined;
+  };
   /** @type {Set<number>[]} */
   const dependencies = fields.map(() => new Set());
   fields.forEach((field, index) => {
@@ -527,20 +546,13 @@ function checkReferences(fields, paths, errors) {
     ];
     for (const [member, text] of texts) {
       if (text === undefined) continue;
-      for (const name of textReferences(text)) {
-        if (!byName.has(name)) {
-          errors.push(definitionError(`${paths[index]}.${member}`, 'unknown_reference', `\${${name}} names no field of this app`));
-        }
-      }
+      for (const name of textReferences(text)) resolve(name, `${paths[index]}.${member}`);
     }
     if (field.parent !== undefined) dependencies[index].add(field.parent);
     for (const name of field.trigger) {
       const path = `${paths[index]}.trigger`;
-      const target = byName.get(name);
-      if (target === undefined) {
-        errors.push(definitionError(path, 'unknown_reference', `\${${name}} names no field of this app`));
-        continue;
-      }
+      const target = resolve(name, path);
+      if (target === undefined) continue;
       // Only a change the person makes sets a triggered field.
       const trigger = fields[target];
       const answeredByPerson = isAnswered(trigger.type) && trigger.type !== 'repeat'
@@ -564,11 +576,8 @@ function checkReferences(fields, paths, errors) {
       const path = `${paths[index]}.${member}`;
       const scalar = scalarReferences(expr);
       for (const name of [...references(expr)].sort(compareCodePoints)) {
-        const target = byName.get(name);
-        if (target === undefined) {
-          errors.push(definitionError(path, 'unknown_reference', `\${${name}} names no field of this app`));
-          continue;
-        }
+        const target = resolve(name, path);
+        if (target === undefined) continue;
         const targetField = fields[target];
         if (targetField.type === 'group') {
           errors.push(definitionError(path, 'reference_to_group', `\${${name}} is a group, which has no value`));
@@ -656,19 +665,33 @@ export function compile(definition) {
   if (flat.length > MAX_FIELDS) {
     errors.push(definitionError('$.fields', 'too_many_fields', `an app has at most ${MAX_FIELDS} fields`));
   }
-  const seen = new Set();
+  // One name may serve fields of different groups and repeats, but not two fields of one
+  // group, nor two answers of one level (the top, or a repeat's row; groups do not separate).
+  const siblings = new Set();
+  const answers = new Set();
   const compiled = flat.map((entry) => {
-    const { field, path } = entry;
+    const { field, parent, repeat, path } = entry;
+    const sibling = JSON.stringify([parent ?? null, field.name]);
+    const answer = JSON.stringify([repeat ?? null, field.name]);
     if (!isValidName(field.name)) {
       errors.push(definitionError(
         `${path}.name`,
         'invalid_name',
         "a field name starts with a letter or '_' and has only letters, digits, '_', '-' and '.' (at most 64)",
       ));
-    } else if (seen.has(field.name)) {
+    } else if (siblings.has(sibling)) {
       errors.push(definitionError(`${path}.name`, 'duplicate_name', `field name '${field.name}' is used twice`));
     } else {
-      seen.add(field.name);
+      siblings.add(sibling);
+      if (field.type !== 'group') {
+        if (answers.has(answer)) {
+          errors.push(definitionError(
+            `${path}.name`,
+            'duplicate_name',
+            `field name '${field.name}' is answered twice in one level: fields of different groups share their level's answers (only a repeat separates them)`,
+          ));
+        } else answers.add(answer);
+      }
     }
     checkField(field, path, app, errors);
     return compileField(entry, app, errors);

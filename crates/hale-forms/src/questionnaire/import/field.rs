@@ -56,7 +56,12 @@ impl Importer {
             .map_or_else(|| link_id.to_owned(), |question| question.name.clone());
         let kind = object.get("type").and_then(Value::as_str).unwrap_or("");
         let mut field = Field::new(&name, field_type);
-        if name != link_id {
+        // A linkId Hale made of the names around a shared name (`visit/dose`) is made again
+        // on export; any other that is not the name is kept.
+        let derived = link_id
+            .strip_suffix(name.as_str())
+            .is_some_and(|place| place.ends_with('/'));
+        if name != link_id && !derived {
             field.link_id = Some(link_id.to_owned());
         }
         field.choice_type = choice_type;

@@ -144,7 +144,7 @@ impl Importer {
             }
             CONSTRAINT => self.constraint(extension, field)?,
             url => match url.strip_prefix(HALE_EXTENSION_PREFIX) {
-                Some("field-type" | "answer-name") => {} // read by the type and the names
+                Some("field-type" | "answer-name" | "name") => {} // read by the type and the names
                 Some("unit") => once(&mut field.unit, value_code(extension, "unit")?, "unit")?,
                 Some("accepted-unit") => field
                     .accepted_units

@@ -218,6 +218,16 @@ fn repeats(item: &Map<String, Value>) -> bool {
             .any(|extension| extension.get("valueBoolean") == Some(&Value::Bool(true)))
 }
 
+/// The field name Hale gave the item, when its linkId is not the name (a name several fields
+/// share), from its own extension.
+fn own_name(item: &Map<String, Value>) -> Option<String> {
+    extensions_named(item, &hale("name"))
+        .first()
+        .and_then(|extension| extension.get("valueString"))
+        .and_then(string)
+        .filter(|name| crate::definition::is_valid_name(name) && name != "meta")
+}
+
 /// The field name Hale gave a list question's question, from its own extension.
 fn answer_name(item: &Map<String, Value>) -> Option<String> {
     extensions_named(item, &hale("answer-name"))
@@ -409,7 +419,7 @@ impl Importer {
                 if !scores.is_empty() {
                     self.scores.insert(link_id.to_owned(), scores);
                 }
-                let name = names.name_for(link_id);
+                let name = own_name(object).unwrap_or_else(|| names.name_for(link_id));
                 // What reads a list question's answers reads its rows.
                 let field_type = if is_answer_list(object) {
                     let answer = answer_name(object)
@@ -865,6 +875,9 @@ fn reserve_names(items: &[Value], names: &mut Names, depth: usize) {
         }
         if let Some(answer) = item.as_object().and_then(answer_name) {
             names.reserve(&answer);
+        }
+        if let Some(own) = item.as_object().and_then(own_name) {
+            names.reserve(&own);
         }
         if let Some(children) = item.get("item").and_then(Value::as_array) {
             reserve_names(children, names, depth + 1);
