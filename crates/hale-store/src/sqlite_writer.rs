@@ -91,6 +91,9 @@ pub(crate) fn spawn(
 /// WAL length (4 KiB frames, so 64 MiB) past which the checkpointer makes the WAL start over.
 const WAL_FRAMES_BEFORE_RESTART: i64 = 16_384;
 
+/// How long a restart checkpoint waits for readers before it gives up until the next turn.
+const RESTART_WAIT: Duration = Duration::from_secs(2);
+
 /// How often the WAL is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
@@ -109,6 +112,12 @@ fn checkpoint(path: &str, writing: &AtomicBool) {
             return;
         }
     };
+    // A restart checkpoint waits for the readers still on the WAL's old frames (reads last
+    // milliseconds). Without a wait it fails whenever any read is open, which under load is
+    // nearly always, and the WAL grows past its bound (measured: 340 MiB in ten seconds).
+    if let Err(error) = connection.busy_timeout(RESTART_WAIT) {
+        tracing::warn!(%error, "the SQLite checkpointer cannot set its busy timeout");
+    }
     while writing.load(Ordering::Relaxed) {
         std::thread::sleep(CHECKPOINT_EVERY);
         // (busy, frames in the WAL, frames copied back)
