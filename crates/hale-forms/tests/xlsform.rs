@@ -839,3 +839,47 @@ fn or_other_keeps_a_lists_own_other_and_a_triggered_question_may_go_unlabelled()
         ["label_missing"]
     );
 }
+
+#[test]
+fn allowed_duplicate_choices_are_offered_once_and_a_groups_trigger_sets_nothing() {
+    let survey = "type,name,label\nselect_one c,q,Q\n";
+    let choices = "list_name,name,label\nc,a,A\nc,b,B\nc,b,Also B\n";
+    let allowed = "allow_choice_duplicates\nyes\n";
+    let app = import_csv(survey, Some(choices), Some(allowed)).unwrap();
+    let offered: Vec<(String, serde_json::Value)> = app.choice_lists["c"]
+        .iter()
+        .map(|choice| {
+            (
+                choice.value.clone(),
+                serde_json::to_value(&choice.label).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        offered,
+        [
+            (String::from("a"), serde_json::json!("A")),
+            (String::from("b"), serde_json::json!("B"))
+        ]
+    );
+    assert_eq!(
+        import_codes(survey, Some(choices), None),
+        ["duplicate_choice"]
+    );
+    // A copy a choice filter would read differently is still refused.
+    let filtered = "list_name,name,label,size\nc,a,A,s\nc,a,A,l\n";
+    assert_eq!(
+        import_codes(survey, Some(filtered), Some(allowed)),
+        ["duplicate_choice"]
+    );
+    let grouped = "type,name,label,calculation,trigger\n\
+        text,a,A,,\n\
+        begin group,g,,,${a}\n\
+        dateTime,c,C,now(),${a}\n\
+        end group,,,,\n";
+    let app = import_csv(grouped, None, None).unwrap();
+    assert!(find(&app, "g").trigger.is_empty());
+    assert_eq!(find(&app, "c").trigger, ["a"]);
+    let unknown = grouped.replace("begin group,g,,,${a}", "begin group,g,,,${nowhere}");
+    assert_eq!(import_codes(&unknown, None, None), ["unknown_reference"]);
+}

@@ -84,8 +84,9 @@ const CHOICE_COLUMNS: [&str; 7] = [
     "media::audio",
     "media::video",
 ];
-const SETTINGS_COLUMNS: [&str; 9] = [
+const SETTINGS_COLUMNS: [&str; 10] = [
     "form_title",
+    "allow_choice_duplicates",
     "form_id",
     "version",
     "default_language",
@@ -97,7 +98,7 @@ const SETTINGS_COLUMNS: [&str; 9] = [
 ];
 /// Settings of ODK's own delivery that have no meaning for Hale, which keeps submissions on
 /// its own server: read and ignored, as other servers ignore them.
-const IGNORED_SETTINGS: [&str; 20] = [
+const IGNORED_SETTINGS: [&str; 19] = [
     // The XForm's root element (`name`) and the SMS encoding of submissions.
     "name",
     "prefix",
@@ -113,7 +114,6 @@ const IGNORED_SETTINGS: [&str; 20] = [
     "submission_url",
     "auto_send",
     "auto_delete",
-    "allow_choice_duplicates",
     "client_editable",
     "namespaces",
     "omit_instanceid",
@@ -141,6 +141,11 @@ struct Importer {
     or_other: BTreeSet<usize>,
     default_language: String,
     languages: BTreeSet<String>,
+    /// The `allow_choice_duplicates` setting: a value listed twice in one list is offered once.
+    allow_choice_duplicates: bool,
+    /// Triggers written on groups and repeats, which set nothing: (row, names), whose names
+    /// must still name fields, as the reference converter requires.
+    container_triggers: Vec<(usize, Vec<String>)>,
 }
 
 impl Importer {
@@ -258,6 +263,8 @@ pub fn import_mapped(
         or_other: BTreeSet::new(),
         default_language: String::from("en"),
         languages: BTreeSet::new(),
+        allow_choice_duplicates: false,
+        container_triggers: Vec::new(),
     };
     // As in the reference converter, `label:en` names a language only in a workbook where no
     // header has `::`.
@@ -377,6 +384,17 @@ fn generated_names(importer: &mut Importer, app: &AppDefinition, rows: &[usize])
         .iter()
         .map(|(_, field)| field.name.as_str())
         .collect();
+    for (row, triggers) in std::mem::take(&mut importer.container_triggers) {
+        if triggers.iter().any(|name| !names.contains(name.as_str())) {
+            importer.error(
+                "survey",
+                row,
+                "trigger",
+                "unknown_reference",
+                "a trigger names a field of this app",
+            );
+        }
+    }
     for (index, (_, field)) in walked.iter().enumerate() {
         let row = rows.get(index).copied().unwrap_or(1);
         if let Some(count) = &field.repeat_count {
@@ -538,6 +556,7 @@ fn read_settings(importer: &mut Importer, settings: &Table, app: &mut AppDefinit
             "the form's root element name begins with a letter or underscore, followed by letters, digits, underscores, hyphens or periods",
         );
     }
+    importer.allow_choice_duplicates = parse_flag(&get("allow_choice_duplicates")) == Some(true);
     let language = get("default_language");
     if !language.is_empty() {
         importer.default_language = language_code(&language);
@@ -608,7 +627,17 @@ fn read_choices(
                 choice.attributes.insert(name.clone(), text.clone());
             }
         }
-        app.choice_lists.entry(list).or_default().push(choice);
+        let listed = app.choice_lists.entry(list).or_default();
+        // With `allow_choice_duplicates`, a value listed again says nothing new about the
+        // answer: it is offered once, with its first label. One that differs in an attribute
+        // a choice filter may read would be offered under other conditions: still refused.
+        let again = importer.allow_choice_duplicates
+            && listed
+                .iter()
+                .any(|first| first.value == choice.value && first.attributes == choice.attributes);
+        if !again {
+            listed.push(choice);
+        }
     }
 }
 
@@ -789,6 +818,9 @@ fn read_survey(
         field.choice_list = list;
         field.choice_filter = optional(cell("choice_filter"));
         match triggers(&cell("trigger")) {
+            // A group or repeat has no value to set: the reference converter accepts a
+            // trigger there and it changes nothing.
+            Some(names) if kind.is_container() => importer.container_triggers.push((row, names)),
             Some(names) => field.trigger = names,
             None => importer.error(
                 "survey",
