@@ -799,7 +799,26 @@ fn arithmetic_defaults_are_expressions_and_words_with_dashes_are_constants() {
         find(&once, "r").calculation.as_deref(),
         Some("once(random())")
     );
-    // One that reads a field could be computed later than the form opens: still refused.
+    // The value the client computed is what is submitted and kept.
+    assert!(
+        codes(
+            "type,name,label,default\ncalculate,r,,random()\n",
+            r#"{"r": 0.25}"#
+        )
+        .is_empty()
+    );
+    // One that reads only calculates set so before it is too; one that reads a question
+    // could be computed later than the form opens: still refused.
+    let chained = import_csv(
+        "type,name,label,default\ncalculate,r,,random()\ncalculate,s,,\"if(${r} < 0.5, 'A', 'B')\"\n",
+        None,
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        find(&chained, "s").calculation.as_deref(),
+        Some("once(if(${r} < 0.5, 'A', 'B'))")
+    );
     assert_eq!(
         import_codes(
             "type,name,label,default\ninteger,a,A,\ncalculate,r,,${a} + 1\n",

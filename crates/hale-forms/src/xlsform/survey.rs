@@ -680,6 +680,8 @@ fn read_survey(
     // Open containers: (field, its row).
     let mut stack: Vec<(Field, usize)> = Vec::new();
     let mut repeat_names = BTreeSet::new();
+    // Calculates set once when the form opens (from a default alone), by name.
+    let mut set_once: BTreeSet<String> = BTreeSet::new();
     let mut top: Vec<Field> = Vec::new();
     for (row, cells) in &survey.rows {
         let row = *row;
@@ -844,12 +846,15 @@ fn read_survey(
             if kind == FieldType::Calculate
                 && field.calculation.is_none()
                 && is_dynamic_default(&text)
-                && !text.contains("${")
+                && references(&text)
+                    .is_some_and(|names| names.iter().all(|name| set_once.contains(*name)))
             {
                 // A calculate with only a default is set once when the form opens and never
                 // again; `once(…)` computes it the first time and keeps it. Reading no field,
-                // the default is the same whenever it is first computed.
+                // or only calculates set so before it, the default is the same whenever it is
+                // first computed.
                 field.calculation = Some(format!("once({text})"));
+                set_once.insert(field.name.clone());
             } else if is_dynamic_default(&text) {
                 field.default_expression = Some(text);
             } else {
@@ -1025,6 +1030,19 @@ fn add_other_choices(
         field.choices = choices;
         field.choice_list = None;
     }
+}
+
+/// The names of every `${name}` in `text`, or `None` when one is not closed.
+fn references(text: &str) -> Option<Vec<&str>> {
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let end = after.find('}')?;
+        names.push(&after[..end]);
+        rest = &after[end + 1..];
+    }
+    Some(names)
 }
 
 /// Whether a `default` cell is an expression (evaluated when the form opens) rather than a
