@@ -165,6 +165,7 @@ fn lint_with_notes(source: &AppSource) -> Result<LintReport, CoreError> {
     }
     // The notes name their linkId already, from the Questionnaire's own paths.
     report.infos.extend(read.notes);
+    report.number();
     Ok(report)
 }
 
@@ -317,6 +318,30 @@ impl Core {
                     .map_err(|_| CoreError::internal("a definition did not serialise"))?,
                 ExportFormat::Questionnaire => hale_forms::questionnaire::export(&definition),
             })
+        })
+        .await
+    }
+
+    /// A version as its reviewer reads it: its workflow state and the lint report an approval
+    /// is checked against, linted now, each warning with the id the approval acknowledges it by.
+    /// Staff who review or author apps only.
+    pub async fn review_version(
+        &self,
+        context: &RequestContext,
+        tenant: TenantId,
+        app: AppId,
+        version: i64,
+    ) -> Result<(hale_store::AppVersionRow, LintReport), CoreError> {
+        let id = format!("{app}/{version}");
+        let target = Target {
+            tenant: Some(tenant),
+            kind: "app_version",
+            id: Some(&id),
+        };
+        self.audited::<crate::policy::LintApps, _>(context, "app.version.review", target, async {
+            let row = self.visible_version(context, tenant, app, version).await?;
+            let report = hale_forms::lint(&stored_definition(&row.definition)?);
+            Ok((row, report))
         })
         .await
     }

@@ -28,7 +28,7 @@ use hale_forms::CompiledForm;
 use hale_store::Store;
 
 pub use app_io::{AppSource, ExportFormat, lint_source, read_definition, uploads_being_parsed};
-pub use apps::{AppSummary, DraftVersion, VersionPage, VersionStep};
+pub use apps::{AppSummary, DraftVersion, StepNote, VersionPage, VersionStep};
 pub use assignments::NewAssignment;
 pub use auth::{
     AccountSummary, ApiKeySummary, Argon2Settings, AuthSettings, CreatedAccount, Credential,

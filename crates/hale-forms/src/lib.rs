@@ -29,5 +29,5 @@ pub use definition::{
     News2Mapping, Prefill, Text,
 };
 pub use diff::{Change, diff};
-pub use lint::{LintIssue, LintReport, lint};
+pub use lint::{LintIssue, LintReport, Unacknowledged, lint};
 pub use validate::{FieldError, ValidSubmission};

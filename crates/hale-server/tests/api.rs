@@ -587,6 +587,182 @@ async fn review_before_publication_and_versions_never_change_old_submissions() {
 }
 
 #[tokio::test]
+async fn a_reviewer_acknowledges_each_lint_warning_to_approve() {
+    each_engine(|h| async move {
+        let mut definition: Value = serde_json::from_str(VITALS).unwrap();
+        definition["fields"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "remarks", "type": "text", "label": "Remarks"}));
+        let field = definition["fields"].as_array().unwrap().len() - 1;
+        let warning = format!("free_text_without_purpose@$.fields[{field}].purpose");
+        let draft = send(
+            &h.app,
+            "POST",
+            &format!("/api/v1/tenants/contoso/apps/{}/versions", h.app_id),
+            Some(&h.analyst),
+            Some(json!({"definition": definition}).to_string()),
+            &[],
+        )
+        .await;
+        assert_eq!(draft.status, StatusCode::CREATED, "{:?}", draft.body);
+        let base = format!(
+            "/api/v1/tenants/contoso/apps/{}/versions/{}",
+            h.app_id, draft.body["version"]
+        );
+        // Warnings do not stop a submission for review; only an approval acknowledges them.
+        let early = send(
+            &h.app,
+            "POST",
+            &format!("{base}/submit"),
+            Some(&h.analyst),
+            Some(json!({"acknowledged": [warning]}).to_string()),
+            &[],
+        )
+        .await;
+        assert_problem(
+            &early,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        );
+        let in_review = send(
+            &h.app,
+            "POST",
+            &format!("{base}/submit"),
+            Some(&h.analyst),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(
+            in_review.body["status"], "in_review",
+            "{:?}",
+            in_review.body
+        );
+        assert_eq!(
+            in_review.body["report"]["warnings"][0]["id"],
+            warning.as_str(),
+            "{:?}",
+            in_review.body
+        );
+        // The reviewer reads the version with its lint, each warning with its id.
+        let review = send(
+            &h.app,
+            "GET",
+            &format!("{base}/review"),
+            Some(&h.reviewer),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(review.body["publishable"], true, "{:?}", review.body);
+        assert_eq!(review.body["version"]["status"], "in_review");
+        let ids: Vec<String> = review.body["lint"]["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(ids, std::slice::from_ref(&warning), "{:?}", review.body);
+        let patient = send(
+            &h.app,
+            "GET",
+            &format!("{base}/review"),
+            Some(&h.patient),
+            None,
+            &[],
+        )
+        .await;
+        assert_problem(&patient, StatusCode::FORBIDDEN, "forbidden");
+
+        let silent = send(
+            &h.app,
+            "POST",
+            &format!("{base}/approve"),
+            Some(&h.reviewer),
+            None,
+            &[],
+        )
+        .await;
+        assert_problem(
+            &silent,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "warnings_unacknowledged",
+        );
+        assert_eq!(
+            silent.body["unacknowledged"]["warnings"][0]["id"],
+            warning.as_str()
+        );
+        let wrong = send(
+            &h.app,
+            "POST",
+            &format!("{base}/approve"),
+            Some(&h.reviewer),
+            Some(json!({"acknowledged": [warning, "missing_translation@$.title"]}).to_string()),
+            &[],
+        )
+        .await;
+        assert_problem(
+            &wrong,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "warnings_unacknowledged",
+        );
+        assert_eq!(
+            wrong.body["unacknowledged"]["unknown"],
+            json!(["missing_translation@$.title"])
+        );
+        assert_eq!(wrong.body["unacknowledged"]["warnings"], json!([]));
+        let still = send(
+            &h.app,
+            "GET",
+            &format!("{base}/review"),
+            Some(&h.reviewer),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(
+            still.body["version"]["status"], "in_review",
+            "a refused approval changes nothing"
+        );
+
+        let approved = send(
+            &h.app,
+            "POST",
+            &format!("{base}/approve"),
+            Some(&h.reviewer),
+            Some(
+                json!({"comment": "remarks are free text on purpose", "acknowledged": ids})
+                    .to_string(),
+            ),
+            &[],
+        )
+        .await;
+        assert_eq!(approved.body["status"], "published", "{:?}", approved.body);
+        assert_eq!(
+            approved.body["report"]["warnings"][0]["acknowledged"], true,
+            "{:?}",
+            approved.body
+        );
+        let recorded = send(
+            &h.app,
+            "GET",
+            &format!("{base}/review"),
+            Some(&h.reviewer),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(
+            recorded.body["version"]["report"]["warnings"][0]["acknowledged"], true,
+            "{:?}",
+            recorded.body
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn pages_and_time_ranges() {
     each_engine(|h| async move {
         for day in 1..=5 {
