@@ -253,15 +253,8 @@ pub(crate) fn check_field(
     if let Some(problem) = tick_labels_problem(app, field) {
         push("parameters", "invalid_parameter", &problem);
     }
-    if kind.is_container() {
-        if field.children.is_empty() {
-            push(
-                "children",
-                "empty_group",
-                "a group or repeat needs at least one field",
-            );
-        }
-    } else if !field.children.is_empty() && field.field_type == FieldType::Calculate {
+    // A group or repeat may be empty, as in XLSForm: it shows its label and holds nothing.
+    if !field.children.is_empty() && kind == FieldType::Calculate {
         // Questions may hold follow-up fields (FHIR items nested under a question), shown
         // with their question; a calculation is shown to no one, so nothing can follow it.
         push(

@@ -262,13 +262,6 @@ fn check_app(app: &AppDefinition, errors: &mut Vec<DefinitionError>) {
             &format!("this engine reads '{FORMAT}'"),
         ));
     }
-    if app.fields.is_empty() {
-        errors.push(error(
-            "$.fields",
-            "no_fields",
-            "an app needs at least one field",
-        ));
-    }
     if app.default_language.trim().is_empty() {
         errors.push(error(
             "$.default_language",

@@ -134,7 +134,6 @@ fn compile_reports_every_problem_at_once() {
             {"name":"a","type":"calculate","calculation":"${b} + 1"},
             {"name":"b","type":"calculate","calculation":"${a} + ${ghost}"},
             {"name":"c","type":"integer","label":"C","relevant":"${a} >"},
-            {"name":"g","type":"group"},
             {"name":"t","type":"decimal","label":"T","unit":"kg","code":"8310-5"}
         ]}"#,
     );
@@ -147,7 +146,6 @@ fn compile_reports_every_problem_at_once() {
             "unit_on_non_numeric",
             "choice_list_missing",
             "expression_syntax",
-            "empty_group",
             "unit_disagrees_with_catalogue",
             "unknown_reference",
             "cycle"

@@ -645,7 +645,6 @@ fn broken() -> Vec<(&'static str, Value)> {
     };
     let one = |extra: Value| json!({"title": "Broken", "fields": [field(extra)]});
     vec![
-        ("no-fields", json!({"title": "Broken", "fields": []})),
         (
             "unknown-format",
             json!({"title": "Broken", "format": "hale.app/2", "fields": [field(json!({}))]}),
@@ -731,10 +730,6 @@ fn broken() -> Vec<(&'static str, Value)> {
             json!({"title": "Broken", "fields": [field(json!({})),
             {"name": "r", "type": "repeat", "label": "R", "children": [field(json!({}))]},
             {"name": "t", "type": "calculate", "calculation": "count(${a})"}]}),
-        ),
-        (
-            "empty-group",
-            json!({"title": "Broken", "fields": [{"name": "g", "type": "group", "label": "G"}]}),
         ),
         (
             "reference-into-nested-repeat",

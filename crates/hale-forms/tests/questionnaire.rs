@@ -153,6 +153,22 @@ fn repeating_groups_nest_and_round_trip() {
 }
 
 #[test]
+fn an_empty_form_and_empty_groups_round_trip() {
+    for text in [
+        r#"{"title":"T","fields":[]}"#,
+        r#"{"title":"T","fields":[
+          {"name":"g","type":"group","label":"G"},
+          {"name":"r","type":"repeat","label":"R","max_count":2}]}"#,
+    ] {
+        let definition = hale_forms::AppDefinition::from_json(text).unwrap();
+        definition.compile().unwrap();
+        let back = export(&definition);
+        assert_sane(&back);
+        assert_eq!(import(&back).unwrap(), definition, "{text}");
+    }
+}
+
+#[test]
 fn a_name_several_fields_share_exports_under_unique_link_ids_and_comes_back() {
     let definition = hale_forms::AppDefinition::from_json(
         r#"{"title":"T","fields":[

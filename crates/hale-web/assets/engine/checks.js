@@ -183,9 +183,8 @@ export function checkField(field, path, app, errors) {
    * @param {string} message
    */
   const at = (member, code, message) => errors.push(problem(`${path}.${member}`, code, message));
-  if (container) {
-    if (children.length === 0) at('children', 'empty_group', 'a group or repeat needs at least one field');
-  } else if (children.length > 0 && kind === 'calculate') {
+  // A group or repeat may be empty, as in XLSForm: it shows its label and holds nothing.
+  if (children.length > 0 && kind === 'calculate') {
     // A calculation is shown to no one, so nothing can follow it.
     at('children', 'children_on_non_group', 'a calculate field holds no fields');
   }

@@ -350,7 +350,6 @@ function checkApp(app, errors) {
   if (optional(app.format) !== undefined && app.format !== FORMAT) {
     errors.push(definitionError('$.format', 'unknown_format', `this engine reads '${FORMAT}'`));
   }
-  if (app.fields.length === 0) errors.push(definitionError('$.fields', 'no_fields', 'an app needs at least one field'));
   const language = optional(app.default_language) ?? 'en';
   if (language.replace(/^\p{White_Space}+|\p{White_Space}+$/gu, '') === '') {
     errors.push(definitionError('$.default_language', 'invalid_language', "the default language is a language tag such as 'en'"));
