@@ -17,6 +17,54 @@ pub const OXYGEN_VALUES: [&str; 2] = ["air", "oxygen"];
 /// Choice values of a NEWS2 SpO2 scale field.
 pub const SCALE_VALUES: [&str; 2] = ["scale1", "scale2"];
 
+/// A choice value is words separated by single spaces (the shape of a FHIR `code`). XLSForm
+/// allows spaces in a select_one's choice names; a field whose answer lists several choices
+/// refuses them ([`spaced_choices_problem`]).
+fn is_choice_value(value: &str) -> bool {
+    !value.is_empty()
+        && value
+            .split(' ')
+            .all(|word| !word.is_empty() && !word.contains(char::is_whitespace))
+}
+
+/// In XLSForm a select_multiple's answer is its choice values separated by spaces, so a value
+/// with a space would read as two: such a field's choices have none.
+fn spaced_choices_problem(
+    field: &Field,
+    app: &AppDefinition,
+    path: &str,
+) -> Option<DefinitionError> {
+    if field.field_type != FieldType::SelectMultiple {
+        return None;
+    }
+    let message = "a select_multiple's choice values have no spaces: its XLSForm answer is its values separated by spaces";
+    match &field.choice_list {
+        Some(list) => app
+            .choice_lists
+            .get(list)?
+            .iter()
+            .any(|choice| choice.value.contains(' '))
+            .then(|| {
+                error(
+                    &format!("{path}.choice_list"),
+                    "invalid_choice_value",
+                    message,
+                )
+            }),
+        None => field
+            .choices
+            .iter()
+            .position(|choice| choice.value.contains(' '))
+            .map(|index| {
+                error(
+                    &format!("{path}.choices[{index}].value"),
+                    "invalid_choice_value",
+                    message,
+                )
+            }),
+    }
+}
+
 pub(crate) fn check_choices(choices: &[Choice], path: &str, errors: &mut Vec<DefinitionError>) {
     if choices.is_empty() {
         errors.push(error(
@@ -27,11 +75,11 @@ pub(crate) fn check_choices(choices: &[Choice], path: &str, errors: &mut Vec<Def
     }
     let mut values = HashSet::new();
     for (index, choice) in choices.iter().enumerate() {
-        if choice.value.is_empty() || choice.value.contains(char::is_whitespace) {
+        if !is_choice_value(&choice.value) {
             errors.push(error(
                 &format!("{path}[{index}].value"),
                 "invalid_choice_value",
-                "a choice value is non-empty and has no spaces",
+                "a choice value is non-empty, with no white space but single spaces between words",
             ));
         } else if !values.insert(choice.value.as_str()) {
             errors.push(error(
@@ -247,6 +295,7 @@ pub(crate) fn check_field(
             );
         }
     }
+    errors.extend(spaced_choices_problem(field, app, path));
     let mut push = |member: &str, code: &'static str, message: &str| {
         errors.push(error(&format!("{path}.{member}"), code, message));
     };

@@ -697,8 +697,24 @@ fn broken() -> Vec<(&'static str, Value)> {
             ),
         ),
         (
-            "choice-with-space",
-            one(json!({"type": "select_one", "choices": [{"value": "x y", "label": "X"}]})),
+            "choice-with-double-space",
+            one(json!({"type": "select_one", "choices": [{"value": "x  y", "label": "X"}]})),
+        ),
+        (
+            "choice-with-tab",
+            one(json!({"type": "select_one", "choices": [{"value": "x\ty", "label": "X"}]})),
+        ),
+        (
+            "multiple-choice-with-space",
+            one(
+                json!({"type": "select_multiple", "choices": [{"value": "x", "label": "X"}, {"value": "x y", "label": "X Y"}]}),
+            ),
+        ),
+        (
+            "multiple-choice-list-with-space",
+            json!({"title": "Broken", "choice_lists": {"l": [{"value": "x y", "label": "X"}]},
+            "fields": [field(json!({"type": "select_one", "choice_list": "l"})),
+            field(json!({"name": "b", "type": "select_multiple", "choice_list": "l"}))]}),
         ),
         (
             "choices-on-integer",

@@ -169,6 +169,23 @@ fn an_empty_form_and_empty_groups_round_trip() {
 }
 
 #[test]
+fn a_select_one_choice_with_spaces_is_a_coding_and_comes_back() {
+    let definition = hale_forms::AppDefinition::from_json(
+        r#"{"title":"T","choice_lists":{"states":[{"value":"option a","label":"A"}]},"fields":[
+          {"name":"s","type":"select_one","label":"S","choice_list":"states"}]}"#,
+    )
+    .unwrap();
+    definition.compile().unwrap();
+    let back = export(&definition);
+    assert_sane(&back);
+    assert_eq!(
+        back["item"][0]["answerOption"][0]["valueCoding"]["code"],
+        "option a"
+    );
+    assert_eq!(import(&back).unwrap(), definition);
+}
+
+#[test]
 fn a_name_several_fields_share_exports_under_unique_link_ids_and_comes_back() {
     let definition = hale_forms::AppDefinition::from_json(
         r#"{"title":"T","fields":[

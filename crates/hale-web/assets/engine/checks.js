@@ -37,6 +37,34 @@ export const isValidName = (name) => typeof name === 'string' && name.length <= 
 const problem = (path, code, message) => ({ path, code, message });
 
 /**
+ * Words separated by single spaces (the shape of a FHIR `code`): XLSForm allows spaces in a
+ * select_one's choice names; a field whose answer lists several choices refuses them.
+ * @param {string} value
+ */
+const isChoiceValue = (value) => value !== '' && value.split(' ').every((word) => word !== '' && !hasWhitespace(word));
+
+/**
+ * In XLSForm a select_multiple's answer is its values separated by spaces, so its choice values
+ * have none.
+ * @param {Field} field
+ * @param {any} app
+ * @param {string} path
+ * @returns {DefinitionError | undefined}
+ */
+function spacedChoicesProblem(field, app, path) {
+  if (field.type !== 'select_multiple') return undefined;
+  const message = "a select_multiple's choice values have no spaces: its XLSForm answer is its values separated by spaces";
+  /** @param {Choice} choice */
+  const spaced = (choice) => choice.value.includes(' ');
+  if (given(field.choice_list)) {
+    const list = app.choice_lists && Object.hasOwn(app.choice_lists, field.choice_list) ? app.choice_lists[field.choice_list] : [];
+    return list.some(spaced) ? problem(`${path}.choice_list`, 'invalid_choice_value', message) : undefined;
+  }
+  const index = (field.choices ?? []).findIndex(spaced);
+  return index < 0 ? undefined : problem(`${path}.choices[${index}].value`, 'invalid_choice_value', message);
+}
+
+/**
  * @param {Choice[]} choices
  * @param {string} path
  * @param {DefinitionError[]} errors
@@ -45,8 +73,12 @@ export function checkChoices(choices, path, errors) {
   if (choices.length === 0) errors.push(problem(path, 'choices_missing', 'a choice list needs at least one choice'));
   const values = new Set();
   choices.forEach((choice, index) => {
-    if (choice.value === '' || hasWhitespace(choice.value)) {
-      errors.push(problem(`${path}[${index}].value`, 'invalid_choice_value', 'a choice value is non-empty and has no spaces'));
+    if (!isChoiceValue(choice.value)) {
+      errors.push(problem(
+        `${path}[${index}].value`,
+        'invalid_choice_value',
+        'a choice value is non-empty, with no white space but single spaces between words',
+      ));
     } else if (values.has(choice.value)) {
       errors.push(problem(`${path}[${index}].value`, 'duplicate_choice', `choice value '${choice.value}' is used twice`));
     } else {
@@ -177,6 +209,8 @@ export function checkField(field, path, app, errors) {
       push('choice_filter', 'choices_on_non_select', 'choice_filter applies only to select_one and select_multiple fields');
     }
   }
+  const spaced = spacedChoicesProblem(field, app, path);
+  if (spaced) errors.push(spaced);
   /**
    * @param {string} member
    * @param {string} code
