@@ -214,7 +214,9 @@ pub fn read_answer(field: &CompiledField, json: &serde_json::Value) -> Result<An
                 ))
             }
         }
-        FieldType::SelectMultiple => {
+        // A ranking is read as a list of choices; that it orders every offered choice is
+        // checked with the choice filter, which decides what is offered.
+        FieldType::SelectMultiple | FieldType::Rank => {
             let picked = json.as_array().ok_or(problem(
                 "not_a_choice_list",
                 "the answer must be a list of choice values",

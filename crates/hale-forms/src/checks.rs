@@ -27,17 +27,17 @@ fn is_choice_value(value: &str) -> bool {
             .all(|word| !word.is_empty() && !word.contains(char::is_whitespace))
 }
 
-/// In XLSForm a select_multiple's answer is its choice values separated by spaces, so a value
-/// with a space would read as two: such a field's choices have none.
+/// In XLSForm a select_multiple's or a rank's answer is its choice values separated by spaces,
+/// so a value with a space would read as two: such a field's choices have none.
 fn spaced_choices_problem(
     field: &Field,
     app: &AppDefinition,
     path: &str,
 ) -> Option<DefinitionError> {
-    if field.field_type != FieldType::SelectMultiple {
+    if !field.field_type.lists_choices() {
         return None;
     }
-    let message = "a select_multiple's choice values have no spaces: its XLSForm answer is its values separated by spaces";
+    let message = "a select_multiple's or rank's choice values have no spaces: its XLSForm answer is its values separated by spaces";
     match &field.choice_list {
         Some(list) => app
             .choice_lists
@@ -284,14 +284,14 @@ pub(crate) fn check_field(
             push(
                 "choices",
                 "choices_on_non_select",
-                "choices apply only to select_one and select_multiple fields",
+                "choices apply only to select_one, select_multiple and rank fields",
             );
         }
         if field.choice_filter.is_some() {
             push(
                 "choice_filter",
                 "choices_on_non_select",
-                "choice_filter applies only to select_one and select_multiple fields",
+                "choice_filter applies only to select_one, select_multiple and rank fields",
             );
         }
     }
@@ -312,7 +312,9 @@ pub(crate) fn check_field(
             "a calculate field holds no fields",
         );
     }
-    if (field.open || field.choice_type.is_some()) && !kind.is_select() {
+    // A ranking orders the choices it offers, so it takes no free answer.
+    if (field.open || field.choice_type.is_some()) && (!kind.is_select() || kind == FieldType::Rank)
+    {
         push(
             "open",
             "choices_on_non_select",

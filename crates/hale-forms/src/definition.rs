@@ -50,6 +50,9 @@ pub enum FieldType {
     Text,
     SelectOne,
     SelectMultiple,
+    /// An ordering of every choice offered: the answer lists the choice values, most
+    /// preferred first, each once (XLSForm `rank`).
+    Rank,
     Date,
     Datetime,
     Time,
@@ -76,12 +79,13 @@ pub enum FieldType {
 
 impl FieldType {
     /// Every type, for generators and documentation.
-    pub const ALL: [FieldType; 23] = [
+    pub const ALL: [FieldType; 24] = [
         FieldType::Integer,
         FieldType::Decimal,
         FieldType::Text,
         FieldType::SelectOne,
         FieldType::SelectMultiple,
+        FieldType::Rank,
         FieldType::Date,
         FieldType::Datetime,
         FieldType::Time,
@@ -109,8 +113,16 @@ impl FieldType {
             FieldType::Integer | FieldType::Decimal | FieldType::Range
         )
     }
+    /// Fields answered from choices: select_one, select_multiple and rank.
     pub const fn is_select(self) -> bool {
-        matches!(self, FieldType::SelectOne | FieldType::SelectMultiple)
+        matches!(
+            self,
+            FieldType::SelectOne | FieldType::SelectMultiple | FieldType::Rank
+        )
+    }
+    /// Fields whose answer lists several choices (space-separated in XLSForm).
+    pub const fn lists_choices(self) -> bool {
+        matches!(self, FieldType::SelectMultiple | FieldType::Rank)
     }
     /// Groups and repeats hold children instead of an answer.
     pub const fn is_container(self) -> bool {
@@ -131,6 +143,7 @@ impl FieldType {
             FieldType::Text => "text",
             FieldType::SelectOne => "select_one",
             FieldType::SelectMultiple => "select_multiple",
+            FieldType::Rank => "rank",
             FieldType::Date => "date",
             FieldType::Datetime => "datetime",
             FieldType::Time => "time",

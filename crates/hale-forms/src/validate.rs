@@ -270,12 +270,20 @@ impl<'a> Run<'a> {
         ));
     }
 
-    fn evaluate(&self, instance: usize, expr: &Expr, current: Value, field: &str) -> Value {
-        let scope = Scope {
+    /// The answers as `field`'s expressions read them in `instance`, with `.` unanswered.
+    fn scope<'s>(&'s self, instance: usize, field: &'s str) -> Scope<'s> {
+        Scope {
             run: self,
             instance,
-            current,
+            current: Value::Null,
             field,
+        }
+    }
+
+    fn evaluate(&self, instance: usize, expr: &Expr, current: Value, field: &str) -> Value {
+        let scope = Scope {
+            current,
+            ..self.scope(instance, field)
         };
         evaluate(expr, &scope)
     }
@@ -426,12 +434,7 @@ impl<'a> Run<'a> {
                 } else if !field.trigger.is_empty() {
                     // Unsubmitted, it holds what its trigger last gave it: nothing until a
                     // trigger is answered.
-                    let scope = Scope {
-                        run: self,
-                        instance: id,
-                        current: Value::Null,
-                        field: &field.name,
-                    };
+                    let scope = self.scope(id, &field.name);
                     let triggered = field
                         .trigger
                         .iter()
@@ -492,21 +495,26 @@ impl<'a> Run<'a> {
                     self.instances[id].unanswered.push((index, at));
                 }
                 let mut value = self.answer(id, field, index, submitted, relevant, path.clone());
-                if let Some(filter) = &field.choice_filter {
-                    let scope = Scope {
-                        run: self,
-                        instance: id,
-                        current: Value::Null,
-                        field: &field.name,
-                    };
-                    if !chosen_are_offered(field, filter, &scope, &value) {
-                        self.error(
-                            path,
-                            "choice_not_offered",
-                            "the answer is not among the choices the field's choice_filter offers",
-                        );
-                        value = Value::Null;
-                    }
+                let scope = self.scope(id, &field.name);
+                let offered = field
+                    .choice_filter
+                    .as_ref()
+                    .is_none_or(|filter| chosen_are_offered(field, filter, &scope, &value));
+                let ranked = !offered || ranks_every_offered(field, &scope, &value);
+                if !offered {
+                    self.error(
+                        path,
+                        "choice_not_offered",
+                        "the answer is not among the choices the field's choice_filter offers",
+                    );
+                    value = Value::Null;
+                } else if !ranked {
+                    self.error(
+                        path,
+                        "incomplete_ranking",
+                        "a ranking orders every choice the field offers, each once",
+                    );
+                    value = Value::Null;
                 }
                 if !value.is_empty() {
                     self.instances[id].answered.push(index);
@@ -795,6 +803,40 @@ pub fn choice_member(choice: &Choice, name: &str, language: &str) -> Value {
     }
 }
 
+/// Whether a rank's answer orders every choice it offers (an empty list orders none). Its values
+/// are distinct choices that pass the filter (read and checked before), so that is as many
+/// values as choices offered.
+fn ranks_every_offered(field: &CompiledField, answers: &Scope, value: &Value) -> bool {
+    let Value::Multi(ranked) = value else {
+        return true;
+    };
+    if field.field_type != FieldType::Rank {
+        return true;
+    }
+    let language = answers.run.form.default_language.as_str();
+    let offered = field
+        .choices
+        .iter()
+        .filter(|choice| {
+            field
+                .choice_filter
+                .as_ref()
+                .is_none_or(|filter| passes(filter, choice, answers, language))
+        })
+        .count();
+    ranked.len() == offered
+}
+
+/// Whether `choice` passes the field's choice filter.
+fn passes(filter: &Expr, choice: &Choice, answers: &Scope, language: &str) -> bool {
+    let scope = ChoiceScope {
+        answers,
+        choice,
+        language,
+    };
+    evaluate(filter, &scope).truthy()
+}
+
 /// Whether every chosen value that is one of the field's choices passes its filter (a free
 /// answer to an open select is no choice, so no filter applies to it).
 fn chosen_are_offered(
@@ -814,14 +856,7 @@ fn chosen_are_offered(
             .choices
             .iter()
             .find(|choice| choice.value == chosen)
-            .is_none_or(|choice| {
-                let scope = ChoiceScope {
-                    answers,
-                    choice,
-                    language,
-                };
-                evaluate(filter, &scope).truthy()
-            })
+            .is_none_or(|choice| passes(filter, choice, answers, language))
     })
 }
 

@@ -711,6 +711,16 @@ fn broken() -> Vec<(&'static str, Value)> {
             ),
         ),
         (
+            "rank-choice-with-space",
+            one(json!({"type": "rank", "choices": [{"value": "x y", "label": "X"}]})),
+        ),
+        (
+            "open-rank",
+            one(
+                json!({"type": "rank", "open": true, "min_count": 1, "choices": [{"value": "x", "label": "X"}]}),
+            ),
+        ),
+        (
             "multiple-choice-list-with-space",
             json!({"title": "Broken", "choice_lists": {"l": [{"value": "x y", "label": "X"}]},
             "fields": [field(json!({"type": "select_one", "choice_list": "l"})),

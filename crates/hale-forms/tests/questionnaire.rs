@@ -186,6 +186,48 @@ fn a_select_one_choice_with_spaces_is_a_coding_and_comes_back() {
 }
 
 #[test]
+fn a_rank_is_a_repeating_choice_marked_by_its_field_type_and_comes_back() {
+    let definition = hale_forms::AppDefinition::from_json(
+        r#"{"title":"T","fields":[{"name":"order","type":"rank","label":"Order","required":true,
+          "default":["b","a"],"choices":[{"value":"a","label":"A"},{"value":"b","label":"B"}]}]}"#,
+    )
+    .unwrap();
+    definition.compile().unwrap();
+    let back = export(&definition);
+    assert_sane(&back);
+    let item = &back["item"][0];
+    assert_eq!(item["type"], "choice");
+    assert_eq!(item["repeats"], true);
+    assert!(
+        item["extension"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(
+                |extension| extension["url"] == "urn:hale:fhir:extension:field-type"
+                    && extension["valueCode"] == "rank"
+            )
+    );
+    // An order has no `initialSelected` form: the default is kept as Hale's JSON text.
+    assert!(
+        item.get("answerOption")
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|option| option.get("initialSelected").is_none())
+    );
+    assert!(
+        item["extension"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|extension| extension["url"] == "urn:hale:fhir:extension:default")
+    );
+    assert_eq!(import(&back).unwrap(), definition);
+}
+
+#[test]
 fn a_name_several_fields_share_exports_under_unique_link_ids_and_comes_back() {
     let definition = hale_forms::AppDefinition::from_json(
         r#"{"title":"T","fields":[
@@ -543,6 +585,15 @@ mod generated {
                 )
             }
             FieldType::SelectMultiple => json!(["c9", "c0"]),
+            // A ranking's default is an order, which no `initialSelected` can say.
+            FieldType::Rank => json!(
+                field
+                    .choices
+                    .iter()
+                    .rev()
+                    .map(|c| c.value.clone())
+                    .collect::<Vec<_>>()
+            ),
             FieldType::Date => json!("2026-01-31"),
             FieldType::Datetime => json!("2026-01-31T08:30:00+01:00"),
             FieldType::Time if pick.is_multiple_of(2) => json!("08:30:00"),

@@ -73,9 +73,66 @@ fn daily_vitals_scores_news2() {
 }
 
 #[test]
+fn rank_orders_every_offered_choice() {
+    let survey = "type,name,label,choice_filter,default\n\
+        select_one colour,colour,Colour,,\n\
+        rank fruit,order,Order,colour = ${colour} or colour = '',\n\
+        rank fruit,plain,Plain,,c b a\n";
+    let choices = "list_name,name,label,colour\nfruit,a,A,red\nfruit,b,B,blue\nfruit,c,C,\n\
+        colour,red,Red,\ncolour,blue,Blue,\n";
+    let definition = import_csv(survey, Some(choices), None).unwrap();
+    assert_eq!(definition.fields[1].field_type, hale_forms::FieldType::Rank);
+    assert_eq!(
+        definition.fields[2].default,
+        Some(serde_json::json!(["c", "b", "a"]))
+    );
+    let form = definition.compile().unwrap();
+    let now = Timestamp::parse_rfc3339("2026-01-31T08:00:00Z").unwrap();
+    let codes = |answers: serde_json::Value| -> Vec<&'static str> {
+        form.validate(answers.as_object().unwrap(), now)
+            .err()
+            .unwrap_or_default()
+            .iter()
+            .map(|error| error.code)
+            .collect()
+    };
+    assert!(
+        codes(serde_json::json!({"colour": "red", "order": ["c", "a"], "plain": ["b", "a", "c"]}))
+            .is_empty()
+    );
+    assert_eq!(
+        codes(serde_json::json!({"colour": "red", "order": ["a"], "plain": ["a", "b"]})),
+        ["incomplete_ranking", "incomplete_ranking"]
+    );
+    assert_eq!(
+        codes(serde_json::json!({"colour": "red", "order": ["c", "b"]})),
+        ["choice_not_offered"]
+    );
+    assert_eq!(
+        codes(serde_json::json!({"plain": ["a", "a", "b"]})),
+        ["duplicate_choice"]
+    );
+    let refused = |survey: &str| {
+        import_csv(survey, Some("list_name,name,label\nl,x y,X\n"), None)
+            .unwrap_err()
+            .iter()
+            .map(|error| error.code)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        refused("type,name,label\nrank l,r,R\n"),
+        ["invalid_choice_value"]
+    );
+    assert_eq!(
+        refused("type,name,label\nrank l or_other,r,R\n"),
+        ["unknown_type"]
+    );
+}
+
+#[test]
 fn ten_mistakes_are_all_reported_with_their_cells() {
     let survey = "type,name,label,required,relevant,constraint,calculation,unit,code,choice_filter\n\
-        rank yn,scan,Scan,,,,,,,\n\
+        osm,scan,Scan,,,,,,,\n\
         integer,age,Age,,,,,,,\n\
         integer,age,Age again,,,,,,,\n\
         text,why,Why,,${ghost} > 1,,,,,\n\
@@ -93,7 +150,7 @@ fn ten_mistakes_are_all_reported_with_their_cells() {
         .collect();
     found.sort();
     let expected = [
-        ("survey", 2, "type", "rank_unsupported"),
+        ("survey", 2, "type", "osm_unsupported"),
         ("survey", 4, "name", "duplicate_name"),
         ("survey", 5, "relevant", "unknown_reference"),
         ("survey", 6, "calculation", "cycle"),

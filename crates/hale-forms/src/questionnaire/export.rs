@@ -232,14 +232,16 @@ fn item_type(field: &Field) -> &'static str {
         FieldType::Time => "time",
         FieldType::Text if field.appearance.as_deref() == Some("multiline") => "text",
         FieldType::Text => "string",
-        FieldType::SelectOne | FieldType::SelectMultiple => match field.choice_type {
-            _ if field.open => "open-choice",
-            None => "choice",
-            Some(ChoiceType::String) => "string",
-            Some(ChoiceType::Integer) => "integer",
-            Some(ChoiceType::Date) => "date",
-            Some(ChoiceType::Time) => "time",
-        },
+        FieldType::SelectOne | FieldType::SelectMultiple | FieldType::Rank => {
+            match field.choice_type {
+                _ if field.open => "open-choice",
+                None => "choice",
+                Some(ChoiceType::String) => "string",
+                Some(ChoiceType::Integer) => "integer",
+                Some(ChoiceType::Date) => "date",
+                Some(ChoiceType::Time) => "time",
+            }
+        }
         // FHIR has no location or barcode type: text, with Hale's field-type saying which.
         FieldType::Geopoint | FieldType::Geotrace | FieldType::Geoshape | FieldType::Barcode => {
             "string"
@@ -446,7 +448,8 @@ impl Context<'_> {
             | FieldType::Geopoint
             | FieldType::Geotrace
             | FieldType::Geoshape
-            | FieldType::Barcode => extensions
+            | FieldType::Barcode
+            | FieldType::Rank => extensions
                 .push(json!({"url": hale("field-type"), "valueCode": field.field_type.as_str()})),
             FieldType::Photo => {
                 extensions.push(json!({"url": MIME_TYPE, "valueCode": "image/*"}));
@@ -496,7 +499,7 @@ impl Context<'_> {
         }
         if matches!(
             field.field_type,
-            FieldType::SelectMultiple | FieldType::Repeat
+            FieldType::SelectMultiple | FieldType::Rank | FieldType::Repeat
         ) {
             item.insert("repeats".into(), json!(true));
         }

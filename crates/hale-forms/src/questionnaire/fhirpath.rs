@@ -668,9 +668,10 @@ fn lower(node: &Node, scope: &Scope, depth: usize) -> Result<Expr, String> {
                 .map(lower_at)
                 .collect::<Result<Vec<_>, _>>()?;
             let multiple = |expr: &Expr| match expr {
-                Expr::Field { name } => scope.questions.values().any(|question| {
-                    question.name == *name && question.field_type == FieldType::SelectMultiple
-                }),
+                Expr::Field { name } => scope
+                    .questions
+                    .values()
+                    .any(|question| question.name == *name && question.field_type.lists_choices()),
                 _ => false,
             };
             match (name.as_str(), lowered.len()) {

@@ -238,7 +238,9 @@ fn default_value(kind: FieldType, text: &str) -> serde_json::Value {
         FieldType::Boolean | FieldType::Acknowledge => parse_flag(text)
             .map(serde_json::Value::Bool)
             .unwrap_or_else(|| text.into()),
-        FieldType::SelectMultiple => text.split_whitespace().collect::<Vec<_>>().into(),
+        FieldType::SelectMultiple | FieldType::Rank => {
+            text.split_whitespace().collect::<Vec<_>>().into()
+        }
         _ => text.into(),
     }
 }

@@ -287,11 +287,14 @@ pub(crate) fn parse_type(text: &str) -> RowType {
             return RowType::Refused(code, message);
         }
     }
-    if words.first() == Some(&"rank") {
-        return RowType::Refused(
-            "rank_unsupported",
-            "rank (ordering every choice) is not supported yet",
-        );
+    // `rank LIST` orders the list's choices; it takes no `or_other`.
+    if let ["rank", list] = words.as_slice() {
+        return RowType::Field {
+            kind: FieldType::Rank,
+            list: Some((*list).to_owned()),
+            or_other: false,
+            prefill: None,
+        };
     }
     for (spelling, kind) in SELECT {
         let Some(rest) = joined.strip_prefix(spelling) else {

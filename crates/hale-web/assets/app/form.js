@@ -18,7 +18,7 @@ import { compile, formState } from '../engine/index.js';
  * @typedef {import('./definition.js').Field} Field
  * @typedef {import('../engine/validate.js').FormState} FormState
  * @typedef {{field: Field, wrapper: HTMLElement, error: HTMLElement, focusTarget: HTMLElement,
- *   output?: HTMLElement, inputs: HTMLElement[]}} View
+ *   output?: HTMLElement, inputs: HTMLElement[], offer?: (choices: string[]) => void}} View
  * @typedef {{answers: Record<string, unknown>, state: FormState}} Finished
  */
 
@@ -103,7 +103,9 @@ export function renderForm(definition, language, onSubmit) {
       : h('label', { for: id }, label, requiredMark(field));
     const wrapper = h(grouped ? 'fieldset' : 'div', { class: `field field-${field.type}` },
       heading, hint, control.element, error);
-    views.set(key, { field, wrapper, error, focusTarget: control.focusTarget, output: control.output, inputs: control.inputs });
+    views.set(key, {
+      field, wrapper, error, focusTarget: control.focusTarget, output: control.output, inputs: control.inputs, offer: control.offer,
+    });
     return wrapper;
   };
 
@@ -174,6 +176,7 @@ export function renderForm(definition, language, onSubmit) {
       const shown = field.relevant && (submitted || touched.has(key)) ? field.errors : [];
       view.error.textContent = shown.map((error) => message(view.field, error, say)).join(' ');
       view.wrapper.classList.toggle('invalid', shown.length > 0);
+      if (view.offer && field.choices) view.offer(field.choices);
       for (const input of view.inputs) {
         // A choice_filter offers only some choices, recomputed as the answers it reads change.
         if (field.choices && input instanceof HTMLInputElement && input.parentElement) {
@@ -330,7 +333,7 @@ function localDate(when) {
  *   setAnswer: (value: unknown) => void, leave: () => void,
  *   say: (value: import('./i18n.js').Text | undefined) => string, definition: Definition}} ControlContext
  * @typedef {{element: HTMLElement, focusTarget: HTMLElement, inputs: HTMLElement[],
- *   grouped: boolean, output?: HTMLElement}} Control
+ *   grouped: boolean, output?: HTMLElement, offer?: (choices: string[]) => void}} Control
  */
 
 /**
@@ -350,6 +353,7 @@ function drawControl(field, row, context) {
     return choiceControl(field, row, context);
   }
   if (field.type === 'range' && stepCount(field) <= MAX_STEP_BUTTONS) return choiceControl(field, row, context);
+  if (field.type === 'rank') return rankControl(field, row, context);
   if (field.type === 'acknowledge') {
     const input = h('input', { type: 'checkbox', id: context.id, checked: value === true,
       'aria-describedby': context.describedBy,
@@ -431,6 +435,72 @@ function choiceControl(field, row, context) {
   const element = h('div', { class: field.type === 'range' ? 'choices scale' : 'choices' },
     inputs.map((input, index) => h('label', { class: 'choice', for: input.id }, input, h('span', {}, options[index].label))));
   return { element, focusTarget: inputs[0] ?? element, inputs, grouped: true };
+}
+
+/**
+ * A ranking: the offered choices as an ordered list, each moved with its up and down buttons.
+ * The answer is the whole order of the offered choices, set by the first move or by keeping
+ * the order shown; a choice filter's change re-offers the choices and keeps their order.
+ * @param {Field} field
+ * @param {Record<string, unknown>} row
+ * @param {ControlContext} context
+ * @returns {Control}
+ */
+function rankControl(field, row, context) {
+  const choices = choicesOf(context.definition, field);
+  const labels = new Map(choices.map((choice) => [choice.value, context.say(choice.label)]));
+  const current = row[field.name];
+  const answered = Array.isArray(current) ? current.filter((value) => labels.has(value)) : [];
+  /** @type {string[]} the order shown: the answer's, then any choice it leaves out */
+  let order = [...answered, ...choices.map((choice) => choice.value).filter((value) => !answered.includes(value))];
+  let offered = order;
+  const list = h('ol', { class: 'rank', id: context.id, 'aria-describedby': context.describedBy });
+  const shown = () => order.filter((value) => offered.includes(value));
+  const commit = () => context.setAnswer(shown());
+  /**
+   * @param {string} value
+   * @param {number} step -1 up, 1 down
+   */
+  const move = (value, step) => {
+    const visible = shown();
+    const position = visible.indexOf(value) + step;
+    visible.splice(visible.indexOf(value), 1);
+    visible.splice(position, 0, value);
+    order = [...visible, ...order.filter((other) => !visible.includes(other))];
+    draw();
+    commit();
+    const again = list.querySelector(`[data-value="${CSS.escape(value)}"][data-step="${step}"]`);
+    if (again instanceof HTMLButtonElement && !again.disabled) again.focus();
+    announce(t('rank.moved', { label: labels.get(value) ?? value, position: position + 1 }));
+  };
+  const draw = () => {
+    const visible = shown();
+    replace(list, visible.map((value, index) => {
+      const label = labels.get(value) ?? value;
+      /**
+       * @param {number} step
+       * @param {string} key
+       * @param {string} arrow
+       */
+      const button = (step, key, arrow) => h('button', {
+        type: 'button', class: 'secondary', 'data-value': value, 'data-step': String(step),
+        'aria-label': t(key, { label }), disabled: index + step < 0 || index + step >= visible.length,
+        onclick: () => move(value, step), onblur: context.leave,
+      }, arrow);
+      return h('li', { class: 'rank-item' }, h('span', {}, label), button(-1, 'rank.up', '↑'), button(1, 'rank.down', '↓'));
+    }));
+  };
+  draw();
+  const keep = h('button', { type: 'button', class: 'secondary', onclick: commit, onblur: context.leave }, t('rank.keep'));
+  /** @param {string[]} choices */
+  const offer = (choices) => {
+    if (choices.length === offered.length && choices.every((value) => offered.includes(value))) return;
+    offered = choices;
+    draw();
+    // Set without a refresh, which is what calls this: the answer orders what is offered now.
+    if (Array.isArray(row[field.name])) row[field.name] = shown();
+  };
+  return { element: h('div', { class: 'rank-control' }, list, keep), focusTarget: keep, inputs: [], grouped: true, offer };
 }
 
 /**

@@ -144,7 +144,10 @@ function readTyped(field, json) {
       if (typeof json !== 'string') return refuse('not_a_choice', 'the answer must be one choice value');
       if (!isChoice(field, json)) return refuse('invalid_choice', "the answer is not one of the field's choices");
       return plain(json);
-    case 'select_multiple': {
+    // A ranking is read as a list of choices; that it orders every offered choice is checked
+    // with the choice filter, which decides what is offered.
+    case 'select_multiple':
+    case 'rank': {
       if (!Array.isArray(json)) return refuse('not_a_choice_list', 'the answer must be a list of choice values');
       const seen = new Set();
       for (const item of json) {

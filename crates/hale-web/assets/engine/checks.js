@@ -44,16 +44,16 @@ const problem = (path, code, message) => ({ path, code, message });
 const isChoiceValue = (value) => value !== '' && value.split(' ').every((word) => word !== '' && !hasWhitespace(word));
 
 /**
- * In XLSForm a select_multiple's answer is its values separated by spaces, so its choice values
- * have none.
+ * In XLSForm a select_multiple's or a rank's answer is its values separated by spaces, so its
+ * choice values have none.
  * @param {Field} field
  * @param {any} app
  * @param {string} path
  * @returns {DefinitionError | undefined}
  */
 function spacedChoicesProblem(field, app, path) {
-  if (field.type !== 'select_multiple') return undefined;
-  const message = "a select_multiple's choice values have no spaces: its XLSForm answer is its values separated by spaces";
+  if (field.type !== 'select_multiple' && field.type !== 'rank') return undefined;
+  const message = "a select_multiple's or rank's choice values have no spaces: its XLSForm answer is its values separated by spaces";
   /** @param {Choice} choice */
   const spaced = (choice) => choice.value.includes(' ');
   if (given(field.choice_list)) {
@@ -123,7 +123,7 @@ export function checkField(field, path, app, errors) {
   const push = (member, code, message) => errors.push(problem(member === '' ? path : `${path}.${member}`, code, message));
   const answered = kind !== 'note' && kind !== 'calculate' && kind !== 'group';
   const container = kind === 'group' || kind === 'repeat';
-  const select = kind === 'select_one' || kind === 'select_multiple';
+  const select = kind === 'select_one' || kind === 'select_multiple' || kind === 'rank';
   const children = field.children ?? [];
   const acceptedUnits = field.accepted_units ?? [];
   const media = field.media ?? {};
@@ -203,10 +203,10 @@ export function checkField(field, path, app, errors) {
     }
   } else {
     if (inlineChoices.length > 0 || given(field.choice_list)) {
-      push('choices', 'choices_on_non_select', 'choices apply only to select_one and select_multiple fields');
+      push('choices', 'choices_on_non_select', 'choices apply only to select_one, select_multiple and rank fields');
     }
     if (given(field.choice_filter)) {
-      push('choice_filter', 'choices_on_non_select', 'choice_filter applies only to select_one and select_multiple fields');
+      push('choice_filter', 'choices_on_non_select', 'choice_filter applies only to select_one, select_multiple and rank fields');
     }
   }
   const spaced = spacedChoicesProblem(field, app, path);
@@ -222,7 +222,8 @@ export function checkField(field, path, app, errors) {
     // A calculation is shown to no one, so nothing can follow it.
     at('children', 'children_on_non_group', 'a calculate field holds no fields');
   }
-  if ((field.open === true || given(field.choice_type)) && !select) {
+  // A ranking orders the choices it offers, so it takes no free answer.
+  if ((field.open === true || given(field.choice_type)) && (!select || kind === 'rank')) {
     at('open', 'choices_on_non_select', 'open and choice_type apply only to select_one and select_multiple fields');
   }
   if (given(field.max_length) && kind !== 'text') {

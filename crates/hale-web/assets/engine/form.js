@@ -121,7 +121,7 @@ const FIELD_MEMBERS = /** @type {Record<string, string>} */ ({
   choice_type: 'choice_type', max_length: 'count',
 });
 const FIELD_TYPES = [
-  'integer', 'decimal', 'text', 'select_one', 'select_multiple', 'date', 'datetime', 'time', 'boolean',
+  'integer', 'decimal', 'text', 'select_one', 'select_multiple', 'rank', 'date', 'datetime', 'time', 'boolean',
   'acknowledge', 'range', 'note', 'calculate', 'group', 'repeat', 'file', 'photo',
   'geopoint', 'geotrace', 'geoshape', 'barcode', 'audio', 'video',
 ];

@@ -74,6 +74,19 @@ function chosenAreOffered(field, offered, value) {
 }
 
 /**
+ * Whether a rank's answer orders every choice it offers (an empty list orders none). Its values
+ * are distinct offered choices (read and checked before), so that is as many values as choices
+ * offered.
+ * @param {CompiledField} field
+ * @param {string[] | undefined} offered the choices its filter offers, when it has one
+ * @param {Value} value
+ */
+function ranksEveryOffered(field, offered, value) {
+  if (field.type !== 'rank' || !Array.isArray(value)) return true;
+  return value.length === (offered ?? field.choices).length;
+}
+
+/**
  * A submitted computed value read back as an expression value, for `.` and `once(…)`.
  * @param {unknown} json
  * @returns {Value}
@@ -434,6 +447,10 @@ class Run {
           this.error(path, 'choice_not_offered', "the answer is not among the choices the field's choice_filter offers");
           value = null;
         }
+      }
+      if (!ranksEveryOffered(field, state.choices, value)) {
+        this.error(path, 'incomplete_ranking', 'a ranking orders every choice the field offers, each once');
+        value = null;
       }
       if (!isEmpty(value)) instance.answered.push(index);
       instance.values.set(field.name, value);

@@ -272,6 +272,10 @@ fn hale_type(item: &Map<String, Value>) -> Result<(FieldType, Option<ChoiceType>
     if declared == Some("calculate") && kind == "decimal" {
         return Ok((FieldType::Calculate, None));
     }
+    // A ranking is a repeating choice marked by Hale's field type (FHIR has no ordering item).
+    if options && declared == Some("rank") && kind == "choice" && repeats {
+        return Ok((FieldType::Rank, None));
+    }
     if options {
         let choice_type = match kind {
             "choice" | "open-choice" => None,
