@@ -69,7 +69,7 @@ pub(crate) fn spawn(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
          PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 0;",
     )?;
-    connection.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
+    connection.pragma_update(None, "journal_size_limit", WAL_RESTART_BYTES)?;
     connection.set_prepared_statement_cache_capacity(256);
     let writing = Arc::new(AtomicBool::new(true));
     let still_writing = Arc::clone(&writing);
@@ -91,14 +91,12 @@ pub(crate) fn spawn(
     Ok(vec![writer, checkpointer])
 }
 
-/// WAL size (about 16,000 frames of a 4 KiB page) at which the writer, between two batches,
-/// copies the rest of the WAL back and truncates it, so that it starts over from nothing. The
-/// WAL's bound is this plus the frames of the one batch that crossed it.
+/// WAL size (about 16,000 frames of a 4 KiB page) past which the writer, between two batches,
+/// copies the rest of the WAL back and makes it start over from its first frame. It is also
+/// the WAL's `journal_size_limit`: the first commit after a restart cuts the file back to it,
+/// so the file grows past it only once the WAL holds more than this again. The WAL's bound is
+/// this plus the frames of the one batch that crossed it.
 const WAL_RESTART_BYTES: u64 = 64 * 1024 * 1024;
-
-/// A WAL that starts over by itself (every frame copied back and no reader on it when a commit
-/// begins) is cut back to this, so a quiet store's WAL shrinks too.
-const WAL_SIZE_LIMIT: i64 = 16 * 1024 * 1024;
 
 /// How long a commit waits for the database to be free (the other connections never write, so
 /// only migrations and restarts make it wait at all).
@@ -154,10 +152,11 @@ fn is_busy(error: &rusqlite::Error) -> bool {
 }
 
 /// The writer's watch on the WAL's size. Past [`WAL_RESTART_BYTES`], between two batches (the
-/// writer holds no transaction then, and no other connection writes), it runs a `TRUNCATE`
+/// writer holds no transaction then, and no other connection writes), it runs a `RESTART`
 /// checkpoint: it copies back what the checkpointer has not, waits for the reads still on old
-/// frames and empties the file. The batches queued meanwhile wait for it, once per restart
-/// point, never on every commit.
+/// frames and makes the next commit write from the WAL's first frame, over blocks the file
+/// already has (a commit that grows the file syncs more than one that overwrites it). The
+/// batches queued meanwhile wait for it, once per restart point, never on every commit.
 struct WalBound {
     wal: std::path::PathBuf,
     restart_at: u64,
@@ -181,7 +180,7 @@ impl WalBound {
         let Ok(size) = std::fs::metadata(&self.wal).map(|metadata| metadata.len()) else {
             return;
         };
-        if size < self.restart_at {
+        if size <= self.restart_at {
             return;
         }
         let started = std::time::Instant::now();
@@ -210,12 +209,12 @@ impl WalBound {
     }
 }
 
-/// A `TRUNCATE` checkpoint, waiting at most [`RESTART_WAIT`] for readers. SQLite reports a
+/// A `RESTART` checkpoint, waiting at most [`RESTART_WAIT`] for readers. SQLite reports a
 /// checkpoint that readers (or another checkpoint) kept from finishing in its result row
-/// (`busy = 1`), not as an error: true only when the WAL was emptied.
+/// (`busy = 1`), not as an error: true only when the WAL will start over.
 fn restart(connection: &Connection) -> rusqlite::Result<bool> {
     connection.busy_timeout(RESTART_WAIT)?;
-    let busy = connection.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+    let busy = connection.query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| {
         row.get::<_, i64>(0)
     });
     connection.busy_timeout(WRITE_WAIT)?;
