@@ -99,7 +99,7 @@ pub(crate) fn spawn(
 const WAL_RESTART_BYTES: u64 = 64 * 1024 * 1024;
 
 /// How long a commit waits for the database to be free (the other connections never write, so
-/// only migrations and restarts make it wait at all).
+/// only migrations make it wait at all).
 const WRITE_WAIT: Duration = Duration::from_secs(10);
 
 /// How long the writer's restart waits for reads still on the WAL's old frames (reads last
@@ -115,8 +115,10 @@ const RETRY_AFTER_BYTES: u64 = WAL_RESTART_BYTES / 4;
 /// How often the WAL is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
-/// Copies the WAL back into the database file on a thread of its own, beside the writer, with
-/// passive checkpoints: they never block the writer, and they leave the writer's restart (see
+/// Copies the WAL back into the database file on a thread of its own. The writer has automatic
+/// checkpoints turned off: a checkpoint rewrites every page the WAL holds and syncs the file,
+/// and done inside a commit it stalls every caller of that commit. Passive checkpoints here
+/// run beside the writer and never block it, and they leave the writer's restart (see
 /// [`WalBound`]) only the frames of the last quarter second to copy. Under constant writes a
 /// passive checkpoint never lets the WAL start over; the writer does that. Each checkpoint
 /// takes its `turn`, so that the writer's restart waits for the one running, however long its
