@@ -121,8 +121,8 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// run beside the writer and never block it, and they leave the writer's restart (see
 /// [`WalBound`]) only the frames of the last quarter second to copy. Under constant writes a
 /// passive checkpoint never lets the WAL start over; the writer does that. Each checkpoint
-/// takes its `turn`, so that the writer's restart waits for the one running, however long its
-/// sync takes, instead of spending its wait for readers on it. Stops when the writer stops.
+/// takes its `turn`: SQLite fails a second checkpoint at once instead of waiting, so the
+/// writer's restart waits here for the one running, however long its sync takes. Stops when the writer stops.
 fn checkpoint(path: &str, writing: &AtomicBool, turn: &Mutex<()>) {
     let connection = match Connection::open_with_flags(
         path,
