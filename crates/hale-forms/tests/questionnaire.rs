@@ -447,14 +447,36 @@ mod generated {
         prop::option::of((-2000i32..2000).prop_map(|n| f64::from(n) / 10.0))
     }
 
+    /// Choices, some with attributes for a choice filter to read (an empty one too).
     fn choices() -> impl Strategy<Value = Vec<Choice>> {
-        prop::collection::vec(text(), 1..4).prop_map(|labels| {
-            labels
+        let attributes = prop::collection::btree_map(
+            prop::sample::select(vec!["state", "tier"]).prop_map(str::to_owned),
+            prop::sample::select(vec!["nsw", "vic", ""]).prop_map(str::to_owned),
+            0..3,
+        );
+        prop::collection::vec((text(), attributes), 1..4).prop_map(|choices| {
+            choices
                 .into_iter()
                 .enumerate()
-                .map(|(index, label)| Choice::new(&format!("c{index}"), label))
+                .map(|(index, (label, attributes))| Choice {
+                    attributes,
+                    ..Choice::new(&format!("c{index}"), label)
+                })
                 .collect()
         })
+    }
+
+    /// A choice filter over the choice's members and an earlier answer: some translate to
+    /// FHIRPath toggles, `regex` does not.
+    fn choice_filter(index: usize) -> impl Strategy<Value = Option<String>> {
+        prop::option::of((0usize..4, 0..index.max(1)).prop_map(
+            move |(shape, earlier)| match shape {
+                0 => String::from("state = 'nsw'"),
+                1 if index > 0 => format!("tier = ${{f{earlier}}} or name = 'c0'"),
+                2 => String::from("regex(label, '^[A-M]')"),
+                _ => String::from("name != 'c1' and state != ''"),
+            },
+        ))
     }
 
     /// Relevance over earlier fields: some map to enableWhen, some stay expressions.
@@ -533,6 +555,7 @@ mod generated {
             choices in choices(),
             use_list in any::<bool>(),
             relevant in relevance(index),
+            filter in choice_filter(index),
             extras in any::<[bool; 6]>(),
             pick in any::<u8>(),
         ) -> Field {
@@ -578,6 +601,7 @@ mod generated {
                 } else {
                     field.choices = choices;
                 }
+                field.choice_filter = filter;
             }
             if field_type == FieldType::Calculate {
                 field.calculation = Some(format!("{pick} * 2"));
@@ -809,8 +833,94 @@ fn a_choice_filter_is_exported_as_options_toggled_by_fhirpath_where_it_translate
         json!({"language": "text/fhirpath",
                "expression": "('nsw' = %resource.repeat(item).where(linkId = 'state').answer.value)"})
     );
-    // `regex` has no FHIRPath twin here: the filter is not exported (documented as dropped).
+    // `regex` has no FHIRPath twin here: other renderers get no toggles.
     assert!(toggles("town").is_empty());
+    // Hale's own filter and the choices' attributes go in Hale's extensions, so both filters
+    // come back exactly.
+    assert_eq!(import(&resource), Ok(definition));
+}
+
+#[test]
+fn choice_filters_and_attributes_round_trip_on_inline_and_listed_choices() {
+    for vector in ["choice-filter-offered", "choice-filter-multiple"] {
+        let path = format!("{}/tests/vectors/{vector}.json", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(path).unwrap();
+        let vector: Value = serde_json::from_str(&text).unwrap();
+        let definition =
+            hale_forms::AppDefinition::from_json(&vector["definition"].to_string()).unwrap();
+        assert!(
+            definition
+                .walk()
+                .iter()
+                .any(|(_, f)| f.choice_filter.is_some())
+        );
+        let resource = export(&definition);
+        assert_sane(&resource);
+        assert_eq!(import(&resource), Ok(definition));
+    }
+    // Inline choices, single and multiple, with an empty attribute (FHIR strings are never
+    // empty, so it is written without a value) and one the other choice lacks.
+    let definition = hale_forms::AppDefinition::from_json(
+        &json!({"title": "Filters", "fields": [
+            {"name": "region", "type": "text", "label": "Region", "purpose": "p"},
+            {"name": "site", "type": "select_one", "label": "Site",
+             "choices": [
+                {"value": "a", "label": "A", "attributes": {"region": "north", "tier": ""}},
+                {"value": "b", "label": "B", "attributes": {"region": "south"}}],
+             "choice_filter": "region = ${region}"},
+            {"name": "dose", "type": "select_multiple", "label": "Dose",
+             "choices": [
+                {"value": "5", "label": "5", "attributes": {"band": "low"}},
+                {"value": "50", "label": "50", "attributes": {"band": "high"}}],
+             "choice_filter": "band != ${region}"}]})
+        .to_string(),
+    )
+    .unwrap();
+    let resource = export(&definition);
+    assert_sane(&resource);
+    let site = &resource["item"][1];
+    assert_eq!(
+        site["answerOption"][0]["extension"],
+        json!([
+            {"url": "urn:hale:fhir:extension:choice-attribute", "extension": [
+                {"url": "name", "valueString": "region"}, {"url": "value", "valueString": "north"}]},
+            {"url": "urn:hale:fhir:extension:choice-attribute", "extension": [
+                {"url": "name", "valueString": "tier"}]}])
+    );
+    assert!(site["extension"].as_array().unwrap().contains(&json!(
+        {"url": "urn:hale:fhir:extension:choice-filter", "valueExpression": {
+            "language": "text/x-hale-xlsform", "expression": "region = ${region}"}}
+    )));
+    let again = import(&resource).unwrap();
+    assert_eq!(again, definition);
+    // The filter still works after the trip: a choice it does not offer is refused.
+    let form = again.compile().unwrap();
+    assert!(codes(&form, json!({"region": "north", "site": "a"})).is_empty());
+    assert_eq!(
+        codes(&form, json!({"region": "north", "site": "b"})),
+        ["choice_not_offered"]
+    );
+}
+
+#[test]
+fn options_toggled_by_fhirpath_alone_are_refused_by_name() {
+    assert_refused(
+        json!({"linkId": "city", "type": "choice",
+            "answerOption": [{"valueCoding": {"code": "sydney"}}],
+            "extension": [{"url": "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-answerOptionsToggleExpression",
+                "extension": [{"url": "option", "valueCoding": {"code": "sydney"}},
+                    {"url": "expression", "valueExpression": {"language": "text/fhirpath", "expression": "true"}}]}]}),
+        "city",
+        "answerOptionsToggleExpression is not supported without Hale's choice-filter",
+    );
+    // A malformed attribute is named, not guessed at.
+    assert_refused(
+        json!({"linkId": "pick", "type": "choice", "answerOption": [{"valueCoding": {"code": "a"},
+            "extension": [{"url": "urn:hale:fhir:extension:choice-attribute",
+                "extension": [{"url": "value", "valueString": "x"}]}]}]}),
+        "pick",
+        "choice-attribute extension has no name",
+    );
 }
 
 #[test]

@@ -36,11 +36,12 @@ pub fn export(definition: &AppDefinition) -> Value {
     }
     for (name, choices) in &definition.choice_lists {
         let mut parts = vec![json!({"url": "name", "valueString": name})];
-        parts.extend(
-            choices
-                .iter()
-                .map(|choice| json!({"url": "option", "valueCoding": coding(choice, language)})),
-        );
+        // A list's options are Codings: a choice's attributes go on its Coding.
+        parts.extend(choices.iter().map(|choice| {
+            let mut coding = coding(choice, language);
+            put_attributes(&mut coding, choice);
+            json!({"url": "option", "valueCoding": coding})
+        }));
         extensions.push(json!({"url": hale("choice-list"), "extension": parts}));
     }
     if let Some(news2) = &definition.news2 {
@@ -189,6 +190,31 @@ fn coding(choice: &Choice, language: &str) -> Value {
     Value::Object(object)
 }
 
+/// A choice's attributes (what a choice filter reads besides its name and label), as Hale's
+/// `choice-attribute` extensions on `element` (its answerOption or Coding): `name`, and
+/// `value` unless empty (FHIR strings are never empty).
+fn put_attributes(element: &mut Value, choice: &Choice) {
+    let Some(object) = element.as_object_mut() else {
+        return;
+    };
+    if choice.attributes.is_empty() {
+        return;
+    }
+    let attributes = choice.attributes.iter().map(|(name, value)| {
+        let mut parts = vec![json!({"url": "name", "valueString": name})];
+        if !value.is_empty() {
+            parts.push(json!({"url": "value", "valueString": value}));
+        }
+        json!({"url": hale(CHOICE_ATTRIBUTE), "extension": parts})
+    });
+    if let Value::Array(list) = object
+        .entry("extension")
+        .or_insert_with(|| Value::Array(Vec::new()))
+    {
+        list.extend(attributes);
+    }
+}
+
 fn text_extension(name: &str, text: &Text, language: &str) -> Value {
     let mut object = Map::new();
     object.insert("url".into(), json!(hale(name)));
@@ -300,7 +326,9 @@ impl Context<'_> {
                 json!([{"url": ORDINAL_VALUE, "valueDecimal": score}]),
             );
         }
-        Value::Object(option)
+        let mut option = Value::Object(option);
+        put_attributes(&mut option, choice);
+        option
     }
 
     /// A choice filter as SDC's `answerOptionsToggleExpression`: the filter with each
@@ -638,6 +666,8 @@ impl Context<'_> {
                 })
                 .collect();
             if let Some(filter) = &field.choice_filter {
+                // Hale's own filter, read back on import; the FHIRPath toggles are for others.
+                extensions.push(expression(&hale(CHOICE_FILTER), filter));
                 extensions.extend(self.options_toggle(filter, choices, &options));
             }
             if !options.is_empty() {

@@ -62,6 +62,10 @@ pub(crate) const ORDINAL_VALUE: &str = "http://hl7.org/fhir/StructureDefinition/
 pub(crate) const ITEM_WEIGHT: &str = "http://hl7.org/fhir/StructureDefinition/itemWeight";
 pub(crate) const FHIRPATH: &str = "text/fhirpath";
 
+/// Hale's extension naming one attribute of a choice, and the one holding a choice filter.
+pub(crate) const CHOICE_ATTRIBUTE: &str = "choice-attribute";
+pub(crate) const CHOICE_FILTER: &str = "choice-filter";
+
 /// Where display-only extensions are kept: as the field's client parameters.
 pub(crate) const ITEM_CONTROL_PARAMETER: &str = "item-control";
 pub(crate) const CHOICE_ORIENTATION_PARAMETER: &str = "choice-orientation";

@@ -171,6 +171,10 @@ impl Importer {
                 {
                     continue;
                 }
+                // Beside Hale's choice filter, the FHIRPath toggles are its twin.
+                if url == ANSWER_OPTIONS_TOGGLE_EXPRESSION && has_hale(&hale(CHOICE_FILTER)) {
+                    continue;
+                }
                 match self.item_extension(
                     extension,
                     kind,

@@ -30,6 +30,37 @@ fn value_code(extension: &Value, what: &str) -> Result<String, String> {
         .ok_or_else(|| format!("{what} extension needs a valueCode"))
 }
 
+/// One Hale `choice-attribute` extension (parts `name` and, unless empty, `value`) into the
+/// choice's attributes.
+pub(super) fn put_attribute(choice: &mut Choice, extension: &Value) -> Result<(), String> {
+    let parts = extension
+        .get("extension")
+        .and_then(Value::as_array)
+        .ok_or_else(|| String::from("Hale choice-attribute extension has no parts"))?;
+    let (mut name, mut value) = (None, None);
+    for part in parts {
+        let text = value_string(part, "a choice-attribute part")?;
+        match part.get("url").and_then(Value::as_str) {
+            Some("name") => once(&mut name, text, "a choice attribute's name")?,
+            Some("value") => once(&mut value, text, "a choice attribute's value")?,
+            _ => {
+                return Err(String::from(
+                    "Hale choice-attribute extension has a part other than name and value",
+                ));
+            }
+        }
+    }
+    let name = name.ok_or_else(|| String::from("Hale choice-attribute extension has no name"))?;
+    if choice
+        .attributes
+        .insert(name, value.unwrap_or_default())
+        .is_some()
+    {
+        return Err(String::from("a choice has one attribute twice"));
+    }
+    Ok(())
+}
+
 impl Importer {
     /// Applies one item extension to `field`; `Ok(Some(name))` when it is display-only and
     /// dropped on purpose.
@@ -143,6 +174,12 @@ impl Importer {
                 once(&mut field.default_expression, source, "initialExpression")?;
             }
             CONSTRAINT => self.constraint(extension, field)?,
+            // Hale's own filter, when the item has one, is read instead (see `item`).
+            ANSWER_OPTIONS_TOGGLE_EXPRESSION => {
+                return Err(String::from(
+                    "answerOptionsToggleExpression is not supported without Hale's choice-filter extension (Hale filters choices with its own expression, not FHIRPath)",
+                ));
+            }
             url => match url.strip_prefix(HALE_EXTENSION_PREFIX) {
                 Some("field-type" | "answer-name" | "name") => {} // read by the type and the names
                 Some("unit") => once(&mut field.unit, value_code(extension, "unit")?, "unit")?,
@@ -180,6 +217,11 @@ impl Importer {
                 Some("trigger") => field.trigger.push(value_string(extension, "trigger")?),
                 Some("default") => {
                     once(default_text, value_string(extension, "default")?, "default")?;
+                }
+                Some(CHOICE_FILTER) if field.field_type.is_select() => {
+                    let filter = hale_expression(extension)
+                        .map_err(|message| format!("choice-filter extension {message}"))?;
+                    once(&mut field.choice_filter, filter, "choice-filter")?;
                 }
                 Some("choice-list") if field.field_type.is_select() => {
                     let name = value_string(extension, "choice-list")?;
@@ -331,6 +373,11 @@ impl Importer {
                                             String::from("an option's score needs a valueDecimal")
                                         })?;
                                     once(&mut choice.score, score, "an option's score")?;
+                                }
+                                url if url.strip_prefix(HALE_EXTENSION_PREFIX)
+                                    == Some(CHOICE_ATTRIBUTE) =>
+                                {
+                                    put_attribute(&mut choice, extension)?;
                                 }
                                 url if DROPPED_ITEM_EXTENSIONS.contains(&url)
                                     || DISPLAY_ONLY_TEXT_EXTENSIONS.contains(&url) =>

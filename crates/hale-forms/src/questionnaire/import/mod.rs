@@ -782,7 +782,7 @@ impl Importer {
         for part in parts {
             match part.get("url").and_then(Value::as_str) {
                 Some("name") => name = part.get("valueString").and_then(string),
-                Some("option") => choices.push(self.coding_choice(part.get("valueCoding"))?),
+                Some("option") => choices.push(self.list_choice(part.get("valueCoding"))?),
                 _ => {
                     return Err(String::from(
                         "Hale choice-list extension has an unknown part",
@@ -794,6 +794,31 @@ impl Importer {
             name.ok_or_else(|| String::from("Hale choice-list extension has no name"))?,
             choices,
         ))
+    }
+
+    /// An option of a Hale choice list: a Coding, with the choice's attributes on it.
+    fn list_choice(&self, coding: Option<&Value>) -> Result<Choice, String> {
+        let mut coding = coding.cloned().unwrap_or(Value::Null);
+        let extensions = coding
+            .as_object_mut()
+            .and_then(|object| object.remove("extension"));
+        let mut choice = self.coding_choice(Some(&coding))?;
+        let Some(extensions) = extensions else {
+            return Ok(choice);
+        };
+        let extensions = extensions
+            .as_array()
+            .ok_or_else(|| String::from("a choice-list option's extension is not an array"))?;
+        for extension in extensions {
+            let url = extension.get("url").and_then(Value::as_str).unwrap_or("");
+            if url.strip_prefix(HALE_EXTENSION_PREFIX) != Some(CHOICE_ATTRIBUTE) {
+                return Err(format!(
+                    "extension '{url}' is not supported on a choice-list option"
+                ));
+            }
+            item::put_attribute(&mut choice, extension)?;
+        }
+        Ok(choice)
     }
 
     fn coding_choice(&self, coding: Option<&Value>) -> Result<Choice, String> {
