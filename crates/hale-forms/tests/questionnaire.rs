@@ -1050,3 +1050,227 @@ fn lint_findings_name_the_link_id_they_come_from() {
         imported.notes
     );
 }
+
+#[test]
+fn a_contained_value_set_gives_its_codes_as_the_options() {
+    let resource = json!({"resourceType": "Questionnaire", "status": "active", "title": "T",
+        "contained": [
+            {"resourceType": "ValueSet", "id": "severity", "url": "http://example.org/vs/severity",
+             "status": "active", "expansion": {"timestamp": "2026-01-01", "contains": [
+                {"system": "http://snomed.info/sct", "code": "255604002", "display": "Mild",
+                 "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/ordinalValue", "valueDecimal": 1}]},
+                {"abstract": true, "display": "Worse", "contains": [
+                    {"system": "http://snomed.info/sct", "code": "24484000", "display": "Severe",
+                     "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/ordinalValue", "valueDecimal": 3}]}]}]}},
+            {"resourceType": "ValueSet", "id": "yn", "compose": {"include": [
+                {"system": "http://terminology.hl7.org/CodeSystem/v2-0136",
+                 "concept": [{"code": "Y", "display": "Yes"}, {"code": "N"}]}]}}],
+        "item": [
+            {"linkId": "pain", "type": "choice", "text": "Pain", "answerValueSet": "#severity"},
+            {"linkId": "itch", "type": "choice", "text": "Itch", "repeats": true,
+             "answerValueSet": "http://example.org/vs/severity"},
+            {"linkId": "ok", "type": "choice", "text": "OK?", "answerValueSet": "#yn",
+             "enableWhen": [{"question": "pain", "operator": "=",
+                "answerCoding": {"system": "http://snomed.info/sct", "code": "24484000"}}]}]});
+    let definition = import(&resource).unwrap();
+    let pain = &definition.fields[0];
+    let values: Vec<(&str, Option<f64>, Option<&str>)> = pain
+        .choices
+        .iter()
+        .map(|choice| {
+            (
+                choice.value.as_str(),
+                choice.score,
+                choice.system.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        values,
+        [
+            ("255604002", Some(1.0), Some("http://snomed.info/sct")),
+            ("24484000", Some(3.0), Some("http://snomed.info/sct"))
+        ]
+    );
+    // By its canonical URL, the contained set is the same one.
+    assert_eq!(definition.fields[1].choices, pain.choices);
+    let ok = &definition.fields[2];
+    assert_eq!(ok.choices[1].value, "N");
+    assert_eq!(ok.choices[1].label.in_language("en"), "N");
+    assert_eq!(
+        ok.choices[0].system.as_deref(),
+        Some("http://terminology.hl7.org/CodeSystem/v2-0136")
+    );
+    // enableWhen reads the options the set gave.
+    assert_eq!(ok.relevant.as_deref(), Some("${pain} = '24484000'"));
+    // Exported as inline options, which read back the same.
+    let exported = export(&definition);
+    assert!(exported.get("contained").is_none());
+    assert_eq!(
+        exported["item"][0]["answerOption"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(import(&exported), Ok(definition));
+}
+
+#[test]
+fn value_sets_hale_cannot_read_are_refused_by_name() {
+    let with = |contained: Value, value_set: &str| {
+        json!({"resourceType": "Questionnaire", "status": "active", "title": "T",
+            "contained": contained,
+            "item": [{"linkId": "q", "type": "choice", "answerValueSet": value_set}]})
+    };
+    let messages = |resource: Value| -> Vec<(String, String)> {
+        errors_of(resource)
+            .into_iter()
+            .map(|error| (error.path, error.message))
+            .collect()
+    };
+    let listed = json!([{"resourceType": "ValueSet", "id": "vs",
+        "expansion": {"contains": [{"code": "a"}]}}]);
+    // A canonical URL Hale would have to fetch.
+    let refused = messages(with(listed.clone(), "http://example.org/vs"));
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].0, "$.item[0]");
+    assert!(
+        refused[0]
+            .1
+            .starts_with("item 'q': answerValueSet by canonical URL")
+    );
+    // A contained id that is not there.
+    let refused = messages(with(listed, "#other"));
+    assert!(
+        refused[0]
+            .1
+            .contains("names no ValueSet the Questionnaire contains")
+    );
+    // A compose that needs expanding, and a contained resource that is no ValueSet.
+    let refused = messages(with(
+        json!([
+            {"resourceType": "ValueSet", "id": "vs", "compose": {"include": [
+                {"system": "http://snomed.info/sct", "filter": [{"property": "concept", "op": "is-a", "value": "404684003"}]}]}},
+            {"resourceType": "Binary", "id": "image", "contentType": "image/png"}]),
+        "#vs",
+    ));
+    let paths: Vec<&str> = refused.iter().map(|(path, _)| path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["$.contained[0]", "$.contained[1]", "$.item[0]"],
+        "{refused:?}"
+    );
+    assert!(
+        refused[0]
+            .1
+            .contains("member 'filter', which is not supported: it needs a terminology server")
+    );
+    assert!(refused[1].1.contains("other than a ValueSet"));
+    // Options in STU3's member are named as such.
+    assert_refused(
+        json!({"linkId": "old", "type": "choice", "option": [{"valueCoding": {"code": "a"}}]}),
+        "old",
+        "FHIR STU3",
+    );
+}
+
+#[test]
+fn a_large_contained_value_set_named_by_many_items_is_refused_not_copied_unbounded() {
+    let codes: Vec<Value> = (0..2_000)
+        .map(|n| json!({"code": format!("c{n}")}))
+        .collect();
+    let resource = |items: usize| {
+        json!({"resourceType": "Questionnaire", "status": "active", "title": "T",
+            "contained": [{"resourceType": "ValueSet", "id": "big", "expansion": {"contains": codes}}],
+            "item": (0..items)
+                .map(|n| json!({"linkId": format!("q{n}"), "type": "choice", "answerValueSet": "#big"}))
+                .collect::<Vec<_>>()})
+    };
+    // Ten copies fit the bound; eleven do not.
+    assert_eq!(import(&resource(10)).unwrap().fields.len(), 10);
+    let errors = errors_of(resource(11));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].path, "$.contained");
+    assert!(errors[0].message.contains("more than 20000 options"));
+}
+
+mod hostile_value_sets {
+    use hale_forms::questionnaire::import;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    /// JSON of every type, with the members a ValueSet reader looks at among the keys.
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            "[a-z#]{0,4}".prop_map(Value::String),
+            Just(json!("ValueSet")),
+            Just(json!("#vs")),
+        ];
+        leaf.prop_recursive(4, 48, 5, |inner| {
+            let key = prop::sample::select(vec![
+                "resourceType",
+                "id",
+                "url",
+                "expansion",
+                "contains",
+                "compose",
+                "include",
+                "concept",
+                "code",
+                "display",
+                "system",
+                "abstract",
+                "extension",
+                "filter",
+            ]);
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(key.prop_map(str::to_owned), inner, 0..5)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_contained_value_set_is_read_or_refused_without_a_panic(
+            contained in any_json(),
+            named in prop_oneof![Just(json!("#vs")), any_json()],
+        ) {
+            let resource = json!({"resourceType": "Questionnaire", "status": "active",
+                "title": "T", "contained": [contained.clone(), {"resourceType": "ValueSet",
+                    "id": "vs", "expansion": contained}],
+                "item": [{"linkId": "q", "type": "choice", "answerValueSet": named}]});
+            if let Err(errors) = import(&resource) {
+                prop_assert!(errors.iter().all(|error| !error.message.is_empty()));
+            }
+        }
+    }
+}
+
+#[test]
+fn an_answer_integer_holding_text_is_refused_naming_the_answer_that_fits() {
+    // As in LHC-Forms' own enableWhen test form: a date (or time) option compared with an
+    // `answerInteger` that holds the date as text, which R4 does not allow.
+    for (kind, option, fitting) in [
+        ("date", json!({"valueDate": "2022-09"}), "answerDate"),
+        ("time", json!({"valueTime": "13:30:00"}), "answerTime"),
+    ] {
+        let text = option.as_object().unwrap().values().next().unwrap().clone();
+        let errors = errors_of(questionnaire(json!([
+            {"linkId": "when", "type": kind, "answerOption": [option]},
+            {"linkId": "then", "type": "string",
+             "enableWhen": [{"question": "when", "operator": "=", "answerInteger": text}]}])));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(
+            errors[0].message,
+            format!(
+                "item 'then': enableWhen answerInteger is not a JSON integer, which R4 requires; question 'when' is answered by {fitting}"
+            )
+        );
+    }
+}

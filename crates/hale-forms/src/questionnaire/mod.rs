@@ -56,6 +56,8 @@ pub(crate) const CHOICE_ORIENTATION: &str =
 pub(crate) const ENTRY_FORMAT: &str = "http://hl7.org/fhir/StructureDefinition/entryFormat";
 pub(crate) const VARIABLE: &str = "http://hl7.org/fhir/StructureDefinition/variable";
 pub(crate) const ANSWER_OPTIONS_TOGGLE_EXPRESSION: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-answerOptionsToggleExpression";
+pub(crate) const ANSWER_EXPRESSION: &str =
+    "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-answerExpression";
 pub(crate) const INITIAL_EXPRESSION: &str =
     "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-initialExpression";
 pub(crate) const ORDINAL_VALUE: &str = "http://hl7.org/fhir/StructureDefinition/ordinalValue";

@@ -129,13 +129,7 @@ impl Importer {
                 "answerOption" if field_type.is_select() => options = Some(value),
                 "initial" => initial = Some(value),
                 "item" => {}
-                "answerValueSet" => fail(
-                    &mut self.errors,
-                    UNSUPPORTED,
-                    String::from(
-                        "answerValueSet references are not supported: list the options inline as answerOption",
-                    ),
-                ),
+                "answerValueSet" => fail(&mut self.errors, UNSUPPORTED, super::no_options(object)),
                 other => fail(
                     &mut self.errors,
                     UNSUPPORTED,

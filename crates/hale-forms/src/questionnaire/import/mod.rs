@@ -296,11 +296,7 @@ fn hale_type(item: &Map<String, Value>) -> Result<(FieldType, Option<ChoiceType>
         ("dateTime", None) => FieldType::Datetime,
         ("time", None) => FieldType::Time,
         ("string" | "text", None) => FieldType::Text,
-        ("choice" | "open-choice", None) => {
-            return Err(String::from(
-                "a choice item without answerOption is not supported (answerValueSet and answerExpression need a terminology server)",
-            ));
-        }
+        ("choice" | "open-choice", None) => return Err(no_options(item)),
         ("string", Some("geopoint")) => FieldType::Geopoint,
         ("string", Some("geotrace")) => FieldType::Geotrace,
         ("string", Some("geoshape")) => FieldType::Geoshape,
@@ -333,6 +329,28 @@ fn hale_type(item: &Map<String, Value>) -> Result<(FieldType, Option<ChoiceType>
         (other, None) => return Err(format!("item type '{other}' is not supported")),
     };
     Ok((field_type, None))
+}
+
+/// Why an item has no options Hale can offer: a value set it cannot read, or none at all.
+pub(super) fn no_options(item: &Map<String, Value>) -> String {
+    let named = item.get("answerValueSet").and_then(Value::as_str);
+    if named.is_some_and(|name| name.starts_with('#')) {
+        String::from(
+            "answerValueSet names no ValueSet the Questionnaire contains with codes Hale can read",
+        )
+    } else if named.is_some() {
+        String::from(
+            "answerValueSet by canonical URL is not supported (expanding it needs a terminology server): list the options as answerOption or in a contained ValueSet",
+        )
+    } else if !extensions_named(item, ANSWER_EXPRESSION).is_empty() {
+        String::from("answerExpression (options computed at run time) is not supported")
+    } else if item.contains_key("option") {
+        String::from(
+            "lists its options in 'option', the FHIR STU3 name; R4 names them answerOption",
+        )
+    } else {
+        String::from("a choice item without answerOption has nothing to choose from")
+    }
 }
 
 /// A free string option's choice value: the string, with white space as `_`.
@@ -645,6 +663,14 @@ impl Importer {
                 Vec::new()
             }
         };
+        let mut items = items;
+        if let Some(contained) = resource.get("contained") {
+            let sets = ValueSets::read(contained, &mut self.errors);
+            if let Err(too_many) = sets.inline_all(&mut items) {
+                self.errors.push(too_many);
+                return None;
+            }
+        }
         let mut names = Names::default();
         reserve_names(&items, &mut names, 0);
         self.survey(&items, &mut names, 0);
@@ -674,13 +700,7 @@ impl Importer {
                     Err(message) => self.errors.push(error(&path, UNSUPPORTED, message)),
                 },
                 "extension" => self.app_extensions(value, &mut app),
-                "contained" => self.errors.push(error(
-                    &path,
-                    UNSUPPORTED,
-                    String::from(
-                        "contained resources (value sets to expand) are not supported: list the options inline as answerOption",
-                    ),
-                )),
+                "contained" => {} // read before the items
                 key if IGNORED_MEMBERS.contains(&key)
                     || key
                         .strip_prefix('_')
@@ -951,4 +971,6 @@ pub(super) fn codings(value: &Value) -> Result<(Vec<Coding>, usize), String> {
 
 mod field;
 mod item;
+mod value_set;
 use item::news2;
+use value_set::ValueSets;
