@@ -226,6 +226,50 @@ fn assert_sane(resource: &Value) {
         }
     }
     check(&resource["item"]);
+    assert_extensions_well_formed(resource);
+}
+
+/// Every extension anywhere in `value` (on items, options, Codings, texts, other extensions)
+/// is a FHIR Extension: a `url` and either exactly one non-empty `value[x]` or nested
+/// extensions, not both (ext-1).
+fn assert_extensions_well_formed(value: &Value) {
+    match value {
+        Value::Object(object) => {
+            for extension in object
+                .get("extension")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let members = extension.as_object().unwrap();
+                assert!(members["url"].as_str().is_some_and(|url| !url.is_empty()));
+                let values: Vec<&Value> = members
+                    .iter()
+                    .filter(|(key, _)| key.starts_with("value"))
+                    .map(|(_, value)| value)
+                    .collect();
+                let nested = members.contains_key("extension");
+                assert!(
+                    values.len() + usize::from(nested) == 1,
+                    "{extension}: one value[x] or nested extensions"
+                );
+                assert!(
+                    values.iter().all(|value| *value != &json!("")),
+                    "{extension}"
+                );
+                assert!(
+                    members.keys().all(|key| key == "url"
+                        || key == "extension"
+                        || key.starts_with("value")
+                        || key.starts_with("_value")),
+                    "{extension}"
+                );
+            }
+            object.values().for_each(assert_extensions_well_formed);
+        }
+        Value::Array(values) => values.iter().for_each(assert_extensions_well_formed),
+        _ => {}
+    }
 }
 
 #[test]
@@ -423,7 +467,7 @@ mod generated {
     use std::collections::BTreeMap;
 
     use hale_forms::questionnaire::{export, import};
-    use hale_forms::{AppDefinition, Choice, Coding, Field, FieldType, Text};
+    use hale_forms::{AppDefinition, Choice, Coding, Field, FieldType, Prefill, Text};
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
@@ -556,7 +600,10 @@ mod generated {
             use_list in any::<bool>(),
             relevant in relevance(index),
             filter in choice_filter(index),
+            guidance in prop::option::of(text()),
+            image in prop::option::of(text()),
             extras in any::<[bool; 6]>(),
+            more in any::<[bool; 3]>(),
             pick in any::<u8>(),
         ) -> Field {
             let mut field = Field::new(&format!("f{index}"), field_type);
@@ -624,6 +671,30 @@ mod generated {
             if field.choice_list.is_none() {
                 field.default = default_for(&field, pick);
             }
+            // XLSForm members with no FHIR home.
+            field.guidance_hint = guidance;
+            if let Some(image) = image {
+                field.media.insert(String::from("image"), image);
+            }
+            if more[0] {
+                field.required_if = Some(if index == 0 {
+                    String::from("true()")
+                } else {
+                    format!("${{f{}}} != ''", index - 1)
+                });
+            }
+            if more[2] {
+                field.parameters.insert(String::from("randomize"), String::from("true"));
+                field.parameters.insert(String::from("seed"), String::new());
+            }
+            if more[1] {
+                field.prefill = match field_type {
+                    FieldType::Datetime => Some(Prefill::Start),
+                    FieldType::Date => Some(Prefill::Today),
+                    FieldType::Text => Some(Prefill::Deviceid),
+                    _ => None,
+                };
+            }
             field
         }
     }
@@ -635,7 +706,7 @@ mod generated {
                     (0..count).map(field).collect::<Vec<_>>(),
                     text(),
                     choices(),
-                    any::<[bool; 5]>(),
+                    any::<[bool; 6]>(),
                     prop::option::of(field(count)),
                 )
             })
@@ -662,6 +733,9 @@ mod generated {
                         FieldType::Group
                     };
                     let mut container = Field::new("container", kind);
+                    if flags[5] && kind == FieldType::Repeat {
+                        container.repeat_count = Some(String::from("${f0} + 1"));
+                    }
                     if flags[3] && kind == FieldType::Repeat {
                         container.min_count = Some(1);
                         container.max_count = Some(5);
@@ -842,22 +916,27 @@ fn a_choice_filter_is_exported_as_options_toggled_by_fhirpath_where_it_translate
 
 #[test]
 fn choice_filters_and_attributes_round_trip_on_inline_and_listed_choices() {
-    for vector in ["choice-filter-offered", "choice-filter-multiple"] {
-        let path = format!("{}/tests/vectors/{vector}.json", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(path).unwrap();
+    // Every shared form vector's definition, the choice-filter ones among them.
+    let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
+    let mut filtered = 0;
+    for entry in std::fs::read_dir(directory).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
         let vector: Value = serde_json::from_str(&text).unwrap();
         let definition =
             hale_forms::AppDefinition::from_json(&vector["definition"].to_string()).unwrap();
-        assert!(
-            definition
-                .walk()
-                .iter()
-                .any(|(_, f)| f.choice_filter.is_some())
-        );
+        if definition
+            .walk()
+            .iter()
+            .any(|(_, f)| f.choice_filter.is_some())
+        {
+            filtered += 1;
+        }
         let resource = export(&definition);
         assert_sane(&resource);
-        assert_eq!(import(&resource), Ok(definition));
+        assert_eq!(import(&resource), Ok(definition), "{}", path.display());
     }
+    assert!(filtered >= 3, "{filtered} vectors with a choice filter");
     // Inline choices, single and multiple, with an empty attribute (FHIR strings are never
     // empty, so it is written without a value) and one the other choice lacks.
     let definition = hale_forms::AppDefinition::from_json(

@@ -190,9 +190,18 @@ fn coding(choice: &Choice, language: &str) -> Value {
     Value::Object(object)
 }
 
+/// Hale's extension `extension` of a `name` and, unless empty (FHIR strings are never
+/// empty), a `value`.
+fn name_value(extension: &str, name: &str, value: &str) -> Value {
+    let mut parts = vec![json!({"url": "name", "valueString": name})];
+    if !value.is_empty() {
+        parts.push(json!({"url": "value", "valueString": value}));
+    }
+    json!({"url": hale(extension), "extension": parts})
+}
+
 /// A choice's attributes (what a choice filter reads besides its name and label), as Hale's
-/// `choice-attribute` extensions on `element` (its answerOption or Coding): `name`, and
-/// `value` unless empty (FHIR strings are never empty).
+/// `choice-attribute` extensions on `element` (its answerOption or Coding).
 fn put_attributes(element: &mut Value, choice: &Choice) {
     let Some(object) = element.as_object_mut() else {
         return;
@@ -200,13 +209,10 @@ fn put_attributes(element: &mut Value, choice: &Choice) {
     if choice.attributes.is_empty() {
         return;
     }
-    let attributes = choice.attributes.iter().map(|(name, value)| {
-        let mut parts = vec![json!({"url": "name", "valueString": name})];
-        if !value.is_empty() {
-            parts.push(json!({"url": "value", "valueString": value}));
-        }
-        json!({"url": hale(CHOICE_ATTRIBUTE), "extension": parts})
-    });
+    let attributes = choice
+        .attributes
+        .iter()
+        .map(|(name, value)| name_value(CHOICE_ATTRIBUTE, name, value));
     if let Value::Array(list) = object
         .entry("extension")
         .or_insert_with(|| Value::Array(Vec::new()))
@@ -376,6 +382,7 @@ impl Context<'_> {
         let mut question = question.clone();
         question.link_id = Some(self.link_id(list, place));
         question.relevant.clone_from(&list.relevant);
+        question.repeat_count.clone_from(&list.repeat_count);
         question.required = list.min_count.is_some_and(|low| low >= 1);
         question.min_count = list.min_count.filter(|low| *low != 1);
         question.max_count = list.max_count;
@@ -510,6 +517,18 @@ impl Context<'_> {
         if let Some(text) = field.parameters.get(ENTRY_FORMAT_PARAMETER) {
             extensions.push(json!({"url": ENTRY_FORMAT, "valueString": text}));
         }
+        // The client parameters with no FHIR home (FHIR strings are never empty).
+        for (name, value) in &field.parameters {
+            if ![
+                ITEM_CONTROL_PARAMETER,
+                CHOICE_ORIENTATION_PARAMETER,
+                ENTRY_FORMAT_PARAMETER,
+            ]
+            .contains(&name.as_str())
+            {
+                extensions.push(name_value("parameter", name, value));
+            }
+        }
         if let Some(most) = field.max_length {
             item.insert("maxLength".into(), json!(most));
         }
@@ -581,6 +600,20 @@ impl Context<'_> {
         if let Some(message) = &field.required_message {
             extensions.push(text_extension("required-message", message, language));
         }
+        if let Some(guidance) = &field.guidance_hint {
+            extensions.push(text_extension("guidance-hint", guidance, language));
+        }
+        for (kind, file) in &field.media {
+            let mut file_part = Map::new();
+            file_part.insert("url".into(), json!("file"));
+            put_text(&mut file_part, "valueString", file, language);
+            extensions.push(json!({"url": hale("media"), "extension": [
+                {"url": "kind", "valueCode": kind}, file_part,
+            ]}));
+        }
+        if let Some(prefill) = field.prefill {
+            extensions.push(json!({"url": hale("prefill"), "valueCode": prefill}));
+        }
         // Expressions.
         if let Some(relevant) = &field.relevant {
             match to_enable_when(relevant, repeat, &self.targets) {
@@ -595,6 +628,12 @@ impl Context<'_> {
                     extensions.extend(self.fhirpath(ENABLE_WHEN_EXPRESSION, relevant, repeat));
                 }
             }
+        }
+        if let Some(condition) = &field.required_if {
+            extensions.push(expression(&hale("required-if"), condition));
+        }
+        if let Some(count) = &field.repeat_count {
+            extensions.push(expression(&hale("repeat-count"), count));
         }
         if let Some(calculation) = &field.calculation {
             extensions.push(expression(CALCULATED_EXPRESSION, calculation));

@@ -367,6 +367,7 @@ fn answer_list(mut question: Field, answer: Option<String>) -> Field {
     list.answer_list = true;
     list.link_id = question.link_id.take();
     list.relevant = question.relevant.take();
+    list.repeat_count = question.repeat_count.take();
     list.min_count = question.min_count.take();
     list.max_count = question.max_count.take();
     // A list's default is its first rows (from `initial` or Hale's default extension).

@@ -30,32 +30,39 @@ fn value_code(extension: &Value, what: &str) -> Result<String, String> {
         .ok_or_else(|| format!("{what} extension needs a valueCode"))
 }
 
-/// One Hale `choice-attribute` extension (parts `name` and, unless empty, `value`) into the
-/// choice's attributes.
-pub(super) fn put_attribute(choice: &mut Choice, extension: &Value) -> Result<(), String> {
+/// A Hale extension holding one of Hale's own expressions (`valueExpression`).
+fn own_expression(extension: &Value, name: &str) -> Result<String, String> {
+    hale_expression(extension).map_err(|message| format!("{name} extension {message}"))
+}
+
+/// A Hale extension of a `name` and, unless empty, a `value` (a choice's attribute, a client
+/// parameter): the pair, the value `""` when absent.
+pub(super) fn name_value(extension: &Value, what: &str) -> Result<(String, String), String> {
     let parts = extension
         .get("extension")
         .and_then(Value::as_array)
-        .ok_or_else(|| String::from("Hale choice-attribute extension has no parts"))?;
+        .ok_or_else(|| format!("Hale {what} extension has no parts"))?;
     let (mut name, mut value) = (None, None);
     for part in parts {
-        let text = value_string(part, "a choice-attribute part")?;
+        let text = value_string(part, &format!("a {what} part"))?;
         match part.get("url").and_then(Value::as_str) {
-            Some("name") => once(&mut name, text, "a choice attribute's name")?,
-            Some("value") => once(&mut value, text, "a choice attribute's value")?,
+            Some("name") => once(&mut name, text, &format!("a {what}'s name"))?,
+            Some("value") => once(&mut value, text, &format!("a {what}'s value"))?,
             _ => {
-                return Err(String::from(
-                    "Hale choice-attribute extension has a part other than name and value",
+                return Err(format!(
+                    "Hale {what} extension has a part other than name and value"
                 ));
             }
         }
     }
-    let name = name.ok_or_else(|| String::from("Hale choice-attribute extension has no name"))?;
-    if choice
-        .attributes
-        .insert(name, value.unwrap_or_default())
-        .is_some()
-    {
+    let name = name.ok_or_else(|| format!("Hale {what} extension has no name"))?;
+    Ok((name, value.unwrap_or_default()))
+}
+
+/// One Hale `choice-attribute` extension into the choice's attributes.
+pub(super) fn put_attribute(choice: &mut Choice, extension: &Value) -> Result<(), String> {
+    let (name, value) = name_value(extension, CHOICE_ATTRIBUTE)?;
+    if choice.attributes.insert(name, value).is_some() {
         return Err(String::from("a choice has one attribute twice"));
     }
     Ok(())
@@ -219,9 +226,39 @@ impl Importer {
                     once(default_text, value_string(extension, "default")?, "default")?;
                 }
                 Some(CHOICE_FILTER) if field.field_type.is_select() => {
-                    let filter = hale_expression(extension)
-                        .map_err(|message| format!("choice-filter extension {message}"))?;
-                    once(&mut field.choice_filter, filter, "choice-filter")?;
+                    let filter = own_expression(extension, CHOICE_FILTER)?;
+                    once(&mut field.choice_filter, filter, CHOICE_FILTER)?;
+                }
+                Some(name @ "required-if") => {
+                    once(
+                        &mut field.required_if,
+                        own_expression(extension, name)?,
+                        name,
+                    )?;
+                }
+                Some(name @ "repeat-count") => {
+                    once(
+                        &mut field.repeat_count,
+                        own_expression(extension, name)?,
+                        name,
+                    )?;
+                }
+                Some("guidance-hint") => {
+                    let guidance = get_text(object, "valueString", language)?.ok_or_else(|| {
+                        String::from("guidance-hint extension needs a valueString")
+                    })?;
+                    once(&mut field.guidance_hint, guidance, "guidance-hint")?;
+                }
+                Some("media") => self.media(extension, field)?,
+                Some("parameter") => {
+                    let (name, value) = name_value(extension, "parameter")?;
+                    once_parameter(field, &name, value)?;
+                }
+                Some("prefill") => {
+                    let code = value_code(extension, "prefill")?;
+                    let prefill = serde_json::from_value(Value::String(code))
+                        .map_err(|_| String::from("prefill extension names no Hale prefill"))?;
+                    once(&mut field.prefill, prefill, "prefill")?;
                 }
                 Some("choice-list") if field.field_type.is_select() => {
                     let name = value_string(extension, "choice-list")?;
@@ -240,6 +277,36 @@ impl Importer {
             },
         }
         Ok(None)
+    }
+
+    fn media(&self, extension: &Value, field: &mut Field) -> Result<(), String> {
+        let (mut kind, mut file) = (None, None);
+        for part in extension
+            .get("extension")
+            .and_then(Value::as_array)
+            .ok_or_else(|| String::from("Hale media extension has no parts"))?
+        {
+            let object = part
+                .as_object()
+                .ok_or_else(|| String::from("a media part is not an object"))?;
+            match part.get("url").and_then(Value::as_str) {
+                Some("kind") => once(&mut kind, value_code(part, "a media kind")?, "media kind")?,
+                Some("file") => once(
+                    &mut file,
+                    get_text(object, "valueString", &self.language)?
+                        .ok_or_else(|| String::from("a media file needs a valueString"))?,
+                    "media file",
+                )?,
+                _ => return Err(String::from("Hale media extension has an unknown part")),
+            }
+        }
+        let (Some(kind), Some(file)) = (kind, file) else {
+            return Err(String::from("Hale media extension needs a kind and a file"));
+        };
+        if field.media.insert(kind, file).is_some() {
+            return Err(String::from("one kind of media is given twice"));
+        }
+        Ok(())
     }
 
     fn constraint(&self, extension: &Value, field: &mut Field) -> Result<(), String> {
