@@ -1231,7 +1231,7 @@ fn value_sets_hale_cannot_read_are_refused_by_name() {
         json!([
             {"resourceType": "ValueSet", "id": "vs", "compose": {"include": [
                 {"system": "http://snomed.info/sct", "filter": [{"property": "concept", "op": "is-a", "value": "404684003"}]}]}},
-            {"resourceType": "Binary", "id": "image", "contentType": "image/png"}]),
+            {"resourceType": "Patient", "id": "someone"}]),
         "#vs",
     ));
     let paths: Vec<&str> = refused.iter().map(|(path, _)| path.as_str()).collect();
@@ -1245,7 +1245,31 @@ fn value_sets_hale_cannot_read_are_refused_by_name() {
             .1
             .contains("member 'filter', which is not supported: it needs a terminology server")
     );
-    assert!(refused[1].1.contains("other than a ValueSet"));
+    assert!(refused[1].1.contains("other than a ValueSet or a Binary"));
+    // An image that only display-only rendering shows is dropped with a note.
+    let imported = hale_forms::questionnaire::import_with_notes(&json!({
+        "resourceType": "Questionnaire", "status": "active", "title": "T",
+        "contained": [{"resourceType": "Binary", "id": "image1", "contentType": "image/png", "data": "AA=="}],
+        "item": [{"linkId": "n", "type": "display", "text": "Look"}]}))
+    .unwrap();
+    let notes: Vec<(&str, &str)> = imported
+        .notes
+        .iter()
+        .map(|note| (note.path.as_str(), note.code))
+        .collect();
+    assert_eq!(notes, [("$.contained[0]", "fhir_contained_dropped")]);
+    // Two contained resources with one id are refused.
+    let refused = messages(
+        json!({"resourceType": "Questionnaire", "status": "active", "title": "T",
+        "contained": [{"resourceType": "Binary", "id": "x"}, {"resourceType": "Binary", "id": "x"}]}),
+    );
+    assert_eq!(
+        refused,
+        [(
+            String::from("$.contained[1]"),
+            String::from("two contained resources have one id")
+        )]
+    );
     // Options in STU3's member are named as such.
     assert_refused(
         json!({"linkId": "old", "type": "choice", "option": [{"valueCoding": {"code": "a"}}]}),

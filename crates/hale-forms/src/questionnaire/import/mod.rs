@@ -665,7 +665,7 @@ impl Importer {
         };
         let mut items = items;
         if let Some(contained) = resource.get("contained") {
-            let sets = ValueSets::read(contained, &mut self.errors);
+            let sets = self.contained(contained);
             if let Err(too_many) = sets.inline_all(&mut items) {
                 self.errors.push(too_many);
                 return None;
@@ -973,4 +973,3 @@ mod field;
 mod item;
 mod value_set;
 use item::news2;
-use value_set::ValueSets;

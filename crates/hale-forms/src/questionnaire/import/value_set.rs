@@ -2,13 +2,14 @@
 //! its `compose.include.concept`) become the `answerOption`s of every item whose
 //! `answerValueSet` names it (`#id`, or the ValueSet's own `url`), before the items are read.
 //! A value set Hale would have to expand (include filters, other value sets, exclusions) or
-//! fetch (a canonical URL not contained) is refused by the item reading it.
+//! fetch (a canonical URL not contained) is refused by the item reading it. A contained Binary
+//! (an image that only display-only rendering shows) is dropped with a note.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
 
-use super::{INVALID, MAX_ITEM_DEPTH, UNSUPPORTED, error};
+use super::{INVALID, Importer, MAX_ITEM_DEPTH, UNSUPPORTED, error};
 use crate::definition::DefinitionError;
 
 /// The options of each readable contained ValueSet, by every name an `answerValueSet` may use
@@ -25,55 +26,78 @@ pub const MAX_VALUE_SET_OPTIONS: usize = 20_000;
 /// Members of a code in an expansion or a compose that carry the code.
 const CODE_MEMBERS: [&str; 5] = ["system", "version", "code", "display", "_display"];
 
-impl ValueSets {
-    /// Reads the `contained` member, reporting each resource Hale cannot use.
-    pub(super) fn read(contained: &Value, errors: &mut Vec<DefinitionError>) -> ValueSets {
+impl Importer {
+    /// Reads the `contained` member: its ValueSets, and a note for each Binary (an image that
+    /// only display-only rendering shows); any other resource is refused.
+    pub(super) fn contained(&mut self, contained: &Value) -> ValueSets {
         let mut sets = ValueSets::default();
         let Some(resources) = contained.as_array() else {
-            errors.push(error(
+            self.errors.push(error(
                 "$.contained",
                 INVALID,
                 String::from("contained is not an array"),
             ));
             return sets;
         };
+        let mut ids = HashSet::new();
         for (index, resource) in resources.iter().enumerate() {
             let path = format!("$.contained[{index}]");
-            let kind = resource.get("resourceType").and_then(Value::as_str);
-            if kind != Some("ValueSet") {
-                errors.push(error(
+            if let Some(id) = resource.get("id").and_then(Value::as_str)
+                && !ids.insert(id)
+            {
+                self.errors.push(error(
+                    &path,
+                    INVALID,
+                    String::from("two contained resources have one id"),
+                ));
+            }
+            match resource.get("resourceType").and_then(Value::as_str) {
+                Some("ValueSet") => sets.read(resource, &path, &mut self.errors),
+                Some("Binary") => self.note(
+                    &path,
+                    "fhir_contained_dropped",
+                    String::from(
+                        "a contained Binary (an image for display-only rendering) is not kept",
+                    ),
+                ),
+                _ => self.errors.push(error(
                     &path,
                     UNSUPPORTED,
                     String::from(
-                        "a contained resource other than a ValueSet is not supported (a contained ValueSet's codes become the options of the items naming it)",
+                        "a contained resource other than a ValueSet or a Binary is not supported (a contained ValueSet's codes become the options of the items naming it)",
                     ),
-                ));
-                continue;
-            }
-            match options(resource) {
-                Ok(options) => {
-                    let names = [
-                        resource
-                            .get("id")
-                            .and_then(Value::as_str)
-                            .map(|id| format!("#{id}")),
-                        resource
-                            .get("url")
-                            .and_then(Value::as_str)
-                            .map(str::to_owned),
-                    ];
-                    for name in names.into_iter().flatten() {
-                        sets.options.insert(name, options.clone());
-                    }
-                }
-                Err(message) => errors.push(error(
-                    &path,
-                    UNSUPPORTED,
-                    format!("contained ValueSet: {message}"),
                 )),
             }
         }
         sets
+    }
+}
+
+impl ValueSets {
+    /// Reads one contained ValueSet, reporting it when Hale cannot list its codes.
+    fn read(&mut self, resource: &Value, path: &str, errors: &mut Vec<DefinitionError>) {
+        let options = match options(resource) {
+            Ok(options) => options,
+            Err(message) => {
+                errors.push(error(
+                    path,
+                    UNSUPPORTED,
+                    format!("contained ValueSet: {message}"),
+                ));
+                return;
+            }
+        };
+        let id = resource
+            .get("id")
+            .and_then(Value::as_str)
+            .map(|id| format!("#{id}"));
+        let url = resource
+            .get("url")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        for name in [id, url].into_iter().flatten() {
+            self.options.insert(name, options.clone());
+        }
     }
 
     /// Gives every item naming a readable contained ValueSet its codes as `answerOption`; the
