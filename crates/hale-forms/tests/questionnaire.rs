@@ -982,16 +982,76 @@ fn choice_filters_and_attributes_round_trip_on_inline_and_listed_choices() {
 }
 
 #[test]
-fn options_toggled_by_fhirpath_alone_are_refused_by_name() {
-    assert_refused(
-        json!({"linkId": "city", "type": "choice",
-            "answerOption": [{"valueCoding": {"code": "sydney"}}],
-            "extension": [{"url": "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-answerOptionsToggleExpression",
-                "extension": [{"url": "option", "valueCoding": {"code": "sydney"}},
-                    {"url": "expression", "valueExpression": {"language": "text/fhirpath", "expression": "true"}}]}]}),
-        "city",
-        "answerOptionsToggleExpression is not supported without Hale's choice-filter",
+fn options_toggled_by_fhirpath_alone_become_a_choice_filter() {
+    let toggle = |codes: &[&str], state: &str| {
+        let mut parts: Vec<Value> = codes
+            .iter()
+            .map(|code| json!({"url": "option", "valueCoding": {"code": code}}))
+            .collect();
+        parts.push(json!({"url": "expression", "valueExpression": {"language": "text/fhirpath",
+            "expression": format!("('{state}' = %resource.repeat(item).where(linkId = 'state').answer.value)")}}));
+        json!({"url": "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-answerOptionsToggleExpression",
+            "extension": parts})
+    };
+    let options: Vec<Value> = ["sydney", "newcastle", "melbourne", "elsewhere"]
+        .iter()
+        .map(|code| json!({"valueCoding": {"code": code}}))
+        .collect();
+    let resource = |toggles: Vec<Value>| {
+        questionnaire(json!([
+            {"linkId": "state", "type": "string", "text": "State"},
+            {"linkId": "city", "type": "choice", "text": "City", "extension": toggles,
+             "answerOption": options}]))
+    };
+    let definition = import(&resource(vec![
+        toggle(&["sydney", "newcastle"], "nsw"),
+        toggle(&["melbourne"], "vic"),
+    ]))
+    .unwrap();
+    assert!(definition.fields[1].choice_filter.is_some());
+    let form = definition.compile().unwrap();
+    for (state, city, offered) in [
+        ("nsw", "sydney", true),
+        ("nsw", "newcastle", true),
+        ("nsw", "melbourne", false),
+        ("vic", "melbourne", true),
+        ("vic", "sydney", false),
+        // A choice no toggle lists is always offered.
+        ("vic", "elsewhere", true),
+    ] {
+        let found = codes(&form, json!({"state": state, "city": city}));
+        assert_eq!(found.is_empty(), offered, "{state} {city}: {found:?}");
+    }
+    // An unanswered question makes the FHIRPath empty, which SDC reads as false.
+    assert_eq!(
+        codes(&form, json!({"city": "sydney"})),
+        ["choice_not_offered"]
     );
+    assert!(codes(&form, json!({"city": "elsewhere"})).is_empty());
+    // Hale's export keeps the filter read, and reads it back exactly.
+    assert_eq!(import(&export(&definition)), Ok(definition));
+    // What SDC leaves undefined, or names no option of the item, is refused by name.
+    let refused = errors_of(resource(vec![
+        toggle(&["sydney"], "nsw"),
+        toggle(&["sydney"], "vic"),
+    ]));
+    assert!(
+        refused[0]
+            .message
+            .contains("listed by two answerOptionsToggleExpressions"),
+        "{refused:?}"
+    );
+    let refused = errors_of(resource(vec![toggle(&["perth"], "wa")]));
+    assert!(
+        refused[0].message.starts_with(
+            "item 'city': answerOptionsToggleExpression lists an option the item does not offer"
+        ),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn malformed_hale_choice_extensions_are_refused_by_name() {
     // A malformed attribute is named, not guessed at.
     assert_refused(
         json!({"linkId": "pick", "type": "choice", "answerOption": [{"valueCoding": {"code": "a"},

@@ -139,6 +139,7 @@ impl Importer {
         }
         let mut default_text = None;
         let mut unit_options = Vec::new();
+        let mut toggles = Vec::new();
         if let Some(extensions) = object.get("extension") {
             let Some(extensions) = extensions.as_array() else {
                 fail(
@@ -165,8 +166,12 @@ impl Importer {
                 {
                     continue;
                 }
-                // Beside Hale's choice filter, the FHIRPath toggles are its twin.
-                if url == ANSWER_OPTIONS_TOGGLE_EXPRESSION && has_hale(&hale(CHOICE_FILTER)) {
+                // Beside Hale's choice filter, the FHIRPath toggles are its twin; without it,
+                // they are read as one once the options are known.
+                if url == ANSWER_OPTIONS_TOGGLE_EXPRESSION {
+                    if !has_hale(&hale(CHOICE_FILTER)) {
+                        toggles.push(extension);
+                    }
                     continue;
                 }
                 match self.item_extension(
@@ -259,6 +264,12 @@ impl Importer {
                         );
                     }
                 }
+                Err(message) => fail(&mut self.errors, UNSUPPORTED, message),
+            }
+        }
+        if !toggles.is_empty() {
+            match self.toggles_filter(&toggles, &field) {
+                Ok(filter) => field.choice_filter = Some(filter),
                 Err(message) => fail(&mut self.errors, UNSUPPORTED, message),
             }
         }

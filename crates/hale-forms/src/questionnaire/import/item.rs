@@ -181,12 +181,6 @@ impl Importer {
                 once(&mut field.default_expression, source, "initialExpression")?;
             }
             CONSTRAINT => self.constraint(extension, field)?,
-            // Hale's own filter, when the item has one, is read instead (see `item`).
-            ANSWER_OPTIONS_TOGGLE_EXPRESSION => {
-                return Err(String::from(
-                    "answerOptionsToggleExpression is not supported without Hale's choice-filter extension (Hale filters choices with its own expression, not FHIRPath)",
-                ));
-            }
             url => match url.strip_prefix(HALE_EXTENSION_PREFIX) {
                 Some("field-type" | "answer-name" | "name") => {} // read by the type and the names
                 Some("unit") => once(&mut field.unit, value_code(extension, "unit")?, "unit")?,

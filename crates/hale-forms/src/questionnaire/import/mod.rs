@@ -971,5 +971,6 @@ pub(super) fn codings(value: &Value) -> Result<(Vec<Coding>, usize), String> {
 
 mod field;
 mod item;
+mod toggle;
 mod value_set;
 use item::news2;
