@@ -1437,3 +1437,95 @@ fn an_answer_integer_holding_text_is_refused_naming_the_answer_that_fits() {
         );
     }
 }
+
+/// Drops Hale's own choice filters from an exported Questionnaire, leaving the SDC toggles
+/// another tool would read; returns how many it dropped and how many items had toggles.
+fn strip_hale_filters(items: &mut Value) -> (usize, usize) {
+    let (mut dropped, mut toggled) = (0, 0);
+    for item in items.as_array_mut().into_iter().flatten() {
+        if let Some(extensions) = item.get_mut("extension").and_then(Value::as_array_mut) {
+            let before = extensions.len();
+            extensions
+                .retain(|extension| extension["url"] != "urn:hale:fhir:extension:choice-filter");
+            dropped += before - extensions.len();
+            if extensions.iter().any(|extension| {
+                extension["url"]
+                    .as_str()
+                    .is_some_and(|url| url.ends_with("answerOptionsToggleExpression"))
+            }) {
+                toggled += 1;
+            }
+        }
+        if let Some(children) = item.get_mut("item") {
+            let (more_dropped, more_toggled) = strip_hale_filters(children);
+            dropped += more_dropped;
+            toggled += more_toggled;
+        }
+    }
+    (dropped, toggled)
+}
+
+#[test]
+fn the_fhirpath_toggles_hale_exports_filter_as_hale_does() {
+    // Every vector with a choice filter whose every filter has FHIRPath toggles: read back
+    // from the toggles alone, as another tool's Questionnaire, it judges the vector's
+    // answers as the original does.
+    let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
+    let mut compared = 0;
+    for entry in std::fs::read_dir(directory).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let vector: Value = serde_json::from_str(&text).unwrap();
+        let definition =
+            hale_forms::AppDefinition::from_json(&vector["definition"].to_string()).unwrap();
+        let mut resource = export(&definition);
+        let (dropped, toggled) = strip_hale_filters(&mut resource["item"]);
+        if dropped == 0 || dropped != toggled {
+            continue;
+        }
+        let foreign = import(&resource).unwrap();
+        let answers = vector["answers"].clone();
+        let judged = |definition: &hale_forms::AppDefinition| {
+            let mut found = codes(&definition.compile().unwrap(), answers.clone());
+            found.sort_unstable();
+            found
+        };
+        assert_eq!(judged(&foreign), judged(&definition), "{text}");
+        compared += 1;
+    }
+    assert!(compared >= 2, "{compared} vectors compared");
+}
+
+#[test]
+fn a_choice_filter_reading_a_row_gets_no_fhirpath_toggles() {
+    // FHIRPath reads a question of a repeat in every row: a filter in a row reading its own
+    // row has no toggles (Hale's own filter still comes back), one reading a top field has.
+    let definition = hale_forms::AppDefinition::from_json(
+        &json!({"title": "Rows", "fields": [
+            {"name": "top", "type": "text", "label": "Top", "purpose": "p"},
+            {"name": "rows", "type": "repeat", "label": "Rows", "children": [
+                {"name": "kind", "type": "text", "label": "Kind", "purpose": "p"},
+                {"name": "by_row", "type": "select_one", "label": "By row",
+                 "choices": [{"value": "a", "label": "A"}, {"value": "b", "label": "B"}],
+                 "choice_filter": "name = ${kind}"},
+                {"name": "by_top", "type": "select_one", "label": "By top",
+                 "choices": [{"value": "a", "label": "A"}, {"value": "b", "label": "B"}],
+                 "choice_filter": "name = ${top}"}]}]})
+        .to_string(),
+    )
+    .unwrap();
+    let resource = export(&definition);
+    let toggles = |index: usize| {
+        resource["item"][1]["item"][index]["extension"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|extension| {
+                extension["url"]
+                    .as_str()
+                    .is_some_and(|url| url.ends_with("answerOptionsToggleExpression"))
+            })
+            .count()
+    };
+    assert_eq!((toggles(1), toggles(2)), (0, 2));
+    assert_eq!(import(&resource), Ok(definition));
+}

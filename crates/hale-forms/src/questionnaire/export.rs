@@ -288,17 +288,22 @@ impl Context<'_> {
     /// no FHIRPath here (Hale's own expression says it).
     fn fhirpath(&self, url: &str, source: &str, repeat: Option<&str>) -> Option<Value> {
         let expr = hale_expr::parse(source).ok()?;
-        if repeat.is_some()
+        if self.reads_rows(&expr, repeat) {
+            return None;
+        }
+        let text = to_fhirpath(&expr, &self.answers)?;
+        Some(json!({"url": url, "valueExpression": {"language": FHIRPATH, "expression": text}}))
+    }
+
+    /// Whether `expr`, answered in `repeat`, reads a field of a repeat: FHIRPath would read
+    /// that field's answers in every row, not the row's own.
+    fn reads_rows(&self, expr: &hale_expr::Expr, repeat: Option<&str>) -> bool {
+        repeat.is_some()
             && expr.references().iter().any(|name| {
                 self.targets
                     .get(name)
                     .is_some_and(|target| target.repeat.is_some())
             })
-        {
-            return None;
-        }
-        let text = to_fhirpath(&expr, &self.answers)?;
-        Some(json!({"url": url, "valueExpression": {"language": FHIRPATH, "expression": text}}))
     }
 
     /// One `answerOption`, in the kind of value the field's choices are.
@@ -339,11 +344,21 @@ impl Context<'_> {
 
     /// A choice filter as SDC's `answerOptionsToggleExpression`: the filter with each
     /// choice's members made constants, in FHIRPath, options grouped by expression. When any
-    /// choice's filter has no FHIRPath twin the filter is not exported (docs/app-format.md).
-    fn options_toggle(&self, filter: &str, choices: &[Choice], options: &[Value]) -> Vec<Value> {
+    /// choice's filter has no FHIRPath twin, or it reads a field of a repeat from inside one,
+    /// no toggles are written (docs/app-format.md).
+    fn options_toggle(
+        &self,
+        filter: &str,
+        repeat: Option<&str>,
+        choices: &[Choice],
+        options: &[Value],
+    ) -> Vec<Value> {
         let Ok(filter) = hale_expr::parse_choice_filter(filter) else {
             return Vec::new();
         };
+        if self.reads_rows(&filter, repeat) {
+            return Vec::new();
+        }
         let mut groups: Vec<(String, Vec<Value>)> = Vec::new();
         for (choice, option) in choices.iter().zip(options) {
             let bound = bind_choice(&filter, choice, self.language);
@@ -707,7 +722,7 @@ impl Context<'_> {
             if let Some(filter) = &field.choice_filter {
                 // Hale's own filter, read back on import; the FHIRPath toggles are for others.
                 extensions.push(expression(&hale(CHOICE_FILTER), filter));
-                extensions.extend(self.options_toggle(filter, choices, &options));
+                extensions.extend(self.options_toggle(filter, repeat, choices, &options));
             }
             if !options.is_empty() {
                 item.insert("answerOption".into(), Value::Array(options));

@@ -6,7 +6,7 @@ use hale_expr::{BinaryOperator, Expr, Function};
 use serde_json::{Map, Value};
 
 use super::{Importer, option_summary};
-use crate::definition::Field;
+use crate::definition::{Choice, Field};
 
 const WHAT: &str = "answerOptionsToggleExpression";
 
@@ -83,8 +83,8 @@ impl Importer {
             listed.extend(values);
         }
         // SDC: an option no toggle lists is always offered.
-        if field
-            .choices
+        if self
+            .choices_of(field)
             .iter()
             .any(|choice| !listed.contains(&choice.value))
             && let Some(listed) = one_of(&listed)
@@ -98,6 +98,14 @@ impl Importer {
         Ok(filter.to_string())
     }
 
+    /// The field's choices: its own, or its list's.
+    fn choices_of<'a>(&'a self, field: &'a Field) -> &'a [Choice] {
+        match &field.choice_list {
+            Some(name) => self.lists.get(name).map(Vec::as_slice).unwrap_or_default(),
+            None => &field.choices,
+        }
+    }
+
     /// The value of the item's choice a toggle's `option` part names.
     fn toggled_choice(&self, part: &Value, field: &Field) -> Result<String, String> {
         let option: Map<String, Value> = part
@@ -109,8 +117,7 @@ impl Importer {
             .collect();
         let (value, text, _) = option_summary(&Value::Object(option))
             .ok_or_else(|| format!("{WHAT} has an option that is not a value"))?;
-        field
-            .choices
+        self.choices_of(field)
             .iter()
             .find(|choice| choice.value == value || choice.value == text)
             .map(|choice| choice.value.clone())
