@@ -792,98 +792,6 @@ impl Importer {
         }
     }
 
-    fn choice_list(&self, extension: &Value) -> Result<(String, Vec<Choice>), String> {
-        let parts = extension
-            .get("extension")
-            .and_then(Value::as_array)
-            .ok_or_else(|| String::from("Hale choice-list extension has no parts"))?;
-        let mut name = None;
-        let mut choices = Vec::new();
-        for part in parts {
-            match part.get("url").and_then(Value::as_str) {
-                Some("name") => name = part.get("valueString").and_then(string),
-                Some("option") => choices.push(self.list_choice(part.get("valueCoding"))?),
-                _ => {
-                    return Err(String::from(
-                        "Hale choice-list extension has an unknown part",
-                    ));
-                }
-            }
-        }
-        Ok((
-            name.ok_or_else(|| String::from("Hale choice-list extension has no name"))?,
-            choices,
-        ))
-    }
-
-    /// An option of a Hale choice list: a Coding, with the choice's attributes on it.
-    fn list_choice(&self, coding: Option<&Value>) -> Result<Choice, String> {
-        let mut coding = coding.cloned().unwrap_or(Value::Null);
-        let extensions = coding
-            .as_object_mut()
-            .and_then(|object| object.remove("extension"));
-        let mut choice = self.coding_choice(Some(&coding))?;
-        let Some(extensions) = extensions else {
-            return Ok(choice);
-        };
-        let extensions = extensions
-            .as_array()
-            .ok_or_else(|| String::from("a choice-list option's extension is not an array"))?;
-        for extension in extensions {
-            let url = extension.get("url").and_then(Value::as_str).unwrap_or("");
-            if url.strip_prefix(HALE_EXTENSION_PREFIX) != Some(CHOICE_ATTRIBUTE) {
-                return Err(format!(
-                    "extension '{url}' is not supported on a choice-list option"
-                ));
-            }
-            item::put_attribute(&mut choice, extension)?;
-        }
-        Ok(choice)
-    }
-
-    fn coding_choice(&self, coding: Option<&Value>) -> Result<Choice, String> {
-        let coding = coding
-            .and_then(Value::as_object)
-            .ok_or_else(|| String::from("an option needs a valueCoding or valueString"))?;
-        if let Some(other) = coding.keys().find(|key| {
-            !matches!(
-                key.as_str(),
-                "code" | "display" | "_display" | "id" | "system" | "version"
-            )
-        }) {
-            return Err(format!(
-                "an option's valueCoding member '{other}' is not supported"
-            ));
-        }
-        let label = get_text(coding, "display", &self.language)?;
-        // FHIR lets a Coding carry only a display: the patient picks it by its display, and the
-        // answer holds the display with its spaces as underscores (a value has none).
-        let (value, label, uncoded) = match (coding.get("code").and_then(string), label) {
-            (Some(code), label) => {
-                let label = label.unwrap_or_else(|| Text::Plain(code.clone()));
-                (code, label, false)
-            }
-            (None, Some(label)) => match coding.get("display").and_then(string) {
-                Some(display) => (
-                    display.split_whitespace().collect::<Vec<_>>().join("_"),
-                    label,
-                    true,
-                ),
-                None => return Err(String::from("an option's valueCoding has no code")),
-            },
-            (None, None) => {
-                return Err(String::from(
-                    "an option's valueCoding has neither a code nor a display",
-                ));
-            }
-        };
-        Ok(Choice {
-            system: coding.get("system").and_then(string),
-            uncoded,
-            ..Choice::new(&value, label)
-        })
-    }
-
     fn items(
         &mut self,
         items: &[Value],
@@ -969,6 +877,7 @@ pub(super) fn codings(value: &Value) -> Result<(Vec<Coding>, usize), String> {
         .map(|codes| (codes, uncoded))
 }
 
+mod choices;
 mod field;
 mod item;
 mod toggle;
