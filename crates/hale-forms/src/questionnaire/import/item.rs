@@ -1,4 +1,5 @@
-//! The parts of an item: Hale and FHIR extensions, initial values, codes (its choices are in `choices.rs`).
+//! The parts of an item: Hale and FHIR extensions, initial values, codes (its choices are
+//! read in `choices.rs`).
 
 use serde_json::{Map, Value, json};
 
