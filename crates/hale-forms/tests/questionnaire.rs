@@ -1340,22 +1340,26 @@ fn value_sets_hale_cannot_read_are_refused_by_name() {
 
 #[test]
 fn a_large_contained_value_set_named_by_many_items_is_refused_not_copied_unbounded() {
-    let codes: Vec<Value> = (0..2_000)
-        .map(|n| json!({"code": format!("c{n}")}))
-        .collect();
+    // One code with a 1 MiB display: each item naming the set would get a copy of it.
+    let display = "x".repeat(1024 * 1024);
     let resource = |items: usize| {
         json!({"resourceType": "Questionnaire", "status": "active", "title": "T",
-            "contained": [{"resourceType": "ValueSet", "id": "big", "expansion": {"contains": codes}}],
+            "contained": [{"resourceType": "ValueSet", "id": "big",
+                "expansion": {"contains": [{"code": "c", "display": display}]}}],
             "item": (0..items)
                 .map(|n| json!({"linkId": format!("q{n}"), "type": "choice", "answerValueSet": "#big"}))
                 .collect::<Vec<_>>()})
     };
-    // Ten copies fit the bound; eleven do not.
-    assert_eq!(import(&resource(10)).unwrap().fields.len(), 10);
-    let errors = errors_of(resource(11));
+    // Fifteen copies fit the 16 MiB bound; seventeen do not.
+    assert_eq!(import(&resource(15)).unwrap().fields.len(), 15);
+    let errors = errors_of(resource(17));
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0].path, "$.contained");
-    assert!(errors[0].message.contains("more than 20000 options"));
+    assert!(
+        errors[0]
+            .message
+            .contains("more than 16777216 bytes of options")
+    );
 }
 
 mod hostile_value_sets {

@@ -12,16 +12,17 @@ use serde_json::{Map, Value, json};
 use super::{INVALID, Importer, MAX_ITEM_DEPTH, UNSUPPORTED, error};
 use crate::definition::DefinitionError;
 
-/// The options of each readable contained ValueSet, by every name an `answerValueSet` may use
-/// for it (`#id`, `url`).
+/// The options of each readable contained ValueSet, with their size as JSON text, by every
+/// name an `answerValueSet` may use for it (`#id`, `url`).
 #[derive(Default)]
 pub(super) struct ValueSets {
-    options: HashMap<String, Vec<Value>>,
+    options: HashMap<String, (Vec<Value>, usize)>,
 }
 
-/// Most options contained ValueSets may give all items together: every item naming a set gets
-/// its own copy, so a large set named by many items is refused rather than copied unbounded.
-pub const MAX_VALUE_SET_OPTIONS: usize = 20_000;
+/// Most bytes (as JSON text) of options contained ValueSets may give all items together: every
+/// item naming a set gets its own copy, so a large set named by many items is refused rather
+/// than copied without bound.
+pub const MAX_COPIED_VALUE_SET_BYTES: usize = 16 * 1024 * 1024;
 
 /// Members of a code in an expansion or a compose that carry the code.
 const CODE_MEMBERS: [&str; 5] = ["system", "version", "code", "display", "_display"];
@@ -95,22 +96,23 @@ impl ValueSets {
             .get("url")
             .and_then(Value::as_str)
             .map(str::to_owned);
+        let size = serde_json::to_string(&options).map_or(usize::MAX, |text| text.len());
         for name in [id, url].into_iter().flatten() {
-            self.options.insert(name, options.clone());
+            self.options.insert(name, (options.clone(), size));
         }
     }
 
     /// Gives every item naming a readable contained ValueSet its codes as `answerOption`; the
-    /// error when they would be more than [`MAX_VALUE_SET_OPTIONS`] in all (nothing more is
-    /// worth reading then).
+    /// error when they would be more than [`MAX_COPIED_VALUE_SET_BYTES`] in all (nothing more
+    /// is worth reading then).
     pub(super) fn inline_all(&self, items: &mut [Value]) -> Result<(), DefinitionError> {
-        let mut budget = MAX_VALUE_SET_OPTIONS;
+        let mut budget = MAX_COPIED_VALUE_SET_BYTES;
         self.inline(items, 0, &mut budget).map_err(|()| {
             error(
                 "$.contained",
                 UNSUPPORTED,
                 format!(
-                    "contained ValueSets give the items more than {MAX_VALUE_SET_OPTIONS} options in all"
+                    "contained ValueSets give the items more than {MAX_COPIED_VALUE_SET_BYTES} bytes of options in all"
                 ),
             )
         })
@@ -128,10 +130,10 @@ impl ValueSets {
                 .get("answerValueSet")
                 .and_then(Value::as_str)
                 .and_then(|name| self.options.get(name));
-            if let Some(options) = named
+            if let Some((options, size)) = named
                 && !object.contains_key("answerOption")
             {
-                *budget = budget.checked_sub(options.len()).ok_or(())?;
+                *budget = budget.checked_sub(*size).ok_or(())?;
                 let options = Value::Array(options.clone());
                 object.remove("answerValueSet");
                 object.insert("answerOption".into(), options);
