@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use hale_domain::{AppId, RequestContext, TenantId};
 use hale_forms::lint::LintIssue;
-use hale_forms::xlsform::{ImportError, ImportLimits};
 use hale_forms::{AppDefinition, Change, LintReport};
+use hale_forms_io::xlsform::{ImportError, ImportLimits};
 use tokio::sync::Semaphore;
 
 use crate::apps::{AppSummary, DraftVersion};
@@ -62,7 +62,7 @@ pub fn read_definition(source: &AppSource) -> Result<AppDefinition, CoreError> {
 /// A Questionnaire's import notes (what Hale derived or dropped on purpose, each naming the
 /// item's linkId) as info findings.
 fn questionnaire_import(resource: &serde_json::Value) -> Result<Read, CoreError> {
-    hale_forms::questionnaire::import_with_notes(resource)
+    hale_forms_io::questionnaire::import_with_notes(resource)
         .map(|imported| Read {
             definition: imported.definition,
             notes: imported.notes,
@@ -74,7 +74,7 @@ fn questionnaire_import(resource: &serde_json::Value) -> Result<Read, CoreError>
 /// Where a definition was written, so that each lint finding can name its place there.
 enum Origin {
     /// The cells of a spreadsheet.
-    Spreadsheet(hale_forms::xlsform::SheetMap),
+    Spreadsheet(hale_forms_io::xlsform::SheetMap),
     /// The items of a Questionnaire, by linkId.
     Questionnaire,
     /// Hale's own format: the JSON path says it.
@@ -89,7 +89,7 @@ struct Read {
 }
 
 fn spreadsheet(
-    imported: Result<(AppDefinition, hale_forms::xlsform::SheetMap), Vec<ImportError>>,
+    imported: Result<(AppDefinition, hale_forms_io::xlsform::SheetMap), Vec<ImportError>>,
 ) -> Result<Read, CoreError> {
     let (definition, map) = imported.map_err(CoreError::InvalidSpreadsheet)?;
     Ok(Read {
@@ -108,13 +108,13 @@ fn read_with_origin(source: &AppSource) -> Result<Read, CoreError> {
     let limits = ImportLimits::default();
     match source {
         AppSource::Xlsx(bytes) => {
-            spreadsheet(hale_forms::xlsform::import_xlsx_mapped(bytes, &limits))
+            spreadsheet(hale_forms_io::xlsform::import_xlsx_mapped(bytes, &limits))
         }
         AppSource::Csv {
             survey,
             choices,
             settings,
-        } => spreadsheet(hale_forms::xlsform::import_csv_mapped(
+        } => spreadsheet(hale_forms_io::xlsform::import_csv_mapped(
             survey,
             choices.as_deref(),
             settings.as_deref(),
@@ -316,7 +316,7 @@ impl Core {
             Ok(match format {
                 ExportFormat::Hale => serde_json::to_value(&definition)
                     .map_err(|_| CoreError::internal("a definition did not serialise"))?,
-                ExportFormat::Questionnaire => hale_forms::questionnaire::export(&definition),
+                ExportFormat::Questionnaire => hale_forms_io::questionnaire::export(&definition),
             })
         })
         .await

@@ -986,7 +986,7 @@ async fn a_retired_version_refuses_new_submissions_but_replays_retries() {
     .await;
 }
 
-#[path = "../../hale-forms/tests/hostile/mod.rs"]
+#[path = "../../hale-forms-io/tests/hostile/mod.rs"]
 mod hostile;
 
 #[path = "api/integrity.rs"]

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use hale_forms::questionnaire::{export, import};
+use hale_forms_io::questionnaire::{export, import};
 use serde_json::{Value, json};
 
 /// Constructs that put a form out of scope, found in its text.

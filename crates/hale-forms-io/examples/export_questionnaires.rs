@@ -9,8 +9,8 @@
 
 use std::path::{Path, PathBuf};
 
-use hale_forms::questionnaire::{export, import};
-use hale_forms::xlsform::{import_csv, import_xlsx};
+use hale_forms_io::questionnaire::{export, import};
+use hale_forms_io::xlsform::{import_csv, import_xlsx};
 
 fn json_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)

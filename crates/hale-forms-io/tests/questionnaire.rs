@@ -5,9 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use hale_forms::DefinitionError;
-use hale_forms::questionnaire::{export, import};
+use hale_forms_io::questionnaire::{export, import};
 use serde_json::{Value, json};
 
+#[path = "../../hale-forms/tests/common/mod.rs"]
 mod common;
 
 fn now() -> hale_domain::Timestamp {
@@ -422,8 +423,8 @@ fn foreign_questionnaire_imports() {
 mod generated {
     use std::collections::BTreeMap;
 
-    use hale_forms::questionnaire::{export, import};
     use hale_forms::{AppDefinition, Choice, Coding, Field, FieldType, Text};
+    use hale_forms_io::questionnaire::{export, import};
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
@@ -690,7 +691,7 @@ fn phq9_imports_lints_clean_and_scores() {
         "/tests/questionnaire_corpus/phq-9.json"
     );
     let resource: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let imported = hale_forms::questionnaire::import_with_notes(&resource).unwrap();
+    let imported = hale_forms_io::questionnaire::import_with_notes(&resource).unwrap();
     let definition = &imported.definition;
     let report = hale_forms::lint(definition);
     assert!(report.errors.is_empty(), "{:#?}", report.errors);
@@ -917,7 +918,7 @@ fn lint_findings_name_the_link_id_they_come_from() {
          "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-unit",
                         "valueCoding": {"system": "http://unitsofmeasure.org", "code": "/min"}}]}
     ]));
-    let imported = hale_forms::questionnaire::import_with_notes(&resource).unwrap();
+    let imported = hale_forms_io::questionnaire::import_with_notes(&resource).unwrap();
     let mut report = hale_forms::lint(&imported.definition);
     report.name_link_ids(&imported.definition);
     let warning = &report.warnings[0];
