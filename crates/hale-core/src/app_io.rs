@@ -156,7 +156,17 @@ pub fn lint_source(context: &RequestContext, source: &AppSource) -> Result<LintR
 /// The lint of what `source` reads as, with the import's notes among the infos, each finding
 /// naming its spreadsheet cell or Questionnaire linkId.
 fn lint_with_notes(source: &AppSource) -> Result<LintReport, CoreError> {
+    read_and_lint(source).map(|(_, report)| report)
+}
+
+/// An upload read, with its lint and the import's notes.
+fn read_and_lint(source: &AppSource) -> Result<(AppDefinition, LintReport), CoreError> {
     let read = read_with_origin(source)?;
+    let report = report_of(&read);
+    Ok((read.definition, report))
+}
+
+fn report_of(read: &Read) -> LintReport {
     let mut report = hale_forms::lint(&read.definition);
     match &read.origin {
         Origin::Spreadsheet(map) => map.name_cells(&mut report),
@@ -164,9 +174,18 @@ fn lint_with_notes(source: &AppSource) -> Result<LintReport, CoreError> {
         Origin::Hale => {}
     }
     // The notes name their linkId already, from the Questionnaire's own paths.
-    report.infos.extend(read.notes);
+    report.infos.extend(read.notes.iter().cloned());
     report.number();
-    Ok(report)
+    report
+}
+
+/// What an import stored, with the lint of the upload as read: its findings name their
+/// spreadsheet cell or Questionnaire linkId, and its infos include the import's notes (what
+/// Hale derived, or dropped on purpose), which the stored definition no longer shows.
+#[derive(Clone, Debug)]
+pub struct Imported<T> {
+    pub stored: T,
+    pub lint: LintReport,
 }
 
 /// How many uploads this process is parsing right now, off the async workers: what an operator's
@@ -220,14 +239,14 @@ impl Core {
         .await
     }
 
-    /// Reads an upload for someone allowed to draft apps.
+    /// Reads and lints an upload for someone allowed to draft apps.
     async fn read_upload(
         context: &RequestContext,
         source: &AppSource,
-    ) -> Result<AppDefinition, CoreError> {
+    ) -> Result<(AppDefinition, LintReport), CoreError> {
         crate::policy::permit::<crate::policy::BuildApps>(&context.principal)?;
         let source = source.clone();
-        off_the_workers(move || read_definition(&source)).await
+        off_the_workers(move || read_and_lint(&source)).await
     }
 
     /// Creates an app whose first draft is the imported definition. An upload that does not
@@ -238,29 +257,31 @@ impl Core {
         tenant: TenantId,
         name: Option<String>,
         source: &AppSource,
-    ) -> Result<AppSummary, CoreError> {
+    ) -> Result<Imported<AppSummary>, CoreError> {
         let target = Target {
             tenant: Some(tenant),
             kind: "app",
             id: None,
         };
         self.audited::<crate::policy::BuildApps, _>(context, "app.import", target, async {
-            let definition = Self::read_upload(context, source).await?;
+            let (definition, lint) = Self::read_upload(context, source).await?;
             let name = name.unwrap_or_else(|| {
                 definition
                     .title
                     .in_language(&definition.default_language)
                     .to_owned()
             });
-            self.create_app(
-                context,
-                tenant,
-                &name,
-                DraftVersion {
-                    definition: definition.to_json(),
-                },
-            )
-            .await
+            let stored = self
+                .create_app(
+                    context,
+                    tenant,
+                    &name,
+                    DraftVersion {
+                        definition: definition.to_json(),
+                    },
+                )
+                .await?;
+            Ok(Imported { stored, lint })
         })
         .await
     }
@@ -272,7 +293,7 @@ impl Core {
         tenant: TenantId,
         app: AppId,
         source: &AppSource,
-    ) -> Result<hale_store::AppVersionRow, CoreError> {
+    ) -> Result<Imported<hale_store::AppVersionRow>, CoreError> {
         let id = app.to_string();
         let target = Target {
             tenant: Some(tenant),
@@ -280,16 +301,18 @@ impl Core {
             id: Some(&id),
         };
         self.audited::<crate::policy::BuildApps, _>(context, "app.version.import", target, async {
-            let definition = Self::read_upload(context, source).await?;
-            self.draft_version(
-                context,
-                tenant,
-                app,
-                DraftVersion {
-                    definition: definition.to_json(),
-                },
-            )
-            .await
+            let (definition, lint) = Self::read_upload(context, source).await?;
+            let stored = self
+                .draft_version(
+                    context,
+                    tenant,
+                    app,
+                    DraftVersion {
+                        definition: definition.to_json(),
+                    },
+                )
+                .await?;
+            Ok(Imported { stored, lint })
         })
         .await
     }
