@@ -465,14 +465,8 @@ impl Importer {
     }
 
     fn note(&mut self, path: &str, code: &'static str, message: String) {
-        self.notes.push(LintIssue {
-            severity: Severity::Info,
-            path: path.to_owned(),
-            code,
-            message,
-            cell: None,
-            link_id: None,
-        });
+        self.notes
+            .push(LintIssue::new(Severity::Info, path, code, message));
     }
 
     /// Notes display-only rendering extensions on the texts of `object` (`_text`, `_prefix`,

@@ -11,8 +11,8 @@
 use std::path::{Path, PathBuf};
 
 use hale_forms::AppDefinition;
-use hale_forms::questionnaire::{export, import};
-use hale_forms::xlsform::{import_csv, import_xlsx};
+use hale_forms_io::questionnaire::{export, import};
+use hale_forms_io::xlsform::{import_csv, import_xlsx};
 
 fn json_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -71,7 +71,7 @@ fn main() {
     // The definitions of the shared form vectors (choice filters, repeats, units, …) that
     // compile: the members the samples do not use.
     let mut vectors = 0;
-    for path in json_files(&manifest.join("tests/vectors")) {
+    for path in json_files(&manifest.join("../hale-forms/tests/vectors")) {
         let vector: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let Ok(definition) = AppDefinition::from_json(&vector["definition"].to_string()) else {

@@ -5,9 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use hale_forms::DefinitionError;
-use hale_forms::questionnaire::{export, import};
+use hale_forms_io::questionnaire::{export, import};
 use serde_json::{Value, json};
 
+#[path = "../../hale-forms/tests/common/mod.rs"]
 mod common;
 
 fn now() -> hale_domain::Timestamp {
@@ -466,8 +467,8 @@ fn foreign_questionnaire_imports() {
 mod generated {
     use std::collections::BTreeMap;
 
-    use hale_forms::questionnaire::{export, import};
     use hale_forms::{AppDefinition, Choice, Coding, Field, FieldType, Prefill, Text};
+    use hale_forms_io::questionnaire::{export, import};
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
@@ -788,7 +789,7 @@ fn phq9_imports_lints_clean_and_scores() {
         "/tests/questionnaire_corpus/phq-9.json"
     );
     let resource: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let imported = hale_forms::questionnaire::import_with_notes(&resource).unwrap();
+    let imported = hale_forms_io::questionnaire::import_with_notes(&resource).unwrap();
     let definition = &imported.definition;
     let report = hale_forms::lint(definition);
     assert!(report.errors.is_empty(), "{:#?}", report.errors);
@@ -917,7 +918,7 @@ fn a_choice_filter_is_exported_as_options_toggled_by_fhirpath_where_it_translate
 #[test]
 fn choice_filters_and_attributes_round_trip_on_inline_and_listed_choices() {
     // Every shared form vector's definition, the choice-filter ones among them.
-    let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
+    let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../hale-forms/tests/vectors");
     let mut filtered = 0;
     for entry in std::fs::read_dir(directory).unwrap() {
         let path = entry.unwrap().path();
@@ -1166,7 +1167,7 @@ fn lint_findings_name_the_link_id_they_come_from() {
          "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-unit",
                         "valueCoding": {"system": "http://unitsofmeasure.org", "code": "/min"}}]}
     ]));
-    let imported = hale_forms::questionnaire::import_with_notes(&resource).unwrap();
+    let imported = hale_forms_io::questionnaire::import_with_notes(&resource).unwrap();
     let mut report = hale_forms::lint(&imported.definition);
     report.name_link_ids(&imported.definition);
     let warning = &report.warnings[0];
@@ -1307,7 +1308,7 @@ fn value_sets_hale_cannot_read_are_refused_by_name() {
     );
     assert!(refused[1].1.contains("other than a ValueSet or a Binary"));
     // An image that only display-only rendering shows is dropped with a note.
-    let imported = hale_forms::questionnaire::import_with_notes(&json!({
+    let imported = hale_forms_io::questionnaire::import_with_notes(&json!({
         "resourceType": "Questionnaire", "status": "active", "title": "T",
         "contained": [{"resourceType": "Binary", "id": "image1", "contentType": "image/png", "data": "AA=="}],
         "item": [{"linkId": "n", "type": "display", "text": "Look"}]}))
@@ -1363,7 +1364,7 @@ fn a_large_contained_value_set_named_by_many_items_is_refused_not_copied_unbound
 }
 
 mod hostile_value_sets {
-    use hale_forms::questionnaire::import;
+    use hale_forms_io::questionnaire::import;
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
@@ -1474,7 +1475,7 @@ fn the_fhirpath_toggles_hale_exports_filter_as_hale_does() {
     // Every vector with a choice filter whose every filter has FHIRPath toggles: read back
     // from the toggles alone, as another tool's Questionnaire, it judges the vector's
     // answers as the original does.
-    let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
+    let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../hale-forms/tests/vectors");
     let mut compared = 0;
     for entry in std::fs::read_dir(directory).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();

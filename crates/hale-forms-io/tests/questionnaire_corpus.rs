@@ -19,8 +19,8 @@ mod md_table;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use hale_forms::questionnaire::{export, import};
-use hale_forms::xlsform::{ImportLimits, import_tables};
+use hale_forms_io::questionnaire::{export, import};
+use hale_forms_io::xlsform::{ImportLimits, import_tables};
 use serde_json::{Value, json};
 
 /// Constructs that put a form out of scope, found in its text.

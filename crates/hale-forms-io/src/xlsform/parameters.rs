@@ -3,11 +3,23 @@
 //! defaults (start 1, end 10, step 1, as the reference converter has them); display parameters pass to the client untouched.
 
 use super::ImportError;
-use crate::definition::{Field, FieldType};
+use crate::definition::{Field, FieldType, Prefill};
+
+/// What an audit log the client keeps records: locations (how precisely, how often, how
+/// old), changed answers (and why they were changed), and who filled the form.
+const AUDIT_KEYS: [&str; 6] = [
+    "location-priority",
+    "location-min-interval",
+    "location-max-age",
+    "track-changes",
+    "track-changes-reasons",
+    "identify-user",
+];
 
 /// Display parameters each type takes besides the ones that change what is valid.
-fn display_keys(kind: FieldType) -> &'static [&'static str] {
+fn display_keys(kind: FieldType, audit: bool) -> &'static [&'static str] {
     match kind {
+        _ if audit => &AUDIT_KEYS,
         FieldType::Range => &["tick_interval", "placeholder", "tick_labelset"],
         FieldType::SelectOne | FieldType::SelectMultiple => &["randomize", "seed"],
         FieldType::Photo => &["max-pixels", "app"],
@@ -37,6 +49,7 @@ fn error(errors: &mut Vec<ImportError>, row: usize, code: &'static str, message:
 /// Reads `text` into `field`, reporting every bad pair.
 pub(crate) fn read(errors: &mut Vec<ImportError>, text: &str, row: usize, field: &mut Field) {
     let kind = field.field_type;
+    let audit = field.prefill == Some(Prefill::Audit);
     if kind == FieldType::Range {
         field.min = field.min.or(Some(1.0));
         field.max = field.max.or(Some(10.0));
@@ -81,7 +94,7 @@ pub(crate) fn read(errors: &mut Vec<ImportError>, text: &str, row: usize, field:
             }
             continue;
         }
-        if !display_keys(kind).contains(&key.as_str()) {
+        if !display_keys(kind, audit).contains(&key.as_str()) {
             error(
                 errors,
                 row,
@@ -99,6 +112,9 @@ pub(crate) fn read(errors: &mut Vec<ImportError>, text: &str, row: usize, field:
             continue;
         }
         field.parameters.insert(key, value.to_owned());
+    }
+    if audit && let Some(problem) = audit_location_problem(field) {
+        error(errors, row, "invalid_parameter", problem);
     }
     if field.parameters.contains_key("seed") && !field.parameters.contains_key("randomize") {
         error(
@@ -119,11 +135,48 @@ pub(crate) fn plain_reference(value: &str) -> Option<&str> {
         .filter(|name| crate::definition::is_valid_name(name))
 }
 
+/// An audit records locations only with all three location parameters, and keeps none older
+/// than the interval between them, as the reference converter requires.
+fn audit_location_problem(field: &Field) -> Option<String> {
+    let location = [
+        "location-priority",
+        "location-min-interval",
+        "location-max-age",
+    ]
+    .map(|key| field.parameters.get(key));
+    if location.iter().all(Option::is_none) {
+        return None;
+    }
+    let [Some(_), Some(interval), Some(age)] = location else {
+        return Some(String::from(
+            "an audit with locations needs location-priority, location-min-interval and location-max-age",
+        ));
+    };
+    let (interval, age) = (interval.parse::<f64>().ok()?, age.parse::<f64>().ok()?);
+    (age < interval)
+        .then(|| String::from("location-max-age must be at least location-min-interval"))
+}
+
 /// The rules the reference converter applies to display parameters.
 fn check_display(key: &str, value: &str) -> Option<String> {
     let whole = |text: &str| text.parse::<u32>().is_ok_and(|number| number > 0);
     match key {
-        "randomize" | "allow-mock-accuracy" | "incremental" => {
+        "location-priority" => (!matches!(
+            value,
+            "no-power" | "low-power" | "balanced" | "high-accuracy"
+        ))
+        .then(|| {
+            String::from("location-priority is no-power, low-power, balanced or high-accuracy")
+        }),
+        // Seconds, zero or more.
+        "location-min-interval" | "location-max-age" => (!value
+            .parse::<f64>()
+            .is_ok_and(|number| number.is_finite() && number >= 0.0))
+        .then(|| format!("{key} is a number of seconds, zero or more")),
+        "track-changes-reasons" => {
+            (value != "on-form-edit").then(|| String::from("track-changes-reasons is on-form-edit"))
+        }
+        "randomize" | "allow-mock-accuracy" | "incremental" | "track-changes" | "identify-user" => {
             (!matches!(value, "true" | "false")).then(|| format!("{key} is true or false"))
         }
         "quality" => (!matches!(value, "voice-only" | "low" | "normal" | "external"))

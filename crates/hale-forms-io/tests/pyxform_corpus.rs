@@ -12,12 +12,12 @@ mod md_table;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use hale_forms::xlsform::{ImportLimits, import_tables};
+use hale_forms_io::xlsform::{ImportLimits, import_tables};
 
 /// Refusals that are design decisions, documented in docs/app-format.md ("XLSForm import"):
 /// a form pyxform accepts and Hale refuses with one of these is not counted against the
 /// acceptance target.
-const DESIGN_REFUSALS: [&str; 13] = [
+const DESIGN_REFUSALS: [&str; 14] = [
     "attached_data_unsupported",
     "select_from_file_unsupported",
     "external_data_unsupported",
@@ -31,6 +31,7 @@ const DESIGN_REFUSALS: [&str; 13] = [
     "background_capture_unsupported",
     "osm_unsupported",
     "loop_unsupported",
+    "encryption_unsupported",
 ];
 
 /// One form with the reference converter's verdict.
@@ -263,7 +264,9 @@ fn share(part: usize, whole: usize) -> f64 {
 }
 
 /// What this version reaches on the shared corpus (the targets are 95%, 90%, 100%).
-const FLOOR_SUBSET_ACCEPTED: f64 = 0.90;
+const FLOOR_SUBSET_ACCEPTED: f64 = 0.93;
+/// Of all valid forms outside design refusals (the target is 95%).
+const FLOOR_ALL_ACCEPTED: f64 = 0.91;
 const FLOOR_SUBSET_REFUSED: f64 = 1.0;
 const FLOOR_ALL_REFUSED: f64 = 1.0;
 
@@ -320,6 +323,10 @@ fn hale_agrees_with_pyxform() {
     // remaining causes are fixed.
     assert!(
         subset.accepted_share_outside_design() >= FLOOR_SUBSET_ACCEPTED,
+        "{summary}"
+    );
+    assert!(
+        all.accepted_share_outside_design() >= FLOOR_ALL_ACCEPTED,
         "{summary}"
     );
     assert!(subset.refused_share() >= FLOOR_SUBSET_REFUSED, "{summary}");

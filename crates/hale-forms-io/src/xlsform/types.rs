@@ -172,6 +172,36 @@ const REFUSED: &[(&str, &str, &str)] = &[
         "phone number, SIM serial, subscriber id and e-mail metadata identify the device owner and are not collected",
     ),
     (
+        "phone number",
+        "device_identifier_unsupported",
+        "phone number, SIM serial, subscriber id and e-mail metadata identify the device owner and are not collected",
+    ),
+    (
+        "get phone number",
+        "device_identifier_unsupported",
+        "phone number, SIM serial, subscriber id and e-mail metadata identify the device owner and are not collected",
+    ),
+    (
+        "sim id",
+        "device_identifier_unsupported",
+        "phone number, SIM serial, subscriber id and e-mail metadata identify the device owner and are not collected",
+    ),
+    (
+        "get sim id",
+        "device_identifier_unsupported",
+        "phone number, SIM serial, subscriber id and e-mail metadata identify the device owner and are not collected",
+    ),
+    (
+        "subscriber id",
+        "device_identifier_unsupported",
+        "phone number, SIM serial, subscriber id and e-mail metadata identify the device owner and are not collected",
+    ),
+    (
+        "get subscriber id",
+        "device_identifier_unsupported",
+        "phone number, SIM serial, subscriber id and e-mail metadata identify the device owner and are not collected",
+    ),
+    (
         "simserial",
         "device_identifier_unsupported",
         "phone number, SIM serial, subscriber id and e-mail metadata identify the device owner and are not collected",

@@ -13,8 +13,10 @@ use crate::definition::{
 };
 
 /// Survey columns this importer reads (translated columns are `label::…`, `hint::…`, …).
-const SURVEY_COLUMNS: [&str; 31] = [
+const SURVEY_COLUMNS: [&str; 33] = [
     "type",
+    "body::rows",
+    "body::accept",
     "name",
     "label",
     "choice_filter",
@@ -46,6 +48,21 @@ const SURVEY_COLUMNS: [&str; 31] = [
     "note",
     "notes",
 ];
+/// Survey columns of ODK's delivery on devices, which Hale's clients do without: read and
+/// ignored. `intent` launches another Android app to answer (and `noAppErrorString` is shown
+/// when it is missing), `compact_tag` names a question in SMS submissions, `instance::…` adds
+/// an attribute to the answer's XML element in the submission, and `body::esri:…` is
+/// Survey123's display.
+fn ignored_survey_column(header: &str) -> bool {
+    let lower = header.to_ascii_lowercase();
+    matches!(
+        lower.as_str(),
+        "intent" | "noapperrorstring" | "compact_tag"
+    ) || lower.starts_with("noapperrorstring::")
+        || lower.starts_with("instance::")
+        || lower.starts_with("body::esri")
+}
+
 const TRANSLATED: [&str; 9] = [
     "label",
     "hint",
@@ -67,8 +84,9 @@ const CHOICE_COLUMNS: [&str; 7] = [
     "media::audio",
     "media::video",
 ];
-const SETTINGS_COLUMNS: [&str; 9] = [
+const SETTINGS_COLUMNS: [&str; 10] = [
     "form_title",
+    "allow_choice_duplicates",
     "form_id",
     "version",
     "default_language",
@@ -80,19 +98,34 @@ const SETTINGS_COLUMNS: [&str; 9] = [
 ];
 /// Settings of ODK's own delivery that have no meaning for Hale, which keeps submissions on
 /// its own server: read and ignored, as other servers ignore them.
-const IGNORED_SETTINGS: [&str; 11] = [
+const IGNORED_SETTINGS: [&str; 19] = [
+    // The XForm's root element (`name`) and the SMS encoding of submissions.
+    "name",
+    "prefix",
+    "delimiter",
+    "sms_keyword",
+    "sms_separator",
+    "sms_allow_media",
+    "sms_date_format",
+    "sms_datetime_format",
+    "sms_response",
     "instance_name",
     "style",
     "submission_url",
     "auto_send",
     "auto_delete",
-    "allow_choice_duplicates",
     "client_editable",
     "namespaces",
     "omit_instanceid",
     "instance_xmlns",
     "clean_text_values",
 ];
+/// Settings Hale refuses by name, with why.
+const REFUSED_SETTINGS: [(&str, &str, &str); 1] = [(
+    "public_key",
+    "encryption_unsupported",
+    "submissions encrypted with the form's public key cannot be read by the server, which validates every answer; remove public_key",
+)];
 
 /// `English (en)` → `en`; `fr` → `fr`.
 fn language_code(text: &str) -> String {
@@ -108,6 +141,11 @@ struct Importer {
     or_other: BTreeSet<usize>,
     default_language: String,
     languages: BTreeSet<String>,
+    /// The `allow_choice_duplicates` setting: a value listed twice in one list is offered once.
+    allow_choice_duplicates: bool,
+    /// Triggers written on groups and repeats, which set nothing: (row, names), whose names
+    /// must still name fields, as the reference converter requires.
+    container_triggers: Vec<(usize, Vec<String>)>,
 }
 
 impl Importer {
@@ -165,6 +203,16 @@ fn known_column(header: &str, known: &[&str]) -> bool {
             .any(|base| lower.starts_with(&format!("{base}::")))
 }
 
+/// An XML element name as the reference converter checks it: a letter or `_`, then letters,
+/// digits, `_`, `-` or `.`.
+fn is_xml_name(text: &str) -> bool {
+    let mut characters = text.chars();
+    characters
+        .next()
+        .is_some_and(|first| first.is_alphabetic() || first == '_')
+        && characters.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
 fn parse_flag(text: &str) -> Option<bool> {
     match text.to_ascii_lowercase().as_str() {
         "" | "no" | "false" | "false()" | "0" => Some(false),
@@ -215,18 +263,32 @@ pub fn import_mapped(
         or_other: BTreeSet::new(),
         default_language: String::from("en"),
         languages: BTreeSet::new(),
+        allow_choice_duplicates: false,
+        container_triggers: Vec::new(),
     };
+    // As in the reference converter, `label:en` names a language only in a workbook where no
+    // header has `::`.
+    let double_colons = [Some(survey), choices, settings]
+        .into_iter()
+        .flatten()
+        .any(|table| table.headers.iter().any(|header| header.contains("::")));
     let canonical = |table: &Table| Table {
         name: table.name.clone(),
         headers: table
             .headers
             .iter()
-            .map(|header| super::columns::canonical(&table.name.to_ascii_lowercase(), header))
+            .map(|header| {
+                super::columns::canonical_in(
+                    &table.name.to_ascii_lowercase(),
+                    header,
+                    double_colons,
+                )
+            })
             .collect(),
         rows: table.rows.clone(),
     };
     for table in [Some(survey), choices, settings].into_iter().flatten() {
-        duplicate_headers(&mut importer, &canonical(table));
+        duplicate_headers(&mut importer, &canonical(table), table);
     }
     let survey = &canonical(survey);
     // Extra columns of the choices sheet are attributes, named as written.
@@ -263,6 +325,9 @@ pub fn import_mapped(
     generated_names(&mut importer, &app, &rows_in_order);
     if let Some(settings) = settings {
         settings_references(&mut importer, settings, &app);
+    }
+    if let Some(choices) = choices {
+        choice_references(&mut importer, choices, &app);
     }
     importer.languages.remove(&importer.default_language);
     app.languages = importer.languages.iter().cloned().collect();
@@ -319,6 +384,17 @@ fn generated_names(importer: &mut Importer, app: &AppDefinition, rows: &[usize])
         .iter()
         .map(|(_, field)| field.name.as_str())
         .collect();
+    for (row, triggers) in std::mem::take(&mut importer.container_triggers) {
+        if triggers.iter().any(|name| !names.contains(name.as_str())) {
+            importer.error(
+                "survey",
+                row,
+                "trigger",
+                "unknown_reference",
+                "a trigger names a field of this app",
+            );
+        }
+    }
     for (index, (_, field)) in walked.iter().enumerate() {
         let row = rows.get(index).copied().unwrap_or(1);
         if let Some(count) = &field.repeat_count {
@@ -356,13 +432,42 @@ fn generated_names(importer: &mut Importer, app: &AppDefinition, rows: &[usize])
 /// `${name}` in any settings cell (`instance_name`, a title, …) must name a field, as the
 /// reference converter requires, even where Hale ignores the setting.
 fn settings_references(importer: &mut Importer, settings: &Table, app: &AppDefinition) {
+    sheet_references(importer, settings, app, |_| true);
+}
+
+/// `${name}` in a choice's label or media must name a field too (the reference converter's
+/// rule, though Hale does not show choice media yet).
+fn choice_references(importer: &mut Importer, choices: &Table, app: &AppDefinition) {
+    sheet_references(importer, choices, app, |header| {
+        [
+            "label",
+            "media::image",
+            "media::big-image",
+            "media::audio",
+            "media::video",
+        ]
+        .iter()
+        .any(|base| header == *base || header.starts_with(&format!("{base}::")))
+    });
+}
+
+fn sheet_references(
+    importer: &mut Importer,
+    sheet: &Table,
+    app: &AppDefinition,
+    checked: impl Fn(&str) -> bool,
+) {
     let walked = app.walk();
     let names: BTreeSet<&str> = walked
         .iter()
         .map(|(_, field)| field.name.as_str())
         .collect();
-    for (row, cells) in &settings.rows {
-        for (index, header) in settings.headers.iter().enumerate() {
+    let sheet_name = sheet.name.to_ascii_lowercase();
+    for (row, cells) in &sheet.rows {
+        for (index, header) in sheet.headers.iter().enumerate() {
+            if !checked(&header.to_ascii_lowercase()) {
+                continue;
+            }
             let cell = cells.get(index).map(String::as_str).unwrap_or("");
             let mut rest = cell;
             while let Some(start) = rest.find("${") {
@@ -371,11 +476,11 @@ fn settings_references(importer: &mut Importer, settings: &Table, app: &AppDefin
                 let name = &after[..end];
                 if !names.contains(name) {
                     importer.error(
-                        "settings",
+                        &sheet_name,
                         *row,
                         header_name(header),
                         "unknown_reference",
-                        "a ${name} in this setting names no field of the survey",
+                        "a ${name} in this cell names no field of the survey",
                     );
                     break;
                 }
@@ -387,10 +492,24 @@ fn settings_references(importer: &mut Importer, settings: &Table, app: &AppDefin
 
 /// Two columns that mean the same (`name` twice, or `name` and its alias `value`) would make
 /// one cell silently win: refused, as the reference converter does.
-fn duplicate_headers(importer: &mut Importer, table: &Table) {
-    let mut seen = BTreeSet::new();
-    for header in &table.headers {
-        if !header.is_empty() && !seen.insert(header.as_str()) {
+/// On the settings sheet the converter takes two spellings of one setting (`id_string` and
+/// `form_id`): the first is read.
+fn duplicate_headers(importer: &mut Importer, table: &Table, written: &Table) {
+    let mut seen = BTreeMap::new();
+    let settings = table.name.eq_ignore_ascii_case("settings");
+    for (header, spelling) in table.headers.iter().zip(&written.headers) {
+        if header.is_empty() {
+            continue;
+        }
+        let spelling = spelling.trim().to_ascii_lowercase();
+        let twice = match seen.get(header.as_str()) {
+            None => {
+                seen.insert(header.as_str(), spelling);
+                false
+            }
+            Some(first) => !settings || *first == spelling,
+        };
+        if twice {
             importer.error(
                 &table.name.to_ascii_lowercase(),
                 1,
@@ -404,7 +523,15 @@ fn duplicate_headers(importer: &mut Importer, table: &Table) {
 
 fn read_settings(importer: &mut Importer, settings: &Table, app: &mut AppDefinition) {
     for header in &settings.headers {
-        let ignored = IGNORED_SETTINGS.contains(&header.as_str());
+        // `attribute::xyz` is an attribute of the submission's root XML element.
+        let ignored =
+            IGNORED_SETTINGS.contains(&header.as_str()) || header.starts_with("attribute::");
+        if let Some((_, code, message)) =
+            REFUSED_SETTINGS.iter().find(|(name, _, _)| header == name)
+        {
+            importer.error("settings", 1, header_name(header), code, message);
+            continue;
+        }
         if !header.is_empty() && !ignored && !known_column(header, &SETTINGS_COLUMNS) {
             importer.error(
                 "settings",
@@ -419,6 +546,17 @@ fn read_settings(importer: &mut Importer, settings: &Table, app: &mut AppDefinit
         return;
     };
     let get = |name: &str| settings.cell(cells, name).to_owned();
+    let root = get("name");
+    if !root.is_empty() && !is_xml_name(&root) {
+        importer.error(
+            "settings",
+            1,
+            "name",
+            "invalid_name",
+            "the form's root element name begins with a letter or underscore, followed by letters, digits, underscores, hyphens or periods",
+        );
+    }
+    importer.allow_choice_duplicates = parse_flag(&get("allow_choice_duplicates")) == Some(true);
     let language = get("default_language");
     if !language.is_empty() {
         importer.default_language = language_code(&language);
@@ -478,16 +616,10 @@ fn read_choices(
             );
             continue;
         }
-        let Some(label) = importer.text(choices, cells, "label") else {
-            importer.error(
-                "choices",
-                *row,
-                "label",
-                "label_missing",
-                "every choice needs a label",
-            );
-            continue;
-        };
+        // A choice without a label is shown by its name, as the reference converter allows.
+        let label = importer
+            .text(choices, cells, "label")
+            .unwrap_or_else(|| Text::Plain(value.clone()));
         list_rows.entry(list.clone()).or_insert(*row);
         let mut choice = Choice::new(&value, label);
         for (index, name) in &attributes {
@@ -495,7 +627,17 @@ fn read_choices(
                 choice.attributes.insert(name.clone(), text.clone());
             }
         }
-        app.choice_lists.entry(list).or_default().push(choice);
+        let listed = app.choice_lists.entry(list).or_default();
+        // With `allow_choice_duplicates`, a value listed again says nothing new about the
+        // answer: it is offered once, with its first label. One that differs in an attribute
+        // a choice filter may read would be offered under other conditions: still refused.
+        let again = importer.allow_choice_duplicates
+            && listed
+                .iter()
+                .any(|first| first.value == choice.value && first.attributes == choice.attributes);
+        if !again {
+            listed.push(choice);
+        }
     }
 }
 
@@ -512,7 +654,10 @@ fn read_survey(
     rows_in_order: &mut Vec<usize>,
 ) -> Vec<Field> {
     for (index, header) in survey.headers.iter().enumerate() {
-        if header.is_empty() || known_column(header, &SURVEY_COLUMNS) {
+        if header.is_empty()
+            || known_column(header, &SURVEY_COLUMNS)
+            || ignored_survey_column(header)
+        {
             continue;
         }
         let refused = REFUSED_COLUMNS
@@ -535,6 +680,8 @@ fn read_survey(
     // Open containers: (field, its row).
     let mut stack: Vec<(Field, usize)> = Vec::new();
     let mut repeat_names = BTreeSet::new();
+    // Calculates set once when the form opens (from a default alone), by name.
+    let mut set_once: BTreeSet<String> = BTreeSet::new();
     let mut top: Vec<Field> = Vec::new();
     for (row, cells) in &survey.rows {
         let row = *row;
@@ -640,15 +787,26 @@ fn read_survey(
             // Anything else is an expression, as XLSForm allows.
             None => field.required_if = Some(required),
         }
-        match parse_flag(&cell("read_only")) {
+        let read_only = cell("read_only");
+        match parse_flag(&read_only) {
             Some(flag) => field.read_only = flag,
-            None => importer.error(
-                "survey",
-                row,
-                "read_only",
-                "invalid_read_only",
-                "read_only is yes or no",
-            ),
+            // An expression: what it reads may be refused by design, which the error names.
+            None => {
+                let (code, message) = if read_only.contains("${last-saved#") {
+                    (
+                        "last_saved_unsupported",
+                        "${last-saved#…} reads the form last saved on the device, which Hale does not keep",
+                    )
+                } else if read_only.contains("pulldata(") || read_only.contains("instance(") {
+                    (
+                        "attached_data_unsupported",
+                        "pulldata() and instance() read attached files, which Hale does not keep yet",
+                    )
+                } else {
+                    ("invalid_read_only", "read_only is yes or no")
+                };
+                importer.error("survey", row, "read_only", code, message);
+            }
         }
         let optional = |text: String| (!text.is_empty()).then_some(text);
         field.constraint = optional(cell("constraint"));
@@ -662,6 +820,9 @@ fn read_survey(
         field.choice_list = list;
         field.choice_filter = optional(cell("choice_filter"));
         match triggers(&cell("trigger")) {
+            // A group or repeat has no value to set: the reference converter accepts a
+            // trigger there and it changes nothing.
+            Some(names) if kind.is_container() => importer.container_triggers.push((row, names)),
             Some(names) => field.trigger = names,
             None => importer.error(
                 "survey",
@@ -682,11 +843,29 @@ fn read_survey(
             );
         }
         if let Some(text) = optional(cell("default")) {
-            if is_dynamic_default(&text) {
+            if kind == FieldType::Calculate
+                && field.calculation.is_none()
+                && is_dynamic_default(&text)
+                && references(&text)
+                    .is_some_and(|names| names.iter().all(|name| set_once.contains(*name)))
+            {
+                // A calculate with only a default is set once when the form opens and never
+                // again; `once(…)` computes it the first time and keeps it. Reading no field,
+                // or only calculates set so before it, the default is the same whenever it is
+                // first computed.
+                field.calculation = Some(format!("once({text})"));
+                set_once.insert(field.name.clone());
+            } else if is_dynamic_default(&text) {
                 field.default_expression = Some(text);
             } else {
                 field.default = Some(default_value(kind, &text));
             }
+        }
+        let unlabelled = field.label.is_none() && field.hint.is_none() && field.media.is_empty();
+        if unlabelled && !field.trigger.is_empty() && field.calculation.is_none() {
+            // The reference converter lets a question a trigger sets go without a label or
+            // hint; it is shown by its name.
+            field.label = Some(Text::Plain(field.name.clone()));
         }
         field.accepted_units = cell("accepted_units")
             .split_whitespace()
@@ -708,7 +887,29 @@ fn read_survey(
                 ),
             }
         }
-        super::parameters::read(&mut importer.errors, &cell("parameters"), row, &mut field);
+        // `body::rows` is the `rows` parameter written as the XForm attribute; the parameters
+        // cell, read after it, wins.
+        let mut parameters = cell("parameters");
+        let rows = cell("body::rows");
+        if !rows.is_empty() {
+            parameters = format!("rows={rows} {parameters}");
+        }
+        super::parameters::read(&mut importer.errors, &parameters, row, &mut field);
+        let accept = cell("body::accept");
+        if !accept.is_empty() {
+            if kind == FieldType::File {
+                // The file types the client's picker offers (`application/pdf`).
+                field.parameters.insert(String::from("accept"), accept);
+            } else {
+                importer.error(
+                    "survey",
+                    row,
+                    "body::accept",
+                    "unsupported_parameter",
+                    "body::accept applies only to file questions",
+                );
+            }
+        }
         rows_in_order.push(row);
         if kind.is_container() {
             stack.push((field, row));
@@ -821,17 +1022,40 @@ fn add_other_choices(
             continue;
         };
         let mut choices = choices.clone();
-        choices.push(Choice::new("other", Text::Plain(String::from("Other"))));
+        // A list that already has `other` keeps its own (the converter's copy would be the
+        // same answer twice).
+        if !choices.iter().any(|choice| choice.value == "other") {
+            choices.push(Choice::new("other", Text::Plain(String::from("Other"))));
+        }
         field.choices = choices;
         field.choice_list = None;
     }
 }
 
+/// The names of every `${name}` in `text`, or `None` when one is not closed.
+fn references(text: &str) -> Option<Vec<&str>> {
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let end = after.find('}')?;
+        names.push(&after[..end]);
+        rest = &after[end + 1..];
+    }
+    Some(names)
+}
+
 /// Whether a `default` cell is an expression (evaluated when the form opens) rather than a
-/// constant answer: as in the reference converter, one that refers to a field or calls a
-/// function is dynamic.
+/// constant answer: as in the reference converter, one that refers to a field, calls a
+/// function, or uses arithmetic (`1 + 1`, `2*3`, `7 div 2`, a `-` standing alone, a union `|`
+/// or a predicate `[`) is dynamic. A `-` inside a word is part of it, as in XPath names, so
+/// `a-2`, `1-1` and `2020-01-01` are constants.
 fn is_dynamic_default(text: &str) -> bool {
-    text.contains("${") || text.contains('(')
+    text.contains("${")
+        || text.contains(['(', '+', '*', '|', '['])
+        || text
+            .split_whitespace()
+            .any(|word| matches!(word, "-" | "div" | "mod"))
 }
 
 /// Maps a compile error's JSON path back to a spreadsheet cell.

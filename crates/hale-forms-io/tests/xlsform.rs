@@ -5,8 +5,9 @@
 
 use hale_domain::Timestamp;
 use hale_forms::AppDefinition;
-use hale_forms::xlsform::{import_csv, import_xlsx};
+use hale_forms_io::xlsform::{import_csv, import_xlsx};
 
+#[path = "../../hale-forms/tests/common/mod.rs"]
 mod common;
 
 use common::{SAMPLES, examples, import_sample_csv, sheet_text};
@@ -120,7 +121,7 @@ fn ten_mistakes_are_all_reported_with_their_cells() {
     assert_eq!(from_xlsx.len(), errors.len());
 }
 
-/// Regenerates `examples/*.xlsx` from the CSV sheets: `cargo test -p hale-forms --test xlsform
+/// Regenerates `examples/*.xlsx` from the CSV sheets: `cargo test -p hale-forms-io --test xlsform
 /// -- --ignored write_sample_workbooks`.
 #[test]
 #[ignore]
@@ -579,11 +580,11 @@ fn lint_findings_name_the_cell_they_come_from() {
         text,why,Why,,,\n\
         integer,pulse,Pulse,,/min,8867-4\n";
     let settings = "form_title,default_language\nPulse,en\n";
-    let (app, map) = hale_forms::xlsform::import_csv_mapped(
+    let (app, map) = hale_forms_io::xlsform::import_csv_mapped(
         survey,
         None,
         Some(settings),
-        &hale_forms::xlsform::ImportLimits::default(),
+        &hale_forms_io::xlsform::ImportLimits::default(),
     )
     .unwrap();
     let mut report = hale_forms::lint(&app);
@@ -609,9 +610,9 @@ fn lint_findings_name_the_cell_they_come_from() {
     assert_eq!(map.cell("$.title"), "settings!A2");
     assert_eq!(map.cell("$.fields[1].unit"), "survey!E3");
     // The same sheets as a workbook name the same cells.
-    let (_, from_xlsx) = hale_forms::xlsform::import_xlsx_mapped(
+    let (_, from_xlsx) = hale_forms_io::xlsform::import_xlsx_mapped(
         &workbook(&[("survey", survey), ("settings", settings)]),
-        &hale_forms::xlsform::ImportLimits::default(),
+        &hale_forms_io::xlsform::ImportLimits::default(),
     )
     .unwrap();
     assert_eq!(from_xlsx.cell("$.fields[0].purpose"), "survey!D2");
@@ -635,4 +636,270 @@ fn a_name_may_repeat_in_another_level_but_not_among_one_levels_answers() {
         refusals(referenced, None, None),
         vec![String::from("survey 6 relevant ambiguous_reference")]
     );
+}
+
+fn find<'a>(app: &'a AppDefinition, name: &str) -> &'a hale_forms::Field {
+    app.walk()
+        .into_iter()
+        .map(|(_, field)| field)
+        .find(|field| field.name == name)
+        .unwrap_or_else(|| panic!("no field {name}"))
+}
+
+fn import_codes(survey: &str, choices: Option<&str>, settings: Option<&str>) -> Vec<&'static str> {
+    match import_csv(survey, choices, settings) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors.iter().map(|error| error.code).collect(),
+    }
+}
+
+#[test]
+fn an_audit_takes_the_parameters_of_the_log_the_client_keeps() {
+    let survey = "type,name,label,parameters\n\
+        audit,audit,,\"location-priority=balanced, location-min-interval=60, location-max-age=300, track-changes=true, identify-user=false, track-changes-reasons=on-form-edit\"\n\
+        text,q,Q,\n";
+    let app = import_csv(survey, None, None).unwrap();
+    let audit = find(&app, "audit");
+    assert_eq!(audit.parameters["location-priority"], "balanced");
+    assert_eq!(audit.parameters["location-max-age"], "300");
+    assert_eq!(audit.parameters["track-changes"], "true");
+    assert_eq!(audit.parameters["track-changes-reasons"], "on-form-edit");
+    // The reference converter's rules: all three location parameters, an age no shorter than
+    // the interval, known values; a file question takes none of them.
+    for (parameters, code) in [
+        (
+            "location-max-age=3 location-min-interval=1",
+            "invalid_parameter",
+        ),
+        (
+            "location-priority=balanced location-min-interval=2 location-max-age=1",
+            "invalid_parameter",
+        ),
+        (
+            "location-priority=foo location-min-interval=1 location-max-age=2",
+            "invalid_parameter",
+        ),
+        (
+            "location-priority=balanced location-min-interval=-1 location-max-age=1",
+            "invalid_parameter",
+        ),
+        ("track-changes=foo", "invalid_parameter"),
+        ("identify-user=foo", "invalid_parameter"),
+        ("track-changes-reasons=foo", "invalid_parameter"),
+    ] {
+        let survey = format!("type,name,label,parameters\naudit,audit,,{parameters}\ntext,q,Q,\n");
+        let mut codes = import_codes(&survey, None, None);
+        codes.dedup();
+        assert_eq!(codes, [code], "{parameters}");
+    }
+    let file = "type,name,label,parameters\nfile,f,F,track-changes=true\n";
+    assert_eq!(import_codes(file, None, None), ["unsupported_parameter"]);
+}
+
+#[test]
+fn a_single_colon_names_languages_when_no_header_has_two() {
+    let survey = "type,name,label:en,label:fr\nselect_one yn,q,Q EN,Q FR\n";
+    let choices = "list_name,name,label:en,label:fr\nyn,yes,Yes,Oui\nyn,no,No,Non\n";
+    let app = import_csv(survey, Some(choices), None).unwrap();
+    let q = find(&app, "q");
+    let label = serde_json::to_value(q.label.as_ref().unwrap()).unwrap();
+    assert_eq!(label, serde_json::json!({"en": "Q EN", "fr": "Q FR"}));
+    let yes = serde_json::to_value(&app.choice_lists["yn"][0].label).unwrap();
+    assert_eq!(yes, serde_json::json!({"en": "Yes", "fr": "Oui"}));
+    // Once any header has `::`, `label:fr` is no language but an unknown column.
+    let mixed = "type,name,label::en,label:fr\ntext,q,Q EN,Q FR\n";
+    assert_eq!(import_codes(mixed, None, None), ["unknown_column"]);
+    // Spaces around `::` are not part of the column or the language.
+    let spaced = "type,name,label :: French (fr),label::English (en)\ntext,q,Q FR,Q EN\n";
+    let app = import_csv(spaced, None, None).unwrap();
+    let label = serde_json::to_value(find(&app, "q").label.as_ref().unwrap()).unwrap();
+    assert_eq!(label, serde_json::json!({"en": "Q EN", "fr": "Q FR"}));
+}
+
+#[test]
+fn delivery_columns_and_settings_are_read_and_change_nothing() {
+    let survey = "type,name,label,intent,compact_tag,instance::ex:duration,body::rows,body::accept\n\
+        begin group,g,G,ex:org.example.APP,,,,\n\
+        text,notes,Notes,,n,10,5,\n\
+        end group,,,,,,,\n\
+        file,scan,Scan,,,,,application/pdf\n";
+    let settings = "title,name,prefix,delimiter,attribute::xyz\nMy survey,root_v2.1,sms,~,1234\n";
+    let app = import_csv(survey, None, Some(settings)).unwrap();
+    assert_eq!(
+        serde_json::to_value(&app.title).unwrap(),
+        serde_json::json!("My survey")
+    );
+    // body::rows is the text box's `rows` parameter; body::accept the picker's file types.
+    assert_eq!(find(&app, "notes").parameters["rows"], "5");
+    assert_eq!(find(&app, "scan").parameters["accept"], "application/pdf");
+    // Otherwise the form is the one written without those columns.
+    let mut plain = import_csv(
+        "type,name,label,parameters\nbegin group,g,G,\ntext,notes,Notes,rows=5\nend group,,,\nfile,scan,Scan,\n",
+        None,
+        None,
+    )
+    .unwrap();
+    plain.fields[1]
+        .parameters
+        .insert(String::from("accept"), String::from("application/pdf"));
+    assert_eq!(app.fields, plain.fields);
+    // The root element's name follows XML's rules, as the reference converter checks.
+    let bad = "name\nbad@filename\n";
+    assert_eq!(
+        import_codes("type,name,label\ntext,q,Q\n", None, Some(bad)),
+        ["invalid_name"]
+    );
+    // Encrypted submissions cannot be validated: refused by name.
+    let key = "form_id,public_key\nf,MIIB\n";
+    assert_eq!(
+        import_codes("type,name,label\ntext,q,Q\n", None, Some(key)),
+        ["encryption_unsupported"]
+    );
+}
+
+#[test]
+fn a_choice_without_a_label_is_shown_by_its_name() {
+    let survey = "type,name,label\nselect_one c,q,Q\n";
+    let choices = "list_name,name,label\nc,1,\nc,2,Two\n";
+    let app = import_csv(survey, Some(choices), None).unwrap();
+    let labels: Vec<serde_json::Value> = app.choice_lists["c"]
+        .iter()
+        .map(|choice| serde_json::to_value(&choice.label).unwrap())
+        .collect();
+    assert_eq!(labels, [serde_json::json!("1"), serde_json::json!("Two")]);
+    // A ${name} in a choice's media must still name a field.
+    let audio = "list_name,name,audio\nc,n1,${nowhere}\n";
+    assert_eq!(
+        import_codes(survey, Some(audio), None),
+        ["unknown_reference"]
+    );
+    let audio = "list_name,name,audio\nc,n1,${q}\n";
+    assert!(import_codes(survey, Some(audio), None).is_empty());
+}
+
+#[test]
+fn arithmetic_defaults_are_expressions_and_words_with_dashes_are_constants() {
+    let survey =
+        "type,name,label,default\ninteger,a,A,1 + 1\nselect_one c,s,S,a-2\ndate,d,D,2020-01-02\n";
+    let choices = "list_name,name,label\nc,a-1,A1\nc,a-2,A2\n";
+    let app = import_csv(survey, Some(choices), None).unwrap();
+    assert_eq!(find(&app, "a").default_expression.as_deref(), Some("1 + 1"));
+    assert_eq!(find(&app, "s").default, Some(serde_json::json!("a-2")));
+    assert_eq!(
+        find(&app, "d").default,
+        Some(serde_json::json!("2020-01-02"))
+    );
+    // A calculate with only a default is computed once, when the form opens.
+    let once = import_csv(
+        "type,name,label,default\ncalculate,r,,random()\n",
+        None,
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        find(&once, "r").calculation.as_deref(),
+        Some("once(random())")
+    );
+    // The value the client computed is what is submitted and kept.
+    assert!(
+        codes(
+            "type,name,label,default\ncalculate,r,,random()\n",
+            r#"{"r": 0.25}"#
+        )
+        .is_empty()
+    );
+    // One that reads only calculates set so before it is too; one that reads a question
+    // could be computed later than the form opens: still refused.
+    let chained = import_csv(
+        "type,name,label,default\ncalculate,r,,random()\ncalculate,s,,\"if(${r} < 0.5, 'A', 'B')\"\n",
+        None,
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        find(&chained, "s").calculation.as_deref(),
+        Some("once(if(${r} < 0.5, 'A', 'B'))")
+    );
+    assert_eq!(
+        import_codes(
+            "type,name,label,default\ninteger,a,A,\ncalculate,r,,${a} + 1\n",
+            None,
+            None
+        ),
+        ["calculation_missing"]
+    );
+}
+
+#[test]
+fn or_other_keeps_a_lists_own_other_and_a_triggered_question_may_go_unlabelled() {
+    let survey = "type,name,label\nselect_one c or_other,q,Q\n";
+    let choices = "list_name,name,label\nc,a,A\nc,other,Something else\n";
+    let app = import_csv(survey, Some(choices), None).unwrap();
+    let q = find(&app, "q");
+    let values: Vec<&str> = q
+        .choices
+        .iter()
+        .map(|choice| choice.value.as_str())
+        .collect();
+    assert_eq!(values, ["a", "other"]);
+    assert_eq!(
+        serde_json::to_value(&q.choices[1].label).unwrap(),
+        serde_json::json!("Something else")
+    );
+    assert!(app.walk().iter().any(|(_, field)| field.name == "q_other"));
+    let triggered = "type,name,label,trigger\ntext,a,A,\ndecimal,e,,${a}\n";
+    let app = import_csv(triggered, None, None).unwrap();
+    assert_eq!(
+        serde_json::to_value(find(&app, "e").label.as_ref().unwrap()).unwrap(),
+        serde_json::json!("e")
+    );
+    // Without a trigger (or calculation) a question still needs a label or hint.
+    assert_eq!(
+        import_codes("type,name,label\ninteger,a,\n", None, None),
+        ["label_missing"]
+    );
+}
+
+#[test]
+fn allowed_duplicate_choices_are_offered_once_and_a_groups_trigger_sets_nothing() {
+    let survey = "type,name,label\nselect_one c,q,Q\n";
+    let choices = "list_name,name,label\nc,a,A\nc,b,B\nc,b,Also B\n";
+    let allowed = "allow_choice_duplicates\nyes\n";
+    let app = import_csv(survey, Some(choices), Some(allowed)).unwrap();
+    let offered: Vec<(String, serde_json::Value)> = app.choice_lists["c"]
+        .iter()
+        .map(|choice| {
+            (
+                choice.value.clone(),
+                serde_json::to_value(&choice.label).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        offered,
+        [
+            (String::from("a"), serde_json::json!("A")),
+            (String::from("b"), serde_json::json!("B"))
+        ]
+    );
+    assert_eq!(
+        import_codes(survey, Some(choices), None),
+        ["duplicate_choice"]
+    );
+    // A copy a choice filter would read differently is still refused.
+    let filtered = "list_name,name,label,size\nc,a,A,s\nc,a,A,l\n";
+    assert_eq!(
+        import_codes(survey, Some(filtered), Some(allowed)),
+        ["duplicate_choice"]
+    );
+    let grouped = "type,name,label,calculation,trigger\n\
+        text,a,A,,\n\
+        begin group,g,,,${a}\n\
+        dateTime,c,C,now(),${a}\n\
+        end group,,,,\n";
+    let app = import_csv(grouped, None, None).unwrap();
+    assert!(find(&app, "g").trigger.is_empty());
+    assert_eq!(find(&app, "c").trigger, ["a"]);
+    let unknown = grouped.replace("begin group,g,,,${a}", "begin group,g,,,${nowhere}");
+    assert_eq!(import_codes(&unknown, None, None), ["unknown_reference"]);
 }

@@ -50,11 +50,22 @@ const SETTINGS_ALIASES: &[(&str, &str)] = &[
     ("set form title", "form_title"),
     ("set form id", "form_id"),
     ("id_string", "form_id"),
+    // The reference converter's own name for the title.
+    ("title", "form_title"),
 ];
 
 /// The canonical name of `header` on `sheet`: lower-cased, aliases resolved, a translated
-/// column's base resolved and its language kept as written.
+/// column's base resolved and its language kept as written (spaces around `::` dropped).
+#[cfg(test)]
 pub(crate) fn canonical(sheet: &str, header: &str) -> String {
+    canonical_in(sheet, header, true)
+}
+
+/// [`canonical`] in a workbook where `double_colons` says whether any header has `::`. As in
+/// the reference converter, a workbook with none separates a column from its language by a
+/// single colon (`label:en`, `hint:French (fr)`); a header that is itself an alias
+/// (`jr:count`) is read as the alias.
+pub(crate) fn canonical_in(sheet: &str, header: &str, double_colons: bool) -> String {
     let aliases = match sheet {
         "survey" => SURVEY_ALIASES,
         "choices" => CHOICE_ALIASES,
@@ -73,12 +84,16 @@ pub(crate) fn canonical(sheet: &str, header: &str) -> String {
     if let Some(found) = resolve(&lower) {
         return found;
     }
+    if !double_colons && trimmed.contains(':') {
+        return canonical_in(sheet, &trimmed.replace(':', "::"), true);
+    }
     if let Some(split) = trimmed.rfind("::") {
-        let (base, language) = (&lower[..split], &trimmed[split..]);
+        let base = lower[..split].trim_end();
+        let language = trimmed[split + 2..].trim_start();
         if let Some(found) = resolve(base) {
-            return format!("{found}{language}");
+            return format!("{found}::{language}");
         }
-        return format!("{base}{language}");
+        return format!("{base}::{language}");
     }
     lower
 }
@@ -107,5 +122,22 @@ mod tests {
         assert_eq!(canonical("choices", "list name"), "list_name");
         assert_eq!(canonical("survey", "repeat_count"), "repeat_count");
         assert_eq!(canonical("settings", "id_string"), "form_id");
+        assert_eq!(canonical("settings", "title"), "form_title");
+        assert_eq!(
+            canonical("survey", "constraint_message :: English (en)"),
+            "constraint_message::English (en)"
+        );
+    }
+
+    #[test]
+    fn a_single_colon_separates_languages_only_where_no_header_has_two() {
+        use super::canonical_in;
+        assert_eq!(canonical_in("survey", "label:fr", false), "label::fr");
+        assert_eq!(
+            canonical_in("survey", "image:English (en)", false),
+            "media::image::English (en)"
+        );
+        assert_eq!(canonical_in("survey", "jr:count", false), "repeat_count");
+        assert_eq!(canonical_in("survey", "label:fr", true), "label:fr");
     }
 }
