@@ -32,6 +32,14 @@ pub struct VersionPage {
     pub limit: Option<i64>,
 }
 
+/// What comes with a workflow step: a comment, and with an approval the id of every lint
+/// warning of the version, each one acknowledged by the reviewer.
+#[derive(Clone, Debug, Default)]
+pub struct StepNote {
+    pub comment: Option<String>,
+    pub acknowledged: Vec<String>,
+}
+
 /// A draft: the definition JSON exactly as the analyst wrote it.
 #[derive(Clone, Debug)]
 pub struct DraftVersion {
@@ -183,8 +191,12 @@ impl Core {
         app_id: AppId,
         version: i64,
         step: VersionAction,
-        comment: Option<String>,
+        note: StepNote,
     ) -> Result<AppVersionRow, CoreError> {
+        let StepNote {
+            comment,
+            acknowledged,
+        } = note;
         let id = format!("{app_id}/{version}");
         let target = Target {
             tenant: Some(tenant),
@@ -208,14 +220,27 @@ impl Core {
                         CoreError::InvalidTransition
                     }
                 })?;
-            // Lint gates review: a version goes to review, and is approved, only clean; the
-            // report is recorded with the step.
+            if step != VersionAction::Approve && !acknowledged.is_empty() {
+                return Err(CoreError::invalid(
+                    "acknowledged",
+                    "not_an_approval",
+                    "only an approval acknowledges lint warnings",
+                ));
+            }
+            // Lint gates review: a version goes to review, and is approved, only without
+            // errors, and an approval acknowledges each warning by its id; the report (with
+            // the acknowledgements) is recorded with the step.
             let report = match step {
                 VersionAction::SubmitForReview | VersionAction::Approve => {
-                    let report =
+                    let mut report =
                         hale_forms::lint(&crate::app_io::stored_definition(&current.definition)?);
                     if !report.is_publishable() {
                         return Err(CoreError::LintFailed(report));
+                    }
+                    if step == VersionAction::Approve {
+                        report
+                            .acknowledge(&acknowledged)
+                            .map_err(CoreError::WarningsUnacknowledged)?;
                     }
                     serde_json::to_string(&report)
                         .ok()

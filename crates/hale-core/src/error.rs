@@ -3,8 +3,8 @@
 //! carry PHI.
 
 use hale_domain::json::JsonErrorKind;
-use hale_forms::xlsform::ImportError;
-use hale_forms::{DefinitionError, FieldError, LintReport};
+use hale_forms::{DefinitionError, FieldError, LintReport, Unacknowledged};
+use hale_forms_io::xlsform::ImportError;
 
 /// Every stable error code Hale answers with, in the core and at the edges. Each transport maps
 /// it to its own status in one exhaustive `match`, so a new code cannot ship without one.
@@ -17,6 +17,8 @@ pub enum ErrorCode {
     InvalidDefinition,
     InvalidSpreadsheet,
     LintFailed,
+    /// An approval that does not acknowledge each of the version's lint warnings.
+    WarningsUnacknowledged,
     MalformedRequest,
     DuplicateKey,
     NestingTooDeep,
@@ -47,7 +49,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and for the tests that check the table is complete.
-    pub const ALL: [ErrorCode; 32] = [
+    pub const ALL: [ErrorCode; 33] = [
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -55,6 +57,7 @@ impl ErrorCode {
         ErrorCode::InvalidDefinition,
         ErrorCode::InvalidSpreadsheet,
         ErrorCode::LintFailed,
+        ErrorCode::WarningsUnacknowledged,
         ErrorCode::MalformedRequest,
         ErrorCode::DuplicateKey,
         ErrorCode::NestingTooDeep,
@@ -92,6 +95,7 @@ impl ErrorCode {
             ErrorCode::InvalidDefinition => "invalid_definition",
             ErrorCode::InvalidSpreadsheet => "invalid_spreadsheet",
             ErrorCode::LintFailed => "lint_failed",
+            ErrorCode::WarningsUnacknowledged => "warnings_unacknowledged",
             ErrorCode::MalformedRequest => "malformed_request",
             ErrorCode::DuplicateKey => "duplicate_key",
             ErrorCode::NestingTooDeep => "nesting_too_deep",
@@ -149,6 +153,10 @@ pub enum CoreError {
     /// Lint found problems that block publication.
     #[error("the app version does not pass lint")]
     LintFailed(LintReport),
+    /// An approval that leaves warnings unacknowledged, or names warnings the version does
+    /// not have.
+    #[error("an approval acknowledges each lint warning of the version by its id")]
+    WarningsUnacknowledged(Unacknowledged),
     /// Another request changed the same record first; the message is one of the store's fixed
     /// sentences.
     #[error("{0}")]
@@ -204,6 +212,7 @@ impl CoreError {
             CoreError::InvalidDefinition(_) => ErrorCode::InvalidDefinition,
             CoreError::InvalidSpreadsheet(_) => ErrorCode::InvalidSpreadsheet,
             CoreError::LintFailed(_) => ErrorCode::LintFailed,
+            CoreError::WarningsUnacknowledged(_) => ErrorCode::WarningsUnacknowledged,
             CoreError::Conflict(_) => ErrorCode::Conflict,
             CoreError::TenantExists => ErrorCode::TenantExists,
             CoreError::IdentifierTaken => ErrorCode::IdentifierTaken,
@@ -298,31 +307,32 @@ mod tests {
                 ErrorCode::InvalidDefinition => 4,
                 ErrorCode::InvalidSpreadsheet => 5,
                 ErrorCode::LintFailed => 6,
-                ErrorCode::MalformedRequest => 7,
-                ErrorCode::DuplicateKey => 8,
-                ErrorCode::NestingTooDeep => 9,
-                ErrorCode::NumberOutOfRange => 10,
-                ErrorCode::InvalidUnicode => 11,
-                ErrorCode::PayloadTooLarge => 12,
-                ErrorCode::UriTooLong => 13,
-                ErrorCode::HeadersTooLarge => 14,
-                ErrorCode::UnsupportedMediaType => 15,
-                ErrorCode::MethodNotAllowed => 16,
-                ErrorCode::Conflict => 17,
-                ErrorCode::TenantExists => 18,
-                ErrorCode::IdentifierTaken => 19,
-                ErrorCode::SelfApproval => 20,
-                ErrorCode::InvalidTransition => 21,
-                ErrorCode::ConcurrentChange => 22,
-                ErrorCode::IdempotencyKeyReused => 23,
-                ErrorCode::Internal => 24,
-                ErrorCode::Unavailable => 25,
-                ErrorCode::Busy => 26,
-                ErrorCode::MfaRequired => 27,
-                ErrorCode::CsrfRejected => 28,
-                ErrorCode::UsernameTaken => 29,
-                ErrorCode::TooManyAttempts => 30,
-                ErrorCode::RateLimited => 31,
+                ErrorCode::WarningsUnacknowledged => 7,
+                ErrorCode::MalformedRequest => 8,
+                ErrorCode::DuplicateKey => 9,
+                ErrorCode::NestingTooDeep => 10,
+                ErrorCode::NumberOutOfRange => 11,
+                ErrorCode::InvalidUnicode => 12,
+                ErrorCode::PayloadTooLarge => 13,
+                ErrorCode::UriTooLong => 14,
+                ErrorCode::HeadersTooLarge => 15,
+                ErrorCode::UnsupportedMediaType => 16,
+                ErrorCode::MethodNotAllowed => 17,
+                ErrorCode::Conflict => 18,
+                ErrorCode::TenantExists => 19,
+                ErrorCode::IdentifierTaken => 20,
+                ErrorCode::SelfApproval => 21,
+                ErrorCode::InvalidTransition => 22,
+                ErrorCode::ConcurrentChange => 23,
+                ErrorCode::IdempotencyKeyReused => 24,
+                ErrorCode::Internal => 25,
+                ErrorCode::Unavailable => 26,
+                ErrorCode::Busy => 27,
+                ErrorCode::MfaRequired => 28,
+                ErrorCode::CsrfRejected => 29,
+                ErrorCode::UsernameTaken => 30,
+                ErrorCode::TooManyAttempts => 31,
+                ErrorCode::RateLimited => 32,
             }
         }
         for (position, code) in ErrorCode::ALL.iter().enumerate() {

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use hale_core::{
-    Core, CoreError, DraftVersion, RegisterSubject, SubmitAnswers, SystemRandomness, VersionStep,
+    Core, CoreError, DraftVersion, RegisterSubject, StepNote, SubmitAnswers, SystemRandomness,
+    VersionStep,
 };
 use hale_domain::event::{Identifier, VersionStatus};
 use hale_domain::{AppId, Clock, Principal, PrincipalId, RequestContext, Role, SubjectId};
@@ -144,7 +145,14 @@ impl World {
 
     async fn step(&self, who: &RequestContext, version: i64, step: VersionStep) {
         self.core
-            .step_version(who, self.tenant, self.app, version, step, None)
+            .step_version(
+                who,
+                self.tenant,
+                self.app,
+                version,
+                step,
+                StepNote::default(),
+            )
             .await
             .unwrap();
     }
@@ -258,8 +266,15 @@ async fn concurrent_approve_and_reject_end_in_one_order() {
                     world.app,
                 );
                 async move {
-                    core.step_version(&who, tenant, app, version, VersionStep::Approve, None)
-                        .await
+                    core.step_version(
+                        &who,
+                        tenant,
+                        app,
+                        version,
+                        VersionStep::Approve,
+                        StepNote::default(),
+                    )
+                    .await
                 }
             });
             let reject = tokio::spawn({
@@ -270,8 +285,15 @@ async fn concurrent_approve_and_reject_end_in_one_order() {
                     world.app,
                 );
                 async move {
-                    core.step_version(&who, tenant, app, version, VersionStep::Reject, None)
-                        .await
+                    core.step_version(
+                        &who,
+                        tenant,
+                        app,
+                        version,
+                        VersionStep::Reject,
+                        StepNote::default(),
+                    )
+                    .await
                 }
             });
             let (approve, reject) = (approve.await.unwrap(), reject.await.unwrap());
@@ -378,7 +400,7 @@ async fn a_retired_version_refuses_submissions_at_once_on_every_replica() {
                 world.app,
                 1,
                 VersionStep::Retire,
-                None,
+                StepNote::default(),
             )
             .await
             .unwrap();

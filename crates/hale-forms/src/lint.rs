@@ -26,6 +26,10 @@ pub enum Severity {
 /// from a spreadsheet or a Questionnaire, where the analyst wrote it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LintIssue {
+    /// Names this finding within its report, `code@path` (`#2`, `#3`… for a second one of the
+    /// same code at the same path): what a reviewer lists to acknowledge a warning. The same
+    /// definition always gets the same ids.
+    pub id: String,
     pub severity: Severity,
     pub path: String,
     pub code: &'static str,
@@ -36,6 +40,36 @@ pub struct LintIssue {
     /// The Questionnaire item's linkId.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link_id: Option<String>,
+    /// A warning the reviewer acknowledged when approving (only in the report an approval
+    /// records).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub acknowledged: bool,
+}
+
+impl LintIssue {
+    /// A finding whose id is `code@path`; [`LintReport::number`] makes ids unique.
+    pub fn new(severity: Severity, path: &str, code: &'static str, message: String) -> Self {
+        Self {
+            id: format!("{code}@{path}"),
+            severity,
+            path: path.to_owned(),
+            code,
+            message,
+            cell: None,
+            link_id: None,
+            acknowledged: false,
+        }
+    }
+}
+
+/// Why an approval's acknowledgements do not match the version's warnings.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize)]
+pub struct Unacknowledged {
+    /// Warnings the reviewer did not list.
+    pub warnings: Vec<LintIssue>,
+    /// Listed ids that name no warning of this version (a report read from another version,
+    /// or a typo).
+    pub unknown: Vec<String>,
 }
 
 /// Errors block publication; warnings need the reviewer's acknowledgement; infos say what
@@ -51,6 +85,47 @@ pub struct LintReport {
 impl LintReport {
     pub fn is_publishable(&self) -> bool {
         self.errors.is_empty()
+    }
+
+    /// Makes every finding's id unique within the report: the second finding of one code at
+    /// one path becomes `code@path#2`, in report order, so the ids of one definition's report
+    /// never change.
+    pub fn number(&mut self) {
+        let mut seen: std::collections::BTreeMap<String, usize> = Default::default();
+        for issue in self.issues_mut() {
+            let count = seen.entry(issue.id.clone()).or_default();
+            *count += 1;
+            if *count > 1 {
+                issue.id = format!("{}#{count}", issue.id);
+            }
+        }
+    }
+
+    /// Checks an approval's acknowledgements: every warning must be listed by its id, and
+    /// every listed id must name a warning. When they match, each warning is marked
+    /// acknowledged, for the report the approval records.
+    pub fn acknowledge(&mut self, ids: &[String]) -> Result<(), Unacknowledged> {
+        let missing: Vec<LintIssue> = self
+            .warnings
+            .iter()
+            .filter(|warning| !ids.contains(&warning.id))
+            .cloned()
+            .collect();
+        let unknown: Vec<String> = ids
+            .iter()
+            .filter(|id| !self.warnings.iter().any(|warning| &warning.id == *id))
+            .cloned()
+            .collect();
+        if !missing.is_empty() || !unknown.is_empty() {
+            return Err(Unacknowledged {
+                warnings: missing,
+                unknown,
+            });
+        }
+        for warning in &mut self.warnings {
+            warning.acknowledged = true;
+        }
+        Ok(())
     }
 
     /// Every finding, errors first.
@@ -82,14 +157,7 @@ impl LintReport {
 }
 
 fn issue(severity: Severity, path: &str, code: &'static str, message: String) -> LintIssue {
-    LintIssue {
-        severity,
-        path: path.to_owned(),
-        code,
-        message,
-        cell: None,
-        link_id: None,
-    }
+    LintIssue::new(severity, path, code, message)
 }
 
 impl LintReport {
@@ -244,5 +312,92 @@ pub fn lint(app: &AppDefinition) -> LintReport {
             );
         }
     }
+    report.number();
     report
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// Two languages missing from one title, and a free text without a purpose: three warnings.
+    fn warned() -> LintReport {
+        let app = AppDefinition::from_json(
+            r#"{"title":{"de":"T"},"default_language":"en","languages":["fr"],"fields":[
+                {"name":"note","type":"text","label":"Note"}]}"#,
+        )
+        .unwrap();
+        lint(&app)
+    }
+
+    fn ids(issues: &[LintIssue]) -> Vec<&str> {
+        issues.iter().map(|issue| issue.id.as_str()).collect()
+    }
+
+    #[test]
+    fn warnings_have_ids_unique_in_the_report_and_the_same_on_every_lint() {
+        let report = warned();
+        assert_eq!(
+            ids(&report.warnings),
+            [
+                "missing_translation@$.title",
+                "missing_translation@$.title#2",
+                "free_text_without_purpose@$.fields[0].purpose",
+            ]
+        );
+        assert_eq!(report, warned());
+        let mut again = report.clone();
+        again.number();
+        assert_eq!(again, report, "numbering twice changes nothing");
+    }
+
+    #[test]
+    fn an_approval_acknowledges_every_warning_and_only_warnings_the_report_has() {
+        let all: Vec<String> = ids(&warned().warnings)
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let mut report = warned();
+        let missing = report.acknowledge(&all[..2]).unwrap_err();
+        assert_eq!(ids(&missing.warnings), [all[2].as_str()]);
+        assert!(missing.unknown.is_empty());
+        assert!(report.warnings.iter().all(|warning| !warning.acknowledged));
+
+        let mut listed = all.clone();
+        listed.push(String::from("vital_without_bounds@fields[9]"));
+        let unknown = report.acknowledge(&listed).unwrap_err();
+        assert!(unknown.warnings.is_empty());
+        assert_eq!(unknown.unknown, ["vital_without_bounds@fields[9]"]);
+        assert!(report.warnings.iter().all(|warning| !warning.acknowledged));
+
+        report.acknowledge(&all).unwrap();
+        assert!(report.warnings.iter().all(|warning| warning.acknowledged));
+        let recorded = serde_json::to_value(&report).unwrap();
+        assert_eq!(recorded["warnings"][2]["acknowledged"], true);
+        assert_eq!(recorded["warnings"][2]["id"], all[2].as_str());
+        assert!(
+            recorded["infos"][0].get("acknowledged").is_none(),
+            "only acknowledged warnings say so"
+        );
+    }
+
+    #[test]
+    fn a_report_without_warnings_is_approved_with_no_acknowledgement() {
+        let app = AppDefinition::from_json(
+            r#"{"title":"T","fields":[{"name":"a","type":"integer","label":"A"}]}"#,
+        )
+        .unwrap();
+        let mut report = lint(&app);
+        assert!(report.warnings.is_empty());
+        report.acknowledge(&[]).unwrap();
+        assert_eq!(
+            report
+                .acknowledge(&[String::from("x@y")])
+                .unwrap_err()
+                .unknown,
+            ["x@y"]
+        );
+    }
 }

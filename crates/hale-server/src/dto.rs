@@ -119,6 +119,9 @@ pub struct DraftVersion {
 #[serde(deny_unknown_fields)]
 pub struct VersionStep {
     pub comment: Option<String>,
+    /// With an approval: the id of each of the version's lint warnings (see its `report`).
+    #[serde(default)]
+    pub acknowledged: Vec<String>,
 }
 
 /// One version whole: its workflow state and its definition and compiled form.
@@ -128,6 +131,10 @@ pub struct VersionDto {
     pub summary: VersionSummaryDto,
     pub definition: Box<RawValue>,
     pub compiled: Box<RawValue>,
+    /// The lint report of the version's last submission or approval: what the reviewer reads
+    /// and acknowledges (each warning by its `id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<Box<RawValue>>,
 }
 
 fn raw(text: String) -> Box<RawValue> {
@@ -138,10 +145,12 @@ impl From<AppVersionRow> for VersionDto {
     fn from(mut row: AppVersionRow) -> Self {
         let definition = raw(std::mem::take(&mut row.definition));
         let compiled = raw(std::mem::take(&mut row.compiled));
+        let report = row.report.take().map(raw);
         Self {
             summary: VersionSummaryDto::from(row),
             definition,
             compiled,
+            report,
         }
     }
 }

@@ -4,8 +4,8 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hale_core::{CoreError, ErrorCode};
-use hale_forms::xlsform::ImportError;
 use hale_forms::{DefinitionError, FieldError, LintReport};
+use hale_forms_io::xlsform::ImportError;
 use serde::Serialize;
 
 /// A problem+json response body.
@@ -29,6 +29,9 @@ pub struct Problem {
     pub import_errors: Vec<ImportError>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lint: Option<LintReport>,
+    /// An approval's warnings left unacknowledged (`warnings`) and ids naming none (`unknown`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unacknowledged: Option<hale_forms::Unacknowledged>,
     /// Seconds until a retry can succeed (429); sent as `Retry-After`, not in the body.
     #[serde(skip)]
     pub retry_after: Option<u64>,
@@ -47,7 +50,10 @@ pub fn status_of(code: ErrorCode) -> (StatusCode, &'static str) {
         ErrorCode::ValidationFailed
         | ErrorCode::InvalidDefinition
         | ErrorCode::InvalidSpreadsheet
-        | ErrorCode::LintFailed => (StatusCode::UNPROCESSABLE_ENTITY, "Validation failed"),
+        | ErrorCode::LintFailed
+        | ErrorCode::WarningsUnacknowledged => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "Validation failed")
+        }
         ErrorCode::MalformedRequest
         | ErrorCode::DuplicateKey
         | ErrorCode::NestingTooDeep
@@ -100,6 +106,7 @@ impl Problem {
             definition_errors: Vec::new(),
             import_errors: Vec::new(),
             lint: None,
+            unacknowledged: None,
             retry_after: None,
         }
     }
@@ -126,6 +133,9 @@ impl From<CoreError> for Problem {
             CoreError::InvalidDefinition(errors) => problem.definition_errors = errors,
             CoreError::InvalidSpreadsheet(errors) => problem.import_errors = errors,
             CoreError::LintFailed(report) => problem.lint = Some(report),
+            CoreError::WarningsUnacknowledged(unacknowledged) => {
+                problem.unacknowledged = Some(unacknowledged);
+            }
             CoreError::TooManyAttempts { retry_after } => {
                 problem.retry_after = Some(retry_after.max(1));
             }

@@ -587,6 +587,182 @@ async fn review_before_publication_and_versions_never_change_old_submissions() {
 }
 
 #[tokio::test]
+async fn a_reviewer_acknowledges_each_lint_warning_to_approve() {
+    each_engine(|h| async move {
+        let mut definition: Value = serde_json::from_str(VITALS).unwrap();
+        definition["fields"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "remarks", "type": "text", "label": "Remarks"}));
+        let field = definition["fields"].as_array().unwrap().len() - 1;
+        let warning = format!("free_text_without_purpose@$.fields[{field}].purpose");
+        let draft = send(
+            &h.app,
+            "POST",
+            &format!("/api/v1/tenants/contoso/apps/{}/versions", h.app_id),
+            Some(&h.analyst),
+            Some(json!({"definition": definition}).to_string()),
+            &[],
+        )
+        .await;
+        assert_eq!(draft.status, StatusCode::CREATED, "{:?}", draft.body);
+        let base = format!(
+            "/api/v1/tenants/contoso/apps/{}/versions/{}",
+            h.app_id, draft.body["version"]
+        );
+        // Warnings do not stop a submission for review; only an approval acknowledges them.
+        let early = send(
+            &h.app,
+            "POST",
+            &format!("{base}/submit"),
+            Some(&h.analyst),
+            Some(json!({"acknowledged": [warning]}).to_string()),
+            &[],
+        )
+        .await;
+        assert_problem(
+            &early,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        );
+        let in_review = send(
+            &h.app,
+            "POST",
+            &format!("{base}/submit"),
+            Some(&h.analyst),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(
+            in_review.body["status"], "in_review",
+            "{:?}",
+            in_review.body
+        );
+        assert_eq!(
+            in_review.body["report"]["warnings"][0]["id"],
+            warning.as_str(),
+            "{:?}",
+            in_review.body
+        );
+        // The reviewer reads the version with its lint, each warning with its id.
+        let review = send(
+            &h.app,
+            "GET",
+            &format!("{base}/review"),
+            Some(&h.reviewer),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(review.body["publishable"], true, "{:?}", review.body);
+        assert_eq!(review.body["version"]["status"], "in_review");
+        let ids: Vec<String> = review.body["lint"]["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(ids, std::slice::from_ref(&warning), "{:?}", review.body);
+        let patient = send(
+            &h.app,
+            "GET",
+            &format!("{base}/review"),
+            Some(&h.patient),
+            None,
+            &[],
+        )
+        .await;
+        assert_problem(&patient, StatusCode::FORBIDDEN, "forbidden");
+
+        let silent = send(
+            &h.app,
+            "POST",
+            &format!("{base}/approve"),
+            Some(&h.reviewer),
+            None,
+            &[],
+        )
+        .await;
+        assert_problem(
+            &silent,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "warnings_unacknowledged",
+        );
+        assert_eq!(
+            silent.body["unacknowledged"]["warnings"][0]["id"],
+            warning.as_str()
+        );
+        let wrong = send(
+            &h.app,
+            "POST",
+            &format!("{base}/approve"),
+            Some(&h.reviewer),
+            Some(json!({"acknowledged": [warning, "missing_translation@$.title"]}).to_string()),
+            &[],
+        )
+        .await;
+        assert_problem(
+            &wrong,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "warnings_unacknowledged",
+        );
+        assert_eq!(
+            wrong.body["unacknowledged"]["unknown"],
+            json!(["missing_translation@$.title"])
+        );
+        assert_eq!(wrong.body["unacknowledged"]["warnings"], json!([]));
+        let still = send(
+            &h.app,
+            "GET",
+            &format!("{base}/review"),
+            Some(&h.reviewer),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(
+            still.body["version"]["status"], "in_review",
+            "a refused approval changes nothing"
+        );
+
+        let approved = send(
+            &h.app,
+            "POST",
+            &format!("{base}/approve"),
+            Some(&h.reviewer),
+            Some(
+                json!({"comment": "remarks are free text on purpose", "acknowledged": ids})
+                    .to_string(),
+            ),
+            &[],
+        )
+        .await;
+        assert_eq!(approved.body["status"], "published", "{:?}", approved.body);
+        assert_eq!(
+            approved.body["report"]["warnings"][0]["acknowledged"], true,
+            "{:?}",
+            approved.body
+        );
+        let recorded = send(
+            &h.app,
+            "GET",
+            &format!("{base}/review"),
+            Some(&h.reviewer),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(
+            recorded.body["version"]["report"]["warnings"][0]["acknowledged"], true,
+            "{:?}",
+            recorded.body
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn pages_and_time_ranges() {
     each_engine(|h| async move {
         for day in 1..=5 {
@@ -666,6 +842,9 @@ async fn an_xlsform_is_imported_reviewed_published_and_scores_news2() {
         let imported = upload(&h.app, "/api/v1/tenants/contoso/apps/import?name=Vitals%20with%20NEWS2", &h.analyst, XLSX, DAILY_VITALS_XLSX.to_vec()).await;
         assert_eq!(imported.status, StatusCode::CREATED, "{:?}", imported.body);
         assert_eq!(imported.body["name"], "Vitals with NEWS2");
+        // The import answers with the upload's lint, findings by cell.
+        assert_eq!(imported.body["lint"]["errors"], json!([]), "{:?}", imported.body);
+        assert!(imported.body["lint"]["warnings"].as_array().is_some(), "{:?}", imported.body);
         let app = imported.body["id"].as_str().unwrap().to_owned();
         let base = format!("/api/v1/tenants/contoso/apps/{app}/versions/1");
         let in_review = send(&h.app, "POST", &format!("{base}/submit"), Some(&h.analyst), None, &[]).await;
@@ -704,6 +883,16 @@ async fn an_xlsform_is_imported_reviewed_published_and_scores_news2() {
         assert_eq!(again.body["version"], 2);
         let diff = send(&h.app, "GET", &format!("/api/v1/tenants/contoso/apps/{app}/diff?from=1&to=2"), Some(&h.reviewer), None, &[]).await;
         assert_eq!(diff.body["changes"], json!([]), "{:?}", diff.body);
+        // What an import drops on purpose is said in its answer, naming the item.
+        let mut styled = questionnaire.body.clone();
+        styled["item"][0]["_text"] = json!({"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/rendering-style", "valueString": "color: red"}]});
+        let link_id = styled["item"][0]["linkId"].as_str().unwrap().to_owned();
+        let noted = upload(&h.app, &format!("/api/v1/tenants/contoso/apps/{app}/versions/import"), &h.analyst, "application/fhir+json", styled.to_string().into_bytes()).await;
+        assert_eq!(noted.status, StatusCode::CREATED, "{:?}", noted.body);
+        assert_eq!(noted.body["version"], 3);
+        let dropped: Vec<&Value> = noted.body["lint"]["infos"].as_array().unwrap().iter().filter(|info| info["code"] == "fhir_display_dropped").collect();
+        assert_eq!(dropped.len(), 1, "{:?}", noted.body["lint"]);
+        assert_eq!(dropped[0]["link_id"], link_id.as_str());
         let hale_v1 = send(&h.app, "GET", &base, Some(&h.analyst), None, &[]).await;
         let hale_v2 = send(&h.app, "GET", &format!("/api/v1/tenants/contoso/apps/{app}/versions/2"), Some(&h.analyst), None, &[]).await;
         assert_eq!(hale_v1.body, hale_v2.body);
@@ -810,7 +999,7 @@ async fn a_retired_version_refuses_new_submissions_but_replays_retries() {
     .await;
 }
 
-#[path = "../../hale-forms/tests/hostile/mod.rs"]
+#[path = "../../hale-forms-io/tests/hostile/mod.rs"]
 mod hostile;
 
 #[path = "api/integrity.rs"]

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use hale_core::{DraftVersion, ExportFormat, VersionPage, VersionStep};
+use hale_core::{DraftVersion, ExportFormat, StepNote, VersionPage, VersionStep};
 use hale_domain::AppId;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -29,6 +29,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/tenants/{tenant}/apps/{app}/versions/{version}",
             get(export),
+        )
+        .route(
+            "/tenants/{tenant}/apps/{app}/versions/{version}/review",
+            get(review),
         )
         .route("/tenants/{tenant}/apps/{app}/diff", get(diff))
         .route("/lint", post(lint))
@@ -133,24 +137,46 @@ async fn step(
     };
     let tenant = state.core.resolve_tenant(&context, &tenant).await?;
     let app: AppId = path_id(&app)?;
-    // The body is optional: an empty one means no comment.
-    let comment = if body.is_empty() {
-        None
+    // The body is optional: an empty one means no comment and no acknowledgement.
+    let note = if body.is_empty() {
+        crate::dto::VersionStep::default()
     } else {
-        hale_domain::json::from_slice::<crate::dto::VersionStep>(&body)
-            .map_err(|_| {
-                Problem::new(
-                    ErrorCode::MalformedRequest,
-                    "the body must be {\"comment\": \"…\"} or empty",
-                )
-            })?
-            .comment
+        hale_domain::json::from_slice::<crate::dto::VersionStep>(&body).map_err(|_| {
+            Problem::new(
+                ErrorCode::MalformedRequest,
+                "the body must be {\"comment\": \"…\", \"acknowledged\": [\"…\"]} or empty",
+            )
+        })?
+    };
+    let note = StepNote {
+        comment: note.comment,
+        acknowledged: note.acknowledged,
     };
     let row = state
         .core
-        .step_version(&context, tenant, app, version, step, comment)
+        .step_version(&context, tenant, app, version, step, note)
         .await?;
     Ok(Json(row.into()))
+}
+
+/// A version with the lint report its approval is checked against (`lint`): each warning
+/// has the `id` an approval lists in `acknowledged`.
+async fn review(
+    State(state): State<AppState>,
+    Context(context): Context,
+    Path((tenant, app, version)): Path<(String, String, i64)>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = state.core.resolve_tenant(&context, &tenant).await?;
+    let app: AppId = path_id(&app)?;
+    let (row, lint) = state
+        .core
+        .review_version(&context, tenant, app, version)
+        .await?;
+    Ok(Json(json!({
+        "version": VersionDto::from(row),
+        "lint": lint,
+        "publishable": lint.is_publishable(),
+    })))
 }
 
 #[derive(Deserialize, Default)]
@@ -159,20 +185,24 @@ struct ImportQuery {
     name: Option<String>,
 }
 
-/// Creates an app from an uploaded XLSForm, Questionnaire or Hale definition.
+/// Creates an app from an uploaded XLSForm, Questionnaire or Hale definition. The answer is
+/// the app, with the upload's `lint` (findings by cell or linkId, and the import's notes).
 async fn import(
     State(state): State<AppState>,
     Context(context): Context,
     Path(tenant): Path<String>,
     Query(query): Query<ImportQuery>,
     AppUpload(source): AppUpload,
-) -> Result<(StatusCode, Json<AppDto>), ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let tenant = state.core.resolve_tenant(&context, &tenant).await?;
-    let summary = state
+    let imported = state
         .core
         .import_app(&context, tenant, query.name, &source)
         .await?;
-    Ok((StatusCode::CREATED, Json(summary.into())))
+    Ok((
+        StatusCode::CREATED,
+        Json(with_lint(AppDto::from(imported.stored), &imported.lint)),
+    ))
 }
 
 async fn import_version(
@@ -180,14 +210,29 @@ async fn import_version(
     Context(context): Context,
     Path((tenant, app)): Path<(String, String)>,
     AppUpload(source): AppUpload,
-) -> Result<(StatusCode, Json<VersionDto>), ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let tenant = state.core.resolve_tenant(&context, &tenant).await?;
     let app: AppId = path_id(&app)?;
-    let version = state
+    let imported = state
         .core
         .import_version(&context, tenant, app, &source)
         .await?;
-    Ok((StatusCode::CREATED, Json(version.into())))
+    Ok((
+        StatusCode::CREATED,
+        Json(with_lint(VersionDto::from(imported.stored), &imported.lint)),
+    ))
+}
+
+/// `body`'s members with the upload's lint beside them.
+fn with_lint(body: impl serde::Serialize, lint: &hale_forms::LintReport) -> Value {
+    let mut value = serde_json::to_value(body).unwrap_or(Value::Null);
+    if let Value::Object(members) = &mut value {
+        members.insert(
+            String::from("lint"),
+            serde_json::to_value(lint).unwrap_or(Value::Null),
+        );
+    }
+    value
 }
 
 #[derive(Deserialize, Default)]

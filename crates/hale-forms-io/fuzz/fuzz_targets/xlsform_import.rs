@@ -1,0 +1,26 @@
+//! Fuzzes the XLSForm importer: any bytes as a workbook, and any text as CSV sheets, must
+//! import or fail with errors, never panic or abort, within the import limits.
+//! Run with `cargo +nightly fuzz run xlsform_import` from `crates/hale-forms`.
+
+#![no_main]
+
+use std::sync::Once;
+
+use hale_forms_io::xlsform::{import_csv, import_xlsx};
+use libfuzzer_sys::fuzz_target;
+
+/// Set aside libFuzzer's panic hook once, which aborts on every panic, even one the importer
+/// catches on purpose (a panic inside calamine is reported as a malformed workbook). A panic
+/// that escapes the importer still ends the run: libFuzzer aborts when it unwinds out.
+static QUIET_CAUGHT_PANICS: Once = Once::new();
+
+fuzz_target!(|data: &[u8]| {
+    QUIET_CAUGHT_PANICS.call_once(|| std::panic::set_hook(Box::new(|_| {})));
+    let _ = import_xlsx(data);
+    if let Ok(text) = std::str::from_utf8(data) {
+        // The first two form feeds, if any, split the survey from the choices and settings.
+        let mut sheets = text.splitn(3, '\u{c}');
+        let survey = sheets.next().unwrap_or("");
+        let _ = import_csv(survey, sheets.next(), sheets.next());
+    }
+});
