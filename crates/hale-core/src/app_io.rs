@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use hale_domain::{AppId, RequestContext, TenantId};
 use hale_forms::lint::LintIssue;
-use hale_forms::xlsform::{ImportError, ImportLimits};
 use hale_forms::{AppDefinition, Change, LintReport};
+use hale_forms_io::xlsform::{ImportError, ImportLimits};
 use tokio::sync::Semaphore;
 
 use crate::apps::{AppSummary, DraftVersion};
@@ -62,7 +62,7 @@ pub fn read_definition(source: &AppSource) -> Result<AppDefinition, CoreError> {
 /// A Questionnaire's import notes (what Hale derived or dropped on purpose, each naming the
 /// item's linkId) as info findings.
 fn questionnaire_import(resource: &serde_json::Value) -> Result<Read, CoreError> {
-    hale_forms::questionnaire::import_with_notes(resource)
+    hale_forms_io::questionnaire::import_with_notes(resource)
         .map(|imported| Read {
             definition: imported.definition,
             notes: imported.notes,
@@ -74,7 +74,7 @@ fn questionnaire_import(resource: &serde_json::Value) -> Result<Read, CoreError>
 /// Where a definition was written, so that each lint finding can name its place there.
 enum Origin {
     /// The cells of a spreadsheet.
-    Spreadsheet(hale_forms::xlsform::SheetMap),
+    Spreadsheet(hale_forms_io::xlsform::SheetMap),
     /// The items of a Questionnaire, by linkId.
     Questionnaire,
     /// Hale's own format: the JSON path says it.
@@ -89,7 +89,7 @@ struct Read {
 }
 
 fn spreadsheet(
-    imported: Result<(AppDefinition, hale_forms::xlsform::SheetMap), Vec<ImportError>>,
+    imported: Result<(AppDefinition, hale_forms_io::xlsform::SheetMap), Vec<ImportError>>,
 ) -> Result<Read, CoreError> {
     let (definition, map) = imported.map_err(CoreError::InvalidSpreadsheet)?;
     Ok(Read {
@@ -108,13 +108,13 @@ fn read_with_origin(source: &AppSource) -> Result<Read, CoreError> {
     let limits = ImportLimits::default();
     match source {
         AppSource::Xlsx(bytes) => {
-            spreadsheet(hale_forms::xlsform::import_xlsx_mapped(bytes, &limits))
+            spreadsheet(hale_forms_io::xlsform::import_xlsx_mapped(bytes, &limits))
         }
         AppSource::Csv {
             survey,
             choices,
             settings,
-        } => spreadsheet(hale_forms::xlsform::import_csv_mapped(
+        } => spreadsheet(hale_forms_io::xlsform::import_csv_mapped(
             survey,
             choices.as_deref(),
             settings.as_deref(),
@@ -156,7 +156,17 @@ pub fn lint_source(context: &RequestContext, source: &AppSource) -> Result<LintR
 /// The lint of what `source` reads as, with the import's notes among the infos, each finding
 /// naming its spreadsheet cell or Questionnaire linkId.
 fn lint_with_notes(source: &AppSource) -> Result<LintReport, CoreError> {
+    read_and_lint(source).map(|(_, report)| report)
+}
+
+/// An upload read, with its lint and the import's notes.
+fn read_and_lint(source: &AppSource) -> Result<(AppDefinition, LintReport), CoreError> {
     let read = read_with_origin(source)?;
+    let report = report_of(&read);
+    Ok((read.definition, report))
+}
+
+fn report_of(read: &Read) -> LintReport {
     let mut report = hale_forms::lint(&read.definition);
     match &read.origin {
         Origin::Spreadsheet(map) => map.name_cells(&mut report),
@@ -164,9 +174,18 @@ fn lint_with_notes(source: &AppSource) -> Result<LintReport, CoreError> {
         Origin::Hale => {}
     }
     // The notes name their linkId already, from the Questionnaire's own paths.
-    report.infos.extend(read.notes);
+    report.infos.extend(read.notes.iter().cloned());
     report.number();
-    Ok(report)
+    report
+}
+
+/// What an import stored, with the lint of the upload as read: its findings name their
+/// spreadsheet cell or Questionnaire linkId, and its infos include the import's notes (what
+/// Hale derived, or dropped on purpose), which the stored definition no longer shows.
+#[derive(Clone, Debug)]
+pub struct Imported<T> {
+    pub stored: T,
+    pub lint: LintReport,
 }
 
 /// How many uploads this process is parsing right now, off the async workers: what an operator's
@@ -220,14 +239,14 @@ impl Core {
         .await
     }
 
-    /// Reads an upload for someone allowed to draft apps.
+    /// Reads and lints an upload for someone allowed to draft apps.
     async fn read_upload(
         context: &RequestContext,
         source: &AppSource,
-    ) -> Result<AppDefinition, CoreError> {
+    ) -> Result<(AppDefinition, LintReport), CoreError> {
         crate::policy::permit::<crate::policy::BuildApps>(&context.principal)?;
         let source = source.clone();
-        off_the_workers(move || read_definition(&source)).await
+        off_the_workers(move || read_and_lint(&source)).await
     }
 
     /// Creates an app whose first draft is the imported definition. An upload that does not
@@ -238,29 +257,31 @@ impl Core {
         tenant: TenantId,
         name: Option<String>,
         source: &AppSource,
-    ) -> Result<AppSummary, CoreError> {
+    ) -> Result<Imported<AppSummary>, CoreError> {
         let target = Target {
             tenant: Some(tenant),
             kind: "app",
             id: None,
         };
         self.audited::<crate::policy::BuildApps, _>(context, "app.import", target, async {
-            let definition = Self::read_upload(context, source).await?;
+            let (definition, lint) = Self::read_upload(context, source).await?;
             let name = name.unwrap_or_else(|| {
                 definition
                     .title
                     .in_language(&definition.default_language)
                     .to_owned()
             });
-            self.create_app(
-                context,
-                tenant,
-                &name,
-                DraftVersion {
-                    definition: definition.to_json(),
-                },
-            )
-            .await
+            let stored = self
+                .create_app(
+                    context,
+                    tenant,
+                    &name,
+                    DraftVersion {
+                        definition: definition.to_json(),
+                    },
+                )
+                .await?;
+            Ok(Imported { stored, lint })
         })
         .await
     }
@@ -272,7 +293,7 @@ impl Core {
         tenant: TenantId,
         app: AppId,
         source: &AppSource,
-    ) -> Result<hale_store::AppVersionRow, CoreError> {
+    ) -> Result<Imported<hale_store::AppVersionRow>, CoreError> {
         let id = app.to_string();
         let target = Target {
             tenant: Some(tenant),
@@ -280,16 +301,18 @@ impl Core {
             id: Some(&id),
         };
         self.audited::<crate::policy::BuildApps, _>(context, "app.version.import", target, async {
-            let definition = Self::read_upload(context, source).await?;
-            self.draft_version(
-                context,
-                tenant,
-                app,
-                DraftVersion {
-                    definition: definition.to_json(),
-                },
-            )
-            .await
+            let (definition, lint) = Self::read_upload(context, source).await?;
+            let stored = self
+                .draft_version(
+                    context,
+                    tenant,
+                    app,
+                    DraftVersion {
+                        definition: definition.to_json(),
+                    },
+                )
+                .await?;
+            Ok(Imported { stored, lint })
         })
         .await
     }
@@ -316,7 +339,7 @@ impl Core {
             Ok(match format {
                 ExportFormat::Hale => serde_json::to_value(&definition)
                     .map_err(|_| CoreError::internal("a definition did not serialise"))?,
-                ExportFormat::Questionnaire => hale_forms::questionnaire::export(&definition),
+                ExportFormat::Questionnaire => hale_forms_io::questionnaire::export(&definition),
             })
         })
         .await

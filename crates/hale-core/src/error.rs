@@ -3,8 +3,8 @@
 //! carry PHI.
 
 use hale_domain::json::JsonErrorKind;
-use hale_forms::xlsform::ImportError;
 use hale_forms::{DefinitionError, FieldError, LintReport, Unacknowledged};
+use hale_forms_io::xlsform::ImportError;
 
 /// Every stable error code Hale answers with, in the core and at the edges. Each transport maps
 /// it to its own status in one exhaustive `match`, so a new code cannot ship without one.

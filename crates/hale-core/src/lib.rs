@@ -27,7 +27,9 @@ use hale_domain::{Clock, Principal, RequestContext, Role, SubjectId, TenantId, T
 use hale_forms::CompiledForm;
 use hale_store::Store;
 
-pub use app_io::{AppSource, ExportFormat, lint_source, read_definition, uploads_being_parsed};
+pub use app_io::{
+    AppSource, ExportFormat, Imported, lint_source, read_definition, uploads_being_parsed,
+};
 pub use apps::{AppSummary, DraftVersion, StepNote, VersionPage, VersionStep};
 pub use assignments::NewAssignment;
 pub use auth::{

@@ -552,7 +552,8 @@ impl AppDefinition {
     }
 }
 
-pub(crate) fn is_valid_name(name: &str) -> bool {
+/// Whether `name` is a valid field or choice-list name: what `${name}` can refer to.
+pub fn is_valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     let first_ok = chars
         .next()

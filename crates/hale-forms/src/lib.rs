@@ -5,7 +5,9 @@
 //! fixed from the dependency graph. The compiled form validates submissions (relevance,
 //! calculations, required, types, bounds, choices, constraints, repeats) and derives coded
 //! observations, BMI and NEWS2. The compiled form is itself JSON, so the browser can evaluate
-//! it with the same semantics. See `docs/app-format.md` at the repository root.
+//! it with the same semantics. Importers and exporters of other formats (XLSForm, FHIR
+//! Questionnaire) live beside it in `hale-forms-io`. See `docs/app-format.md` at the
+//! repository root.
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
@@ -17,9 +19,7 @@ pub mod diff;
 mod graph;
 pub mod lint;
 pub mod observe;
-pub mod questionnaire;
 pub mod validate;
-pub mod xlsform;
 
 pub use answer::parse_answers;
 pub use checks::{ACVPU_VALUES, OXYGEN_VALUES, SCALE_VALUES};

@@ -4,8 +4,8 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hale_core::{CoreError, ErrorCode};
-use hale_forms::xlsform::ImportError;
 use hale_forms::{DefinitionError, FieldError, LintReport};
+use hale_forms_io::xlsform::ImportError;
 use serde::Serialize;
 
 /// A problem+json response body.

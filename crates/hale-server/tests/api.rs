@@ -842,6 +842,9 @@ async fn an_xlsform_is_imported_reviewed_published_and_scores_news2() {
         let imported = upload(&h.app, "/api/v1/tenants/contoso/apps/import?name=Vitals%20with%20NEWS2", &h.analyst, XLSX, DAILY_VITALS_XLSX.to_vec()).await;
         assert_eq!(imported.status, StatusCode::CREATED, "{:?}", imported.body);
         assert_eq!(imported.body["name"], "Vitals with NEWS2");
+        // The import answers with the upload's lint, findings by cell.
+        assert_eq!(imported.body["lint"]["errors"], json!([]), "{:?}", imported.body);
+        assert!(imported.body["lint"]["warnings"].as_array().is_some(), "{:?}", imported.body);
         let app = imported.body["id"].as_str().unwrap().to_owned();
         let base = format!("/api/v1/tenants/contoso/apps/{app}/versions/1");
         let in_review = send(&h.app, "POST", &format!("{base}/submit"), Some(&h.analyst), None, &[]).await;
@@ -880,6 +883,16 @@ async fn an_xlsform_is_imported_reviewed_published_and_scores_news2() {
         assert_eq!(again.body["version"], 2);
         let diff = send(&h.app, "GET", &format!("/api/v1/tenants/contoso/apps/{app}/diff?from=1&to=2"), Some(&h.reviewer), None, &[]).await;
         assert_eq!(diff.body["changes"], json!([]), "{:?}", diff.body);
+        // What an import drops on purpose is said in its answer, naming the item.
+        let mut styled = questionnaire.body.clone();
+        styled["item"][0]["_text"] = json!({"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/rendering-style", "valueString": "color: red"}]});
+        let link_id = styled["item"][0]["linkId"].as_str().unwrap().to_owned();
+        let noted = upload(&h.app, &format!("/api/v1/tenants/contoso/apps/{app}/versions/import"), &h.analyst, "application/fhir+json", styled.to_string().into_bytes()).await;
+        assert_eq!(noted.status, StatusCode::CREATED, "{:?}", noted.body);
+        assert_eq!(noted.body["version"], 3);
+        let dropped: Vec<&Value> = noted.body["lint"]["infos"].as_array().unwrap().iter().filter(|info| info["code"] == "fhir_display_dropped").collect();
+        assert_eq!(dropped.len(), 1, "{:?}", noted.body["lint"]);
+        assert_eq!(dropped[0]["link_id"], link_id.as_str());
         let hale_v1 = send(&h.app, "GET", &base, Some(&h.analyst), None, &[]).await;
         let hale_v2 = send(&h.app, "GET", &format!("/api/v1/tenants/contoso/apps/{app}/versions/2"), Some(&h.analyst), None, &[]).await;
         assert_eq!(hale_v1.body, hale_v2.body);
@@ -986,7 +999,7 @@ async fn a_retired_version_refuses_new_submissions_but_replays_retries() {
     .await;
 }
 
-#[path = "../../hale-forms/tests/hostile/mod.rs"]
+#[path = "../../hale-forms-io/tests/hostile/mod.rs"]
 mod hostile;
 
 #[path = "api/integrity.rs"]

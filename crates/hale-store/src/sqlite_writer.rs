@@ -3,8 +3,8 @@
 //! whole batch runs where the connection lives, so a statement costs microseconds and writing
 //! the batch's pages to the WAL is most of the work.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::types::{ToSqlOutput, Value};
@@ -63,45 +63,67 @@ pub(crate) fn spawn(
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    connection.busy_timeout(Duration::from_secs(10))?;
+    connection.busy_timeout(WRITE_WAIT)?;
     // Same settings as the read pool: WAL, and a commit on disk before anyone hears "stored".
     connection.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
          PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 0;",
     )?;
+    connection.pragma_update(None, "journal_size_limit", WAL_RESTART_BYTES)?;
     connection.set_prepared_statement_cache_capacity(256);
     let writing = Arc::new(AtomicBool::new(true));
     let still_writing = Arc::clone(&writing);
+    let turn = Arc::new(Mutex::new(()));
+    let wal = WalBound::new(&path, Arc::clone(&turn));
     let writer = std::thread::Builder::new()
         .name("hale-sqlite-writer".into())
         .spawn(move || {
-            run(connection, queue, max_batch, &checkpointer);
+            run(connection, queue, max_batch, &checkpointer, wal);
             still_writing.store(false, Ordering::Relaxed);
         })
         .map_err(|error| StoreError::Config(format!("cannot start the SQLite writer: {error}")))?;
     let checkpointer = std::thread::Builder::new()
         .name("hale-sqlite-checkpointer".into())
-        .spawn(move || checkpoint(&path, &writing))
+        .spawn(move || checkpoint(&path, &writing, &turn))
         .map_err(|error| {
             StoreError::Config(format!("cannot start the SQLite checkpointer: {error}"))
         })?;
     Ok(vec![writer, checkpointer])
 }
 
-/// WAL length (4 KiB frames, so 64 MiB) past which the checkpointer makes the WAL start over.
-const WAL_FRAMES_BEFORE_RESTART: i64 = 16_384;
+/// WAL size (about 16,000 frames of a 4 KiB page) past which the writer, between two batches,
+/// copies the rest of the WAL back and makes it start over from its first frame. It is also
+/// the WAL's `journal_size_limit`: the first commit after a restart cuts the file back to it,
+/// so the file grows past it only once the WAL holds more than this again. The WAL's bound is
+/// this plus the frames of the one batch that crossed it.
+const WAL_RESTART_BYTES: u64 = 64 * 1024 * 1024;
 
-/// How long a restart checkpoint waits for readers before it gives up until the next turn.
+/// How long a commit waits for the database to be free (the other connections never write, so
+/// only migrations make it wait at all).
+const WRITE_WAIT: Duration = Duration::from_secs(10);
+
+/// How long the writer's restart waits for reads still on the WAL's old frames (reads last
+/// milliseconds) before it gives up for now.
 const RESTART_WAIT: Duration = Duration::from_secs(2);
+
+/// After a restart that a long read kept from finishing, how much further the WAL may grow
+/// before the writer tries again; the step doubles with each restart that fails in a row, so a
+/// read that outlasts [`RESTART_WAIT`] (verify, a snapshot) stalls a few batches while it
+/// lasts, not every batch.
+const RETRY_AFTER_BYTES: u64 = WAL_RESTART_BYTES / 4;
 
 /// How often the WAL is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 /// Copies the WAL back into the database file on a thread of its own. The writer has automatic
 /// checkpoints turned off: a checkpoint rewrites every page the WAL holds and syncs the file,
-/// and done inside the writer it stalls every caller of that commit. A passive checkpoint here
-/// runs beside the writer and never blocks it. Stops when the writer stops.
-fn checkpoint(path: &str, writing: &AtomicBool) {
+/// and done inside a commit it stalls every caller of that commit. Passive checkpoints here
+/// run beside the writer and never block it, and they leave the writer's restart (see
+/// [`WalBound`]) only the frames of the last quarter second to copy. Under constant writes a
+/// passive checkpoint never lets the WAL start over; the writer does that. Each checkpoint
+/// takes its `turn`: SQLite fails a second checkpoint at once instead of waiting, so the
+/// writer's restart waits here for the one running, however long its sync takes. Stops when the writer stops.
+fn checkpoint(path: &str, writing: &AtomicBool, turn: &Mutex<()>) {
     let connection = match Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -112,36 +134,96 @@ fn checkpoint(path: &str, writing: &AtomicBool) {
             return;
         }
     };
-    // A restart checkpoint waits for the readers still on the WAL's old frames (reads last
-    // milliseconds). Without a wait it fails whenever any read is open, which under load is
-    // nearly always, and the WAL grows past its bound (measured: 340 MiB in ten seconds).
-    if let Err(error) = connection.busy_timeout(RESTART_WAIT) {
-        tracing::warn!(%error, "the SQLite checkpointer cannot set its busy timeout");
-    }
     while writing.load(Ordering::Relaxed) {
         std::thread::sleep(CHECKPOINT_EVERY);
-        // (busy, frames in the WAL, frames copied back)
-        let passive = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, i64>(1)?,
-                row.get::<_, i64>(2)?,
-            ))
-        });
-        match passive {
-            // Under constant writes a passive checkpoint never lets the WAL start over, and a
-            // long WAL slows every lookup in it: past a bound, a restart checkpoint holds the
-            // writer back for one copy-back so the WAL wraps to its beginning.
-            Ok((_, frames, _)) if frames > WAL_FRAMES_BEFORE_RESTART => {
-                if let Err(error) =
-                    connection.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
-                {
-                    tracing::warn!(%error, "SQLite restart checkpoint failed; retrying");
-                }
-            }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "SQLite checkpoint failed; retrying"),
+        let _turn = take(turn);
+        if let Err(error) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(%error, "SQLite checkpoint failed; retrying");
         }
+    }
+}
+
+/// The turn to checkpoint; a checkpoint that panicked left nothing half done in memory.
+fn take(turn: &Mutex<()>) -> MutexGuard<'_, ()> {
+    turn.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn is_busy(error: &rusqlite::Error) -> bool {
+    error.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+}
+
+/// The writer's watch on the WAL's size. Past [`WAL_RESTART_BYTES`], between two batches (the
+/// writer holds no transaction then, and no other connection writes), it runs a `RESTART`
+/// checkpoint: it copies back what the checkpointer has not, waits for the reads still on old
+/// frames and makes the next commit write from the WAL's first frame, over blocks the file
+/// already has (a commit that grows the file syncs more than one that overwrites it). The
+/// batches queued meanwhile wait for it, once per restart point, never on every commit.
+struct WalBound {
+    wal: std::path::PathBuf,
+    restart_at: u64,
+    /// Growth before the next try after a failed restart.
+    retry_after: u64,
+    /// Shared with the checkpointer: one checkpoint at a time.
+    turn: Arc<Mutex<()>>,
+}
+
+impl WalBound {
+    fn new(database: &str, turn: Arc<Mutex<()>>) -> Self {
+        Self {
+            wal: format!("{database}-wal").into(),
+            restart_at: WAL_RESTART_BYTES,
+            retry_after: RETRY_AFTER_BYTES,
+            turn,
+        }
+    }
+
+    fn after_batch(&mut self, connection: &Connection) {
+        let Ok(size) = std::fs::metadata(&self.wal).map(|metadata| metadata.len()) else {
+            return;
+        };
+        if size <= self.restart_at {
+            return;
+        }
+        let started = std::time::Instant::now();
+        let outcome = {
+            let _turn = take(&self.turn);
+            restart(connection)
+        };
+        match outcome {
+            Ok(true) => {
+                let stalled_ms = started.elapsed().as_millis();
+                tracing::debug!(wal_bytes = size, stalled_ms, "the SQLite WAL started over");
+                self.restart_at = WAL_RESTART_BYTES;
+                self.retry_after = RETRY_AFTER_BYTES;
+                return;
+            }
+            Ok(false) => tracing::warn!(
+                wal_bytes = size,
+                "a long read kept the SQLite WAL from starting over; retrying later"
+            ),
+            Err(error) => {
+                tracing::warn!(%error, "SQLite restart checkpoint failed; retrying later");
+            }
+        }
+        self.restart_at = size.saturating_add(self.retry_after);
+        self.retry_after = self.retry_after.saturating_mul(2);
+    }
+}
+
+/// A `RESTART` checkpoint, waiting at most [`RESTART_WAIT`] for readers. SQLite reports a
+/// checkpoint that readers (or another checkpoint) kept from finishing in its result row
+/// (`busy = 1`), not as an error: true only when the WAL will start over.
+fn restart(connection: &Connection) -> rusqlite::Result<bool> {
+    connection.busy_timeout(RESTART_WAIT)?;
+    let busy = connection.query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| {
+        row.get::<_, i64>(0)
+    });
+    connection.busy_timeout(WRITE_WAIT)?;
+    match busy {
+        Ok(busy) => Ok(busy == 0),
+        Err(error) if is_busy(&error) => Ok(false),
+        Err(error) => Err(error),
     }
 }
 
@@ -150,6 +232,7 @@ fn run(
     mut queue: mpsc::Receiver<WriteJob>,
     max_batch: usize,
     checkpointer: &Checkpointer,
+    mut wal: WalBound,
 ) {
     let mut jobs = Vec::with_capacity(max_batch);
     while let Some(first) = queue.blocking_recv() {
@@ -162,6 +245,7 @@ fn run(
         }
         let result = commit_batch(&mut connection, &jobs, checkpointer);
         reply(&mut jobs, result);
+        wal.after_batch(&connection);
     }
 }
 

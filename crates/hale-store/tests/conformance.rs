@@ -1103,3 +1103,7 @@ mod tamper;
 /// The tenant wall: row-level security on PostgreSQL under the core's authorization.
 #[path = "conformance/wall.rs"]
 mod wall;
+
+/// SQLite's WAL stays under its bound while writes and reads go on.
+#[path = "conformance/wal.rs"]
+mod wal;

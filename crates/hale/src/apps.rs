@@ -107,7 +107,8 @@ pub async fn import(
             let version = core
                 .import_version(&context, tenant, app, &source)
                 .await
-                .map_err(explain)?;
+                .map_err(explain)?
+                .stored;
             println!(
                 "{}",
                 serde_json::json!({"app_id": version.app_id.to_string(), "version": version.version, "status": version.status.as_str()})
@@ -117,7 +118,8 @@ pub async fn import(
             let summary = core
                 .import_app(&context, tenant, name, &source)
                 .await
-                .map_err(explain)?;
+                .map_err(explain)?
+                .stored;
             println!(
                 "{}",
                 serde_json::json!({"app_id": summary.app.id.to_string(), "name": summary.app.name, "version": 1, "status": "draft"})

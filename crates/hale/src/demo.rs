@@ -263,6 +263,7 @@ async fn seed(core: &Core) -> anyhow::Result<String> {
             .import_app(&analyst, tenant, Some(name.to_owned()), &source)
             .await
             .map_err(describe)?
+            .stored
             .app
             .id;
         core.step_version(

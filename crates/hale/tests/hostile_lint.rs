@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-#[path = "../../hale-forms/tests/hostile/mod.rs"]
+#[path = "../../hale-forms-io/tests/hostile/mod.rs"]
 mod hostile;
 
 fn lint(name: &str, bytes: &[u8]) -> (Option<i32>, String) {

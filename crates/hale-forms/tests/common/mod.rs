@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use hale_forms::AppDefinition;
-use hale_forms::xlsform::{ImportError, import_csv};
+use hale_forms_io::xlsform::{ImportError, import_csv};
 
 pub const SAMPLES: [&str; 3] = ["daily-vitals", "respiratory-diary", "medication-doses"];
 

@@ -185,20 +185,24 @@ struct ImportQuery {
     name: Option<String>,
 }
 
-/// Creates an app from an uploaded XLSForm, Questionnaire or Hale definition.
+/// Creates an app from an uploaded XLSForm, Questionnaire or Hale definition. The answer is
+/// the app, with the upload's `lint` (findings by cell or linkId, and the import's notes).
 async fn import(
     State(state): State<AppState>,
     Context(context): Context,
     Path(tenant): Path<String>,
     Query(query): Query<ImportQuery>,
     AppUpload(source): AppUpload,
-) -> Result<(StatusCode, Json<AppDto>), ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let tenant = state.core.resolve_tenant(&context, &tenant).await?;
-    let summary = state
+    let imported = state
         .core
         .import_app(&context, tenant, query.name, &source)
         .await?;
-    Ok((StatusCode::CREATED, Json(summary.into())))
+    Ok((
+        StatusCode::CREATED,
+        Json(with_lint(AppDto::from(imported.stored), &imported.lint)),
+    ))
 }
 
 async fn import_version(
@@ -206,14 +210,29 @@ async fn import_version(
     Context(context): Context,
     Path((tenant, app)): Path<(String, String)>,
     AppUpload(source): AppUpload,
-) -> Result<(StatusCode, Json<VersionDto>), ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let tenant = state.core.resolve_tenant(&context, &tenant).await?;
     let app: AppId = path_id(&app)?;
-    let version = state
+    let imported = state
         .core
         .import_version(&context, tenant, app, &source)
         .await?;
-    Ok((StatusCode::CREATED, Json(version.into())))
+    Ok((
+        StatusCode::CREATED,
+        Json(with_lint(VersionDto::from(imported.stored), &imported.lint)),
+    ))
+}
+
+/// `body`'s members with the upload's lint beside them.
+fn with_lint(body: impl serde::Serialize, lint: &hale_forms::LintReport) -> Value {
+    let mut value = serde_json::to_value(body).unwrap_or(Value::Null);
+    if let Value::Object(members) = &mut value {
+        members.insert(
+            String::from("lint"),
+            serde_json::to_value(lint).unwrap_or(Value::Null),
+        );
+    }
+    value
 }
 
 #[derive(Deserialize, Default)]

@@ -1,6 +1,7 @@
 //! Writes every FHIR Questionnaire Hale exports from the forms it ships or is tested on, one
 //! JSON file each, into the folder given as the only argument: the sample apps of `examples/`
-//! (XLSForm, as workbooks and as CSV folders), the project's own Questionnaires
+//! (XLSForm, as workbooks and as CSV folders), the definitions of the form vectors
+//! (`tests/vectors/`) that compile, the project's own Questionnaires
 //! (`tests/questionnaire_corpus/`, with the PHQ-9), and the LHC-Forms corpus beside the
 //! workspace when present, each imported and exported back. An independent validator reads
 //! them next (`scripts/validate-questionnaires`). Forms Hale refuses are counted, not written.
@@ -9,8 +10,9 @@
 
 use std::path::{Path, PathBuf};
 
-use hale_forms::questionnaire::{export, import};
-use hale_forms::xlsform::{import_csv, import_xlsx};
+use hale_forms::AppDefinition;
+use hale_forms_io::questionnaire::{export, import};
+use hale_forms_io::xlsform::{import_csv, import_xlsx};
 
 fn json_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -66,6 +68,22 @@ fn main() {
         write("example", &name, export(&definition));
     }
 
+    // The definitions of the shared form vectors (choice filters, repeats, units, …) that
+    // compile: the members the samples do not use.
+    let mut vectors = 0;
+    for path in json_files(&manifest.join("../hale-forms/tests/vectors")) {
+        let vector: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let Ok(definition) = AppDefinition::from_json(&vector["definition"].to_string()) else {
+            continue;
+        };
+        if definition.compile().is_ok() {
+            vectors += 1;
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            write("vector", &name, export(&definition));
+        }
+    }
+
     let mut corpora = vec![("own", manifest.join("tests/questionnaire_corpus"))];
     // Beside the workspace; a git worktree one level further down finds the same folder.
     if let Some(shared) = ["../../../shared", "../../../../shared"]
@@ -92,7 +110,7 @@ fn main() {
         }
     }
     println!(
-        "exported {written} Questionnaires: {apps} sample apps, {round_trips} imported Questionnaires exported back ({refused} refused on import, not exported), from {}",
+        "exported {written} Questionnaires: {apps} sample apps, {vectors} form vectors, {round_trips} imported Questionnaires exported back ({refused} refused on import, not exported), from {}",
         corpora
             .iter()
             .map(|(source, _)| *source)

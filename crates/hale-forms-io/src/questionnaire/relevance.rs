@@ -563,7 +563,17 @@ fn read_condition(
             let text = match (kind, answer) {
                 ("answerInteger", Value::Number(number)) if number.is_i64() => number.to_string(),
                 ("answerInteger", _) => {
-                    return Err(String::from("answerInteger is not an integer"));
+                    // Hale does not guess what a mistyped answer meant.
+                    let fitting = match question.choice_type {
+                        Some(ChoiceType::Date) => "answerDate",
+                        Some(ChoiceType::Time) => "answerTime",
+                        Some(ChoiceType::String) => "answerString",
+                        Some(ChoiceType::Integer) => "answerInteger",
+                        None => "answerCoding",
+                    };
+                    return Err(format!(
+                        "enableWhen answerInteger is not a JSON integer, which R4 requires; question '{question_id}' is answered by {fitting}"
+                    ));
                 }
                 (_, Value::String(text)) => text.clone(),
                 _ => return Err(format!("{kind} is not a string")),

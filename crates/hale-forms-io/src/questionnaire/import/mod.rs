@@ -300,11 +300,7 @@ fn hale_type(item: &Map<String, Value>) -> Result<(FieldType, Option<ChoiceType>
         ("dateTime", None) => FieldType::Datetime,
         ("time", None) => FieldType::Time,
         ("string" | "text", None) => FieldType::Text,
-        ("choice" | "open-choice", None) => {
-            return Err(String::from(
-                "a choice item without answerOption is not supported (answerValueSet and answerExpression need a terminology server)",
-            ));
-        }
+        ("choice" | "open-choice", None) => return Err(no_options(item)),
         ("string", Some("geopoint")) => FieldType::Geopoint,
         ("string", Some("geotrace")) => FieldType::Geotrace,
         ("string", Some("geoshape")) => FieldType::Geoshape,
@@ -337,6 +333,28 @@ fn hale_type(item: &Map<String, Value>) -> Result<(FieldType, Option<ChoiceType>
         (other, None) => return Err(format!("item type '{other}' is not supported")),
     };
     Ok((field_type, None))
+}
+
+/// Why an item has no options Hale can offer: a value set it cannot read, or none at all.
+pub(super) fn no_options(item: &Map<String, Value>) -> String {
+    let named = item.get("answerValueSet").and_then(Value::as_str);
+    if named.is_some_and(|name| name.starts_with('#')) {
+        String::from(
+            "answerValueSet names no ValueSet the Questionnaire contains with codes Hale can read",
+        )
+    } else if named.is_some() {
+        String::from(
+            "answerValueSet by canonical URL is not supported (expanding it needs a terminology server): list the options as answerOption or in a contained ValueSet",
+        )
+    } else if !extensions_named(item, ANSWER_EXPRESSION).is_empty() {
+        String::from("answerExpression (options computed at run time) is not supported")
+    } else if item.contains_key("option") {
+        String::from(
+            "lists its options in 'option', the FHIR STU3 name; R4 names them answerOption",
+        )
+    } else {
+        String::from("a choice item without answerOption has nothing to choose from")
+    }
 }
 
 /// A free string option's choice value: the string, with white space as `_`.
@@ -643,6 +661,14 @@ impl Importer {
                 Vec::new()
             }
         };
+        let mut items = items;
+        if let Some(contained) = resource.get("contained") {
+            let sets = self.contained(contained);
+            if let Err(too_many) = sets.inline_all(&mut items) {
+                self.errors.push(too_many);
+                return None;
+            }
+        }
         let mut names = Names::default();
         reserve_names(&items, &mut names, 0);
         self.survey(&items, &mut names, 0);
@@ -672,13 +698,7 @@ impl Importer {
                     Err(message) => self.errors.push(error(&path, UNSUPPORTED, message)),
                 },
                 "extension" => self.app_extensions(value, &mut app),
-                "contained" => self.errors.push(error(
-                    &path,
-                    UNSUPPORTED,
-                    String::from(
-                        "contained resources (value sets to expand) are not supported: list the options inline as answerOption",
-                    ),
-                )),
+                "contained" => {} // read before the items
                 key if IGNORED_MEMBERS.contains(&key)
                     || key
                         .strip_prefix('_')
@@ -770,73 +790,6 @@ impl Importer {
         }
     }
 
-    fn choice_list(&self, extension: &Value) -> Result<(String, Vec<Choice>), String> {
-        let parts = extension
-            .get("extension")
-            .and_then(Value::as_array)
-            .ok_or_else(|| String::from("Hale choice-list extension has no parts"))?;
-        let mut name = None;
-        let mut choices = Vec::new();
-        for part in parts {
-            match part.get("url").and_then(Value::as_str) {
-                Some("name") => name = part.get("valueString").and_then(string),
-                Some("option") => choices.push(self.coding_choice(part.get("valueCoding"))?),
-                _ => {
-                    return Err(String::from(
-                        "Hale choice-list extension has an unknown part",
-                    ));
-                }
-            }
-        }
-        Ok((
-            name.ok_or_else(|| String::from("Hale choice-list extension has no name"))?,
-            choices,
-        ))
-    }
-
-    fn coding_choice(&self, coding: Option<&Value>) -> Result<Choice, String> {
-        let coding = coding
-            .and_then(Value::as_object)
-            .ok_or_else(|| String::from("an option needs a valueCoding or valueString"))?;
-        if let Some(other) = coding.keys().find(|key| {
-            !matches!(
-                key.as_str(),
-                "code" | "display" | "_display" | "id" | "system" | "version"
-            )
-        }) {
-            return Err(format!(
-                "an option's valueCoding member '{other}' is not supported"
-            ));
-        }
-        let label = get_text(coding, "display", &self.language)?;
-        // FHIR lets a Coding carry only a display: the patient picks it by its display, and the
-        // answer holds the display with its spaces as underscores (a value has none).
-        let (value, label, uncoded) = match (coding.get("code").and_then(string), label) {
-            (Some(code), label) => {
-                let label = label.unwrap_or_else(|| Text::Plain(code.clone()));
-                (code, label, false)
-            }
-            (None, Some(label)) => match coding.get("display").and_then(string) {
-                Some(display) => (
-                    display.split_whitespace().collect::<Vec<_>>().join("_"),
-                    label,
-                    true,
-                ),
-                None => return Err(String::from("an option's valueCoding has no code")),
-            },
-            (None, None) => {
-                return Err(String::from(
-                    "an option's valueCoding has neither a code nor a display",
-                ));
-            }
-        };
-        Ok(Choice {
-            system: coding.get("system").and_then(string),
-            uncoded,
-            ..Choice::new(&value, label)
-        })
-    }
-
     fn items(
         &mut self,
         items: &[Value],
@@ -922,6 +875,9 @@ pub(super) fn codings(value: &Value) -> Result<(Vec<Coding>, usize), String> {
         .map(|codes| (codes, uncoded))
 }
 
+mod choices;
 mod field;
 mod item;
+mod toggle;
+mod value_set;
 use item::news2;

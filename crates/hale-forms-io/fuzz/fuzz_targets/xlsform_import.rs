@@ -6,7 +6,7 @@
 
 use std::sync::Once;
 
-use hale_forms::xlsform::{import_csv, import_xlsx};
+use hale_forms_io::xlsform::{import_csv, import_xlsx};
 use libfuzzer_sys::fuzz_target;
 
 /// Set aside libFuzzer's panic hook once, which aborts on every panic, even one the importer

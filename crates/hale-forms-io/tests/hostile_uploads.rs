@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use hale_forms::xlsform::{
+use hale_forms_io::xlsform::{
     ImportError, ImportLimits, import_csv, import_csv_within, import_xlsx, import_xlsx_within,
 };
 use proptest::prelude::*;

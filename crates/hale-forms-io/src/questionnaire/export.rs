@@ -36,11 +36,12 @@ pub fn export(definition: &AppDefinition) -> Value {
     }
     for (name, choices) in &definition.choice_lists {
         let mut parts = vec![json!({"url": "name", "valueString": name})];
-        parts.extend(
-            choices
-                .iter()
-                .map(|choice| json!({"url": "option", "valueCoding": coding(choice, language)})),
-        );
+        // A list's options are Codings: a choice's attributes go on its Coding.
+        parts.extend(choices.iter().map(|choice| {
+            let mut coding = coding(choice, language);
+            put_attributes(&mut coding, choice);
+            json!({"url": "option", "valueCoding": coding})
+        }));
         extensions.push(json!({"url": hale("choice-list"), "extension": parts}));
     }
     if let Some(news2) = &definition.news2 {
@@ -189,6 +190,37 @@ fn coding(choice: &Choice, language: &str) -> Value {
     Value::Object(object)
 }
 
+/// Hale's extension `extension` of a `name` and, unless empty (FHIR strings are never
+/// empty), a `value`.
+fn name_value(extension: &str, name: &str, value: &str) -> Value {
+    let mut parts = vec![json!({"url": "name", "valueString": name})];
+    if !value.is_empty() {
+        parts.push(json!({"url": "value", "valueString": value}));
+    }
+    json!({"url": hale(extension), "extension": parts})
+}
+
+/// A choice's attributes (what a choice filter reads besides its name and label), as Hale's
+/// `choice-attribute` extensions on `element` (its answerOption or Coding).
+fn put_attributes(element: &mut Value, choice: &Choice) {
+    let Some(object) = element.as_object_mut() else {
+        return;
+    };
+    if choice.attributes.is_empty() {
+        return;
+    }
+    let attributes = choice
+        .attributes
+        .iter()
+        .map(|(name, value)| name_value(CHOICE_ATTRIBUTE, name, value));
+    if let Value::Array(list) = object
+        .entry("extension")
+        .or_insert_with(|| Value::Array(Vec::new()))
+    {
+        list.extend(attributes);
+    }
+}
+
 fn text_extension(name: &str, text: &Text, language: &str) -> Value {
     let mut object = Map::new();
     object.insert("url".into(), json!(hale(name)));
@@ -258,17 +290,22 @@ impl Context<'_> {
     /// no FHIRPath here (Hale's own expression says it).
     fn fhirpath(&self, url: &str, source: &str, repeat: Option<&str>) -> Option<Value> {
         let expr = hale_expr::parse(source).ok()?;
-        if repeat.is_some()
+        if self.reads_rows(&expr, repeat) {
+            return None;
+        }
+        let text = to_fhirpath(&expr, &self.answers)?;
+        Some(json!({"url": url, "valueExpression": {"language": FHIRPATH, "expression": text}}))
+    }
+
+    /// Whether `expr`, answered in `repeat`, reads a field of a repeat: FHIRPath would read
+    /// that field's answers in every row, not the row's own.
+    fn reads_rows(&self, expr: &hale_expr::Expr, repeat: Option<&str>) -> bool {
+        repeat.is_some()
             && expr.references().iter().any(|name| {
                 self.targets
                     .get(name)
                     .is_some_and(|target| target.repeat.is_some())
             })
-        {
-            return None;
-        }
-        let text = to_fhirpath(&expr, &self.answers)?;
-        Some(json!({"url": url, "valueExpression": {"language": FHIRPATH, "expression": text}}))
     }
 
     /// One `answerOption`, in the kind of value the field's choices are.
@@ -302,16 +339,28 @@ impl Context<'_> {
                 json!([{"url": ORDINAL_VALUE, "valueDecimal": score}]),
             );
         }
-        Value::Object(option)
+        let mut option = Value::Object(option);
+        put_attributes(&mut option, choice);
+        option
     }
 
     /// A choice filter as SDC's `answerOptionsToggleExpression`: the filter with each
     /// choice's members made constants, in FHIRPath, options grouped by expression. When any
-    /// choice's filter has no FHIRPath twin the filter is not exported (docs/app-format.md).
-    fn options_toggle(&self, filter: &str, choices: &[Choice], options: &[Value]) -> Vec<Value> {
+    /// choice's filter has no FHIRPath twin, or it reads a field of a repeat from inside one,
+    /// no toggles are written (docs/app-format.md).
+    fn options_toggle(
+        &self,
+        filter: &str,
+        repeat: Option<&str>,
+        choices: &[Choice],
+        options: &[Value],
+    ) -> Vec<Value> {
         let Ok(filter) = hale_expr::parse_choice_filter(filter) else {
             return Vec::new();
         };
+        if self.reads_rows(&filter, repeat) {
+            return Vec::new();
+        }
         let mut groups: Vec<(String, Vec<Value>)> = Vec::new();
         for (choice, option) in choices.iter().zip(options) {
             let bound = bind_choice(&filter, choice, self.language);
@@ -350,6 +399,7 @@ impl Context<'_> {
         let mut question = question.clone();
         question.link_id = Some(self.link_id(list, place));
         question.relevant.clone_from(&list.relevant);
+        question.repeat_count.clone_from(&list.repeat_count);
         question.required = list.min_count.is_some_and(|low| low >= 1);
         question.min_count = list.min_count.filter(|low| *low != 1);
         question.max_count = list.max_count;
@@ -485,6 +535,18 @@ impl Context<'_> {
         if let Some(text) = field.parameters.get(ENTRY_FORMAT_PARAMETER) {
             extensions.push(json!({"url": ENTRY_FORMAT, "valueString": text}));
         }
+        // The client parameters with no FHIR home (FHIR strings are never empty).
+        for (name, value) in &field.parameters {
+            if ![
+                ITEM_CONTROL_PARAMETER,
+                CHOICE_ORIENTATION_PARAMETER,
+                ENTRY_FORMAT_PARAMETER,
+            ]
+            .contains(&name.as_str())
+            {
+                extensions.push(name_value("parameter", name, value));
+            }
+        }
         if let Some(most) = field.max_length {
             item.insert("maxLength".into(), json!(most));
         }
@@ -556,6 +618,20 @@ impl Context<'_> {
         if let Some(message) = &field.required_message {
             extensions.push(text_extension("required-message", message, language));
         }
+        if let Some(guidance) = &field.guidance_hint {
+            extensions.push(text_extension("guidance-hint", guidance, language));
+        }
+        for (kind, file) in &field.media {
+            let mut file_part = Map::new();
+            file_part.insert("url".into(), json!("file"));
+            put_text(&mut file_part, "valueString", file, language);
+            extensions.push(json!({"url": hale("media"), "extension": [
+                {"url": "kind", "valueCode": kind}, file_part,
+            ]}));
+        }
+        if let Some(prefill) = field.prefill {
+            extensions.push(json!({"url": hale("prefill"), "valueCode": prefill}));
+        }
         // Expressions.
         if let Some(relevant) = &field.relevant {
             match to_enable_when(relevant, repeat, &self.targets) {
@@ -570,6 +646,12 @@ impl Context<'_> {
                     extensions.extend(self.fhirpath(ENABLE_WHEN_EXPRESSION, relevant, repeat));
                 }
             }
+        }
+        if let Some(condition) = &field.required_if {
+            extensions.push(expression(&hale("required-if"), condition));
+        }
+        if let Some(count) = &field.repeat_count {
+            extensions.push(expression(&hale("repeat-count"), count));
         }
         if let Some(calculation) = &field.calculation {
             extensions.push(expression(CALCULATED_EXPRESSION, calculation));
@@ -641,7 +723,9 @@ impl Context<'_> {
                 })
                 .collect();
             if let Some(filter) = &field.choice_filter {
-                extensions.extend(self.options_toggle(filter, choices, &options));
+                // Hale's own filter, read back on import; the FHIRPath toggles are for others.
+                extensions.push(expression(&hale(CHOICE_FILTER), filter));
+                extensions.extend(self.options_toggle(filter, repeat, choices, &options));
             }
             if !options.is_empty() {
                 item.insert("answerOption".into(), Value::Array(options));

@@ -5,9 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use hale_forms::DefinitionError;
-use hale_forms::questionnaire::{export, import};
+use hale_forms_io::questionnaire::{export, import};
 use serde_json::{Value, json};
 
+#[path = "../../hale-forms/tests/common/mod.rs"]
 mod common;
 
 fn now() -> hale_domain::Timestamp {
@@ -301,6 +302,50 @@ fn assert_sane(resource: &Value) {
         }
     }
     check(&resource["item"]);
+    assert_extensions_well_formed(resource);
+}
+
+/// Every extension anywhere in `value` (on items, options, Codings, texts, other extensions)
+/// is a FHIR Extension: a `url` and either exactly one non-empty `value[x]` or nested
+/// extensions, not both (ext-1).
+fn assert_extensions_well_formed(value: &Value) {
+    match value {
+        Value::Object(object) => {
+            for extension in object
+                .get("extension")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let members = extension.as_object().unwrap();
+                assert!(members["url"].as_str().is_some_and(|url| !url.is_empty()));
+                let values: Vec<&Value> = members
+                    .iter()
+                    .filter(|(key, _)| key.starts_with("value"))
+                    .map(|(_, value)| value)
+                    .collect();
+                let nested = members.contains_key("extension");
+                assert!(
+                    values.len() + usize::from(nested) == 1,
+                    "{extension}: one value[x] or nested extensions"
+                );
+                assert!(
+                    values.iter().all(|value| *value != &json!("")),
+                    "{extension}"
+                );
+                assert!(
+                    members.keys().all(|key| key == "url"
+                        || key == "extension"
+                        || key.starts_with("value")
+                        || key.starts_with("_value")),
+                    "{extension}"
+                );
+            }
+            object.values().for_each(assert_extensions_well_formed);
+        }
+        Value::Array(values) => values.iter().for_each(assert_extensions_well_formed),
+        _ => {}
+    }
 }
 
 #[test]
@@ -497,8 +542,8 @@ fn foreign_questionnaire_imports() {
 mod generated {
     use std::collections::BTreeMap;
 
-    use hale_forms::questionnaire::{export, import};
-    use hale_forms::{AppDefinition, Choice, Coding, Field, FieldType, Text};
+    use hale_forms::{AppDefinition, Choice, Coding, Field, FieldType, Prefill, Text};
+    use hale_forms_io::questionnaire::{export, import};
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
@@ -522,14 +567,36 @@ mod generated {
         prop::option::of((-2000i32..2000).prop_map(|n| f64::from(n) / 10.0))
     }
 
+    /// Choices, some with attributes for a choice filter to read (an empty one too).
     fn choices() -> impl Strategy<Value = Vec<Choice>> {
-        prop::collection::vec(text(), 1..4).prop_map(|labels| {
-            labels
+        let attributes = prop::collection::btree_map(
+            prop::sample::select(vec!["state", "tier"]).prop_map(str::to_owned),
+            prop::sample::select(vec!["nsw", "vic", ""]).prop_map(str::to_owned),
+            0..3,
+        );
+        prop::collection::vec((text(), attributes), 1..4).prop_map(|choices| {
+            choices
                 .into_iter()
                 .enumerate()
-                .map(|(index, label)| Choice::new(&format!("c{index}"), label))
+                .map(|(index, (label, attributes))| Choice {
+                    attributes,
+                    ..Choice::new(&format!("c{index}"), label)
+                })
                 .collect()
         })
+    }
+
+    /// A choice filter over the choice's members and an earlier answer: some translate to
+    /// FHIRPath toggles, `regex` does not.
+    fn choice_filter(index: usize) -> impl Strategy<Value = Option<String>> {
+        prop::option::of((0usize..4, 0..index.max(1)).prop_map(
+            move |(shape, earlier)| match shape {
+                0 => String::from("state = 'nsw'"),
+                1 if index > 0 => format!("tier = ${{f{earlier}}} or name = 'c0'"),
+                2 => String::from("regex(label, '^[A-M]')"),
+                _ => String::from("name != 'c1' and state != ''"),
+            },
+        ))
     }
 
     /// Relevance over earlier fields: some map to enableWhen, some stay expressions.
@@ -617,7 +684,11 @@ mod generated {
             choices in choices(),
             use_list in any::<bool>(),
             relevant in relevance(index),
+            filter in choice_filter(index),
+            guidance in prop::option::of(text()),
+            image in prop::option::of(text()),
             extras in any::<[bool; 6]>(),
+            more in any::<[bool; 3]>(),
             pick in any::<u8>(),
         ) -> Field {
             let mut field = Field::new(&format!("f{index}"), field_type);
@@ -662,6 +733,7 @@ mod generated {
                 } else {
                     field.choices = choices;
                 }
+                field.choice_filter = filter;
             }
             if field_type == FieldType::Calculate {
                 field.calculation = Some(format!("{pick} * 2"));
@@ -684,6 +756,30 @@ mod generated {
             if field.choice_list.is_none() {
                 field.default = default_for(&field, pick);
             }
+            // XLSForm members with no FHIR home.
+            field.guidance_hint = guidance;
+            if let Some(image) = image {
+                field.media.insert(String::from("image"), image);
+            }
+            if more[0] {
+                field.required_if = Some(if index == 0 {
+                    String::from("true()")
+                } else {
+                    format!("${{f{}}} != ''", index - 1)
+                });
+            }
+            if more[2] {
+                field.parameters.insert(String::from("randomize"), String::from("true"));
+                field.parameters.insert(String::from("seed"), String::new());
+            }
+            if more[1] {
+                field.prefill = match field_type {
+                    FieldType::Datetime => Some(Prefill::Start),
+                    FieldType::Date => Some(Prefill::Today),
+                    FieldType::Text => Some(Prefill::Deviceid),
+                    _ => None,
+                };
+            }
             field
         }
     }
@@ -695,7 +791,7 @@ mod generated {
                     (0..count).map(field).collect::<Vec<_>>(),
                     text(),
                     choices(),
-                    any::<[bool; 5]>(),
+                    any::<[bool; 6]>(),
                     prop::option::of(field(count)),
                 )
             })
@@ -722,6 +818,9 @@ mod generated {
                         FieldType::Group
                     };
                     let mut container = Field::new("container", kind);
+                    if flags[5] && kind == FieldType::Repeat {
+                        container.repeat_count = Some(String::from("${f0} + 1"));
+                    }
                     if flags[3] && kind == FieldType::Repeat {
                         container.min_count = Some(1);
                         container.max_count = Some(5);
@@ -774,7 +873,7 @@ fn phq9_imports_lints_clean_and_scores() {
         "/tests/questionnaire_corpus/phq-9.json"
     );
     let resource: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let imported = hale_forms::questionnaire::import_with_notes(&resource).unwrap();
+    let imported = hale_forms_io::questionnaire::import_with_notes(&resource).unwrap();
     let definition = &imported.definition;
     let report = hale_forms::lint(definition);
     assert!(report.errors.is_empty(), "{:#?}", report.errors);
@@ -893,8 +992,159 @@ fn a_choice_filter_is_exported_as_options_toggled_by_fhirpath_where_it_translate
         json!({"language": "text/fhirpath",
                "expression": "('nsw' = %resource.repeat(item).where(linkId = 'state').answer.value)"})
     );
-    // `regex` has no FHIRPath twin here: the filter is not exported (documented as dropped).
+    // `regex` has no FHIRPath twin here: other renderers get no toggles.
     assert!(toggles("town").is_empty());
+    // Hale's own filter and the choices' attributes go in Hale's extensions, so both filters
+    // come back exactly.
+    assert_eq!(import(&resource), Ok(definition));
+}
+
+#[test]
+fn choice_filters_and_attributes_round_trip_on_inline_and_listed_choices() {
+    // Every shared form vector's definition, the choice-filter ones among them.
+    let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../hale-forms/tests/vectors");
+    let mut filtered = 0;
+    for entry in std::fs::read_dir(directory).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let vector: Value = serde_json::from_str(&text).unwrap();
+        let definition =
+            hale_forms::AppDefinition::from_json(&vector["definition"].to_string()).unwrap();
+        if definition
+            .walk()
+            .iter()
+            .any(|(_, f)| f.choice_filter.is_some())
+        {
+            filtered += 1;
+        }
+        let resource = export(&definition);
+        assert_sane(&resource);
+        assert_eq!(import(&resource), Ok(definition), "{}", path.display());
+    }
+    assert!(filtered >= 3, "{filtered} vectors with a choice filter");
+    // Inline choices, single and multiple, with an empty attribute (FHIR strings are never
+    // empty, so it is written without a value) and one the other choice lacks.
+    let definition = hale_forms::AppDefinition::from_json(
+        &json!({"title": "Filters", "fields": [
+            {"name": "region", "type": "text", "label": "Region", "purpose": "p"},
+            {"name": "site", "type": "select_one", "label": "Site",
+             "choices": [
+                {"value": "a", "label": "A", "attributes": {"region": "north", "tier": ""}},
+                {"value": "b", "label": "B", "attributes": {"region": "south"}}],
+             "choice_filter": "region = ${region}"},
+            {"name": "dose", "type": "select_multiple", "label": "Dose",
+             "choices": [
+                {"value": "5", "label": "5", "attributes": {"band": "low"}},
+                {"value": "50", "label": "50", "attributes": {"band": "high"}}],
+             "choice_filter": "band != ${region}"}]})
+        .to_string(),
+    )
+    .unwrap();
+    let resource = export(&definition);
+    assert_sane(&resource);
+    let site = &resource["item"][1];
+    assert_eq!(
+        site["answerOption"][0]["extension"],
+        json!([
+            {"url": "urn:hale:fhir:extension:choice-attribute", "extension": [
+                {"url": "name", "valueString": "region"}, {"url": "value", "valueString": "north"}]},
+            {"url": "urn:hale:fhir:extension:choice-attribute", "extension": [
+                {"url": "name", "valueString": "tier"}]}])
+    );
+    assert!(site["extension"].as_array().unwrap().contains(&json!(
+        {"url": "urn:hale:fhir:extension:choice-filter", "valueExpression": {
+            "language": "text/x-hale-xlsform", "expression": "region = ${region}"}}
+    )));
+    let again = import(&resource).unwrap();
+    assert_eq!(again, definition);
+    // The filter still works after the trip: a choice it does not offer is refused.
+    let form = again.compile().unwrap();
+    assert!(codes(&form, json!({"region": "north", "site": "a"})).is_empty());
+    assert_eq!(
+        codes(&form, json!({"region": "north", "site": "b"})),
+        ["choice_not_offered"]
+    );
+}
+
+#[test]
+fn options_toggled_by_fhirpath_alone_become_a_choice_filter() {
+    let toggle = |codes: &[&str], state: &str| {
+        let mut parts: Vec<Value> = codes
+            .iter()
+            .map(|code| json!({"url": "option", "valueCoding": {"code": code}}))
+            .collect();
+        parts.push(json!({"url": "expression", "valueExpression": {"language": "text/fhirpath",
+            "expression": format!("('{state}' = %resource.repeat(item).where(linkId = 'state').answer.value)")}}));
+        json!({"url": "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-answerOptionsToggleExpression",
+            "extension": parts})
+    };
+    let options: Vec<Value> = ["sydney", "newcastle", "melbourne", "elsewhere"]
+        .iter()
+        .map(|code| json!({"valueCoding": {"code": code}}))
+        .collect();
+    let resource = |toggles: Vec<Value>| {
+        questionnaire(json!([
+            {"linkId": "state", "type": "string", "text": "State"},
+            {"linkId": "city", "type": "choice", "text": "City", "extension": toggles,
+             "answerOption": options}]))
+    };
+    let definition = import(&resource(vec![
+        toggle(&["sydney", "newcastle"], "nsw"),
+        toggle(&["melbourne"], "vic"),
+    ]))
+    .unwrap();
+    assert!(definition.fields[1].choice_filter.is_some());
+    let form = definition.compile().unwrap();
+    for (state, city, offered) in [
+        ("nsw", "sydney", true),
+        ("nsw", "newcastle", true),
+        ("nsw", "melbourne", false),
+        ("vic", "melbourne", true),
+        ("vic", "sydney", false),
+        // A choice no toggle lists is always offered.
+        ("vic", "elsewhere", true),
+    ] {
+        let found = codes(&form, json!({"state": state, "city": city}));
+        assert_eq!(found.is_empty(), offered, "{state} {city}: {found:?}");
+    }
+    // An unanswered question makes the FHIRPath empty, which SDC reads as false.
+    assert_eq!(
+        codes(&form, json!({"city": "sydney"})),
+        ["choice_not_offered"]
+    );
+    assert!(codes(&form, json!({"city": "elsewhere"})).is_empty());
+    // Hale's export keeps the filter read, and reads it back exactly.
+    assert_eq!(import(&export(&definition)), Ok(definition));
+    // What SDC leaves undefined, or names no option of the item, is refused by name.
+    let refused = errors_of(resource(vec![
+        toggle(&["sydney"], "nsw"),
+        toggle(&["sydney"], "vic"),
+    ]));
+    assert!(
+        refused[0]
+            .message
+            .contains("listed by two answerOptionsToggleExpressions"),
+        "{refused:?}"
+    );
+    let refused = errors_of(resource(vec![toggle(&["perth"], "wa")]));
+    assert!(
+        refused[0].message.starts_with(
+            "item 'city': answerOptionsToggleExpression lists an option the item does not offer"
+        ),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn malformed_hale_choice_extensions_are_refused_by_name() {
+    // A malformed attribute is named, not guessed at.
+    assert_refused(
+        json!({"linkId": "pick", "type": "choice", "answerOption": [{"valueCoding": {"code": "a"},
+            "extension": [{"url": "urn:hale:fhir:extension:choice-attribute",
+                "extension": [{"url": "value", "valueString": "x"}]}]}]}),
+        "pick",
+        "choice-attribute extension has no name",
+    );
 }
 
 #[test]
@@ -1001,7 +1251,7 @@ fn lint_findings_name_the_link_id_they_come_from() {
          "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-unit",
                         "valueCoding": {"system": "http://unitsofmeasure.org", "code": "/min"}}]}
     ]));
-    let imported = hale_forms::questionnaire::import_with_notes(&resource).unwrap();
+    let imported = hale_forms_io::questionnaire::import_with_notes(&resource).unwrap();
     let mut report = hale_forms::lint(&imported.definition);
     report.name_link_ids(&imported.definition);
     let warning = &report.warnings[0];
@@ -1023,4 +1273,348 @@ fn lint_findings_name_the_link_id_they_come_from() {
         "{:#?}",
         imported.notes
     );
+}
+
+#[test]
+fn a_contained_value_set_gives_its_codes_as_the_options() {
+    let resource = json!({"resourceType": "Questionnaire", "status": "active", "title": "T",
+        "contained": [
+            {"resourceType": "ValueSet", "id": "severity", "url": "http://example.org/vs/severity",
+             "status": "active", "expansion": {"timestamp": "2026-01-01", "contains": [
+                {"system": "http://snomed.info/sct", "code": "255604002", "display": "Mild",
+                 "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/ordinalValue", "valueDecimal": 1}]},
+                {"abstract": true, "display": "Worse", "contains": [
+                    {"system": "http://snomed.info/sct", "code": "24484000", "display": "Severe",
+                     "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/ordinalValue", "valueDecimal": 3}]}]}]}},
+            {"resourceType": "ValueSet", "id": "yn", "compose": {"include": [
+                {"system": "http://terminology.hl7.org/CodeSystem/v2-0136",
+                 "concept": [{"code": "Y", "display": "Yes"}, {"code": "N"}]}]}}],
+        "item": [
+            {"linkId": "pain", "type": "choice", "text": "Pain", "answerValueSet": "#severity"},
+            {"linkId": "itch", "type": "choice", "text": "Itch", "repeats": true,
+             "answerValueSet": "http://example.org/vs/severity"},
+            {"linkId": "ok", "type": "choice", "text": "OK?", "answerValueSet": "#yn",
+             "enableWhen": [{"question": "pain", "operator": "=",
+                "answerCoding": {"system": "http://snomed.info/sct", "code": "24484000"}}]}]});
+    let definition = import(&resource).unwrap();
+    let pain = &definition.fields[0];
+    let values: Vec<(&str, Option<f64>, Option<&str>)> = pain
+        .choices
+        .iter()
+        .map(|choice| {
+            (
+                choice.value.as_str(),
+                choice.score,
+                choice.system.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        values,
+        [
+            ("255604002", Some(1.0), Some("http://snomed.info/sct")),
+            ("24484000", Some(3.0), Some("http://snomed.info/sct"))
+        ]
+    );
+    // By its canonical URL, the contained set is the same one.
+    assert_eq!(definition.fields[1].choices, pain.choices);
+    let ok = &definition.fields[2];
+    assert_eq!(ok.choices[1].value, "N");
+    assert_eq!(ok.choices[1].label.in_language("en"), "N");
+    assert_eq!(
+        ok.choices[0].system.as_deref(),
+        Some("http://terminology.hl7.org/CodeSystem/v2-0136")
+    );
+    // enableWhen reads the options the set gave.
+    assert_eq!(ok.relevant.as_deref(), Some("${pain} = '24484000'"));
+    // Exported as inline options, which read back the same.
+    let exported = export(&definition);
+    assert!(exported.get("contained").is_none());
+    assert_eq!(
+        exported["item"][0]["answerOption"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(import(&exported), Ok(definition));
+}
+
+#[test]
+fn value_sets_hale_cannot_read_are_refused_by_name() {
+    let with = |contained: Value, value_set: &str| {
+        json!({"resourceType": "Questionnaire", "status": "active", "title": "T",
+            "contained": contained,
+            "item": [{"linkId": "q", "type": "choice", "answerValueSet": value_set}]})
+    };
+    let messages = |resource: Value| -> Vec<(String, String)> {
+        errors_of(resource)
+            .into_iter()
+            .map(|error| (error.path, error.message))
+            .collect()
+    };
+    let listed = json!([{"resourceType": "ValueSet", "id": "vs",
+        "expansion": {"contains": [{"code": "a"}]}}]);
+    // A canonical URL Hale would have to fetch.
+    let refused = messages(with(listed.clone(), "http://example.org/vs"));
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].0, "$.item[0]");
+    assert!(
+        refused[0]
+            .1
+            .starts_with("item 'q': answerValueSet by canonical URL")
+    );
+    // A contained id that is not there.
+    let refused = messages(with(listed, "#other"));
+    assert!(
+        refused[0]
+            .1
+            .contains("names no ValueSet the Questionnaire contains")
+    );
+    // A compose that needs expanding, and a contained resource that is no ValueSet.
+    let refused = messages(with(
+        json!([
+            {"resourceType": "ValueSet", "id": "vs", "compose": {"include": [
+                {"system": "http://snomed.info/sct", "filter": [{"property": "concept", "op": "is-a", "value": "404684003"}]}]}},
+            {"resourceType": "Patient", "id": "someone"}]),
+        "#vs",
+    ));
+    let paths: Vec<&str> = refused.iter().map(|(path, _)| path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["$.contained[0]", "$.contained[1]", "$.item[0]"],
+        "{refused:?}"
+    );
+    assert!(
+        refused[0]
+            .1
+            .contains("member 'filter', which is not supported: it needs a terminology server")
+    );
+    assert!(refused[1].1.contains("other than a ValueSet or a Binary"));
+    // An image that only display-only rendering shows is dropped with a note.
+    let imported = hale_forms_io::questionnaire::import_with_notes(&json!({
+        "resourceType": "Questionnaire", "status": "active", "title": "T",
+        "contained": [{"resourceType": "Binary", "id": "image1", "contentType": "image/png", "data": "AA=="}],
+        "item": [{"linkId": "n", "type": "display", "text": "Look"}]}))
+    .unwrap();
+    let notes: Vec<(&str, &str)> = imported
+        .notes
+        .iter()
+        .map(|note| (note.path.as_str(), note.code))
+        .collect();
+    assert_eq!(notes, [("$.contained[0]", "fhir_contained_dropped")]);
+    // Two contained resources with one id are refused.
+    let refused = messages(
+        json!({"resourceType": "Questionnaire", "status": "active", "title": "T",
+        "contained": [{"resourceType": "Binary", "id": "x"}, {"resourceType": "Binary", "id": "x"}]}),
+    );
+    assert_eq!(
+        refused,
+        [(
+            String::from("$.contained[1]"),
+            String::from("two contained resources have one id")
+        )]
+    );
+    // Options in STU3's member are named as such.
+    assert_refused(
+        json!({"linkId": "old", "type": "choice", "option": [{"valueCoding": {"code": "a"}}]}),
+        "old",
+        "FHIR STU3",
+    );
+}
+
+#[test]
+fn a_large_contained_value_set_named_by_many_items_is_refused_not_copied_unbounded() {
+    // One code with a 1 MiB display: each item naming the set would get a copy of it.
+    let display = "x".repeat(1024 * 1024);
+    let resource = |items: usize| {
+        json!({"resourceType": "Questionnaire", "status": "active", "title": "T",
+            "contained": [{"resourceType": "ValueSet", "id": "big",
+                "expansion": {"contains": [{"code": "c", "display": display}]}}],
+            "item": (0..items)
+                .map(|n| json!({"linkId": format!("q{n}"), "type": "choice", "answerValueSet": "#big"}))
+                .collect::<Vec<_>>()})
+    };
+    // Fifteen copies fit the 16 MiB bound; seventeen do not.
+    assert_eq!(import(&resource(15)).unwrap().fields.len(), 15);
+    let errors = errors_of(resource(17));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].path, "$.contained");
+    assert!(
+        errors[0]
+            .message
+            .contains("more than 16777216 bytes of options")
+    );
+}
+
+mod hostile_value_sets {
+    use hale_forms_io::questionnaire::import;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    /// JSON of every type, with the members a ValueSet reader looks at among the keys.
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            "[a-z#]{0,4}".prop_map(Value::String),
+            Just(json!("ValueSet")),
+            Just(json!("#vs")),
+        ];
+        leaf.prop_recursive(4, 48, 5, |inner| {
+            let key = prop::sample::select(vec![
+                "resourceType",
+                "id",
+                "url",
+                "expansion",
+                "contains",
+                "compose",
+                "include",
+                "concept",
+                "code",
+                "display",
+                "system",
+                "abstract",
+                "extension",
+                "filter",
+            ]);
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(key.prop_map(str::to_owned), inner, 0..5)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_contained_value_set_is_read_or_refused_without_a_panic(
+            contained in any_json(),
+            named in prop_oneof![Just(json!("#vs")), any_json()],
+        ) {
+            let resource = json!({"resourceType": "Questionnaire", "status": "active",
+                "title": "T", "contained": [contained.clone(), {"resourceType": "ValueSet",
+                    "id": "vs", "expansion": contained}],
+                "item": [{"linkId": "q", "type": "choice", "answerValueSet": named}]});
+            if let Err(errors) = import(&resource) {
+                prop_assert!(errors.iter().all(|error| !error.message.is_empty()));
+            }
+        }
+    }
+}
+
+#[test]
+fn an_answer_integer_holding_text_is_refused_naming_the_answer_that_fits() {
+    // As in LHC-Forms' own enableWhen test form: a date (or time) option compared with an
+    // `answerInteger` that holds the date as text, which R4 does not allow.
+    for (kind, option, fitting) in [
+        ("date", json!({"valueDate": "2022-09"}), "answerDate"),
+        ("time", json!({"valueTime": "13:30:00"}), "answerTime"),
+    ] {
+        let text = option.as_object().unwrap().values().next().unwrap().clone();
+        let errors = errors_of(questionnaire(json!([
+            {"linkId": "when", "type": kind, "answerOption": [option]},
+            {"linkId": "then", "type": "string",
+             "enableWhen": [{"question": "when", "operator": "=", "answerInteger": text}]}])));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(
+            errors[0].message,
+            format!(
+                "item 'then': enableWhen answerInteger is not a JSON integer, which R4 requires; question 'when' is answered by {fitting}"
+            )
+        );
+    }
+}
+
+/// Drops Hale's own choice filters from an exported Questionnaire, leaving the SDC toggles
+/// another tool would read; returns how many it dropped and how many items had toggles.
+fn strip_hale_filters(items: &mut Value) -> (usize, usize) {
+    let (mut dropped, mut toggled) = (0, 0);
+    for item in items.as_array_mut().into_iter().flatten() {
+        if let Some(extensions) = item.get_mut("extension").and_then(Value::as_array_mut) {
+            let before = extensions.len();
+            extensions
+                .retain(|extension| extension["url"] != "urn:hale:fhir:extension:choice-filter");
+            dropped += before - extensions.len();
+            if extensions.iter().any(|extension| {
+                extension["url"]
+                    .as_str()
+                    .is_some_and(|url| url.ends_with("answerOptionsToggleExpression"))
+            }) {
+                toggled += 1;
+            }
+        }
+        if let Some(children) = item.get_mut("item") {
+            let (more_dropped, more_toggled) = strip_hale_filters(children);
+            dropped += more_dropped;
+            toggled += more_toggled;
+        }
+    }
+    (dropped, toggled)
+}
+
+#[test]
+fn the_fhirpath_toggles_hale_exports_filter_as_hale_does() {
+    // Every vector with a choice filter whose every filter has FHIRPath toggles: read back
+    // from the toggles alone, as another tool's Questionnaire, it judges the vector's
+    // answers as the original does.
+    let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../hale-forms/tests/vectors");
+    let mut compared = 0;
+    for entry in std::fs::read_dir(directory).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let vector: Value = serde_json::from_str(&text).unwrap();
+        let definition =
+            hale_forms::AppDefinition::from_json(&vector["definition"].to_string()).unwrap();
+        let mut resource = export(&definition);
+        let (dropped, toggled) = strip_hale_filters(&mut resource["item"]);
+        if dropped == 0 || dropped != toggled {
+            continue;
+        }
+        let foreign = import(&resource).unwrap();
+        let answers = vector["answers"].clone();
+        let judged = |definition: &hale_forms::AppDefinition| {
+            let mut found = codes(&definition.compile().unwrap(), answers.clone());
+            found.sort_unstable();
+            found
+        };
+        assert_eq!(judged(&foreign), judged(&definition), "{text}");
+        compared += 1;
+    }
+    assert!(compared >= 2, "{compared} vectors compared");
+}
+
+#[test]
+fn a_choice_filter_reading_a_row_gets_no_fhirpath_toggles() {
+    // FHIRPath reads a question of a repeat in every row: a filter in a row reading its own
+    // row has no toggles (Hale's own filter still comes back), one reading a top field has.
+    let definition = hale_forms::AppDefinition::from_json(
+        &json!({"title": "Rows", "fields": [
+            {"name": "top", "type": "text", "label": "Top", "purpose": "p"},
+            {"name": "rows", "type": "repeat", "label": "Rows", "children": [
+                {"name": "kind", "type": "text", "label": "Kind", "purpose": "p"},
+                {"name": "by_row", "type": "select_one", "label": "By row",
+                 "choices": [{"value": "a", "label": "A"}, {"value": "b", "label": "B"}],
+                 "choice_filter": "name = ${kind}"},
+                {"name": "by_top", "type": "select_one", "label": "By top",
+                 "choices": [{"value": "a", "label": "A"}, {"value": "b", "label": "B"}],
+                 "choice_filter": "name = ${top}"}]}]})
+        .to_string(),
+    )
+    .unwrap();
+    let resource = export(&definition);
+    let toggles = |index: usize| {
+        resource["item"][1]["item"][index]["extension"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|extension| {
+                extension["url"]
+                    .as_str()
+                    .is_some_and(|url| url.ends_with("answerOptionsToggleExpression"))
+            })
+            .count()
+    };
+    assert_eq!((toggles(1), toggles(2)), (0, 2));
+    assert_eq!(import(&resource), Ok(definition));
 }

@@ -5,8 +5,9 @@
 
 use hale_domain::Timestamp;
 use hale_forms::AppDefinition;
-use hale_forms::xlsform::{import_csv, import_xlsx};
+use hale_forms_io::xlsform::{import_csv, import_xlsx};
 
+#[path = "../../hale-forms/tests/common/mod.rs"]
 mod common;
 
 use common::{SAMPLES, examples, import_sample_csv, sheet_text};
@@ -177,7 +178,7 @@ fn ten_mistakes_are_all_reported_with_their_cells() {
     assert_eq!(from_xlsx.len(), errors.len());
 }
 
-/// Regenerates `examples/*.xlsx` from the CSV sheets: `cargo test -p hale-forms --test xlsform
+/// Regenerates `examples/*.xlsx` from the CSV sheets: `cargo test -p hale-forms-io --test xlsform
 /// -- --ignored write_sample_workbooks`.
 #[test]
 #[ignore]
@@ -636,11 +637,11 @@ fn lint_findings_name_the_cell_they_come_from() {
         text,why,Why,,,\n\
         integer,pulse,Pulse,,/min,8867-4\n";
     let settings = "form_title,default_language\nPulse,en\n";
-    let (app, map) = hale_forms::xlsform::import_csv_mapped(
+    let (app, map) = hale_forms_io::xlsform::import_csv_mapped(
         survey,
         None,
         Some(settings),
-        &hale_forms::xlsform::ImportLimits::default(),
+        &hale_forms_io::xlsform::ImportLimits::default(),
     )
     .unwrap();
     let mut report = hale_forms::lint(&app);
@@ -666,9 +667,9 @@ fn lint_findings_name_the_cell_they_come_from() {
     assert_eq!(map.cell("$.title"), "settings!A2");
     assert_eq!(map.cell("$.fields[1].unit"), "survey!E3");
     // The same sheets as a workbook name the same cells.
-    let (_, from_xlsx) = hale_forms::xlsform::import_xlsx_mapped(
+    let (_, from_xlsx) = hale_forms_io::xlsform::import_xlsx_mapped(
         &workbook(&[("survey", survey), ("settings", settings)]),
-        &hale_forms::xlsform::ImportLimits::default(),
+        &hale_forms_io::xlsform::ImportLimits::default(),
     )
     .unwrap();
     assert_eq!(from_xlsx.cell("$.fields[0].purpose"), "survey!D2");

@@ -56,11 +56,17 @@ pub(crate) const CHOICE_ORIENTATION: &str =
 pub(crate) const ENTRY_FORMAT: &str = "http://hl7.org/fhir/StructureDefinition/entryFormat";
 pub(crate) const VARIABLE: &str = "http://hl7.org/fhir/StructureDefinition/variable";
 pub(crate) const ANSWER_OPTIONS_TOGGLE_EXPRESSION: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-answerOptionsToggleExpression";
+pub(crate) const ANSWER_EXPRESSION: &str =
+    "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-answerExpression";
 pub(crate) const INITIAL_EXPRESSION: &str =
     "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-initialExpression";
 pub(crate) const ORDINAL_VALUE: &str = "http://hl7.org/fhir/StructureDefinition/ordinalValue";
 pub(crate) const ITEM_WEIGHT: &str = "http://hl7.org/fhir/StructureDefinition/itemWeight";
 pub(crate) const FHIRPATH: &str = "text/fhirpath";
+
+/// Hale's extension naming one attribute of a choice, and the one holding a choice filter.
+pub(crate) const CHOICE_ATTRIBUTE: &str = "choice-attribute";
+pub(crate) const CHOICE_FILTER: &str = "choice-filter";
 
 /// Where display-only extensions are kept: as the field's client parameters.
 pub(crate) const ITEM_CONTROL_PARAMETER: &str = "item-control";

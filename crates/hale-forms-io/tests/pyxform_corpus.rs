@@ -12,7 +12,7 @@ mod md_table;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use hale_forms::xlsform::{ImportLimits, import_tables};
+use hale_forms_io::xlsform::{ImportLimits, import_tables};
 
 /// Refusals that are design decisions, documented in docs/app-format.md ("XLSForm import"):
 /// a form pyxform accepts and Hale refuses with one of these is not counted against the

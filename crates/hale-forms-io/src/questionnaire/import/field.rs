@@ -129,13 +129,7 @@ impl Importer {
                 "answerOption" if field_type.is_select() => options = Some(value),
                 "initial" => initial = Some(value),
                 "item" => {}
-                "answerValueSet" => fail(
-                    &mut self.errors,
-                    UNSUPPORTED,
-                    String::from(
-                        "answerValueSet references are not supported: list the options inline as answerOption",
-                    ),
-                ),
+                "answerValueSet" => fail(&mut self.errors, UNSUPPORTED, super::no_options(object)),
                 other => fail(
                     &mut self.errors,
                     UNSUPPORTED,
@@ -145,6 +139,7 @@ impl Importer {
         }
         let mut default_text = None;
         let mut unit_options = Vec::new();
+        let mut toggles = Vec::new();
         if let Some(extensions) = object.get("extension") {
             let Some(extensions) = extensions.as_array() else {
                 fail(
@@ -169,6 +164,14 @@ impl Importer {
                 ) && !super::is_hale_expression(extension)
                     && has_hale(url)
                 {
+                    continue;
+                }
+                // Beside Hale's choice filter, the FHIRPath toggles are its twin; without it,
+                // they are read as one once the options are known.
+                if url == ANSWER_OPTIONS_TOGGLE_EXPRESSION {
+                    if !has_hale(&hale(CHOICE_FILTER)) {
+                        toggles.push(extension);
+                    }
                     continue;
                 }
                 match self.item_extension(
@@ -261,6 +264,12 @@ impl Importer {
                         );
                     }
                 }
+                Err(message) => fail(&mut self.errors, UNSUPPORTED, message),
+            }
+        }
+        if !toggles.is_empty() {
+            match self.toggles_filter(&toggles, &field) {
+                Ok(filter) => field.choice_filter = Some(filter),
                 Err(message) => fail(&mut self.errors, UNSUPPORTED, message),
             }
         }
@@ -369,6 +378,7 @@ fn answer_list(mut question: Field, answer: Option<String>) -> Field {
     list.answer_list = true;
     list.link_id = question.link_id.take();
     list.relevant = question.relevant.take();
+    list.repeat_count = question.repeat_count.take();
     list.min_count = question.min_count.take();
     list.max_count = question.max_count.take();
     // A list's default is its first rows (from `initial` or Hale's default extension).

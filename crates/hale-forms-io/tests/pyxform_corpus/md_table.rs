@@ -2,7 +2,7 @@
 //! into in-memory sheets, the way pyxform's own test helper reads them: cells trimmed, `\|`
 //! an escaped bar, empty rows dropped, separator rows (`|---|`) skipped.
 
-use hale_forms::xlsform::{ImportLimits, Table};
+use hale_forms_io::xlsform::{ImportLimits, Table};
 
 /// The cells of one table line, or `None` for a line that is not a table row.
 fn row_cells(line: &str) -> Option<Vec<Option<String>>> {

@@ -1,14 +1,16 @@
-//! The parts of an item: Hale and FHIR extensions, options, initial values, codes.
+//! The parts of an item: Hale and FHIR extensions, initial values, codes (its choices are
+//! read in `choices.rs`).
 
 use serde_json::{Map, Value, json};
 
 use super::super::text::get_text;
 use super::super::*;
-use super::{Importer, hale_expression, number, option_value, string, ucum_code};
-use crate::definition::{Choice, ChoiceType, Field, FieldType, News2Mapping, Text};
+use super::choices::name_value;
+use super::{Importer, hale_expression, number, string, ucum_code};
+use crate::definition::{Field, FieldType, News2Mapping};
 
 /// Sets a single-valued member once.
-fn once<T>(slot: &mut Option<T>, value: T, what: &str) -> Result<(), String> {
+pub(super) fn once<T>(slot: &mut Option<T>, value: T, what: &str) -> Result<(), String> {
     if slot.is_some() {
         return Err(format!("{what} is given twice"));
     }
@@ -16,7 +18,7 @@ fn once<T>(slot: &mut Option<T>, value: T, what: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn value_string(extension: &Value, what: &str) -> Result<String, String> {
+pub(super) fn value_string(extension: &Value, what: &str) -> Result<String, String> {
     extension
         .get("valueString")
         .and_then(string)
@@ -28,6 +30,11 @@ fn value_code(extension: &Value, what: &str) -> Result<String, String> {
         .get("valueCode")
         .and_then(string)
         .ok_or_else(|| format!("{what} extension needs a valueCode"))
+}
+
+/// A Hale extension holding one of Hale's own expressions (`valueExpression`).
+fn own_expression(extension: &Value, name: &str) -> Result<String, String> {
+    hale_expression(extension).map_err(|message| format!("{name} extension {message}"))
 }
 
 impl Importer {
@@ -181,6 +188,41 @@ impl Importer {
                 Some("default") => {
                     once(default_text, value_string(extension, "default")?, "default")?;
                 }
+                Some(CHOICE_FILTER) if field.field_type.is_select() => {
+                    let filter = own_expression(extension, CHOICE_FILTER)?;
+                    once(&mut field.choice_filter, filter, CHOICE_FILTER)?;
+                }
+                Some(name @ "required-if") => {
+                    once(
+                        &mut field.required_if,
+                        own_expression(extension, name)?,
+                        name,
+                    )?;
+                }
+                Some(name @ "repeat-count") => {
+                    once(
+                        &mut field.repeat_count,
+                        own_expression(extension, name)?,
+                        name,
+                    )?;
+                }
+                Some("guidance-hint") => {
+                    let guidance = get_text(object, "valueString", language)?.ok_or_else(|| {
+                        String::from("guidance-hint extension needs a valueString")
+                    })?;
+                    once(&mut field.guidance_hint, guidance, "guidance-hint")?;
+                }
+                Some("media") => self.media(extension, field)?,
+                Some("parameter") => {
+                    let (name, value) = name_value(extension, "parameter")?;
+                    once_parameter(field, &name, value)?;
+                }
+                Some("prefill") => {
+                    let code = value_code(extension, "prefill")?;
+                    let prefill = serde_json::from_value(Value::String(code))
+                        .map_err(|_| String::from("prefill extension names no Hale prefill"))?;
+                    once(&mut field.prefill, prefill, "prefill")?;
+                }
                 Some("choice-list") if field.field_type.is_select() => {
                     let name = value_string(extension, "choice-list")?;
                     if !self.lists.contains_key(&name) {
@@ -198,6 +240,36 @@ impl Importer {
             },
         }
         Ok(None)
+    }
+
+    fn media(&self, extension: &Value, field: &mut Field) -> Result<(), String> {
+        let (mut kind, mut file) = (None, None);
+        for part in extension
+            .get("extension")
+            .and_then(Value::as_array)
+            .ok_or_else(|| String::from("Hale media extension has no parts"))?
+        {
+            let object = part
+                .as_object()
+                .ok_or_else(|| String::from("a media part is not an object"))?;
+            match part.get("url").and_then(Value::as_str) {
+                Some("kind") => once(&mut kind, value_code(part, "a media kind")?, "media kind")?,
+                Some("file") => once(
+                    &mut file,
+                    get_text(object, "valueString", &self.language)?
+                        .ok_or_else(|| String::from("a media file needs a valueString"))?,
+                    "media file",
+                )?,
+                _ => return Err(String::from("Hale media extension has an unknown part")),
+            }
+        }
+        let (Some(kind), Some(file)) = (kind, file) else {
+            return Err(String::from("Hale media extension needs a kind and a file"));
+        };
+        if field.media.insert(kind, file).is_some() {
+            return Err(String::from("one kind of media is given twice"));
+        }
+        Ok(())
     }
 
     fn constraint(&self, extension: &Value, field: &mut Field) -> Result<(), String> {
@@ -244,139 +316,6 @@ impl Importer {
             }
         }
         Ok(())
-    }
-
-    /// `answerOption` into choices (or a choice list) and `initialSelected` into the default;
-    /// returns the display-only option extensions it dropped.
-    pub(super) fn options(
-        &self,
-        options: &Value,
-        field: &mut Field,
-    ) -> Result<Vec<String>, String> {
-        let options = options
-            .as_array()
-            .ok_or_else(|| String::from("answerOption is not an array"))?;
-        let mut choices = Vec::new();
-        let mut selected = Vec::new();
-        let mut dropped = Vec::new();
-        let member = match field.choice_type {
-            None => "valueCoding",
-            Some(ChoiceType::String) => "valueString",
-            Some(ChoiceType::Integer) => "valueInteger",
-            Some(ChoiceType::Date) => "valueDate",
-            Some(ChoiceType::Time) => "valueTime",
-        };
-        for option in options {
-            let object = option
-                .as_object()
-                .ok_or_else(|| String::from("an answerOption is not an object"))?;
-            let mut choice = if let Some(coding) = object.get("valueCoding") {
-                if field.choice_type.is_some() {
-                    return Err(String::from(
-                        "an item with valueCoding options among others of another kind is not supported",
-                    ));
-                }
-                self.coding_choice(Some(coding))?
-            } else if let Some(text) = object.get("valueString") {
-                let text =
-                    string(text).ok_or_else(|| String::from("valueString is not a string"))?;
-                let label = get_text(object, "valueString", &self.language)?
-                    .unwrap_or_else(|| Text::Plain(text.clone()));
-                match field.choice_type {
-                    Some(ChoiceType::String) => Choice::new(&option_value(&text), label),
-                    // On a choice item, a string option is its own code.
-                    None => Choice::new(&text, label),
-                    Some(_) => {
-                        return Err(String::from(
-                            "an item whose options are of several kinds is not supported",
-                        ));
-                    }
-                }
-            } else if let Some(value) = object.get(member).filter(|_| field.choice_type.is_some()) {
-                let value = match value {
-                    Value::String(text) => text.clone(),
-                    Value::Number(number) if number.is_i64() => number.to_string(),
-                    _ => return Err(format!("{member} is not a {member}")),
-                };
-                let label = if object.get(member).is_some_and(Value::is_string) {
-                    get_text(object, member, &self.language)?
-                } else {
-                    None
-                };
-                Choice::new(&value, label.unwrap_or_else(|| Text::Plain(value.clone())))
-            } else {
-                return Err(format!(
-                    "an answerOption that is not a {member} is not supported here (valueReference and mixed kinds are not)"
-                ));
-            };
-            for (key, value) in object {
-                match key.as_str() {
-                    "valueString" | "valueCoding" | "valueInteger" | "valueDate" | "valueTime"
-                    | "_valueString" | "_valueInteger" | "_valueDate" | "_valueTime" | "id" => {}
-                    "initialSelected" => {
-                        if value == &Value::Bool(true) {
-                            selected.push(Value::String(choice.value.clone()));
-                        }
-                    }
-                    "extension" => {
-                        for extension in value.as_array().map(Vec::as_slice).unwrap_or_default() {
-                            let url = extension.get("url").and_then(Value::as_str).unwrap_or("");
-                            match url {
-                                ORDINAL_VALUE | ITEM_WEIGHT => {
-                                    let score = extension
-                                        .get("valueDecimal")
-                                        .or_else(|| extension.get("valueInteger"))
-                                        .and_then(Value::as_f64)
-                                        .ok_or_else(|| {
-                                            String::from("an option's score needs a valueDecimal")
-                                        })?;
-                                    once(&mut choice.score, score, "an option's score")?;
-                                }
-                                url if DROPPED_ITEM_EXTENSIONS.contains(&url)
-                                    || DISPLAY_ONLY_TEXT_EXTENSIONS.contains(&url) =>
-                                {
-                                    dropped.push(url.rsplit('/').next().unwrap_or(url).to_owned());
-                                }
-                                other => {
-                                    return Err(format!(
-                                        "answerOption extension '{other}' is not supported"
-                                    ));
-                                }
-                            }
-                        }
-                    }
-                    other => return Err(format!("answerOption member '{other}' is not supported")),
-                }
-            }
-            choices.push(choice);
-        }
-        if !selected.is_empty() {
-            if field.default.is_some() {
-                return Err(String::from("has both initialSelected and a default"));
-            }
-            field.default = Some(match field.field_type {
-                FieldType::SelectOne if selected.len() == 1 => selected.remove(0),
-                FieldType::SelectOne => {
-                    return Err(String::from(
-                        "a single choice item has more than one initialSelected option",
-                    ));
-                }
-                _ => Value::Array(selected),
-            });
-        }
-        match &field.choice_list {
-            Some(name) => {
-                if self.lists.get(name) != Some(&choices) {
-                    return Err(format!(
-                        "answerOption differs from choice list '{name}' that the item names"
-                    ));
-                }
-            }
-            None => field.choices = choices,
-        }
-        dropped.sort();
-        dropped.dedup();
-        Ok(dropped)
     }
 }
 
