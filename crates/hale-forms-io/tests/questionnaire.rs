@@ -1002,7 +1002,8 @@ fn a_choice_filter_is_exported_as_options_toggled_by_fhirpath_where_it_translate
 #[test]
 fn choice_filters_and_attributes_round_trip_on_inline_and_listed_choices() {
     // Every shared form vector's definition, the choice-filter ones among them.
-    let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../hale-forms/tests/vectors");
+    let directory =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../hale-forms/tests/vectors");
     let mut filtered = 0;
     for entry in std::fs::read_dir(directory).unwrap() {
         let path = entry.unwrap().path();
@@ -1559,7 +1560,8 @@ fn the_fhirpath_toggles_hale_exports_filter_as_hale_does() {
     // Every vector with a choice filter whose every filter has FHIRPath toggles: read back
     // from the toggles alone, as another tool's Questionnaire, it judges the vector's
     // answers as the original does.
-    let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../hale-forms/tests/vectors");
+    let directory =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../hale-forms/tests/vectors");
     let mut compared = 0;
     for entry in std::fs::read_dir(directory).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
