@@ -1620,3 +1620,62 @@ fn a_choice_filter_reading_a_row_gets_no_fhirpath_toggles() {
     assert_eq!((toggles(1), toggles(2)), (0, 2));
     assert_eq!(import(&resource), Ok(definition));
 }
+
+#[test]
+fn a_value_set_expansion_nested_past_the_item_depth_is_refused() {
+    let nested = |levels: usize| {
+        let mut contains = json!([{"system": "http://example.org/cs", "code": "leaf"}]);
+        for level in 0..levels {
+            contains = json!([{"abstract": true, "display": format!("level {level}"), "contains": contains}]);
+        }
+        json!({"resourceType": "Questionnaire", "status": "active", "title": "T",
+            "contained": [{"resourceType": "ValueSet", "id": "deep", "expansion": {"contains": contains}}],
+            "item": [{"linkId": "q", "type": "choice", "text": "Q", "answerValueSet": "#deep"}]})
+    };
+    let limit = hale_forms_io::questionnaire::MAX_ITEM_DEPTH;
+    let at_limit = import(&nested(limit)).unwrap();
+    assert_eq!(at_limit.fields[0].choices[0].value, "leaf");
+    let refused = errors_of(nested(limit + 1));
+    assert!(
+        refused
+            .iter()
+            .any(|error| error.message.contains("nests deeper than")),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn a_toggle_has_one_expression_and_no_term_for_unlisted_options_when_every_option_is_listed() {
+    let toggle = |codes: &[&str], expressions: &[&str]| {
+        let mut parts: Vec<Value> = codes
+            .iter()
+            .map(|code| json!({"url": "option", "valueCoding": {"code": code}}))
+            .collect();
+        for expression in expressions {
+            parts.push(json!({"url": "expression", "valueExpression": {"language": "text/fhirpath",
+                "expression": format!("('{expression}' = %resource.repeat(item).where(linkId = 'state').answer.value)")}}));
+        }
+        json!({"url": "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-answerOptionsToggleExpression",
+            "extension": parts})
+    };
+    let resource = |toggles: Vec<Value>| {
+        questionnaire(json!([
+            {"linkId": "state", "type": "string", "text": "State"},
+            {"linkId": "city", "type": "choice", "text": "City", "extension": toggles,
+             "answerOption": [{"valueCoding": {"code": "sydney"}}, {"valueCoding": {"code": "melbourne"}}]}]))
+    };
+    let two = errors_of(resource(vec![toggle(&["sydney"], &["nsw", "vic"])]));
+    assert!(
+        two[0]
+            .message
+            .contains("a part other than option and one expression"),
+        "{two:?}"
+    );
+    let every = import(&resource(vec![
+        toggle(&["sydney"], &["nsw"]),
+        toggle(&["melbourne"], &["vic"]),
+    ]))
+    .unwrap();
+    let filter = every.fields[1].choice_filter.clone().unwrap();
+    assert!(!filter.contains("not("), "{filter}");
+}

@@ -18,7 +18,7 @@ mod relevance;
 mod text;
 
 pub use export::export;
-pub use import::{Imported, import, import_with_notes};
+pub use import::{Imported, MAX_ITEM_DEPTH, import, import_with_notes};
 
 /// The expression language of Hale's own XLSForm-style expressions inside FHIR `Expression`s.
 pub const HALE_EXPRESSION_LANGUAGE: &str = "text/x-hale-xlsform";
