@@ -265,12 +265,20 @@ impl Core {
         };
         self.audited::<crate::policy::BuildApps, _>(context, "app.import", target, async {
             let (definition, lint) = Self::read_upload(context, source).await?;
-            let name = name.unwrap_or_else(|| {
-                definition
-                    .title
-                    .in_language(&definition.default_language)
-                    .to_owned()
-            });
+            let name = match name {
+                Some(name) => name,
+                None => {
+                    let title = definition.title.in_language(&definition.default_language);
+                    if title.trim().is_empty() {
+                        return Err(CoreError::invalid(
+                            "name",
+                            "name_required",
+                            "the upload has no title (form_title or form_id): name the app with ?name=",
+                        ));
+                    }
+                    title.to_owned()
+                }
+            };
             let stored = self
                 .create_app(
                     context,

@@ -55,6 +55,28 @@ async fn hostile_uploads_get_a_problem_while_the_server_keeps_answering() {
                 "no other request was answered while an upload was being parsed"
             );
             for (name, reply) in uploads.await.unwrap() {
+                if name == "deeply nested" {
+                    // Unknown elements between two rows are passed over without recursion,
+                    // however deep: what is left is a survey with no fields, which XLSForm
+                    // allows. Lint reads it with no error; an import of it has no title to
+                    // name the app by, and asks for a name. The server kept answering.
+                    if reply.body.get("publishable").is_some() {
+                        assert!(reply.status.is_success(), "{name}: {:?}", reply.body);
+                        assert_eq!(reply.body["errors"], json!([]), "{name}: {:?}", reply.body);
+                    } else {
+                        assert_problem(
+                            &reply,
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            "validation_failed",
+                        );
+                        assert_eq!(
+                            reply.body["errors"][0]["code"], "name_required",
+                            "{:?}",
+                            reply.body
+                        );
+                    }
+                    continue;
+                }
                 assert!(
                     reply.status.is_client_error(),
                     "{name}: {} {:?}",
