@@ -1679,3 +1679,33 @@ fn a_toggle_has_one_expression_and_no_term_for_unlisted_options_when_every_optio
     let filter = every.fields[1].choice_filter.clone().unwrap();
     assert!(!filter.contains("not("), "{filter}");
 }
+
+#[test]
+fn choices_from_a_repeats_answers_export_as_a_choice_naming_the_field_and_come_back() {
+    let definition = hale_forms::AppDefinition::from_json(
+        r#"{"title":"T","fields":[
+          {"name":"members","type":"repeat","label":"Members","children":[
+            {"name":"person","type":"text","label":"Name"}]},
+          {"name":"head","type":"select_one","label":"Head","choices_from":"person"},
+          {"name":"carers","type":"select_multiple","label":"Carers","choices_from":"person"}]}"#,
+    )
+    .unwrap();
+    definition.compile().unwrap();
+    let back = export(&definition);
+    assert_sane(&back);
+    let head = &back["item"][1];
+    assert_eq!(head["type"], "choice");
+    assert_eq!(back["item"][2]["repeats"], true);
+    assert!(head.get("answerOption").is_none());
+    assert!(
+        head["extension"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(
+                |extension| extension["url"] == "urn:hale:fhir:extension:choices-from"
+                    && extension["valueString"] == "person"
+            )
+    );
+    assert_eq!(import(&back).unwrap(), definition);
+}

@@ -73,6 +73,71 @@ fn daily_vitals_scores_news2() {
     assert_eq!(valid.observations.len(), 6);
 }
 
+/// The codes of the errors validating `answers` at a fixed time gives (none when valid).
+fn validation_codes(
+    form: &hale_forms::CompiledForm,
+    answers: serde_json::Value,
+) -> Vec<&'static str> {
+    let now = Timestamp::parse_rfc3339("2026-01-31T08:00:00Z").unwrap();
+    form.validate(answers.as_object().unwrap(), now)
+        .err()
+        .unwrap_or_default()
+        .iter()
+        .map(|error| error.code)
+        .collect()
+}
+
+#[test]
+fn a_select_of_a_repeat_field_offers_the_rows_answers() {
+    let survey = "type,name,label\n\
+        begin repeat,members,Members\n\
+        text,person,Name\n\
+        end repeat,,\n\
+        select_one ${person},head,Head\n\
+        select_multiple ${person},carers,Carers\n";
+    let definition = import_csv(survey, None, None).unwrap();
+    assert_eq!(definition.fields[1].choices_from.as_deref(), Some("person"));
+    assert_eq!(definition.fields[2].choices_from.as_deref(), Some("person"));
+    assert_eq!(definition.fields[1].choice_list, None);
+    let form = definition.compile().unwrap();
+    let codes = |answers: serde_json::Value| validation_codes(&form, answers);
+    let rows = serde_json::json!([{"person": "Ana"}, {"person": "Ben"}]);
+    assert!(
+        codes(serde_json::json!({"members": rows, "head": "Ben", "carers": ["Ana", "Ben"]}))
+            .is_empty()
+    );
+    assert_eq!(
+        codes(serde_json::json!({"members": rows, "head": "Cleo", "carers": ["Ana", "Cleo"]})),
+        ["choice_not_offered", "choice_not_offered"]
+    );
+    let refused = |survey: &str| {
+        import_csv(survey, None, None)
+            .unwrap_err()
+            .iter()
+            .map(|error| (error.code, error.row, error.column.clone()))
+            .collect::<Vec<_>>()
+    };
+    let repeat = "begin repeat,members,Members,\ntext,person,Name,\nend repeat,,,\n";
+    assert_eq!(
+        refused(&format!(
+            "type,name,label,choice_filter\n{repeat}select_one ${{person}},head,Head,name != ''\n"
+        )),
+        [(
+            "choice_filter_on_repeat_choices",
+            5,
+            String::from("choice_filter")
+        )]
+    );
+    let errors = refused(&format!(
+        "type,name,label,choice_filter\n{repeat}select_one ${{person}} or_other,head,Head,\n"
+    ));
+    assert_eq!(errors[0].0, "or_other_on_repeat_choices");
+    assert_eq!(
+        refused("type,name,label\ntext,person,Name\nselect_one ${person},head,Head\n"),
+        [("invalid_choices_from", 3, String::from("type"))]
+    );
+}
+
 #[test]
 fn rank_orders_every_offered_choice() {
     let survey = "type,name,label,choice_filter,default\n\
@@ -88,15 +153,7 @@ fn rank_orders_every_offered_choice() {
         Some(serde_json::json!(["c", "b", "a"]))
     );
     let form = definition.compile().unwrap();
-    let now = Timestamp::parse_rfc3339("2026-01-31T08:00:00Z").unwrap();
-    let codes = |answers: serde_json::Value| -> Vec<&'static str> {
-        form.validate(answers.as_object().unwrap(), now)
-            .err()
-            .unwrap_or_default()
-            .iter()
-            .map(|error| error.code)
-            .collect()
-    };
+    let codes = |answers: serde_json::Value| validation_codes(&form, answers);
     assert!(
         codes(serde_json::json!({"colour": "red", "order": ["c", "a"], "plain": ["b", "a", "c"]}))
             .is_empty()

@@ -205,7 +205,7 @@ pub fn read_answer(field: &CompiledField, json: &serde_json::Value) -> Result<An
                 "not_a_choice",
                 "the answer must be one choice value",
             ))?;
-            if field.choices.iter().any(|c| c.value == choice) || open_answer(field, choice) {
+            if is_choice(field, choice) {
                 Ok(plain(Value::String(choice.to_owned())))
             } else {
                 Err(problem(
@@ -224,9 +224,7 @@ pub fn read_answer(field: &CompiledField, json: &serde_json::Value) -> Result<An
             let mut seen = HashSet::new();
             let mut values = Vec::with_capacity(picked.len());
             for item in picked {
-                let Some(choice) = item.as_str().filter(|choice| {
-                    field.choices.iter().any(|c| c.value == *choice) || open_answer(field, choice)
-                }) else {
+                let Some(choice) = item.as_str().filter(|choice| is_choice(field, choice)) else {
                     return Err(problem(
                         "invalid_choice",
                         "an answer is not one of the field's choices",
@@ -445,6 +443,16 @@ pub fn same_computed(computed: &Value, submitted: &serde_json::Value) -> bool {
 /// A free-text answer to an open select: non-empty, within the text limit.
 fn open_answer(field: &CompiledField, answer: &str) -> bool {
     field.open && !answer.trim().is_empty() && answer.chars().count() <= MAX_TEXT_LENGTH
+}
+
+/// Whether `answer` can be one of the field's choices: one of its own, a free answer to an
+/// open select, or, for choices from a repeat's answers, a text that a row may have given
+/// (that one did is checked with the rows, in validation).
+fn is_choice(field: &CompiledField, answer: &str) -> bool {
+    let from_rows = field.choices_from.is_some()
+        && !answer.is_empty()
+        && answer.chars().count() <= MAX_TEXT_LENGTH;
+    from_rows || field.choices.iter().any(|c| c.value == answer) || open_answer(field, answer)
 }
 
 #[cfg(test)]

@@ -103,6 +103,46 @@ pub(crate) fn check_choices(choices: &[Choice], path: &str, errors: &mut Vec<Def
     }
 }
 
+/// What a select whose choices are a repeat's answers (`choices_from`) may not have: they are
+/// read from the rows alone, so it is a select_one or select_multiple with no other choices,
+/// no free answer and no filter (which would read each row, not a choice). Where the named
+/// field is and what it answers is checked with the other references.
+fn repeat_choices_problem(field: &Field, push: &mut impl FnMut(&str, &'static str, &str)) {
+    let select = matches!(
+        field.field_type,
+        FieldType::SelectOne | FieldType::SelectMultiple
+    );
+    if !select {
+        push(
+            "choices_from",
+            "choices_on_non_select",
+            "choices_from applies only to select_one and select_multiple fields",
+        );
+    }
+    if !field.choices.is_empty() || field.choice_list.is_some() {
+        push(
+            "choices_from",
+            "choices_and_list",
+            "give choices_from, inline choices or a choice list, only one",
+        );
+    }
+    if field.choice_filter.is_some() {
+        push(
+            "choice_filter",
+            "choice_filter_on_repeat_choices",
+            "a choice_filter on choices from a repeat's answers is not supported",
+        );
+    }
+    // Other types are told that open and choice_type are a select's, with the other checks.
+    if select && (field.open || field.choice_type.is_some()) {
+        push(
+            "open",
+            "choices_on_non_select",
+            "open and choice_type do not apply to choices from a repeat's answers",
+        );
+    }
+}
+
 pub(crate) fn check_field(
     field: &Field,
     path: &str,
@@ -261,7 +301,9 @@ pub(crate) fn check_field(
             (Some(_), None) => {}
         }
     }
-    if kind.is_select() {
+    if field.choices_from.is_some() {
+        repeat_choices_problem(field, &mut push);
+    } else if kind.is_select() {
         match (&field.choice_list, field.choices.is_empty()) {
             (Some(_), false) => push(
                 "choice_list",

@@ -51,6 +51,8 @@ pub struct CompiledField {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub choices: Vec<Choice>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choices_from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub choice_filter: Option<Expr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appearance: Option<String>,
@@ -403,6 +405,7 @@ fn compile_field(
         trigger: field.trigger.clone(),
         default: field.default.clone(),
         choices,
+        choices_from: field.choices_from.clone(),
         choice_filter: parse_choice_filter(field.choice_filter.as_ref(), path, errors),
         appearance: field.appearance.clone(),
         unit: field.unit.clone(),
@@ -477,6 +480,46 @@ fn encloses(fields: &[CompiledField], outer: Option<usize>, inner: Option<usize>
             None => return false,
         }
     }
+}
+
+/// Field types whose answer is one plain value, offered as a choice by a select that names
+/// the field in `choices_from`.
+const REPEAT_SOURCE_TYPES: [FieldType; 4] = [
+    FieldType::Text,
+    FieldType::Integer,
+    FieldType::Decimal,
+    FieldType::SelectOne,
+];
+
+/// Checks that field `target` can give the choices of select `index`: it answers one plain
+/// value in a repeat the select is outside of (inside it, a row would offer itself).
+fn repeat_source(
+    fields: &[CompiledField],
+    index: usize,
+    target: usize,
+    path: &str,
+) -> Result<usize, DefinitionError> {
+    let source = &fields[target];
+    let name = &source.name;
+    if !REPEAT_SOURCE_TYPES.contains(&source.field_type) || source.repeat.is_none() {
+        return Err(error(
+            path,
+            "invalid_choices_from",
+            &format!(
+                "${{{name}}} must be a text, integer, decimal or select_one field inside a repeat"
+            ),
+        ));
+    }
+    if encloses(fields, source.repeat, fields[index].repeat) {
+        return Err(error(
+            path,
+            "invalid_choices_from",
+            &format!(
+                "${{{name}}} is in a repeat that holds this select, whose choices are the other rows' answers"
+            ),
+        ));
+    }
+    Ok(target)
 }
 
 /// Checks every `${ref}`, builds the dependency graph and returns the evaluation order.
@@ -555,6 +598,16 @@ fn check_references(
                 ));
             } else {
                 graph.depends(index, target);
+            }
+        }
+        if let Some(name) = &field.choices_from {
+            let path = format!("{}.choices_from", paths[index]);
+            match resolve(name, &path)
+                .and_then(|target| repeat_source(fields, index, target, &path))
+            {
+                // The select is judged after the rows' answers it offers.
+                Ok(target) => graph.depends(index, target),
+                Err(problem) => errors.push(problem),
             }
         }
         let members = [

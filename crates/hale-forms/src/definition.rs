@@ -312,6 +312,11 @@ pub struct Field {
     /// Name of an app-level choice list, instead of inline choices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub choice_list: Option<String>,
+    /// Name of a field inside a repeat whose answers are the choices, instead of inline
+    /// choices or a list (XLSForm `select_one ${name}`): each row's non-empty answer is one
+    /// choice, its value and label the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choices_from: Option<String>,
     /// Expression deciding, for each choice, whether it is offered (XLSForm `choice_filter`):
     /// bare names read the choice (`name` is its value, `label` its label, other names its
     /// attributes) and `${name}` the answers. A chosen value must pass it.

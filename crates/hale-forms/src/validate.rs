@@ -501,7 +501,18 @@ impl<'a> Run<'a> {
                     .as_ref()
                     .is_none_or(|filter| chosen_are_offered(field, filter, &scope, &value));
                 let ranked = !offered || ranks_every_offered(field, &scope, &value);
-                if !offered {
+                let from_rows = field
+                    .choices_from
+                    .as_ref()
+                    .is_none_or(|source| chosen_from_rows(source, &scope, &value));
+                if !from_rows {
+                    self.error(
+                        path,
+                        "choice_not_offered",
+                        "the answer is not among the answers the repeat's rows gave",
+                    );
+                    value = Value::Null;
+                } else if !offered {
                     self.error(
                         path,
                         "choice_not_offered",
@@ -827,6 +838,36 @@ fn ranks_every_offered(field: &CompiledField, answers: &Scope, value: &Value) ->
     ranked.len() == offered
 }
 
+/// The choices a select offers from the rows of a repeat: each non-empty answer that field
+/// `source` has in the rows seen from `answers`, once, in row order.
+fn repeat_choices(source: &str, answers: &impl Env) -> Vec<String> {
+    let mut offered: Vec<String> = Vec::new();
+    for value in answers.nodes(source) {
+        let text = value.as_string();
+        if !text.is_empty() && !offered.contains(&text) {
+            offered.push(text);
+        }
+    }
+    offered
+}
+
+/// Whether every value chosen is an answer field `source` has in the rows.
+fn chosen_from_rows(source: &str, answers: &Scope, value: &Value) -> bool {
+    let offered = repeat_choices(source, answers);
+    chosen_values(value)
+        .into_iter()
+        .all(|chosen| offered.iter().any(|text| text == chosen))
+}
+
+/// The values an answer to a select chose: none, one or several.
+fn chosen_values(value: &Value) -> Vec<&str> {
+    match value {
+        Value::String(text) => vec![text.as_str()],
+        Value::Multi(values) => values.iter().map(String::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Whether `choice` passes the field's choice filter.
 fn passes(filter: &Expr, choice: &Choice, answers: &Scope, language: &str) -> bool {
     let scope = ChoiceScope {
@@ -846,12 +887,7 @@ fn chosen_are_offered(
     value: &Value,
 ) -> bool {
     let language = answers.run.form.default_language.as_str();
-    let chosen: Vec<&str> = match value {
-        Value::String(text) => vec![text.as_str()],
-        Value::Multi(values) => values.iter().map(String::as_str).collect(),
-        _ => Vec::new(),
-    };
-    chosen.into_iter().all(|chosen| {
+    chosen_values(value).into_iter().all(|chosen| {
         field
             .choices
             .iter()

@@ -780,6 +780,35 @@ fn broken() -> Vec<(&'static str, Value)> {
             {"name": "t", "type": "calculate", "calculation": "${a} + 1"}]}),
         ),
         (
+            "choices-from-outside-repeat",
+            json!({"title": "Broken", "fields": [
+            field(json!({"type": "text"})),
+            {"name": "s", "type": "select_one", "label": "S", "choices_from": "a"}]}),
+        ),
+        (
+            "choices-from-own-repeat",
+            json!({"title": "Broken", "fields": [
+            {"name": "r", "type": "repeat", "children": [field(json!({"type": "text"})),
+            {"name": "s", "type": "select_one", "label": "S", "choices_from": "a"}]}]}),
+        ),
+        (
+            "choices-from-date",
+            json!({"title": "Broken", "fields": [
+            {"name": "r", "type": "repeat", "children": [field(json!({"type": "date"}))]},
+            {"name": "s", "type": "select_multiple", "label": "S", "choices_from": "a"}]}),
+        ),
+        (
+            "choices-from-unknown",
+            one(json!({"type": "select_one", "choices_from": "nope"})),
+        ),
+        (
+            "choices-from-with-filter-and-list",
+            json!({"title": "Broken", "choice_lists": {"l": [{"value": "x", "label": "X"}]}, "fields": [
+            {"name": "r", "type": "repeat", "children": [field(json!({"type": "text"}))]},
+            {"name": "s", "type": "rank", "label": "S", "choices_from": "a", "choice_list": "l",
+             "choice_filter": "name != ''", "open": true}]}),
+        ),
+        (
             "reference-to-group",
             json!({"title": "Broken", "fields": [
             {"name": "g", "type": "group", "children": [field(json!({}))]},

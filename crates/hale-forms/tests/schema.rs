@@ -56,6 +56,7 @@ fn maximal() -> AppDefinition {
         default: Some(json!(1)),
         choices: vec![choice.clone()],
         choice_list: Some("l".to_owned()),
+        choices_from: Some("c".to_owned()),
         choice_filter: Some("state = 'nsw'".to_owned()),
         trigger: vec!["c".to_owned()],
         appearance: Some("minimal".to_owned()),

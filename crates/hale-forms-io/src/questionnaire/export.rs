@@ -688,7 +688,11 @@ impl Context<'_> {
             }
             extensions.push(json!({"url": CONSTRAINT, "extension": parts}));
         }
-        // Choices and default.
+        // Choices and default. Choices from a repeat's answers are the rows' own: the item
+        // lists no option and names the field that gives them.
+        if let Some(source) = &field.choices_from {
+            extensions.push(json!({"url": hale("choices-from"), "valueString": source}));
+        }
         if field.field_type.is_select() {
             let choices = match &field.choice_list {
                 Some(list) => {

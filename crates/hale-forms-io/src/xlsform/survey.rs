@@ -819,7 +819,11 @@ fn read_survey(
         field.unit = optional(cell("unit"));
         field.code = optional(cell("code"));
         field.purpose = optional(cell("purpose"));
-        field.choice_list = list;
+        // `select_one ${name}` offers the answers a repeat's rows gave to `name`.
+        match list.as_deref().and_then(repeat_source) {
+            Some(source) => field.choices_from = Some(source.to_owned()),
+            None => field.choice_list = list,
+        }
         field.choice_filter = optional(cell("choice_filter"));
         match triggers(&cell("trigger")) {
             // A group or repeat has no value to set: the reference converter accepts a
@@ -833,6 +837,15 @@ fn read_survey(
                 "invalid_trigger",
                 "a trigger names the questions that set this field: ${name}, or several separated by spaces or commas",
             ),
+        }
+        if or_other && field.choices_from.is_some() {
+            importer.error(
+                "survey",
+                row,
+                "type",
+                "or_other_on_repeat_choices",
+                "or_other cannot be combined with choices from a repeat's answers",
+            );
         }
         if or_other && field.choice_filter.is_some() {
             // The generated `other` choice would have to pass the filter too.
@@ -1047,6 +1060,11 @@ fn references(text: &str) -> Option<Vec<&str>> {
     Some(names)
 }
 
+/// The field named by a select's list written `${name}`: its choices are that field's answers.
+fn repeat_source(list: &str) -> Option<&str> {
+    list.strip_prefix("${")?.strip_suffix('}')
+}
+
 /// Whether a `default` cell is an expression (evaluated when the form opens) rather than a
 /// constant answer: as in the reference converter, one that refers to a field, calls a
 /// function, or uses arithmetic (`1 + 1`, `2*3`, `7 div 2`, a `-` standing alone, a union `|`
@@ -1102,7 +1120,7 @@ pub(super) fn locate(
         .next()
         .unwrap_or("");
     let column = match member {
-        "" | "children" | "choices" | "choice_list" | "min_count" => "type",
+        "" | "children" | "choices" | "choice_list" | "choices_from" | "min_count" => "type",
         "step" => "parameters",
         "required_if" => "required",
         "default_expression" => "default",

@@ -9,7 +9,7 @@
  * @typedef {{value: string, label: Text}} Choice
  * @typedef {{name: string, type: string, label?: Text, hint?: Text, required?: boolean,
  *   required_message?: Text, constraint?: string, constraint_message?: Text, relevant?: string,
- *   calculation?: string, default?: unknown, choices?: Choice[], choice_list?: string,
+ *   calculation?: string, default?: unknown, choices?: Choice[], choice_list?: string, choices_from?: string,
  *   appearance?: string, unit?: string, accepted_units?: string[], code?: string,
  *   min?: number, max?: number, step?: number, children?: Field[], min_count?: number,
  *   max_count?: number, repeat_count?: string, required_if?: string, read_only?: boolean,

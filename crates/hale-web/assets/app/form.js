@@ -349,6 +349,7 @@ function drawControl(field, row, context) {
     const output = h('output', { id: context.id, class: 'calculated', 'aria-describedby': context.describedBy });
     return { element: output, focusTarget: output, inputs: [], grouped: false, output };
   }
+  if (field.choices_from) return rowChoiceControl(field, row, context);
   if (field.type === 'select_one' || field.type === 'select_multiple' || field.type === 'boolean') {
     return choiceControl(field, row, context);
   }
@@ -402,7 +403,6 @@ function stepCount(field) {
  * @returns {Control}
  */
 function choiceControl(field, row, context) {
-  const multiple = field.type === 'select_multiple';
   /** @type {{value: unknown, label: string}[]} */
   let options;
   if (field.type === 'boolean') {
@@ -416,12 +416,28 @@ function choiceControl(field, row, context) {
   } else {
     options = choicesOf(context.definition, field).map((choice) => ({ value: choice.value, label: context.say(choice.label) }));
   }
-  const name = context.id;
+  const element = h('div', { class: field.type === 'range' ? 'choices scale' : 'choices' });
+  const inputs = drawChoices(element, options, field, row, context);
+  return { element, focusTarget: inputs[0] ?? element, inputs, grouped: true };
+}
+
+/**
+ * Draws `options` into `element` as radio buttons (checkboxes for a select_multiple), checked
+ * as the row's answer says, and returns their inputs.
+ * @param {HTMLElement} element
+ * @param {{value: unknown, label: string}[]} options
+ * @param {Field} field
+ * @param {Record<string, unknown>} row
+ * @param {ControlContext} context
+ * @returns {HTMLInputElement[]}
+ */
+function drawChoices(element, options, field, row, context) {
+  const multiple = field.type === 'select_multiple';
+  const current = row[field.name];
   const inputs = options.map((option, index) => {
-    const current = row[field.name];
     const checked = multiple ? Array.isArray(current) && current.includes(option.value) : current === option.value;
-    const input = h('input', {
-      type: multiple ? 'checkbox' : 'radio', name, id: `${context.id}-${index}`, value: String(option.value),
+    return /** @type {HTMLInputElement} */ (h('input', {
+      type: multiple ? 'checkbox' : 'radio', name: context.id, id: `${context.id}-${index}`, value: String(option.value),
       checked, 'aria-describedby': context.describedBy,
       onchange: () => {
         if (!multiple) return context.setAnswer(option.value);
@@ -429,12 +445,35 @@ function choiceControl(field, row, context) {
         context.setAnswer(chosen.length > 0 ? chosen : undefined);
       },
       onblur: context.leave,
-    });
-    return input;
+    }));
   });
-  const element = h('div', { class: field.type === 'range' ? 'choices scale' : 'choices' },
-    inputs.map((input, index) => h('label', { class: 'choice', for: input.id }, input, h('span', {}, options[index].label))));
-  return { element, focusTarget: inputs[0] ?? element, inputs, grouped: true };
+  replace(element, inputs.map((input, index) => h('label', { class: 'choice', for: input.id }, input, h('span', {}, options[index].label))));
+  return inputs;
+}
+
+/**
+ * A select whose choices are a repeat's answers (`choices_from`): radio buttons or checkboxes
+ * for the answers the rows give now, redrawn when they change. The answer is left as it is:
+ * one no row gives any more is refused when the form is checked.
+ * @param {Field} field
+ * @param {Record<string, unknown>} row
+ * @param {ControlContext} context
+ * @returns {Control}
+ */
+function rowChoiceControl(field, row, context) {
+  const element = h('div', { class: 'choices', id: context.id });
+  /** @type {HTMLElement[]} kept as one list, which the view reads on every refresh */
+  const inputs = [];
+  /** @type {string[]} */
+  let offered = [];
+  /** @param {string[]} choices */
+  const offer = (choices) => {
+    if (choices.length === offered.length && choices.every((value, index) => offered[index] === value)) return;
+    offered = choices;
+    const options = choices.map((value) => ({ value, label: value }));
+    inputs.splice(0, inputs.length, ...drawChoices(element, options, field, row, context));
+  };
+  return { element, focusTarget: element, inputs, grouped: true, offer };
 }
 
 /**

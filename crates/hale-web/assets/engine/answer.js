@@ -101,10 +101,21 @@ function isTime(text) {
 const openAnswer = (field, answer) => field.open && trim(answer) !== '' && charCount(answer) <= MAX_TEXT_LENGTH;
 
 /**
+ * For choices from a repeat's answers, a text that a row may have given (that one did is
+ * checked with the rows, in validation).
+ * @param {CompiledField} field
+ * @param {string} answer
+ */
+const fromRows = (field, answer) => field.choices_from !== undefined && answer !== '' && charCount(answer) <= MAX_TEXT_LENGTH;
+
+/**
+ * Whether `choice` can be one of the field's choices: one of its own, a free answer to an
+ * open select, or a text a repeat's row may have given.
  * @param {CompiledField} field
  * @param {string} choice
  */
-const isChoice = (field, choice) => field.choices.some((known) => known.value === choice) || openAnswer(field, choice);
+const isChoice = (field, choice) => fromRows(field, choice)
+  || field.choices.some((known) => known.value === choice) || openAnswer(field, choice);
 
 /**
  * @param {CompiledField} field

@@ -108,6 +108,31 @@ const PREFILL_TYPES = /** @type {Record<string, string>} */ ({
 const given = (value) => value !== undefined && value !== null;
 
 /**
+ * What a select whose choices are a repeat's answers (`choices_from`) may not have: they are
+ * read from the rows alone, so it is a select_one or select_multiple with no other choices, no
+ * free answer and no filter (which would read each row, not a choice). Where the named field is
+ * and what it answers is checked with the other references.
+ * @param {Field} field
+ * @param {(member: string, code: string, message: string) => void} push
+ */
+function repeatChoicesProblem(field, push) {
+  const select = field.type === 'select_one' || field.type === 'select_multiple';
+  if (!select) {
+    push('choices_from', 'choices_on_non_select', 'choices_from applies only to select_one and select_multiple fields');
+  }
+  if ((field.choices ?? []).length > 0 || given(field.choice_list)) {
+    push('choices_from', 'choices_and_list', 'give choices_from, inline choices or a choice list, only one');
+  }
+  if (given(field.choice_filter)) {
+    push('choice_filter', 'choice_filter_on_repeat_choices', "a choice_filter on choices from a repeat's answers is not supported");
+  }
+  // Other types are told that open and choice_type are a select's, with the other checks.
+  if (select && (field.open === true || given(field.choice_type))) {
+    push('open', 'choices_on_non_select', "open and choice_type do not apply to choices from a repeat's answers");
+  }
+}
+
+/**
  * @param {Field} field
  * @param {string} path
  * @param {any} app
@@ -191,7 +216,9 @@ export function checkField(field, path, app, errors) {
     }
   }
   const inlineChoices = field.choices ?? [];
-  if (select) {
+  if (given(field.choices_from)) {
+    repeatChoicesProblem(field, push);
+  } else if (select) {
     if (given(field.choice_list) && inlineChoices.length > 0) {
       push('choice_list', 'choices_and_list', 'give inline choices or a choice list, not both');
     } else if (given(field.choice_list)) {

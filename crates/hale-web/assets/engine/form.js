@@ -42,6 +42,7 @@ const FORMAT = 'hale.app/1';
  * @property {string[]} trigger fields whose change alone sets this one
  * @property {unknown} default
  * @property {Choice[]} choices
+ * @property {string | undefined} choices_from a field in a repeat whose rows' answers are the choices
  * @property {Expr | undefined} choice_filter decides, per choice, whether it is offered
  * @property {string | undefined} appearance
  * @property {string | undefined} unit
@@ -113,7 +114,7 @@ const APP_MEMBERS = /** @type {Record<string, string>} */ ({
 const FIELD_MEMBERS = /** @type {Record<string, string>} */ ({
   name: 'string', type: 'type', label: TEXT, hint: TEXT, required: 'bool', required_message: TEXT,
   constraint: 'string', constraint_message: TEXT, relevant: 'string', calculation: 'string', trigger: 'strings', default: 'any',
-  choices: 'choices', choice_list: 'string', choice_filter: 'string', appearance: 'string', unit: 'string', accepted_units: 'strings',
+  choices: 'choices', choice_list: 'string', choices_from: 'string', choice_filter: 'string', appearance: 'string', unit: 'string', accepted_units: 'strings',
   code: 'string', purpose: 'string', min: 'number', max: 'number', step: 'number', children: 'fields',
   min_count: 'count', max_count: 'count', answer_list: 'bool', repeat_count: 'string', required_if: 'string',
   read_only: 'bool', default_expression: 'string', guidance_hint: TEXT, media: 'texts', parameters: 'strings_map',
@@ -315,6 +316,7 @@ function compileField({ field, parent, repeat, path }, app, errors) {
     trigger: field.trigger ?? [],
     default: optional(field.default),
     choices: choices.map((/** @type {Choice} */ choice) => ({ ...choice })),
+    choices_from: optional(field.choices_from),
     choice_filter: parseWith(parseChoiceFilter, optional(field.choice_filter), path, 'choice_filter', errors),
     appearance: optional(field.appearance),
     unit: optional(field.unit),
@@ -504,6 +506,29 @@ function encloses(fields, outer, inner) {
   }
 }
 
+/** Field types whose answer is one plain value, offered by a select naming it in `choices_from`. */
+const REPEAT_SOURCE_TYPES = ['text', 'integer', 'decimal', 'select_one'];
+
+/**
+ * Why field `target` cannot give the choices of select `index`, if it cannot: it must answer
+ * one plain value in a repeat the select is outside of (inside it, a row would offer itself).
+ * @param {CompiledField[]} fields
+ * @param {number} index
+ * @param {number} target
+ * @param {string} path
+ * @returns {DefinitionError | undefined}
+ */
+function repeatSourceProblem(fields, index, target, path) {
+  const source = fields[target];
+  if (!REPEAT_SOURCE_TYPES.includes(source.type) || source.repeat === undefined) {
+    return definitionError(path, 'invalid_choices_from', `\${${source.name}} must be a text, integer, decimal or select_one field inside a repeat`);
+  }
+  if (encloses(fields, source.repeat, fields[index].repeat)) {
+    return definitionError(path, 'invalid_choices_from', `\${${source.name}} is in a repeat that holds this select, whose choices are the other rows' answers`);
+  }
+  return undefined;
+}
+
 /**
  * Checks every `${ref}`, builds the dependency graph and returns the evaluation order.
  * @param {CompiledField[]} fields
@@ -561,6 +586,14 @@ function checkReferences(fields, paths, errors) {
       } else {
         dependencies[index].add(target);
       }
+    }
+    if (field.choices_from !== undefined) {
+      const path = `${paths[index]}.choices_from`;
+      const target = resolve(field.choices_from, path);
+      const problem = target === undefined ? undefined : repeatSourceProblem(fields, index, target, path);
+      if (problem) errors.push(problem);
+      // The select is judged after the rows' answers it offers.
+      else if (target !== undefined) dependencies[index].add(target);
     }
     /** @type {[string, Expr | undefined, boolean][]} */
     const members = [

@@ -11,7 +11,7 @@ import { evaluate } from './evaluate.js';
 import { inLanguage } from './form.js';
 import { deriveObservations } from './observe.js';
 import { readsBeyondFields, references } from './parser.js';
-import { DateTimeValue, asNumber, isEmpty, truthy } from './value.js';
+import { DateTimeValue, asNumber, asString, isEmpty, truthy } from './value.js';
 
 /**
  * @typedef {import('./value.js').Value} Value
@@ -59,6 +59,33 @@ function offeredChoices(field, filter, answers, language) {
 }
 
 /**
+ * The values an answer to a select chose: none, one or several.
+ * @param {Value} value
+ * @returns {string[]}
+ */
+function chosenValues(value) {
+  if (typeof value === 'string') return [value];
+  return Array.isArray(value) ? value : [];
+}
+
+/**
+ * The choices a select offers from the rows of a repeat: each non-empty answer that field
+ * `source` has in the rows seen from `answers`, once, in row order.
+ * @param {string} source
+ * @param {Env} answers
+ * @returns {string[]}
+ */
+export function repeatChoices(source, answers) {
+  /** @type {string[]} */
+  const offered = [];
+  for (const value of answers.nodes(source)) {
+    const text = asString(value);
+    if (text !== '' && !offered.includes(text)) offered.push(text);
+  }
+  return offered;
+}
+
+/**
  * Whether every chosen value that is one of the field's choices is offered (a free answer to
  * an open select is no choice, so no filter applies to it).
  * @param {CompiledField} field
@@ -66,11 +93,7 @@ function offeredChoices(field, filter, answers, language) {
  * @param {Value} value
  */
 function chosenAreOffered(field, offered, value) {
-  /** @type {string[]} */
-  let chosen = [];
-  if (typeof value === 'string') chosen = [value];
-  else if (Array.isArray(value)) chosen = value;
-  return chosen.every((one) => !field.choices.some((choice) => choice.value === one) || offered.includes(one));
+  return chosenValues(value).every((one) => !field.choices.some((choice) => choice.value === one) || offered.includes(one));
 }
 
 /**
@@ -441,7 +464,13 @@ class Run {
       }
       instance.questions.push([index, state, submitted === undefined && relevant ? this.errors.length : null]);
       let value = this.answer(id, field, index, submitted, relevant, path);
-      if (field.choice_filter !== undefined) {
+      if (field.choices_from !== undefined) {
+        state.choices = repeatChoices(field.choices_from, this.scope(id, null, field.name));
+        if (!chosenValues(value).every((one) => state.choices?.includes(one))) {
+          this.error(path, 'choice_not_offered', "the answer is not among the answers the repeat's rows gave");
+          value = null;
+        }
+      } else if (field.choice_filter !== undefined) {
         state.choices = offeredChoices(field, field.choice_filter, this.scope(id, null, field.name), form.default_language);
         if (!chosenAreOffered(field, state.choices, value)) {
           this.error(path, 'choice_not_offered', "the answer is not among the choices the field's choice_filter offers");

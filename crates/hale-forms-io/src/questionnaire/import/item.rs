@@ -223,6 +223,10 @@ impl Importer {
                         .map_err(|_| String::from("prefill extension names no Hale prefill"))?;
                     once(&mut field.prefill, prefill, "prefill")?;
                 }
+                Some("choices-from") if field.field_type.is_select() => {
+                    let name = value_string(extension, "choices-from")?;
+                    once(&mut field.choices_from, name, "choices-from")?;
+                }
                 Some("choice-list") if field.field_type.is_select() => {
                     let name = value_string(extension, "choice-list")?;
                     if !self.lists.contains_key(&name) {

@@ -262,7 +262,9 @@ fn hale_type(item: &Map<String, Value>) -> Result<(FieldType, Option<ChoiceType>
                 .and_then(Value::as_str)
                 .unwrap_or("")
         });
-    let options = item.contains_key("answerOption");
+    // Hale's choices from a repeat's answers list no option: the named field's rows give them.
+    let from_rows = kind == "choice" && !extensions_named(item, &hale("choices-from")).is_empty();
+    let options = item.contains_key("answerOption") || from_rows;
     let select = if repeats {
         FieldType::SelectMultiple
     } else {
