@@ -118,15 +118,34 @@ fn a_select_of_a_repeat_field_offers_the_rows_answers() {
             .collect::<Vec<_>>()
     };
     let repeat = "begin repeat,members,Members,\ntext,person,Name,\nend repeat,,,\n";
+    // A filter passes rows: `${name}` of the repeat reads the row, a bare name nothing.
+    let filtered = import_csv(
+        &format!("type,name,label,choice_filter\n{repeat}select_one ${{person}},head,Head,${{person}} != 'Ana'\n"),
+        None,
+        None,
+    )
+    .unwrap()
+    .compile()
+    .unwrap();
+    assert_eq!(
+        validation_codes(
+            &filtered,
+            serde_json::json!({"members": rows, "head": "Ana"})
+        ),
+        ["choice_not_offered"]
+    );
+    assert!(
+        validation_codes(
+            &filtered,
+            serde_json::json!({"members": rows, "head": "Ben"})
+        )
+        .is_empty()
+    );
     assert_eq!(
         refused(&format!(
             "type,name,label,choice_filter\n{repeat}select_one ${{person}},head,Head,name != ''\n"
         )),
-        [(
-            "choice_filter_on_repeat_choices",
-            5,
-            String::from("choice_filter")
-        )]
+        [("expression_syntax", 5, String::from("choice_filter"))]
     );
     let errors = refused(&format!(
         "type,name,label,choice_filter\n{repeat}select_one ${{person}} or_other,head,Head,\n"

@@ -104,9 +104,9 @@ pub(crate) fn check_choices(choices: &[Choice], path: &str, errors: &mut Vec<Def
 }
 
 /// What a select whose choices are a repeat's answers (`choices_from`) may not have: they are
-/// read from the rows alone, so it is a select_one or select_multiple with no other choices,
-/// no free answer and no filter (which would read each row, not a choice). Where the named
-/// field is and what it answers is checked with the other references.
+/// read from the rows alone, so it is a select_one or select_multiple with no other choices and
+/// no free answer. Where the named field is and what it answers is checked with the other
+/// references.
 fn repeat_choices_problem(field: &Field, push: &mut impl FnMut(&str, &'static str, &str)) {
     let select = matches!(
         field.field_type,
@@ -124,13 +124,6 @@ fn repeat_choices_problem(field: &Field, push: &mut impl FnMut(&str, &'static st
             "choices_from",
             "choices_and_list",
             "give choices_from, inline choices or a choice list, only one",
-        );
-    }
-    if field.choice_filter.is_some() {
-        push(
-            "choice_filter",
-            "choice_filter_on_repeat_choices",
-            "a choice_filter on choices from a repeat's answers is not supported",
         );
     }
     // Other types are told that open and choice_type are a select's, with the other checks.

@@ -406,7 +406,12 @@ fn compile_field(
         default: field.default.clone(),
         choices,
         choices_from: field.choices_from.clone(),
-        choice_filter: parse_choice_filter(field.choice_filter.as_ref(), path, errors),
+        // Over a repeat's answers the filter passes rows, read by `${name}`, not choices.
+        choice_filter: if field.choices_from.is_some() {
+            parse_expression(field.choice_filter.as_ref(), path, "choice_filter", errors)
+        } else {
+            parse_choice_filter(field.choice_filter.as_ref(), path, errors)
+        },
         appearance: field.appearance.clone(),
         unit: field.unit.clone(),
         accepted_units: field.accepted_units.clone(),
@@ -600,13 +605,18 @@ fn check_references(
                 graph.depends(index, target);
             }
         }
+        // The level whose rows give the select's choices: its filter reads one row there.
+        let mut row_level = None;
         if let Some(name) = &field.choices_from {
             let path = format!("{}.choices_from", paths[index]);
             match resolve(name, &path)
                 .and_then(|target| repeat_source(fields, index, target, &path))
             {
                 // The select is judged after the rows' answers it offers.
-                Ok(target) => graph.depends(index, target),
+                Ok(target) => {
+                    graph.depends(index, target);
+                    row_level = fields[target].repeat;
+                }
                 Err(problem) => errors.push(problem),
             }
         }
@@ -643,7 +653,9 @@ fn check_references(
                 }
                 // `count(${q})`, `sum(${q})`, … read a repeat's rows from outside it; one value
                 // is there only in the row being evaluated or one that encloses it.
+                let in_row = member == "choice_filter" && row_level == target_field.repeat;
                 if target_field.repeat.is_some()
+                    && !in_row
                     && !encloses(fields, target_field.repeat, field.repeat)
                     && scalar.contains(&name)
                 {

@@ -103,23 +103,43 @@ impl Scope<'_> {
     /// Every node of `field` (field `index`) under `instance` through the repeats `chain`, in
     /// document order: the field's value in each row, or nothing (`Null`) for a repeat's rows.
     fn collect(&self, instance: usize, chain: &[usize], index: usize, out: &mut Vec<Value>) {
-        let instances = &self.run.instances;
-        let Some((&repeat, rest)) = chain.split_first() else {
-            let field = &self.run.form.fields[index];
-            out.push(if field.field_type == FieldType::Repeat {
+        let field = &self.run.form.fields[index];
+        let mut rows = Vec::new();
+        self.collect_rows(instance, chain, &mut rows);
+        out.extend(rows.into_iter().map(|row| {
+            if field.field_type == FieldType::Repeat {
                 Value::Null
             } else {
-                instances[instance]
+                self.run.instances[row]
                     .values
                     .get(&field.name)
                     .cloned()
                     .unwrap_or(Value::Null)
-            });
+            }
+        }));
+    }
+
+    /// Every row under `instance` through the repeats `chain`, in document order (`instance`
+    /// itself for an empty chain).
+    fn collect_rows(&self, instance: usize, chain: &[usize], out: &mut Vec<usize>) {
+        let Some((&repeat, rest)) = chain.split_first() else {
+            out.push(instance);
             return;
         };
-        for &row in instances[instance].rows.get(&repeat).into_iter().flatten() {
-            self.collect(row, rest, index, out);
+        let rows = self.run.instances[instance].rows.get(&repeat);
+        for &row in rows.into_iter().flatten() {
+            self.collect_rows(row, rest, out);
         }
+    }
+
+    /// The rows that hold field `index` as seen from this scope: those of the enclosing rows
+    /// being evaluated, in document order.
+    fn rows_holding(&self, index: usize) -> Vec<usize> {
+        let chain = self.multipliers(index);
+        let (at, depth) = self.bound(&chain);
+        let mut rows = Vec::new();
+        self.collect_rows(at, &chain[depth..], &mut rows);
+        rows
     }
 
     /// How far the repeats `chain` follow the rows being evaluated: the instance they lead
@@ -496,15 +516,17 @@ impl<'a> Run<'a> {
                 }
                 let mut value = self.answer(id, field, index, submitted, relevant, path.clone());
                 let scope = self.scope(id, &field.name);
-                let offered = field
-                    .choice_filter
-                    .as_ref()
-                    .is_none_or(|filter| chosen_are_offered(field, filter, &scope, &value));
+                // A filter on choices from a repeat's answers passes rows, with them.
+                let offered = field.choices_from.is_some()
+                    || field
+                        .choice_filter
+                        .as_ref()
+                        .is_none_or(|filter| chosen_are_offered(field, filter, &scope, &value));
                 let ranked = !offered || ranks_every_offered(field, &scope, &value);
                 let from_rows = field
                     .choices_from
                     .as_ref()
-                    .is_none_or(|source| chosen_from_rows(source, &scope, &value));
+                    .is_none_or(|source| chosen_from_rows(field, source, &scope, &value));
                 if !from_rows {
                     self.error(
                         path,
@@ -763,6 +785,53 @@ fn path_of(prefix: &str, name: &str) -> String {
     format!("{prefix}{name}")
 }
 
+/// A choice filter's view of one row of a repeat whose answers are a select's choices: the
+/// fields of that repeat (level `level`) and its position read the row, everything else reads
+/// as the select's own expressions do.
+struct RowScope<'a> {
+    row: &'a Scope<'a>,
+    own: &'a Scope<'a>,
+    level: Option<usize>,
+}
+
+impl RowScope<'_> {
+    /// The scope that reads `field`.
+    fn side(&self, field: &str) -> &Scope<'_> {
+        let form = self.own.run.form;
+        match form.index_of(field) {
+            Some(index) if form.fields[index].repeat == self.level => self.row,
+            _ => self.own,
+        }
+    }
+}
+
+impl Env for RowScope<'_> {
+    fn value(&self, field: &str) -> Value {
+        self.side(field).value(field)
+    }
+    fn current(&self) -> Value {
+        Value::Null
+    }
+    fn now(&self) -> DateTimeValue {
+        self.own.now()
+    }
+    fn nodes(&self, field: &str) -> Vec<Value> {
+        self.side(field).nodes(field)
+    }
+    fn indexed_repeat(&self, field: &str, rows: &[(&str, f64)]) -> Value {
+        self.own.indexed_repeat(field, rows)
+    }
+    fn position(&self) -> Value {
+        self.row.position()
+    }
+    fn choice_label(&self, field: &str, value: &str) -> Value {
+        self.own.choice_label(field, value)
+    }
+    fn random_site(&self) -> (String, String) {
+        self.own.random_site()
+    }
+}
+
 /// A choice filter's view of one choice: the answers as the select's own expressions see
 /// them, and the choice's members as bare names.
 struct ChoiceScope<'a> {
@@ -839,21 +908,35 @@ fn ranks_every_offered(field: &CompiledField, answers: &Scope, value: &Value) ->
 }
 
 /// The choices a select offers from the rows of a repeat: each non-empty answer that field
-/// `source` has in the rows seen from `answers`, once, in row order.
-fn repeat_choices(source: &str, answers: &impl Env) -> Vec<String> {
+/// `source` has in the rows seen from `answers` whose row passes the select's choice filter,
+/// once, in row order.
+fn repeat_choices(source: &str, filter: Option<&Expr>, answers: &Scope) -> Vec<String> {
+    let run = answers.run;
+    let Some(index) = run.form.index_of(source) else {
+        return Vec::new();
+    };
     let mut offered: Vec<String> = Vec::new();
-    for value in answers.nodes(source) {
-        let text = value.as_string();
-        if !text.is_empty() && !offered.contains(&text) {
+    for row in answers.rows_holding(index) {
+        let in_row = run.scope(row, answers.field);
+        let passes = filter.is_none_or(|filter| {
+            let scope = RowScope {
+                row: &in_row,
+                own: answers,
+                level: run.form.fields[index].repeat,
+            };
+            evaluate(filter, &scope).truthy()
+        });
+        let text = in_row.value_from(row, source).as_string();
+        if passes && !text.is_empty() && !offered.contains(&text) {
             offered.push(text);
         }
     }
     offered
 }
 
-/// Whether every value chosen is an answer field `source` has in the rows.
-fn chosen_from_rows(source: &str, answers: &Scope, value: &Value) -> bool {
-    let offered = repeat_choices(source, answers);
+/// Whether every value chosen is an answer field `source` has in the rows its filter passes.
+fn chosen_from_rows(field: &CompiledField, source: &str, answers: &Scope, value: &Value) -> bool {
+    let offered = repeat_choices(source, field.choice_filter.as_ref(), answers);
     chosen_values(value)
         .into_iter()
         .all(|chosen| offered.iter().any(|text| text == chosen))

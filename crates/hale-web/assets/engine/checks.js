@@ -109,9 +109,9 @@ const given = (value) => value !== undefined && value !== null;
 
 /**
  * What a select whose choices are a repeat's answers (`choices_from`) may not have: they are
- * read from the rows alone, so it is a select_one or select_multiple with no other choices, no
- * free answer and no filter (which would read each row, not a choice). Where the named field is
- * and what it answers is checked with the other references.
+ * read from the rows alone, so it is a select_one or select_multiple with no other choices and
+ * no free answer. Where the named field is and what it answers is checked with the other
+ * references.
  * @param {Field} field
  * @param {(member: string, code: string, message: string) => void} push
  */
@@ -122,9 +122,6 @@ function repeatChoicesProblem(field, push) {
   }
   if ((field.choices ?? []).length > 0 || given(field.choice_list)) {
     push('choices_from', 'choices_and_list', 'give choices_from, inline choices or a choice list, only one');
-  }
-  if (given(field.choice_filter)) {
-    push('choice_filter', 'choice_filter_on_repeat_choices', "a choice_filter on choices from a repeat's answers is not supported");
   }
   // Other types are told that open and choice_type are a select's, with the other checks.
   if (select && (field.open === true || given(field.choice_type))) {

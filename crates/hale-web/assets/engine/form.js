@@ -317,7 +317,10 @@ function compileField({ field, parent, repeat, path }, app, errors) {
     default: optional(field.default),
     choices: choices.map((/** @type {Choice} */ choice) => ({ ...choice })),
     choices_from: optional(field.choices_from),
-    choice_filter: parseWith(parseChoiceFilter, optional(field.choice_filter), path, 'choice_filter', errors),
+    // Over a repeat's answers the filter passes rows, read by `${name}`, not choices.
+    choice_filter: optional(field.choices_from) === undefined
+      ? parseWith(parseChoiceFilter, optional(field.choice_filter), path, 'choice_filter', errors)
+      : expression('choice_filter'),
     appearance: optional(field.appearance),
     unit: optional(field.unit),
     accepted_units: field.accepted_units ?? [],
@@ -587,13 +590,19 @@ function checkReferences(fields, paths, errors) {
         dependencies[index].add(target);
       }
     }
+    // The level whose rows give the select's choices: its filter reads one row there.
+    /** @type {number | undefined | null} */
+    let rowLevel = null;
     if (field.choices_from !== undefined) {
       const path = `${paths[index]}.choices_from`;
       const target = resolve(field.choices_from, path);
       const problem = target === undefined ? undefined : repeatSourceProblem(fields, index, target, path);
       if (problem) errors.push(problem);
-      // The select is judged after the rows' answers it offers.
-      else if (target !== undefined) dependencies[index].add(target);
+      else if (target !== undefined) {
+        // The select is judged after the rows' answers it offers.
+        dependencies[index].add(target);
+        rowLevel = fields[target].repeat;
+      }
     }
     /** @type {[string, Expr | undefined, boolean][]} */
     const members = [
@@ -617,7 +626,8 @@ function checkReferences(fields, paths, errors) {
         }
         // `count(${q})`, `sum(${q})`, … read a repeat's rows from outside it; one value is
         // there only in the row being evaluated or one that encloses it.
-        if (targetField.repeat !== undefined && !encloses(fields, targetField.repeat, field.repeat) && scalar.has(name)) {
+        const inRow = member === 'choice_filter' && rowLevel === targetField.repeat;
+        if (targetField.repeat !== undefined && !inRow && !encloses(fields, targetField.repeat, field.repeat) && scalar.has(name)) {
           errors.push(definitionError(
             path,
             'reference_into_repeat',

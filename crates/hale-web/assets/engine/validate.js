@@ -69,23 +69,6 @@ function chosenValues(value) {
 }
 
 /**
- * The choices a select offers from the rows of a repeat: each non-empty answer that field
- * `source` has in the rows seen from `answers`, once, in row order.
- * @param {string} source
- * @param {Env} answers
- * @returns {string[]}
- */
-export function repeatChoices(source, answers) {
-  /** @type {string[]} */
-  const offered = [];
-  for (const value of answers.nodes(source)) {
-    const text = asString(value);
-    if (text !== '' && !offered.includes(text)) offered.push(text);
-  }
-  return offered;
-}
-
-/**
  * Whether every chosen value that is one of the field's choices is offered (a free answer to
  * an open select is no choice, so no filter applies to it).
  * @param {CompiledField} field
@@ -251,12 +234,98 @@ class Run {
    * @param {Value[]} out
    */
   collect(instance, chain, index, out) {
+    const field = this.form.fields[index];
+    /** @type {number[]} */
+    const rows = [];
+    this.collectRows(instance, chain, rows);
+    for (const row of rows) out.push(field.type === 'repeat' ? null : (this.instances[row].values.get(field.name) ?? null));
+  }
+
+  /**
+   * Every row under `instance` through the repeats `chain`, in document order (`instance`
+   * itself for an empty chain).
+   * @param {number} instance
+   * @param {number[]} chain
+   * @param {number[]} out
+   */
+  collectRows(instance, chain, out) {
     if (chain.length === 0) {
-      const field = this.form.fields[index];
-      out.push(field.type === 'repeat' ? null : (this.instances[instance].values.get(field.name) ?? null));
+      out.push(instance);
       return;
     }
-    for (const row of this.instances[instance].rows.get(chain[0]) ?? []) this.collect(row, chain.slice(1), index, out);
+    for (const row of this.instances[instance].rows.get(chain[0]) ?? []) this.collectRows(row, chain.slice(1), out);
+  }
+
+  /**
+   * How far the repeats `chain` follow the rows of `instance`: the instance they lead to and
+   * how many of them are bound.
+   * @param {number} instance
+   * @param {number[]} chain
+   * @returns {[number, number]}
+   */
+  bound(instance, chain) {
+    const trail = this.instances[instance].trail;
+    let at = 0;
+    let depth = 0;
+    while (depth < chain.length && depth < trail.length && trail[depth][0] === chain[depth]) {
+      at = trail[depth][2];
+      depth += 1;
+    }
+    return [at, depth];
+  }
+
+  /**
+   * The rows that hold field `index` as seen from `instance`: those of the enclosing rows being
+   * evaluated, in document order.
+   * @param {number} instance
+   * @param {number} index
+   * @returns {number[]}
+   */
+  rowsHolding(instance, index) {
+    const chain = this.multipliers(index);
+    const [at, depth] = this.bound(instance, chain);
+    /** @type {number[]} */
+    const rows = [];
+    this.collectRows(at, chain.slice(depth), rows);
+    return rows;
+  }
+
+  /**
+   * The choices a select offers from the rows of a repeat: each non-empty answer that field
+   * `source` has in the rows seen from `instance` whose row passes the select's choice filter,
+   * once, in row order. The filter reads the fields of that repeat and its position in the
+   * row, everything else as the select's own expressions do.
+   * @param {number} instance
+   * @param {CompiledField} field
+   * @param {string} source
+   * @returns {string[]}
+   */
+  repeatChoices(instance, field, source) {
+    const index = this.form.index.get(source);
+    if (index === undefined) return [];
+    const level = this.form.fields[index].repeat;
+    const own = this.scope(instance, null, field.name);
+    /** @type {string[]} */
+    const offered = [];
+    for (const row of this.rowsHolding(instance, index)) {
+      const inRow = this.scope(row, null, field.name);
+      /** @param {string} name */
+      const side = (name) => {
+        const at = this.form.index.get(name);
+        return at !== undefined && this.form.fields[at].repeat === level ? inRow : own;
+      };
+      const filter = field.choice_filter;
+      const passes = filter === undefined || truthy(evaluate(filter, {
+        ...own,
+        value: (name) => side(name).value(name),
+        current: () => null,
+        nodes: (name) => side(name).nodes(name),
+        position: () => inRow.position(),
+      }));
+      const text = asString(this.valueFrom(row, source));
+      if (passes && text !== '' && !offered.includes(text)) offered.push(text);
+    }
+    return offered;
   }
 
   /**
@@ -277,12 +346,7 @@ class Run {
         const index = form.index.get(field);
         if (index === undefined) return [null];
         const chain = this.multipliers(index);
-        let at = 0;
-        let depth = 0;
-        while (depth < chain.length && depth < trail.length && trail[depth][0] === chain[depth]) {
-          at = trail[depth][2];
-          depth += 1;
-        }
+        const [at, depth] = this.bound(instance, chain);
         // Inside the field's own row (or the top): its one value.
         if (depth === chain.length) return [this.valueFrom(at, field)];
         /** @type {Value[]} */
@@ -465,7 +529,7 @@ class Run {
       instance.questions.push([index, state, submitted === undefined && relevant ? this.errors.length : null]);
       let value = this.answer(id, field, index, submitted, relevant, path);
       if (field.choices_from !== undefined) {
-        state.choices = repeatChoices(field.choices_from, this.scope(id, null, field.name));
+        state.choices = this.repeatChoices(id, field, field.choices_from);
         if (!chosenValues(value).every((one) => state.choices?.includes(one))) {
           this.error(path, 'choice_not_offered', "the answer is not among the answers the repeat's rows gave");
           value = null;
