@@ -474,7 +474,11 @@ fn unknown_reference(path: &str, name: &str) -> DefinitionError {
 }
 
 /// Whether the level `outer` (a repeat, or the top for `None`) is `inner` or encloses it.
-fn encloses(fields: &[CompiledField], outer: Option<usize>, inner: Option<usize>) -> bool {
+pub(crate) fn encloses(
+    fields: &[CompiledField],
+    outer: Option<usize>,
+    inner: Option<usize>,
+) -> bool {
     let mut level = inner;
     loop {
         if level == outer {

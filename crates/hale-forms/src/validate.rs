@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::Map;
 
 use crate::answer::{read_answer, same_computed};
-use crate::compile::{CompiledField, CompiledForm};
+use crate::compile::{CompiledField, CompiledForm, encloses};
 use crate::definition::{Choice, FieldType};
 use crate::observe::{Reading, derive};
 
@@ -786,8 +786,9 @@ fn path_of(prefix: &str, name: &str) -> String {
 }
 
 /// A choice filter's view of one row of a repeat whose answers are a select's choices: the
-/// fields of that repeat (level `level`) and its position read the row, everything else reads
-/// as the select's own expressions do.
+/// fields of that repeat (level `level`, and the repeats inside it, whose rows are the row's
+/// own) and its position read the row, everything else reads as the select's own expressions
+/// do.
 struct RowScope<'a> {
     row: &'a Scope<'a>,
     own: &'a Scope<'a>,
@@ -799,7 +800,9 @@ impl RowScope<'_> {
     fn side(&self, field: &str) -> &Scope<'_> {
         let form = self.own.run.form;
         match form.index_of(field) {
-            Some(index) if form.fields[index].repeat == self.level => self.row,
+            Some(index) if encloses(&form.fields, self.level, form.fields[index].repeat) => {
+                self.row
+            }
             _ => self.own,
         }
     }

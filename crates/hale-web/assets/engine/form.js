@@ -502,7 +502,7 @@ function findCycles(dependencies, order) {
  * @param {number | undefined} outer
  * @param {number | undefined} inner
  */
-function encloses(fields, outer, inner) {
+export function encloses(fields, outer, inner) {
   for (let level = inner; ; level = fields[level].repeat) {
     if (level === outer) return true;
     if (level === undefined) return false;

@@ -8,7 +8,7 @@
 
 import { readAnswer, sameComputed } from './answer.js';
 import { evaluate } from './evaluate.js';
-import { inLanguage } from './form.js';
+import { encloses, inLanguage } from './form.js';
 import { deriveObservations } from './observe.js';
 import { readsBeyondFields, references } from './parser.js';
 import { DateTimeValue, asNumber, asString, isEmpty, truthy } from './value.js';
@@ -293,8 +293,9 @@ class Run {
   /**
    * The choices a select offers from the rows of a repeat: each non-empty answer that field
    * `source` has in the rows seen from `instance` whose row passes the select's choice filter,
-   * once, in row order. The filter reads the fields of that repeat and its position in the
-   * row, everything else as the select's own expressions do.
+   * once, in row order. The filter reads the fields of that repeat (and of the repeats inside
+   * it, whose rows are the row's own) and its position in the row, everything else as the
+   * select's own expressions do.
    * @param {number} instance
    * @param {CompiledField} field
    * @param {string} source
@@ -312,7 +313,7 @@ class Run {
       /** @param {string} name */
       const side = (name) => {
         const at = this.form.index.get(name);
-        return at !== undefined && this.form.fields[at].repeat === level ? inRow : own;
+        return at !== undefined && encloses(this.form.fields, level, this.form.fields[at].repeat) ? inRow : own;
       };
       const filter = field.choice_filter;
       const passes = filter === undefined || truthy(evaluate(filter, {
