@@ -3,24 +3,11 @@
 // the API; the patient types the score, the form fills in the worst pain, and the server
 // stores what it showed.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDemo, launch, signIn, api, PHONE } from './harness.mjs';
+import { withDemoAndBrowser, signIn, api, PHONE } from './harness.mjs';
 
-/** @type {Awaited<ReturnType<typeof startDemo>>} */
-let demo;
-/** @type {import('playwright-core').Browser} */
-let browser;
-
-before(async () => {
-  demo = await startDemo();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await demo?.stop();
-});
+const session = withDemoAndBrowser();
 
 /**
  * Posts JSON to the API with a demo token.
@@ -29,7 +16,7 @@ after(async () => {
  * @param {unknown} body
  */
 async function post(token, path, body) {
-  const response = await fetch(`${demo.base}/api/v1${path}`, {
+  const response = await fetch(`${session.demo.base}/api/v1${path}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
@@ -47,6 +34,7 @@ const PAIN_CHECK = {
 };
 
 test('a triggered field takes its calculation when its trigger is answered', async () => {
+  const { demo, browser } = session;
   const { accounts } = demo.credentials;
   const [analyst, reviewer, admin, clinician, patient] = ['analyst', 'reviewer', 'admin', 'clinician', 'mrn-1002']
     .map((name) => accounts[name]);
