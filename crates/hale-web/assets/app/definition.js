@@ -14,7 +14,7 @@
  *   min?: number, max?: number, step?: number, children?: Field[], min_count?: number,
  *   max_count?: number, repeat_count?: string, required_if?: string, read_only?: boolean,
  *   hidden?: boolean, prefill?: string, parameters?: Record<string, string>,
- *   max_length?: number, prefix?: Text}} Field
+ *   max_length?: number, prefix?: Text, trigger?: string[]}} Field
  * @typedef {{title: Text, default_language?: string, languages?: string[],
  *   choice_lists?: Record<string, Choice[]>, fields: Field[]}} Definition
  */

@@ -34,6 +34,11 @@ const MAX_STEP_BUTTONS = 11;
  */
 export function renderForm(definition, language, onSubmit) {
   const form = compile(definition);
+  // A field a trigger sets takes its calculation's value, as the answers then stand, when one
+  // of its triggers changes; that value is read from a copy of the form without triggers, in
+  // which each such field is a plain calculation.
+  const triggered = fieldsByTrigger(definition.fields);
+  const untriggered = triggered.size > 0 ? compile(withoutTriggers(definition)) : null;
   const opened = new Date();
   /** @type {Record<string, unknown>} */
   const answers = initialAnswers(definition.fields, opened);
@@ -88,6 +93,7 @@ export function renderForm(definition, language, onSubmit) {
     const setAnswer = (/** @type {unknown} */ value) => {
       if (value === undefined) delete row[field.name];
       else row[field.name] = value;
+      setTriggered(field.name, row, prefix);
       refresh();
     };
     // Leaving a field marks it; its errors show when focus reaches another field (not a
@@ -154,6 +160,30 @@ export function renderForm(definition, language, onSubmit) {
   };
 
   /**
+   * Sets each field that a change of `name` triggers, in the same row or at the top, to its
+   * calculation's value now, and shows it; the person may still change it.
+   * @param {string} name
+   * @param {Record<string, unknown>} row
+   * @param {string} prefix
+   */
+  const setTriggered = (name, row, prefix) => {
+    const targets = triggered.get(name);
+    if (!targets || !untriggered) return;
+    const state = formState(untriggered, answers, new Date());
+    for (const target of targets) {
+      const inRow = state.fields[prefix + target.name] !== undefined;
+      const key = inRow ? prefix + target.name : target.name;
+      const holder = inRow ? row : answers;
+      // A triggered field with no calculation is cleared.
+      const value = target.calculation === undefined ? undefined : state.fields[key]?.value;
+      if (value === null || value === undefined) delete holder[target.name];
+      else holder[target.name] = value;
+      const view = views.get(key);
+      if (view) showValue(view.inputs, value);
+    }
+  };
+
+  /**
    * The engine's view of the answers as they would be sent: what the person typed into a field
    * that has since become irrelevant is kept on screen but left out, as the server refuses it.
    * @returns {Finished}
@@ -216,6 +246,56 @@ export function renderForm(definition, language, onSubmit) {
   replace(body, drawFields(definition.fields, answers, ''));
   queueMicrotask(refresh);
   return element;
+}
+
+/**
+ * The fields each field's change sets (`trigger`), at any depth.
+ * @param {Field[]} fields
+ * @param {Map<string, Field[]>} [found]
+ * @returns {Map<string, Field[]>}
+ */
+function fieldsByTrigger(fields, found = new Map()) {
+  for (const field of fields) {
+    for (const name of field.trigger ?? []) found.set(name, [...(found.get(name) ?? []), field]);
+    fieldsByTrigger(field.children ?? [], found);
+  }
+  return found;
+}
+
+/**
+ * A copy of the definition in which no field has a trigger, so each triggered calculation is
+ * a plain one whose value the engine gives.
+ * @param {Definition} definition
+ * @returns {Definition}
+ */
+function withoutTriggers(definition) {
+  const copy = structuredClone(definition);
+  /** @param {Field[]} fields */
+  const strip = (fields) => {
+    for (const field of fields) {
+      delete field.trigger;
+      strip(field.children ?? []);
+    }
+  };
+  strip(copy.fields);
+  return copy;
+}
+
+/**
+ * Shows a value the form set in a field's inputs: the text of a text or number input, the
+ * checked state of choices.
+ * @param {HTMLElement[]} inputs
+ * @param {unknown} value
+ */
+function showValue(inputs, value) {
+  for (const input of inputs) {
+    if (!(input instanceof HTMLInputElement || input instanceof HTMLTextAreaElement)) continue;
+    if (input instanceof HTMLInputElement && (input.type === 'radio' || input.type === 'checkbox')) {
+      input.checked = Array.isArray(value) ? value.map(String).includes(input.value) : String(value) === input.value;
+    } else {
+      input.value = value === null || value === undefined ? '' : String(value);
+    }
+  }
 }
 
 /**

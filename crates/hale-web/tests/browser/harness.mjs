@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -201,3 +202,21 @@ export async function api(base, token, path) {
   return response.json();
 }
 
+
+/**
+ * Starts a `hale demo` and Chromium before a test file's tests and stops both after them; the
+ * returned object holds them once the tests run.
+ * @param {Parameters<typeof startDemo>[0]} [options]
+ */
+export function withDemoAndBrowser(options) {
+  const session = /** @type {{demo: Awaited<ReturnType<typeof startDemo>>, browser: import('playwright-core').Browser}} */ ({});
+  before(async () => {
+    session.demo = await startDemo(options);
+    session.browser = await launch();
+  });
+  after(async () => {
+    await session.browser?.close();
+    await session.demo?.stop();
+  });
+  return session;
+}

@@ -4,24 +4,11 @@
 // clinician then sees the new values in the chart and the patient's NEWS2 band in the list.
 // axe-core runs on every screen and every screen is photographed at phone and desktop sizes.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDemo, launch, seriousViolations, screenshots, signIn, api, PHONE, DESKTOP } from './harness.mjs';
+import { withDemoAndBrowser, seriousViolations, screenshots, signIn, api, PHONE, DESKTOP } from './harness.mjs';
 
-/** @type {Awaited<ReturnType<typeof startDemo>>} */
-let demo;
-/** @type {import('playwright-core').Browser} */
-let browser;
-
-before(async () => {
-  demo = await startDemo();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await demo?.stop();
-});
+const session = withDemoAndBrowser();
 
 /**
  * Fills in the daily vitals form with `values` and submits it.
@@ -61,6 +48,7 @@ async function waitForOfflineCopy(page) {
 }
 
 test('offline entries survive a closed tab and arrive exactly once; the clinician sees them', async () => {
+  const { demo, browser } = session;
   const patient = demo.credentials.accounts['mrn-1001'];
   const clinician = demo.credentials.accounts.clinician;
   assert.ok(patient?.password && patient.subject && clinician?.password && clinician.token, 'demo credentials');
@@ -171,6 +159,7 @@ test('offline entries survive a closed tab and arrive exactly once; the clinicia
 });
 
 test('the form screen loads under 100 KB of compressed JavaScript; five forms in five minutes never meet a 429; a refused entry stays until removed', async () => {
+  const { demo, browser } = session;
   const patient = demo.credentials.accounts['mrn-1002'];
   assert.ok(patient?.password && patient.subject);
   // Without the service worker, so that every file crosses the network as a first visit's do.
@@ -245,6 +234,7 @@ test('the form screen loads under 100 KB of compressed JavaScript; five forms in
 });
 
 test('repeat rows are added and removed, relevance and calculations follow, and the rows arrive as given', async () => {
+  const { demo, browser } = session;
   const patient = demo.credentials.accounts['mrn-1003'];
   const clinician = demo.credentials.accounts.clinician;
   assert.ok(patient?.password && patient.subject && clinician?.token);

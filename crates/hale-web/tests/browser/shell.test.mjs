@@ -2,26 +2,14 @@
 // under the strict CSP with no console error, passes axe, works by keyboard, offers French,
 // installs a service worker that precaches the shell, and follows dark mode and reduced motion.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDemo, launch, seriousViolations, screenshots, PHONE } from './harness.mjs';
+import { withDemoAndBrowser, seriousViolations, screenshots, PHONE } from './harness.mjs';
 
-/** @type {Awaited<ReturnType<typeof startDemo>>} */
-let demo;
-/** @type {import('playwright-core').Browser} */
-let browser;
-
-before(async () => {
-  demo = await startDemo();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await demo?.stop();
-});
+const session = withDemoAndBrowser();
 
 test('the sign-in screen is accessible, keyboard-usable and offered in French', async () => {
+  const { demo, browser } = session;
   const context = await browser.newContext({ viewport: PHONE, hasTouch: true, isMobile: true, locale: 'en-GB' });
   const page = await context.newPage();
   const problems = [];
@@ -84,6 +72,7 @@ test('the sign-in screen is accessible, keyboard-usable and offered in French', 
 });
 
 test('dark mode and reduced motion keep the contrast and drop the transitions', async () => {
+  const { demo, browser } = session;
   const context = await browser.newContext({ viewport: PHONE, colorScheme: 'dark', reducedMotion: 'reduce', locale: 'en-GB' });
   const page = await context.newPage();
   await page.goto(demo.base);
@@ -98,6 +87,7 @@ test('dark mode and reduced motion keep the contrast and drop the transitions', 
 });
 
 test('the manifest makes the app installable, with a maskable icon', async () => {
+  const { demo, browser } = session;
   const manifest = await (await fetch(`${demo.base}/manifest.webmanifest`)).json();
   assert.equal(manifest.start_url, '/');
   assert.equal(manifest.display, 'standalone');

@@ -1,0 +1,128 @@
+// Apps an analyst builds, reviewed and assigned through the API and answered by a patient in
+// Chromium against a real `hale demo`, the server storing what the form showed: a field set by
+// a trigger ("worst pain" takes the pain score when the score is answered), and repeats inside
+// repeats (visits, each with its doses).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { withDemoAndBrowser, signIn, api, PHONE } from './harness.mjs';
+
+const session = withDemoAndBrowser();
+
+/**
+ * Posts JSON to the API with a demo token.
+ * @param {string} token
+ * @param {string} path under /api/v1
+ * @param {unknown} body
+ */
+async function post(token, path, body) {
+  const response = await fetch(`${session.demo.base}/api/v1${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+const PAIN_CHECK = {
+  title: 'Pain check',
+  fields: [
+    { name: 'pain', type: 'integer', label: 'Pain now (0 to 10)', min: 0, max: 10, required: true },
+    { name: 'worst', type: 'integer', label: 'Worst pain today', calculation: '${pain}', trigger: ['pain'] },
+  ],
+};
+
+/**
+ * Publishes `definition` as the analyst and reviewer, assigns it once to the demo patient
+ * `username`, and opens it for them in a new browser context.
+ * @param {string} name
+ * @param {unknown} definition
+ * @param {string} username
+ */
+async function publishAndOpen(name, definition, username) {
+  const { demo, browser } = session;
+  const { accounts } = demo.credentials;
+  const [analyst, reviewer, admin, patient] = ['analyst', 'reviewer', 'admin', username].map((who) => accounts[who]);
+  assert.ok(analyst?.token && reviewer?.token && admin?.token, 'demo tokens');
+  assert.ok(patient?.password && patient.subject, 'demo patient');
+  const app = await post(analyst.token, '/tenants/contoso/apps', { name, definition });
+  await post(analyst.token, `/tenants/contoso/apps/${app.id}/versions/1/submit`, {});
+  const approved = await post(reviewer.token, `/tenants/contoso/apps/${app.id}/versions/1/approve`, {});
+  assert.equal(approved.status, 'published');
+  await post(admin.token, '/tenants/contoso/assignments', {
+    subject_id: patient.subject, app_id: app.id, schedule: { kind: 'once' },
+  });
+  const context = await browser.newContext({ viewport: PHONE, locale: 'en-GB' });
+  const page = await context.newPage();
+  await page.goto(demo.base);
+  await signIn(page, username, patient.password);
+  await page.getByRole('link', { name: `Fill in ${name}` }).click();
+  return { app: app.id, subject: patient.subject, context, page };
+}
+
+/**
+ * The answers of the one submission of `app` the subject has.
+ * @param {string} subject
+ * @param {string} app
+ */
+async function storedAnswers(subject, app) {
+  const clinician = session.demo.credentials.accounts.clinician;
+  assert.ok(clinician?.token, 'demo clinician');
+  const stored = await api(session.demo.base, clinician.token, `/tenants/contoso/subjects/${subject}/submissions`);
+  const mine = stored.items.filter((/** @type {any} */ item) => item.app_id === app);
+  assert.equal(mine.length, 1, 'one submission of the app');
+  return mine[0].answers;
+}
+
+test('a triggered field takes its calculation when its trigger is answered', async () => {
+  const { app, subject, context, page } = await publishAndOpen('Pain check', PAIN_CHECK, 'mrn-1002');
+  const worst = page.getByRole('textbox', { name: /^Worst pain today/ });
+  await worst.waitFor();
+  assert.equal(await worst.inputValue(), '', 'nothing is set before the trigger is answered');
+  await page.getByRole('textbox', { name: /^Pain now/ }).fill('6');
+  assert.equal(await worst.inputValue(), '6', 'the trigger set the field');
+  await page.getByRole('textbox', { name: /^Pain now/ }).fill('4');
+  assert.equal(await worst.inputValue(), '4', 'each change of the trigger sets it again');
+  await page.getByRole('button', { name: 'Submit' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Your health checks' }).waitFor();
+  await page.getByText('Everything has been sent.').waitFor();
+
+  assert.deepEqual(await storedAnswers(subject, app), { pain: 4, worst: 4 });
+  await context.close();
+});
+
+const VISITS = {
+  title: 'Clinic visits',
+  fields: [{
+    name: 'visits', type: 'repeat', label: 'visit',
+    children: [
+      { name: 'day', type: 'integer', label: 'Day of the month', min: 1, max: 31, required: true },
+      { name: 'doses', type: 'repeat', label: 'dose',
+        children: [{ name: 'tablets', type: 'integer', label: 'Tablets', min: 0, max: 10, required: true }] },
+    ],
+  }],
+};
+
+test('rows of a repeat inside a repeat are added, answered and stored nested', async () => {
+  const { app, subject, context, page } = await publishAndOpen('Clinic visits', VISITS, 'mrn-1003');
+  await page.getByRole('button', { name: 'Add a visit' }).click();
+  await page.getByRole('textbox', { name: /^Day of the month/ }).fill('3');
+  await page.getByRole('button', { name: 'Add a dose' }).click();
+  await page.getByRole('button', { name: 'Add a dose' }).click();
+  const tablets = page.getByRole('textbox', { name: /^Tablets/ });
+  assert.equal(await tablets.count(), 2, 'two dose rows inside the visit');
+  await tablets.nth(0).fill('2');
+  await tablets.nth(1).fill('1');
+  await page.getByRole('button', { name: 'Add a visit' }).click();
+  await page.getByRole('textbox', { name: /^Day of the month/ }).nth(1).fill('17');
+  await page.getByRole('button', { name: 'Add a dose' }).nth(1).click();
+  await page.getByRole('textbox', { name: /^Tablets/ }).nth(2).fill('4');
+  await page.getByRole('button', { name: 'Submit' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Your health checks' }).waitFor();
+  await page.getByText('Everything has been sent.').waitFor();
+  assert.deepEqual(await storedAnswers(subject, app), {
+    visits: [{ day: 3, doses: [{ tablets: 2 }, { tablets: 1 }] }, { day: 17, doses: [{ tablets: 4 }] }],
+  });
+  await context.close();
+});
