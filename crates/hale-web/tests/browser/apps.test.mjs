@@ -1,7 +1,7 @@
 // Apps an analyst builds, reviewed and assigned through the API and answered by a patient in
 // Chromium against a real `hale demo`, the server storing what the form showed: a field set by
-// a trigger ("worst pain" takes the pain score when the score is answered), and repeats inside
-// repeats (visits, each with its doses).
+// a trigger ("worst pain" takes the pain score when the score is answered), repeats inside
+// repeats (visits, each with its doses), and a choice among a repeat's answers.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -123,6 +123,35 @@ test('rows of a repeat inside a repeat are added, answered and stored nested', a
   await page.getByText('Everything has been sent.').waitFor();
   assert.deepEqual(await storedAnswers(subject, app), {
     visits: [{ day: 3, doses: [{ tablets: 2 }, { tablets: 1 }] }, { day: 17, doses: [{ tablets: 4 }] }],
+  });
+  await context.close();
+});
+
+const MEDICINES = {
+  title: 'Side effects',
+  fields: [
+    { name: 'medicines', type: 'repeat', label: 'medicine',
+      children: [{ name: 'medicine', type: 'text', label: 'Medicine', required: true,
+        purpose: 'To ask which medicine had side effects' }] },
+    { name: 'culprit', type: 'select_one', label: 'Which one gave you side effects?', choices_from: 'medicine' },
+  ],
+};
+
+test('a choice among the answers of a repeat offers what the rows hold', async () => {
+  const { app, subject, context, page } = await publishAndOpen('Side effects', MEDICINES, 'mrn-1001');
+  await page.getByRole('button', { name: 'Add a medicine' }).click();
+  await page.getByRole('textbox', { name: /^Medicine/ }).fill('Aspirin');
+  await page.getByRole('button', { name: 'Add a medicine' }).click();
+  await page.getByRole('textbox', { name: /^Medicine/ }).nth(1).fill('Ibuprofen');
+  const offered = page.getByRole('group', { name: /^Which one/ }).getByRole('radio');
+  await page.getByRole('radio', { name: 'Ibuprofen', exact: true }).waitFor();
+  assert.equal(await offered.count(), 2, 'one choice per row');
+  await page.getByRole('radio', { name: 'Ibuprofen', exact: true }).check();
+  await page.getByRole('button', { name: 'Submit' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Your health checks' }).waitFor();
+  await page.getByText('Everything has been sent.').waitFor();
+  assert.deepEqual(await storedAnswers(subject, app), {
+    medicines: [{ medicine: 'Aspirin' }, { medicine: 'Ibuprofen' }], culprit: 'Ibuprofen',
   });
   await context.close();
 });
