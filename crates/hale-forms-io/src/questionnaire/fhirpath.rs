@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use hale_expr::{BinaryOperator, Expr, Function, format_number};
 
 use super::relevance::{Question, answered};
+use super::{binary, call};
 use crate::definition::{ChoiceType, FieldType};
 
 /// Longest FHIRPath text read.
@@ -362,21 +363,6 @@ pub(crate) fn translate(source: &str, scope: &Scope) -> Result<Expr, String> {
     expr.validate()
         .map_err(|message| format!("FHIRPath translates to an invalid expression: {message}"))?;
     Ok(expr)
-}
-
-fn call(function: Function, arguments: Vec<Expr>) -> Expr {
-    Expr::Call {
-        function,
-        arguments,
-    }
-}
-
-fn binary(operator: BinaryOperator, left: Expr, right: Expr) -> Expr {
-    Expr::Binary {
-        operator,
-        left: Box::new(left),
-        right: Box::new(right),
-    }
 }
 
 /// The steps of a path from its root: (name, arguments) with indexes as `[`.

@@ -17,6 +17,8 @@ mod names;
 mod relevance;
 mod text;
 
+use hale_expr::{BinaryOperator, Expr, Function};
+
 pub use export::export;
 pub use import::{Imported, MAX_ITEM_DEPTH, import, import_with_notes};
 
@@ -94,4 +96,21 @@ pub(crate) const DISPLAY_ONLY_TEXT_EXTENSIONS: [&str; 3] = [
 /// `urn:hale:fhir:extension:<name>`.
 pub(crate) fn hale(name: &str) -> String {
     format!("{HALE_EXTENSION_PREFIX}{name}")
+}
+
+/// A call of `function` in Hale's expression tree, as the translations build them.
+pub(crate) fn call(function: Function, arguments: Vec<Expr>) -> Expr {
+    Expr::Call {
+        function,
+        arguments,
+    }
+}
+
+/// `left operator right` in Hale's expression tree.
+pub(crate) fn binary(operator: BinaryOperator, left: Expr, right: Expr) -> Expr {
+    Expr::Binary {
+        operator,
+        left: Box::new(left),
+        right: Box::new(right),
+    }
 }

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use hale_expr::{BinaryOperator, Expr, Function};
 use serde_json::{Value, json};
 
+use super::{binary, call};
 use crate::definition::{ChoiceType, FieldType};
 
 /// What the exporter knows of a field that a relevance expression may name.
@@ -372,21 +373,6 @@ pub(crate) fn from_enable_when(
         });
     }
     Ok(expr.map(|expr| expr.to_string()).unwrap_or_default())
-}
-
-fn call(function: Function, arguments: Vec<Expr>) -> Expr {
-    Expr::Call {
-        function,
-        arguments,
-    }
-}
-
-fn binary(operator: BinaryOperator, left: Expr, right: Expr) -> Expr {
-    Expr::Binary {
-        operator,
-        left: Box::new(left),
-        right: Box::new(right),
-    }
 }
 
 /// `string-length(string(x)) > 0`: answered, whatever the answer (`false` and 0 included).

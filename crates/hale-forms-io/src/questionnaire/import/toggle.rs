@@ -7,15 +7,14 @@ use serde_json::{Map, Value};
 
 use super::{Importer, option_summary};
 use crate::definition::{Choice, Field};
+use crate::questionnaire::{binary, call};
 
 const WHAT: &str = "answerOptionsToggleExpression";
 
 fn or_all(terms: Vec<Expr>) -> Option<Expr> {
-    terms.into_iter().reduce(|left, right| Expr::Binary {
-        operator: BinaryOperator::Or,
-        left: Box::new(left),
-        right: Box::new(right),
-    })
+    terms
+        .into_iter()
+        .reduce(|left, right| binary(BinaryOperator::Or, left, right))
 }
 
 /// `name = 'a' or name = 'b' …`: the choice is one of `values`.
@@ -23,14 +22,16 @@ fn one_of(values: &[String]) -> Option<Expr> {
     or_all(
         values
             .iter()
-            .map(|value| Expr::Binary {
-                operator: BinaryOperator::Equal,
-                left: Box::new(Expr::Attribute {
-                    name: String::from("name"),
-                }),
-                right: Box::new(Expr::String {
-                    value: value.clone(),
-                }),
+            .map(|value| {
+                binary(
+                    BinaryOperator::Equal,
+                    Expr::Attribute {
+                        name: String::from("name"),
+                    },
+                    Expr::String {
+                        value: value.clone(),
+                    },
+                )
             })
             .collect(),
     )
@@ -75,11 +76,7 @@ impl Importer {
                 ));
             }
             let chosen = one_of(&values).ok_or_else(|| format!("{WHAT} lists no option"))?;
-            terms.push(Expr::Binary {
-                operator: BinaryOperator::And,
-                left: Box::new(chosen),
-                right: Box::new(condition),
-            });
+            terms.push(binary(BinaryOperator::And, chosen, condition));
             listed.extend(values);
         }
         // SDC: an option no toggle lists is always offered.
@@ -89,10 +86,7 @@ impl Importer {
             .any(|choice| !listed.contains(&choice.value))
             && let Some(listed) = one_of(&listed)
         {
-            terms.push(Expr::Call {
-                function: Function::Not,
-                arguments: vec![listed],
-            });
+            terms.push(call(Function::Not, vec![listed]));
         }
         let filter = or_all(terms).ok_or_else(|| format!("{WHAT} lists no option"))?;
         Ok(filter.to_string())
