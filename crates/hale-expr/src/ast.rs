@@ -172,10 +172,14 @@ pub enum Function {
     Uuid,
     #[serde(rename = "random")]
     Random,
+    /// `pulldata(file, column, key_column, key)`: a column of the first row of a data file
+    /// attached to the app version whose `key_column` holds `key` ([`crate::Env::pull_data`]).
+    #[serde(rename = "pulldata")]
+    PullData,
 }
 
 impl Function {
-    pub const ALL: [Self; 31] = [
+    pub const ALL: [Self; 32] = [
         Self::True,
         Self::False,
         Self::Not,
@@ -207,6 +211,7 @@ impl Function {
         Self::BooleanFromString,
         Self::Uuid,
         Self::Random,
+        Self::PullData,
     ];
 
     pub fn name(self) -> &'static str {
@@ -240,6 +245,7 @@ impl Function {
             Self::FormatDate => "format-date",
             Self::DecimalDateTime => "decimal-date-time",
             Self::BooleanFromString => "boolean-from-string",
+            Self::PullData => "pulldata",
             Self::Uuid => "uuid",
             Self::Random => "random",
         }
@@ -268,6 +274,7 @@ impl Function {
             | Self::BooleanFromString => (1, Some(1)),
             Self::Max | Self::Min => (1, None),
             Self::ChoiceName | Self::FormatDate => (2, Some(2)),
+            Self::PullData => (4, Some(4)),
             // A field, then a repeat and a row for each enclosing repeat given: 3, 5 or 7.
             Self::IndexedRepeat => (3, Some(7)),
             Self::Not
@@ -380,6 +387,23 @@ impl Expr {
                 }
             }
         }
+    }
+
+    /// The data files `pulldata()` names with a string literal, by stem (`'fruits'`), in
+    /// order: what must be attached to the version for the expression to read anything.
+    pub fn data_files_read(&self) -> BTreeSet<String> {
+        let mut names = BTreeSet::new();
+        self.visit(&mut |node| {
+            if let Self::Call {
+                function: Function::PullData,
+                arguments,
+            } = node
+                && let Some(Self::String { value }) = arguments.first()
+            {
+                names.insert(value.clone());
+            }
+        });
+        names
     }
 
     /// Whether `.` appears, i.e. the expression reads the value of its own field.

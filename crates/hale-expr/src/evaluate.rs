@@ -56,6 +56,13 @@ pub trait Env {
         let _ = name;
         Value::Null
     }
+    /// `pulldata(file, column, key_column, key)`: `column` of the first row of the data file
+    /// `file` (named without its extension) attached to the app version whose `key_column`
+    /// holds `key`; `""` when there is no such file, row or column.
+    fn pull_data(&self, file: &str, column: &str, key_column: &str, key: &str) -> Value {
+        let _ = (file, column, key_column, key);
+        Value::String(String::new())
+    }
     /// The submission's seed and the call's site (field and row) that `random()` and
     /// `uuid()` draw from (see [`crate::seeded_random`]).
     fn random_site(&self) -> (String, String) {
@@ -407,6 +414,12 @@ fn call(function: Function, arguments: &[Expr], env: &dyn Env, depth: usize) -> 
         Function::FormatDate => functions::format_date(&argument(0), &argument(1).as_string()),
         Function::DecimalDateTime => functions::decimal_date_time(&argument(0)),
         Function::BooleanFromString => functions::boolean_from_string(&argument(0)),
+        Function::PullData => env.pull_data(
+            &argument(0).as_string(),
+            &argument(1).as_string(),
+            &argument(2).as_string(),
+            &argument(3).as_string(),
+        ),
         Function::Uuid => {
             let (seed, site) = env.random_site();
             Value::String(functions::seeded_uuid(&seed, &site))

@@ -27,7 +27,8 @@
 //!   `position(..)`, `indexed-repeat(${f}, ${repeat}, n)` (or with 5 or 7 arguments, a repeat
 //!   and a row for each nested repeat), `once(x)`,
 //!   `jr:choice-name(value, '${select}')`, `format-date(d, format)`,
-//!   `decimal-date-time(x)`, `boolean-from-string(s)`, `uuid()`, `random()`.
+//!   `decimal-date-time(x)`, `boolean-from-string(s)`, `uuid()`, `random()`,
+//!   `pulldata(file, column, key_column, key)`.
 //! * A choice filter ([`parse_choice_filter`], XLSForm `choice_filter`) is evaluated once per
 //!   choice: there a bare name (`state`, `name`, `label`) reads that member of the choice
 //!   ([`Env::attribute`]; `name` is its value), and `.` is refused.
@@ -121,6 +122,8 @@
 //!   wall clock (English month and weekday abbreviations); an unreadable date gives `""`.
 //!   `decimal-date-time(x)` is days since 1970-01-01 with the time as a fraction.
 //!   `boolean-from-string(s)` is true exactly for `"true"` and `"1"`.
+//! * `pulldata(f, c, k, v)` reads [`Env::pull_data`] with its four arguments as strings: column
+//!   `c` of the first row of data file `f` whose column `k` is `v`, else `""`.
 //! * `random()` and `uuid()` are seeded per submission so the server and the browser agree:
 //!   with `(seed, site)` from [`Env::random_site`] (site = field name, then `#row` for each
 //!   enclosing repeat row, outermost first),

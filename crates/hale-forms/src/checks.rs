@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use crate::compile::CompiledField;
 use crate::definition::{
     AppDefinition, Choice, DefinitionError, Field, FieldType, News2Mapping,
-    definition_error as error, is_valid_name,
+    definition_error as error, is_data_file_name, is_valid_name,
 };
 
 /// Choice values a NEWS2 consciousness field may use, in ACVPU order.
@@ -38,19 +38,16 @@ fn spaced_choices_problem(
         return None;
     }
     let message = "a select_multiple's or rank's choice values have no spaces: its XLSForm answer is its values separated by spaces";
-    match &field.choice_list {
-        Some(list) => app
-            .choice_lists
-            .get(list)?
+    let named = match (&field.choice_list, &field.choice_file) {
+        (Some(list), _) => Some(("choice_list", app.choice_lists.get(list)?)),
+        (None, Some(file)) => Some(("choice_file", app.data_files.get(file)?)),
+        (None, None) => None,
+    };
+    match named {
+        Some((member, list)) => list
             .iter()
             .any(|choice| choice.value.contains(' '))
-            .then(|| {
-                error(
-                    &format!("{path}.choice_list"),
-                    "invalid_choice_value",
-                    message,
-                )
-            }),
+            .then(|| error(&format!("{path}.{member}"), "invalid_choice_value", message)),
         None => field
             .choices
             .iter()
@@ -107,6 +104,30 @@ pub(crate) fn check_choices(choices: &[Choice], path: &str, errors: &mut Vec<Def
 /// read from the rows alone, so it is a select_one or select_multiple with no other choices and
 /// no free answer. Where the named field is and what it answers is checked with the other
 /// references.
+/// A select whose choices are the rows of a data file: the file's name must be one a data
+/// file can have, and no other source of choices may be given. A file not attached yet is no
+/// error here (the draft stays editable); lint reports it, and it blocks publication.
+fn choice_file_problem(field: &Field, push: &mut impl FnMut(&str, &'static str, &str)) {
+    if !field.choices.is_empty() || field.choice_list.is_some() {
+        push(
+            "choice_file",
+            "choices_and_list",
+            "give a choice file, inline choices or a choice list, only one",
+        );
+    }
+    if field
+        .choice_file
+        .as_deref()
+        .is_some_and(|name| !is_data_file_name(name))
+    {
+        push(
+            "choice_file",
+            "invalid_data_file",
+            "a data file is named like fruits.csv or shops.xml: letters, digits, _, - and .",
+        );
+    }
+}
+
 fn repeat_choices_problem(field: &Field, push: &mut impl FnMut(&str, &'static str, &str)) {
     let select = matches!(
         field.field_type,
@@ -119,11 +140,11 @@ fn repeat_choices_problem(field: &Field, push: &mut impl FnMut(&str, &'static st
             "choices_from applies only to select_one and select_multiple fields",
         );
     }
-    if !field.choices.is_empty() || field.choice_list.is_some() {
+    if !field.choices.is_empty() || field.choice_list.is_some() || field.choice_file.is_some() {
         push(
             "choices_from",
             "choices_and_list",
-            "give choices_from, inline choices or a choice list, only one",
+            "give choices_from, inline choices, a choice list or a choice file, only one",
         );
     }
     // Other types are told that open and choice_type are a select's, with the other checks.
@@ -296,6 +317,8 @@ pub(crate) fn check_field(
     }
     if field.choices_from.is_some() {
         repeat_choices_problem(field, &mut push);
+    } else if kind.is_select() && field.choice_file.is_some() {
+        choice_file_problem(field, &mut push);
     } else if kind.is_select() {
         match (&field.choice_list, field.choices.is_empty()) {
             (Some(_), false) => push(
@@ -315,7 +338,7 @@ pub(crate) fn check_field(
             (None, _) => check_choices(&field.choices, &format!("{path}.choices"), errors),
         }
     } else {
-        if !field.choices.is_empty() || field.choice_list.is_some() {
+        if !field.choices.is_empty() || field.choice_list.is_some() || field.choice_file.is_some() {
             push(
                 "choices",
                 "choices_on_non_select",

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::answer::read_answer;
 use crate::definition::{
     AppDefinition, Choice, ChoiceType, DefinitionError, FORMAT, Field, FieldType, News2Mapping,
-    Prefill, Text, definition_error as error, is_valid_name,
+    Prefill, Text, definition_error as error, is_data_file_name, is_valid_name,
 };
 use crate::graph::{Graph, find_cycles};
 
@@ -119,6 +119,9 @@ pub struct CompiledForm {
     pub rate_limit_policy: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub news2: Option<News2Mapping>,
+    /// The data files attached to the version, which `pulldata()` reads.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub data_files: BTreeMap<String, Vec<Choice>>,
     /// Every field, depth first in document order.
     pub fields: Vec<CompiledField>,
     /// Indices into `fields`, dependencies before dependants: the order in which relevance
@@ -229,6 +232,7 @@ impl AppDefinition {
             schedule: self.schedule.clone(),
             rate_limit_policy: self.rate_limit_policy.clone(),
             news2: self.news2.clone(),
+            data_files: self.data_files.clone(),
             fields: compiled,
             order,
         })
@@ -281,6 +285,17 @@ fn check_app(app: &AppDefinition, errors: &mut Vec<DefinitionError>) {
             ));
         }
         crate::checks::check_choices(choices, &path, errors);
+    }
+    for (name, rows) in &app.data_files {
+        let path = format!("$.data_files.{name}");
+        if !is_data_file_name(name) {
+            errors.push(error(
+                &path,
+                "invalid_data_file",
+                "a data file is named like fruits.csv or shops.xml: letters, digits, _, - and .",
+            ));
+        }
+        crate::checks::check_choices(rows, &path, errors);
     }
 }
 
@@ -363,10 +378,10 @@ fn parse_with(
 }
 
 /// XPath constructs Hale refuses on purpose, named so that the refusal says what and why
-/// (see docs/app-format.md): data from attached files, values of the last saved form, and
+/// (see docs/app-format.md): `instance()` paths into attached files, values of the last saved form, and
 /// paths and predicates beyond `${name}`.
 fn refused_construct(source: &str) -> Option<&'static str> {
-    if source.contains("pulldata(") || source.contains("instance(") {
+    if source.contains("instance(") {
         Some("attached_data_unsupported")
     } else if source.contains("${last-saved#") {
         Some("last_saved_unsupported")
@@ -385,9 +400,11 @@ fn compile_field(
     app: &AppDefinition,
     errors: &mut Vec<DefinitionError>,
 ) -> CompiledField {
-    let choices = match &field.choice_list {
-        Some(list) => app.choice_lists.get(list).cloned().unwrap_or_default(),
-        None => field.choices.clone(),
+    let choices = match (&field.choice_list, &field.choice_file) {
+        (Some(list), _) => app.choice_lists.get(list).cloned().unwrap_or_default(),
+        // A file not attached yet offers nothing (lint blocks publishing it).
+        (None, Some(file)) => app.data_files.get(file).cloned().unwrap_or_default(),
+        (None, None) => field.choices.clone(),
     };
     CompiledField {
         name: field.name.clone(),

@@ -317,6 +317,12 @@ pub struct Field {
     /// choice, its value and label the answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub choices_from: Option<String>,
+    /// Name of a data file attached to the app version (`fruits.csv`, XLSForm
+    /// `select_one_from_file`) whose rows are the choices, instead of inline choices or a
+    /// list. Until the file is attached the field offers nothing, and lint says so as an
+    /// error, which blocks publication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice_file: Option<String>,
     /// Expression deciding, for each choice, whether it is offered (XLSForm `choice_filter`):
     /// bare names read the choice (`name` is its value, `label` its label, other names its
     /// attributes) and `${name}` the answers. A chosen value must pass it.
@@ -463,6 +469,12 @@ pub struct AppDefinition {
     pub rate_limit_policy: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub choice_lists: BTreeMap<String, Vec<Choice>>,
+    /// Data files attached to this version, by file name (`fruits.csv`, `shops.xml`): what
+    /// `choice_file` offers and `pulldata()` reads. Each row is one entry: its `name` column
+    /// the value (the row's number when the file has none), its `label` the label, every
+    /// other column an attribute.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub data_files: BTreeMap<String, Vec<Choice>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub news2: Option<News2Mapping>,
     /// Codes of the whole form in any terminology (e.g. the LOINC panel it implements).
@@ -503,6 +515,7 @@ impl AppDefinition {
             schedule: None,
             rate_limit_policy: None,
             choice_lists: BTreeMap::new(),
+            data_files: BTreeMap::new(),
             news2: None,
             codes: Vec::new(),
             fields,
@@ -566,6 +579,33 @@ pub fn is_valid_name(name: &str) -> bool {
     first_ok
         && name.len() <= 64
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// Extensions a data file may have: the two formats `select_one_from_file` and `pulldata()`
+/// read.
+pub const DATA_FILE_EXTENSIONS: [&str; 2] = ["csv", "xml"];
+
+/// Whether `name` can name a data file attached to a version: at most 64 letters, digits,
+/// `_`, `-` and `.`, not starting with `.`, ending in `.csv` or `.xml` after a non-empty stem.
+pub fn is_data_file_name(name: &str) -> bool {
+    let Some((stem, extension)) = name.rsplit_once('.') else {
+        return false;
+    };
+    name.len() <= 64
+        && !stem.is_empty()
+        && !stem.starts_with('.')
+        && DATA_FILE_EXTENSIONS.contains(&extension)
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// The data file `pulldata()` names by its stem: `stem.csv`, else `stem.xml`.
+pub fn data_file<'a>(files: &'a BTreeMap<String, Vec<Choice>>, stem: &str) -> Option<&'a [Choice]> {
+    DATA_FILE_EXTENSIONS
+        .iter()
+        .find_map(|extension| files.get(&format!("{stem}.{extension}")))
+        .map(Vec::as_slice)
 }
 
 /// serde's messages can quote the input; keep only the category and our own words.

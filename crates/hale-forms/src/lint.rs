@@ -6,9 +6,12 @@
 //! filled in (the catalogue's plausible range for a vital with no bound, the tenant's default
 //! rate-limit policy). Bounds written as a constraint (`. >= 4 and . <= 60`) count as bounds.
 
+use std::collections::BTreeSet;
+
 use serde::Serialize;
 
-use crate::definition::{AppDefinition, Field, FieldType, Text};
+use crate::compile::CompiledForm;
+use crate::definition::{AppDefinition, Field, FieldType, Text, data_file};
 
 /// How much a finding matters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -217,11 +220,14 @@ fn constraint_bounds(expr: &hale_expr::Expr, low: &mut bool, high: &mut bool) {
 /// Lints a definition: every compile error, plus the checks above.
 pub fn lint(app: &AppDefinition) -> LintReport {
     let mut report = LintReport::default();
-    if let Err(errors) = app.compile() {
-        report.errors = errors
-            .into_iter()
-            .map(|error| issue(Severity::Error, &error.path, error.code, error.message))
-            .collect();
+    match app.compile() {
+        Err(errors) => {
+            report.errors = errors
+                .into_iter()
+                .map(|error| issue(Severity::Error, &error.path, error.code, error.message))
+                .collect();
+        }
+        Ok(form) => missing_data_files(app, &form, &mut report),
     }
     let flag = |report: &mut LintReport, path: &str, code, message: String| {
         report.add(Severity::Warning, path, code, message);
@@ -314,6 +320,48 @@ pub fn lint(app: &AppDefinition) -> LintReport {
     }
     report.number();
     report
+}
+
+/// A data file that a select offers or `pulldata()` reads and that is not attached to the
+/// version yet: the app cannot work as written until it is, so each is an error.
+fn missing_data_files(app: &AppDefinition, form: &CompiledForm, report: &mut LintReport) {
+    // The compiled fields are the definition's, depth first, in the same order.
+    for ((path, field), compiled) in app.walk().into_iter().zip(&form.fields) {
+        if let Some(file) = &field.choice_file
+            && !app.data_files.contains_key(file)
+        {
+            report.add(
+                Severity::Error,
+                &format!("{path}.choice_file"),
+                "data_file_missing",
+                format!("attach {file} to this version: its rows are this field's choices"),
+            );
+        }
+        let expressions = [
+            &compiled.relevant,
+            &compiled.constraint,
+            &compiled.calculation,
+            &compiled.choice_filter,
+            &compiled.repeat_count,
+            &compiled.required_if,
+            &compiled.default_expression,
+        ];
+        let stems: BTreeSet<String> = expressions
+            .into_iter()
+            .flatten()
+            .flat_map(hale_expr::Expr::data_files_read)
+            .collect();
+        for stem in stems {
+            if data_file(&app.data_files, &stem).is_none() {
+                report.add(
+                    Severity::Error,
+                    &path,
+                    "data_file_missing",
+                    format!("attach {stem}.csv or {stem}.xml to this version: pulldata() reads it"),
+                );
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -238,6 +238,10 @@ impl Env for Scope<'_> {
         Value::String(label.unwrap_or_default())
     }
 
+    fn pull_data(&self, file: &str, column: &str, key_column: &str, key: &str) -> Value {
+        pull_data(self.run.form, file, column, key_column, key)
+    }
+
     fn random_site(&self) -> (String, String) {
         let mut site = self.field.to_owned();
         for (_, row, _) in &self.run.instances[self.instance].trail {
@@ -830,6 +834,9 @@ impl Env for RowScope<'_> {
     fn choice_label(&self, field: &str, value: &str) -> Value {
         self.own.choice_label(field, value)
     }
+    fn pull_data(&self, file: &str, column: &str, key_column: &str, key: &str) -> Value {
+        self.own.pull_data(file, column, key_column, key)
+    }
     fn random_site(&self) -> (String, String) {
         self.own.random_site()
     }
@@ -865,6 +872,9 @@ impl Env for ChoiceScope<'_> {
     fn choice_label(&self, field: &str, value: &str) -> Value {
         self.answers.choice_label(field, value)
     }
+    fn pull_data(&self, file: &str, column: &str, key_column: &str, key: &str) -> Value {
+        self.answers.pull_data(file, column, key_column, key)
+    }
     fn random_site(&self) -> (String, String) {
         self.answers.random_site()
     }
@@ -884,6 +894,24 @@ pub fn choice_member(choice: &Choice, name: &str, language: &str) -> Value {
             .get(other)
             .map_or(Value::Null, |text| Value::String(text.clone())),
     }
+}
+
+/// `pulldata(file, column, key_column, key)`: `column` of the first row of the data file whose
+/// `key_column` is `key`, each read as a choice filter reads a choice's members; `""` when
+/// there is no such file, row or column.
+fn pull_data(form: &CompiledForm, file: &str, column: &str, key_column: &str, key: &str) -> Value {
+    let language = form.default_language.as_str();
+    let read = |row: &Choice, member: &str| match choice_member(row, member, language) {
+        Value::Null => None,
+        value => Some(value.as_string()),
+    };
+    crate::definition::data_file(&form.data_files, file)
+        .and_then(|rows| {
+            rows.iter()
+                .find(|row| read(row, key_column).as_deref() == Some(key))
+        })
+        .and_then(|row| read(row, column))
+        .map_or(Value::String(String::new()), Value::String)
 }
 
 /// Whether a rank's answer orders every choice it offers (an empty list orders none). Its values

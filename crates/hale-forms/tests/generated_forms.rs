@@ -652,9 +652,39 @@ fn broken() -> Vec<(&'static str, Value)> {
         ("unknown-reference", one(json!({"relevant": "${nope} = 1"}))),
         ("syntax", one(json!({"relevant": "${a} = = 1"}))),
         ("xpath-path", one(json!({"relevant": "/data/a = 1"}))),
+        ("instance", one(json!({"calculation": "instance('x')"}))),
         (
-            "pulldata",
+            "pulldata-arguments",
             one(json!({"calculation": "pulldata('x', 'y')"})),
+        ),
+        (
+            "choice-file-and-list",
+            json!({"title": "Broken", "choice_lists": {"l": [{"value": "a", "label": "A"}]},
+                "fields": [field(json!({"type": "select_one", "choice_list": "l", "choice_file": "f.csv"}))]}),
+        ),
+        (
+            "choice-file-name",
+            one(json!({"type": "select_one", "choice_file": "f.txt"})),
+        ),
+        (
+            "choice-file-on-text",
+            one(json!({"type": "text", "purpose": "p", "choice_file": "f.csv"})),
+        ),
+        (
+            "choice-file-and-repeat-choices",
+            json!({"title": "Broken", "fields": [
+                {"name": "r", "type": "repeat", "label": "R", "children": [{"name": "m", "type": "text", "label": "M", "purpose": "p"}]},
+                field(json!({"type": "select_one", "choices_from": "m", "choice_file": "f.csv"}))]}),
+        ),
+        (
+            "data-file-name",
+            json!({"title": "Broken", "data_files": {"f.json": [{"value": "a", "label": "A"}], "g.csv": []},
+                "fields": [field(json!({}))]}),
+        ),
+        (
+            "data-file-rows",
+            json!({"title": "Broken", "data_files": {"f.csv": [{"value": "a b", "label": "A"}, {"value": "c", "label": "C"}, {"value": "c", "label": "D", "attributes": {"name": "x"}}]},
+                "fields": [field(json!({"type": "select_multiple", "choice_file": "f.csv"}))]}),
         ),
         (
             "regex-literal",

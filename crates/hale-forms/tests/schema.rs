@@ -57,6 +57,7 @@ fn maximal() -> AppDefinition {
         choices: vec![choice.clone()],
         choice_list: Some("l".to_owned()),
         choices_from: Some("c".to_owned()),
+        choice_file: Some("f.csv".to_owned()),
         choice_filter: Some("state = 'nsw'".to_owned()),
         trigger: vec!["c".to_owned()],
         appearance: Some("minimal".to_owned()),
@@ -95,7 +96,9 @@ fn maximal() -> AppDefinition {
     app.languages = vec!["fr".to_owned()];
     app.schedule = Some("daily".to_owned());
     app.rate_limit_policy = Some("p".to_owned());
-    app.choice_lists.insert("l".to_owned(), vec![choice]);
+    app.choice_lists
+        .insert("l".to_owned(), vec![choice.clone()]);
+    app.data_files.insert("f.csv".to_owned(), vec![choice]);
     app.news2 = Some(News2Mapping {
         oxygen: "o".to_owned(),
         consciousness: "c".to_owned(),
