@@ -29,6 +29,39 @@ export const SCALE_VALUES = ['scale1', 'scale2'];
  */
 export const isValidName = (name) => typeof name === 'string' && name.length <= 64 && /^[A-Za-z_][A-Za-z0-9_.-]*$/.test(name);
 
+/** Extensions a data file may have: the two formats `select_one_from_file` and `pulldata()` read. */
+export const DATA_FILE_EXTENSIONS = ['csv', 'xml'];
+
+/** Why a name is no data file's. */
+export const DATA_FILE_NAME_MESSAGE = 'a data file is named like fruits.csv or shops.xml: letters, digits, _, - and .';
+
+/**
+ * Whether `name` can name a data file attached to a version: at most 64 letters, digits, `_`,
+ * `-` and `.`, not starting with `.`, ending in `.csv` or `.xml` after a non-empty stem.
+ * @param {string} name
+ */
+export function isDataFileName(name) {
+  const dot = name.lastIndexOf('.');
+  return dot > 0 && name.length <= 64 && !name.startsWith('.')
+    && DATA_FILE_EXTENSIONS.includes(name.slice(dot + 1)) && /^[A-Za-z0-9_.-]*$/.test(name);
+}
+
+/**
+ * The choices a select names elsewhere than inline, with the member naming them: its
+ * `choice_list` in the app's choice lists, else its `choice_file` in the app's data files
+ * (none when the app has no such list or file); undefined for inline choices.
+ * @param {Field} field
+ * @param {any} app
+ * @returns {[string, Choice[]] | undefined}
+ */
+export function namedChoices(field, app) {
+  /** @param {Record<string, Choice[]> | undefined} lists @param {string} name */
+  const named = (lists, name) => (lists && Object.hasOwn(lists, name) ? lists[name] : []);
+  if (given(field.choice_list)) return ['choice_list', named(app.choice_lists, field.choice_list)];
+  if (given(field.choice_file)) return ['choice_file', named(app.data_files, field.choice_file)];
+  return undefined;
+}
+
 /**
  * @param {string} path
  * @param {string} code
@@ -56,10 +89,8 @@ function spacedChoicesProblem(field, app, path) {
   const message = "a select_multiple's or rank's choice values have no spaces: its XLSForm answer is its values separated by spaces";
   /** @param {Choice} choice */
   const spaced = (choice) => choice.value.includes(' ');
-  if (given(field.choice_list)) {
-    const list = app.choice_lists && Object.hasOwn(app.choice_lists, field.choice_list) ? app.choice_lists[field.choice_list] : [];
-    return list.some(spaced) ? problem(`${path}.choice_list`, 'invalid_choice_value', message) : undefined;
-  }
+  const named = namedChoices(field, app);
+  if (named) return named[1].some(spaced) ? problem(`${path}.${named[0]}`, 'invalid_choice_value', message) : undefined;
   const index = (field.choices ?? []).findIndex(spaced);
   return index < 0 ? undefined : problem(`${path}.choices[${index}].value`, 'invalid_choice_value', message);
 }
@@ -120,13 +151,27 @@ function repeatChoicesProblem(field, push) {
   if (!select) {
     push('choices_from', 'choices_on_non_select', 'choices_from applies only to select_one and select_multiple fields');
   }
-  if ((field.choices ?? []).length > 0 || given(field.choice_list)) {
-    push('choices_from', 'choices_and_list', 'give choices_from, inline choices or a choice list, only one');
+  if ((field.choices ?? []).length > 0 || given(field.choice_list) || given(field.choice_file)) {
+    push('choices_from', 'choices_and_list', 'give choices_from, inline choices, a choice list or a choice file, only one');
   }
   // Other types are told that open and choice_type are a select's, with the other checks.
   if (select && (field.open === true || given(field.choice_type))) {
     push('open', 'choices_on_non_select', "open and choice_type do not apply to choices from a repeat's answers");
   }
+}
+
+/**
+ * A select whose choices are the rows of a data file: the file's name must be one a data file
+ * can have, and no other source of choices may be given. A file not attached yet is no error
+ * here (the draft stays editable); lint reports it, and it blocks publication.
+ * @param {Field} field
+ * @param {(member: string, code: string, message: string) => void} push
+ */
+function choiceFileProblem(field, push) {
+  if ((field.choices ?? []).length > 0 || given(field.choice_list)) {
+    push('choice_file', 'choices_and_list', 'give a choice file, inline choices or a choice list, only one');
+  }
+  if (!isDataFileName(field.choice_file)) push('choice_file', 'invalid_data_file', DATA_FILE_NAME_MESSAGE);
 }
 
 /**
@@ -215,6 +260,8 @@ export function checkField(field, path, app, errors) {
   const inlineChoices = field.choices ?? [];
   if (given(field.choices_from)) {
     repeatChoicesProblem(field, push);
+  } else if (select && given(field.choice_file)) {
+    choiceFileProblem(field, push);
   } else if (select) {
     if (given(field.choice_list) && inlineChoices.length > 0) {
       push('choice_list', 'choices_and_list', 'give inline choices or a choice list, not both');
@@ -226,7 +273,7 @@ export function checkField(field, path, app, errors) {
       checkChoices(inlineChoices, `${path}.choices`, errors);
     }
   } else {
-    if (inlineChoices.length > 0 || given(field.choice_list)) {
+    if (inlineChoices.length > 0 || given(field.choice_list) || given(field.choice_file)) {
       push('choices', 'choices_on_non_select', 'choices apply only to select_one, select_multiple and rank fields');
     }
     if (given(field.choice_filter)) {

@@ -34,6 +34,10 @@ import {
  * @property {(field: string, value: string) => Value} choiceLabel for `jr:choice-name`
  * @property {() => [string, string]} randomSite the seed and call site of `random()`, `uuid()`
  * @property {(name: string) => Value} [attribute] a member of the choice a choice filter decides on
+ * @property {(file: string, column: string, keyColumn: string, key: string) => Value} [pullData]
+ *   `pulldata(file, column, key_column, key)`: `column` of the first row of the data file `file`
+ *   (named without its extension) whose `key_column` holds `key`; `""` when there is no such
+ *   file, row or column, and for an env without this hook (it has no data files)
  */
 
 /**
@@ -274,6 +278,10 @@ function call(name, args, env, depth) {
     case 'format-date': return formatDate(argument(0), asString(argument(1)));
     case 'decimal-date-time': return decimalDateTime(argument(0));
     case 'boolean-from-string': return booleanFromString(argument(0));
+    case 'pulldata': {
+      const [file, column, keyColumn, key] = [0, 1, 2, 3].map((index) => asString(argument(index)));
+      return env.pullData ? env.pullData(file, column, keyColumn, key) : '';
+    }
     case 'uuid': return seededUuid(...env.randomSite());
     case 'random': return seededRandom(...env.randomSite());
     default: return null;

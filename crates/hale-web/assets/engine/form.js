@@ -7,7 +7,10 @@
  */
 
 import { readAnswer } from './answer.js';
-import { checkChoices, checkField, checkNews2, isValidName } from './checks.js';
+import {
+  DATA_FILE_EXTENSIONS, DATA_FILE_NAME_MESSAGE, checkChoices, checkField, checkNews2, isDataFileName, isValidName,
+  namedChoices,
+} from './checks.js';
 import { ParseError, parse, parseChoiceFilter, references, scalarReferences } from './parser.js';
 
 /** Most fields an app may have, counting those inside groups and repeats. */
@@ -79,6 +82,7 @@ const FORMAT = 'hale.app/1';
  * @property {string | undefined} schedule
  * @property {string | undefined} rate_limit_policy
  * @property {News2Mapping | undefined} news2
+ * @property {Record<string, Choice[]>} data_files the data files attached to the version, which `pulldata()` reads
  * @property {CompiledField[]} fields every field, depth first in document order
  * @property {number[]} order dependencies before dependants
  * @property {Map<string, number>} index field index by name
@@ -108,13 +112,13 @@ export const definitionError = (path, code, message) => ({ path, code, message }
 const TEXT = 'text';
 const APP_MEMBERS = /** @type {Record<string, string>} */ ({
   format: 'string', title: TEXT, version: 'string', default_language: 'string', languages: 'strings',
-  schedule: 'string', rate_limit_policy: 'string', choice_lists: 'choice_lists', news2: 'news2', codes: 'codings',
-  fields: 'fields',
+  schedule: 'string', rate_limit_policy: 'string', choice_lists: 'choice_lists', data_files: 'choice_lists', news2: 'news2',
+  codes: 'codings', fields: 'fields',
 });
 const FIELD_MEMBERS = /** @type {Record<string, string>} */ ({
   name: 'string', type: 'type', label: TEXT, hint: TEXT, required: 'bool', required_message: TEXT,
   constraint: 'string', constraint_message: TEXT, relevant: 'string', calculation: 'string', trigger: 'strings', default: 'any',
-  choices: 'choices', choice_list: 'string', choices_from: 'string', choice_filter: 'string', appearance: 'string', unit: 'string', accepted_units: 'strings',
+  choices: 'choices', choice_list: 'string', choice_file: 'string', choices_from: 'string', choice_filter: 'string', appearance: 'string', unit: 'string', accepted_units: 'strings',
   code: 'string', purpose: 'string', min: 'number', max: 'number', step: 'number', children: 'fields',
   min_count: 'count', max_count: 'count', answer_list: 'bool', repeat_count: 'string', required_if: 'string',
   read_only: 'bool', default_expression: 'string', guidance_hint: TEXT, media: 'texts', parameters: 'strings_map',
@@ -235,11 +239,12 @@ function flatten(fields, prefix, parent, repeat, out) {
 }
 
 /**
- * XPath constructs Hale refuses on purpose, named so the refusal says what.
+ * XPath constructs Hale refuses on purpose, named so the refusal says what: `instance()` paths
+ * into attached files, values of the last saved form, and paths and predicates beyond `${name}`.
  * @param {string} source
  */
 function refusedConstruct(source) {
-  if (source.includes('pulldata(') || source.includes('instance(')) return 'attached_data_unsupported';
+  if (source.includes('instance(')) return 'attached_data_unsupported';
   if (source.includes('${last-saved#')) return 'last_saved_unsupported';
   if (source.includes('/') || source.includes('[')) return 'xpath_path_unsupported';
   return null;
@@ -294,10 +299,8 @@ const optional = (value) => /** @type {Exclude<T, null> | undefined} */ (value =
  * @returns {CompiledField}
  */
 function compileField({ field, parent, repeat, path }, app, errors) {
-  const list = optional(field.choice_list);
-  const choices = list === undefined
-    ? (field.choices ?? [])
-    : (app.choice_lists && Object.hasOwn(app.choice_lists, list) ? app.choice_lists[list] : []);
+  // A file not attached yet offers nothing (lint, on the server, blocks publishing it).
+  const choices = namedChoices(field, app)?.[1] ?? field.choices ?? [];
   /** @param {string} member */
   const expression = (member) => parseExpression(optional(field[member]), path, member, errors);
   return {
@@ -367,6 +370,23 @@ function checkApp(app, errors) {
     }
     checkChoices(lists[name], path, errors);
   }
+  const files = app.data_files ?? {};
+  for (const name of Object.keys(files).sort(compareCodePoints)) {
+    const path = `$.data_files.${name}`;
+    if (!isDataFileName(name)) errors.push(definitionError(path, 'invalid_data_file', DATA_FILE_NAME_MESSAGE));
+    checkChoices(files[name], path, errors);
+  }
+}
+
+/**
+ * The data file `pulldata()` names by its stem: `stem.csv`, else `stem.xml`.
+ * @param {Record<string, Choice[]>} files
+ * @param {string} stem
+ * @returns {Choice[] | undefined}
+ */
+export function dataFile(files, stem) {
+  const name = DATA_FILE_EXTENSIONS.map((extension) => `${stem}.${extension}`).find((file) => Object.hasOwn(files, file));
+  return name === undefined ? undefined : files[name];
 }
 
 /**
@@ -770,6 +790,7 @@ export function compile(definition) {
     schedule: optional(app.schedule),
     rate_limit_policy: optional(app.rate_limit_policy),
     news2: optional(app.news2),
+    data_files: app.data_files ?? {},
     fields: compiled,
     order,
     // The first field of a name, as `CompiledForm::index_of` finds it.

@@ -8,7 +8,7 @@
 
 import { readAnswer, sameComputed } from './answer.js';
 import { evaluate } from './evaluate.js';
-import { encloses, inLanguage } from './form.js';
+import { dataFile, encloses, inLanguage } from './form.js';
 import { deriveObservations } from './observe.js';
 import { readsBeyondFields, references } from './parser.js';
 import { DateTimeValue, asNumber, asString, isEmpty, truthy } from './value.js';
@@ -38,6 +38,27 @@ export function choiceMember(choice, name, language) {
   if (name === 'label') return inLanguage(choice.label, language);
   const attributes = choice.attributes ?? {};
   return Object.hasOwn(attributes, name) ? attributes[name] : null;
+}
+
+/**
+ * `pulldata(file, column, key_column, key)`: `column` of the first row of the form's data file
+ * `file` whose `key_column` is `key`, each read as a choice filter reads a choice's members;
+ * `""` when there is no such file, row or column.
+ * @param {Form} form
+ * @param {string} file
+ * @param {string} column
+ * @param {string} keyColumn
+ * @param {string} key
+ * @returns {Value}
+ */
+function pullData(form, file, column, keyColumn, key) {
+  /** @param {import('./form.js').Choice} row @param {string} member */
+  const read = (row, member) => {
+    const value = choiceMember(row, member, form.default_language);
+    return value === null ? null : asString(value);
+  };
+  const row = dataFile(form.data_files, file)?.find((candidate) => read(candidate, keyColumn) === key);
+  return (row === undefined ? null : read(row, column)) ?? '';
 }
 
 /**
@@ -389,6 +410,7 @@ class Run {
         return found ? inLanguage(found.label, form.default_language) : '';
       },
       randomSite: () => [seed, fieldName + trail.map(([, row]) => `#${row + 1}`).join('')],
+      pullData: (file, column, keyColumn, key) => pullData(form, file, column, keyColumn, key),
     };
   }
 
