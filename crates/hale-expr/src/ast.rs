@@ -176,10 +176,16 @@ pub enum Function {
     /// attached to the app version whose `key_column` holds `key` ([`crate::Env::pull_data`]).
     #[serde(rename = "pulldata")]
     PullData,
+    #[serde(rename = "contains")]
+    Contains,
+    #[serde(rename = "starts-with")]
+    StartsWith,
+    #[serde(rename = "ends-with")]
+    EndsWith,
 }
 
 impl Function {
-    pub const ALL: [Self; 32] = [
+    pub const ALL: [Self; 35] = [
         Self::True,
         Self::False,
         Self::Not,
@@ -212,6 +218,9 @@ impl Function {
         Self::Uuid,
         Self::Random,
         Self::PullData,
+        Self::Contains,
+        Self::StartsWith,
+        Self::EndsWith,
     ];
 
     pub fn name(self) -> &'static str {
@@ -246,6 +255,9 @@ impl Function {
             Self::DecimalDateTime => "decimal-date-time",
             Self::BooleanFromString => "boolean-from-string",
             Self::PullData => "pulldata",
+            Self::Contains => "contains",
+            Self::StartsWith => "starts-with",
+            Self::EndsWith => "ends-with",
             Self::Uuid => "uuid",
             Self::Random => "random",
         }
@@ -273,7 +285,11 @@ impl Function {
             | Self::DecimalDateTime
             | Self::BooleanFromString => (1, Some(1)),
             Self::Max | Self::Min => (1, None),
-            Self::ChoiceName | Self::FormatDate => (2, Some(2)),
+            Self::ChoiceName
+            | Self::FormatDate
+            | Self::Contains
+            | Self::StartsWith
+            | Self::EndsWith => (2, Some(2)),
             Self::PullData => (4, Some(4)),
             // A field, then a repeat and a row for each enclosing repeat given: 3, 5 or 7.
             Self::IndexedRepeat => (3, Some(7)),

@@ -352,6 +352,17 @@ fn call(function: Function, arguments: &[Expr], env: &dyn Env, depth: usize) -> 
             Value::Bool(compile_pattern(&pattern).is_ok_and(|regex| regex.is_match(&subject)))
         }
         Function::StringLength => Value::Number(argument(0).as_string().chars().count() as f64),
+        Function::Contains => {
+            Value::Bool(argument(0).as_string().contains(&argument(1).as_string()))
+        }
+        Function::StartsWith => Value::Bool(
+            argument(0)
+                .as_string()
+                .starts_with(&argument(1).as_string()),
+        ),
+        Function::EndsWith => {
+            Value::Bool(argument(0).as_string().ends_with(&argument(1).as_string()))
+        }
         Function::Round => {
             let digits = if arguments.len() > 1 {
                 argument(1).as_number()

@@ -28,7 +28,8 @@
 //!   and a row for each nested repeat), `once(x)`,
 //!   `jr:choice-name(value, '${select}')`, `format-date(d, format)`,
 //!   `decimal-date-time(x)`, `boolean-from-string(s)`, `uuid()`, `random()`,
-//!   `pulldata(file, column, key_column, key)`.
+//!   `pulldata(file, column, key_column, key)`, `contains(s, t)`, `starts-with(s, t)`,
+//!   `ends-with(s, t)`.
 //! * A choice filter ([`parse_choice_filter`], XLSForm `choice_filter`) is evaluated once per
 //!   choice: there a bare name (`state`, `name`, `label`) reads that member of the choice
 //!   ([`Env::attribute`]; `name` is its value), and `.` is refused.
@@ -104,6 +105,8 @@
 //!   browser must use the shared subset. Patterns over 1024 characters or compiling over
 //!   256 KiB, and invalid patterns, never match; a constant invalid pattern is a parse error.
 //! * `string-length` counts Unicode scalar values (code points), not UTF-16 units.
+//!   `contains`, `starts-with` and `ends-with` compare both arguments as strings, exactly
+//!   (an empty second argument is found in every string).
 //! * `round(x, d)` rounds half away from zero at `d` decimals (default 0; negative `d` rounds
 //!   to tens, …), in binary floating point. `int(x)` truncates towards zero.
 //! * `coalesce(a, b)` is `a` unless it is unanswered, `""` or an empty selection.

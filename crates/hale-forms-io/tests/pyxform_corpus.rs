@@ -17,9 +17,8 @@ use hale_forms_io::xlsform::{ImportLimits, import_tables};
 /// Refusals that are design decisions, documented in docs/app-format.md ("XLSForm import"):
 /// a form pyxform accepts and Hale refuses with one of these is not counted against the
 /// acceptance target.
-const DESIGN_REFUSALS: [&str; 14] = [
+const DESIGN_REFUSALS: [&str; 13] = [
     "attached_data_unsupported",
-    "select_from_file_unsupported",
     "external_data_unsupported",
     "external_choices_unsupported",
     "unsupported_sheet",
@@ -264,9 +263,9 @@ fn share(part: usize, whole: usize) -> f64 {
 }
 
 /// What this version reaches on the shared corpus (the targets are 95%, 90%, 100%).
-const FLOOR_SUBSET_ACCEPTED: f64 = 0.96;
+const FLOOR_SUBSET_ACCEPTED: f64 = 0.957;
 /// Of all valid forms outside design refusals (the target is 95%).
-const FLOOR_ALL_ACCEPTED: f64 = 0.952;
+const FLOOR_ALL_ACCEPTED: f64 = 0.951;
 const FLOOR_SUBSET_REFUSED: f64 = 1.0;
 const FLOOR_ALL_REFUSED: f64 = 1.0;
 

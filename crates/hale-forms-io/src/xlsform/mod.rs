@@ -6,6 +6,7 @@
 mod archive;
 mod cells;
 mod columns;
+mod data_file;
 mod limits;
 mod parameters;
 mod sheet;
@@ -16,6 +17,7 @@ use serde::Serialize;
 
 use crate::definition::AppDefinition;
 pub use cells::SheetMap;
+pub use data_file::read_data_file;
 pub use limits::ImportLimits;
 use limits::{TextBudget, cap_errors};
 pub use sheet::Table;

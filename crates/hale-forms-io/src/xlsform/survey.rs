@@ -128,7 +128,7 @@ const REFUSED_SETTINGS: [(&str, &str, &str); 1] = [(
 )];
 
 /// `English (en)` → `en`; `fr` → `fr`.
-fn language_code(text: &str) -> String {
+pub(crate) fn language_code(text: &str) -> String {
     match (text.rfind('('), text.rfind(')')) {
         (Some(open), Some(close)) if open < close => text[open + 1..close].trim().to_owned(),
         _ => text.trim().to_owned(),
@@ -703,6 +703,7 @@ fn read_survey(
             }
             continue;
         }
+        let mut choice_file = None;
         let (kind, list, or_other, prefill) = match parse_type(type_text) {
             RowType::Field {
                 kind,
@@ -710,6 +711,10 @@ fn read_survey(
                 or_other,
                 prefill,
             } => (kind, list, or_other, prefill),
+            RowType::FromFile { kind, file } => {
+                choice_file = Some(file);
+                (kind, None, false, None)
+            }
             RowType::Begin(kind) => (kind, None, false, None),
             RowType::End(wanted) => {
                 close_container(importer, &mut stack, &mut top, wanted, row);
@@ -824,6 +829,17 @@ fn read_survey(
             Some(source) => field.choices_from = Some(source.to_owned()),
             None => field.choice_list = list,
         }
+        // The compiler checks the file's name; GeoJSON is refused by name here.
+        match choice_file {
+            Some(file) if file.ends_with(".geojson") => importer.error(
+                "survey",
+                row,
+                "type",
+                "data_file_format_unsupported",
+                "GeoJSON data files are not read: attach the choices as CSV or XML",
+            ),
+            file => field.choice_file = file,
+        }
         field.choice_filter = optional(cell("choice_filter"));
         match triggers(&cell("trigger")) {
             // A group or repeat has no value to set: the reference converter accepts a
@@ -910,6 +926,26 @@ fn read_survey(
             parameters = format!("rows={rows} {parameters}");
         }
         super::parameters::read(&mut importer.errors, &parameters, row, &mut field);
+        if field.choice_file.is_some() {
+            // The columns of a data file are its own: `name` the value, `label` the label.
+            let renamed = [("value", "name"), ("label", "label")]
+                .iter()
+                .any(|(key, own)| {
+                    field
+                        .parameters
+                        .get(*key)
+                        .is_some_and(|column| column != own)
+                });
+            if renamed {
+                importer.error(
+                    "survey",
+                    row,
+                    "parameters",
+                    "data_file_columns_unsupported",
+                    "a data file's choices are its name and label columns: rename the file's columns instead of naming others in value= or label=",
+                );
+            }
+        }
         let accept = cell("body::accept");
         if !accept.is_empty() {
             if kind == FieldType::File {
@@ -1120,7 +1156,8 @@ pub(super) fn locate(
         .next()
         .unwrap_or("");
     let column = match member {
-        "" | "children" | "choices" | "choice_list" | "choices_from" | "min_count" => "type",
+        "" | "children" | "choices" | "choice_list" | "choices_from" | "choice_file"
+        | "min_count" => "type",
         "step" => "parameters",
         "required_if" => "required",
         "default_expression" => "default",

@@ -8,6 +8,11 @@ use crate::definition::{FieldType, Prefill};
 /// What one `type` cell says.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum RowType {
+    /// A select whose choices are the rows of the data file `file` (`select_one_from_file`).
+    FromFile {
+        kind: FieldType,
+        file: String,
+    },
     /// A question, note or calculation; `list` for selects, `or_other` for `… or_other`.
     Field {
         kind: FieldType,
@@ -129,28 +134,16 @@ const SELECT: &[(&str, FieldType)] = &[
     ("select1", FieldType::SelectOne),
 ];
 
+/// Spellings of a select whose choices are the rows of a data file attached to the version.
+const FROM_FILE: &[(&str, FieldType)] = &[
+    ("select_one_from_file", FieldType::SelectOne),
+    ("select_multiple_from_file", FieldType::SelectMultiple),
+    ("select one from file", FieldType::SelectOne),
+    ("select multiple from file", FieldType::SelectMultiple),
+];
+
 /// Types Hale refuses on purpose, each with why (see docs/app-format.md, "XLSForm import").
 const REFUSED: &[(&str, &str, &str)] = &[
-    (
-        "select_one_from_file",
-        "select_from_file_unsupported",
-        "choices from an attached file need media attached to the app version, which Hale does not keep yet",
-    ),
-    (
-        "select_multiple_from_file",
-        "select_from_file_unsupported",
-        "choices from an attached file need media attached to the app version, which Hale does not keep yet",
-    ),
-    (
-        "select one from file",
-        "select_from_file_unsupported",
-        "choices from an attached file need media attached to the app version, which Hale does not keep yet",
-    ),
-    (
-        "select multiple from file",
-        "select_from_file_unsupported",
-        "choices from an attached file need media attached to the app version, which Hale does not keep yet",
-    ),
     (
         "select_one_external",
         "external_choices_unsupported",
@@ -159,12 +152,12 @@ const REFUSED: &[(&str, &str, &str)] = &[
     (
         "csv-external",
         "external_data_unsupported",
-        "external data files (csv-external, xml-external) need media attached to the app version, which Hale does not keep yet",
+        "external data files (csv-external, xml-external) are read through instance() paths, which Hale does not evaluate; attach the file and read it with pulldata() or select_one_from_file",
     ),
     (
         "xml-external",
         "external_data_unsupported",
-        "external data files (csv-external, xml-external) need media attached to the app version, which Hale does not keep yet",
+        "external data files (csv-external, xml-external) are read through instance() paths, which Hale does not evaluate; attach the file and read it with pulldata() or select_one_from_file",
     ),
     (
         "phonenumber",
@@ -281,6 +274,17 @@ pub(crate) fn parse_type(text: &str) -> RowType {
             or_other: false,
             prefill: Some(*prefill),
         };
+    }
+    for (spelling, kind) in FROM_FILE {
+        if let Some(rest) = joined.strip_prefix(&format!("{spelling} ")) {
+            return match rest.split_once(' ') {
+                None => RowType::FromFile {
+                    kind: *kind,
+                    file: rest.to_owned(),
+                },
+                Some(_) => RowType::Unknown,
+            };
+        }
     }
     for (name, code, message) in REFUSED {
         if joined == *name || joined.starts_with(&format!("{name} ")) {
@@ -405,10 +409,21 @@ mod tests {
             parse_type("begin loop over yn"),
             RowType::Refused("loop_unsupported", _)
         ));
-        assert!(matches!(
+        assert_eq!(
             parse_type("select_one_from_file a.csv"),
-            RowType::Refused("select_from_file_unsupported", _)
-        ));
+            RowType::FromFile {
+                kind: FieldType::SelectOne,
+                file: String::from("a.csv")
+            }
+        );
+        assert_eq!(
+            parse_type("select multiple from file  b.xml"),
+            RowType::FromFile {
+                kind: FieldType::SelectMultiple,
+                file: String::from("b.xml")
+            }
+        );
+        assert_eq!(parse_type("select_one_from_file a.csv b"), RowType::Unknown);
         assert_eq!(parse_type("select_one"), RowType::Unknown);
         assert_eq!(parse_type("select_one a b"), RowType::Unknown);
         assert_eq!(parse_type("integr"), RowType::Unknown);

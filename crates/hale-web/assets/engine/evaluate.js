@@ -226,6 +226,9 @@ function call(name, args, env, depth) {
       }
     }
     case 'string-length': return charCount(asString(argument(0)));
+    case 'contains': return asString(argument(0)).includes(asString(argument(1)));
+    case 'starts-with': return asString(argument(0)).startsWith(asString(argument(1)));
+    case 'ends-with': return asString(argument(0)).endsWith(asString(argument(1)));
     case 'round': {
       const digits = args.length > 1 ? asNumber(argument(1)) : 0;
       return roundToDigits(asNumber(argument(0)), digits);

@@ -35,6 +35,7 @@ export const ARITY = /** @type {Record<string, [number, number]>} */ ({
   count: [1, 1], sum: [1, 1], once: [1, 1], 'decimal-date-time': [1, 1], 'boolean-from-string': [1, 1],
   max: [1, Infinity], min: [1, Infinity],
   'jr:choice-name': [2, 2], 'format-date': [2, 2], pulldata: [4, 4],
+  contains: [2, 2], 'starts-with': [2, 2], 'ends-with': [2, 2],
   // A field, then a repeat and a row for each enclosing repeat given: 3, 5 or 7.
   'indexed-repeat': [3, 7],
   not: [1, 1], 'count-selected': [1, 1], 'string-length': [1, 1], int: [1, 1], number: [1, 1],
