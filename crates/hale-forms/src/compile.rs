@@ -400,12 +400,8 @@ fn compile_field(
     app: &AppDefinition,
     errors: &mut Vec<DefinitionError>,
 ) -> CompiledField {
-    let choices = match (&field.choice_list, &field.choice_file) {
-        (Some(list), _) => app.choice_lists.get(list).cloned().unwrap_or_default(),
-        // A file not attached yet offers nothing (lint blocks publishing it).
-        (None, Some(file)) => app.data_files.get(file).cloned().unwrap_or_default(),
-        (None, None) => field.choices.clone(),
-    };
+    // A file not attached yet offers nothing (lint blocks publishing it).
+    let choices = app.choices_of(field).to_vec();
     CompiledField {
         name: field.name.clone(),
         field_type: field.field_type,

@@ -555,6 +555,17 @@ impl AppDefinition {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
 
+    /// A select's choices: its list's, its data file's rows (none until the file is attached),
+    /// or its own.
+    pub fn choices_of<'a>(&'a self, field: &'a Field) -> &'a [Choice] {
+        let named = match (&field.choice_list, &field.choice_file) {
+            (Some(list), _) => self.choice_lists.get(list),
+            (None, Some(file)) => self.data_files.get(file),
+            (None, None) => return &field.choices,
+        };
+        named.map(Vec::as_slice).unwrap_or_default()
+    }
+
     /// Every field, depth first, with its JSON path.
     pub fn walk(&self) -> Vec<(String, &Field)> {
         let mut out = Vec::new();

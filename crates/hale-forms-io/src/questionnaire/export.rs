@@ -34,15 +34,22 @@ pub fn export(definition: &AppDefinition) -> Value {
     if let Some(policy) = &definition.rate_limit_policy {
         extensions.push(json!({"url": hale("rate-limit-policy"), "valueString": policy}));
     }
-    for (name, choices) in &definition.choice_lists {
-        let mut parts = vec![json!({"url": "name", "valueString": name})];
-        // A list's options are Codings: a choice's attributes go on its Coding.
-        parts.extend(choices.iter().map(|choice| {
-            let mut coding = coding(choice, language);
-            put_attributes(&mut coding, choice);
-            json!({"url": "option", "valueCoding": coding})
-        }));
-        extensions.push(json!({"url": hale("choice-list"), "extension": parts}));
+    // A list's options, and a data file's rows, are Codings: a choice's attributes go on its
+    // Coding.
+    let named = [
+        ("choice-list", &definition.choice_lists),
+        ("data-file", &definition.data_files),
+    ];
+    for (url, lists) in named {
+        for (name, choices) in lists {
+            let mut parts = vec![json!({"url": "name", "valueString": name})];
+            parts.extend(choices.iter().map(|choice| {
+                let mut coding = coding(choice, language);
+                put_attributes(&mut coding, choice);
+                json!({"url": "option", "valueCoding": coding})
+            }));
+            extensions.push(json!({"url": hale(url), "extension": parts}));
+        }
     }
     if let Some(news2) = &definition.news2 {
         let mut parts = vec![
@@ -114,18 +121,6 @@ fn codings(codes: &[Coding]) -> Value {
     )
 }
 
-/// A field's choices, inline or from its list.
-fn choices_of<'a>(app: &'a AppDefinition, field: &'a Field) -> &'a [Choice] {
-    match &field.choice_list {
-        Some(list) => app
-            .choice_lists
-            .get(list)
-            .map(Vec::as_slice)
-            .unwrap_or_default(),
-        None => field.choices.as_slice(),
-    }
-}
-
 fn collect_targets(
     app: &AppDefinition,
     fields: &[Field],
@@ -141,7 +136,8 @@ fn collect_targets(
                 repeat: repeat.map(str::to_owned),
                 link_id: field.link_id.clone().unwrap_or_else(|| field.name.clone()),
                 choice_type: field.choice_type,
-                choices: choices_of(app, field)
+                choices: app
+                    .choices_of(field)
                     .iter()
                     .map(|choice| {
                         (
@@ -694,17 +690,13 @@ impl Context<'_> {
             extensions.push(json!({"url": hale("choices-from"), "valueString": source}));
         }
         if field.field_type.is_select() {
-            let choices = match &field.choice_list {
-                Some(list) => {
-                    extensions.push(json!({"url": hale("choice-list"), "valueString": list}));
-                    self.app
-                        .choice_lists
-                        .get(list)
-                        .map(Vec::as_slice)
-                        .unwrap_or_default()
-                }
-                None => field.choices.as_slice(),
-            };
+            if let Some(list) = &field.choice_list {
+                extensions.push(json!({"url": hale("choice-list"), "valueString": list}));
+            }
+            if let Some(file) = &field.choice_file {
+                extensions.push(json!({"url": hale("choice-file"), "valueString": file}));
+            }
+            let choices = self.app.choices_of(field);
             let selected = field
                 .default
                 .as_ref()

@@ -47,7 +47,7 @@ impl Importer {
         let parts = extension
             .get("extension")
             .and_then(Value::as_array)
-            .ok_or_else(|| String::from("Hale choice-list extension has no parts"))?;
+            .ok_or_else(|| String::from("Hale choice-list or data-file extension has no parts"))?;
         let mut name = None;
         let mut choices = Vec::new();
         for part in parts {
@@ -56,13 +56,15 @@ impl Importer {
                 Some("option") => choices.push(self.list_choice(part.get("valueCoding"))?),
                 _ => {
                     return Err(String::from(
-                        "Hale choice-list extension has an unknown part",
+                        "Hale choice-list or data-file extension has an unknown part",
                     ));
                 }
             }
         }
         Ok((
-            name.ok_or_else(|| String::from("Hale choice-list extension has no name"))?,
+            name.ok_or_else(|| {
+                String::from("Hale choice-list or data-file extension has no name")
+            })?,
             choices,
         ))
     }
@@ -258,11 +260,11 @@ impl Importer {
                 _ => Value::Array(selected),
             });
         }
-        match &field.choice_list {
-            Some(name) => {
-                if self.lists.get(name) != Some(&choices) {
-                    return Err(format!(
-                        "answerOption differs from choice list '{name}' that the item names"
+        match self.named_choices(field) {
+            Some(named) => {
+                if named != choices.as_slice() {
+                    return Err(String::from(
+                        "answerOption differs from the choice list or data file that the item names",
                     ));
                 }
             }

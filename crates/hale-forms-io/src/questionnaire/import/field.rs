@@ -273,11 +273,15 @@ impl Importer {
                 Err(message) => fail(&mut self.errors, UNSUPPORTED, message),
             }
         }
-        if field.choice_list.is_some() && options.is_none() {
+        if options.is_none()
+            && self
+                .named_choices(&field)
+                .is_some_and(|named| !named.is_empty())
+        {
             fail(
                 &mut self.errors,
                 INVALID,
-                String::from("names a choice list but lists no answerOption"),
+                String::from("names a choice list or data file but lists no answerOption"),
             );
         }
         match initial {

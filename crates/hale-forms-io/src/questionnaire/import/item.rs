@@ -236,6 +236,11 @@ impl Importer {
                     }
                     once(&mut field.choice_list, name, "choice-list")?;
                 }
+                // A data file not attached yet is a draft's, as in Hale's own format.
+                Some("choice-file") if field.field_type.is_select() => {
+                    let name = value_string(extension, "choice-file")?;
+                    once(&mut field.choice_file, name, "choice-file")?;
+                }
                 _ => {
                     return Err(format!(
                         "extension '{url}' is not supported on a '{kind}' item (Hale refuses extensions it cannot honour)"

@@ -75,6 +75,7 @@ pub fn import_with_notes(questionnaire: &Value) -> Result<Imported, Vec<Definiti
         variables: Vec::new(),
         language: String::from("en"),
         lists: BTreeMap::new(),
+        files: BTreeMap::new(),
         list_answers: HashMap::new(),
     };
     let definition = importer.resource(questionnaire);
@@ -119,6 +120,8 @@ struct Importer {
     variables: Vec<(String, Expr)>,
     language: String,
     lists: BTreeMap<String, Vec<Choice>>,
+    /// The data files attached to the version, by file name.
+    files: BTreeMap<String, Vec<Choice>>,
     /// The field name of each list question's question field, by linkId.
     list_answers: HashMap<String, String>,
 }
@@ -262,8 +265,12 @@ fn hale_type(item: &Map<String, Value>) -> Result<(FieldType, Option<ChoiceType>
                 .and_then(Value::as_str)
                 .unwrap_or("")
         });
-    // Hale's choices from a repeat's answers list no option: the named field's rows give them.
-    let from_rows = kind == "choice" && !extensions_named(item, &hale("choices-from")).is_empty();
+    // Hale's choices from a repeat's answers list no option: the named field's rows give them;
+    // nor does a choice from a data file not attached yet.
+    let from_rows = kind == "choice"
+        && ["choices-from", "choice-file"]
+            .iter()
+            .any(|name| !extensions_named(item, &hale(name)).is_empty());
     let options = item.contains_key("answerOption") || from_rows;
     let select = if repeats {
         FieldType::SelectMultiple
@@ -417,6 +424,17 @@ fn option_summary(option: &Value) -> Option<(String, String, Option<f64>)> {
 }
 
 impl Importer {
+    /// A select's choices when they are named rather than its own: its list's, or its data
+    /// file's rows (none while the file is not attached).
+    fn named_choices(&self, field: &Field) -> Option<&[Choice]> {
+        let named = match (&field.choice_list, &field.choice_file) {
+            (Some(list), _) => self.lists.get(list),
+            (None, Some(file)) => self.files.get(file),
+            (None, None) => return None,
+        };
+        Some(named.map(Vec::as_slice).unwrap_or_default())
+    }
+
     /// First pass: every item's name, type and choices, so that references can be read in
     /// any order.
     fn survey(&mut self, items: &[Value], names: &mut Names, depth: usize) {
@@ -713,6 +731,7 @@ impl Importer {
             }
         }
         app.choice_lists = self.lists.clone();
+        app.data_files = self.files.clone();
         let mut seen = HashSet::new();
         app.fields = self.items(&items, "$", &mut seen, 0);
         Some(app)
@@ -766,13 +785,14 @@ impl Importer {
                         String::from("Hale language extension has no valueCode"),
                     ),
                 },
-                Some("choice-list") => match self.choice_list(extension) {
+                Some(kind @ ("choice-list" | "data-file")) => match self.choice_list(extension) {
                     Ok((name, choices)) => {
-                        if self.lists.insert(name.clone(), choices).is_some() {
-                            fail(
-                                &mut self.errors,
-                                format!("choice list '{name}' is given twice"),
-                            );
+                        let (lists, what) = match kind {
+                            "choice-list" => (&mut self.lists, "choice list"),
+                            _ => (&mut self.files, "data file"),
+                        };
+                        if lists.insert(name.clone(), choices).is_some() {
+                            fail(&mut self.errors, format!("{what} '{name}' is given twice"));
                         }
                     }
                     Err(message) => fail(&mut self.errors, message),

@@ -94,10 +94,7 @@ impl Importer {
 
     /// The field's choices: its own, or its list's.
     fn choices_of<'a>(&'a self, field: &'a Field) -> &'a [Choice] {
-        match &field.choice_list {
-            Some(name) => self.lists.get(name).map(Vec::as_slice).unwrap_or_default(),
-            None => &field.choices,
-        }
+        self.named_choices(field).unwrap_or(&field.choices)
     }
 
     /// The value of the item's choice a toggle's `option` part names.
