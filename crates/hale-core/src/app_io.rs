@@ -325,6 +325,58 @@ impl Core {
         .await
     }
 
+    /// Attaches a data file (`fruits.csv`, `shops.xml`: the rows `select_one_from_file` offers
+    /// and `pulldata()` reads) to a copy of version `version`, stored as the app's next draft:
+    /// a version under review or published never changes, and the reviewer sees the file in
+    /// the next version's diff. A file of the same name is replaced. The answer is the new
+    /// version with its lint, which no longer reports the file missing.
+    pub async fn attach_data_file(
+        &self,
+        context: &RequestContext,
+        tenant: TenantId,
+        app: AppId,
+        version: i64,
+        file: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Imported<hale_store::AppVersionRow>, CoreError> {
+        let id = format!("{app}/{version}");
+        let target = Target {
+            tenant: Some(tenant),
+            kind: "app_version",
+            id: Some(&id),
+        };
+        self.audited::<crate::policy::BuildApps, _>(context, "app.version.attach", target, async {
+            let row = self.visible_version(context, tenant, app, version).await?;
+            let mut definition = stored_definition(&row.definition)?;
+            let name = file.to_owned();
+            let language = definition.default_language.clone();
+            let rows = off_the_workers(move || {
+                hale_forms_io::xlsform::read_data_file(
+                    &name,
+                    &bytes,
+                    &language,
+                    &ImportLimits::default(),
+                )
+                .map_err(CoreError::InvalidSpreadsheet)
+            })
+            .await?;
+            definition.data_files.insert(file.to_owned(), rows);
+            let lint = hale_forms::lint(&definition);
+            let stored = self
+                .draft_version(
+                    context,
+                    tenant,
+                    app,
+                    DraftVersion {
+                        definition: definition.to_json(),
+                    },
+                )
+                .await?;
+            Ok(Imported { stored, lint })
+        })
+        .await
+    }
+
     /// One version's definition, as Hale JSON or as a FHIR Questionnaire.
     pub async fn export_version(
         &self,

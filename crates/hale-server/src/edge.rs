@@ -32,6 +32,9 @@ fn takes_uploads(path: &str) -> bool {
         || path.ends_with("/import")
         || path.ends_with("/apps")
         || path.ends_with("/versions")
+        || path
+            .rsplit_once("/files/")
+            .is_some_and(|(version, _)| version.contains("/versions/"))
 }
 
 /// Refuses a request whose target, headers or declared body are too large, before its body is
@@ -363,7 +366,12 @@ mod tests {
         let echo = post(|body: Bytes| async move { body.len().to_string() });
         Router::new()
             .route("/api/v1/tenants/t/submissions", echo.clone())
-            .route("/api/v1/tenants/t/apps/import", echo)
+            .route("/api/v1/tenants/t/apps/import", echo.clone())
+            .route(
+                "/api/v1/tenants/t/apps/a/versions/1/files/f.csv",
+                echo.clone(),
+            )
+            .route("/api/v1/tenants/t/files/f.csv", echo)
             .layer(axum::middleware::from_fn_with_state(
                 Sizes {
                     max_body_bytes: 1000,
@@ -387,6 +395,9 @@ mod tests {
         for (path, limit) in [
             ("/api/v1/tenants/t/submissions", 100),
             ("/api/v1/tenants/t/apps/import", 1000),
+            ("/api/v1/tenants/t/apps/a/versions/1/files/f.csv", 1000),
+            // Only a version's files are uploads.
+            ("/api/v1/tenants/t/files/f.csv", 100),
         ] {
             for (bytes, fits) in [(limit, true), (limit + 1, false)] {
                 let declared = Request::post(path)

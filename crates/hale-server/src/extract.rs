@@ -401,6 +401,35 @@ impl<S: Send + Sync> FromRequest<S> for AppUpload {
     }
 }
 
+/// A data file for an app version, as uploaded: CSV (`text/csv`) or XML (`application/xml`,
+/// `text/xml`). Its bytes stay unparsed here: the core reads them only after checking the
+/// caller's role, and checks that the format fits the file's name.
+pub struct DataFileUpload {
+    pub bytes: Vec<u8>,
+    /// The extension the media type stands for: `csv` or `xml`.
+    pub format: &'static str,
+}
+
+impl<S: Send + Sync> FromRequest<S> for DataFileUpload {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let format = match media_type(request.headers()).unwrap_or_default().as_str() {
+            "text/csv" => "csv",
+            "application/xml" | "text/xml" => "xml",
+            _ => {
+                return Err(Problem::new(
+                    ErrorCode::UnsupportedMediaType,
+                    "upload a data file as CSV (text/csv) or XML (application/xml)",
+                )
+                .into());
+            }
+        };
+        let bytes = read_body(request, state).await?.to_vec();
+        Ok(DataFileUpload { bytes, format })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

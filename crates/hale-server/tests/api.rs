@@ -809,10 +809,23 @@ const DAILY_VITALS_XLSX: &[u8] = include_bytes!("../../../examples/daily-vitals.
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 async fn upload(app: &Router, path: &str, token: &str, content_type: &str, body: Vec<u8>) -> Reply {
+    upload_with("POST", app, path, token, content_type, body).await
+}
+
+async fn upload_with(
+    method: &str,
+    app: &Router,
+    path: &str,
+    token: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> Reply {
     let response = app
         .clone()
         .oneshot(
-            Request::post(path)
+            Request::builder()
+                .method(method)
+                .uri(path)
                 .header(header::AUTHORIZATION, format!("Bearer {token}"))
                 .header(header::CONTENT_TYPE, content_type)
                 .body(Body::from(body))
@@ -1033,3 +1046,77 @@ mod web;
 
 #[path = "api/patient_app.rs"]
 mod patient_app;
+
+/// A select offering a data file's rows and a price read from it with pulldata(): the draft
+/// is stored without the file, its lint says the file is missing (which blocks review), and
+/// attaching the file makes the next draft, which publishes and checks submissions against
+/// the file's rows.
+#[tokio::test]
+async fn a_data_file_attached_to_a_version_gives_choices_and_pulldata_values() {
+    each_engine(|h| async move {
+        let definition = json!({"title": "Fruit", "fields": [
+            {"name": "fruit", "type": "select_one", "label": "Fruit", "choice_file": "fruits.csv", "required": true},
+            {"name": "price", "type": "calculate", "calculation": "pulldata('fruits', 'price', 'name', ${fruit})"},
+            {"name": "qty", "type": "integer", "label": "How many", "constraint": ". * ${price} <= 10"}]});
+        let created = send(&h.app, "POST", "/api/v1/tenants/contoso/apps", Some(&h.analyst),
+            Some(json!({"name": "Fruit", "definition": definition}).to_string()), &[]).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        let app_id = created.body["id"].as_str().unwrap().to_owned();
+        let versions = format!("/api/v1/tenants/contoso/apps/{app_id}/versions");
+        let review = send(&h.app, "GET", &format!("{versions}/1/review"), Some(&h.analyst), None, &[]).await;
+        assert_eq!(review.body["publishable"], false, "{:?}", review.body);
+        assert_eq!(review.body["lint"]["errors"][0]["code"], "data_file_missing", "{:?}", review.body);
+        let early = send(&h.app, "POST", &format!("{versions}/1/submit"), Some(&h.analyst), None, &[]).await;
+        assert_eq!(early.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", early.body);
+
+        let csv = b"name,label,price\nmango,Mango,3\nkiwi,Kiwi,2\n".to_vec();
+        let file = format!("{versions}/1/files/fruits.csv");
+        let put = |path: String, token: String, content_type: &'static str, body: Vec<u8>| {
+            let app = h.app.clone();
+            async move { upload_with("PUT", &app, &path, &token, content_type, body).await }
+        };
+        // The caller's role first, then the media type against the name, then the file itself.
+        let patient = put(file.clone(), h.patient.clone(), "text/csv", csv.clone()).await;
+        assert_problem(&patient, StatusCode::FORBIDDEN, "forbidden");
+        let mismatched = put(file.clone(), h.analyst.clone(), "application/xml", csv.clone()).await;
+        assert_problem(&mismatched, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+        let unnamed = put(format!("{versions}/1/files/fruits.txt"), h.analyst.clone(), "text/csv", csv.clone()).await;
+        assert_problem(&unnamed, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+        let broken = put(file.clone(), h.analyst.clone(), "text/csv", b"name,label\n,Nothing\n".to_vec()).await;
+        assert_problem(&broken, StatusCode::UNPROCESSABLE_ENTITY, "invalid_spreadsheet");
+        assert_eq!(broken.body["import_errors"][0]["sheet"], "fruits.csv", "{:?}", broken.body);
+        let missing = put(format!("/api/v1/tenants/contoso/apps/{app_id}/versions/9/files/fruits.csv"), h.analyst.clone(), "text/csv", csv.clone()).await;
+        assert_problem(&missing, StatusCode::NOT_FOUND, "not_found");
+
+        let attached = put(file.clone(), h.analyst.clone(), "text/csv", csv.clone()).await;
+        assert_eq!(attached.status, StatusCode::CREATED, "{:?}", attached.body);
+        assert_eq!(attached.body["version"], 2, "{:?}", attached.body);
+        assert_eq!(attached.body["lint"]["errors"], json!([]), "{:?}", attached.body);
+        let exported = send(&h.app, "GET", &format!("{versions}/2"), Some(&h.analyst), None, &[]).await;
+        assert_eq!(exported.body["data_files"]["fruits.csv"][1]["attributes"]["price"], "2", "{:?}", exported.body);
+        // Version 1 is as it was: a version never changes once stored.
+        let first = send(&h.app, "GET", &format!("{versions}/1"), Some(&h.analyst), None, &[]).await;
+        assert!(first.body.get("data_files").is_none(), "{:?}", first.body);
+
+        let submitted = send(&h.app, "POST", &format!("{versions}/2/submit"), Some(&h.analyst), None, &[]).await;
+        assert_eq!(submitted.body["status"], "in_review", "{:?}", submitted.body);
+        let approved = send(&h.app, "POST", &format!("{versions}/2/approve"), Some(&h.reviewer), Some(json!({"comment": "prices checked"}).to_string()), &[]).await;
+        assert_eq!(approved.body["status"], "published", "{:?}", approved.body);
+        let submit = |answers: Value| {
+            let body = json!({"subject_id": h.subject, "app_id": app_id, "answers": answers}).to_string();
+            let app = h.app.clone();
+            let token = h.patient.clone();
+            async move { send(&app, "POST", "/api/v1/tenants/contoso/submissions", Some(&token), Some(body), &[]).await }
+        };
+        let fits = submit(json!({"fruit": "mango", "qty": 3})).await;
+        assert_eq!(fits.status, StatusCode::CREATED, "{:?}", fits.body);
+        let too_dear = submit(json!({"fruit": "mango", "qty": 4})).await;
+        assert_problem(&too_dear, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(too_dear.body["errors"][0]["code"], "constraint_failed", "{:?}", too_dear.body);
+        let cheaper = submit(json!({"fruit": "kiwi", "qty": 5})).await;
+        assert_eq!(cheaper.status, StatusCode::CREATED, "{:?}", cheaper.body);
+        let unknown = submit(json!({"fruit": "apple", "qty": 1})).await;
+        assert_problem(&unknown, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    })
+    .await;
+}

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use hale_core::{DraftVersion, ExportFormat, StepNote, VersionPage, VersionStep};
 use hale_domain::AppId;
@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::dto::{AppDto, CreateApp, VersionDto};
-use crate::extract::{AppUpload, Context, JsonBody, Path, Query};
+use crate::extract::{AppUpload, Context, DataFileUpload, JsonBody, Path, Query};
 use crate::problem::{ApiError, Problem};
 use crate::routes::subjects::path_id;
 use hale_core::ErrorCode;
@@ -33,6 +33,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/tenants/{tenant}/apps/{app}/versions/{version}/review",
             get(review),
+        )
+        .route(
+            "/tenants/{tenant}/apps/{app}/versions/{version}/files/{file}",
+            put(attach),
         )
         .route("/tenants/{tenant}/apps/{app}/diff", get(diff))
         .route("/lint", post(lint))
@@ -216,6 +220,33 @@ async fn import_version(
     let imported = state
         .core
         .import_version(&context, tenant, app, &source)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(with_lint(VersionDto::from(imported.stored), &imported.lint)),
+    ))
+}
+
+/// Attaches a data file to a copy of a version, stored as the app's next draft: the answer is
+/// that version with its lint.
+async fn attach(
+    State(state): State<AppState>,
+    Context(context): Context,
+    Path((tenant, app, version, file)): Path<(String, String, i64, String)>,
+    upload: DataFileUpload,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if !file.ends_with(&format!(".{}", upload.format)) {
+        return Err(Problem::new(
+            ErrorCode::UnsupportedMediaType,
+            "the media type does not fit the file's name: a .csv file is text/csv, a .xml file application/xml",
+        )
+        .into());
+    }
+    let tenant = state.core.resolve_tenant(&context, &tenant).await?;
+    let app: AppId = path_id(&app)?;
+    let imported = state
+        .core
+        .attach_data_file(&context, tenant, app, version, &file, upload.bytes)
         .await?;
     Ok((
         StatusCode::CREATED,
