@@ -129,6 +129,49 @@ pub async fn import(
     Ok(())
 }
 
+/// Attaches a data file to a copy of a version (the newest by default) as the next draft, and
+/// prints the new version with what still blocks its publication.
+pub async fn attach(
+    settings: &Settings,
+    file: &Path,
+    tenant: &str,
+    app: &str,
+    version: Option<i64>,
+) -> anyhow::Result<()> {
+    let name = file
+        .file_name()
+        .and_then(|name| name.to_str())
+        .with_context(|| format!("{} names no file", file.display()))?
+        .to_owned();
+    let bytes = read_bounded(file)?;
+    let core = Core::with_system(open_store(settings).await?);
+    let context = operator();
+    let tenant = core
+        .resolve_tenant(&context, tenant)
+        .await
+        .map_err(describe)?;
+    let app = app
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--app must be an app id"))?;
+    let version = match version {
+        Some(version) => version,
+        None => latest_version(&core, &context, tenant, app).await?,
+    };
+    let attached = core
+        .attach_data_file(&context, tenant, app, version, &name, bytes)
+        .await
+        .map_err(explain)?;
+    for issue in &attached.lint.errors {
+        eprintln!("error   {}: {} ({})", issue.path, issue.message, issue.code);
+    }
+    let stored = attached.stored;
+    println!(
+        "{}",
+        serde_json::json!({"app_id": stored.app_id.to_string(), "version": stored.version, "status": stored.status.as_str(), "publishable": attached.lint.is_publishable()})
+    );
+    Ok(())
+}
+
 /// Lints a file; exits non-zero when anything blocks publication.
 pub fn lint(file: &Path) -> anyhow::Result<std::process::ExitCode> {
     let report = match hale_core::lint_source(&operator(), &read_source(file)?) {

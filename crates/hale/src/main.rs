@@ -158,6 +158,19 @@ enum AppCommand {
         #[arg(long)]
         app: Option<String>,
     },
+    /// Attach a data file (.csv or .xml: the rows select_one_from_file offers and pulldata()
+    /// reads) to a copy of a version, stored as the app's next draft.
+    Attach {
+        file: PathBuf,
+        /// Tenant slug or id.
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        app: String,
+        /// [default: the newest]
+        #[arg(long)]
+        version: Option<i64>,
+    },
     /// Lint a file without storing it; exits 1 when anything blocks publication.
     Lint { file: PathBuf },
     /// Print an app version as Hale JSON or as a FHIR Questionnaire.
@@ -405,6 +418,14 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             name,
             app,
         }) => apps::import(&settings, &file, &tenant, name, app)
+            .await
+            .map(|()| ok),
+        Command::App(AppCommand::Attach {
+            file,
+            tenant,
+            app,
+            version,
+        }) => apps::attach(&settings, &file, &tenant, &app, version)
             .await
             .map(|()| ok),
         Command::App(AppCommand::Lint { file }) => apps::lint(&file),

@@ -716,6 +716,47 @@ async fn apps_are_linted_imported_and_exported_from_the_command_line() {
             "2",
         ]);
         assert_eq!(v1, v2);
+
+        // A form whose choices come from a data file lints with that file missing, imports
+        // as a draft, and takes the file as its next version.
+        let fruit = tempfile::tempdir().unwrap();
+        write(
+            fruit.path(),
+            "survey.csv",
+            "type,name,label,calculation\nselect_one_from_file fruits.csv,fruit,Fruit,\ncalculate,named,,\"pulldata('fruits', 'label', 'name', ${fruit})\"\n",
+        );
+        write(fruit.path(), "settings.csv", "form_title\nFruit\n");
+        let output = site.run(&["app", "lint", fruit.path().to_str().unwrap()]);
+        assert!(!output.status.success());
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        assert!(stdout.contains("data_file_missing"), "{stdout}");
+        let imported: Value = serde_json::from_str(&site.run_ok(&[
+            "app",
+            "import",
+            fruit.path().to_str().unwrap(),
+            "--tenant",
+            "contoso",
+        ]))
+        .unwrap();
+        let fruit_app = imported["app_id"].as_str().unwrap();
+        let data = write(fruit.path(), "fruits.csv", "name,label\nmango,Mango\n");
+        let attached: Value = serde_json::from_str(&site.run_ok(&[
+            "app",
+            "attach",
+            data.to_str().unwrap(),
+            "--tenant",
+            "contoso",
+            "--app",
+            fruit_app,
+        ]))
+        .unwrap();
+        assert_eq!(attached["version"], 2, "{attached}");
+        assert_eq!(attached["publishable"], true, "{attached}");
+        let exported: Value = serde_json::from_str(
+            &site.run_ok(&["app", "export", fruit_app, "--tenant", "contoso"]),
+        )
+        .unwrap();
+        assert_eq!(exported["data_files"]["fruits.csv"][0]["value"], "mango");
     }
 }
 
