@@ -10,24 +10,29 @@
  * @typedef {{name: string, type: string, label?: Text, hint?: Text, required?: boolean,
  *   required_message?: Text, constraint?: string, constraint_message?: Text, relevant?: string,
  *   calculation?: string, default?: unknown, choices?: Choice[], choice_list?: string, choices_from?: string,
+ *   choice_file?: string,
  *   appearance?: string, unit?: string, accepted_units?: string[], code?: string,
  *   min?: number, max?: number, step?: number, children?: Field[], min_count?: number,
  *   max_count?: number, repeat_count?: string, required_if?: string, read_only?: boolean,
  *   hidden?: boolean, prefill?: string, parameters?: Record<string, string>,
  *   max_length?: number, prefix?: Text, trigger?: string[]}} Field
  * @typedef {{title: Text, default_language?: string, languages?: string[],
- *   choice_lists?: Record<string, Choice[]>, fields: Field[]}} Definition
+ *   choice_lists?: Record<string, Choice[]>, data_files?: Record<string, Choice[]>,
+ *   fields: Field[]}} Definition
  */
 
 /**
- * The choices of a select field: inline, or from the app's named list.
+ * The choices of a select field: inline, from the app's named list, or the rows of a data file
+ * attached to the version.
  * @param {Definition} definition
  * @param {Field} field
  * @returns {Choice[]}
  */
 export function choicesOf(definition, field) {
   if (field.choices && field.choices.length > 0) return field.choices;
-  return (field.choice_list && definition.choice_lists?.[field.choice_list]) || [];
+  /** @param {Record<string, Choice[]> | undefined} lists @param {string | undefined} name */
+  const named = (lists, name) => (lists && name && Object.hasOwn(lists, name) ? lists[name] : undefined);
+  return named(definition.choice_lists, field.choice_list) ?? named(definition.data_files, field.choice_file) ?? [];
 }
 
 /** UCUM units as people write them. */

@@ -1,7 +1,8 @@
 // Apps an analyst builds, reviewed and assigned through the API and answered by a patient in
 // Chromium against a real `hale demo`, the server storing what the form showed: a field set by
 // a trigger ("worst pain" takes the pain score when the score is answered), repeats inside
-// repeats (visits, each with its doses), and a choice among a repeat's answers.
+// repeats (visits, each with its doses), a choice among a repeat's answers, and choices and a
+// price from a data file attached to the version.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -39,16 +40,28 @@ const PAIN_CHECK = {
  * @param {string} name
  * @param {unknown} definition
  * @param {string} username
+ * @param {Record<string, string>} [files] CSV data files to attach first, by file name
  */
-async function publishAndOpen(name, definition, username) {
+async function publishAndOpen(name, definition, username, files = {}) {
   const { demo, browser } = session;
   const { accounts } = demo.credentials;
   const [analyst, reviewer, admin, patient] = ['analyst', 'reviewer', 'admin', username].map((who) => accounts[who]);
   assert.ok(analyst?.token && reviewer?.token && admin?.token, 'demo tokens');
   assert.ok(patient?.password && patient.subject, 'demo patient');
   const app = await post(analyst.token, '/tenants/contoso/apps', { name, definition });
-  await post(analyst.token, `/tenants/contoso/apps/${app.id}/versions/1/submit`, {});
-  const approved = await post(reviewer.token, `/tenants/contoso/apps/${app.id}/versions/1/approve`, {});
+  let version = 1;
+  for (const [file, text] of Object.entries(files)) {
+    const response = await fetch(`${demo.base}/api/v1/tenants/contoso/apps/${app.id}/versions/${version}/files/${file}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${analyst.token}`, 'content-type': 'text/csv' },
+      body: text,
+    });
+    const attached = await response.text();
+    assert.equal(response.status, 201, attached);
+    version = JSON.parse(attached).version;
+  }
+  await post(analyst.token, `/tenants/contoso/apps/${app.id}/versions/${version}/submit`, {});
+  const approved = await post(reviewer.token, `/tenants/contoso/apps/${app.id}/versions/${version}/approve`, {});
   assert.equal(approved.status, 'published');
   await post(admin.token, '/tenants/contoso/assignments', {
     subject_id: patient.subject, app_id: app.id, schedule: { kind: 'once' },
@@ -153,5 +166,40 @@ test('a choice among the answers of a repeat offers what the rows hold', async (
   assert.deepEqual(await storedAnswers(subject, app), {
     medicines: [{ medicine: 'Aspirin' }, { medicine: 'Ibuprofen' }], culprit: 'Ibuprofen',
   });
+  await context.close();
+});
+
+const FRUIT = {
+  title: 'Fruit order',
+  fields: [
+    { name: 'fruit', type: 'select_one', label: 'Which fruit?', choice_file: 'fruits.csv', required: true },
+    { name: 'price', type: 'calculate', calculation: "pulldata('fruits', 'price', 'name', ${fruit})" },
+    {
+      name: 'qty', type: 'integer', label: 'How many?', required: true,
+      constraint: '. * ${price} <= 10', constraint_message: 'At most 10 to spend',
+    },
+  ],
+};
+
+test('choices and a pulldata() value come from a data file attached to the version', async () => {
+  const files = { 'fruits.csv': 'name,label,price\nmango,Mango,3\nkiwi,Kiwi,2\n' };
+  const { app, subject, context, page } = await publishAndOpen('Fruit order', FRUIT, 'mrn-1001', files);
+  const offered = page.getByRole('group', { name: /^Which fruit/ }).getByRole('radio');
+  await page.getByRole('radio', { name: 'Mango', exact: true }).waitFor();
+  assert.equal(await offered.count(), 2, 'one choice per row of the file');
+  await page.getByRole('radio', { name: 'Mango', exact: true }).check();
+  await page.getByRole('textbox', { name: /^How many/ }).fill('4');
+  // A field shows its errors once left for another: four mangoes at the file's price are too
+  // dear.
+  await page.getByRole('radio', { name: 'Mango', exact: true }).focus();
+  await page.getByText('At most 10 to spend').waitFor();
+  await page.getByRole('textbox', { name: /^How many/ }).fill('3');
+  await page.getByText('At most 10 to spend').waitFor({ state: 'detached' });
+  await page.getByRole('button', { name: 'Submit' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Your health checks' }).waitFor();
+  await page.getByText('Everything has been sent.').waitFor();
+  const stored = await storedAnswers(subject, app);
+  assert.equal(stored.fruit, 'mango');
+  assert.equal(stored.qty, 3);
   await context.close();
 });
