@@ -804,10 +804,10 @@ fn read_survey(
                         "last_saved_unsupported",
                         "${last-saved#…} reads the form last saved on the device, which Hale does not keep",
                     )
-                } else if read_only.contains("pulldata(") || read_only.contains("instance(") {
+                } else if read_only.contains("instance(") {
                     (
                         "attached_data_unsupported",
-                        "pulldata() and instance() read attached files, which Hale does not keep yet",
+                        "instance() paths into attached files are not evaluated: read a data file with pulldata()",
                     )
                 } else {
                     ("invalid_read_only", "read_only is yes or no")
