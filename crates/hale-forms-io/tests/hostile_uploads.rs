@@ -6,6 +6,7 @@
 
 use hale_forms_io::xlsform::{
     ImportError, ImportLimits, import_csv, import_csv_within, import_xlsx, import_xlsx_within,
+    read_data_file,
 };
 use proptest::prelude::*;
 
@@ -297,6 +298,22 @@ proptest! {
         settings in proptest::option::of("[a-z_, \"\n]{0,200}"),
     ) {
         let _ = import_csv(&survey, choices.as_deref(), settings.as_deref());
+    }
+
+    /// A data file, CSV or XML, of any bytes is read or refused, never a crash, and what is
+    /// read always compiles as a definition's data file or says why not.
+    #[test]
+    fn random_data_files_never_crash(
+        bytes in proptest::collection::vec(any::<u8>(), 0..2048),
+        xml in any::<bool>(),
+    ) {
+        let name = if xml { "f.xml" } else { "f.csv" };
+        let _ = read_data_file(name, &bytes, "en", &ImportLimits::default());
+    }
+
+    #[test]
+    fn xml_shaped_data_files_never_crash(text in "(<[a-z]{1,3}>|</[a-z]{1,3}>|[a-z&;]{0,4}|<!--|-->|<\\?x\\?>){0,80}") {
+        let _ = read_data_file("f.xml", text.as_bytes(), "en", &ImportLimits::default());
     }
 }
 
