@@ -356,7 +356,9 @@ function showSummary(summary, state, views, say) {
 
 /**
  * Answers with the fields the engine found irrelevant left out, repeat rows likewise, and
- * values the person does not give (calculations, notes) never included.
+ * values the person does not give (calculations, notes) never included, except a calculation
+ * a trigger set: it holds what it computed when its trigger last changed, which the server
+ * cannot compute again from the final answers.
  * @param {Field[]} fields
  * @param {Record<string, unknown>} row
  * @param {FormState} state
@@ -378,11 +380,20 @@ function relevantAnswers(fields, row, state, prefix) {
           relevantAnswers(field.children ?? [], child, state, `${key}[${index}].`));
       }
     } else if (field.prefill === 'end') out[field.name] = new Date().toISOString();
-    else if (field.type !== 'note' && field.type !== 'calculate' && row[field.name] !== undefined) {
+    else if (sent(field) && row[field.name] !== undefined) {
       out[field.name] = row[field.name];
     }
   }
   return out;
+}
+
+/**
+ * Whether a field's value goes with the answers: not a note's, nor a calculation's unless a
+ * trigger sets it.
+ * @param {Field} field
+ */
+function sent(field) {
+  return field.type !== 'note' && (field.type !== 'calculate' || (field.trigger ?? []).length > 0);
 }
 
 /**

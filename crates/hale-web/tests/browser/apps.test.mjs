@@ -31,6 +31,9 @@ const PAIN_CHECK = {
   fields: [
     { name: 'pain', type: 'integer', label: 'Pain now (0 to 10)', min: 0, max: 10, required: true },
     { name: 'worst', type: 'integer', label: 'Worst pain today', calculation: '${pain}', trigger: ['pain'] },
+    { name: 'mood', type: 'integer', label: 'Mood now (0 to 10)', min: 0, max: 10 },
+    // Taken when the pain is answered, from the mood as it then stood: only the form knows it.
+    { name: 'snapshot', type: 'calculate', calculation: '${pain} + coalesce(${mood}, 0)', trigger: ['pain'] },
   ],
 };
 
@@ -92,16 +95,20 @@ test('a triggered field takes its calculation when its trigger is answered', asy
   const { app, subject, context, page } = await publishAndOpen('Pain check', PAIN_CHECK, 'mrn-1002');
   const worst = page.getByRole('textbox', { name: /^Worst pain today/ });
   await worst.waitFor();
+  await page.getByRole('textbox', { name: /^Mood now/ }).fill('2');
   assert.equal(await worst.inputValue(), '', 'nothing is set before the trigger is answered');
   await page.getByRole('textbox', { name: /^Pain now/ }).fill('6');
   assert.equal(await worst.inputValue(), '6', 'the trigger set the field');
   await page.getByRole('textbox', { name: /^Pain now/ }).fill('4');
   assert.equal(await worst.inputValue(), '4', 'each change of the trigger sets it again');
+  await page.getByRole('textbox', { name: /^Mood now/ }).fill('5');
   await page.getByRole('button', { name: 'Submit' }).click();
   await page.getByRole('heading', { level: 1, name: 'Your health checks' }).waitFor();
   await page.getByText('Everything has been sent.').waitFor();
 
-  assert.deepEqual(await storedAnswers(subject, app), { pain: 4, worst: 4 });
+  // The calculation set by the trigger is sent as it was set (pain 4, mood 2 then), since the
+  // server cannot compute it from the final answers.
+  assert.deepEqual(await storedAnswers(subject, app), { pain: 4, worst: 4, mood: 5, snapshot: 6 });
   await context.close();
 });
 
