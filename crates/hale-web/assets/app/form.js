@@ -18,7 +18,8 @@ import { compile, formState } from '../engine/index.js';
  * @typedef {import('./definition.js').Field} Field
  * @typedef {import('../engine/validate.js').FormState} FormState
  * @typedef {{field: Field, wrapper: HTMLElement, error: HTMLElement, focusTarget: HTMLElement,
- *   output?: HTMLElement, inputs: HTMLElement[], offer?: (choices: string[]) => void}} View
+ *   output?: HTMLElement, inputs: HTMLElement[], offer?: (choices: string[]) => void,
+ *   row?: Record<string, unknown>}} View
  * @typedef {{answers: Record<string, unknown>, state: FormState}} Finished
  */
 
@@ -110,7 +111,7 @@ export function renderForm(definition, language, onSubmit) {
     const wrapper = h(grouped ? 'fieldset' : 'div', { class: `field field-${field.type}` },
       heading, hint, control.element, error);
     views.set(key, {
-      field, wrapper, error, focusTarget: control.focusTarget, output: control.output, inputs: control.inputs, offer: control.offer,
+      field, wrapper, error, focusTarget: control.focusTarget, output: control.output, inputs: control.inputs, offer: control.offer, row,
     });
     return wrapper;
   };
@@ -198,9 +199,14 @@ export function renderForm(definition, language, onSubmit) {
   const refresh = () => {
     const finished = evaluate();
     const state = finished.state;
+    let dropped = false;
     for (const [key, view] of views) {
       const field = state.fields[key];
       if (!field) continue;
+      if (field.choices && view.row && dropUnoffered(definition, view.field, view.row, field.choices)) {
+        showValue(view.inputs, view.row[view.field.name]);
+        dropped = true;
+      }
       view.wrapper.hidden = !field.relevant;
       if (view.output) view.output.textContent = field.value === null || field.value === undefined ? '' : String(field.value);
       const shown = field.relevant && (submitted || touched.has(key)) ? field.errors : [];
@@ -219,7 +225,8 @@ export function renderForm(definition, language, onSubmit) {
         else input.removeAttribute('aria-required');
       }
     }
-    return finished;
+    // The answers changed: evaluate them again (each pass only drops values, so this ends).
+    return dropped ? refresh() : finished;
   };
 
   element.addEventListener('focusin', (event) => {
@@ -296,6 +303,34 @@ function showValue(inputs, value) {
       input.value = value === null || value === undefined ? '' : String(value);
     }
   }
+}
+
+/**
+ * Drops from a select's answer the chosen values it no longer offers, because the rows it
+ * offers from or what its choice filter reads changed: a choice the person cannot see any more
+ * is not kept for them (the server would refuse it). A free answer to an open select is no
+ * choice and stays; a ranking orders what is offered itself.
+ * @param {Definition} definition
+ * @param {Field} field
+ * @param {Record<string, unknown>} row
+ * @param {unknown[]} offered
+ * @returns {boolean} whether the answer changed
+ */
+function dropUnoffered(definition, field, row, offered) {
+  const current = row[field.name];
+  if (current === undefined || field.type === 'rank') return false;
+  const listed = field.choices_from ? null : new Set(choicesOf(definition, field).map((choice) => choice.value));
+  const keep = (/** @type {unknown} */ value) => offered.includes(value) || (listed !== null && !listed.has(String(value)));
+  if (!Array.isArray(current)) {
+    if (keep(current)) return false;
+    delete row[field.name];
+    return true;
+  }
+  const kept = current.filter(keep);
+  if (kept.length === current.length) return false;
+  if (kept.length > 0) row[field.name] = kept;
+  else delete row[field.name];
+  return true;
 }
 
 /**
@@ -544,8 +579,8 @@ function drawChoices(element, options, field, row, context) {
 
 /**
  * A select whose choices are a repeat's answers (`choices_from`): radio buttons or checkboxes
- * for the answers the rows give now, redrawn when they change. The answer is left as it is:
- * one no row gives any more is refused when the form is checked.
+ * for the answers the rows give now, redrawn when they change; a chosen answer no row gives any
+ * more is dropped (`dropUnoffered`).
  * @param {Field} field
  * @param {Record<string, unknown>} row
  * @param {ControlContext} context

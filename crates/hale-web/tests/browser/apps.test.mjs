@@ -157,7 +157,7 @@ const MEDICINES = {
   ],
 };
 
-test('a choice among the answers of a repeat offers what the rows hold', async () => {
+test('a choice among the answers of a repeat offers what the rows hold, and drops what they no longer give', async () => {
   const { app, subject, context, page } = await publishAndOpen('Side effects', MEDICINES, 'mrn-1001');
   await page.getByRole('button', { name: 'Add a medicine' }).click();
   await page.getByRole('textbox', { name: /^Medicine/ }).fill('Aspirin');
@@ -167,11 +167,20 @@ test('a choice among the answers of a repeat offers what the rows hold', async (
   await page.getByRole('radio', { name: 'Ibuprofen', exact: true }).waitFor();
   assert.equal(await offered.count(), 2, 'one choice per row');
   await page.getByRole('radio', { name: 'Ibuprofen', exact: true }).check();
+  // Another row changing keeps the choice; the chosen row changing drops it, so that what is
+  // sent is what the person last saw chosen.
+  await page.getByRole('textbox', { name: /^Medicine/ }).first().fill('Paracetamol');
+  await page.getByRole('radio', { name: 'Paracetamol', exact: true }).waitFor();
+  assert.ok(await page.getByRole('radio', { name: 'Ibuprofen', exact: true }).isChecked(), 'the choice stays');
+  await page.getByRole('textbox', { name: /^Medicine/ }).nth(1).fill('Naproxen');
+  await page.getByRole('radio', { name: 'Naproxen', exact: true }).waitFor();
+  assert.equal(await offered.count(), 2);
+  assert.equal(await page.getByRole('radio', { checked: true }).count(), 0, 'nothing stays chosen');
   await page.getByRole('button', { name: 'Submit' }).click();
   await page.getByRole('heading', { level: 1, name: 'Your health checks' }).waitFor();
   await page.getByText('Everything has been sent.').waitFor();
   assert.deepEqual(await storedAnswers(subject, app), {
-    medicines: [{ medicine: 'Aspirin' }, { medicine: 'Ibuprofen' }], culprit: 'Ibuprofen',
+    medicines: [{ medicine: 'Paracetamol' }, { medicine: 'Naproxen' }],
   });
   await context.close();
 });
