@@ -194,10 +194,11 @@ const FRUIT = {
       name: 'qty', type: 'integer', label: 'How many?', required: true,
       constraint: '. * ${price} <= 10', constraint_message: 'At most 10 to spend',
     },
+    { name: 'taste', type: 'rank', label: 'Best tasting first', choice_file: 'fruits.csv' },
   ],
 };
 
-test('choices and a pulldata() value come from a data file attached to the version', async () => {
+test('choices, a ranking and a pulldata() value come from a data file attached to the version', async () => {
   const files = { 'fruits.csv': 'name,label,price\nmango,Mango,3\nkiwi,Kiwi,2\n' };
   const { app, subject, context, page } = await publishAndOpen('Fruit order', FRUIT, 'mrn-1001', files);
   const offered = page.getByRole('group', { name: /^Which fruit/ }).getByRole('radio');
@@ -211,11 +212,18 @@ test('choices and a pulldata() value come from a data file attached to the versi
   await page.getByText('At most 10 to spend').waitFor();
   await page.getByRole('textbox', { name: /^How many/ }).fill('3');
   await page.getByText('At most 10 to spend').waitFor({ state: 'detached' });
+  // The ranking lists the file's rows in its order; moving one up orders the answer.
+  const ranked = page.getByRole('list').filter({ has: page.getByRole('button', { name: 'Move Kiwi up' }) }).getByRole('listitem');
+  assert.deepEqual(await ranked.allInnerTexts().then((items) => items.map((item) => item.split('\n')[0])), ['Mango', 'Kiwi']);
+  assert.ok(await page.getByRole('button', { name: 'Move Mango up' }).isDisabled(), 'the first cannot go higher');
+  await page.getByRole('button', { name: 'Move Kiwi up' }).click();
+  assert.deepEqual(await ranked.allInnerTexts().then((items) => items.map((item) => item.split('\n')[0])), ['Kiwi', 'Mango']);
   await page.getByRole('button', { name: 'Submit' }).click();
   await page.getByRole('heading', { level: 1, name: 'Your health checks' }).waitFor();
   await page.getByText('Everything has been sent.').waitFor();
   const stored = await storedAnswers(subject, app);
   assert.equal(stored.fruit, 'mango');
   assert.equal(stored.qty, 3);
+  assert.deepEqual(stored.taste, ['kiwi', 'mango']);
   await context.close();
 });
