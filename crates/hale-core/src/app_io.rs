@@ -310,19 +310,26 @@ impl Core {
         };
         self.audited::<crate::policy::BuildApps, _>(context, "app.version.import", target, async {
             let (definition, lint) = Self::read_upload(context, source).await?;
-            let stored = self
-                .draft_version(
-                    context,
-                    tenant,
-                    app,
-                    DraftVersion {
-                        definition: definition.to_json(),
-                    },
-                )
-                .await?;
-            Ok(Imported { stored, lint })
+            self.draft_read(context, tenant, app, &definition, lint)
+                .await
         })
         .await
+    }
+
+    /// Stores `definition` as the app's next draft, answered with the lint of what was read.
+    async fn draft_read(
+        &self,
+        context: &RequestContext,
+        tenant: TenantId,
+        app: AppId,
+        definition: &AppDefinition,
+        lint: LintReport,
+    ) -> Result<Imported<hale_store::AppVersionRow>, CoreError> {
+        let draft = DraftVersion {
+            definition: definition.to_json(),
+        };
+        let stored = self.draft_version(context, tenant, app, draft).await?;
+        Ok(Imported { stored, lint })
     }
 
     /// Attaches a data file (`fruits.csv`, `shops.xml`: the rows `select_one_from_file` offers
@@ -362,17 +369,8 @@ impl Core {
             .await?;
             definition.data_files.insert(file.to_owned(), rows);
             let lint = hale_forms::lint(&definition);
-            let stored = self
-                .draft_version(
-                    context,
-                    tenant,
-                    app,
-                    DraftVersion {
-                        definition: definition.to_json(),
-                    },
-                )
-                .await?;
-            Ok(Imported { stored, lint })
+            self.draft_read(context, tenant, app, &definition, lint)
+                .await
         })
         .await
     }

@@ -146,17 +146,7 @@ pub async fn attach(
     let bytes = read_bounded(file)?;
     let core = Core::with_system(open_store(settings).await?);
     let context = operator();
-    let tenant = core
-        .resolve_tenant(&context, tenant)
-        .await
-        .map_err(describe)?;
-    let app = app
-        .parse()
-        .map_err(|_| anyhow::anyhow!("--app must be an app id"))?;
-    let version = match version {
-        Some(version) => version,
-        None => latest_version(&core, &context, tenant, app).await?,
-    };
+    let (tenant, app, version) = version_of(&core, &context, tenant, app, version).await?;
     let attached = core
         .attach_data_file(&context, tenant, app, version, &name, bytes)
         .await
@@ -207,8 +197,25 @@ pub async fn export(
     };
     let core = Core::with_system(open_store(settings).await?);
     let context = operator();
+    let (tenant, app, version) = version_of(&core, &context, tenant, app, version).await?;
+    let exported = core
+        .export_version(&context, tenant, app, version, format)
+        .await
+        .map_err(describe)?;
+    println!("{}", serde_json::to_string_pretty(&exported)?);
+    Ok(())
+}
+
+/// The tenant, app and version a command names: the given version, else the app's newest.
+async fn version_of(
+    core: &Core,
+    context: &hale_domain::RequestContext,
+    tenant: &str,
+    app: &str,
+    version: Option<i64>,
+) -> anyhow::Result<(hale_domain::TenantId, hale_domain::AppId, i64)> {
     let tenant = core
-        .resolve_tenant(&context, tenant)
+        .resolve_tenant(context, tenant)
         .await
         .map_err(describe)?;
     let app = app
@@ -216,14 +223,9 @@ pub async fn export(
         .map_err(|_| anyhow::anyhow!("the app id is not valid"))?;
     let version = match version {
         Some(version) => version,
-        None => latest_version(&core, &context, tenant, app).await?,
+        None => latest_version(core, context, tenant, app).await?,
     };
-    let exported = core
-        .export_version(&context, tenant, app, version, format)
-        .await
-        .map_err(describe)?;
-    println!("{}", serde_json::to_string_pretty(&exported)?);
-    Ok(())
+    Ok((tenant, app, version))
 }
 
 /// The app's newest version, read a page of versions at a time.
