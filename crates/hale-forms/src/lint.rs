@@ -431,6 +431,78 @@ mod tests {
         );
     }
 
+    /// Every data file a select or a `pulldata()` names, in any expression of any field, is an
+    /// error until it is attached, whether as CSV or XML; one not named by a literal is not.
+    #[test]
+    fn a_data_file_not_attached_is_an_error_until_it_is() {
+        let app = |files: &str| {
+            AppDefinition::from_json(&format!(
+                r#"{{"title":"T","data_files":{{{files}}},"fields":[
+                {{"name":"g","type":"group","label":"G","relevant":"pulldata('shops', 'open', 'name', 'a') = 'yes'","children":[
+                    {{"name":"s","type":"select_one","label":"S","choice_file":"fruits.csv"}},
+                    {{"name":"n","type":"integer","label":"N","constraint":". < pulldata('prices', 'max', 'name', ${{s}})"}},
+                    {{"name":"c","type":"calculate","calculation":"pulldata(concat('pri', 'ces'), 'max', 'name', 'x')"}}]}}]}}"#
+            ))
+            .unwrap()
+        };
+        let missing = |report: &LintReport| -> Vec<(String, String)> {
+            report
+                .errors
+                .iter()
+                .map(|issue| (issue.path.clone(), issue.message.clone()))
+                .collect()
+        };
+        let row = r#"[{"value":"a","label":"A"}]"#;
+        let report = lint(&app(""));
+        assert!(!report.is_publishable());
+        assert!(
+            report
+                .errors
+                .iter()
+                .all(|issue| issue.code == "data_file_missing")
+        );
+        assert_eq!(
+            missing(&report),
+            [
+                (
+                    String::from("$.fields[0]"),
+                    String::from(
+                        "attach shops.csv or shops.xml to this version: pulldata() reads it"
+                    )
+                ),
+                (
+                    String::from("$.fields[0].children[0].choice_file"),
+                    String::from(
+                        "attach fruits.csv to this version: its rows are this field's choices"
+                    )
+                ),
+                (
+                    String::from("$.fields[0].children[1]"),
+                    String::from(
+                        "attach prices.csv or prices.xml to this version: pulldata() reads it"
+                    )
+                ),
+            ]
+        );
+        let attached = lint(&app(&format!(
+            r#""shops.xml":{row},"fruits.csv":{row},"prices.csv":{row}"#
+        )));
+        assert_eq!(missing(&attached), []);
+        let other = lint(&app(&format!(
+            r#""shops.csv":{row},"fruits.xml":{row},"prices.xml":{row}"#
+        )));
+        assert_eq!(
+            missing(&other),
+            [(
+                String::from("$.fields[0].children[0].choice_file"),
+                String::from(
+                    "attach fruits.csv to this version: its rows are this field's choices"
+                )
+            )],
+            "a select names its file exactly; pulldata() takes either format"
+        );
+    }
+
     #[test]
     fn a_report_without_warnings_is_approved_with_no_acknowledgement() {
         let app = AppDefinition::from_json(
