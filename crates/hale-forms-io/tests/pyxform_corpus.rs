@@ -3,6 +3,11 @@
 //! shared corpus is found in a `shared/corpus` folder beside an ancestor of the repository (or
 //! at `HALE_CORPUS_DIR`); without it the smaller corpus under `tests/pyxform_corpus/forms/`
 //! (forms written from the XLSForm specification's examples) runs instead, and says so.
+//!
+//! With `HALE_PYXFORM_VERDICTS` naming the file `scripts/pyxform-differential` writes (pyxform
+//! itself, from PyPI, run over the same forms), pyxform's verdicts are that run's, not the ones
+//! recorded with the corpus: the figures are then a differential against the reference
+//! converter run here, and the own forms' names (`.ok.md`, `.error.md`) must agree with it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -100,6 +105,38 @@ fn read_own() -> Vec<Entry> {
         .collect();
     entries.sort_by(|a, b| a.source.cmp(&b.source));
     entries
+}
+
+/// pyxform's verdicts from a run of the reference converter over the same forms, when
+/// `HALE_PYXFORM_VERDICTS` names its output: by own form's file name, and in the shared
+/// corpus's order.
+struct LiveVerdicts {
+    version: String,
+    forms: BTreeMap<String, bool>,
+    corpus: Vec<bool>,
+}
+
+fn live_verdicts() -> Option<LiveVerdicts> {
+    let path = std::env::var("HALE_PYXFORM_VERDICTS").ok()?;
+    let text = std::fs::read_to_string(&path).expect("HALE_PYXFORM_VERDICTS names a readable file");
+    let run: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let ok = |verdict: &serde_json::Value| verdict["verdict"] == "ok";
+    Some(LiveVerdicts {
+        version: run["pyxform"].as_str().unwrap_or("?").to_owned(),
+        forms: run["forms"]
+            .as_object()
+            .map(|forms| {
+                forms
+                    .iter()
+                    .map(|(name, v)| (name.clone(), ok(v)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        corpus: run["corpus"]
+            .as_array()
+            .map(|corpus| corpus.iter().map(ok).collect())
+            .unwrap_or_default(),
+    })
 }
 
 /// With `HALE_CORPUS_DETAIL` set to an error code (or `all`), every form pyxform accepts and
@@ -283,6 +320,33 @@ fn hale_agrees_with_pyxform() {
             true,
         ),
     };
+    let mut entries = entries;
+    if let Some(live) = live_verdicts() {
+        let live_verdicts = if own { None } else { Some(&live.corpus) };
+        match live_verdicts {
+            Some(verdicts) if verdicts.len() == entries.len() => {
+                let agreeing = entries
+                    .iter()
+                    .zip(verdicts)
+                    .filter(|(entry, ok)| entry.pyxform_ok == **ok)
+                    .count();
+                println!(
+                    "pyxform {} run here over the corpus: its verdicts replace the recorded ones ({agreeing} of {} agree with them)",
+                    live.version,
+                    entries.len()
+                );
+                for (entry, ok) in entries.iter_mut().zip(verdicts) {
+                    entry.pyxform_ok = *ok;
+                }
+            }
+            Some(verdicts) => panic!(
+                "the pyxform run covered {} corpus forms, the corpus has {}: run scripts/pyxform-differential again",
+                verdicts.len(),
+                entries.len()
+            ),
+            None => {}
+        }
+    }
     println!(
         "XLSForm differential over {} forms ({corpus})",
         entries.len()
@@ -330,4 +394,30 @@ fn hale_agrees_with_pyxform() {
     );
     assert!(subset.refused_share() >= FLOOR_SUBSET_REFUSED, "{summary}");
     assert!(all.refused_share() >= FLOOR_ALL_REFUSED, "{summary}");
+}
+
+/// The project's own forms say pyxform's verdict in their names; a run of pyxform itself must
+/// give the same verdict for every one (without a run, the names stand).
+#[test]
+fn the_own_forms_names_say_what_pyxform_says() {
+    let Some(live) = live_verdicts() else {
+        println!("no pyxform run (HALE_PYXFORM_VERDICTS unset): the own forms' names stand");
+        return;
+    };
+    let own = read_own();
+    let differing: Vec<&str> = own
+        .iter()
+        .filter(|entry| live.forms.get(&entry.source) != Some(&entry.pyxform_ok))
+        .map(|entry| entry.source.as_str())
+        .collect();
+    println!(
+        "pyxform {} run here over the {} own forms: {} agree with their names",
+        live.version,
+        own.len(),
+        own.len() - differing.len()
+    );
+    assert!(
+        differing.is_empty(),
+        "pyxform says otherwise of {differing:?}"
+    );
 }

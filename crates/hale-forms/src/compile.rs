@@ -76,6 +76,8 @@ pub struct CompiledField {
     pub repeat_count: Option<Expr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_if: Option<Expr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only_if: Option<Expr>,
     /// Read-only: given, or implied by a calculation.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
@@ -436,6 +438,7 @@ fn compile_field(
         max_count: field.max_count,
         repeat_count: parse_expression(field.repeat_count.as_ref(), path, "repeat_count", errors),
         required_if: parse_expression(field.required_if.as_ref(), path, "required_if", errors),
+        read_only_if: parse_expression(field.read_only_if.as_ref(), path, "read_only_if", errors),
         // A triggered calculation only sets the answer, which the person may then change.
         read_only: field.read_only || (field.calculation.is_some() && field.trigger.is_empty()),
         default_expression: parse_expression(
@@ -643,6 +646,8 @@ fn check_references(
             ("constraint", &field.constraint, false),
             ("repeat_count", &field.repeat_count, true),
             ("required_if", &field.required_if, false),
+            // Judged with the answer, after what it reads.
+            ("read_only_if", &field.read_only_if, true),
             ("default_expression", &field.default_expression, false),
             // The select is judged after the answers its filter reads.
             ("choice_filter", &field.choice_filter, true),

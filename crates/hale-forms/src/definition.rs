@@ -372,6 +372,11 @@ pub struct Field {
     /// expression); `required: true` is the constant case.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_if: Option<String>,
+    /// Expression: while true the field is read-only, its answer its default (XLSForm
+    /// `read_only` written as an expression; `.` is the answer); `read_only: true` is the
+    /// constant case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only_if: Option<String>,
     /// The person cannot change the answer: it is the default or the calculation. A field
     /// with a calculation is read-only whether or not this says so.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

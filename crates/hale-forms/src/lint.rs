@@ -344,6 +344,7 @@ fn missing_data_files(app: &AppDefinition, form: &CompiledForm, report: &mut Lin
             &compiled.choice_filter,
             &compiled.repeat_count,
             &compiled.required_if,
+            &compiled.read_only_if,
             &compiled.default_expression,
         ];
         let stems: BTreeSet<String> = expressions

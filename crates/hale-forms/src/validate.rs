@@ -507,7 +507,12 @@ impl<'a> Run<'a> {
                 }
             }
             _ => {
-                if field.read_only && submitted.is_some() && submitted != field.default.as_ref() {
+                let read_only = field.read_only
+                    || field.read_only_if.as_ref().is_some_and(|expr| {
+                        let own = submitted.map(computed_value).unwrap_or(Value::Null);
+                        relevant && self.evaluate(id, expr, own, &field.name).truthy()
+                    });
+                if read_only && submitted.is_some() && submitted != field.default.as_ref() {
                     self.error(
                         path.clone(),
                         "read_only",

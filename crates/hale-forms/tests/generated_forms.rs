@@ -654,6 +654,10 @@ fn broken() -> Vec<(&'static str, Value)> {
         ("xpath-path", one(json!({"relevant": "/data/a = 1"}))),
         ("instance", one(json!({"calculation": "instance('x')"}))),
         (
+            "read-only-if-reference",
+            one(json!({"read_only_if": "${nope} = 1"})),
+        ),
+        (
             "pulldata-arguments",
             one(json!({"calculation": "pulldata('x', 'y')"})),
         ),

@@ -74,6 +74,7 @@ fn maximal() -> AppDefinition {
         answer_list: true,
         repeat_count: Some("2".to_owned()),
         required_if: Some("true()".to_owned()),
+        read_only_if: Some(". = 1".to_owned()),
         read_only: true,
         default_expression: Some("today()".to_owned()),
         guidance_hint: Some(translated.clone()),

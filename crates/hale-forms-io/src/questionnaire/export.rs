@@ -646,6 +646,9 @@ impl Context<'_> {
         if let Some(condition) = &field.required_if {
             extensions.push(expression(&hale("required-if"), condition));
         }
+        if let Some(condition) = &field.read_only_if {
+            extensions.push(expression(&hale("read-only-if"), condition));
+        }
         if let Some(count) = &field.repeat_count {
             extensions.push(expression(&hale("repeat-count"), count));
         }

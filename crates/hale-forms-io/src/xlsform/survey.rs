@@ -797,23 +797,8 @@ fn read_survey(
         let read_only = cell("read_only");
         match parse_flag(&read_only) {
             Some(flag) => field.read_only = flag,
-            // An expression: what it reads may be refused by design, which the error names.
-            None => {
-                let (code, message) = if read_only.contains("${last-saved#") {
-                    (
-                        "last_saved_unsupported",
-                        "${last-saved#…} reads the form last saved on the device, which Hale does not keep",
-                    )
-                } else if read_only.contains("instance(") {
-                    (
-                        "attached_data_unsupported",
-                        "instance() paths into attached files are not evaluated: read a data file with pulldata()",
-                    )
-                } else {
-                    ("invalid_read_only", "read_only is yes or no")
-                };
-                importer.error("survey", row, "read_only", code, message);
-            }
+            // Anything else is an expression, as for `required`.
+            None => field.read_only_if = Some(read_only),
         }
         let optional = |text: String| (!text.is_empty()).then_some(text);
         field.constraint = optional(cell("constraint"));
@@ -1160,6 +1145,7 @@ pub(super) fn locate(
         | "min_count" => "type",
         "step" => "parameters",
         "required_if" => "required",
+        "read_only_if" => "read_only",
         "default_expression" => "default",
         other => other,
     };

@@ -58,6 +58,7 @@ const FORMAT = 'hale.app/1';
  * @property {number | undefined} max_count
  * @property {Expr | undefined} repeat_count
  * @property {Expr | undefined} required_if
+ * @property {Expr | undefined} read_only_if
  * @property {boolean} read_only given, or implied by a calculation
  * @property {Expr | undefined} default_expression
  * @property {Text | undefined} guidance_hint
@@ -120,7 +121,7 @@ const FIELD_MEMBERS = /** @type {Record<string, string>} */ ({
   constraint: 'string', constraint_message: TEXT, relevant: 'string', calculation: 'string', trigger: 'strings', default: 'any',
   choices: 'choices', choice_list: 'string', choice_file: 'string', choices_from: 'string', choice_filter: 'string', appearance: 'string', unit: 'string', accepted_units: 'strings',
   code: 'string', purpose: 'string', min: 'number', max: 'number', step: 'number', children: 'fields',
-  min_count: 'count', max_count: 'count', answer_list: 'bool', repeat_count: 'string', required_if: 'string',
+  min_count: 'count', max_count: 'count', answer_list: 'bool', repeat_count: 'string', required_if: 'string', read_only_if: 'string',
   read_only: 'bool', default_expression: 'string', guidance_hint: TEXT, media: 'texts', parameters: 'strings_map',
   prefill: 'prefill', link_id: 'string', codes: 'codings', prefix: TEXT, hidden: 'bool', open: 'bool',
   choice_type: 'choice_type', max_length: 'count',
@@ -335,6 +336,7 @@ function compileField({ field, parent, repeat, path }, app, errors) {
     max_count: optional(field.max_count),
     repeat_count: expression('repeat_count'),
     required_if: expression('required_if'),
+    read_only_if: expression('read_only_if'),
     // A triggered calculation only sets the answer, which the person may then change.
     read_only: field.read_only === true || (typeof field.calculation === 'string' && (field.trigger ?? []).length === 0),
     default_expression: expression('default_expression'),
@@ -628,7 +630,10 @@ function checkReferences(fields, paths, errors) {
     const members = [
       ['relevant', field.relevant, true], ['calculation', field.calculation, true],
       ['constraint', field.constraint, false], ['repeat_count', field.repeat_count, true],
-      ['required_if', field.required_if, false], ['default_expression', field.default_expression, false],
+      ['required_if', field.required_if, false],
+      // Judged with the answer, after what it reads.
+      ['read_only_if', field.read_only_if, true],
+      ['default_expression', field.default_expression, false],
       // The select is judged after the answers its filter reads.
       ['choice_filter', field.choice_filter, true],
     ];

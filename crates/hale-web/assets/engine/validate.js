@@ -546,7 +546,10 @@ class Run {
         });
       }
     } else {
-      if (field.read_only && submitted !== undefined && !sameJsonValue(submitted, field.default)) {
+      const readOnly = field.read_only || (field.read_only_if !== undefined && relevant
+        && truthy(this.evaluate(id, field.read_only_if, submitted === undefined ? null : computedValue(submitted), field.name)));
+      state.readOnly = readOnly;
+      if (readOnly && submitted !== undefined && !sameJsonValue(submitted, field.default)) {
         this.error(path, 'read_only', 'this field is read-only: its answer is its default');
       }
       instance.questions.push([index, state, submitted === undefined && relevant ? this.errors.length : null]);

@@ -199,6 +199,13 @@ impl Importer {
                         name,
                     )?;
                 }
+                Some(name @ "read-only-if") => {
+                    once(
+                        &mut field.read_only_if,
+                        own_expression(extension, name)?,
+                        name,
+                    )?;
+                }
                 Some(name @ "repeat-count") => {
                     once(
                         &mut field.repeat_count,
