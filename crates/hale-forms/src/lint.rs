@@ -301,6 +301,21 @@ pub fn lint(app: &AppDefinition) -> LintReport {
                 ),
             }
         }
+        // The file names of a question's image, audio or video are kept, but the files cannot
+        // be attached to a version yet, so no client shows them: the reviewer decides whether
+        // the question reads well without.
+        if !field.media.is_empty() {
+            let kinds: Vec<&str> = field.media.keys().map(String::as_str).collect();
+            flag(
+                &mut report,
+                &format!("{path}.media"),
+                "media_not_shown",
+                format!(
+                    "the {} file is kept by name only: images, audio and video cannot be attached to a version yet, so the question shows without it",
+                    kinds.join(", ")
+                ),
+            );
+        }
         // A location or a barcode can identify a person as free text can.
         let free_text = field.field_type == FieldType::Text
             || field.field_type.is_attachment()
@@ -501,6 +516,24 @@ mod tests {
                 )
             )],
             "a select names its file exactly; pulldata() takes either format"
+        );
+    }
+
+    #[test]
+    fn a_question_s_media_is_a_warning_since_no_client_shows_it() {
+        let app = AppDefinition::from_json(
+            r#"{"title":"T","fields":[
+                {"name":"a","type":"integer","label":"A","media":{"image":"a.png","audio":"a.mp3"}},
+                {"name":"b","type":"integer","label":"B"}]}"#,
+        )
+        .unwrap();
+        let report = lint(&app);
+        assert!(report.is_publishable(), "a warning, not an error");
+        assert_eq!(ids(&report.warnings), ["media_not_shown@$.fields[0].media"]);
+        assert!(
+            report.warnings[0].message.contains("audio, image"),
+            "{:?}",
+            report.warnings[0]
         );
     }
 
