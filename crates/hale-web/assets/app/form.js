@@ -214,6 +214,10 @@ export function renderForm(definition, language, onSubmit) {
       view.wrapper.classList.toggle('invalid', shown.length > 0);
       if (view.offer && field.choices) view.offer(field.choices);
       for (const input of view.inputs) {
+        // A read-only field (given, or while its read_only_if holds) keeps its default.
+        if (input instanceof HTMLInputElement || input instanceof HTMLTextAreaElement || input instanceof HTMLSelectElement) {
+          input.disabled = field.readOnly === true;
+        }
         // A choice_filter offers only some choices, recomputed as the answers it reads change.
         if (field.choices && input instanceof HTMLInputElement && input.parentElement) {
           input.parentElement.hidden = !field.choices.includes(input.value);

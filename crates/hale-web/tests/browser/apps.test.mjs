@@ -195,6 +195,10 @@ const FRUIT = {
       constraint: '. * ${price} <= 10', constraint_message: 'At most 10 to spend',
     },
     { name: 'taste', type: 'rank', label: 'Best tasting first', choice_file: 'fruits.csv' },
+    {
+      name: 'box', type: 'text', label: 'Box size', default: 'standard', purpose: 'To pack the order',
+      read_only_if: "${fruit} = 'mango'",
+    },
   ],
 };
 
@@ -204,7 +208,13 @@ test('choices, a ranking and a pulldata() value come from a data file attached t
   const offered = page.getByRole('group', { name: /^Which fruit/ }).getByRole('radio');
   await page.getByRole('radio', { name: 'Mango', exact: true }).waitFor();
   assert.equal(await offered.count(), 2, 'one choice per row of the file');
+  // The box size is read-only while the fruit is a mango: it keeps its default.
+  const box = page.getByRole('textbox', { name: /^Box size/ });
+  await page.getByRole('radio', { name: 'Kiwi', exact: true }).check();
+  assert.ok(await box.isEditable(), 'editable for a kiwi');
   await page.getByRole('radio', { name: 'Mango', exact: true }).check();
+  assert.ok(!(await box.isEditable()), 'read-only for a mango');
+  assert.equal(await box.inputValue(), 'standard');
   await page.getByRole('textbox', { name: /^How many/ }).fill('4');
   // A field shows its errors once left for another: four mangoes at the file's price are too
   // dear.
@@ -225,5 +235,6 @@ test('choices, a ranking and a pulldata() value come from a data file attached t
   assert.equal(stored.fruit, 'mango');
   assert.equal(stored.qty, 3);
   assert.deepEqual(stored.taste, ['kiwi', 'mango']);
+  assert.equal(stored.box, 'standard');
   await context.close();
 });
