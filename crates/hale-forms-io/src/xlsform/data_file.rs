@@ -319,6 +319,19 @@ mod tests {
             "too_many_rows"
         );
         assert_eq!(many("a.csv", &"x".repeat(65)), "text_too_large");
+        // The limit admits exactly its size, in either format.
+        let xml = |bytes: usize| format!("<r><i><n>{}</n></i></r>", "x".repeat(bytes - 21));
+        assert_eq!(many("a.xml", &xml(65)), "text_too_large");
+        let exact = read_data_file("a.xml", xml(64).as_bytes(), "en", &limits).unwrap();
+        assert_eq!(exact.len(), 1);
+        let csv = format!("name\n{}\n", "x".repeat(58));
+        assert_eq!(csv.len(), 64);
+        assert_eq!(
+            read_data_file("a.csv", csv.as_bytes(), "en", &limits)
+                .unwrap()
+                .len(),
+            1
+        );
         assert_eq!(
             read_data_file("a.csv", b"name\n\xff\n", "en", &limits).unwrap_err()[0].code,
             "invalid_unicode"
