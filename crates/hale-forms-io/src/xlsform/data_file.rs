@@ -267,6 +267,10 @@ mod tests {
             "a header that is no name is passed over"
         );
         assert_eq!(rows[1].label, Text::Plain(String::from("kiwi")));
+        // An empty cell is no attribute, as on the choices sheet.
+        let sparse = read("f.csv", "name,price,colour\nlime,,green\n").unwrap();
+        assert_eq!(sparse[0].attributes.len(), 1, "{:?}", sparse[0].attributes);
+        assert!(!sparse[0].attributes.contains_key("price"));
     }
 
     #[test]
@@ -288,6 +292,17 @@ mod tests {
         assert_eq!(rows[0].label.in_language("en"), "A & B");
         assert_eq!(rows[1].attributes["city"], "Paris");
         assert_eq!(rows[1].label.in_language("en"), "b");
+        // Errors name the item as a sheet's row: the first item is row 2.
+        let row = |text: &str| read("shops.xml", text).unwrap_err()[0].row;
+        assert_eq!(
+            row("<r><i><name>a</name></i><i><name></name><x>1</x></i></r>"),
+            3
+        );
+        assert_eq!(
+            row("<r><i><name>a</name></i><i><name>b</name><x><y>1</y></x></i></r>"),
+            3
+        );
+        assert_eq!(row("<r><i><name>a</name></i><i><name>b</q></i></r>"), 3);
     }
 
     #[test]
@@ -319,6 +334,18 @@ mod tests {
             "too_many_rows"
         );
         assert_eq!(many("a.csv", &"x".repeat(65)), "text_too_large");
+        let narrow = ImportLimits {
+            max_columns: 2,
+            ..ImportLimits::default()
+        };
+        let columns = |text: &str| read_data_file("a.xml", text.as_bytes(), "en", &narrow);
+        assert!(
+            columns("<r><i><name>a</name><b>1</b></i><i><b>2</b><name>c</name></i></r>").is_ok()
+        );
+        assert_eq!(
+            columns("<r><i><name>a</name><b>1</b><c>2</c></i></r>").unwrap_err()[0].code,
+            "too_many_columns"
+        );
         // The limit admits exactly its size, in either format.
         let xml = |bytes: usize| format!("<r><i><n>{}</n></i></r>", "x".repeat(bytes - 21));
         assert_eq!(many("a.xml", &xml(65)), "text_too_large");
