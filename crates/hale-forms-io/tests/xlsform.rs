@@ -1036,3 +1036,33 @@ fn allowed_duplicate_choices_are_offered_once_and_a_groups_trigger_sets_nothing(
     let unknown = grouped.replace("begin group,g,,,${a}", "begin group,g,,,${nowhere}");
     assert_eq!(import_codes(&unknown, None, None), ["unknown_reference"]);
 }
+
+#[test]
+fn a_select_from_a_data_file_imports_its_file_and_refuses_what_it_cannot_read() {
+    let app = import_csv(
+        "type,name,label,parameters\nselect_one_from_file fruits.csv,f,F,value=name label=label\nselect multiple from file shops.xml,s,S,\n",
+        None,
+        None,
+    )
+    .unwrap();
+    assert_eq!(find(&app, "f").choice_file.as_deref(), Some("fruits.csv"));
+    assert_eq!(find(&app, "f").field_type, hale_forms::FieldType::SelectOne);
+    assert_eq!(find(&app, "s").choice_file.as_deref(), Some("shops.xml"));
+    assert_eq!(
+        find(&app, "s").field_type,
+        hale_forms::FieldType::SelectMultiple
+    );
+    assert_eq!(
+        refusals(
+            "type,name,label,parameters\nselect_one_from_file places.geojson,p,P,\nselect_one_from_file fruits.csv,f,F,value=id\nselect_one_from_file fruits.csv,g,G,label=title\nselect_one_from_file fruits.txt,h,H,\n",
+            None,
+            None
+        ),
+        vec![
+            String::from("survey 2 type data_file_format_unsupported"),
+            String::from("survey 3 parameters data_file_columns_unsupported"),
+            String::from("survey 4 parameters data_file_columns_unsupported"),
+            String::from("survey 5 type invalid_data_file"),
+        ]
+    );
+}

@@ -334,6 +334,16 @@ mod tests {
             "too_many_rows"
         );
         assert_eq!(many("a.csv", &"x".repeat(65)), "text_too_large");
+        let small_cells = ImportLimits {
+            max_cell_bytes: 4,
+            ..ImportLimits::default()
+        };
+        let cell = |value: &str| {
+            let text = format!("<r><i><name>{value}</name></i></r>");
+            read_data_file("a.xml", text.as_bytes(), "en", &small_cells)
+        };
+        assert!(cell("abcd").is_ok(), "a value of the limit's size is read");
+        assert_eq!(cell("abcde").unwrap_err()[0].code, "cell_too_large");
         let narrow = ImportLimits {
             max_columns: 2,
             ..ImportLimits::default()

@@ -17,9 +17,13 @@ const AUDIT_KEYS: [&str; 6] = [
 ];
 
 /// Display parameters each type takes besides the ones that change what is valid.
-fn display_keys(kind: FieldType, audit: bool) -> &'static [&'static str] {
+fn display_keys(kind: FieldType, audit: bool, from_file: bool) -> &'static [&'static str] {
     match kind {
         _ if audit => &AUDIT_KEYS,
+        // A select from a data file also names the file's value and label columns.
+        FieldType::SelectOne | FieldType::SelectMultiple if from_file => {
+            &["randomize", "seed", "value", "label"]
+        }
         FieldType::Range => &["tick_interval", "placeholder", "tick_labelset"],
         FieldType::SelectOne | FieldType::SelectMultiple => &["randomize", "seed"],
         FieldType::Photo => &["max-pixels", "app"],
@@ -94,7 +98,7 @@ pub(crate) fn read(errors: &mut Vec<ImportError>, text: &str, row: usize, field:
             }
             continue;
         }
-        if !display_keys(kind, audit).contains(&key.as_str()) {
+        if !display_keys(kind, audit, field.choice_file.is_some()).contains(&key.as_str()) {
             error(
                 errors,
                 row,

@@ -814,17 +814,8 @@ fn read_survey(
             Some(source) => field.choices_from = Some(source.to_owned()),
             None => field.choice_list = list,
         }
-        // The compiler checks the file's name; GeoJSON is refused by name here.
-        match choice_file {
-            Some(file) if file.ends_with(".geojson") => importer.error(
-                "survey",
-                row,
-                "type",
-                "data_file_format_unsupported",
-                "GeoJSON data files are not read: attach the choices as CSV or XML",
-            ),
-            file => field.choice_file = file,
-        }
+        // The compiler checks the file's name.
+        field.choice_file = choice_file;
         field.choice_filter = optional(cell("choice_filter"));
         match triggers(&cell("trigger")) {
             // A group or repeat has no value to set: the reference converter accepts a
@@ -913,14 +904,13 @@ fn read_survey(
         super::parameters::read(&mut importer.errors, &parameters, row, &mut field);
         if field.choice_file.is_some() {
             // The columns of a data file are its own: `name` the value, `label` the label.
-            let renamed = [("value", "name"), ("label", "label")]
-                .iter()
-                .any(|(key, own)| {
-                    field
-                        .parameters
-                        .get(*key)
-                        .is_some_and(|column| column != own)
-                });
+            let named = [("value", "name"), ("label", "label")];
+            let renamed = named.iter().any(|(key, own)| {
+                field
+                    .parameters
+                    .remove(*key)
+                    .is_some_and(|column| column != *own)
+            });
             if renamed {
                 importer.error(
                     "survey",

@@ -278,6 +278,10 @@ pub(crate) fn parse_type(text: &str) -> RowType {
     for (spelling, kind) in FROM_FILE {
         if let Some(rest) = joined.strip_prefix(&format!("{spelling} ")) {
             return match rest.split_once(' ') {
+                None if rest.ends_with(".geojson") => RowType::Refused(
+                    "data_file_format_unsupported",
+                    "GeoJSON data files are not read: attach the choices as CSV or XML",
+                ),
                 None => RowType::FromFile {
                     kind: *kind,
                     file: rest.to_owned(),
