@@ -1108,6 +1108,14 @@ async fn a_data_file_attached_to_a_version_gives_choices_and_pulldata_values() {
             let token = h.patient.clone();
             async move { send(&app, "POST", "/api/v1/tenants/contoso/submissions", Some(&token), Some(body), &[]).await }
         };
+        // An XML file goes to a copy of the published version, as the next draft.
+        let xml = b"<root><item><name>lyon</name><label>Lyon</label></item></root>".to_vec();
+        let shops = put(format!("{versions}/2/files/shops.xml"), h.analyst.clone(), "application/xml", xml).await;
+        assert_eq!(shops.status, StatusCode::CREATED, "{:?}", shops.body);
+        assert_eq!(shops.body["version"], 3, "{:?}", shops.body);
+        let third = send(&h.app, "GET", &format!("{versions}/3"), Some(&h.analyst), None, &[]).await;
+        assert_eq!(third.body["data_files"]["shops.xml"][0]["label"], "Lyon", "{:?}", third.body);
+        assert_eq!(third.body["data_files"]["fruits.csv"][0]["value"], "mango", "{:?}", third.body);
         let fits = submit(json!({"fruit": "mango", "qty": 3})).await;
         assert_eq!(fits.status, StatusCode::CREATED, "{:?}", fits.body);
         let too_dear = submit(json!({"fruit": "mango", "qty": 4})).await;
