@@ -1146,6 +1146,13 @@ fn malformed_hale_choice_extensions_are_refused_by_name() {
         "pick",
         "choice-attribute extension has no name",
     );
+    // A data file gives a choice item its options, never a text item.
+    assert_refused(
+        json!({"linkId": "notes", "type": "string", "text": "Notes",
+            "extension": [{"url": "urn:hale:fhir:extension:choice-file", "valueString": "f.csv"}]}),
+        "notes",
+        "extension 'urn:hale:fhir:extension:choice-file' is not supported on a 'string' item",
+    );
 }
 
 #[test]

@@ -1065,4 +1065,13 @@ fn a_select_from_a_data_file_imports_its_file_and_refuses_what_it_cannot_read() 
             String::from("survey 5 type invalid_data_file"),
         ]
     );
+    // Only a select from a file names columns: on any other select they are no parameter.
+    assert_eq!(
+        refusals(
+            "type,name,label,parameters\nselect_one yn,a,A,value=name\n",
+            Some("list_name,name,label\nyn,y,Yes\n"),
+            None
+        ),
+        vec![String::from("survey 2 parameters unsupported_parameter")]
+    );
 }
