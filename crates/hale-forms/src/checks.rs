@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use crate::compile::CompiledField;
 use crate::definition::{
-    AppDefinition, Choice, DefinitionError, Field, FieldType, News2Mapping,
+    AppDefinition, Choice, DATA_FILE_NAME_MESSAGE, DefinitionError, Field, FieldType, News2Mapping,
     definition_error as error, is_data_file_name, is_valid_name,
 };
 
@@ -38,12 +38,7 @@ fn spaced_choices_problem(
         return None;
     }
     let message = "a select_multiple's or rank's choice values have no spaces: its XLSForm answer is its values separated by spaces";
-    let named = match (&field.choice_list, &field.choice_file) {
-        (Some(list), _) => Some(("choice_list", app.choice_lists.get(list)?)),
-        (None, Some(file)) => Some(("choice_file", app.data_files.get(file)?)),
-        (None, None) => None,
-    };
-    match named {
+    match app.named_choices(field) {
         Some((member, list)) => list
             .iter()
             .any(|choice| choice.value.contains(' '))
@@ -100,10 +95,6 @@ pub(crate) fn check_choices(choices: &[Choice], path: &str, errors: &mut Vec<Def
     }
 }
 
-/// What a select whose choices are a repeat's answers (`choices_from`) may not have: they are
-/// read from the rows alone, so it is a select_one or select_multiple with no other choices and
-/// no free answer. Where the named field is and what it answers is checked with the other
-/// references.
 /// A select whose choices are the rows of a data file: the file's name must be one a data
 /// file can have, and no other source of choices may be given. A file not attached yet is no
 /// error here (the draft stays editable); lint reports it, and it blocks publication.
@@ -120,14 +111,14 @@ fn choice_file_problem(field: &Field, push: &mut impl FnMut(&str, &'static str, 
         .as_deref()
         .is_some_and(|name| !is_data_file_name(name))
     {
-        push(
-            "choice_file",
-            "invalid_data_file",
-            "a data file is named like fruits.csv or shops.xml: letters, digits, _, - and .",
-        );
+        push("choice_file", "invalid_data_file", DATA_FILE_NAME_MESSAGE);
     }
 }
 
+/// What a select whose choices are a repeat's answers (`choices_from`) may not have: they are
+/// read from the rows alone, so it is a select_one or select_multiple with no other choices and
+/// no free answer. Where the named field is and what it answers is checked with the other
+/// references.
 fn repeat_choices_problem(field: &Field, push: &mut impl FnMut(&str, &'static str, &str)) {
     let select = matches!(
         field.field_type,

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::answer::read_answer;
 use crate::definition::{
-    AppDefinition, Choice, ChoiceType, DefinitionError, FORMAT, Field, FieldType, News2Mapping,
-    Prefill, Text, definition_error as error, is_data_file_name, is_valid_name,
+    AppDefinition, Choice, ChoiceType, DATA_FILE_NAME_MESSAGE, DefinitionError, FORMAT, Field,
+    FieldType, News2Mapping, Prefill, Text, definition_error as error, is_data_file_name,
+    is_valid_name,
 };
 use crate::graph::{Graph, find_cycles};
 
@@ -291,11 +292,7 @@ fn check_app(app: &AppDefinition, errors: &mut Vec<DefinitionError>) {
     for (name, rows) in &app.data_files {
         let path = format!("$.data_files.{name}");
         if !is_data_file_name(name) {
-            errors.push(error(
-                &path,
-                "invalid_data_file",
-                "a data file is named like fruits.csv or shops.xml: letters, digits, _, - and .",
-            ));
+            errors.push(error(&path, "invalid_data_file", DATA_FILE_NAME_MESSAGE));
         }
         crate::checks::check_choices(rows, &path, errors);
     }
@@ -380,8 +377,8 @@ fn parse_with(
 }
 
 /// XPath constructs Hale refuses on purpose, named so that the refusal says what and why
-/// (see docs/app-format.md): `instance()` paths into attached files, values of the last saved form, and
-/// paths and predicates beyond `${name}`.
+/// (see docs/app-format.md): `instance()` paths into attached files, values of the last saved
+/// form, and paths and predicates beyond `${name}`.
 fn refused_construct(source: &str) -> Option<&'static str> {
     if source.contains("instance(") {
         Some("attached_data_unsupported")

@@ -560,15 +560,22 @@ impl AppDefinition {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
 
-    /// A select's choices: its list's, its data file's rows (none until the file is attached),
-    /// or its own.
-    pub fn choices_of<'a>(&'a self, field: &'a Field) -> &'a [Choice] {
-        let named = match (&field.choice_list, &field.choice_file) {
-            (Some(list), _) => self.choice_lists.get(list),
-            (None, Some(file)) => self.data_files.get(file),
-            (None, None) => return &field.choices,
+    /// The choices a select names rather than lists inline, with the member that names them:
+    /// its `choice_list`'s, else its `choice_file`'s rows (none while there is no such list or
+    /// the file is not attached); `None` for inline choices.
+    pub fn named_choices<'a>(&'a self, field: &Field) -> Option<(&'static str, &'a [Choice])> {
+        let (member, named) = match (&field.choice_list, &field.choice_file) {
+            (Some(list), _) => ("choice_list", self.choice_lists.get(list)),
+            (None, Some(file)) => ("choice_file", self.data_files.get(file)),
+            (None, None) => return None,
         };
-        named.map(Vec::as_slice).unwrap_or_default()
+        Some((member, named.map(Vec::as_slice).unwrap_or_default()))
+    }
+
+    /// A select's choices: its list's, its data file's rows, or its own.
+    pub fn choices_of<'a>(&'a self, field: &'a Field) -> &'a [Choice] {
+        self.named_choices(field)
+            .map_or(&field.choices, |(_, choices)| choices)
     }
 
     /// Every field, depth first, with its JSON path.
@@ -600,6 +607,10 @@ pub fn is_valid_name(name: &str) -> bool {
 /// Extensions a data file may have: the two formats `select_one_from_file` and `pulldata()`
 /// read.
 pub const DATA_FILE_EXTENSIONS: [&str; 2] = ["csv", "xml"];
+
+/// Why a name is no data file's name.
+pub const DATA_FILE_NAME_MESSAGE: &str =
+    "a data file is named like fruits.csv or shops.xml: letters, digits, _, - and .";
 
 /// Whether `name` can name a data file attached to a version: at most 64 letters, digits,
 /// `_`, `-` and `.`, not starting with `.`, ending in `.csv` or `.xml` after a non-empty stem.

@@ -16,7 +16,7 @@ use super::ImportError;
 use super::limits::{ImportLimits, TextBudget, limit_error};
 use super::sheet::Table;
 use super::survey::language_code;
-use crate::definition::{Choice, Text, is_data_file_name, is_valid_name};
+use crate::definition::{Choice, DATA_FILE_NAME_MESSAGE, Text, is_data_file_name, is_valid_name};
 
 /// Elements below an XML data file's root: `<root><item><name>…` is three levels.
 const MAX_XML_DEPTH: usize = 3;
@@ -33,9 +33,7 @@ pub fn read_data_file(
     if !is_data_file_name(name) {
         return Err(refuse(
             "invalid_data_file",
-            String::from(
-                "a data file is named like fruits.csv or shops.xml: letters, digits, _, - and .",
-            ),
+            String::from(DATA_FILE_NAME_MESSAGE),
         ));
     }
     if bytes.len() > limits.max_text_bytes {
@@ -79,11 +77,11 @@ fn column(header: &str) -> Column {
     if lower == "label" {
         return Column::Label(None);
     }
-    let language = lower
-        .strip_prefix("label::")
-        .or_else(|| lower.strip_prefix("label:"))
-        .map(|_| &header["label:".len()..])
-        .map(|rest| rest.trim_start_matches(':'));
+    // `label::English (en)`, or `label:fr` as a workbook without `::` writes it.
+    let language = ["label::", "label:"]
+        .iter()
+        .find(|prefix| lower.starts_with(*prefix))
+        .map(|prefix| &header[prefix.len()..]);
     match language {
         Some(language) => Column::Label(Some(language_code(language))),
         None if is_valid_name(header) => Column::Attribute(header.to_owned()),

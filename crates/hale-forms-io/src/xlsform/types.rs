@@ -276,6 +276,10 @@ pub(crate) fn parse_type(text: &str) -> RowType {
         };
     }
     for (spelling, kind) in FROM_FILE {
+        // A select from a file that names none is no select from a list named `file`.
+        if joined == *spelling {
+            return RowType::Unknown;
+        }
         if let Some(rest) = joined.strip_prefix(&format!("{spelling} ")) {
             return match rest.split_once(' ') {
                 None if rest.ends_with(".geojson") => RowType::Refused(
@@ -428,6 +432,8 @@ mod tests {
             }
         );
         assert_eq!(parse_type("select_one_from_file a.csv b"), RowType::Unknown);
+        assert_eq!(parse_type("select one from file"), RowType::Unknown);
+        assert_eq!(parse_type("select_multiple_from_file"), RowType::Unknown);
         assert_eq!(parse_type("select_one"), RowType::Unknown);
         assert_eq!(parse_type("select_one a b"), RowType::Unknown);
         assert_eq!(parse_type("integr"), RowType::Unknown);

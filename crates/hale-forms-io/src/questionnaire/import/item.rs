@@ -192,26 +192,14 @@ impl Importer {
                     let filter = own_expression(extension, CHOICE_FILTER)?;
                     once(&mut field.choice_filter, filter, CHOICE_FILTER)?;
                 }
-                Some(name @ "required-if") => {
-                    once(
-                        &mut field.required_if,
-                        own_expression(extension, name)?,
-                        name,
-                    )?;
-                }
-                Some(name @ "read-only-if") => {
-                    once(
-                        &mut field.read_only_if,
-                        own_expression(extension, name)?,
-                        name,
-                    )?;
-                }
-                Some(name @ "repeat-count") => {
-                    once(
-                        &mut field.repeat_count,
-                        own_expression(extension, name)?,
-                        name,
-                    )?;
+                // Hale's own expressions, each for one member.
+                Some(name @ ("required-if" | "read-only-if" | "repeat-count")) => {
+                    let member = match name {
+                        "required-if" => &mut field.required_if,
+                        "read-only-if" => &mut field.read_only_if,
+                        _ => &mut field.repeat_count,
+                    };
+                    once(member, own_expression(extension, name)?, name)?;
                 }
                 Some("guidance-hint") => {
                     let guidance = get_text(object, "valueString", language)?.ok_or_else(|| {
