@@ -4,6 +4,8 @@
  * the screens need: choices of a field, units as people read them.
  */
 
+import { namedChoices } from '../engine/index.js';
+
 /**
  * @typedef {import('./i18n.js').Text} Text
  * @typedef {{value: string, label: Text}} Choice
@@ -29,10 +31,7 @@
  * @returns {Choice[]}
  */
 export function choicesOf(definition, field) {
-  if (field.choices && field.choices.length > 0) return field.choices;
-  /** @param {Record<string, Choice[]> | undefined} lists @param {string | undefined} name */
-  const named = (lists, name) => (lists && name && Object.hasOwn(lists, name) ? lists[name] : undefined);
-  return named(definition.choice_lists, field.choice_list) ?? named(definition.data_files, field.choice_file) ?? [];
+  return namedChoices(field, definition)?.[1] ?? field.choices ?? [];
 }
 
 /** UCUM units as people write them. */

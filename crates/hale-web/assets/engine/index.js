@@ -16,6 +16,7 @@ import { parse, parseChoiceFilter } from './parser.js';
 import { evaluate as evaluateTree, nthRow } from './evaluate.js';
 import { DateTimeValue, fromJson, toJson } from './value.js';
 
+export { namedChoices } from './checks.js';
 export { compile } from './form.js';
 export { formState } from './validate.js';
 export { ParseError, parse, parseChoiceFilter } from './parser.js';
