@@ -4,7 +4,9 @@
 //! (payloads are made beforehand and reused). What the store reaches is read against this.
 //!
 //! The rows are those of `crates/hale-store/migrations` as they stand: one event (with its
-//! chain hash), one submission, its five observations, its idempotency claim, the newest
+//! chain hash and its payload packed, `hale_store::packed`), one submission, its five
+//! observations and its idempotency claim (these three keyed by the tenant's small
+//! `tenant_key`, looked up by id in each statement as the store's are), the newest
 //! submission of its subject and app and the newest observation of each of its codes
 //! (`latest_submissions`, `latest_observations`, one row per key and batch, as the store
 //! keeps them), and the chain head once per batch. The store writes NEWS2 rows
@@ -43,9 +45,12 @@ impl BoundOutcome {
     }
 }
 
-/// One submission's event payload and its observations (field, code, value, unit).
+/// One submission's event payload (its JSON text, which the chain hash covers, and the packed
+/// form the store keeps, see `hale_store::packed`) and its observations (field, code, value,
+/// unit).
 pub struct Prepared {
     event_payload: String,
+    packed: Option<Vec<u8>>,
     observations: Vec<(String, String, f64, String)>,
 }
 
@@ -80,10 +85,20 @@ impl Prepared {
             .into_iter()
             .map(|o| (o.field, o.code, o.value, o.unit))
             .collect();
+        let event_payload = body.to_payload();
+        let packed = hale_store::packed::pack(&body, &event_payload, &submission.id.to_string());
         Ok(Self {
-            event_payload: body.to_payload(),
+            event_payload,
+            packed,
             observations,
         })
+    }
+}
+
+impl Prepared {
+    /// The JSON text the `payload` column keeps: none when the payload is packed.
+    fn json_payload(&self) -> Option<&str> {
+        self.packed.is_none().then_some(self.event_payload.as_str())
     }
 }
 
@@ -111,17 +126,25 @@ pub mod layout {
     pub const UPSERT_HEAD: &str = "INSERT INTO chain_heads (tenant_id, seq, hash) \
          VALUES ($1, $2, $3) ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, \
          hash = excluded.hash";
+    /// A submission's payload packed (its JSON text only where packing would change it); no
+    /// previous hash, which is the row before's own.
     pub const EVENT: &str = "INSERT INTO events (tenant_id, seq, stream_kind, stream_id, \
-         stream_version, event_type, payload, actor, recorded_at, prev_hash, hash) \
+         stream_version, event_type, payload, packed, actor, recorded_at, hash) \
          VALUES (?1, ?2, 'submission', ?3, 1, 'submission_received', ?4, ?5, ?6, ?7, ?8)";
-    pub const SUBMISSION: &str = "INSERT INTO submissions (tenant_id, event_seq, id, \
+    /// The bound's tenant as its creation leaves it: the tables that grow with every
+    /// submission are keyed by its `tenant_key`, which the statements below look up by id as
+    /// the store's do.
+    pub const TENANT: &str = "INSERT INTO tenants (id, slug, name, created_at, tenant_key) \
+         VALUES (?1, 'bound', 'bound', 0, 1)";
+    pub const SUBMISSION: &str = "INSERT INTO submissions (tenant_key, event_seq, id, \
          subject_id, app_id, app_version, authored_at, recorded_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6)";
-    pub const OBSERVATION: &str = "INSERT INTO observations (tenant_id, subject_id, code, \
+         VALUES ((SELECT tenant_key FROM tenants WHERE id = ?1), ?2, ?3, ?4, ?5, 1, ?6, ?6)";
+    pub const OBSERVATION: &str = "INSERT INTO observations (tenant_key, subject_id, code, \
          effective_at, submission_id, position, field, value, unit) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-    pub const CLAIM: &str = "INSERT INTO idempotency_keys (tenant_id, actor, idempotency_key, \
-         request_hash, stream_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+         VALUES ((SELECT tenant_key FROM tenants WHERE id = ?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    pub const CLAIM: &str = "INSERT INTO idempotency_keys (tenant_key, actor, \
+         idempotency_key, request_hash, stream_id, created_at) \
+         VALUES ((SELECT tenant_key FROM tenants WHERE id = ?1), ?2, ?3, ?4, ?5, ?6)";
 
     /// The upserts' conflict clauses: the newer row wins, by time and then submission id.
     const LATEST_SUBMISSION_CONFLICT: &str = "ON CONFLICT (tenant_id, subject_id, app_id) \
@@ -153,23 +176,24 @@ pub mod layout {
     }
 
     pub const EVENTS_POSTGRES: &str = "INSERT INTO events (tenant_id, seq, stream_kind, \
-         stream_id, stream_version, event_type, payload, actor, recorded_at, prev_hash, hash) \
-         SELECT $1, seq, 'submission', id, 1, 'submission_received', payload, $2, $3, prev, hash \
-         FROM UNNEST($4::int8[], $5::text[], $6::text[], $7::text[], $8::text[]) \
-         AS u(seq, id, payload, prev, hash)";
-    pub const SUBMISSIONS_POSTGRES: &str = "INSERT INTO submissions (tenant_id, event_seq, id, \
-         subject_id, app_id, app_version, authored_at, recorded_at) \
-         SELECT $1, seq, id, subject, $2, 1, $3, $3 \
+         stream_id, stream_version, event_type, payload, packed, actor, recorded_at, hash) \
+         SELECT $1, seq, 'submission', id, 1, 'submission_received', payload, packed, $2, $3, \
+         hash FROM UNNEST($4::int8[], $5::text[], $6::text[], $7::bytea[], $8::bytea[]) \
+         AS u(seq, id, payload, packed, hash)";
+    pub const SUBMISSIONS_POSTGRES: &str = "INSERT INTO submissions (tenant_key, event_seq, \
+         id, subject_id, app_id, app_version, authored_at, recorded_at) \
+         SELECT (SELECT tenant_key FROM tenants WHERE id = $1), seq, id, subject, $2, 1, $3, $3 \
          FROM UNNEST($4::int8[], $5::bytea[], $6::bytea[]) AS u(seq, id, subject)";
-    pub const OBSERVATIONS_POSTGRES: &str = "INSERT INTO observations (tenant_id, subject_id, \
-         code, effective_at, submission_id, position, field, value, unit) \
-         SELECT $1, subject, code, $2, id, position, field, value, unit \
+    pub const OBSERVATIONS_POSTGRES: &str = "INSERT INTO observations (tenant_key, \
+         subject_id, code, effective_at, submission_id, position, field, value, unit) \
+         SELECT (SELECT tenant_key FROM tenants WHERE id = $1), subject, code, $2, id, \
+         position, field, value, unit \
          FROM UNNEST($3::bytea[], $4::text[], $5::bytea[], $6::int8[], $7::text[], \
          $8::float8[], $9::text[]) AS u(subject, code, id, position, field, value, unit)";
-    pub const CLAIMS_POSTGRES: &str = "INSERT INTO idempotency_keys (tenant_id, actor, \
+    pub const CLAIMS_POSTGRES: &str = "INSERT INTO idempotency_keys (tenant_key, actor, \
          idempotency_key, request_hash, stream_id, created_at) \
-         SELECT $1, $2, key, request_hash, id, $3 \
-         FROM UNNEST($4::text[], $5::text[], $6::text[]) AS u(key, request_hash, id)";
+         SELECT (SELECT tenant_key FROM tenants WHERE id = $1), $2, key, request_hash, id, $3 \
+         FROM UNNEST($4::text[], $5::bytea[], $6::bytea[]) AS u(key, request_hash, id)";
 
     pub fn latest_submissions_postgres() -> String {
         format!(
@@ -199,8 +223,7 @@ pub struct Row {
     /// An index into [`Fixed::subjects`].
     subject: usize,
     seq: i64,
-    prev: String,
-    hash: String,
+    hash: [u8; 32],
     key: String,
 }
 
@@ -238,6 +261,8 @@ pub struct Fixed {
     /// Idempotency keys are this and a counter.
     key_prefix: &'static str,
     request_hash: String,
+    /// The request hash as a claim stores it (`hale_store::packed::claim_hash`).
+    packed_request_hash: Vec<u8>,
 }
 
 impl Fixed {
@@ -261,6 +286,7 @@ impl Fixed {
             subjects,
             key_prefix,
             request_hash: format!("{:064x}", 7u8),
+            packed_request_hash: hale_store::packed::claim_hash(&format!("{:064x}", 7u8)),
         }
     }
 
@@ -337,8 +363,7 @@ impl Fixed {
                 id,
                 subject,
                 seq,
-                prev: hex::encode(head.hash),
-                hash: hex::encode(hash),
+                hash,
                 key: self.idempotency_key(*counter),
             });
             *head = Head { seq, hash };
@@ -378,10 +403,10 @@ pub fn write_sqlite(
             tenant,
             row.seq,
             id,
-            row.prepared.event_payload,
+            row.prepared.json_payload(),
+            row.prepared.packed,
             fixed.actor,
             at,
-            row.prev,
             row.hash
         ])?;
         submissions.execute(rusqlite::params![tenant, row.seq, bytes, subject, app, at])?;
@@ -402,8 +427,8 @@ pub fn write_sqlite(
             tenant,
             fixed.actor,
             row.key,
-            fixed.request_hash,
-            id,
+            fixed.packed_request_hash,
+            hale_store::packed::claim_stream(&id),
             at
         ])?;
     }
@@ -435,7 +460,7 @@ pub fn write_sqlite(
     if let Some(last) = rows.last() {
         transaction
             .prepare_cached(&layout::UPSERT_HEAD.replace('$', "?"))?
-            .execute(rusqlite::params![tenant, last.seq, last.hash])?;
+            .execute(rusqlite::params![tenant, last.seq, last.hash.as_slice()])?;
     }
     Ok(())
 }
@@ -452,11 +477,12 @@ pub async fn write_postgres(
     let mut ids = Vec::with_capacity(rows.len());
     let mut id_bytes = Vec::with_capacity(rows.len());
     let mut payloads = Vec::with_capacity(rows.len());
-    let mut prevs = Vec::with_capacity(rows.len());
+    let mut packed = Vec::with_capacity(rows.len());
     let mut hashes = Vec::with_capacity(rows.len());
     let mut subjects = Vec::with_capacity(rows.len());
     let mut keys = Vec::with_capacity(rows.len());
     let mut request_hashes = Vec::with_capacity(rows.len());
+    let mut claim_streams = Vec::with_capacity(rows.len());
     let (mut o_ids, mut o_positions, mut o_subjects, mut o_codes) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut o_fields, mut o_values, mut o_units) = (Vec::new(), Vec::new(), Vec::new());
@@ -465,12 +491,13 @@ pub async fn write_postgres(
         seqs.push(row.seq);
         ids.push(row.id.to_string());
         id_bytes.push(row.id.as_bytes().as_slice());
-        payloads.push(row.prepared.event_payload.as_str());
-        prevs.push(row.prev.as_str());
-        hashes.push(row.hash.as_str());
+        payloads.push(row.prepared.json_payload());
+        packed.push(row.prepared.packed.as_deref());
+        hashes.push(row.hash.as_slice());
         subjects.push(subject);
         keys.push(row.key.as_str());
-        request_hashes.push(fixed.request_hash.as_str());
+        request_hashes.push(fixed.packed_request_hash.as_slice());
+        claim_streams.push(hale_store::packed::claim_stream(&row.id.to_string()));
         for (position, (field, code, value, unit)) in row.prepared.observations.iter().enumerate() {
             o_ids.push(row.id.as_bytes().as_slice());
             o_positions.push(position as i64);
@@ -489,7 +516,7 @@ pub async fn write_postgres(
         .bind(&seqs)
         .bind(&ids)
         .bind(&payloads)
-        .bind(&prevs)
+        .bind(&packed)
         .bind(&hashes)
         .execute(&mut *connection)
         .await?;
@@ -520,7 +547,7 @@ pub async fn write_postgres(
         .bind(at)
         .bind(&keys)
         .bind(&request_hashes)
-        .bind(&ids)
+        .bind(&claim_streams)
         .execute(&mut *connection)
         .await?;
 
@@ -564,7 +591,7 @@ pub async fn write_postgres(
         sqlx::query(layout::UPSERT_HEAD)
             .bind(tenant)
             .bind(last.seq)
-            .bind(&last.hash)
+            .bind(last.hash.as_slice())
             .execute(&mut *connection)
             .await?;
     }
@@ -599,6 +626,7 @@ pub fn sqlite(path: &std::path::Path, duration: Duration, batch: usize) -> Resul
     let mut rng = StdRng::from_os_rng();
     let prepared = prepare(&mut rng)?;
     let mut connection = open_sqlite(path)?;
+    connection.execute(layout::TENANT, [&fixed.tenant_text])?;
     let mut counter = 0u64;
     let mut head = Head::EMPTY;
     let started = Instant::now();
@@ -607,7 +635,7 @@ pub fn sqlite(path: &std::path::Path, duration: Duration, batch: usize) -> Resul
         let at = unix_micros();
         let transaction =
             connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let stored: Option<(i64, String)> = transaction
+        let stored: Option<(i64, Vec<u8>)> = transaction
             .prepare_cached(layout::HEAD_SQLITE)?
             .query_row([&fixed.tenant_text], |row| Ok((row.get(0)?, row.get(1)?)))
             .ok();
@@ -638,6 +666,10 @@ pub async fn postgres(url: &str, duration: Duration, batch: usize) -> Result<Bou
     let mut connection = sqlx::PgConnection::connect(url)
         .await
         .context("connecting to PostgreSQL")?;
+    sqlx::query(&layout::TENANT.replace('?', "$"))
+        .bind(&fixed.tenant_text)
+        .execute(&mut connection)
+        .await?;
     let mut counter = 0u64;
     let mut head = Head::EMPTY;
     let started = Instant::now();

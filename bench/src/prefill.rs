@@ -121,9 +121,9 @@ fn fixed(key: ChainKey, tenant: TenantId, app: uuid::Uuid, subjects: Vec<uuid::U
     Fixed::new(key, tenant, app, subjects, actor, "prefill-")
 }
 
-fn decode_head(seq: i64, hash: &str) -> Result<Head> {
-    let bytes = hex::decode(hash).context("the chain head's hash is not hex")?;
-    let hash: [u8; 32] = bytes
+/// The chain head as stored: its sequence number and the 32 bytes of its hash.
+fn decode_head(seq: i64, hash: &[u8]) -> Result<Head> {
+    let hash: [u8; 32] = hash
         .try_into()
         .map_err(|_| anyhow!("the chain head's hash is not 32 bytes"))?;
     Ok(Head { seq, hash })
@@ -193,7 +193,7 @@ fn sqlite(path: &std::path::Path, order: Order) -> Result<()> {
         .parse()
         .map_err(|_| anyhow!("a tenant id is not a UUID"))?;
     let fixed = fixed(key, tenant, app, subjects);
-    let (seq, hash): (i64, String) = connection
+    let (seq, hash): (i64, Vec<u8>) = connection
         .query_row(bound::layout::HEAD_SQLITE, [fixed.tenant_text()], |row| {
             Ok((row.get(0)?, row.get(1)?))
         })
@@ -247,7 +247,7 @@ async fn postgres(url: &str, order: Order) -> Result<()> {
         let size = usize::try_from(submissions - written)?.min(POSTGRES_BATCH);
         let at = unix_micros();
         let mut transaction = connection.begin().await?;
-        let (seq, hash): (i64, String) = sqlx::query_as(bound::layout::HEAD_POSTGRES)
+        let (seq, hash): (i64, Vec<u8>) = sqlx::query_as(bound::layout::HEAD_POSTGRES)
             .bind(fixed.tenant_text())
             .fetch_one(&mut *transaction)
             .await
@@ -280,12 +280,12 @@ mod tests {
     }
 
     #[test]
-    fn a_head_decodes_from_its_hex() -> Result<()> {
-        let head = decode_head(7, &"ab".repeat(32))?;
+    fn a_head_decodes_from_its_bytes() -> Result<()> {
+        let head = decode_head(7, &[0xab; 32])?;
         assert_eq!(head.seq, 7);
         assert_eq!(head.hash, [0xab; 32]);
-        assert!(decode_head(1, "abc").is_err());
-        assert!(decode_head(1, "abab").is_err());
+        assert!(decode_head(1, &[0xab; 31]).is_err());
+        assert!(decode_head(1, &[0xab; 33]).is_err());
         Ok(())
     }
 }

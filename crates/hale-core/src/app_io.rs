@@ -7,17 +7,17 @@
 
 use std::time::Duration;
 
+use hale_domain::event::EventBody;
 use hale_domain::{AppId, RequestContext, TenantId};
 use hale_forms::lint::LintIssue;
 use hale_forms::{AppDefinition, Change, LintReport};
 use hale_forms_io::xlsform::{ImportError, ImportLimits};
+use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use crate::apps::{AppSummary, DraftVersion};
 use crate::{Core, CoreError, Target};
 
-/// Who may lint an upload: those who build apps and those who review them (and platform
-/// admins, as everywhere).
 /// Uploads parsed at once in this process. Each parse is bounded by the import limits; more
 /// at once would let uploads take every core from the requests around them.
 const PARSE_SLOTS: usize = 2;
@@ -66,26 +66,62 @@ fn questionnaire_import(resource: &serde_json::Value) -> Result<Read, CoreError>
         .map(|imported| Read {
             definition: imported.definition,
             notes: imported.notes,
-            origin: Origin::Questionnaire,
+            source: Some(VersionSource::Questionnaire),
         })
         .map_err(CoreError::InvalidDefinition)
 }
 
-/// Where a definition was written, so that each lint finding can name its place there.
-enum Origin {
-    /// The cells of a spreadsheet.
+/// Where an imported definition was written, so that each lint finding can name its place
+/// there: at import, and again whenever the stored version is linted (its draft event keeps
+/// this). A definition in Hale's own format has none: the JSON path says where.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VersionSource {
+    /// The rows and columns of a spreadsheet.
     Spreadsheet(hale_forms_io::xlsform::SheetMap),
-    /// The items of a Questionnaire, by linkId.
+    /// The items of a Questionnaire, by linkId (which the definition's fields keep).
     Questionnaire,
-    /// Hale's own format: the JSON path says it.
-    Hale,
+}
+
+impl VersionSource {
+    /// Names the cell or linkId of every finding of `report`, a lint of `definition`.
+    fn name_places(&self, definition: &AppDefinition, report: &mut LintReport) {
+        match self {
+            VersionSource::Spreadsheet(map) => map.name_cells(report),
+            VersionSource::Questionnaire => report.name_link_ids(definition),
+        }
+    }
+
+    /// As the draft event records it.
+    pub(crate) fn to_json(&self) -> String {
+        // A map of strings and numbers always serialises.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// The lint of a stored version, each finding naming its cell or linkId where the version
+/// records where it was written. A source that no longer reads names nothing (the findings
+/// are the same; only their places are missing).
+pub(crate) fn stored_lint(row: &hale_store::AppVersionRow) -> Result<LintReport, CoreError> {
+    let definition = stored_definition(&row.definition)?;
+    let mut report = hale_forms::lint(&definition);
+    if let Some(source) = recorded_source(row) {
+        source.name_places(&definition, &mut report);
+    }
+    report.number();
+    Ok(report)
+}
+
+/// Where a stored version was written, as its draft event recorded it.
+fn recorded_source(row: &hale_store::AppVersionRow) -> Option<VersionSource> {
+    serde_json::from_str(row.source.as_deref()?).ok()
 }
 
 /// A definition as read, with the import's info notes (only Questionnaires have any).
 struct Read {
     definition: AppDefinition,
     notes: Vec<LintIssue>,
-    origin: Origin,
+    source: Option<VersionSource>,
 }
 
 fn spreadsheet(
@@ -95,7 +131,7 @@ fn spreadsheet(
     Ok(Read {
         definition,
         notes: Vec::new(),
-        origin: Origin::Spreadsheet(map),
+        source: Some(VersionSource::Spreadsheet(map)),
     })
 }
 
@@ -103,7 +139,7 @@ fn read_with_origin(source: &AppSource) -> Result<Read, CoreError> {
     let hale = |definition: AppDefinition| Read {
         definition,
         notes: Vec::new(),
-        origin: Origin::Hale,
+        source: None,
     };
     let limits = ImportLimits::default();
     match source {
@@ -156,22 +192,41 @@ pub fn lint_source(context: &RequestContext, source: &AppSource) -> Result<LintR
 /// The lint of what `source` reads as, with the import's notes among the infos, each finding
 /// naming its spreadsheet cell or Questionnaire linkId.
 fn lint_with_notes(source: &AppSource) -> Result<LintReport, CoreError> {
-    read_and_lint(source).map(|(_, report)| report)
+    read_and_lint(source).map(|linted| linted.lint)
 }
 
-/// An upload read, with its lint and the import's notes.
-fn read_and_lint(source: &AppSource) -> Result<(AppDefinition, LintReport), CoreError> {
+/// An upload read, with its lint (the import's notes among the infos) and where it was
+/// written.
+struct Linted {
+    definition: AppDefinition,
+    lint: LintReport,
+    source: Option<VersionSource>,
+}
+
+impl Linted {
+    /// The draft of the definition, with where it was written.
+    fn draft(&self) -> DraftVersion {
+        DraftVersion {
+            definition: self.definition.to_json(),
+            source: self.source.clone(),
+        }
+    }
+}
+
+fn read_and_lint(source: &AppSource) -> Result<Linted, CoreError> {
     let read = read_with_origin(source)?;
-    let report = report_of(&read);
-    Ok((read.definition, report))
+    let lint = report_of(&read);
+    Ok(Linted {
+        definition: read.definition,
+        lint,
+        source: read.source,
+    })
 }
 
 fn report_of(read: &Read) -> LintReport {
     let mut report = hale_forms::lint(&read.definition);
-    match &read.origin {
-        Origin::Spreadsheet(map) => map.name_cells(&mut report),
-        Origin::Questionnaire => report.name_link_ids(&read.definition),
-        Origin::Hale => {}
+    if let Some(source) = &read.source {
+        source.name_places(&read.definition, &mut report);
     }
     // The notes name their linkId already, from the Questionnaire's own paths.
     report.infos.extend(read.notes.iter().cloned());
@@ -192,6 +247,65 @@ pub struct Imported<T> {
 /// gauge (and a test that the workers stay free meanwhile) reads.
 pub fn uploads_being_parsed() -> usize {
     PARSE_SLOTS - PARSES.available_permits()
+}
+
+/// A media file as a version keeps it.
+#[derive(Clone, Debug)]
+pub struct MediaContent {
+    pub media_type: String,
+    /// SHA-256 of the bytes, lowercase hex: what a cache can check them by.
+    pub sha256: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The most a media file may hold; the body limit of uploads (`max_body_bytes`) is usually
+/// far lower.
+pub const MAX_MEDIA_BYTES: usize = 16 * 1024 * 1024;
+
+/// What the magic bytes of a file of `media_type` may be read as: the file's own type, or the
+/// names the sniffer gives the same formats (`audio/x-wav` for WAV, an Opus stream in Ogg, an
+/// M4A in an MP4 box with a general brand).
+fn sniffed_as(media_type: &str, sniffed: &str) -> bool {
+    sniffed == media_type
+        || matches!(
+            (media_type, sniffed),
+            ("audio/wav", "audio/x-wav")
+                | ("audio/ogg", "audio/opus")
+                | ("audio/mp4", "audio/m4a" | "video/mp4")
+        )
+}
+
+/// Checks the bytes of a media file named as `media_type` (the size, then that the bytes are
+/// that type, by their magic numbers: a script or an SVG named `pain.png` is refused) and
+/// describes it for the definition, with its bytes as the event carries them (base64).
+fn read_media_file(
+    media_type: &'static str,
+    bytes: &[u8],
+) -> Result<(hale_forms::definition::MediaFile, String), CoreError> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    if bytes.is_empty() || bytes.len() > MAX_MEDIA_BYTES {
+        return Err(CoreError::invalid(
+            "file",
+            "invalid_media_file",
+            "a media file holds between 1 byte and 16 MiB",
+        ));
+    }
+    let sniffed = infer::get(bytes).map(|kind| kind.mime_type());
+    if !sniffed.is_some_and(|sniffed| sniffed_as(media_type, sniffed)) {
+        return Err(CoreError::invalid(
+            "file",
+            "media_type_mismatch",
+            &format!("the file's bytes are not {media_type}, the type its name gives"),
+        ));
+    }
+    let described = hale_forms::definition::MediaFile {
+        media_type: media_type.to_owned(),
+        size: bytes.len() as u64,
+        sha256: hex::encode(sha2::Sha256::digest(bytes)),
+    };
+    let content = base64::engine::general_purpose::STANDARD.encode(bytes);
+    Ok((described, content))
 }
 
 /// Runs `work` (a parse of an upload) on a blocking thread, in one of the process's parse
@@ -243,7 +357,7 @@ impl Core {
     async fn read_upload(
         context: &RequestContext,
         source: &AppSource,
-    ) -> Result<(AppDefinition, LintReport), CoreError> {
+    ) -> Result<Linted, CoreError> {
         crate::policy::permit::<crate::policy::BuildApps>(&context.principal)?;
         let source = source.clone();
         off_the_workers(move || read_and_lint(&source)).await
@@ -264,10 +378,11 @@ impl Core {
             id: None,
         };
         self.audited::<crate::policy::BuildApps, _>(context, "app.import", target, async {
-            let (definition, lint) = Self::read_upload(context, source).await?;
+            let linted = Self::read_upload(context, source).await?;
             let name = match name {
                 Some(name) => name,
                 None => {
+                    let definition = &linted.definition;
                     let title = definition.title.in_language(&definition.default_language);
                     if title.trim().is_empty() {
                         return Err(CoreError::invalid(
@@ -280,16 +395,12 @@ impl Core {
                 }
             };
             let stored = self
-                .create_app(
-                    context,
-                    tenant,
-                    &name,
-                    DraftVersion {
-                        definition: definition.to_json(),
-                    },
-                )
+                .create_app(context, tenant, &name, linted.draft())
                 .await?;
-            Ok(Imported { stored, lint })
+            Ok(Imported {
+                stored,
+                lint: linted.lint,
+            })
         })
         .await
     }
@@ -309,35 +420,25 @@ impl Core {
             id: Some(&id),
         };
         self.audited::<crate::policy::BuildApps, _>(context, "app.version.import", target, async {
-            let (definition, lint) = Self::read_upload(context, source).await?;
-            self.draft_read(context, tenant, app, &definition, lint)
-                .await
+            let linted = Self::read_upload(context, source).await?;
+            let stored = self
+                .draft_version(context, tenant, app, linted.draft())
+                .await?;
+            Ok(Imported {
+                stored,
+                lint: linted.lint,
+            })
         })
         .await
     }
 
-    /// Stores `definition` as the app's next draft, answered with the lint of what was read.
-    async fn draft_read(
-        &self,
-        context: &RequestContext,
-        tenant: TenantId,
-        app: AppId,
-        definition: &AppDefinition,
-        lint: LintReport,
-    ) -> Result<Imported<hale_store::AppVersionRow>, CoreError> {
-        let draft = DraftVersion {
-            definition: definition.to_json(),
-        };
-        let stored = self.draft_version(context, tenant, app, draft).await?;
-        Ok(Imported { stored, lint })
-    }
-
-    /// Attaches a data file (`fruits.csv`, `shops.xml`: the rows `select_one_from_file` offers
-    /// and `pulldata()` reads) to a copy of version `version`, stored as the app's next draft:
-    /// a version under review or published never changes, and the reviewer sees the file in
-    /// the next version's diff. A file of the same name is replaced. The answer is the new
-    /// version with its lint, which no longer reports the file missing.
-    pub async fn attach_data_file(
+    /// Attaches a file to a copy of version `version`, stored as the app's next draft: a data
+    /// file (`fruits.csv`, `shops.xml`: the rows `select_one_from_file` offers and `pulldata()`
+    /// reads) or a media file (`pain.png`, `cough.mp3`, `walk.mp4`: what a label or a choice
+    /// shows). A version under review or published never changes, and the reviewer sees the
+    /// file in the next version's diff. A file of the same name is replaced. The answer is the
+    /// new version with its lint, which no longer reports the file missing.
+    pub async fn attach_file(
         &self,
         context: &RequestContext,
         tenant: TenantId,
@@ -356,21 +457,84 @@ impl Core {
             let row = self.visible_version(context, tenant, app, version).await?;
             let mut definition = stored_definition(&row.definition)?;
             let name = file.to_owned();
-            let language = definition.default_language.clone();
-            let rows = off_the_workers(move || {
-                hale_forms_io::xlsform::read_data_file(
-                    &name,
-                    &bytes,
-                    &language,
-                    &ImportLimits::default(),
-                )
-                .map_err(CoreError::InvalidSpreadsheet)
+            let mut before = Vec::new();
+            if let Some(media_type) = hale_forms::definition::media_type_of(file) {
+                let (described, content) =
+                    off_the_workers(move || read_media_file(media_type, &bytes)).await?;
+                if !self
+                    .store()
+                    .has_app_media(tenant, &described.sha256)
+                    .await?
+                {
+                    before.push(EventBody::MediaAttached {
+                        sha256: described.sha256.clone(),
+                        media_type: media_type.to_owned(),
+                        content,
+                    });
+                }
+                definition.media_files.insert(name, described);
+            } else {
+                let language = definition.default_language.clone();
+                let rows = off_the_workers(move || {
+                    hale_forms_io::xlsform::read_data_file(
+                        &name,
+                        &bytes,
+                        &language,
+                        &ImportLimits::default(),
+                    )
+                    .map_err(CoreError::InvalidSpreadsheet)
+                })
+                .await?;
+                definition.data_files.insert(file.to_owned(), rows);
+            }
+            // The fields stay where they were, so the version's source still places them.
+            let draft = DraftVersion {
+                definition: definition.to_json(),
+                source: recorded_source(&row),
+            };
+            let stored = self
+                .draft_version_after(context, tenant, app, draft, before)
+                .await?;
+            let lint = stored_lint(&stored)?;
+            Ok(Imported { stored, lint })
+        })
+        .await
+    }
+
+    /// A media file of a version as its reader may see it (patients and integrations reach
+    /// published versions only): its media type and bytes. A name the version does not
+    /// describe looks missing, as does a version the reader may not see.
+    pub async fn media_file(
+        &self,
+        context: &RequestContext,
+        tenant: TenantId,
+        app: AppId,
+        version: i64,
+        file: &str,
+    ) -> Result<MediaContent, CoreError> {
+        let id = format!("{app}/{version}");
+        let target = Target {
+            tenant: Some(tenant),
+            kind: "app_version",
+            id: Some(&id),
+        };
+        self.audited::<crate::policy::ReadApps, _>(context, "app.version.media", target, async {
+            let row = self.visible_version(context, tenant, app, version).await?;
+            let definition = stored_definition(&row.definition)?;
+            let described = definition
+                .media_files
+                .get(file)
+                .ok_or(CoreError::NotFound)?;
+            let (media_type, bytes) = self
+                .store()
+                .app_media(tenant, &described.sha256)
+                .await?
+                .ok_or_else(|| CoreError::internal("a version's media file is not kept"))?;
+            Ok(MediaContent {
+                media_type,
+                sha256: described.sha256.clone(),
+                bytes,
             })
-            .await?;
-            definition.data_files.insert(file.to_owned(), rows);
-            let lint = hale_forms::lint(&definition);
-            self.draft_read(context, tenant, app, &definition, lint)
-                .await
         })
         .await
     }
@@ -421,7 +585,7 @@ impl Core {
         };
         self.audited::<crate::policy::LintApps, _>(context, "app.version.review", target, async {
             let row = self.visible_version(context, tenant, app, version).await?;
-            let report = hale_forms::lint(&stored_definition(&row.definition)?);
+            let report = stored_lint(&row)?;
             Ok((row, report))
         })
         .await
@@ -481,6 +645,70 @@ mod tests {
             scopes: hale_domain::scope::Scopes::unrestricted(),
         };
         RequestContext::new(principal, String::from("test"), "test")
+    }
+
+    /// Magic numbers of each media type a version carries, as the sniffer knows them.
+    const MAGIC: [(&str, &[u8]); 10] = [
+        ("image/png", b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR"),
+        ("image/jpeg", b"\xff\xd8\xff\xe0\0\x10JFIF"),
+        ("image/gif", b"GIF89a\x01\0\x01\0"),
+        ("image/webp", b"RIFF\x24\0\0\0WEBPVP8 "),
+        ("audio/mpeg", b"ID3\x04\0\0\0\0\0\0"),
+        ("audio/ogg", b"OggS\0\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01\x1e\x01vorbis"),
+        ("audio/wav", b"RIFF\x24\0\0\0WAVEfmt "),
+        ("audio/mp4", b"\0\0\0\x20ftypM4A \0\0\0\0"),
+        ("video/mp4", b"\0\0\0\x20ftypisom\0\0\x02\0"),
+        ("video/webm", b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04\x42\xf3\x81\x08\x42\x82\x84webm"),
+    ];
+
+    #[test]
+    fn a_media_file_is_its_own_type_by_its_bytes_and_no_other() {
+        for (media_type, magic) in MAGIC {
+            // A real file goes on after its header (the WebM sniffer reads 256 bytes).
+            let magic = &[magic, &[0; 300]].concat();
+            let (described, content) = read_media_file(media_type, magic).unwrap();
+            assert_eq!(described.media_type, media_type);
+            assert_eq!(described.size, magic.len() as u64);
+            assert_eq!(described.sha256.len(), 64);
+            use base64::Engine as _;
+            assert_eq!(
+                &base64::engine::general_purpose::STANDARD
+                    .decode(content)
+                    .unwrap(),
+                magic
+            );
+            for (other, _) in MAGIC {
+                // An MP4 box holds sound as well as video; every other pair differs.
+                if other == media_type || (media_type, other) == ("video/mp4", "audio/mp4") {
+                    continue;
+                }
+                assert!(
+                    read_media_file(other, magic).is_err(),
+                    "{media_type} bytes taken as {other}"
+                );
+            }
+        }
+        let too_large = vec![0x89; MAX_MEDIA_BYTES + 1];
+        assert!(read_media_file("image/png", &too_large).is_err());
+        assert!(read_media_file("image/png", b"").is_err());
+        assert!(read_media_file("image/png", b"<svg onload=alert(1)>").is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_as_any_media_type_are_read_or_refused_without_panicking(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            index in 0..MAGIC.len(),
+            magic in proptest::prelude::any::<bool>(),
+        ) {
+            let (media_type, prefix) = MAGIC[index];
+            let bytes = if magic { [prefix, &bytes].concat() } else { bytes };
+            if let Ok((described, _)) = read_media_file(media_type, &bytes) {
+                proptest::prop_assert_eq!(described.size, bytes.len() as u64);
+                let sniffed = infer::get(&bytes).map(|kind| kind.mime_type()).unwrap_or("");
+                proptest::prop_assert!(sniffed_as(media_type, sniffed));
+            }
+        }
     }
 
     #[test]

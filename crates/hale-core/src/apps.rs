@@ -44,6 +44,26 @@ pub struct StepNote {
 #[derive(Clone, Debug)]
 pub struct DraftVersion {
     pub definition: String,
+    /// Where an imported definition was written, kept so that the version's lint names the
+    /// cell or linkId of each finding; `None` for Hale's own format.
+    pub source: Option<crate::app_io::VersionSource>,
+}
+
+impl DraftVersion {
+    /// A draft in Hale's own format.
+    pub fn hale(definition: String) -> Self {
+        Self {
+            definition,
+            source: None,
+        }
+    }
+
+    /// The source as the draft event records it.
+    fn recorded_source(&self) -> Option<Box<RawValue>> {
+        self.source
+            .as_ref()
+            .and_then(|source| RawValue::from_string(source.to_json()).ok())
+    }
 }
 
 pub(crate) const STAFF: [Role; 5] = [
@@ -107,6 +127,7 @@ impl Core {
         self.audited::<crate::policy::BuildApps, _>(context, "app.create", target, async {
             let name = name_of(name)?;
             let (definition, compiled) = compile(&draft.definition)?;
+            let source = draft.recorded_source();
             let app_id = AppId::from_uuid(self.new_uuid());
             let stream = StreamRef::app(app_id);
             self.store()
@@ -128,6 +149,7 @@ impl Core {
                                 version: 1,
                                 definition,
                                 compiled,
+                                source,
                             },
                         },
                     ],
@@ -149,6 +171,20 @@ impl Core {
         app_id: AppId,
         draft: DraftVersion,
     ) -> Result<AppVersionRow, CoreError> {
+        self.draft_version_after(context, tenant, app_id, draft, Vec::new())
+            .await
+    }
+
+    /// [`Core::draft_version`], with `before` appended ahead of the draft on the app's stream
+    /// in the same append: the media files it names first, which stand or fall with it.
+    pub(crate) async fn draft_version_after(
+        &self,
+        context: &RequestContext,
+        tenant: TenantId,
+        app_id: AppId,
+        draft: DraftVersion,
+        before: Vec<EventBody>,
+    ) -> Result<AppVersionRow, CoreError> {
         let id = app_id.to_string();
         let target = Target {
             tenant: Some(tenant),
@@ -159,21 +195,28 @@ impl Core {
             let summary = self.app_summary(tenant, app_id).await?;
             let (definition, compiled) = compile(&draft.definition)?;
             let version = summary.versions.last().map_or(1, |last| last.version + 1);
+            let drafted = EventBody::AppVersionDrafted {
+                app_id,
+                version,
+                definition,
+                compiled,
+                source: draft.recorded_source(),
+            };
+            let events = before
+                .into_iter()
+                .chain([drafted])
+                .map(|body| NewEvent {
+                    stream: StreamRef::app(app_id),
+                    expected: ExpectedVersion::Any,
+                    body,
+                })
+                .collect();
             self.store()
                 .append(Append {
                     tenant,
                     actor: context.actor(),
                     recorded_at: self.now(),
-                    events: vec![NewEvent {
-                        stream: StreamRef::app(app_id),
-                        expected: ExpectedVersion::Any,
-                        body: EventBody::AppVersionDrafted {
-                            app_id,
-                            version,
-                            definition,
-                            compiled,
-                        },
-                    }],
+                    events,
                     idempotency: None,
                     preconditions: Vec::new(),
                 })
@@ -232,8 +275,7 @@ impl Core {
             // the acknowledgements) is recorded with the step.
             let report = match step {
                 VersionAction::SubmitForReview | VersionAction::Approve => {
-                    let mut report =
-                        hale_forms::lint(&crate::app_io::stored_definition(&current.definition)?);
+                    let mut report = crate::app_io::stored_lint(&current)?;
                     if !report.is_publishable() {
                         return Err(CoreError::LintFailed(report));
                     }

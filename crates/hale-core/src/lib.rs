@@ -28,7 +28,8 @@ use hale_forms::CompiledForm;
 use hale_store::Store;
 
 pub use app_io::{
-    AppSource, ExportFormat, Imported, lint_source, read_definition, uploads_being_parsed,
+    AppSource, ExportFormat, Imported, MAX_MEDIA_BYTES, MediaContent, VersionSource, lint_source,
+    read_definition, uploads_being_parsed,
 };
 pub use apps::{AppSummary, DraftVersion, StepNote, VersionPage, VersionStep};
 pub use assignments::NewAssignment;

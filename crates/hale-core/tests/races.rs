@@ -112,14 +112,7 @@ impl World {
             .unwrap()
             .id;
         let app = core
-            .create_app(
-                &analyst,
-                tenant,
-                "Diary",
-                DraftVersion {
-                    definition: DIARY.into(),
-                },
-            )
+            .create_app(&analyst, tenant, "Diary", DraftVersion::hale(DIARY.into()))
             .await
             .unwrap()
             .app
@@ -249,9 +242,7 @@ async fn concurrent_approve_and_reject_end_in_one_order() {
                     &world.analyst,
                     world.tenant,
                     world.app,
-                    DraftVersion {
-                        definition: DIARY.into(),
-                    },
+                    DraftVersion::hale(DIARY.into()),
                 )
                 .await
                 .unwrap();

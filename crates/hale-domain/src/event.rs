@@ -230,6 +230,22 @@ pub enum EventBody {
         version: i64,
         definition: Box<RawValue>,
         compiled: Box<RawValue>,
+        /// Where the definition was written (a spreadsheet's cells, a Questionnaire), so that a
+        /// stored version's lint names the cell or linkId of each finding; absent for Hale's
+        /// own format and in events recorded before it was kept.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<Box<RawValue>>,
+    },
+    /// A media file's bytes (an image, sound or video a version's labels show), kept once per
+    /// tenant whatever the number of versions naming it: a version's definition describes the
+    /// file by its digest (`media_files`), and the draft that first names it is appended with
+    /// this, on the app's stream, in one append.
+    MediaAttached {
+        /// SHA-256 of the bytes, lowercase hex.
+        sha256: String,
+        media_type: String,
+        /// The bytes, base64 (standard alphabet, padded).
+        content: String,
     },
     AppVersionStatusChanged {
         app_id: AppId,
@@ -290,6 +306,7 @@ impl EventBody {
             EventBody::SubjectRegistered { .. } => "subject_registered",
             EventBody::AppCreated { .. } => "app_created",
             EventBody::AppVersionDrafted { .. } => "app_version_drafted",
+            EventBody::MediaAttached { .. } => "media_attached",
             EventBody::AppVersionStatusChanged { .. } => "app_version_status_changed",
             EventBody::SubmissionReceived { .. } => "submission_received",
             EventBody::AssignmentMade { .. } => "assignment_made",

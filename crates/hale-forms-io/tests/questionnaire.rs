@@ -1153,6 +1153,21 @@ fn malformed_hale_choice_extensions_are_refused_by_name() {
         "notes",
         "extension 'urn:hale:fhir:extension:choice-file' is not supported on a 'string' item",
     );
+    // An option's media is Hale's media extension, whole; any other Hale extension on an
+    // option is named.
+    assert_refused(
+        json!({"linkId": "pick", "type": "choice", "answerOption": [{"valueCoding": {"code": "a"},
+            "extension": [{"url": "urn:hale:fhir:extension:media",
+                "extension": [{"url": "kind", "valueCode": "image"}]}]}]}),
+        "pick",
+        "Hale media extension needs a kind and a file",
+    );
+    assert_refused(
+        json!({"linkId": "pick", "type": "choice", "answerOption": [{"valueCoding": {"code": "a"},
+            "extension": [{"url": "urn:hale:fhir:extension:prefill", "valueCode": "start"}]}]}),
+        "pick",
+        "answerOption extension 'urn:hale:fhir:extension:prefill' is not supported",
+    );
 }
 
 #[test]

@@ -908,6 +908,13 @@ fn a_choice_without_a_label_is_shown_by_its_name() {
     );
     let audio = "list_name,name,audio\nc,n1,${q}\n";
     assert!(import_codes(survey, Some(audio), None).is_empty());
+    // A choice's media are kept, translated as its label is.
+    let images = "list_name,name,label,media::image::English (en),media::image::French (fr)\nc,n1,One,one.png,un.png\n";
+    let app = import_csv(survey, Some(images), None).unwrap();
+    assert_eq!(
+        serde_json::to_value(&app.choice_lists["c"][0].media).unwrap(),
+        serde_json::json!({"image": {"en": "one.png", "fr": "un.png"}})
+    );
 }
 
 #[test]

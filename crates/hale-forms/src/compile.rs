@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::answer::read_answer;
 use crate::definition::{
     AppDefinition, Choice, ChoiceType, DATA_FILE_NAME_MESSAGE, DefinitionError, FORMAT, Field,
-    FieldType, News2Mapping, Prefill, Text, definition_error as error, is_data_file_name,
-    is_valid_name,
+    FieldType, MEDIA_FILE_NAME_MESSAGE, News2Mapping, Prefill, Text, definition_error as error,
+    is_data_file_name, is_valid_name, media_type_of,
 };
 use crate::graph::{Graph, find_cycles};
 
@@ -296,6 +296,23 @@ fn check_app(app: &AppDefinition, errors: &mut Vec<DefinitionError>) {
         }
         crate::checks::check_choices(rows, &path, errors);
     }
+    for (name, file) in &app.media_files {
+        let path = format!("$.media_files.{name}");
+        let digest = file.sha256.len() == 64
+            && file
+                .sha256
+                .bytes()
+                .all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'));
+        match media_type_of(name) {
+            None => errors.push(error(&path, "invalid_media_file", MEDIA_FILE_NAME_MESSAGE)),
+            Some(media_type) if media_type != file.media_type || !digest => errors.push(error(
+                &path,
+                "invalid_media_file",
+                "a media file is described by the media type its name gives and the SHA-256 of its bytes in lowercase hex",
+            )),
+            Some(_) => {}
+        }
+    }
 }
 
 type FlatField<'a> = (&'a Field, Option<usize>, Option<usize>);
@@ -458,12 +475,8 @@ fn compile_field(
 
 /// The `${name}` references in every language of a text.
 fn text_references(text: &Text) -> Vec<String> {
-    let all: Vec<&str> = match text {
-        Text::Plain(text) => vec![text.as_str()],
-        Text::Translated(map) => map.values().map(String::as_str).collect(),
-    };
     let mut names = Vec::new();
-    for text in all {
+    for text in text.texts() {
         let mut rest = text;
         while let Some(start) = rest.find("${") {
             let after = &rest[start + 2..];

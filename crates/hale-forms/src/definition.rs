@@ -38,6 +38,21 @@ impl Text {
             Text::Translated(map) => map.get(language).is_some_and(|text| !text.is_empty()),
         }
     }
+    /// Every text it holds, once each, in language order (a plain text is its one text).
+    pub fn texts(&self) -> Vec<&str> {
+        match self {
+            Text::Plain(text) => vec![text.as_str()],
+            Text::Translated(map) => {
+                let mut texts: Vec<&str> = Vec::with_capacity(map.len());
+                for text in map.values() {
+                    if !texts.contains(&text.as_str()) {
+                        texts.push(text);
+                    }
+                }
+                texts
+            }
+        }
+    }
 }
 
 /// The kinds of field an app has.
@@ -233,6 +248,10 @@ pub struct Choice {
     /// of the choices sheet: `state`, `district`, …).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
+    /// Media shown with the choice's label, by kind (`image`, `big-image`, `audio`, `video`):
+    /// names of media files attached to the version, per language when translated.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub media: BTreeMap<String, Text>,
 }
 
 impl Choice {
@@ -245,8 +264,23 @@ impl Choice {
             score: None,
             uncoded: false,
             attributes: BTreeMap::new(),
+            media: BTreeMap::new(),
         }
     }
+}
+
+/// A media file attached to a version: an image, a sound or a video that a label or a choice
+/// shows, described here by its type, size and digest. The server keeps the bytes, found by
+/// the digest, so a definition stays small and a version that names the same file as the
+/// last one shares its bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaFile {
+    /// The media type the file's name gives (`image/png`), which its bytes were checked to be.
+    pub media_type: String,
+    pub size: u64,
+    /// SHA-256 of the bytes, lowercase hex.
+    pub sha256: String,
 }
 
 /// A code from a terminology, kept as given (FHIR `Coding`).
@@ -480,6 +514,10 @@ pub struct AppDefinition {
     /// other column an attribute.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub data_files: BTreeMap<String, Vec<Choice>>,
+    /// Media files attached to this version, by file name (`pain.png`): what the `media` of
+    /// fields and choices name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub media_files: BTreeMap<String, MediaFile>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub news2: Option<News2Mapping>,
     /// Codes of the whole form in any terminology (e.g. the LOINC panel it implements).
@@ -521,6 +559,7 @@ impl AppDefinition {
             rate_limit_policy: None,
             choice_lists: BTreeMap::new(),
             data_files: BTreeMap::new(),
+            media_files: BTreeMap::new(),
             news2: None,
             codes: Vec::new(),
             fields,
@@ -615,16 +654,63 @@ pub const DATA_FILE_NAME_MESSAGE: &str =
 /// Whether `name` can name a data file attached to a version: at most 64 letters, digits,
 /// `_`, `-` and `.`, not starting with `.`, ending in `.csv` or `.xml` after a non-empty stem.
 pub fn is_data_file_name(name: &str) -> bool {
-    let Some((stem, extension)) = name.rsplit_once('.') else {
-        return false;
-    };
-    name.len() <= 64
+    file_extension(name).is_some_and(|extension| DATA_FILE_EXTENSIONS.contains(&extension))
+}
+
+/// The extension of a name a file attached to a version may have: at most 64 letters,
+/// digits, `_`, `-` and `.`, not starting with `.`, a non-empty stem before the last `.`.
+fn file_extension(name: &str) -> Option<&str> {
+    let (stem, extension) = name.rsplit_once('.')?;
+    let plain = name.len() <= 64
         && !stem.is_empty()
         && !stem.starts_with('.')
-        && DATA_FILE_EXTENSIONS.contains(&extension)
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    plain.then_some(extension)
+}
+
+/// The media files a version can carry, by extension, with their media types. SVG is not
+/// among them: an SVG image can hold script.
+pub const MEDIA_TYPES: [(&str, &str); 12] = [
+    ("png", "image/png"),
+    ("jpg", "image/jpeg"),
+    ("jpeg", "image/jpeg"),
+    ("gif", "image/gif"),
+    ("webp", "image/webp"),
+    ("mp3", "audio/mpeg"),
+    ("ogg", "audio/ogg"),
+    ("oga", "audio/ogg"),
+    ("wav", "audio/wav"),
+    ("m4a", "audio/mp4"),
+    ("mp4", "video/mp4"),
+    ("webm", "video/webm"),
+];
+
+/// Why a name is no media file's name.
+pub const MEDIA_FILE_NAME_MESSAGE: &str = "a media file is named like pain.png, cough.mp3 or \
+     exercise.mp4 (png, jpg, gif, webp, mp3, ogg, wav, m4a, mp4, webm): letters, digits, _, - and .";
+
+/// The media type of the media file `name` names (`pain.png` → `image/png`), when it can name
+/// one: the rules of a data file's name, with one of [`MEDIA_TYPES`]' extensions in any case.
+pub fn media_type_of(name: &str) -> Option<&'static str> {
+    let extension = file_extension(name)?.to_ascii_lowercase();
+    MEDIA_TYPES
+        .iter()
+        .find(|(known, _)| *known == extension)
+        .map(|(_, media_type)| *media_type)
+}
+
+/// Whether a file of `media_type` can be shown as the media `kind` of a label (`image` and
+/// `big-image` take images, `audio` sounds, `video` videos).
+pub fn fits_media_kind(kind: &str, media_type: &str) -> bool {
+    let family = media_type.split('/').next().unwrap_or("");
+    match kind {
+        "image" | "big-image" => family == "image",
+        "audio" => family == "audio",
+        "video" => family == "video",
+        _ => false,
+    }
 }
 
 /// The data file `pulldata()` names by its stem: `stem.csv`, else `stem.xml`.

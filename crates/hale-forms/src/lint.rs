@@ -6,12 +6,12 @@
 //! filled in (the catalogue's plausible range for a vital with no bound, the tenant's default
 //! rate-limit policy). Bounds written as a constraint (`. >= 4 and . <= 60`) count as bounds.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use crate::compile::CompiledForm;
-use crate::definition::{AppDefinition, Field, FieldType, Text, data_file};
+use crate::definition::{AppDefinition, Field, FieldType, Text, data_file, fits_media_kind};
 
 /// How much a finding matters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -267,6 +267,12 @@ pub fn lint(app: &AppDefinition) -> LintReport {
         String::from("$.title"),
         &Some(app.title.clone()),
     );
+    for (list, choices) in &app.choice_lists {
+        for (index, choice) in choices.iter().enumerate() {
+            let path = format!("$.choice_lists.{list}[{index}].media");
+            media_findings(app, &choice.media, &path, &mut report);
+        }
+    }
     for (path, field) in app.walk() {
         check_text(&mut report, format!("{path}.label"), &field.label);
         check_text(&mut report, format!("{path}.hint"), &field.hint);
@@ -301,21 +307,7 @@ pub fn lint(app: &AppDefinition) -> LintReport {
                 ),
             }
         }
-        // The file names of a question's image, audio or video are kept, but the files cannot
-        // be attached to a version yet, so no client shows them: the reviewer decides whether
-        // the question reads well without.
-        if !field.media.is_empty() {
-            let kinds: Vec<&str> = field.media.keys().map(String::as_str).collect();
-            flag(
-                &mut report,
-                &format!("{path}.media"),
-                "media_not_shown",
-                format!(
-                    "the {} file is kept by name only: images, audio and video cannot be attached to a version yet, so the question shows without it",
-                    kinds.join(", ")
-                ),
-            );
-        }
+        media_findings(app, &field.media, &format!("{path}.media"), &mut report);
         // A location or a barcode can identify a person as free text can.
         let free_text = field.field_type == FieldType::Text
             || field.field_type.is_attachment()
@@ -335,6 +327,51 @@ pub fn lint(app: &AppDefinition) -> LintReport {
     }
     report.number();
     report
+}
+
+/// The media of a label (a field's or a choice's, at `path`) that no client can show: a file
+/// not attached to the version yet (the question or choice shows without it: the reviewer
+/// decides whether it reads well so), one of another kind than the media names (a sound as
+/// the image), or one whose name is made from answers.
+fn media_findings(
+    app: &AppDefinition,
+    media: &BTreeMap<String, Text>,
+    path: &str,
+    report: &mut LintReport,
+) {
+    for (kind, names) in media {
+        for name in names.texts() {
+            // XLSForm lets a file's name be written from answers (`${photo}.png`), which no
+            // client of Hale resolves.
+            if name.contains("${") {
+                report.add(
+                    Severity::Warning,
+                    path,
+                    "media_not_shown",
+                    format!("the {kind} file's name is made from answers ({name}), which Hale does not do: it is not shown"),
+                );
+                continue;
+            }
+            match app.media_files.get(name) {
+                None => report.add(
+                    Severity::Warning,
+                    path,
+                    "media_missing",
+                    format!("attach {name} to this version: until it is, the {kind} is not shown"),
+                ),
+                Some(file) if !fits_media_kind(kind, &file.media_type) => report.add(
+                    Severity::Warning,
+                    path,
+                    "media_kind_mismatch",
+                    format!(
+                        "{name} is {}, which cannot be shown as the {kind}",
+                        file.media_type
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
+    }
 }
 
 /// A data file that a select offers or `pulldata()` reads and that is not attached to the
@@ -520,20 +557,79 @@ mod tests {
     }
 
     #[test]
-    fn a_question_s_media_is_a_warning_since_no_client_shows_it() {
-        let app = AppDefinition::from_json(
-            r#"{"title":"T","fields":[
-                {"name":"a","type":"integer","label":"A","media":{"image":"a.png","audio":"a.mp3"}},
-                {"name":"b","type":"integer","label":"B"}]}"#,
-        )
-        .unwrap();
-        let report = lint(&app);
-        assert!(report.is_publishable(), "a warning, not an error");
-        assert_eq!(ids(&report.warnings), ["media_not_shown@$.fields[0].media"]);
+    fn media_not_attached_or_of_another_kind_is_a_warning_until_it_is_attached() {
+        let digest = "0".repeat(64);
+        let file = |name: &str, media_type: &str| {
+            format!(r#""{name}":{{"media_type":"{media_type}","size":3,"sha256":"{digest}"}}"#)
+        };
+        let app = |files: &[String], media: &str| {
+            AppDefinition::from_json(&format!(
+                r#"{{"title":"T","media_files":{{{}}},"choice_lists":{{"faces":[
+                    {{"value":"1","label":"Fine","media":{{"image":{{"en":"fine.png","fr":"fine.png"}}}}}}]}},
+                    "fields":[
+                    {{"name":"a","type":"integer","label":"A","media":{media}}},
+                    {{"name":"b","type":"select_one","label":"B","choice_list":"faces"}}]}}"#,
+                files.join(",")
+            ))
+            .unwrap()
+        };
+        let both = r#"{"image":"a.png","audio":"a.mp3"}"#;
+        let none = lint(&app(&[], both));
+        assert!(none.is_publishable(), "warnings, not errors: {none:?}");
+        assert_eq!(
+            ids(&none.warnings),
+            [
+                "media_missing@$.choice_lists.faces[0].media",
+                "media_missing@$.fields[0].media",
+                "media_missing@$.fields[0].media#2"
+            ],
+            "one finding per file, a translated name given once"
+        );
+        let messages: Vec<&str> = none.warnings.iter().map(|w| w.message.as_str()).collect();
+        assert!(messages[0].contains("fine.png"), "{messages:?}");
         assert!(
-            report.warnings[0].message.contains("audio, image"),
-            "{:?}",
-            report.warnings[0]
+            messages[1].contains("a.mp3") && messages[1].contains("audio"),
+            "{messages:?}"
+        );
+        assert!(
+            messages[2].contains("a.png") && messages[2].contains("image"),
+            "{messages:?}"
+        );
+        let files = [
+            file("fine.png", "image/png"),
+            file("a.png", "image/png"),
+            file("a.mp3", "audio/mpeg"),
+        ];
+        assert_eq!(lint(&app(&files, both)).warnings, []);
+        let swapped = lint(&app(&files, r#"{"image":"a.mp3"}"#));
+        assert_eq!(
+            ids(&swapped.warnings),
+            ["media_kind_mismatch@$.fields[0].media"]
+        );
+        assert!(
+            swapped.warnings[0].message.contains("audio/mpeg"),
+            "{swapped:?}"
+        );
+        // A video is shown as a video, nothing else is.
+        let videos = [
+            files[0].clone(),
+            files[1].clone(),
+            files[2].clone(),
+            file("walk.mp4", "video/mp4"),
+        ];
+        assert_eq!(lint(&app(&videos, r#"{"video":"walk.mp4"}"#)).warnings, []);
+        let still = lint(&app(&videos, r#"{"video":"a.png","audio":"walk.mp4"}"#));
+        assert_eq!(
+            ids(&still.warnings),
+            [
+                "media_kind_mismatch@$.fields[0].media",
+                "media_kind_mismatch@$.fields[0].media#2"
+            ]
+        );
+        let computed = lint(&app(&files, r#"{"image":"${b}.png"}"#));
+        assert_eq!(
+            ids(&computed.warnings),
+            ["media_not_shown@$.fields[0].media"]
         );
     }
 

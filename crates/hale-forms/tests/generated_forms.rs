@@ -691,6 +691,17 @@ fn broken() -> Vec<(&'static str, Value)> {
                 "fields": [field(json!({"type": "select_multiple", "choice_file": "f.csv"}))]}),
         ),
         (
+            "media-files",
+            json!({"title": "Broken", "media_files": {
+                    "pain.svg": {"media_type": "image/svg+xml", "size": 1, "sha256": "0".repeat(64)},
+                    "pain.PNG": {"media_type": "image/png", "size": 1, "sha256": "a".repeat(64)},
+                    "cough.mp3": {"media_type": "audio/ogg", "size": 1, "sha256": "b".repeat(64)},
+                    "walk.mp4": {"media_type": "video/mp4", "size": 1, "sha256": "C".repeat(64)},
+                    ".mp4": {"media_type": "video/mp4", "size": 1, "sha256": "c".repeat(64)}},
+                "choice_lists": {"faces": [{"value": "1", "label": "Fine", "media": {"image": "fine.png"}}]},
+                "fields": [field(json!({"type": "select_one", "choice_list": "faces", "media": {"image": "pain.PNG"}}))]}),
+        ),
+        (
             "regex-literal",
             one(json!({"constraint": "regex(., '(?=x)')"})),
         ),

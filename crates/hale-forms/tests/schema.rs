@@ -36,6 +36,7 @@ fn maximal() -> AppDefinition {
         score: Some(2.0),
         uncoded: true,
         attributes: BTreeMap::from([("state".to_owned(), "nsw".to_owned())]),
+        media: BTreeMap::from([("image".to_owned(), Text::Plain("a.png".to_owned()))]),
     };
     let coding = hale_forms::Coding {
         system: Some("http://loinc.org".to_owned()),
@@ -100,6 +101,14 @@ fn maximal() -> AppDefinition {
     app.choice_lists
         .insert("l".to_owned(), vec![choice.clone()]);
     app.data_files.insert("f.csv".to_owned(), vec![choice]);
+    app.media_files.insert(
+        "a.png".to_owned(),
+        hale_forms::definition::MediaFile {
+            media_type: "image/png".to_owned(),
+            size: 73,
+            sha256: "0".repeat(64),
+        },
+    );
     app.news2 = Some(News2Mapping {
         oxygen: "o".to_owned(),
         consciousness: "c".to_owned(),

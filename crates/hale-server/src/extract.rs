@@ -401,32 +401,44 @@ impl<S: Send + Sync> FromRequest<S> for AppUpload {
     }
 }
 
-/// A data file for an app version, as uploaded: CSV (`text/csv`) or XML (`application/xml`,
-/// `text/xml`). Its bytes stay unparsed here: the core reads them only after checking the
-/// caller's role, and checks that the format fits the file's name.
-pub struct DataFileUpload {
+/// A file attached to an app version, of a media type a version can carry: a data file
+/// (`text/csv`, `application/xml` or `text/xml`) or a media file (`image/png`, `audio/mpeg`,
+/// …). Any other type is refused before the body is read; whether the type fits the file's
+/// name is the route's check.
+pub struct FileUpload {
     pub bytes: Vec<u8>,
-    /// The extension the media type stands for: `csv` or `xml`.
-    pub format: &'static str,
+    /// The declared media type, lower-cased, without parameters.
+    pub media_type: String,
 }
 
-impl<S: Send + Sync> FromRequest<S> for DataFileUpload {
+/// The media types a version's data files may be uploaded as.
+pub const DATA_FILE_TYPES: [(&str, &str); 3] = [
+    ("csv", "text/csv"),
+    ("xml", "application/xml"),
+    ("xml", "text/xml"),
+];
+
+impl<S: Send + Sync> FromRequest<S> for FileUpload {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let format = match media_type(request.headers()).unwrap_or_default().as_str() {
-            "text/csv" => "csv",
-            "application/xml" | "text/xml" => "xml",
-            _ => {
-                return Err(Problem::new(
-                    ErrorCode::UnsupportedMediaType,
-                    "upload a data file as CSV (text/csv) or XML (application/xml)",
-                )
-                .into());
-            }
-        };
+        let declared = media_type(request.headers()).unwrap_or_default();
+        let known = DATA_FILE_TYPES
+            .iter()
+            .chain(&hale_forms::definition::MEDIA_TYPES)
+            .any(|(_, media_type)| *media_type == declared);
+        if !known {
+            return Err(Problem::new(
+                ErrorCode::UnsupportedMediaType,
+                "upload a data file as CSV (text/csv) or XML (application/xml), or a media file as PNG, JPEG, GIF or WebP, MP3, Ogg, WAV or M4A, MP4 or WebM",
+            )
+            .into());
+        }
         let bytes = read_body(request, state).await?.to_vec();
-        Ok(DataFileUpload { bytes, format })
+        Ok(FileUpload {
+            bytes,
+            media_type: declared,
+        })
     }
 }
 

@@ -1047,6 +1047,9 @@ mod web;
 #[path = "api/patient_app.rs"]
 mod patient_app;
 
+#[path = "api/media.rs"]
+mod media;
+
 /// A select offering a data file's rows and a price read from it with pulldata(): the draft
 /// is stored without the file, its lint says the file is missing (which blocks review), and
 /// attaching the file makes the next draft, which publishes and checks submissions against

@@ -16,6 +16,7 @@ pub(crate) enum Bind {
     Real(f64),
     /// Compact ids: a UUID's 16 bytes.
     Blob(Vec<u8>),
+    OptionalBlob(Option<Vec<u8>>),
 }
 
 impl Bind {
@@ -44,7 +45,15 @@ pub(crate) struct Rows {
     head: &'static str,
     width: usize,
     upsert: &'static str,
+    /// The first value of each row is a tenant's id, stored as its key (`tenant_keyed`).
+    tenant_keyed: bool,
 }
+
+/// A tenant's key from its id, the text after which follows the id's placeholder and `)`.
+/// The tables that grow with every submission are keyed by this small integer (the tenant's
+/// place in the platform chain, `tenants.tenant_key`) instead of the id's 36 characters; a
+/// tenant without a `tenants` row has no key, and a row for it fails its `NOT NULL`.
+const TENANT_KEY_OF_START: &str = "(SELECT tenant_key FROM tenants WHERE id = ";
 
 /// One column's values across the rows of a multi-row insert, for a PostgreSQL array.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,7 +61,7 @@ pub(crate) enum Column {
     Text(Vec<Option<String>>),
     Integer(Vec<Option<i64>>),
     Real(Vec<f64>),
-    Blob(Vec<Vec<u8>>),
+    Blob(Vec<Option<Vec<u8>>>),
 }
 
 impl Column {
@@ -63,7 +72,7 @@ impl Column {
                 Column::Integer(Vec::with_capacity(rows))
             }
             Bind::Real(_) => Column::Real(Vec::with_capacity(rows)),
-            Bind::Blob(_) => Column::Blob(Vec::with_capacity(rows)),
+            Bind::Blob(_) | Bind::OptionalBlob(_) => Column::Blob(Vec::with_capacity(rows)),
         }
     }
 
@@ -75,7 +84,8 @@ impl Column {
             (Column::Integer(values), Bind::Integer(number)) => values.push(Some(*number)),
             (Column::Integer(values), Bind::OptionalInteger(number)) => values.push(*number),
             (Column::Real(values), Bind::Real(number)) => values.push(*number),
-            (Column::Blob(values), Bind::Blob(bytes)) => values.push(bytes.clone()),
+            (Column::Blob(values), Bind::Blob(bytes)) => values.push(Some(bytes.clone())),
+            (Column::Blob(values), Bind::OptionalBlob(bytes)) => values.push(bytes.clone()),
             _ => return false,
         }
         true
@@ -118,7 +128,18 @@ impl Rows {
             .enumerate()
             .map(|(index, column)| format!("${}::{}", index + 1, column.array_type()))
             .collect();
-        let mut sql = format!("{} SELECT * FROM UNNEST({})", self.head, arrays.join(", "));
+        let mut sql = if self.tenant_keyed {
+            let names: Vec<String> = (1..=columns.len()).map(|n| format!("c{n}")).collect();
+            format!(
+                "{} SELECT {TENANT_KEY_OF_START}u.c1), u.{} FROM UNNEST({}) AS u({})",
+                self.head,
+                names[1..].join(", u."),
+                arrays.join(", "),
+                names.join(", ")
+            )
+        } else {
+            format!("{} SELECT * FROM UNNEST({})", self.head, arrays.join(", "))
+        };
         if !self.upsert.is_empty() {
             sql.push(' ');
             sql.push_str(self.upsert);
@@ -154,6 +175,7 @@ where
     Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     f64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<&'q [u8]>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     for bind in binds {
         query = match bind {
@@ -163,6 +185,7 @@ where
             Bind::OptionalInteger(number) => query.bind(*number),
             Bind::Real(number) => query.bind(*number),
             Bind::Blob(bytes) => query.bind(bytes.as_slice()),
+            Bind::OptionalBlob(bytes) => query.bind(bytes.as_deref()),
         };
     }
     query
@@ -170,8 +193,12 @@ where
 
 /// `($first, $first+1, …)` for one row of `width` values.
 pub(crate) fn placeholders(first: usize, width: usize) -> String {
-    let list: Vec<String> = (first..first + width).map(|n| format!("${n}")).collect();
-    format!("({})", list.join(", "))
+    format!("({})", numbered(first, width).join(", "))
+}
+
+/// `$first`, `$first+1`, … for `width` values.
+fn numbered(first: usize, width: usize) -> Vec<String> {
+    (first..first + width).map(|n| format!("${n}")).collect()
 }
 
 /// Rows for multi-row `INSERT INTO table (columns) VALUES (…), (…)`.
@@ -182,6 +209,7 @@ pub(crate) struct BulkInsert {
     on_conflict: &'static str,
     /// `ON CONFLICT … DO UPDATE …` after the rows, for an upsert; empty otherwise.
     upsert: &'static str,
+    tenant_keyed: bool,
 }
 
 /// Rows per statement: well under SQLite's and PostgreSQL's limits on bound parameters.
@@ -196,7 +224,15 @@ impl BulkInsert {
             values: Vec::new(),
             on_conflict: RECORD_EXISTS,
             upsert: "",
+            tenant_keyed: false,
         }
+    }
+
+    /// The first column is the tenant's key: each row binds the tenant's id there, and the
+    /// statement looks its key up.
+    pub(crate) fn tenant_keyed(mut self) -> Self {
+        self.tenant_keyed = true;
+        self
     }
 
     /// Makes the insert an upsert: `clause` (`ON CONFLICT (key) DO UPDATE …`) follows the
@@ -221,7 +257,14 @@ impl BulkInsert {
         for chunk in self.values.chunks(self.width * ROWS_PER_STATEMENT) {
             let rows = chunk.len() / self.width;
             let groups: Vec<String> = (0..rows)
-                .map(|row| placeholders(row * self.width + 1, self.width))
+                .map(|row| {
+                    let first = row * self.width + 1;
+                    let mut values = numbered(first, self.width);
+                    if let Some(tenant) = values.first_mut().filter(|_| self.tenant_keyed) {
+                        *tenant = format!("{TENANT_KEY_OF_START}{tenant})");
+                    }
+                    format!("({})", values.join(", "))
+                })
                 .collect();
             let mut sql = format!("{} VALUES {}", self.head, groups.join(", "));
             if !self.upsert.is_empty() {
@@ -236,6 +279,7 @@ impl BulkInsert {
                     head: self.head,
                     width: self.width,
                     upsert: self.upsert,
+                    tenant_keyed: self.tenant_keyed,
                 }),
             });
         }
@@ -325,7 +369,7 @@ mod tests {
                 Column::Text(vec![Some("x".into()), Some("y".into())]),
                 Column::Integer(vec![Some(1), None]),
                 Column::Real(vec![0.5, 1.5]),
-                Column::Blob(vec![vec![1, 2], vec![3]]),
+                Column::Blob(vec![Some(vec![1, 2]), Some(vec![3])]),
                 Column::Text(vec![None, Some("z".into())]),
             ]
         );
@@ -344,6 +388,56 @@ mod tests {
             shape.unnest_sql(&shape.columns(&single[0].binds).expect("columns")),
             rows.unnest_sql(&columns),
             "one row and two rows are the same statement"
+        );
+    }
+
+    #[test]
+    fn a_tenant_keyed_insert_looks_the_key_up_in_both_forms() {
+        let mut insert = BulkInsert::new("INSERT INTO t (tenant_key, b, c)", 3).tenant_keyed();
+        for n in 0..2 {
+            insert.row([
+                Bind::Text(format!("tenant-{n}")),
+                Bind::Integer(n),
+                Bind::Blob(vec![1]),
+            ]);
+        }
+        let mut statements = Vec::new();
+        insert.drain_into(&mut statements);
+        assert_eq!(
+            statements[0].sql,
+            "INSERT INTO t (tenant_key, b, c) VALUES \
+             ((SELECT tenant_key FROM tenants WHERE id = $1), $2, $3), \
+             ((SELECT tenant_key FROM tenants WHERE id = $4), $5, $6)"
+        );
+        let rows = statements[0].rows.expect("shape");
+        let columns = rows.columns(&statements[0].binds).expect("columns");
+        assert_eq!(
+            rows.unnest_sql(&columns),
+            "INSERT INTO t (tenant_key, b, c) SELECT \
+             (SELECT tenant_key FROM tenants WHERE id = u.c1), u.c2, u.c3 \
+             FROM UNNEST($1::text[], $2::int8[], $3::bytea[]) AS u(c1, c2, c3)"
+        );
+    }
+
+    #[test]
+    fn optional_bytes_make_one_column_with_their_nulls() {
+        let mut insert = BulkInsert::new("INSERT INTO t (a)", 1);
+        insert.row([Bind::OptionalBlob(Some(vec![7]))]);
+        insert.row([Bind::OptionalBlob(None)]);
+        insert.row([Bind::Blob(vec![8])]);
+        let mut statements = Vec::new();
+        insert.drain_into(&mut statements);
+        let rows = statements[0].rows.expect("shape");
+        assert_eq!(
+            rows.columns(&statements[0].binds),
+            Some(vec![Column::Blob(vec![Some(vec![7]), None, Some(vec![8])])])
+        );
+        let mut keyed = BulkInsert::new("INSERT INTO t (tenant_key)", 1).tenant_keyed();
+        keyed.row([Bind::Text("tenant".into())]);
+        keyed.drain_into(&mut statements);
+        assert_eq!(
+            statements[1].sql,
+            "INSERT INTO t (tenant_key) VALUES ((SELECT tenant_key FROM tenants WHERE id = $1))"
         );
     }
 

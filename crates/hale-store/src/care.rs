@@ -248,7 +248,8 @@ impl Store {
         let observations = bind_all(
             sqlx::query(
                 "SELECT submission_id, position, subject_id, code, effective_at, field, value, \
-                 unit FROM observations WHERE tenant_id = $1 AND subject_id = $2 \
+                 unit FROM observations WHERE tenant_key = (SELECT tenant_key FROM tenants WHERE id = $1) \
+                 AND subject_id = $2 \
                  AND effective_at >= $3 \
                  ORDER BY effective_at DESC, submission_id DESC, position DESC LIMIT $4",
             ),
@@ -262,7 +263,8 @@ impl Store {
         let news2 = bind_all(
             sqlx::query(
                 "SELECT effective_at AS news2_at, total, risk, highest_parameter \
-                 FROM news2_scores WHERE tenant_id = $1 AND subject_id = $2 \
+                 FROM news2_scores WHERE tenant_key = (SELECT tenant_key FROM tenants WHERE id = $1) \
+                 AND subject_id = $2 \
                  AND effective_at >= $3 ORDER BY effective_at DESC, submission_id DESC LIMIT $4",
             ),
             &binds,

@@ -54,16 +54,21 @@ impl Store {
         key: &str,
     ) -> Result<Option<ClaimedKey>, StoreError> {
         let mut read = self.scoped_read(tenant).await?;
-        let row: Option<(String, String)> = sqlx::query_as(
+        let row: Option<(Vec<u8>, Vec<u8>)> = sqlx::query_as(
             "SELECT request_hash, stream_id FROM idempotency_keys \
-             WHERE tenant_id = $1 AND actor = $2 AND idempotency_key = $3",
+             WHERE tenant_key = (SELECT tenant_key FROM tenants WHERE id = $1) AND actor = $2 \
+             AND idempotency_key = $3",
         )
         .bind(tenant.to_string())
         .bind(actor)
         .bind(key)
         .fetch_optional(read.connection())
         .await?;
-        Ok(row.map(|(request_hash, stream_id)| ClaimedKey {
+        let Some((request_hash, stream_id)) = row else {
+            return Ok(None);
+        };
+        let (request_hash, stream_id) = crate::plan::stored_claim(&request_hash, &stream_id)?;
+        Ok(Some(ClaimedKey {
             request_hash,
             stream_id,
         }))

@@ -22,7 +22,7 @@ use hale_domain::chain::{
 use zeroize::Zeroize;
 
 use crate::error::StoreError;
-use crate::plan::{Head, decode_hash};
+use crate::plan::Head;
 
 /// The chain key and where this process keeps its checkpoints.
 #[derive(Clone, Debug)]
@@ -366,6 +366,14 @@ impl Checkpointer {
             }
         });
     }
+}
+
+/// A hash as the checkpoint file writes it: 64 hex digits.
+fn decode_hash(text: &str) -> Result<[u8; 32], StoreError> {
+    let mut hash = [0u8; 32];
+    hex::decode_to_slice(text, &mut hash)
+        .map_err(|_| StoreError::Corrupt("a checkpointed hash is not 32 bytes of hex".into()))?;
+    Ok(hash)
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@ use crate::error::StoreError;
 /// start, before every key.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClaimCursor {
-    tenant_id: String,
+    /// The tenant's key (`tenants.tenant_key`, at least 1: the default is before them all).
+    tenant_key: i64,
     actor: String,
     key: String,
 }
@@ -30,16 +31,16 @@ pub struct ClaimSweep {
 }
 
 /// The `step`-th key after the cursor: the end of this step's range.
-const RANGE_END_SQL: &str = "SELECT tenant_id, actor, idempotency_key FROM idempotency_keys \
-     WHERE (tenant_id, actor, idempotency_key) > ($1, $2, $3) \
-     ORDER BY tenant_id, actor, idempotency_key LIMIT 1 OFFSET $4";
+const RANGE_END_SQL: &str = "SELECT tenant_key, actor, idempotency_key FROM idempotency_keys \
+     WHERE (tenant_key, actor, idempotency_key) > ($1, $2, $3) \
+     ORDER BY tenant_key, actor, idempotency_key LIMIT 1 OFFSET $4";
 
 const DELETE_RANGE_SQL: &str = "DELETE FROM idempotency_keys \
-     WHERE (tenant_id, actor, idempotency_key) > ($1, $2, $3) \
-     AND (tenant_id, actor, idempotency_key) <= ($4, $5, $6) AND created_at < $7";
+     WHERE (tenant_key, actor, idempotency_key) > ($1, $2, $3) \
+     AND (tenant_key, actor, idempotency_key) <= ($4, $5, $6) AND created_at < $7";
 
 const DELETE_REST_SQL: &str = "DELETE FROM idempotency_keys \
-     WHERE (tenant_id, actor, idempotency_key) > ($1, $2, $3) AND created_at < $4";
+     WHERE (tenant_key, actor, idempotency_key) > ($1, $2, $3) AND created_at < $4";
 
 impl Store {
     /// One step of the sweep: looks at the next `step` claims after `cursor` (at least one) in
@@ -52,27 +53,27 @@ impl Store {
         step: u32,
     ) -> Result<ClaimSweep, StoreError> {
         let offset = i64::from(step.max(1)) - 1;
-        let end: Option<(String, String, String)> = sqlx::query_as(RANGE_END_SQL)
-            .bind(&cursor.tenant_id)
+        let end: Option<(i64, String, String)> = sqlx::query_as(RANGE_END_SQL)
+            .bind(cursor.tenant_key)
             .bind(&cursor.actor)
             .bind(&cursor.key)
             .bind(offset)
             .fetch_optional(self.write_pool())
             .await?;
         let (expired, next) = match end {
-            Some((tenant_id, actor, key)) => {
+            Some((tenant_key, actor, key)) => {
                 let deleted = sqlx::query(DELETE_RANGE_SQL)
-                    .bind(&cursor.tenant_id)
+                    .bind(cursor.tenant_key)
                     .bind(&cursor.actor)
                     .bind(&cursor.key)
-                    .bind(&tenant_id)
+                    .bind(tenant_key)
                     .bind(&actor)
                     .bind(&key)
                     .bind(cutoff.as_micros())
                     .execute(self.write_pool())
                     .await?;
                 let next = ClaimCursor {
-                    tenant_id,
+                    tenant_key,
                     actor,
                     key,
                 };
@@ -80,7 +81,7 @@ impl Store {
             }
             None => {
                 let deleted = sqlx::query(DELETE_REST_SQL)
-                    .bind(&cursor.tenant_id)
+                    .bind(cursor.tenant_key)
                     .bind(&cursor.actor)
                     .bind(&cursor.key)
                     .bind(cutoff.as_micros())

@@ -22,6 +22,7 @@ mod error;
 mod expiry;
 mod maintenance;
 mod migrations;
+pub mod packed;
 mod plan;
 mod projection;
 mod queries;

@@ -2,13 +2,14 @@
 //! that tests and operators compare. Verification is in [`crate::verify`].
 
 use hale_domain::Timestamp;
+use hale_domain::chain::GENESIS;
 use hale_domain::event::{EventBody, RecordedEvent};
 use sqlx::any::AnyRow;
 use sqlx::{Column, Connection, Row};
 
 use crate::error::StoreError;
-use crate::plan::decode_hash;
-use crate::{Backend, Store, projection};
+use crate::plan::stored_hash;
+use crate::{Backend, Store, packed, projection};
 
 /// Row counts of the tables a request may write.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -24,24 +25,36 @@ pub struct TableCounts {
 }
 
 pub(crate) const EVENT_COLUMNS: &str = "tenant_id, seq, stream_kind, stream_id, stream_version, event_type, \
-     payload, actor, recorded_at, prev_hash, hash";
+     payload, packed, actor, recorded_at, hash";
 
+/// An event as stored: its payload's JSON text from `payload` or unpacked from `packed` (empty
+/// when the packed bytes are damaged, which no entry's hash matches and no replay reads). The
+/// previous entry's hash is not stored: `prev_hash` is the genesis hash here, and whoever walks
+/// a chain in order sets it to the hash of the entry before.
 pub(crate) fn event_row(row: &AnyRow) -> Result<RecordedEvent, StoreError> {
     let tenant: String = row.try_get("tenant_id")?;
+    let stream_id: String = row.try_get("stream_id")?;
+    let payload = match row.try_get::<Option<String>, _>("payload")? {
+        Some(payload) => payload,
+        None => row
+            .try_get::<Option<Vec<u8>>, _>("packed")?
+            .and_then(|packed| packed::unpack(&packed, &stream_id))
+            .unwrap_or_default(),
+    };
     Ok(RecordedEvent {
         tenant_id: tenant
             .parse()
             .map_err(|_| StoreError::Corrupt("an event's tenant is not a UUID".into()))?,
         seq: row.try_get("seq")?,
         stream_kind: row.try_get("stream_kind")?,
-        stream_id: row.try_get("stream_id")?,
+        stream_id,
         stream_version: row.try_get("stream_version")?,
         event_type: row.try_get("event_type")?,
-        payload: row.try_get("payload")?,
+        payload,
         actor: row.try_get("actor")?,
         recorded_at: Timestamp::from_micros(row.try_get("recorded_at")?),
-        prev_hash: decode_hash(&row.try_get::<String, _>("prev_hash")?)?,
-        hash: decode_hash(&row.try_get::<String, _>("hash")?)?,
+        prev_hash: GENESIS,
+        hash: stored_hash(&row.try_get::<Vec<u8>, _>("hash")?)?,
     })
 }
 

@@ -13,8 +13,8 @@ use hale_domain::event::{EventBody, ExpectedVersion, NewEvent, RecordedEvent, Ve
 use crate::Backend;
 use crate::bulk::{Bind, BulkInsert, STREAM_CHANGED, Statement, placeholders};
 use crate::error::StoreError;
-use crate::projection;
 use crate::writer::{Append, AppendOutcome, Precondition};
+use crate::{packed, projection};
 
 /// A chain position: last sequence number and its hash.
 pub(crate) type Head = (i64, [u8; 32]);
@@ -32,6 +32,25 @@ pub(crate) struct Needed {
     pub tenants: Vec<TenantId>,
     pub streams: Vec<StreamKey>,
     pub app_versions: Vec<AppVersionKey>,
+}
+
+/// A claim the lookup finds: tenant, actor, key, and the packed request hash and stream id.
+pub(crate) type ClaimRow = (String, String, String, Vec<u8>, Vec<u8>);
+
+/// A claim as stored: its request hash and stream id in their packed forms, read back as text.
+pub(crate) fn stored_claim(
+    request_hash: &[u8],
+    stream_id: &[u8],
+) -> Result<(String, String), StoreError> {
+    match (
+        packed::claim_text(request_hash),
+        packed::claim_text(stream_id),
+    ) {
+        (Some(request_hash), Some(stream_id)) => Ok((request_hash, stream_id)),
+        _ => Err(StoreError::Corrupt(
+            "an idempotency claim is not readable".into(),
+        )),
+    }
 }
 
 /// What the database holds for a batch.
@@ -55,17 +74,23 @@ pub(crate) struct Plan {
     pub heads: Vec<(TenantId, Head)>,
 }
 
+/// A submission's payload goes into `packed` (see [`crate::packed`]), any other into `payload`;
+/// the previous entry's hash is the row before's own.
 pub(crate) const INSERT_EVENTS: &str = "INSERT INTO events (tenant_id, seq, stream_kind, \
-     stream_id, stream_version, event_type, payload, actor, recorded_at, prev_hash, hash)";
+     stream_id, stream_version, event_type, payload, packed, actor, recorded_at, hash)";
 
-/// The statement that finds claimed keys among `claims` (in `$1…` triples).
+/// The statement that finds claimed keys among `claims` (in `$1…` triples of tenant id, actor
+/// and key). Joined from the wanted rows, so that each claim is one probe of the claims'
+/// primary key (a row-value `IN` holding the key's lookup scans the claims instead).
 pub(crate) fn claims_sql(claims: usize) -> String {
     let rows: Vec<String> = (0..claims)
         .map(|row| placeholders(row * 3 + 1, 3))
         .collect();
     format!(
-        "SELECT tenant_id, actor, idempotency_key, request_hash, stream_id FROM idempotency_keys \
-         WHERE (tenant_id, actor, idempotency_key) IN (VALUES {})",
+        "SELECT t.id, k.actor, k.idempotency_key, k.request_hash, k.stream_id \
+         FROM (VALUES {}) AS wanted JOIN tenants t ON t.id = wanted.column1 \
+         JOIN idempotency_keys k ON k.tenant_key = t.tenant_key \
+         AND k.actor = wanted.column2 AND k.idempotency_key = wanted.column3",
         rows.join(", ")
     )
 }
@@ -73,10 +98,10 @@ pub(crate) fn claims_sql(claims: usize) -> String {
 /// The claims among `$1`, `$2`, `$3` (arrays of tenants, actors and keys) on PostgreSQL: one
 /// text for any number of claims. Joined, not `IN (SELECT …)`, so that each claim is one probe
 /// of the claims' primary key.
-pub(crate) const CLAIMS_UNNEST_SQL: &str = "SELECT k.tenant_id, k.actor, k.idempotency_key, \
+pub(crate) const CLAIMS_UNNEST_SQL: &str = "SELECT t.id, k.actor, k.idempotency_key, \
      k.request_hash, k.stream_id FROM UNNEST($1::text[], $2::text[], $3::text[]) \
-     AS wanted (tenant_id, actor, idempotency_key) JOIN idempotency_keys k \
-     ON k.tenant_id = wanted.tenant_id AND k.actor = wanted.actor \
+     AS wanted (tenant_id, actor, idempotency_key) JOIN tenants t ON t.id = wanted.tenant_id \
+     JOIN idempotency_keys k ON k.tenant_key = t.tenant_key AND k.actor = wanted.actor \
      AND k.idempotency_key = wanted.idempotency_key";
 
 /// The statement reading a tenant's chain head; on PostgreSQL it also locks it, so that several
@@ -102,11 +127,10 @@ pub(crate) fn parse_status(text: &str) -> Result<VersionStatus, StoreError> {
 pub(crate) const VERSION_SQL: &str = "SELECT MAX(stream_version) FROM events \
      WHERE tenant_id = $1 AND stream_kind = $2 AND stream_id = $3";
 
-pub(crate) fn decode_hash(text: &str) -> Result<[u8; 32], StoreError> {
-    let mut hash = [0u8; 32];
-    hex::decode_to_slice(text, &mut hash)
-        .map_err(|_| StoreError::Corrupt("a stored hash is not 32 bytes of hex".into()))?;
-    Ok(hash)
+/// A stored entry or head hash: its 32 bytes.
+pub(crate) fn stored_hash(bytes: &[u8]) -> Result<[u8; 32], StoreError> {
+    <[u8; 32]>::try_from(bytes)
+        .map_err(|_| StoreError::Corrupt("a stored hash is not 32 bytes".into()))
 }
 
 fn app_version_key(tenant: &str, precondition: &Precondition) -> AppVersionKey {
@@ -186,9 +210,10 @@ pub(crate) fn plan(key: &ChainKey, appends: &[&Append], mut lookups: Lookups) ->
     let mut recorded: Vec<(RecordedEvent, &EventBody)> = Vec::new();
     let mut claims = BulkInsert::new(
         "INSERT INTO idempotency_keys \
-         (tenant_id, actor, idempotency_key, request_hash, stream_id, created_at)",
+         (tenant_key, actor, idempotency_key, request_hash, stream_id, created_at)",
         6,
-    );
+    )
+    .tenant_keyed();
     let mut touched: Vec<TenantId> = Vec::new();
     for append in appends {
         let tenant = append.tenant.to_string();
@@ -291,8 +316,8 @@ pub(crate) fn plan(key: &ChainKey, appends: &[&Append], mut lookups: Lookups) ->
                 Bind::Text(tenant.clone()),
                 Bind::Text(append.actor.clone()),
                 Bind::Text(claim.key.clone()),
-                Bind::Text(claim.request_hash.clone()),
-                Bind::Text(first.stream.id.clone()),
+                Bind::Blob(packed::claim_hash(&claim.request_hash)),
+                Bind::Blob(packed::claim_stream(&first.stream.id)),
                 Bind::Integer(append.recorded_at.as_micros()),
             ]);
             // A second request with the same key later in this batch replays this one.
@@ -310,7 +335,8 @@ pub(crate) fn plan(key: &ChainKey, appends: &[&Append], mut lookups: Lookups) ->
     }
     let mut statements = Vec::new();
     let mut events = BulkInsert::new(INSERT_EVENTS, 11).on_conflict(STREAM_CHANGED);
-    for (event, _) in &recorded {
+    for (event, body) in &recorded {
+        let packed = packed::pack(body, &event.payload, &event.stream_id);
         events.row([
             Bind::Text(event.tenant_id.to_string()),
             Bind::Integer(event.seq),
@@ -318,11 +344,11 @@ pub(crate) fn plan(key: &ChainKey, appends: &[&Append], mut lookups: Lookups) ->
             Bind::Text(event.stream_id.clone()),
             Bind::Integer(event.stream_version),
             Bind::Text(event.event_type.clone()),
-            Bind::Text(event.payload.clone()),
+            Bind::OptionalText(packed.is_none().then(|| event.payload.clone())),
+            Bind::OptionalBlob(packed),
             Bind::Text(event.actor.clone()),
             Bind::Integer(event.recorded_at.as_micros()),
-            Bind::Text(hex::encode(event.prev_hash)),
-            Bind::Text(hex::encode(event.hash)),
+            Bind::Blob(event.hash.to_vec()),
         ]);
     }
     events.drain_into(&mut statements);
@@ -340,7 +366,7 @@ pub(crate) fn plan(key: &ChainKey, appends: &[&Append], mut lookups: Lookups) ->
                 vec![
                     Bind::Text(tenant.to_string()),
                     Bind::Integer(*seq),
-                    Bind::Text(hex::encode(hash)),
+                    Bind::Blob(hash.to_vec()),
                 ],
             ));
         }

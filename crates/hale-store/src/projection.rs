@@ -11,7 +11,8 @@ use serde::Deserialize;
 use crate::bulk::{Bind, BulkInsert, Statement};
 
 /// Every table this module writes, in an order safe to empty them.
-pub(crate) const TABLES: [&str; 18] = [
+pub(crate) const TABLES: [&str; 19] = [
+    "app_media",
     "latest_news2",
     "news2_scores",
     "latest_observations",
@@ -47,8 +48,17 @@ fn single(event: &RecordedEvent, body: &EventBody, out: &mut Vec<Statement>) {
             slug,
             name,
         } => out.push(Statement::new(
-            "INSERT INTO tenants (id, slug, name, created_at) VALUES ($1, $2, $3, $4)",
-            vec![text(tenant_id), text(slug), text(name), at],
+            "INSERT INTO tenants (id, slug, name, created_at, tenant_key) \
+             VALUES ($1, $2, $3, $4, $5)",
+            // The tenant's key in the tables that grow with every submission: its creation's
+            // place in the platform chain, unique and the same on every replay.
+            vec![
+                text(tenant_id),
+                text(slug),
+                text(name),
+                at,
+                Bind::Integer(event.seq),
+            ],
         )),
         EventBody::SubjectRegistered {
             subject_id,
@@ -91,9 +101,11 @@ fn single(event: &RecordedEvent, body: &EventBody, out: &mut Vec<Statement>) {
             version,
             definition,
             compiled,
+            source,
         } => out.push(Statement::new(
             "INSERT INTO app_versions (tenant_id, app_id, version, status, definition, \
-             compiled, author, created_at) VALUES ($1, $2, $3, 'draft', $4, $5, $6, $7)",
+             compiled, author, created_at, source) \
+             VALUES ($1, $2, $3, 'draft', $4, $5, $6, $7, $8)",
             vec![
                 text(&tenant),
                 text(app_id),
@@ -102,6 +114,7 @@ fn single(event: &RecordedEvent, body: &EventBody, out: &mut Vec<Statement>) {
                 text(compiled.get()),
                 text(&event.actor),
                 at,
+                Bind::OptionalText(source.as_ref().map(|source| source.get().to_owned())),
             ],
         )),
         EventBody::AppVersionStatusChanged {
@@ -133,6 +146,27 @@ fn single(event: &RecordedEvent, body: &EventBody, out: &mut Vec<Statement>) {
                  WHERE tenant_id = $1 AND id = $2",
                 vec![text(&tenant), text(app_id)],
             ));
+        }
+        EventBody::MediaAttached {
+            sha256,
+            media_type,
+            content,
+        } => {
+            use base64::Engine as _;
+            // The append checked the content; bytes that no longer decode are not projected,
+            // so the file reads as missing rather than as something else.
+            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(content) {
+                out.push(Statement::new(
+                    "INSERT INTO app_media (tenant_id, sha256, media_type, content) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, sha256) DO NOTHING",
+                    vec![
+                        text(&tenant),
+                        text(sha256),
+                        text(media_type),
+                        Bind::Blob(bytes),
+                    ],
+                ));
+            }
         }
         EventBody::SubmissionReceived { .. } => {
             let mut rows = SubmissionRows::new();
@@ -471,20 +505,23 @@ impl SubmissionRows {
     fn new() -> Self {
         Self {
             submissions: BulkInsert::new(
-                "INSERT INTO submissions (tenant_id, event_seq, id, subject_id, app_id, \
+                "INSERT INTO submissions (tenant_key, event_seq, id, subject_id, app_id, \
                  app_version, authored_at, recorded_at)",
                 8,
-            ),
+            )
+            .tenant_keyed(),
             observations: BulkInsert::new(
-                "INSERT INTO observations (tenant_id, subject_id, code, effective_at, \
+                "INSERT INTO observations (tenant_key, subject_id, code, effective_at, \
                  submission_id, position, field, value, unit)",
                 9,
-            ),
+            )
+            .tenant_keyed(),
             news2: BulkInsert::new(
-                "INSERT INTO news2_scores (tenant_id, subject_id, effective_at, submission_id, \
-                 total, risk, highest_parameter)",
+                "INSERT INTO news2_scores (tenant_key, subject_id, effective_at, \
+                 submission_id, total, risk, highest_parameter)",
                 7,
-            ),
+            )
+            .tenant_keyed(),
             latest_submissions: BTreeMap::new(),
             latest_observations: BTreeMap::new(),
             latest_news2: BTreeMap::new(),

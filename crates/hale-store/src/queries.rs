@@ -11,10 +11,10 @@ use serde::Deserialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::Store;
 use crate::bulk::{Bind, bind_all};
 use crate::error::StoreError;
 use crate::tenancy::ScopedRead;
+use crate::{Store, packed};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TenantRow {
@@ -55,6 +55,8 @@ pub struct AppVersionRow {
     pub status_at: Option<Timestamp>,
     pub status_comment: Option<String>,
     pub report: Option<String>,
+    /// Where the definition was written, as the draft's event recorded it (JSON).
+    pub source: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -220,6 +222,7 @@ pub(crate) fn app_version_row(row: &AnyRow) -> Result<AppVersionRow, StoreError>
             .map(Timestamp::from_micros),
         status_comment: row.try_get("status_comment")?,
         report: row.try_get("report")?,
+        source: row.try_get("source")?,
     })
 }
 
@@ -242,17 +245,26 @@ fn id_bind(text: &str) -> Bind {
 /// The columns of a submission read: its row, and from its event (the one place the answers
 /// are stored) the actor and the payload.
 const SUBMISSION_COLUMNS: &str = "s.id, s.subject_id, s.app_id, s.app_version, s.authored_at, \
-     s.recorded_at, e.actor, e.payload";
+     s.recorded_at, e.actor, e.stream_id, e.payload, e.packed";
 
 /// `submissions s` joined to the event each row points at.
-const SUBMISSIONS_WITH_EVENTS: &str =
-    "submissions s JOIN events e ON e.tenant_id = s.tenant_id AND e.seq = s.event_seq";
+const SUBMISSIONS_WITH_EVENTS: &str = "submissions s \
+     JOIN tenants t ON t.tenant_key = s.tenant_key \
+     JOIN events e ON e.tenant_id = t.id AND e.seq = s.event_seq";
 
 fn submission_row(row: &AnyRow) -> Result<SubmissionRow, StoreError> {
-    let payload: String = row.try_get("payload")?;
-    let Ok(EventBody::SubmissionReceived {
+    // Packed (see `packed.rs`) unless written before packing or packing would change it.
+    let body = match row.try_get::<Option<String>, _>("payload")? {
+        Some(payload) => EventBody::from_payload(&payload).ok(),
+        None => row
+            .try_get::<Option<Vec<u8>>, _>("packed")?
+            .and_then(|packed| {
+                packed::unpack_body(&packed, &row.try_get::<String, _>("stream_id").ok()?)
+            }),
+    };
+    let Some(EventBody::SubmissionReceived {
         answers, scores, ..
-    }) = EventBody::from_payload(&payload)
+    }) = body
     else {
         return Err(StoreError::Corrupt(
             "a submission's event is not a readable submission".into(),
@@ -285,7 +297,7 @@ pub(crate) fn observation_row(row: &AnyRow) -> Result<ObservationRow, StoreError
 }
 
 pub(crate) const APP_VERSION_COLUMNS: &str = "app_id, version, status, definition, compiled, author, \
-     created_at, status_by, status_at, status_comment, report";
+     created_at, status_by, status_at, status_comment, report, source";
 
 impl Store {
     pub async fn tenant(&self, id: TenantId) -> Result<Option<TenantRow>, StoreError> {
@@ -405,6 +417,36 @@ impl Store {
         .collect()
     }
 
+    /// A media file's type and bytes, by the SHA-256 (lowercase hex) a version describes it by.
+    pub async fn app_media(
+        &self,
+        tenant: TenantId,
+        sha256: &str,
+    ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        let mut read = self.scoped_read(tenant).await?;
+        let row = sqlx::query(
+            "SELECT media_type, content FROM app_media WHERE tenant_id = $1 AND sha256 = $2",
+        )
+        .bind(tenant.to_string())
+        .bind(sha256)
+        .fetch_optional(read.connection())
+        .await?;
+        row.map(|row| Ok((row.try_get("media_type")?, row.try_get("content")?)))
+            .transpose()
+    }
+
+    /// Whether the tenant keeps a media file of this SHA-256 already.
+    pub async fn has_app_media(&self, tenant: TenantId, sha256: &str) -> Result<bool, StoreError> {
+        let mut read = self.scoped_read(tenant).await?;
+        let row =
+            sqlx::query("SELECT 1 AS found FROM app_media WHERE tenant_id = $1 AND sha256 = $2")
+                .bind(tenant.to_string())
+                .bind(sha256)
+                .fetch_optional(read.connection())
+                .await?;
+        Ok(row.is_some())
+    }
+
     pub async fn app_version(
         &self,
         tenant: TenantId,
@@ -509,7 +551,10 @@ impl Store {
         let mut read = self.scoped_read(tenant).await?;
         let mut listing = Listing::new();
         listing
-            .condition("s.tenant_id = ?", Bind::Text(tenant.to_string()))
+            .condition(
+                "s.tenant_key = (SELECT tenant_key FROM tenants WHERE id = ?)",
+                Bind::Text(tenant.to_string()),
+            )
             .condition("s.subject_id = ?", Bind::id(subject.as_uuid()))
             .time_range("s.authored_at", range);
         if let Some((time, id, _)) = after {
@@ -541,7 +586,10 @@ impl Store {
         let mut read = self.scoped_read(tenant).await?;
         let mut listing = Listing::new();
         listing
-            .condition("tenant_id = ?", Bind::Text(tenant.to_string()))
+            .condition(
+                "tenant_key = (SELECT tenant_key FROM tenants WHERE id = ?)",
+                Bind::Text(tenant.to_string()),
+            )
             .condition("subject_id = ?", Bind::id(subject.as_uuid()));
         if let Some(code) = code {
             listing.condition("code = ?", Bind::Text(code.to_owned()));

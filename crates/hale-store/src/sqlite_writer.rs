@@ -28,7 +28,10 @@ impl ToSql for Bind {
             Bind::OptionalInteger(None) => ToSqlOutput::Owned(Value::Null),
             Bind::Integer(number) => ToSqlOutput::from(*number),
             Bind::Real(number) => ToSqlOutput::from(*number),
-            Bind::Blob(bytes) => ToSqlOutput::from(bytes.as_slice()),
+            Bind::Blob(bytes) | Bind::OptionalBlob(Some(bytes)) => {
+                ToSqlOutput::from(bytes.as_slice())
+            }
+            Bind::OptionalBlob(None) => ToSqlOutput::Owned(Value::Null),
         })
     }
 }
@@ -340,9 +343,10 @@ fn fetch_lookups(connection: &Connection, needed: &Needed) -> Result<Lookups, St
         let mut statement = connection.prepare_cached(&numbered(&plan::claims_sql(chunk.len())))?;
         let mut rows = statement.query(rusqlite::params_from_iter(binds))?;
         while let Some(row) = rows.next()? {
+            let (request_hash, stream_id): (Vec<u8>, Vec<u8>) = (row.get(3)?, row.get(4)?);
             lookups.claims.insert(
                 (row.get(0)?, row.get(1)?, row.get(2)?),
-                (row.get(3)?, row.get(4)?),
+                plan::stored_claim(&request_hash, &stream_id)?,
             );
         }
     }
@@ -351,10 +355,10 @@ fn fetch_lookups(connection: &Connection, needed: &Needed) -> Result<Lookups, St
             connection.prepare_cached(&numbered(plan::head_sql(Backend::Sqlite)))?;
         let mut rows = statement.query([tenant.to_string()])?;
         if let Some(row) = rows.next()? {
-            let hash: String = row.get(1)?;
+            let hash: Vec<u8> = row.get(1)?;
             lookups
                 .heads
-                .insert(*tenant, (row.get(0)?, plan::decode_hash(&hash)?));
+                .insert(*tenant, (row.get(0)?, plan::stored_hash(&hash)?));
         }
     }
     for stream in &needed.streams {

@@ -32,17 +32,23 @@ pub const READER_ROLE: &str = "hale_tenant_reader";
 /// The setting that names the tenant of the current transaction; unset or empty sees nothing.
 pub const TENANT_SETTING: &str = "hale.tenant";
 
+/// The column of the tables keyed by the tenant's small integer key (`tenants.tenant_key`)
+/// rather than its id; their policy looks the current tenant's key up in `tenants`, whose own
+/// policy shows the reader that tenant's row alone.
+pub const TENANT_KEY: &str = "tenant_key";
+
 /// The name of the policy on every table of [`TENANT_TABLES`].
 pub const POLICY: &str = "hale_tenant_wall";
 
-/// Every table that holds rows of one tenant, with the column naming the tenant. A new
-/// tenant-keyed table joins the wall with one line here; the conformance suite fails while a
-/// table with a `tenant_id` column has no policy.
+/// Every table that holds rows of one tenant, with the column naming the tenant: its id, or in
+/// the tables that grow with every submission its key ([`TENANT_KEY`]). A new tenant-keyed
+/// table joins the wall with one line here; the conformance suite fails while a table with a
+/// `tenant_id` or `tenant_key` column has no policy.
 pub const TENANT_TABLES: &[(&str, &str)] = &[
     ("tenants", "id"),
     ("events", "tenant_id"),
     ("chain_heads", "tenant_id"),
-    ("idempotency_keys", "tenant_id"),
+    ("idempotency_keys", "tenant_key"),
     ("accounts", "tenant_id"),
     ("account_invites", "tenant_id"),
     ("recovery_codes", "tenant_id"),
@@ -53,12 +59,13 @@ pub const TENANT_TABLES: &[(&str, &str)] = &[
     ("subject_identifiers", "tenant_id"),
     ("apps", "tenant_id"),
     ("app_versions", "tenant_id"),
-    ("submissions", "tenant_id"),
-    ("observations", "tenant_id"),
+    ("app_media", "tenant_id"),
+    ("submissions", "tenant_key"),
+    ("observations", "tenant_key"),
     ("assignments", "tenant_id"),
     ("latest_submissions", "tenant_id"),
     ("latest_observations", "tenant_id"),
-    ("news2_scores", "tenant_id"),
+    ("news2_scores", "tenant_key"),
     ("latest_news2", "tenant_id"),
 ];
 
@@ -242,7 +249,14 @@ BEGIN
                 WHERE oid = format('%I.%I', current_schema(), wall.name)::regclass) THEN
             EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', wall.name);
         END IF;
-        IF NOT EXISTS (SELECT FROM pg_policies WHERE schemaname = current_schema()
+        IF wall.key = '{TENANT_KEY}' AND NOT EXISTS (SELECT FROM pg_policies
+                       WHERE schemaname = current_schema()
+                       AND tablename = wall.name AND policyname = '{POLICY}') THEN
+            EXECUTE format('CREATE POLICY {POLICY} ON %I FOR SELECT TO {READER_ROLE} '
+                           'USING (%I = (SELECT tenants.tenant_key FROM tenants '
+                           'WHERE tenants.id = NULLIF(current_setting(%L, true), %L)))',
+                           wall.name, wall.key, '{TENANT_SETTING}', '');
+        ELSIF NOT EXISTS (SELECT FROM pg_policies WHERE schemaname = current_schema()
                        AND tablename = wall.name AND policyname = '{POLICY}') THEN
             EXECUTE format('CREATE POLICY {POLICY} ON %I FOR SELECT TO {READER_ROLE} '
                            'USING (%I = NULLIF(current_setting(%L, true), %L))',

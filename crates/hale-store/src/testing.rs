@@ -7,7 +7,7 @@
 use hale_domain::TenantId;
 use uuid::Uuid;
 
-pub use crate::tenancy::{POLICY, READER_ROLE, TENANT_SETTING, TENANT_TABLES};
+pub use crate::tenancy::{POLICY, READER_ROLE, TENANT_KEY, TENANT_SETTING, TENANT_TABLES};
 use crate::{Backend, ChainCustody, Store, StoreError, StoreOptions};
 
 /// A migrated store and whatever keeps its database alive.
@@ -73,12 +73,25 @@ pub async fn fresh_url(backend: Backend) -> (String, Option<tempfile::TempDir>) 
 
 /// A fresh, migrated store on `backend`.
 pub async fn fresh(backend: Backend) -> TestDatabase {
+    let db = unmigrated(backend).await;
+    db.store.migrate().await.expect("migrate test store");
+    db
+}
+
+/// A store on a fresh database migrated only up to `version` (inclusive), as an older build
+/// left it: a migration test writes rows with that build's statements, then migrates the rest.
+pub async fn fresh_until(backend: Backend, version: i64) -> TestDatabase {
+    let db = unmigrated(backend).await;
+    migrate_until(&db.store, version).await;
+    db
+}
+
+async fn unmigrated(backend: Backend) -> TestDatabase {
     let (url, directory) = fresh_url(backend).await;
     let (custody, keys) = fresh_custody();
     let store = Store::open(&url, StoreOptions::default(), custody.clone())
         .await
         .expect("open test store");
-    store.migrate().await.expect("migrate test store");
     TestDatabase {
         store,
         url,
@@ -88,15 +101,10 @@ pub async fn fresh(backend: Backend) -> TestDatabase {
     }
 }
 
-/// A store on a fresh database migrated only up to `version` (inclusive), as an older build
-/// left it: a migration test writes rows with that build's statements, then migrates the rest.
-pub async fn fresh_until(backend: Backend, version: i64) -> TestDatabase {
-    let (url, directory) = fresh_url(backend).await;
-    let (custody, keys) = fresh_custody();
-    let store = Store::open(&url, StoreOptions::default(), custody.clone())
-        .await
-        .expect("open test store");
-    let mut migrator = crate::migrations::migrator(backend);
+/// Runs the migrations up to `version` (inclusive) that the database has not run yet, as a
+/// build of that version would on starting.
+pub async fn migrate_until(store: &Store, version: i64) {
+    let mut migrator = crate::migrations::migrator(store.backend());
     migrator.migrations = migrator
         .iter()
         .filter(|migration| migration.version <= version)
@@ -107,13 +115,6 @@ pub async fn fresh_until(backend: Backend, version: i64) -> TestDatabase {
         .run(store.write_pool())
         .await
         .expect("migrate test store part of the way");
-    TestDatabase {
-        store,
-        url,
-        custody,
-        _directory: directory,
-        _keys: keys,
-    }
 }
 
 /// Runs `sql` inside the store's scoped read for `tenant` (or behind the wall with no tenant
@@ -140,6 +141,55 @@ pub async fn scoped_execute(store: &Store, tenant: TenantId, sql: &str) -> Resul
         .execute(read.connection())
         .await?
         .rows_affected())
+}
+
+/// The SQL condition that a row's `column` (as [`TENANT_TABLES`] names it) is `tenant`'s:
+/// its id, or its key looked up by id.
+pub fn tenant_condition(column: &str, tenant: TenantId) -> String {
+    if column == TENANT_KEY {
+        format!("{column} = (SELECT tenant_key FROM tenants WHERE id = '{tenant}')")
+    } else {
+        format!("{column} = '{tenant}'")
+    }
+}
+
+/// `bytes` as a literal of the engine at `url` (SQLite `X'…'`, PostgreSQL `'\x…'::bytea`), for
+/// a test that writes stored bytes behind the store's back.
+pub fn bytes_sql(url: &str, bytes: &[u8]) -> String {
+    match Backend::from_url(url) {
+        Ok(Backend::Postgres) => format!("'\\x{}'::bytea", hex::encode(bytes)),
+        _ => format!("X'{}'", hex::encode(bytes)),
+    }
+}
+
+/// Entry `seq` of `tenant`'s chain as the database holds it, read as verification reads it
+/// (its payload's text, and the hash of the entry before as `prev_hash`): what someone who can
+/// read the database but holds no chain key knows of it.
+pub async fn stored_event(
+    store: &Store,
+    tenant: TenantId,
+    seq: i64,
+) -> Result<hale_domain::event::RecordedEvent, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM events WHERE tenant_id = $1 AND seq = $2",
+        crate::maintenance::EVENT_COLUMNS
+    );
+    let row = sqlx::query(&sql)
+        .bind(tenant.to_string())
+        .bind(seq)
+        .fetch_one(store.unscoped_reader())
+        .await?;
+    let mut event = crate::maintenance::event_row(&row)?;
+    if seq > 1 {
+        let (hash,): (Vec<u8>,) =
+            sqlx::query_as("SELECT hash FROM events WHERE tenant_id = $1 AND seq = $2")
+                .bind(tenant.to_string())
+                .bind(seq - 1)
+                .fetch_one(store.unscoped_reader())
+                .await?;
+        event.prev_hash = crate::plan::stored_hash(&hash)?;
+    }
+    Ok(event)
 }
 
 /// Having a destructor makes closures capture a `TestDatabase` whole: with precise capture, a

@@ -88,10 +88,12 @@ struct Walk<'key> {
 }
 
 impl<'key> Walk<'key> {
-    fn check(&mut self, event: &RecordedEvent) {
+    /// Checks the next entry of the chain, which links to the entry before it.
+    fn check(&mut self, event: &mut RecordedEvent) {
         if self.broken.is_some() {
             return;
         }
+        event.prev_hash = self.verifier.last_hash();
         if let Err(failure) = self.verifier.check(event) {
             self.broken = Some((failure.seq(), failure.reason()));
         } else if let Some((seq, hash)) = self.checkpoint
@@ -102,14 +104,12 @@ impl<'key> Walk<'key> {
         }
     }
 
-    fn finish(mut self, head: Option<(i64, String)>) -> ChainReport {
+    fn finish(mut self, head: Option<(i64, Vec<u8>)>) -> ChainReport {
         let verified = self.verifier.verified();
         if self.broken.is_none() {
             match head {
                 None => self.broken = Some((verified, NO_HEAD)),
-                Some((seq, hash))
-                    if seq != verified || hash != hex::encode(self.verifier.last_hash()) =>
-                {
+                Some((seq, hash)) if seq != verified || hash != self.verifier.last_hash() => {
                     self.broken = Some((verified + 1, HEAD_MISMATCH));
                 }
                 Some(_) => {}
@@ -348,8 +348,8 @@ impl Store {
                 .execute(&mut *transaction)
                 .await?;
         }
-        let mut heads: BTreeMap<String, (i64, String)> = BTreeMap::new();
-        let rows: Vec<(String, i64, String)> =
+        let mut heads: BTreeMap<String, (i64, Vec<u8>)> = BTreeMap::new();
+        let rows: Vec<(String, i64, Vec<u8>)> =
             sqlx::query_as("SELECT tenant_id, seq, hash FROM chain_heads")
                 .fetch_all(&mut *transaction)
                 .await?;
@@ -372,7 +372,7 @@ impl Store {
             let mut rows = sqlx::query(&sql).fetch(&mut *transaction);
             while let Some(row) = rows.try_next().await? {
                 let tenant_text: String = row.try_get("tenant_id")?;
-                let event = event_row(&row)?;
+                let mut event = event_row(&row)?;
                 if walk.as_ref().is_none_or(|(text, _)| *text != tenant_text) {
                     if let Some((text, done)) = walk.take() {
                         let report = done.finish(heads.remove(&text));
@@ -389,7 +389,7 @@ impl Store {
                     ));
                 }
                 if let Some((_, current)) = walk.as_mut() {
-                    current.check(&event);
+                    current.check(&mut event);
                 }
                 match EventBody::from_payload(&event.payload) {
                     Ok(body) => page.push((event, body)),

@@ -182,12 +182,12 @@ async fn lock_heads(
 ) -> Result<HashMap<TenantId, plan::Head>, StoreError> {
     let mut heads = HashMap::with_capacity(tenants.len());
     for tenant in tenants {
-        let head: Option<(i64, String)> = sqlx::query_as(plan::head_sql(Backend::Postgres))
+        let head: Option<(i64, Vec<u8>)> = sqlx::query_as(plan::head_sql(Backend::Postgres))
             .bind(tenant.to_string())
             .fetch_optional(&mut *connection)
             .await?;
         if let Some((seq, hash)) = head {
-            heads.insert(*tenant, (seq, plan::decode_hash(&hash)?));
+            heads.insert(*tenant, (seq, plan::stored_hash(&hash)?));
         }
     }
     Ok(heads)
@@ -214,17 +214,17 @@ async fn fetch_lookups(
             actors.push(actor.as_str());
             keys.push(key.as_str());
         }
-        let rows: Vec<(String, String, String, String, String)> =
-            sqlx::query_as(plan::CLAIMS_UNNEST_SQL)
-                .bind(tenants)
-                .bind(actors)
-                .bind(keys)
-                .fetch_all(&mut *connection)
-                .await?;
+        let rows: Vec<plan::ClaimRow> = sqlx::query_as(plan::CLAIMS_UNNEST_SQL)
+            .bind(tenants)
+            .bind(actors)
+            .bind(keys)
+            .fetch_all(&mut *connection)
+            .await?;
         for (tenant, actor, key, request_hash, stream_id) in rows {
-            lookups
-                .claims
-                .insert((tenant, actor, key), (request_hash, stream_id));
+            lookups.claims.insert(
+                (tenant, actor, key),
+                plan::stored_claim(&request_hash, &stream_id)?,
+            );
         }
     }
     for stream in &needed.streams {

@@ -77,6 +77,11 @@ fn explain(error: hale_core::CoreError) -> anyhow::Error {
             );
         }
     }
+    if let hale_core::CoreError::Invalid(errors) = &error {
+        for problem in errors {
+            eprintln!("{}: {} ({})", problem.field, problem.message, problem.code);
+        }
+    }
     if let hale_core::CoreError::LintFailed(report) = &error {
         for issue in &report.errors {
             eprintln!("{}: {} ({})", issue.path, issue.message, issue.code);
@@ -129,7 +134,7 @@ pub async fn import(
     Ok(())
 }
 
-/// Attaches a data file to a copy of a version (the newest by default) as the next draft, and
+/// Attaches a data or media file to a copy of a version (the newest by default) as the next draft, and
 /// prints the new version with what still blocks its publication.
 pub async fn attach(
     settings: &Settings,
@@ -148,7 +153,7 @@ pub async fn attach(
     let context = operator();
     let (tenant, app, version) = version_of(&core, &context, tenant, app, version).await?;
     let attached = core
-        .attach_data_file(&context, tenant, app, version, &name, bytes)
+        .attach_file(&context, tenant, app, version, &name, bytes)
         .await
         .map_err(explain)?;
     for issue in &attached.lint.errors {

@@ -159,7 +159,8 @@ enum AppCommand {
         app: Option<String>,
     },
     /// Attach a data file (.csv or .xml: the rows select_one_from_file offers and pulldata()
-    /// reads) to a copy of a version, stored as the app's next draft.
+    /// reads) or a media file (.png, .jpg, .mp3, .mp4, …: what a label or a choice shows) to a
+    /// copy of a version, stored as the app's next draft.
     Attach {
         file: PathBuf,
         /// Tenant slug or id.

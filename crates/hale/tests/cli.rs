@@ -757,6 +757,54 @@ async fn apps_are_linted_imported_and_exported_from_the_command_line() {
         )
         .unwrap();
         assert_eq!(exported["data_files"]["fruits.csv"][0]["value"], "mango");
+
+        // A media file, checked by its bytes: a text named .png is refused, a PNG attached as
+        // version 3 and described by its digest; after it `audit verify` still finds the log
+        // and every read model (the file's bytes among them) as a replay gives them.
+        let png: &[u8] = &[
+            0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48,
+            0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00,
+            0x00,
+        ];
+        let fake = write(fruit.path(), "fake.png", "not an image");
+        let refused = site.run(&[
+            "app",
+            "attach",
+            fake.to_str().unwrap(),
+            "--tenant",
+            "contoso",
+            "--app",
+            fruit_app,
+        ]);
+        assert!(!refused.status.success());
+        let stderr = String::from_utf8(refused.stderr).unwrap();
+        assert!(stderr.contains("media_type_mismatch"), "{stderr}");
+        let image = fruit.path().join("mango.png");
+        std::fs::write(&image, png).unwrap();
+        let attached: Value = serde_json::from_str(&site.run_ok(&[
+            "app",
+            "attach",
+            image.to_str().unwrap(),
+            "--tenant",
+            "contoso",
+            "--app",
+            fruit_app,
+        ]))
+        .unwrap();
+        assert_eq!(attached["version"], 3, "{attached}");
+        let exported: Value = serde_json::from_str(
+            &site.run_ok(&["app", "export", fruit_app, "--tenant", "contoso"]),
+        )
+        .unwrap();
+        assert_eq!(
+            exported["media_files"]["mango.png"]["size"],
+            png.len(),
+            "{exported}"
+        );
+        assert!(
+            site.run_ok(&["audit", "verify"])
+                .contains("event log intact")
+        );
     }
 }
 

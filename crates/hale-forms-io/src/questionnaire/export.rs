@@ -45,11 +45,21 @@ pub fn export(definition: &AppDefinition) -> Value {
             let mut parts = vec![json!({"url": "name", "valueString": name})];
             parts.extend(choices.iter().map(|choice| {
                 let mut coding = coding(choice, language);
-                put_attributes(&mut coding, choice);
+                put_choice_extensions(&mut coding, choice, language);
                 json!({"url": "option", "valueCoding": coding})
             }));
             extensions.push(json!({"url": hale(url), "extension": parts}));
         }
+    }
+    // A media file's description; the bytes stay on the server, read at the version's
+    // `files/{name}`.
+    for (name, file) in &definition.media_files {
+        extensions.push(json!({"url": hale("media-file"), "extension": [
+            {"url": "name", "valueString": name},
+            {"url": "media-type", "valueCode": file.media_type},
+            {"url": "size", "valueDecimal": file.size},
+            {"url": "sha256", "valueString": file.sha256},
+        ]}));
     }
     if let Some(news2) = &definition.news2 {
         let mut parts = vec![
@@ -198,23 +208,36 @@ fn name_value(extension: &str, name: &str, value: &str) -> Value {
 
 /// A choice's attributes (what a choice filter reads besides its name and label), as Hale's
 /// `choice-attribute` extensions on `element` (its answerOption or Coding).
-fn put_attributes(element: &mut Value, choice: &Choice) {
+/// A choice's attributes and media, as Hale extensions on its Coding or answerOption.
+fn put_choice_extensions(element: &mut Value, choice: &Choice, language: &str) {
     let Some(object) = element.as_object_mut() else {
         return;
     };
-    if choice.attributes.is_empty() {
+    if choice.attributes.is_empty() && choice.media.is_empty() {
         return;
     }
     let attributes = choice
         .attributes
         .iter()
         .map(|(name, value)| name_value(CHOICE_ATTRIBUTE, name, value));
+    let media = choice
+        .media
+        .iter()
+        .map(|(kind, file)| media_extension(kind, file, language));
     if let Value::Array(list) = object
         .entry("extension")
         .or_insert_with(|| Value::Array(Vec::new()))
     {
-        list.extend(attributes);
+        list.extend(attributes.chain(media));
     }
+}
+
+/// Hale's `media` extension: the kind and the file's name, translated.
+fn media_extension(kind: &str, file: &Text, language: &str) -> Value {
+    let mut file_part = Map::new();
+    file_part.insert("url".into(), json!("file"));
+    put_text(&mut file_part, "valueString", file, language);
+    json!({"url": hale("media"), "extension": [{"url": "kind", "valueCode": kind}, file_part]})
 }
 
 fn text_extension(name: &str, text: &Text, language: &str) -> Value {
@@ -336,7 +359,7 @@ impl Context<'_> {
             );
         }
         let mut option = Value::Object(option);
-        put_attributes(&mut option, choice);
+        put_choice_extensions(&mut option, choice, self.language);
         option
     }
 
@@ -618,12 +641,7 @@ impl Context<'_> {
             extensions.push(text_extension("guidance-hint", guidance, language));
         }
         for (kind, file) in &field.media {
-            let mut file_part = Map::new();
-            file_part.insert("url".into(), json!("file"));
-            put_text(&mut file_part, "valueString", file, language);
-            extensions.push(json!({"url": hale("media"), "extension": [
-                {"url": "kind", "valueCode": kind}, file_part,
-            ]}));
+            extensions.push(media_extension(kind, file, language));
         }
         if let Some(prefill) = field.prefill {
             extensions.push(json!({"url": hale("prefill"), "valueCode": prefill}));

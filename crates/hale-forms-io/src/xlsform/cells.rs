@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 use crate::definition::DefinitionError;
 use crate::lint::LintReport;
 
-/// The rows and columns a spreadsheet's definition came from.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The rows and columns a spreadsheet's definition came from. Kept with the stored version
+/// (as JSON), so that its lint names cells long after the upload is gone.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SheetMap {
     /// Field path → position in walk order.
     pub(super) paths: HashMap<String, usize>,

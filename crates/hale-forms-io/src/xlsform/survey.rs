@@ -624,6 +624,11 @@ fn read_choices(
             .unwrap_or_else(|| Text::Plain(value.clone()));
         list_rows.entry(list.clone()).or_insert(*row);
         let mut choice = Choice::new(&value, label);
+        for medium in MEDIA {
+            if let Some(text) = importer.text(choices, cells, &format!("media::{medium}")) {
+                choice.media.insert(medium.to_owned(), text);
+            }
+        }
         for (index, name) in &attributes {
             if let Some(text) = cells.get(*index).filter(|text| !text.is_empty()) {
                 choice.attributes.insert(name.clone(), text.clone());

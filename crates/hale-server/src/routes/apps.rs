@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::dto::{AppDto, CreateApp, VersionDto};
-use crate::extract::{AppUpload, Context, DataFileUpload, JsonBody, Path, Query};
+use crate::extract::{AppUpload, Context, DATA_FILE_TYPES, FileUpload, JsonBody, Path, Query};
 use crate::problem::{ApiError, Problem};
 use crate::routes::subjects::path_id;
 use hale_core::ErrorCode;
@@ -36,7 +36,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/tenants/{tenant}/apps/{app}/versions/{version}/files/{file}",
-            put(attach),
+            put(attach).get(media),
         )
         .route("/tenants/{tenant}/apps/{app}/diff", get(diff))
         .route("/lint", post(lint))
@@ -53,9 +53,7 @@ async fn create(
     JsonBody(body): JsonBody<CreateApp>,
 ) -> Result<(StatusCode, Json<AppDto>), ApiError> {
     let tenant = state.core.resolve_tenant(&context, &tenant).await?;
-    let draft = DraftVersion {
-        definition: body.definition.get().to_owned(),
-    };
+    let draft = DraftVersion::hale(body.definition.get().to_owned());
     let summary = state
         .core
         .create_app(&context, tenant, &body.name, draft)
@@ -116,9 +114,7 @@ async fn draft(
 ) -> Result<(StatusCode, Json<VersionDto>), ApiError> {
     let tenant = state.core.resolve_tenant(&context, &tenant).await?;
     let app: AppId = path_id(&app)?;
-    let draft = DraftVersion {
-        definition: body.definition.get().to_owned(),
-    };
+    let draft = DraftVersion::hale(body.definition.get().to_owned());
     let version = state
         .core
         .draft_version(&context, tenant, app, draft)
@@ -227,18 +223,23 @@ async fn import_version(
     ))
 }
 
-/// Attaches a data file to a copy of a version, stored as the app's next draft: the answer is
-/// that version with its lint.
+/// Attaches a data file or a media file to a copy of a version, stored as the app's next
+/// draft: the answer is that version with its lint.
 async fn attach(
     State(state): State<AppState>,
     Context(context): Context,
     Path((tenant, app, version, file)): Path<(String, String, i64, String)>,
-    upload: DataFileUpload,
+    upload: FileUpload,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    if !file.ends_with(&format!(".{}", upload.format)) {
+    let extension = file.rsplit_once('.').map_or("", |(_, extension)| extension);
+    let fits = DATA_FILE_TYPES
+        .iter()
+        .any(|(known, media_type)| *known == extension && *media_type == upload.media_type)
+        || hale_forms::definition::media_type_of(&file) == Some(upload.media_type.as_str());
+    if !fits {
         return Err(Problem::new(
             ErrorCode::UnsupportedMediaType,
-            "the media type does not fit the file's name: a .csv file is text/csv, a .xml file application/xml",
+            "the media type does not fit the file's name: a .csv file is text/csv, a .xml file application/xml, a .png image/png, a .mp3 audio/mpeg, …",
         )
         .into());
     }
@@ -246,12 +247,39 @@ async fn attach(
     let app: AppId = path_id(&app)?;
     let imported = state
         .core
-        .attach_data_file(&context, tenant, app, version, &file, upload.bytes)
+        .attach_file(&context, tenant, app, version, &file, upload.bytes)
         .await?;
     Ok((
         StatusCode::CREATED,
         Json(with_lint(VersionDto::from(imported.stored), &imported.lint)),
     ))
+}
+
+/// A media file of a version, as its labels show it. A data file's rows are in the
+/// definition itself, so only media files are read here; any other name is not found.
+async fn media(
+    State(state): State<AppState>,
+    Context(context): Context,
+    Path((tenant, app, version, file)): Path<(String, String, i64, String)>,
+) -> Result<axum::response::Response, ApiError> {
+    let tenant = state.core.resolve_tenant(&context, &tenant).await?;
+    let app: AppId = path_id(&app)?;
+    let content = state
+        .core
+        .media_file(&context, tenant, app, version, &file)
+        .await?;
+    let headers = [
+        (axum::http::header::CONTENT_TYPE, content.media_type),
+        (axum::http::header::ETAG, format!("\"{}\"", content.sha256)),
+        (
+            axum::http::header::CONTENT_DISPOSITION,
+            String::from("inline"),
+        ),
+    ];
+    Ok(axum::response::IntoResponse::into_response((
+        headers,
+        content.bytes,
+    )))
 }
 
 /// `body`'s members with the upload's lint beside them.

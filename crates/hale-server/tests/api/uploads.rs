@@ -154,3 +154,80 @@ async fn lint_findings_name_the_questionnaire_link_id_and_list_the_infos() {
     })
     .await;
 }
+
+/// Every finding's `cell` and `link_id`, in report order.
+fn places(lint: &Value) -> Vec<(Value, Value, Value)> {
+    ["errors", "warnings", "infos"]
+        .iter()
+        .flat_map(|severity| lint[severity].as_array().cloned().unwrap_or_default())
+        .map(|finding| {
+            (
+                finding["code"].clone(),
+                finding["cell"].clone(),
+                finding["link_id"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// A stored version's lint names each finding's spreadsheet cell or Questionnaire linkId as
+/// the import's lint did, long after the upload is gone: at review, at the submission that
+/// lint refuses, and in the next draft a data file makes of it.
+#[tokio::test]
+async fn a_stored_versions_lint_names_the_cell_or_link_id_its_import_did() {
+    each_engine(|h| async move {
+        // Free text with no stated purpose (a warning, row 2) and a select from a file not
+        // yet attached (an error, row 3).
+        let survey = [
+            ["type", "name", "label"],
+            ["text", "remarks", "Anything else"],
+            ["select_one_from_file fruits.csv", "fruit", "Fruit"],
+        ];
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet().set_name("survey").unwrap();
+        for (row, cells) in survey.iter().enumerate() {
+            for (column, cell) in cells.iter().enumerate() {
+                sheet.write_string(row as u32, column as u16, *cell).unwrap();
+            }
+        }
+        let xlsx = book.save_to_buffer().unwrap();
+        let imported = upload(&h.app, "/api/v1/tenants/contoso/apps/import?name=Fruit", &h.analyst, XLSX, xlsx).await;
+        assert_eq!(imported.status, StatusCode::CREATED, "{:?}", imported.body);
+        let at_import = places(&imported.body["lint"]);
+        assert!(at_import.contains(&(json!("data_file_missing"), json!("survey!A3"), Value::Null)), "{at_import:?}");
+        assert!(at_import.contains(&(json!("free_text_without_purpose"), json!("survey!2:2"), Value::Null)), "{at_import:?}");
+        let app = imported.body["id"].as_str().unwrap().to_owned();
+        let versions = format!("/api/v1/tenants/contoso/apps/{app}/versions");
+        let review = send(&h.app, "GET", &format!("{versions}/1/review"), Some(&h.reviewer), None, &[]).await;
+        assert_eq!(review.status, StatusCode::OK, "{:?}", review.body);
+        assert_eq!(places(&review.body["lint"]), at_import, "{:?}", review.body);
+        let refused = send(&h.app, "POST", &format!("{versions}/1/submit"), Some(&h.analyst), None, &[]).await;
+        assert_problem(&refused, StatusCode::UNPROCESSABLE_ENTITY, "lint_failed");
+        assert_eq!(refused.body["lint"]["errors"][0]["cell"], "survey!A3", "{:?}", refused.body);
+
+        let attached = upload_with("PUT", &h.app, &format!("{versions}/1/files/fruits.csv"), &h.analyst, "text/csv", b"name,label\nkiwi,Kiwi\n".to_vec()).await;
+        assert_eq!(attached.status, StatusCode::CREATED, "{:?}", attached.body);
+        let expected: Vec<_> = at_import.iter().filter(|(code, ..)| code != "data_file_missing").cloned().collect();
+        assert_eq!(places(&attached.body["lint"]), expected, "{:?}", attached.body);
+        let second = send(&h.app, "GET", &format!("{versions}/2/review"), Some(&h.reviewer), None, &[]).await;
+        assert_eq!(places(&second.body["lint"]), expected, "{:?}", second.body);
+
+        // A Questionnaire's findings name the item's linkId; Hale's own format names neither.
+        let questionnaire = json!({"resourceType": "Questionnaire", "status": "active", "title": "T",
+            "item": [{"linkId": "why", "type": "string", "text": "Why"}]});
+        let imported = upload(&h.app, "/api/v1/tenants/contoso/apps/import", &h.analyst, "application/fhir+json", questionnaire.to_string().into_bytes()).await;
+        assert_eq!(imported.status, StatusCode::CREATED, "{:?}", imported.body);
+        let app = imported.body["id"].as_str().unwrap();
+        let review = send(&h.app, "GET", &format!("/api/v1/tenants/contoso/apps/{app}/versions/1/review"), Some(&h.reviewer), None, &[]).await;
+        assert_eq!(review.body["lint"]["warnings"][0]["code"], "free_text_without_purpose", "{:?}", review.body);
+        assert_eq!(review.body["lint"]["warnings"][0]["link_id"], "why", "{:?}", review.body);
+        let definition = json!({"title": "Plain", "fields": [{"name": "why", "type": "text", "label": "Why"}]});
+        let created = send(&h.app, "POST", "/api/v1/tenants/contoso/apps", Some(&h.analyst),
+            Some(json!({"name": "Plain", "definition": definition}).to_string()), &[]).await;
+        let app = created.body["id"].as_str().unwrap();
+        let review = send(&h.app, "GET", &format!("/api/v1/tenants/contoso/apps/{app}/versions/1/review"), Some(&h.reviewer), None, &[]).await;
+        assert_eq!(review.body["lint"]["warnings"][0]["code"], "free_text_without_purpose", "{:?}", review.body);
+        assert_eq!(places(&review.body["lint"])[0], (json!("free_text_without_purpose"), Value::Null, Value::Null), "{:?}", review.body);
+    })
+    .await;
+}

@@ -9,42 +9,9 @@ use super::*;
 
 /// One stored entry, read back with the database's own bytes.
 async fn stored_event(db: &TestDatabase, tenant: TenantId, seq: i64) -> RecordedEvent {
-    let mut connection = <sqlx::AnyConnection as sqlx::Connection>::connect(&db.url)
+    hale_store::testing::stored_event(&db.store, tenant, seq)
         .await
-        .unwrap();
-    let row: (
-        String,
-        String,
-        i64,
-        String,
-        String,
-        String,
-        i64,
-        String,
-        String,
-    ) = sqlx::query_as(
-        "SELECT stream_kind, stream_id, stream_version, event_type, payload, actor, recorded_at, \
-         prev_hash, hash FROM events WHERE tenant_id = $1 AND seq = $2",
-    )
-    .bind(tenant.to_string())
-    .bind(seq)
-    .fetch_one(&mut connection)
-    .await
-    .unwrap();
-    let hash = |text: &str| <[u8; 32]>::try_from(hex::decode(text).unwrap()).unwrap();
-    RecordedEvent {
-        tenant_id: tenant,
-        seq,
-        stream_kind: row.0,
-        stream_id: row.1,
-        stream_version: row.2,
-        event_type: row.3,
-        payload: row.4,
-        actor: row.5,
-        recorded_at: Timestamp::from_micros(row.6),
-        prev_hash: hash(&row.7),
-        hash: hash(&row.8),
-    }
+        .unwrap()
 }
 
 /// The previous, unkeyed entry hash: plain SHA-256 over the same fields.
@@ -99,11 +66,11 @@ async fn rewrite_entry(
 ) {
     let mut event = stored_event(db, tenant, seq).await;
     event.actor = "mallory".into();
-    let hash = hex::encode(seal(&event));
+    let hash = hale_store::testing::bytes_sql(&db.url, &seal(&event));
     raw_execute(
         db,
         &format!(
-            "UPDATE events SET actor = 'mallory', hash = '{hash}' \
+            "UPDATE events SET actor = 'mallory', hash = {hash} \
              WHERE tenant_id = '{tenant}' AND seq = {seq}"
         ),
     )
@@ -111,7 +78,7 @@ async fn rewrite_entry(
     raw_execute(
         db,
         &format!(
-            "UPDATE chain_heads SET hash = '{hash}' WHERE tenant_id = '{tenant}' AND seq = {seq}"
+            "UPDATE chain_heads SET hash = {hash} WHERE tenant_id = '{tenant}' AND seq = {seq}"
         ),
     )
     .await;
@@ -235,6 +202,7 @@ async fn a_changed_app_version_status_is_named() {
                             version: 1,
                             definition: raw("{}"),
                             compiled: raw("{}"),
+                            source: None,
                         },
                     },
                 ],
@@ -274,8 +242,8 @@ async fn a_truncated_tail_with_its_head_rolled_back_is_found_by_the_checkpoint()
         raw_execute(
             &db,
             &format!(
-                "UPDATE chain_heads SET seq = 3, hash = '{}' WHERE tenant_id = '{tenant}'",
-                hex::encode(kept.hash)
+                "UPDATE chain_heads SET seq = 3, hash = {} WHERE tenant_id = '{tenant}'",
+                hale_store::testing::bytes_sql(&db.url, &kept.hash)
             ),
         )
         .await;
@@ -327,7 +295,7 @@ async fn reordered_and_inserted_entries_are_found() {
             &db,
             &format!(
                 "INSERT INTO events SELECT tenant_id, 3, stream_kind, stream_id, 2, event_type, \
-                 payload, actor, recorded_at, hash, hash FROM events \
+                 payload, packed, actor, recorded_at, hash FROM events \
                  WHERE tenant_id = '{tenant}' AND seq = 2"
             ),
         )

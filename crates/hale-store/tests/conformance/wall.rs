@@ -1,14 +1,15 @@
 //! The tenant wall on PostgreSQL: inside a scoped read, statements that forget the tenant
 //! still see one tenant's rows, with no tenant they see none, and nothing can be written; every
-//! table with a `tenant_id` column has the policy. SQLite has no wall, so these run on
-//! PostgreSQL only.
+//! table with a `tenant_id` or `tenant_key` column has the policy. SQLite has no wall, so these
+//! run on PostgreSQL only.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use hale_store::Backend;
 use hale_store::testing::{
-    POLICY, READER_ROLE, TENANT_TABLES, fresh_custody, scoped_execute, scoped_scalar,
+    POLICY, READER_ROLE, TENANT_KEY, TENANT_TABLES, fresh_custody, scoped_execute, scoped_scalar,
+    tenant_condition,
 };
 use hale_store::{StoreOptions, TenantRow};
 use sqlx::Connection;
@@ -37,15 +38,16 @@ async fn populated_tenant(store: &Store, slug: &str) -> TenantId {
     tenant
 }
 
-/// The tables with a `tenant_id` column, as the database has them, with the wall's own list
-/// (which adds `tenants`, keyed by `id`).
+/// The tables with a `tenant_id` or `tenant_key` column, as the database has them, with the
+/// wall's own list (which adds `tenants`, keyed by `id`).
 async fn tenant_keyed_tables(db: &TestDatabase) -> Vec<(String, String)> {
     let mut connection = sqlx::AnyConnection::connect(&db.url).await.unwrap();
-    let found: Vec<(String,)> = sqlx::query_as(
-        "SELECT c.table_name::text FROM information_schema.columns c \
+    let found: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.table_name::text, c.column_name::text FROM information_schema.columns c \
          JOIN information_schema.tables t \
          ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
-         WHERE c.table_schema = current_schema() AND c.column_name = 'tenant_id' \
+         WHERE c.table_schema = current_schema() \
+         AND c.column_name IN ('tenant_id', 'tenant_key') \
          AND t.table_type = 'BASE TABLE' ORDER BY 1",
     )
     .fetch_all(&mut connection)
@@ -55,9 +57,9 @@ async fn tenant_keyed_tables(db: &TestDatabase) -> Vec<(String, String)> {
         .iter()
         .map(|(table, column)| ((*table).to_owned(), (*column).to_owned()))
         .collect();
-    for (table,) in found {
+    for (table, column) in found {
         if !tables.iter().any(|(listed, _)| *listed == table) {
-            tables.push((table, "tenant_id".to_owned()));
+            tables.push((table, column));
         }
     }
     tables
@@ -74,7 +76,10 @@ async fn an_unscoped_select_behind_the_wall_sees_only_the_current_tenant() {
         for tenant in [first, second] {
             let own = scalar(
                 &db,
-                &format!("SELECT COUNT(*) FROM {table} WHERE {column} = '{tenant}'"),
+                &format!(
+                    "SELECT COUNT(*) FROM {table} WHERE {}",
+                    tenant_condition(&column, tenant)
+                ),
             )
             .await;
             let walled = scoped_scalar(
@@ -95,7 +100,10 @@ async fn an_unscoped_select_behind_the_wall_sees_only_the_current_tenant() {
         let other = scoped_scalar(
             store,
             Some(first),
-            &format!("SELECT COUNT(*) FROM {table} WHERE {column} = '{second}'"),
+            &format!(
+                "SELECT COUNT(*) FROM {table} WHERE {}",
+                tenant_condition(&column, second)
+            ),
         )
         .await
         .unwrap();
@@ -208,8 +216,12 @@ async fn wall_gaps(db: &TestDatabase) -> Vec<String> {
             None => gaps.push(format!("{table} has no {POLICY} policy")),
             Some((false, _, _)) => gaps.push(format!("{table}: row-level security is off")),
             Some((true, command, qual)) => {
-                let keyed =
-                    qual.contains(&format!("({column} = NULLIF(current_setting('hale.tenant'"));
+                let keyed = if column.as_str() == TENANT_KEY {
+                    qual.starts_with(&format!("({column} = ( SELECT tenants.tenant_key"))
+                        && qual.contains("(tenants.id = NULLIF(current_setting('hale.tenant'")
+                } else {
+                    qual.contains(&format!("({column} = NULLIF(current_setting('hale.tenant'"))
+                };
                 if command != "SELECT" || !keyed {
                     gaps.push(format!("{table}: the policy is {command} {qual}"));
                 }

@@ -8,7 +8,8 @@ import { namedChoices } from '../engine/index.js';
 
 /**
  * @typedef {import('./i18n.js').Text} Text
- * @typedef {{value: string, label: Text}} Choice
+ * @typedef {{value: string, label: Text, media?: Record<string, Text>}} Choice
+ * @typedef {{media_type: string, size: number, sha256: string}} MediaFile
  * @typedef {{name: string, type: string, label?: Text, hint?: Text, required?: boolean,
  *   required_message?: Text, constraint?: string, constraint_message?: Text, relevant?: string,
  *   calculation?: string, default?: unknown, choices?: Choice[], choice_list?: string, choices_from?: string,
@@ -17,10 +18,10 @@ import { namedChoices } from '../engine/index.js';
  *   min?: number, max?: number, step?: number, children?: Field[], min_count?: number,
  *   max_count?: number, repeat_count?: string, required_if?: string, read_only?: boolean,
  *   hidden?: boolean, prefill?: string, parameters?: Record<string, string>,
- *   max_length?: number, prefix?: Text, trigger?: string[]}} Field
+ *   max_length?: number, prefix?: Text, trigger?: string[], media?: Record<string, Text>}} Field
  * @typedef {{title: Text, default_language?: string, languages?: string[],
  *   choice_lists?: Record<string, Choice[]>, data_files?: Record<string, Choice[]>,
- *   fields: Field[]}} Definition
+ *   media_files?: Record<string, MediaFile>, fields: Field[]}} Definition
  */
 
 /**

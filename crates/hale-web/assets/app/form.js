@@ -31,9 +31,11 @@ const MAX_STEP_BUTTONS = 11;
  * @param {Definition} definition
  * @param {string} language the definition's language key to show
  * @param {(finished: Finished) => Promise<void>} onSubmit
+ * @param {string} [files] the version's address, under which its media files are read
+ *   (`…/versions/3`); without it no media is shown
  * @returns {HTMLFormElement}
  */
-export function renderForm(definition, language, onSubmit) {
+export function renderForm(definition, language, onSubmit, files) {
   const form = compile(definition);
   // A field a trigger sets takes its calculation's value, as the answers then stand, when one
   // of its triggers changes; that value is read from a copy of the form without triggers, in
@@ -49,6 +51,8 @@ export function renderForm(definition, language, onSubmit) {
   let submitted = false;
   const say = (/** @type {import('./i18n.js').Text | undefined} */ value) =>
     text(value, language, definition.default_language);
+  const media = (/** @type {Record<string, import('./i18n.js').Text> | undefined} */ given) =>
+    drawMedia(given, definition, files, say);
 
   const summary = h('div', { class: 'error-summary', tabindex: '-1', hidden: true });
   const body = h('div', { class: 'fields' });
@@ -81,7 +85,7 @@ export function renderForm(definition, language, onSubmit) {
     }
     if (field.type === 'repeat') return drawRepeat(field, row, key);
     if (field.type === 'note') {
-      const wrapper = h('p', { class: 'note' }, say(field.label));
+      const wrapper = h('div', { class: 'note' }, h('p', {}, say(field.label)), media(field.media));
       views.set(key, { field, wrapper, error: h('span'), focusTarget: wrapper, inputs: [] });
       return wrapper;
     }
@@ -103,13 +107,13 @@ export function renderForm(definition, language, onSubmit) {
       touched.add(key);
     };
     const label = say(field.label) || field.name;
-    const control = drawControl(field, row, { id, describedBy, label, setAnswer, leave, say, definition });
+    const control = drawControl(field, row, { id, describedBy, label, setAnswer, leave, say, definition, media });
     const grouped = control.grouped;
     const heading = grouped
       ? h('legend', {}, label, requiredMark(field))
       : h('label', { for: id }, label, requiredMark(field));
     const wrapper = h(grouped ? 'fieldset' : 'div', { class: `field field-${field.type}` },
-      heading, hint, control.element, error);
+      heading, media(field.media), hint, control.element, error);
     views.set(key, {
       field, wrapper, error, focusTarget: control.focusTarget, output: control.output, inputs: control.inputs, offer: control.offer, row,
     });
@@ -461,7 +465,8 @@ function localDate(when) {
 /**
  * @typedef {{id: string, describedBy: string, label: string,
  *   setAnswer: (value: unknown) => void, leave: () => void,
- *   say: (value: import('./i18n.js').Text | undefined) => string, definition: Definition}} ControlContext
+ *   say: (value: import('./i18n.js').Text | undefined) => string, definition: Definition,
+ *   media: (media: Record<string, import('./i18n.js').Text> | undefined) => HTMLElement[]}} ControlContext
  * @typedef {{element: HTMLElement, focusTarget: HTMLElement, inputs: HTMLElement[],
  *   grouped: boolean, output?: HTMLElement, offer?: (choices: string[]) => void}} Control
  */
@@ -526,6 +531,38 @@ function stepCount(field) {
 }
 
 /**
+ * The image, sound or video a label shows (`media` of a field or a choice, by kind), each
+ * from the version's own files; a file the version does not carry is left out (lint told the
+ * reviewer). An image is described by the label beside it, so it is decorative to a screen
+ * reader; a big image opens from the small one.
+ * @param {Record<string, import('./i18n.js').Text> | undefined} media
+ * @param {Definition} definition
+ * @param {string | undefined} files
+ * @param {(value: import('./i18n.js').Text | undefined) => string} say
+ * @returns {HTMLElement[]}
+ */
+function drawMedia(media, definition, files, say) {
+  if (!media || files === undefined) return [];
+  const address = (/** @type {string} */ kind) => {
+    const name = media[kind] === undefined ? '' : say(media[kind]);
+    return Object.hasOwn(definition.media_files ?? {}, name) ? `${files}/files/${encodeURIComponent(name)}` : undefined;
+  };
+  /** @type {HTMLElement[]} */
+  const drawn = [];
+  const image = address('image');
+  if (image !== undefined) {
+    const small = h('img', { src: image, alt: '', class: 'media-image', loading: 'lazy' });
+    const big = address('big-image');
+    drawn.push(big === undefined ? small : h('a', { href: big, target: '_blank', rel: 'noopener' }, small));
+  }
+  const audio = address('audio');
+  if (audio !== undefined) drawn.push(h('audio', { src: audio, controls: true, preload: 'none', class: 'media-audio' }));
+  const video = address('video');
+  if (video !== undefined) drawn.push(h('video', { src: video, controls: true, preload: 'none', class: 'media-video' }));
+  return drawn;
+}
+
+/**
  * Radio buttons or checkboxes: single and multiple choice, yes/no, and short ranges.
  * @param {Field} field
  * @param {Record<string, unknown>} row
@@ -533,7 +570,7 @@ function stepCount(field) {
  * @returns {Control}
  */
 function choiceControl(field, row, context) {
-  /** @type {{value: unknown, label: string}[]} */
+  /** @type {{value: unknown, label: string, media?: HTMLElement[]}[]} */
   let options;
   if (field.type === 'boolean') {
     options = [{ value: true, label: t('form.yes') }, { value: false, label: t('form.no') }];
@@ -544,7 +581,9 @@ function choiceControl(field, row, context) {
       return { value: number, label: String(number) };
     });
   } else {
-    options = choicesOf(context.definition, field).map((choice) => ({ value: choice.value, label: context.say(choice.label) }));
+    options = choicesOf(context.definition, field).map((choice) => ({
+      value: choice.value, label: context.say(choice.label), media: context.media(choice.media),
+    }));
   }
   const element = h('div', { class: field.type === 'range' ? 'choices scale' : 'choices' });
   const inputs = drawChoices(element, options, field, row, context);
@@ -555,7 +594,7 @@ function choiceControl(field, row, context) {
  * Draws `options` into `element` as radio buttons (checkboxes for a select_multiple), checked
  * as the row's answer says, and returns their inputs.
  * @param {HTMLElement} element
- * @param {{value: unknown, label: string}[]} options
+ * @param {{value: unknown, label: string, media?: HTMLElement[]}[]} options
  * @param {Field} field
  * @param {Record<string, unknown>} row
  * @param {ControlContext} context
@@ -577,7 +616,8 @@ function drawChoices(element, options, field, row, context) {
       onblur: context.leave,
     }));
   });
-  replace(element, inputs.map((input, index) => h('label', { class: 'choice', for: input.id }, input, h('span', {}, options[index].label))));
+  replace(element, inputs.map((input, index) => h('label', { class: 'choice', for: input.id },
+    input, h('span', {}, options[index].label), options[index].media ?? [])));
   return inputs;
 }
 

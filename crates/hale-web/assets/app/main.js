@@ -75,6 +75,8 @@ async function signOut() {
   session.forget();
   patient.reset();
   await db.clear();
+  // The forms' media files, which the service worker kept for this person's forms.
+  if ('caches' in window) await caches.delete('media-1');
   drawBar();
   await router.navigate('/sign-in', { replace: true });
 }

@@ -41,9 +41,42 @@ export const DATA_FILE_NAME_MESSAGE = 'a data file is named like fruits.csv or s
  * @param {string} name
  */
 export function isDataFileName(name) {
+  const extension = fileExtension(name);
+  return extension !== undefined && DATA_FILE_EXTENSIONS.includes(extension);
+}
+
+/**
+ * The extension of a name a file attached to a version may have: at most 64 letters, digits,
+ * `_`, `-` and `.`, not starting with `.`, a non-empty stem before the last `.`.
+ * @param {string} name
+ * @returns {string | undefined}
+ */
+function fileExtension(name) {
   const dot = name.lastIndexOf('.');
-  return dot > 0 && name.length <= 64 && !name.startsWith('.')
-    && DATA_FILE_EXTENSIONS.includes(name.slice(dot + 1)) && /^[A-Za-z0-9_.-]*$/.test(name);
+  const plain = dot > 0 && name.length <= 64 && /^[A-Za-z0-9_.-]*$/.test(name);
+  return plain ? name.slice(dot + 1) : undefined;
+}
+
+/** The media files a version can carry, by extension, with their media types (no SVG: it can hold script). */
+export const MEDIA_TYPES = /** @type {Record<string, string>} */ ({
+  png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp',
+  mp3: 'audio/mpeg', ogg: 'audio/ogg', oga: 'audio/ogg', wav: 'audio/wav', m4a: 'audio/mp4',
+  mp4: 'video/mp4', webm: 'video/webm',
+});
+
+/** Why a name is no media file's. */
+export const MEDIA_FILE_NAME_MESSAGE = 'a media file is named like pain.png, cough.mp3 or exercise.mp4 '
+  + '(png, jpg, gif, webp, mp3, ogg, wav, m4a, mp4, webm): letters, digits, _, - and .';
+
+/**
+ * The media type of the media file `name` names (`pain.png` → `image/png`), when it can name
+ * one: the rules of a data file's name, with one of the media extensions in any case.
+ * @param {string} name
+ * @returns {string | undefined}
+ */
+export function mediaTypeOf(name) {
+  const extension = fileExtension(name)?.toLowerCase();
+  return extension !== undefined && Object.hasOwn(MEDIA_TYPES, extension) ? MEDIA_TYPES[extension] : undefined;
 }
 
 /**

@@ -8,8 +8,8 @@
 
 import { readAnswer } from './answer.js';
 import {
-  DATA_FILE_EXTENSIONS, DATA_FILE_NAME_MESSAGE, checkChoices, checkField, checkNews2, isDataFileName, isValidName,
-  namedChoices,
+  DATA_FILE_EXTENSIONS, DATA_FILE_NAME_MESSAGE, MEDIA_FILE_NAME_MESSAGE, checkChoices, checkField, checkNews2,
+  isDataFileName, isValidName, mediaTypeOf, namedChoices,
 } from './checks.js';
 import { ParseError, parse, parseChoiceFilter, references, scalarReferences } from './parser.js';
 
@@ -113,7 +113,7 @@ export const definitionError = (path, code, message) => ({ path, code, message }
 const TEXT = 'text';
 const APP_MEMBERS = /** @type {Record<string, string>} */ ({
   format: 'string', title: TEXT, version: 'string', default_language: 'string', languages: 'strings',
-  schedule: 'string', rate_limit_policy: 'string', choice_lists: 'choice_lists', data_files: 'choice_lists', news2: 'news2',
+  schedule: 'string', rate_limit_policy: 'string', choice_lists: 'choice_lists', data_files: 'choice_lists', media_files: 'media_files', news2: 'news2',
   codes: 'codings', fields: 'fields',
 });
 const FIELD_MEMBERS = /** @type {Record<string, string>} */ ({
@@ -163,11 +163,16 @@ function hasKind(value, kind) {
     case 'fields': return Array.isArray(value);
     case 'choices': return Array.isArray(value) && value.every((choice) => isPlainObject(choice)
       && typeof choice.value === 'string' && textValue(choice.label)
-      && Object.keys(choice).every((key) => ['value', 'label', 'system', 'score', 'uncoded', 'attributes'].includes(key))
+      && Object.keys(choice).every((key) => ['value', 'label', 'system', 'score', 'uncoded', 'attributes', 'media'].includes(key))
+      && (choice.media === undefined || hasKind(choice.media, 'texts'))
       && (choice.system === undefined || choice.system === null || typeof choice.system === 'string')
       && (choice.uncoded === undefined || typeof choice.uncoded === 'boolean')
       && (choice.attributes === undefined || hasKind(choice.attributes, 'strings_map'))
       && (choice.score === undefined || choice.score === null || typeof choice.score === 'number'));
+    case 'media_files': return isPlainObject(value) && Object.values(/** @type {object} */ (value)).every((file) => isPlainObject(file)
+      && typeof file.media_type === 'string' && typeof file.sha256 === 'string' && hasKind(file.size, 'size')
+      && Object.keys(file).every((key) => ['media_type', 'size', 'sha256'].includes(key)));
+    case 'size': return Number.isSafeInteger(value) && /** @type {number} */ (value) >= 0;
     case 'choice_lists': return isPlainObject(value) && Object.values(/** @type {object} */ (value)).every((list) => hasKind(list, 'choices'));
     case 'news2': return isPlainObject(value) && typeof object.oxygen === 'string' && typeof object.consciousness === 'string'
       && Object.keys(object).every((key) => ['oxygen', 'consciousness', 'spo2_scale'].includes(key))
@@ -377,6 +382,18 @@ function checkApp(app, errors) {
     const path = `$.data_files.${name}`;
     if (!isDataFileName(name)) errors.push(definitionError(path, 'invalid_data_file', DATA_FILE_NAME_MESSAGE));
     checkChoices(files[name], path, errors);
+  }
+  const media = app.media_files ?? {};
+  for (const name of Object.keys(media).sort(compareCodePoints)) {
+    const path = `$.media_files.${name}`;
+    const file = media[name];
+    const described = mediaTypeOf(name) === file.media_type && /^[0-9a-f]{64}$/.test(file.sha256);
+    if (mediaTypeOf(name) === undefined) {
+      errors.push(definitionError(path, 'invalid_media_file', MEDIA_FILE_NAME_MESSAGE));
+    } else if (!described) {
+      errors.push(definitionError(path, 'invalid_media_file',
+        'a media file is described by the media type its name gives and the SHA-256 of its bytes in lowercase hex'));
+    }
   }
 }
 

@@ -6,25 +6,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { withDemoAndBrowser, signIn, api, PHONE } from './harness.mjs';
+import { withDemoAndBrowser } from './harness.mjs';
+import { appsOf } from './apps.mjs';
 
 const session = withDemoAndBrowser();
-
-/**
- * Posts JSON to the API with a demo token.
- * @param {string} token
- * @param {string} path under /api/v1
- * @param {unknown} body
- */
-async function post(token, path, body) {
-  const response = await fetch(`${session.demo.base}/api/v1${path}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-  return response.json();
-}
+const { publishAndOpen, storedAnswers } = appsOf(session);
 
 const PAIN_CHECK = {
   title: 'Pain check',
@@ -36,60 +22,6 @@ const PAIN_CHECK = {
     { name: 'snapshot', type: 'calculate', calculation: '${pain} + coalesce(${mood}, 0)', trigger: ['pain'] },
   ],
 };
-
-/**
- * Publishes `definition` as the analyst and reviewer, assigns it once to the demo patient
- * `username`, and opens it for them in a new browser context.
- * @param {string} name
- * @param {unknown} definition
- * @param {string} username
- * @param {Record<string, string>} [files] CSV data files to attach first, by file name
- */
-async function publishAndOpen(name, definition, username, files = {}) {
-  const { demo, browser } = session;
-  const { accounts } = demo.credentials;
-  const [analyst, reviewer, admin, patient] = ['analyst', 'reviewer', 'admin', username].map((who) => accounts[who]);
-  assert.ok(analyst?.token && reviewer?.token && admin?.token, 'demo tokens');
-  assert.ok(patient?.password && patient.subject, 'demo patient');
-  const app = await post(analyst.token, '/tenants/contoso/apps', { name, definition });
-  let version = 1;
-  for (const [file, text] of Object.entries(files)) {
-    const response = await fetch(`${demo.base}/api/v1/tenants/contoso/apps/${app.id}/versions/${version}/files/${file}`, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${analyst.token}`, 'content-type': 'text/csv' },
-      body: text,
-    });
-    const attached = await response.text();
-    assert.equal(response.status, 201, attached);
-    version = JSON.parse(attached).version;
-  }
-  await post(analyst.token, `/tenants/contoso/apps/${app.id}/versions/${version}/submit`, {});
-  const approved = await post(reviewer.token, `/tenants/contoso/apps/${app.id}/versions/${version}/approve`, {});
-  assert.equal(approved.status, 'published');
-  await post(admin.token, '/tenants/contoso/assignments', {
-    subject_id: patient.subject, app_id: app.id, schedule: { kind: 'once' },
-  });
-  const context = await browser.newContext({ viewport: PHONE, locale: 'en-GB' });
-  const page = await context.newPage();
-  await page.goto(demo.base);
-  await signIn(page, username, patient.password);
-  await page.getByRole('link', { name: `Fill in ${name}` }).click();
-  return { app: app.id, subject: patient.subject, context, page };
-}
-
-/**
- * The answers of the one submission of `app` the subject has.
- * @param {string} subject
- * @param {string} app
- */
-async function storedAnswers(subject, app) {
-  const clinician = session.demo.credentials.accounts.clinician;
-  assert.ok(clinician?.token, 'demo clinician');
-  const stored = await api(session.demo.base, clinician.token, `/tenants/contoso/subjects/${subject}/submissions`);
-  const mine = stored.items.filter((/** @type {any} */ item) => item.app_id === app);
-  assert.equal(mine.length, 1, 'one submission of the app');
-  return mine[0].answers;
-}
 
 test('a triggered field takes its calculation when its trigger is answered', async () => {
   const { app, subject, context, page } = await publishAndOpen('Pain check', PAIN_CHECK, 'mrn-1002');

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::super::text::get_text;
 use super::super::*;
-use super::item::{once, value_string};
+use super::item::{once, read_media, value_string};
 use super::{Importer, option_value, string};
 use crate::definition::{Choice, ChoiceType, Field, FieldType, Text};
 
@@ -31,6 +31,15 @@ pub(super) fn name_value(extension: &Value, what: &str) -> Result<(String, Strin
     }
     let name = name.ok_or_else(|| format!("Hale {what} extension has no name"))?;
     Ok((name, value.unwrap_or_default()))
+}
+
+/// One Hale `media` extension into the choice's media.
+fn put_media(choice: &mut Choice, extension: &Value, language: &str) -> Result<(), String> {
+    let (kind, file) = read_media(extension, language)?;
+    if choice.media.insert(kind, file).is_some() {
+        return Err(String::from("a choice has one kind of media twice"));
+    }
+    Ok(())
 }
 
 /// One Hale `choice-attribute` extension into the choice's attributes.
@@ -84,12 +93,15 @@ impl Importer {
             .ok_or_else(|| String::from("a choice-list option's extension is not an array"))?;
         for extension in extensions {
             let url = extension.get("url").and_then(Value::as_str).unwrap_or("");
-            if url.strip_prefix(HALE_EXTENSION_PREFIX) != Some(CHOICE_ATTRIBUTE) {
-                return Err(format!(
-                    "extension '{url}' is not supported on a choice-list option"
-                ));
+            match url.strip_prefix(HALE_EXTENSION_PREFIX) {
+                Some(CHOICE_ATTRIBUTE) => put_attribute(&mut choice, extension)?,
+                Some("media") => put_media(&mut choice, extension, &self.language)?,
+                _ => {
+                    return Err(format!(
+                        "extension '{url}' is not supported on a choice-list option"
+                    ));
+                }
             }
-            put_attribute(&mut choice, extension)?;
         }
         Ok(choice)
     }
@@ -227,6 +239,9 @@ impl Importer {
                                     == Some(CHOICE_ATTRIBUTE) =>
                                 {
                                     put_attribute(&mut choice, extension)?;
+                                }
+                                url if url.strip_prefix(HALE_EXTENSION_PREFIX) == Some("media") => {
+                                    put_media(&mut choice, extension, &self.language)?;
                                 }
                                 url if DROPPED_ITEM_EXTENSIONS.contains(&url)
                                     || DISPLAY_ONLY_TEXT_EXTENSIONS.contains(&url) =>

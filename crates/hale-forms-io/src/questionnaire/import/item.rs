@@ -7,7 +7,7 @@ use super::super::text::get_text;
 use super::super::*;
 use super::choices::name_value;
 use super::{Importer, hale_expression, number, string, ucum_code};
-use crate::definition::{Field, FieldType, News2Mapping};
+use crate::definition::{Field, FieldType, News2Mapping, Text};
 
 /// Sets a single-valued member once.
 pub(super) fn once<T>(slot: &mut Option<T>, value: T, what: &str) -> Result<(), String> {
@@ -207,7 +207,12 @@ impl Importer {
                     })?;
                     once(&mut field.guidance_hint, guidance, "guidance-hint")?;
                 }
-                Some("media") => self.media(extension, field)?,
+                Some("media") => {
+                    let (kind, file) = read_media(extension, &self.language)?;
+                    if field.media.insert(kind, file).is_some() {
+                        return Err(String::from("one kind of media is given twice"));
+                    }
+                }
                 Some("parameter") => {
                     let (name, value) = name_value(extension, "parameter")?;
                     once_parameter(field, &name, value)?;
@@ -244,36 +249,6 @@ impl Importer {
             },
         }
         Ok(None)
-    }
-
-    fn media(&self, extension: &Value, field: &mut Field) -> Result<(), String> {
-        let (mut kind, mut file) = (None, None);
-        for part in extension
-            .get("extension")
-            .and_then(Value::as_array)
-            .ok_or_else(|| String::from("Hale media extension has no parts"))?
-        {
-            let object = part
-                .as_object()
-                .ok_or_else(|| String::from("a media part is not an object"))?;
-            match part.get("url").and_then(Value::as_str) {
-                Some("kind") => once(&mut kind, value_code(part, "a media kind")?, "media kind")?,
-                Some("file") => once(
-                    &mut file,
-                    get_text(object, "valueString", &self.language)?
-                        .ok_or_else(|| String::from("a media file needs a valueString"))?,
-                    "media file",
-                )?,
-                _ => return Err(String::from("Hale media extension has an unknown part")),
-            }
-        }
-        let (Some(kind), Some(file)) = (kind, file) else {
-            return Err(String::from("Hale media extension needs a kind and a file"));
-        };
-        if field.media.insert(kind, file).is_some() {
-            return Err(String::from("one kind of media is given twice"));
-        }
-        Ok(())
     }
 
     fn constraint(&self, extension: &Value, field: &mut Field) -> Result<(), String> {
@@ -457,4 +432,57 @@ pub(super) fn news2(extension: &Value) -> Option<News2Mapping> {
         }
     }
     (oxygen && consciousness).then_some(mapping)
+}
+
+/// A Hale `media-file` extension: a media file's name and description, each part once.
+pub(super) fn media_file(extension: &Value) -> Option<(String, crate::definition::MediaFile)> {
+    /// Fills an empty slot; a part given twice is malformed.
+    fn fill<T>(slot: &mut Option<T>, value: Option<T>) -> Option<()> {
+        slot.is_none().then(|| *slot = value)?;
+        slot.as_ref().map(|_| ())
+    }
+    let (mut name, mut media_type, mut size, mut sha256) = (None, None, None, None);
+    for part in extension.get("extension")?.as_array()? {
+        match part.get("url")?.as_str()? {
+            "name" => fill(&mut name, part.get("valueString").and_then(string))?,
+            "media-type" => fill(&mut media_type, part.get("valueCode").and_then(string))?,
+            "size" => fill(&mut size, part.get("valueDecimal").and_then(Value::as_u64))?,
+            "sha256" => fill(&mut sha256, part.get("valueString").and_then(string))?,
+            _ => return None,
+        }
+    }
+    let file = crate::definition::MediaFile {
+        media_type: media_type?,
+        size: size?,
+        sha256: sha256?,
+    };
+    Some((name?, file))
+}
+
+/// A Hale `media` extension (of an item, or of a choice's Coding): its kind and file name.
+pub(super) fn read_media(extension: &Value, language: &str) -> Result<(String, Text), String> {
+    let (mut kind, mut file) = (None, None);
+    for part in extension
+        .get("extension")
+        .and_then(Value::as_array)
+        .ok_or_else(|| String::from("Hale media extension has no parts"))?
+    {
+        let object = part
+            .as_object()
+            .ok_or_else(|| String::from("a media part is not an object"))?;
+        match part.get("url").and_then(Value::as_str) {
+            Some("kind") => once(&mut kind, value_code(part, "a media kind")?, "media kind")?,
+            Some("file") => once(
+                &mut file,
+                get_text(object, "valueString", language)?
+                    .ok_or_else(|| String::from("a media file needs a valueString"))?,
+                "media file",
+            )?,
+            _ => return Err(String::from("Hale media extension has an unknown part")),
+        }
+    }
+    match (kind, file) {
+        (Some(kind), Some(file)) => Ok((kind, file)),
+        _ => Err(String::from("Hale media extension needs a kind and a file")),
+    }
 }

@@ -797,6 +797,22 @@ impl Importer {
                     }
                     Err(message) => fail(&mut self.errors, message),
                 },
+                Some("media-file") => match media_file(extension) {
+                    Some((name, file)) => {
+                        if app.media_files.insert(name.clone(), file).is_some() {
+                            fail(
+                                &mut self.errors,
+                                format!("media file '{name}' is given twice"),
+                            );
+                        }
+                    }
+                    None => fail(
+                        &mut self.errors,
+                        String::from(
+                            "Hale media-file extension needs a name, media-type, size and sha256",
+                        ),
+                    ),
+                },
                 Some("news2") => match news2(extension) {
                     Some(mapping) => app.news2 = Some(mapping),
                     None => fail(
@@ -902,4 +918,4 @@ mod field;
 mod item;
 mod toggle;
 mod value_set;
-use item::news2;
+use item::{media_file, news2};

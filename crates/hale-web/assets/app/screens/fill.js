@@ -41,7 +41,7 @@ export async function fillScreen(main, { tenant, appId, onQueued }) {
         news2_total: state.news2_total,
       });
       await onQueued();
-    });
+    }, `/api/v1/tenants/${encodeURIComponent(tenant)}/apps/${encodeURIComponent(appId)}/versions/${app.version}`);
   } catch {
     replace(main, h('h1', {}, title), h('p', { role: 'alert' }, t('fill.unusable')));
     return;
