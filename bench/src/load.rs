@@ -48,6 +48,8 @@ pub struct Outcome {
     pub elapsed: Duration,
     /// Latency of the successful requests, in microseconds.
     pub latency: Histogram<u64>,
+    /// Store-only: appends per batch the writer committed during the load.
+    pub mean_batch: Option<f64>,
 }
 
 impl Outcome {
@@ -114,6 +116,7 @@ async fn gather(mut tasks: JoinSet<Result<Tally>>, started: Instant) -> Result<O
         errors: total.errors,
         elapsed: started.elapsed(),
         latency: total.latency,
+        mean_batch: None,
     })
 }
 
@@ -394,6 +397,7 @@ pub async fn store_only(url: &str, load: Load) -> Result<Outcome> {
     let app = AppId::from_uuid(uuid::Uuid::new_v4());
     let actor: Arc<str> = actor.into();
 
+    let before = store.batch_counts();
     let started = Instant::now();
     let deadline = started + load.duration;
     let mut tasks = JoinSet::new();
@@ -444,7 +448,16 @@ pub async fn store_only(url: &str, load: Load) -> Result<Outcome> {
             Ok(tally)
         });
     }
-    gather(tasks, started).await
+    let mut outcome = gather(tasks, started).await?;
+    let after = store.batch_counts();
+    outcome.mean_batch = Some(
+        hale_store::BatchCounts {
+            batches: after.batches - before.batches,
+            appends: after.appends - before.appends,
+        }
+        .mean_batch(),
+    );
+    Ok(outcome)
 }
 
 fn unix_micros() -> i64 {

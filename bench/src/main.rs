@@ -593,7 +593,17 @@ async fn http_session(
     };
 
     let rss_high_water_bytes = server.rss_high_water_bytes().ok();
+    let log_path = server.log_path();
     let stopped_on_sigterm = server.stop().await;
+    // What the store's writer says of its batches as it stops (the mean over every phase).
+    if let Some(line) = std::fs::read_to_string(&log_path).ok().and_then(|log| {
+        log.lines()
+            .rev()
+            .find(|line| line.contains("the writer stopped"))
+            .map(str::to_owned)
+    }) {
+        eprintln!("   server's writer: {line}");
+    }
     let footprint = match database.engine {
         Engine::Sqlite => size::sqlite(&database.sqlite_file())?,
         Engine::Postgres => size::postgres(&database.url).await?,

@@ -64,6 +64,8 @@ pub struct LoadFigures {
     pub load_average: Option<f64>,
     /// The server while the phase ran (none for the store-only load).
     pub server: Option<ServerFigures>,
+    /// Store-only: appends per committed batch.
+    pub mean_batch: Option<f64>,
 }
 
 /// What was sampled every 250 ms during a phase.
@@ -188,6 +190,7 @@ impl LoadFigures {
             latency_ms: Latency::of(outcome),
             load_average,
             server: peaks.map(ServerFigures::of),
+            mean_batch: outcome.mean_batch,
         }
     }
 }
@@ -458,6 +461,16 @@ impl Report {
         if let Some(reason) = &result.wrk_not_run {
             let _ = writeln!(text, "{engine}: wrk write not run: {reason}");
         }
+        if let Some(mean) = result
+            .store_only
+            .as_ref()
+            .and_then(|store| store.mean_batch)
+        {
+            let _ = writeln!(
+                text,
+                "{engine}: store-only batches held {mean:.1} appends on average"
+            );
+        }
         if let Some(footprint) = &result.footprint {
             let _ = writeln!(
                 text,
@@ -509,6 +522,7 @@ mod tests {
             errors: BTreeMap::new(),
             elapsed: Duration::from_secs(1),
             latency,
+            mean_batch: None,
         };
         let peaks = Peaks {
             rss_bytes: 20 * 1024 * 1024,

@@ -162,6 +162,11 @@ impl Server {
         proc_status_kib(self.pid(), "VmHWM:").map(|kib| kib * 1024)
     }
 
+    /// Where the server writes its log.
+    pub fn log_path(&self) -> PathBuf {
+        self.log_path.clone()
+    }
+
     /// The last lines the server printed, for error messages.
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();

@@ -57,7 +57,7 @@ pub use queries::{
     AppRow, AppVersionRow, ObservationRow, Page, SubjectRow, SubmissionRow, TenantRow, TimeRange,
 };
 pub use verify::{ChainReport, ReadModelDrift, VerifyReport};
-pub use writer::{Append, AppendOutcome, IdempotencyClaim, Precondition};
+pub use writer::{Append, AppendOutcome, BatchCounts, IdempotencyClaim, Precondition};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -129,6 +129,8 @@ struct Inner {
     /// What runs the writer, joined by [`Store::close`].
     writer_tasks: Mutex<Vec<WriterTask>>,
     checkpointer: Arc<custody::Checkpointer>,
+    /// What the writer counts of its batches.
+    batches: Arc<writer::BatchCounter>,
 }
 
 /// A thread or task the store started for its writer.
@@ -178,23 +180,29 @@ impl Store {
         };
         let (sender, receiver) = mpsc::channel(options.max_batch * 8);
         let checkpointer = custody::Checkpointer::new(custody);
+        let batches = Arc::new(writer::BatchCounter::default());
         let writer_tasks = match backend {
-            Backend::Sqlite => {
-                sqlite_writer::spawn(url, receiver, options.max_batch, Arc::clone(&checkpointer))?
-                    .into_iter()
-                    .map(WriterTask::Thread)
-                    .collect()
-            }
+            Backend::Sqlite => sqlite_writer::spawn(
+                url,
+                receiver,
+                options.max_batch,
+                Arc::clone(&checkpointer),
+                Arc::clone(&batches),
+            )?
+            .into_iter()
+            .map(WriterTask::Thread)
+            .collect(),
             Backend::Postgres => vec![WriterTask::Task(writer::spawn(
                 // The writer holds one connection at a time; a second lets it begin the next
                 // batch while the pool checks the first one back in.
                 sqlx::postgres::PgPoolOptions::new()
                     .max_connections(2)
                     .acquire_timeout(Duration::from_secs(10))
-                    .connect_lazy(url)?,
+                    .connect_lazy_with(writer::connect_options(url)?),
                 receiver,
                 options.max_batch,
                 Arc::clone(&checkpointer),
+                Arc::clone(&batches),
             ))],
         };
         custody::Checkpointer::spawn(&checkpointer);
@@ -207,6 +215,7 @@ impl Store {
                 writer: RwLock::new(Some(sender)),
                 writer_tasks: Mutex::new(writer_tasks),
                 checkpointer,
+                batches,
             }),
         })
     }
@@ -235,6 +244,13 @@ impl Store {
                 tracing::error!("a store writer ended abnormally while closing");
             }
         }
+        let counts = self.inner.batches.counts();
+        tracing::info!(
+            batches = counts.batches,
+            appends = counts.appends,
+            mean_batch = counts.mean_batch(),
+            "the writer stopped"
+        );
         // Every commit is in now: the heads it reached are checkpointed before the store goes.
         if self.inner.checkpointer.flush().is_err() {
             tracing::error!("writing the chain checkpoint file while closing failed");
@@ -283,6 +299,11 @@ impl Store {
             return Ok(migrated);
         }
         tenancy::installed(&self.inner.read_pool).await
+    }
+
+    /// How many batches the writer has committed so far, and the appends in them.
+    pub fn batch_counts(&self) -> BatchCounts {
+        self.inner.batches.counts()
     }
 
     /// Appends events through the group-commit writer; returns once they are durable.

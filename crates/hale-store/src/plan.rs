@@ -96,13 +96,18 @@ pub(crate) fn claims_sql(claims: usize) -> String {
 }
 
 /// The claims among `$1`, `$2`, `$3` (arrays of tenants, actors and keys) on PostgreSQL: one
-/// text for any number of claims. Joined, not `IN (SELECT …)`, so that each claim is one probe
-/// of the claims' primary key.
-pub(crate) const CLAIMS_UNNEST_SQL: &str = "SELECT t.id, k.actor, k.idempotency_key, \
-     k.request_hash, k.stream_id FROM UNNEST($1::text[], $2::text[], $3::text[]) \
-     AS wanted (tenant_id, actor, idempotency_key) JOIN tenants t ON t.id = wanted.tenant_id \
-     JOIN idempotency_keys k ON k.tenant_key = t.tenant_key AND k.actor = wanted.actor \
-     AND k.idempotency_key = wanted.idempotency_key";
+/// text for any number of claims, and one probe of the claims' primary key per claim asked
+/// about, whatever the planner believes of the table. A join (or a `LATERAL` it may flatten
+/// into one) is planned, while the table is new and its statistics say it is empty, as a hash
+/// join over a scan of every claim; the writer's plan is kept (it is generic, see
+/// `writer::connect_options`), so each batch read every claim ever made. `LIMIT 1` (the key is
+/// the primary key) keeps each probe a probe.
+pub(crate) const CLAIMS_UNNEST_SQL: &str = "SELECT wanted.tenant_id, wanted.actor, \
+     wanted.idempotency_key, k.request_hash, k.stream_id \
+     FROM UNNEST($1::text[], $2::text[], $3::text[]) AS wanted (tenant_id, actor, idempotency_key) \
+     CROSS JOIN LATERAL (SELECT c.request_hash, c.stream_id FROM idempotency_keys c \
+     WHERE c.tenant_key = (SELECT t.tenant_key FROM tenants t WHERE t.id = wanted.tenant_id) \
+     AND c.actor = wanted.actor AND c.idempotency_key = wanted.idempotency_key LIMIT 1) AS k";
 
 /// The statement reading a tenant's chain head; on PostgreSQL it also locks it, so that several
 /// replicas take turns extending one tenant's chain.

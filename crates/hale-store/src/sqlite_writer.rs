@@ -16,7 +16,7 @@ use crate::bulk::{Bind, Statement};
 use crate::custody::Checkpointer;
 use crate::error::StoreError;
 use crate::plan::{self, Lookups, Needed};
-use crate::writer::{Append, Outcomes, WriteJob, reply};
+use crate::writer::{Append, BatchCounter, Outcomes, WriteJob, reply};
 
 impl ToSql for Bind {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -58,6 +58,7 @@ pub(crate) fn spawn(
     queue: mpsc::Receiver<WriteJob>,
     max_batch: usize,
     checkpointer: Arc<Checkpointer>,
+    counter: Arc<BatchCounter>,
 ) -> Result<Vec<std::thread::JoinHandle<()>>, StoreError> {
     let path = path_of(url)?;
     let connection = Connection::open_with_flags(
@@ -81,7 +82,7 @@ pub(crate) fn spawn(
     let writer = std::thread::Builder::new()
         .name("hale-sqlite-writer".into())
         .spawn(move || {
-            run(connection, queue, max_batch, &checkpointer, wal);
+            run(connection, queue, max_batch, &checkpointer, &counter, wal);
             still_writing.store(false, Ordering::Relaxed);
         })
         .map_err(|error| StoreError::Config(format!("cannot start the SQLite writer: {error}")))?;
@@ -235,6 +236,7 @@ fn run(
     mut queue: mpsc::Receiver<WriteJob>,
     max_batch: usize,
     checkpointer: &Checkpointer,
+    counter: &BatchCounter,
     mut wal: WalBound,
 ) {
     let mut jobs = Vec::with_capacity(max_batch);
@@ -247,7 +249,7 @@ fn run(
             }
         }
         let result = commit_batch(&mut connection, &jobs, checkpointer);
-        reply(&mut jobs, result);
+        reply(&mut jobs, result, counter);
         wal.after_batch(&connection);
     }
 }

@@ -10,6 +10,14 @@ use uuid::Uuid;
 pub use crate::tenancy::{POLICY, READER_ROLE, TENANT_KEY, TENANT_SETTING, TENANT_TABLES};
 use crate::{Backend, ChainCustody, Store, StoreError, StoreOptions};
 
+/// The PostgreSQL writer's lookup of idempotency claims, as it sends it.
+pub const CLAIMS_LOOKUP_SQL: &str = crate::plan::CLAIMS_UNNEST_SQL;
+
+/// How the PostgreSQL writer connects (its session settings included).
+pub fn writer_connect_options(url: &str) -> sqlx::postgres::PgConnectOptions {
+    crate::writer::connect_options(url).expect("a PostgreSQL URL")
+}
+
 /// A migrated store and whatever keeps its database alive.
 pub struct TestDatabase {
     pub store: Store,

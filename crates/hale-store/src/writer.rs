@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use hale_domain::event::NewEvent;
 use hale_domain::{AppId, TenantId, Timestamp};
@@ -71,8 +72,51 @@ pub(crate) struct WriteJob {
 
 pub(crate) type Outcomes = Vec<Result<AppendOutcome, StoreError>>;
 
-/// Answers every job of a batch; a caller that gave up waiting has nobody to tell.
-pub(crate) fn reply(jobs: &mut Vec<WriteJob>, result: Result<Outcomes, StoreError>) {
+/// How the group commit has grouped so far: batches committed (or failed) and the appends in
+/// them. Counted by the writer as it answers; read by [`crate::Store::batch_counts`].
+#[derive(Debug, Default)]
+pub(crate) struct BatchCounter {
+    batches: AtomicU64,
+    appends: AtomicU64,
+}
+
+/// What [`crate::Store::batch_counts`] reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchCounts {
+    pub batches: u64,
+    pub appends: u64,
+}
+
+impl BatchCounts {
+    /// Appends per batch, 0 before the first.
+    pub fn mean_batch(&self) -> f64 {
+        if self.batches == 0 {
+            0.0
+        } else {
+            self.appends as f64 / self.batches as f64
+        }
+    }
+}
+
+impl BatchCounter {
+    pub(crate) fn counts(&self) -> BatchCounts {
+        BatchCounts {
+            batches: self.batches.load(Ordering::Relaxed),
+            appends: self.appends.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Answers every job of a batch, counting it; a caller that gave up waiting has nobody to tell.
+pub(crate) fn reply(
+    jobs: &mut Vec<WriteJob>,
+    result: Result<Outcomes, StoreError>,
+    counter: &BatchCounter,
+) {
+    counter.batches.fetch_add(1, Ordering::Relaxed);
+    counter
+        .appends
+        .fetch_add(jobs.len() as u64, Ordering::Relaxed);
     match result {
         Ok(outcomes) => {
             for (job, outcome) in jobs.drain(..).zip(outcomes) {
@@ -101,14 +145,28 @@ pub(crate) fn spawn(
     mut queue: mpsc::Receiver<WriteJob>,
     max_batch: usize,
     checkpointer: Arc<Checkpointer>,
+    counter: Arc<BatchCounter>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut jobs = Vec::with_capacity(max_batch);
         while queue.recv_many(&mut jobs, max_batch).await > 0 {
             let result = commit_batch(&pool, &jobs, &checkpointer).await;
-            reply(&mut jobs, result);
+            reply(&mut jobs, result, &counter);
         }
     })
+}
+
+/// The writer's connections. Each statement the writer sends has one text whatever the batch
+/// (its rows go as arrays), so one generic plan can serve it for the life of the connection;
+/// left to itself PostgreSQL plans the first executions for their parameters, then may switch
+/// to a generic plan of its own accord. Forced, the plan is the same from the first batch, and
+/// each statement is written so that its generic plan probes keys even when it was made on an
+/// empty table (see `plan::CLAIMS_UNNEST_SQL` and `tests/conformance/plans.rs`).
+pub(crate) fn connect_options(url: &str) -> Result<sqlx::postgres::PgConnectOptions, StoreError> {
+    use std::str::FromStr as _;
+    Ok(sqlx::postgres::PgConnectOptions::from_str(url)
+        .map_err(|_| StoreError::Config("the database URL could not be parsed".into()))?
+        .options([("plan_cache_mode", "force_generic_plan")]))
 }
 
 async fn commit_batch(

@@ -1136,3 +1136,7 @@ mod wall;
 /// SQLite's WAL stays under its bound while writes and reads go on.
 #[path = "conformance/wal.rs"]
 mod wal;
+
+/// The PostgreSQL writer's statements keep a plan that probes keys, whatever the table holds.
+#[path = "conformance/plans.rs"]
+mod plans;
