@@ -413,6 +413,12 @@ async fn concurrent_appends_share_commits_and_failures_stay_alone() {
             succeeded += i64::from(task.await.unwrap());
         }
         assert_eq!(succeeded, 294);
+        // The tenant, the subject and the 300 appends, failed ones included, in fewer commits.
+        let batches = store.batch_counts();
+        assert_eq!(batches.appends, 302, "{batches:?}");
+        assert!(batches.batches < batches.appends, "{batches:?}");
+        let mean = batches.appends as f64 / batches.batches as f64;
+        assert!((batches.mean_batch() - mean).abs() < 1e-9, "{batches:?}");
         let counts = store.table_counts().await.unwrap();
         assert_eq!(counts.submissions, 294);
         assert_eq!(counts.subjects, 1);
