@@ -688,9 +688,21 @@ mod tests {
                 );
             }
         }
-        let too_large = vec![0x89; MAX_MEDIA_BYTES + 1];
-        assert!(read_media_file("image/png", &too_large).is_err());
-        assert!(read_media_file("image/png", b"").is_err());
+        // The bound admits exactly 16 MiB, as the messages say, and refuses one byte more by
+        // its size (the bytes are a PNG's, so no other check refuses them).
+        let png = |size: usize| {
+            let mut bytes = MAGIC[0].1.to_vec();
+            bytes.resize(size, 0);
+            bytes
+        };
+        let largest = read_media_file("image/png", &png(16 * 1024 * 1024)).unwrap();
+        assert_eq!(largest.0.size, 16 * 1024 * 1024);
+        for refused in [png(16 * 1024 * 1024 + 1), Vec::new()] {
+            let Err(CoreError::Invalid(errors)) = read_media_file("image/png", &refused) else {
+                panic!("{} bytes are not refused as invalid", refused.len());
+            };
+            assert_eq!(errors[0].code, "invalid_media_file", "{errors:?}");
+        }
         assert!(read_media_file("image/png", b"<svg onload=alert(1)>").is_err());
     }
 
