@@ -64,6 +64,9 @@ async fn a_media_file_attached_to_a_version_is_checked_kept_and_read_back() {
         assert_problem(&patient, StatusCode::FORBIDDEN, "forbidden");
         let svg = put(format!("{versions}/1/files/pain.svg"), h.analyst.clone(), "image/svg+xml", b"<svg/>".to_vec()).await;
         assert_problem(&svg, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+        // A type no file may have is refused before its body is read: not even its size counts.
+        let large_svg = put(format!("{versions}/1/files/pain.svg"), h.analyst.clone(), "image/svg+xml", vec![b' '; 2 * 1024 * 1024]).await;
+        assert_problem(&large_svg, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
         let misnamed = put(format!("{versions}/1/files/pain.png"), h.analyst.clone(), "image/jpeg", PNG.to_vec()).await;
         assert_problem(&misnamed, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
         let script = put(format!("{versions}/1/files/pain.png"), h.analyst.clone(), "image/png", b"<script>alert(1)</script>".to_vec()).await;
