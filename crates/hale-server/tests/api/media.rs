@@ -75,8 +75,11 @@ async fn a_media_file_attached_to_a_version_is_checked_kept_and_read_back() {
         let empty = put(format!("{versions}/1/files/pain.png"), h.analyst.clone(), "image/png", Vec::new()).await;
         assert_eq!(empty.body["errors"][0]["code"], "invalid_media_file", "{:?}", empty.body);
 
+        let events = || async { h.store.table_counts().await.unwrap().events };
+        let before_first = events().await;
         let attached = put(format!("{versions}/1/files/pain.png"), h.analyst.clone(), "image/png", PNG.to_vec()).await;
         assert_eq!(attached.status, StatusCode::CREATED, "{:?}", attached.body);
+        assert_eq!(events().await - before_first, 2, "the file's bytes, then the draft that names it");
         assert_eq!(attached.body["version"], 2, "{:?}", attached.body);
         let warnings = attached.body["lint"]["warnings"].as_array().unwrap();
         assert_eq!(warnings.len(), 2, "pain.png is attached, none.png and pain.mp3 are not: {warnings:?}");
@@ -89,8 +92,10 @@ async fn a_media_file_attached_to_a_version_is_checked_kept_and_read_back() {
         assert_eq!(digest.len(), 64);
         // The same bytes under another name share the row the first one made.
         let media_before = media_rows(&h.store).await;
+        let before_again = events().await;
         let again = put(format!("{versions}/2/files/none.png"), h.analyst.clone(), "image/png", PNG.to_vec()).await;
         assert_eq!(again.status, StatusCode::CREATED, "{:?}", again.body);
+        assert_eq!(events().await - before_again, 1, "bytes the tenant keeps already are not logged again");
         assert_eq!(media_rows(&h.store).await, media_before, "one row per digest");
         assert_eq!(media_before, 1);
 
