@@ -31,6 +31,12 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A database URL no driver could read (the URL itself is not repeated: it may hold a
+    /// password).
+    pub(crate) fn unparsable_url() -> Self {
+        StoreError::Config("the database URL could not be parsed".into())
+    }
+
     pub(crate) fn is_unique_violation(&self) -> bool {
         match self {
             StoreError::Database(sqlx::Error::Database(error)) => error.is_unique_violation(),

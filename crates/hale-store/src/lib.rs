@@ -150,8 +150,7 @@ impl Store {
     ) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
-        let connect = AnyConnectOptions::from_str(url)
-            .map_err(|_| StoreError::Config("the database URL could not be parsed".into()))?;
+        let connect = AnyConnectOptions::from_str(url).map_err(|_| StoreError::unparsable_url())?;
         let (read_pool, scoped_pool, write_pool) = match backend {
             Backend::Sqlite => {
                 // One writer connection: SQLite has one writer at a time anyway, and a single

@@ -165,7 +165,7 @@ pub(crate) fn spawn(
 pub(crate) fn connect_options(url: &str) -> Result<sqlx::postgres::PgConnectOptions, StoreError> {
     use std::str::FromStr as _;
     Ok(sqlx::postgres::PgConnectOptions::from_str(url)
-        .map_err(|_| StoreError::Config("the database URL could not be parsed".into()))?
+        .map_err(|_| StoreError::unparsable_url())?
         .options([("plan_cache_mode", "force_generic_plan")]))
 }
 
