@@ -371,6 +371,12 @@ mod tests {
             pack(&body, &body.to_payload(), &stream).map(|packed| packed.len())
         };
         let whole = size(36.0).unwrap();
+        // Zigzag: a negative whole value takes as few bytes as its positive twin.
+        assert_eq!(
+            size(-36.0),
+            Some(whole),
+            "a negative whole value is packed too"
+        );
         assert_eq!(
             size(72.5),
             Some(whole + 7),
